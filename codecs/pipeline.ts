@@ -1,0 +1,445 @@
+// The transform as one list of named steps over an image, in the manner of imgproxy's
+// processing pipeline. Each step reads and replaces `state.image`; `State.replace` frees the
+// previous handle, because wasm-vips objects live in wasm memory and the JS garbage
+// collector never frees them.
+//
+// Order: load (with shrink-on-load) → orient → crop → srgb → resize → pad → flatten →
+// metadata → encode. Colour conversion runs before resizing (rather than after flattening)
+// so that every later step sees 8-bit sRGB and the background colours of pad and flatten
+// mean the same thing for every source; it still runs after shrink-on-load and crop, so it
+// touches at most about four times the output's pixels.
+
+import { plan, shrinkOnLoad, type Plan } from "./geometry.ts";
+import { CodecError, type Gravity, type InputFormat, type InspectResult, type OutputFormat, type TransformResult, type TransformSpec } from "./types.ts";
+import type { Vips, VipsImage } from "./wasm.ts";
+
+export interface Limits {
+  /** Refuse sources with more pixels than this (upright width × height). */
+  maxSourcePixels?: number;
+}
+
+/** Loaders we accept; every other libvips loader is blocked (see `restrictLoaders`). */
+const LOADERS: Record<string, InputFormat> = {
+  jpegload: "jpeg",
+  pngload: "png",
+  webpload: "webp",
+  gifload: "gif",
+  heifload: "heic", // refined to avif by the heif-compression field
+  tiffload: "tiff",
+  svgload: "svg",
+  jxlload: "jxl",
+};
+const LOADER_CLASSES = ["Jpeg", "Png", "Webp", "Nsgif", "Heif", "Tiff", "Svg", "Jxl"];
+
+/** Blocks all libvips loaders except those for the formats imgd accepts (less attack surface). */
+export function restrictLoaders(vips: Vips): void {
+  vips.operationBlock("VipsForeignLoad", true);
+  for (const c of LOADER_CLASSES) vips.operationBlock(`VipsForeignLoad${c}`, false);
+}
+
+const MIME: Record<OutputFormat, string> = {
+  webp: "image/webp",
+  avif: "image/avif",
+  jpeg: "image/jpeg",
+  png: "image/png",
+  jxl: "image/jxl",
+  gif: "image/gif",
+};
+
+/** AVIF encoding in wasm is slow; past this size the output falls back to WebP. */
+const AVIF_MAX_PIXELS = 8_000_000;
+const AVIF_MAX_SIDE = 4000;
+
+const WHITE: [number, number, number, number] = [255, 255, 255, 255];
+
+type Rect = { left: number; top: number; width: number; height: number };
+
+class State {
+  #image: VipsImage | null = null;
+  /** Upright size of the whole source, in source pixels. */
+  sourceWidth = 0;
+  sourceHeight = 0;
+  /** The part of the source that is kept (spec.crop, clamped), in upright source pixels. */
+  region: Rect = { left: 0, top: 0, width: 0, height: 0 };
+  plan: Plan = { resize: { width: 0, height: 0 } };
+  loader = "";
+  orientation = 1;
+  hadProfile = false;
+  keep = "none";
+  format: OutputFormat;
+  output: Uint8Array | null = null;
+
+  constructor(
+    readonly vips: Vips,
+    readonly bytes: Uint8Array,
+    readonly spec: TransformSpec,
+    readonly limits: Limits,
+  ) {
+    this.format = spec.format;
+  }
+
+  get image(): VipsImage {
+    if (!this.#image) throw new Error("pipeline: no image loaded");
+    return this.#image;
+  }
+
+  /** Makes `next` the current image and frees the previous handle. */
+  replace(next: VipsImage): void {
+    if (this.#image && this.#image !== next) this.#image.delete();
+    this.#image = next;
+  }
+
+  dispose(): void {
+    this.#image?.delete();
+    this.#image = null;
+  }
+}
+
+interface Step {
+  name: string;
+  run(s: State): void;
+}
+
+// ------------------------------------------------------------------------------------ helpers
+
+function orientationOf(image: VipsImage): number {
+  if (!image.getTypeof("orientation")) return 1;
+  const o = image.getInt("orientation");
+  return o >= 1 && o <= 8 ? o : 1;
+}
+
+function loaderName(image: VipsImage): string {
+  return image.getString("vips-loader").replace(/_(buffer|source|file)$/, "");
+}
+
+function checkPixels(width: number, height: number, limits: Limits): void {
+  if (limits.maxSourcePixels !== undefined && width * height > limits.maxSourcePixels) {
+    throw new CodecError("too_large", `source is ${width}×${height}, over the limit of ${limits.maxSourcePixels} pixels`);
+  }
+}
+
+/** Opens the source lazily: only the header is read until pixels are asked for. */
+function openHeader(vips: Vips, bytes: Uint8Array): VipsImage {
+  return vips.Image.newFromBuffer(bytes, "", { access: "sequential", fail_on: "truncated" });
+}
+
+/** 16-bit (and other wide) pixels to 8-bit, keeping alpha meaningful. */
+function to8bit(image: VipsImage): VipsImage {
+  if (image.format === "uchar") return image;
+  if (image.format === "ushort") {
+    const scaled = image.linear(1 / 257, 0);
+    const cast = scaled.cast("uchar");
+    scaled.delete();
+    const interpretation = image.interpretation === "grey16" ? "b-w" : image.interpretation === "rgb16" ? "srgb" : image.interpretation;
+    const out = cast.copy({ interpretation });
+    cast.delete();
+    return out;
+  }
+  // Float and other formats: libvips knows how to get from their interpretation to sRGB.
+  return image.colourspace("srgb");
+}
+
+function toSrgb(image: VipsImage, vips: Vips): { image: VipsImage; hadProfile: boolean } {
+  let img = image;
+  const step = (next: VipsImage) => {
+    if (img !== image && img !== next) img.delete();
+    img = next;
+  };
+  step(to8bit(img));
+  let hadProfile = false;
+  if (img.getTypeof("icc-profile-data")) {
+    try {
+      step(img.iccTransform("srgb", { embedded: true, depth: 8 }));
+      hadProfile = true;
+    } catch {
+      // A broken profile: ignore it and convert by interpretation alone.
+      const copy = img.copy();
+      copy.remove("icc-profile-data");
+      step(copy);
+    }
+  } else if (img.interpretation === "cmyk") {
+    // Untagged CMYK: libvips' built-in CMYK profile beats a naive formula.
+    step(img.iccTransform("srgb", { input_profile: "cmyk", depth: 8 }));
+    hadProfile = true;
+  }
+  if (img.interpretation !== "srgb") step(img.colourspace("srgb"));
+  if (img.format !== "uchar") step(img.cast("uchar"));
+  void vips;
+  return { image: img, hadProfile };
+}
+
+/** Background as the bands of `image` want it (3 values, or 4 with alpha). */
+function backgroundFor(image: VipsImage, rgba: [number, number, number, number]): number[] {
+  return image.hasAlpha() ? [...rgba] : rgba.slice(0, 3);
+}
+
+const COMPASS: Record<string, string> = {
+  centre: "centre",
+  north: "north",
+  south: "south",
+  east: "east",
+  west: "west",
+  northeast: "north-east",
+  northwest: "north-west",
+  southeast: "south-east",
+  southwest: "south-west",
+};
+
+/** Top-left corner of a w×h window inside W×H for a compass gravity. */
+function anchor(g: Gravity, W: number, H: number, w: number, h: number): { left: number; top: number } {
+  const left = g.includes("west") ? 0 : g.includes("east") ? W - w : Math.floor((W - w) / 2);
+  const top = g.startsWith("north") ? 0 : g.startsWith("south") ? H - h : Math.floor((H - h) / 2);
+  return { left, top };
+}
+
+// -------------------------------------------------------------------------------------- steps
+
+/** Reads the header, plans the geometry, then decodes at the smallest size that suffices. */
+const load: Step = {
+  name: "load",
+  run(s) {
+    const { vips, bytes, spec } = s;
+    const head = openHeader(vips, bytes);
+    s.replace(head);
+    s.loader = loaderName(head);
+    if (!(s.loader in LOADERS)) throw new CodecError("invalid_image", `unsupported format (${s.loader})`);
+    s.orientation = orientationOf(head);
+    const swap = s.orientation >= 5;
+    s.sourceWidth = swap ? head.height : head.width;
+    s.sourceHeight = swap ? head.width : head.height;
+    checkPixels(s.sourceWidth, s.sourceHeight, s.limits);
+
+    s.region = clampRect(spec.crop, s.sourceWidth, s.sourceHeight);
+    s.plan = plan(s.region.width, s.region.height, spec);
+    const factor = shrinkOnLoad(s.region.width, s.region.height, s.plan.resize);
+    const options = { access: "sequential", fail_on: "truncated" } as const;
+    if (s.loader === "jpegload" && factor > 1) {
+      s.replace(vips.Image.jpegloadBuffer(bytes, { ...options, shrink: factor }));
+    } else if (s.loader === "webpload" && factor > 1) {
+      s.replace(vips.Image.webploadBuffer(bytes, { ...options, scale: 1 / factor }));
+    } else if (s.loader === "svgload") {
+      // Vectors are rasterised at the size they will be shown at, never resampled up.
+      const need = Math.max(s.plan.resize.width / s.region.width, s.plan.resize.height / s.region.height);
+      if (need !== 1) s.replace(vips.Image.svgloadBuffer(bytes, { ...options, scale: need }));
+    }
+  },
+};
+
+function clampRect(r: Rect | undefined, W: number, H: number): Rect {
+  if (!r) return { left: 0, top: 0, width: W, height: H };
+  const left = Math.min(Math.max(0, Math.floor(r.left)), W - 1);
+  const top = Math.min(Math.max(0, Math.floor(r.top)), H - 1);
+  const width = Math.max(1, Math.min(W - left, Math.floor(r.width)));
+  const height = Math.max(1, Math.min(H - top, Math.floor(r.height)));
+  return { left, top, width, height };
+}
+
+const orient: Step = {
+  name: "orient",
+  run(s) {
+    if (s.orientation !== 1) s.replace(s.image.autorot());
+  },
+};
+
+/** spec.crop, mapped from source pixels onto the possibly shrunk decode. */
+const crop: Step = {
+  name: "crop",
+  run(s) {
+    const img = s.image;
+    const r = s.region;
+    if (r.width === s.sourceWidth && r.height === s.sourceHeight) return;
+    const kx = img.width / s.sourceWidth;
+    const ky = img.height / s.sourceHeight;
+    const left = Math.min(Math.floor(r.left * kx), img.width - 1);
+    const top = Math.min(Math.floor(r.top * ky), img.height - 1);
+    const width = Math.max(1, Math.min(img.width - left, Math.round(r.width * kx)));
+    const height = Math.max(1, Math.min(img.height - top, Math.round(r.height * ky)));
+    s.replace(img.extractArea(left, top, width, height));
+  },
+};
+
+const srgb: Step = {
+  name: "srgb",
+  run(s) {
+    const { image, hadProfile } = toSrgb(s.image, s.vips);
+    s.replace(image);
+    s.hadProfile = hadProfile;
+  },
+};
+
+/** Resizes to the planned size (lanczos3), then cuts the cover box by gravity. */
+const resize: Step = {
+  name: "resize",
+  run(s) {
+    const { width, height } = s.plan.resize;
+    let img = s.image;
+    if (img.width !== width || img.height !== height) {
+      // Premultiplied resampling, or transparent pixels bleed their colour into the edges.
+      const alpha = img.hasAlpha();
+      const pre = alpha ? img.premultiply() : img;
+      const scaled = pre.resize(width / img.width, { vscale: height / img.height, kernel: "lanczos3" });
+      if (pre !== img) pre.delete();
+      if (alpha) {
+        const un = scaled.unpremultiply();
+        scaled.delete();
+        s.replace(un.cast("uchar"));
+        un.delete();
+      } else s.replace(scaled);
+      img = s.image;
+    }
+    const box = s.plan.box;
+    if (s.spec.fit !== "cover" || !box || (img.width === box.width && img.height === box.height)) return;
+    const w = Math.min(box.width, img.width);
+    const h = Math.min(box.height, img.height);
+    const g = s.spec.gravity;
+    if (g === "attention" || g === "entropy") {
+      s.replace(img.smartcrop(w, h, { interesting: g, premultiplied: false }));
+    } else {
+      const { left, top } = anchor(g, img.width, img.height, w, h);
+      s.replace(img.extractArea(left, top, w, h));
+    }
+  },
+};
+
+/** contain: pads to the box with the background, placed by gravity. */
+const pad: Step = {
+  name: "pad",
+  run(s) {
+    const box = s.plan.box;
+    if (s.spec.fit !== "contain" || !box) return;
+    let img = s.image;
+    if (img.width === box.width && img.height === box.height) return;
+    const bg = s.spec.background ?? WHITE;
+    if (bg[3] < 255 && !img.hasAlpha()) {
+      s.replace(img.bandjoin(255));
+      img = s.image;
+    }
+    const direction = COMPASS[s.spec.gravity] ?? "centre";
+    s.replace(img.gravity(direction, box.width, box.height, { extend: "background", background: backgroundFor(img, bg) }));
+  },
+};
+
+/** Formats without alpha get the image composited over the background (white by default). */
+const flatten: Step = {
+  name: "flatten",
+  run(s) {
+    if (s.format !== "jpeg" || !s.image.hasAlpha()) return;
+    const [r, g, b] = s.spec.background ?? WHITE;
+    s.replace(s.image.flatten({ background: [r, g, b] }));
+  },
+};
+
+/** What survives in the output file: EXIF/XMP/IPTC only on request, the sRGB profile if any. */
+const metadata: Step = {
+  name: "metadata",
+  run(s) {
+    // After `srgb` the only profile an image can carry is libvips' compact sRGB one
+    // (480 bytes), attached when the source was tagged; untagged output means sRGB anyway.
+    s.keep = s.spec.keepMetadata ? "all" : s.hadProfile ? "icc" : "none";
+  },
+};
+
+const encode: Step = {
+  name: "encode",
+  run(s) {
+    const img = s.image;
+    if (s.format === "avif" && (img.width * img.height > AVIF_MAX_PIXELS || Math.max(img.width, img.height) > AVIF_MAX_SIDE)) {
+      s.format = "webp";
+    }
+    const q = Math.min(100, Math.max(1, Math.round(s.spec.quality)));
+    const keep = s.keep;
+    switch (s.format) {
+      case "webp":
+        s.output = img.writeToBuffer(".webp", { Q: q, effort: 4, keep });
+        break;
+      case "avif":
+        s.output = img.writeToBuffer(".avif", { Q: q, effort: 4, bitdepth: 8, keep });
+        break;
+      case "jpeg":
+        s.output = img.writeToBuffer(".jpg", { Q: q, optimize_coding: true, keep });
+        break;
+      case "png":
+        s.output = img.writeToBuffer(".png", { compression: 6, keep });
+        break;
+      case "jxl":
+        s.output = img.writeToBuffer(".jxl", { Q: q, effort: 4, keep });
+        break;
+      case "gif":
+        s.output = img.writeToBuffer(".gif", { keep });
+        break;
+    }
+  },
+};
+
+/** The transform, step by step. Exported so its shape can be read (and logged) in one place. */
+export const STEPS: readonly Step[] = [load, orient, crop, srgb, resize, pad, flatten, metadata, encode];
+
+export function transform(vips: Vips, bytes: Uint8Array, spec: TransformSpec, limits: Limits = {}): TransformResult {
+  const s = new State(vips, bytes, spec, limits);
+  try {
+    for (const step of STEPS) step.run(s);
+    const data = s.output!;
+    return { data, format: s.format, mime: MIME[s.format], width: s.image.width, height: s.image.height };
+  } finally {
+    s.dispose();
+  }
+}
+
+// ------------------------------------------------------------------------------------ inspect
+
+const DOMINANT_SIZE = 64;
+
+/**
+ * Decodes every pixel (a truncated or corrupt file fails here, not later at delivery) while
+ * shrinking to a tiny thumbnail, whose histogram gives the dominant colour.
+ */
+export function inspect(vips: Vips, bytes: Uint8Array, limits: Limits = {}): InspectResult {
+  const owned: VipsImage[] = [];
+  const keep = (i: VipsImage) => (owned.push(i), i);
+  try {
+    const head = keep(openHeader(vips, bytes));
+    const loader = loaderName(head);
+    let format = LOADERS[loader];
+    if (!format) throw new CodecError("invalid_image", `unsupported format (${loader})`);
+    if (format === "heic" && head.getTypeof("heif-compression") && head.getString("heif-compression") === "av1") format = "avif";
+    const orientation = orientationOf(head);
+    const width = orientation >= 5 ? head.height : head.width;
+    const height = orientation >= 5 ? head.width : head.height;
+    checkPixels(width, height, limits);
+    const pages = head.getTypeof("n-pages") ? Math.max(1, head.getInt("n-pages")) : 1;
+    const hasAlpha = head.hasAlpha();
+    const thumb = keep(head.thumbnailImage(DOMINANT_SIZE, { height: DOMINANT_SIZE, no_rotate: true }));
+    const { image: rgb } = toSrgb(thumb, vips);
+    if (rgb !== thumb) keep(rgb);
+    return { format, width, height, hasAlpha, pages, dominantColor: dominant(rgb) };
+  } finally {
+    for (const i of owned) i.delete();
+  }
+}
+
+/** Most common colour in a 16-level-per-channel histogram, averaged within its bin. */
+function dominant(image: VipsImage): string {
+  const px = image.writeToMemory() as Uint8Array;
+  const bands = image.bands;
+  const hasAlpha = bands === 4 || bands === 2;
+  const count = new Float64Array(4096);
+  const sum = new Float64Array(4096 * 3);
+  for (let i = 0; i + bands <= px.length; i += bands) {
+    const r = px[i]!;
+    const g = bands >= 3 ? px[i + 1]! : r;
+    const b = bands >= 3 ? px[i + 2]! : r;
+    // Transparent pixels have no colour worth counting.
+    const w = hasAlpha ? px[i + bands - 1]! / 255 : 1;
+    if (w === 0) continue;
+    const bin = ((r >> 4) << 8) | ((g >> 4) << 4) | (b >> 4);
+    count[bin]! += w;
+    sum[bin * 3]! += r * w;
+    sum[bin * 3 + 1]! += g * w;
+    sum[bin * 3 + 2]! += b * w;
+  }
+  let best = 0;
+  for (let i = 1; i < 4096; i++) if (count[i]! > count[best]!) best = i;
+  if (count[best] === 0) return "000000";
+  const hex = (v: number) => Math.round(v / count[best]!).toString(16).padStart(2, "0");
+  return hex(sum[best * 3]!) + hex(sum[best * 3 + 1]!) + hex(sum[best * 3 + 2]!);
+}

@@ -1,0 +1,91 @@
+// The contract between the server and the codec core. Everything here is plain data so it
+// can cross a worker boundary with structured clone; nothing here knows of HTTP or SQL.
+
+export type InputFormat =
+  | "jpeg" | "png" | "webp" | "gif" | "avif" | "heic" | "tiff" | "bmp" | "ico" | "svg" | "jxl";
+
+export type OutputFormat = "webp" | "avif" | "jpeg" | "png" | "jxl" | "gif";
+
+/** How the image is fitted into width × height (the names of sharp and Imgwire). */
+export type Fit =
+  | "cover" // fill the box exactly, cropping the overflow (gravity picks what stays)
+  | "contain" // fit inside the box, pad the rest with `background`
+  | "fill" // stretch to the box, aspect ratio ignored
+  | "inside" // fit inside the box, output may be smaller on one axis
+  | "outside"; // cover the box, output may be larger on one axis, no crop
+
+export type Gravity =
+  | "centre" | "north" | "south" | "east" | "west"
+  | "northeast" | "northwest" | "southeast" | "southwest"
+  | "attention" | "entropy";
+
+/**
+ * The canonical transform: every URL dialect parses into this, and the variant cache key is
+ * derived from it, so it must hold only resolved values (no aliases, no defaults left open).
+ */
+export interface TransformSpec {
+  /** Target box; a missing side follows the aspect ratio. Already multiplied by dpr. */
+  width?: number;
+  height?: number;
+  fit: Fit;
+  /** Whether the output may be larger than the (auto-rotated) source. */
+  enlarge: boolean;
+  gravity: Gravity;
+  /** A region of the auto-rotated source cut before resizing, in source pixels. */
+  crop?: { left: number; top: number; width: number; height: number };
+  format: OutputFormat;
+  /** 1–100 */
+  quality: number;
+  /** RGBA 0–255, used by `contain` padding and when flattening alpha for JPEG. */
+  background?: [number, number, number, number];
+  /** Keep EXIF/XMP/IPTC; the colour profile is handled by `colour` regardless. */
+  keepMetadata: boolean;
+}
+
+export interface TransformResult {
+  data: Uint8Array;
+  format: OutputFormat;
+  mime: string;
+  width: number;
+  height: number;
+}
+
+export interface InspectResult {
+  format: InputFormat;
+  /** Upright dimensions (EXIF orientation applied). */
+  width: number;
+  height: number;
+  hasAlpha: boolean;
+  pages: number;
+  /** Six lowercase hex digits, no '#'. */
+  dominantColor: string;
+}
+
+/** What the header says, read without decoding pixels. */
+export interface ProbeResult {
+  format: InputFormat;
+  mime: string;
+  /** Stored dimensions as in the header. */
+  width: number;
+  height: number;
+  /** EXIF orientation 1–8 (1 when absent). */
+  orientation: number;
+  /** Dimensions after applying the orientation. */
+  uprightWidth: number;
+  uprightHeight: number;
+}
+
+export type CodecErrorCode =
+  | "queue_full" // the pool's queue is at its limit: try again later
+  | "timeout" // the job ran past its deadline
+  | "invalid_image" // the bytes could not be decoded
+  | "too_large" // over a pixel or frame limit
+  | "worker_crashed" // the worker died while running this job
+  | "closed"; // the pool is shut down
+
+export class CodecError extends Error {
+  constructor(readonly code: CodecErrorCode, message: string) {
+    super(message);
+    this.name = "CodecError";
+  }
+}

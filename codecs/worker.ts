@@ -1,0 +1,75 @@
+// A codec worker: one wasm-vips instance, one job at a time. Spawned by CodecPool with
+// `new Worker(url, { type: "module" })`; speaks the messages of protocol.ts.
+
+import { inspect, restrictLoaders, transform } from "./pipeline.ts";
+import type { Reply, Request, WorkerMemory } from "./protocol.ts";
+import { CodecError } from "./types.ts";
+import { loadVips, type Vips } from "./wasm.ts";
+
+interface WorkerScope {
+  postMessage(message: Reply, transfer?: Transferable[]): void;
+  addEventListener(type: "message", listener: (event: MessageEvent<Request>) => void): void;
+  close(): void;
+}
+const scope = globalThis as unknown as WorkerScope;
+
+/** libvips throws `{ message: ["vips::Error", text] }`; anything else is a wasm or JS fault. */
+function vipsErrorText(e: unknown): string | null {
+  const m = (e as { message?: unknown } | null)?.message;
+  if (Array.isArray(m) && m[0] === "vips::Error") return String(m[1] ?? "").trim();
+  return null;
+}
+
+function memoryOf(vips: Vips): WorkerMemory {
+  return { vipsBytes: vips.Stats.mem(), vipsAllocations: vips.Stats.allocations() };
+}
+
+function exitNow(): void {
+  const proc = (globalThis as { process?: { exit(code: number): never } }).process;
+  if (proc) proc.exit(1);
+  scope.close();
+}
+
+function run(vips: Vips, req: Request): Reply {
+  try {
+    if (req.kind === "transform") {
+      const value = transform(vips, req.bytes, req.spec, req.limits);
+      return { type: "done", id: req.id, ok: true, value, memory: memoryOf(vips) };
+    }
+    if (req.kind === "inspect") {
+      const value = inspect(vips, req.bytes, req.limits);
+      return { type: "done", id: req.id, ok: true, value, memory: memoryOf(vips) };
+    }
+    exitNow();
+    throw new Error("unreachable");
+  } catch (e) {
+    if (e instanceof CodecError) {
+      return { type: "done", id: req.id, ok: false, code: e.code, message: e.message, fatal: false, memory: memoryOf(vips) };
+    }
+    const text = vipsErrorText(e);
+    if (text !== null) {
+      // libvips refused the input; its state is intact.
+      const first = text.split("\n").filter(Boolean).slice(-1)[0] ?? "cannot decode image";
+      return { type: "done", id: req.id, ok: false, code: "invalid_image", message: first, fatal: false, memory: memoryOf(vips) };
+    }
+    // A wasm trap or abort (out of memory, `unreachable`): the instance is unusable.
+    return { type: "done", id: req.id, ok: false, code: "worker_crashed", message: String((e as Error)?.message ?? e), fatal: true };
+  }
+}
+
+try {
+  const vips = await loadVips();
+  // One libvips thread per worker: the pool provides the parallelism, one job per core.
+  vips.concurrency(1);
+  // The operation cache would keep source buffers and decoded images alive between jobs.
+  vips.Cache.max(0);
+  restrictLoaders(vips);
+  scope.addEventListener("message", (event) => {
+    const reply = run(vips, event.data);
+    const transfer = reply.type === "done" && reply.ok ? [reply.value as { data?: Uint8Array }].flatMap((v) => (v.data ? [v.data.buffer as ArrayBuffer] : [])) : [];
+    scope.postMessage(reply, transfer);
+  });
+  scope.postMessage({ type: "ready" });
+} catch (e) {
+  scope.postMessage({ type: "init-failed", message: String((e as Error)?.message ?? e) });
+}

@@ -1,0 +1,75 @@
+import { configFromEnv, resolveConfig, settings } from "../config.ts";
+import { createImgd } from "../index.ts";
+import { detectRuntime } from "../runtime/index.ts";
+import { type FlagSpec, formatFlags, parseArgs } from "./args.ts";
+
+export const serveFlags: Record<string, FlagSpec> = Object.fromEntries(
+  Object.values(settings).map((s) => [
+    s.flag,
+    { help: `${s.help} [${s.env}${s.default !== undefined ? `, default ${s.default}` : ""}]`, boolean: typeof s.default === "boolean" },
+  ]),
+);
+serveFlags.help = { boolean: true, help: "Show this help" };
+
+export const serveHelp = `Usage: imgd serve [options]
+
+Starts the HTTP server. On the first start it creates the admin user and prints an admin API
+key once. Every option can also be given as the environment variable named in brackets; a
+flag wins over the variable.
+
+Options:
+${formatFlags(serveFlags)}`;
+
+export async function serve(argv: string[], env: Record<string, string | undefined>): Promise<number> {
+  const { flags } = parseArgs(argv, serveFlags);
+  if (flags.help) {
+    console.log(serveHelp);
+    return 0;
+  }
+  const input: Record<string, unknown> = configFromEnv(env);
+  for (const [name, s] of Object.entries(settings)) if (flags[s.flag] !== undefined) input[name] = flags[s.flag];
+  const config = resolveConfig(input); // fails fast, before anything is created
+  const say = (line: string) => {
+    if (!config.quiet) console.log(line);
+  };
+
+  const imgd = await createImgd(input);
+  const { users, keys, runtime } = imgd.services;
+  const admin = await users.ensureAdmin(config.adminUsername);
+  if (admin.created) {
+    const { secret } = await keys.create(admin.user.id, { name: "admin (first start)" });
+    // Printed even when quiet: it is shown only this once.
+    console.log(`Created admin user '${admin.user.username}'. Admin API key (shown once, store it now):\n${secret}`);
+  }
+
+  const listener = await runtime.serve({
+    hostname: config.host,
+    port: config.port,
+    fetch: (req, info) => imgd.fetch(req, info),
+    maxRequestBodySize: config.maxUploadBytes + 1024 * 1024,
+  });
+  const shown = listener.hostname === "0.0.0.0" || listener.hostname === "::" ? "localhost" : listener.hostname;
+  say(`imgd listening on http://${shown.includes(":") ? `[${shown}]` : shown}:${listener.port} (data: ${config.dataDir}, runtime: ${runtime.name} ${runtime.version})`);
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = async () => {
+      if (stopping) {
+        // A second signal: the user wants out now.
+        process.exit(1);
+      }
+      stopping = true;
+      say("imgd stopping: finishing requests in flight…");
+      const deadline = new Promise((r) => setTimeout(r, 10_000));
+      await Promise.race([listener.stop(false), deadline]);
+      await listener.stop(true).catch(() => {});
+      await imgd.close();
+      say("imgd stopped");
+      resolve(0);
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+}
+
+export { detectRuntime };

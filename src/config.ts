@@ -1,0 +1,106 @@
+import * as v from "valibot";
+
+// One table of settings: each has an environment variable, a `serve` flag, a schema and a help
+// line, so the CLI help, the env parsing and the embedding API cannot drift apart.
+
+const int = (min: number, max: number) =>
+  v.pipe(
+    v.union([v.number(), v.pipe(v.string(), v.trim(), v.regex(/^-?\d+$/, "expected a whole number"), v.transform(Number))]),
+    v.integer("expected a whole number"),
+    v.minValue(min, `expected at least ${min}`),
+    v.maxValue(max, `expected at most ${max}`),
+  );
+
+const bool = v.union([
+  v.boolean(),
+  v.pipe(
+    v.string(),
+    v.trim(),
+    v.toLowerCase(),
+    v.picklist(["true", "false", "1", "0", "yes", "no", "on", "off"], "expected true or false"),
+    v.transform((s) => ["true", "1", "yes", "on"].includes(s)),
+  ),
+]);
+
+const nonEmpty = v.pipe(v.string(), v.trim(), v.minLength(1, "must not be empty"));
+
+const url = v.pipe(
+  v.string(),
+  v.trim(),
+  v.url("expected an absolute http(s) URL"),
+  v.regex(/^https?:\/\//i, "expected an absolute http(s) URL"),
+  v.transform((s) => s.replace(/\/+$/, "")),
+);
+
+const username = v.pipe(
+  v.string(),
+  v.trim(),
+  v.regex(/^[a-z0-9][a-z0-9_-]{1,38}$/, "expected 2–39 lowercase letters, digits, '-' or '_'"),
+);
+
+const GiB = 1024 ** 3;
+const MiB = 1024 ** 2;
+
+export const settings = {
+  dataDir: { env: "IMGD_DATA_DIR", flag: "data-dir", schema: nonEmpty, default: "./data", help: "Where the database, blobs and variant cache live" },
+  host: { env: "IMGD_HOST", flag: "host", schema: nonEmpty, default: "0.0.0.0", help: "Address to listen on" },
+  port: { env: "IMGD_PORT", flag: "port", schema: int(0, 65535), default: 8080, help: "Port to listen on (0 picks a free one)" },
+  publicUrl: { env: "IMGD_PUBLIC_URL", flag: "public-url", schema: url, default: undefined as string | undefined, help: "Base URL that clients use to reach imgd (default: the scheme and Host of each request, e.g. http://localhost:8080)" },
+  adminUsername: { env: "IMGD_ADMIN_USERNAME", flag: "admin-username", schema: username, default: "admin", help: "Username of the admin user created on first start" },
+  maxUploadBytes: { env: "IMGD_MAX_UPLOAD_BYTES", flag: "max-upload-bytes", schema: int(1, 16 * GiB), default: 70 * MiB, help: "Largest accepted upload, in bytes" },
+  maxSourcePixels: { env: "IMGD_MAX_SOURCE_PIXELS", flag: "max-source-pixels", schema: int(1, 2 ** 40), default: 100_000_000, help: "Largest accepted source image, in pixels (width × height), checked from the header" },
+  workers: { env: "IMGD_WORKERS", flag: "workers", schema: int(1, 256), default: undefined as number | undefined, help: "Codec worker threads (default: number of cores)" },
+  queueLimit: { env: "IMGD_QUEUE_LIMIT", flag: "queue-limit", schema: int(0, 100_000), default: 64, help: "Transform jobs allowed to wait for a worker before new ones get 503" },
+  jobTimeoutMs: { env: "IMGD_JOB_TIMEOUT_MS", flag: "job-timeout-ms", schema: int(100, 600_000), default: 30_000, help: "Time limit of one transform job, in milliseconds" },
+  variantCacheBytes: { env: "IMGD_VARIANT_CACHE_BYTES", flag: "variant-cache-bytes", schema: int(0, 2 ** 50), default: 2 * GiB, help: "Size cap of the on-disk variant cache, in bytes (least recently used evicted)" },
+  quiet: { env: "IMGD_QUIET", flag: "quiet", schema: bool, default: false, help: "Print nothing but errors" },
+} as const;
+
+type Settings = typeof settings;
+export type SettingName = keyof Settings;
+export type Config = {
+  [K in SettingName]: Exclude<v.InferOutput<Settings[K]["schema"]>, undefined> | (undefined extends Settings[K]["default"] ? undefined : never);
+} & {
+  /** Milliseconds since the epoch; tests and embedders may substitute their own clock. */
+  now: () => number;
+};
+
+/** What a caller may pass: any setting as its typed value or as the string an env var would hold. */
+export type ConfigInput = { [K in SettingName]?: unknown } & { now?: () => number };
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Validates every setting; the first bad one throws a one-line message naming it. */
+export function resolveConfig(input: ConfigInput = {}): Config {
+  const out: Record<string, unknown> = {};
+  for (const [name, s] of Object.entries(settings) as [SettingName, Settings[SettingName]][]) {
+    const raw = input[name];
+    if (raw === undefined || raw === "") {
+      out[name] = s.default;
+      continue;
+    }
+    const r = v.safeParse(s.schema as v.GenericSchema, raw);
+    if (!r.success) {
+      throw new ConfigError(`invalid ${s.env} (--${s.flag}): ${r.issues[0].message}, got ${JSON.stringify(raw)}`);
+    }
+    out[name] = r.output;
+  }
+  out.now = input.now ?? Date.now;
+  return out as Config;
+}
+
+/**
+ * Reads the IMGD_* variables of an environment into a ConfigInput. IMGD_TEST_CLOCK_OFFSET_MS
+ * shifts the clock, so tests can see keys expire and months roll over in a real server process.
+ */
+export function configFromEnv(env: Record<string, string | undefined>): ConfigInput {
+  const input: ConfigInput = {};
+  for (const [name, s] of Object.entries(settings)) {
+    if (env[s.env] !== undefined) (input as Record<string, unknown>)[name] = env[s.env];
+  }
+  const offset = Number(env.IMGD_TEST_CLOCK_OFFSET_MS ?? 0);
+  if (Number.isFinite(offset) && offset !== 0) input.now = () => Date.now() + offset;
+  return input;
+}

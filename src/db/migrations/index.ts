@@ -1,0 +1,8 @@
+import type { Migration } from "kysely/migration";
+import * as m001 from "./001_initial.ts";
+
+// Migrations live in code (not read from a folder) so the compiled binary carries them.
+// Append only; never edit one that has shipped.
+export const migrations: Record<string, Migration> = {
+  "001_initial": m001,
+};

@@ -1,0 +1,135 @@
+import type { Generated, Insertable, Selectable, Updateable } from "kysely";
+
+// Times are integer milliseconds since the epoch; JSON columns hold text.
+
+export interface UsersTable {
+  id: string;
+  username: string;
+  email: string | null;
+  role: "admin" | "user";
+  plan: string;
+  verified: Generated<number>;
+  delivery_formats: Generated<string>;
+  default_quality: Generated<number>;
+  default_fit_mode: Generated<string>;
+  default_max_width: number | null;
+  default_max_height: number | null;
+  theme: Generated<string>;
+  language: Generated<string>;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  user_id: string;
+  name: string;
+  kind: Generated<"server" | "client">;
+  key_prefix: string;
+  key_hash: string;
+  last4: string;
+  scopes: string;
+  options: string | null;
+  created_at: number;
+  expires_at: number | null;
+  last_used_at: number | null;
+  total_requests: Generated<number>;
+}
+
+export interface BlobsTable {
+  hash: string;
+  size: number;
+  format: string;
+  mime: string;
+  width: number;
+  height: number;
+  created_at: number;
+}
+
+export interface ImagesTable {
+  id: string;
+  user_id: string;
+  blob_hash: string;
+  original_filename: string;
+  sanitized_filename: string;
+  format: string;
+  mime_type: string;
+  size: number;
+  width: number;
+  height: number;
+  visibility: "public" | "private";
+  dominant_color: string | null;
+  namespace: string | null;
+  metadata: Generated<string>;
+  external_id: string | null;
+  source_url: string | null;
+  expires_at: number | null;
+  signed_url: string | null;
+  signed_url_expires_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface ImagePathsTable {
+  user_id: string;
+  stem: string;
+  path: string;
+  image_id: string;
+  created_at: number;
+}
+
+export interface ImageTagsTable {
+  image_id: string;
+  tag: string;
+}
+
+export interface PresetsTable {
+  id: string;
+  user_id: string;
+  name: string;
+  description: string | null;
+  params: string;
+  created_at: number;
+  updated_at: number;
+  usage_count: Generated<number>;
+}
+
+export interface UsageCountersTable {
+  user_id: string;
+  /** UTC month, YYYY-MM */
+  period: string;
+  metric: string;
+  value: number;
+}
+
+export interface VariantsTable {
+  key: string;
+  blob_hash: string;
+  size: number;
+  mime: string;
+  width: number;
+  height: number;
+  created_at: number;
+  last_access_at: number;
+}
+
+export interface Database {
+  users: UsersTable;
+  api_keys: ApiKeysTable;
+  blobs: BlobsTable;
+  images: ImagesTable;
+  image_paths: ImagePathsTable;
+  image_tags: ImageTagsTable;
+  presets: PresetsTable;
+  usage_counters: UsageCountersTable;
+  variants: VariantsTable;
+}
+
+export type User = Selectable<UsersTable>;
+export type NewUser = Insertable<UsersTable>;
+export type UserUpdate = Updateable<UsersTable>;
+export type ApiKey = Selectable<ApiKeysTable>;
+export type Blob = Selectable<BlobsTable>;
+export type Image = Selectable<ImagesTable>;
+export type Preset = Selectable<PresetsTable>;
+export type Variant = Selectable<VariantsTable>;

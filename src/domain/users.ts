@@ -1,0 +1,40 @@
+import type { Db } from "../db/connection.ts";
+import type { User } from "../db/schema.ts";
+import { newId } from "./ids.ts";
+
+/** Tenants: every image, key, preset and counter belongs to one. */
+export class Users {
+  constructor(private readonly db: Db, private readonly now: () => number) {}
+
+  byId(id: string): Promise<User | undefined> {
+    return this.db.selectFrom("users").selectAll().where("id", "=", id).executeTakeFirst();
+  }
+
+  byUsername(username: string): Promise<User | undefined> {
+    return this.db.selectFrom("users").selectAll().where("username", "=", username).executeTakeFirst();
+  }
+
+  async create(input: { username: string; email?: string | null; role?: "admin" | "user"; plan?: string }): Promise<User> {
+    const now = this.now();
+    const row = {
+      id: newId(now),
+      username: input.username,
+      email: input.email ?? null,
+      role: input.role ?? "user",
+      plan: input.plan ?? (input.role === "admin" ? "unlimited" : "free"),
+      default_max_width: null,
+      default_max_height: null,
+      created_at: now,
+      updated_at: now,
+    };
+    await this.db.insertInto("users").values(row).execute();
+    return (await this.byId(row.id))!;
+  }
+
+  /** The admin exists from the first start on; returns whether it was created now. */
+  async ensureAdmin(username: string): Promise<{ user: User; created: boolean }> {
+    const existing = await this.db.selectFrom("users").selectAll().where("role", "=", "admin").orderBy("created_at").executeTakeFirst();
+    if (existing) return { user: existing, created: false };
+    return { user: await this.create({ username, role: "admin" }), created: true };
+  }
+}

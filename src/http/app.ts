@@ -1,0 +1,38 @@
+import { Hono } from "hono";
+import { AppError } from "../domain/errors.ts";
+import type { Services } from "../services.ts";
+import { requireKey } from "./auth.ts";
+import { deliveryRoutes } from "./delivery.ts";
+import type { AppEnv } from "./env.ts";
+import { nativeErrorResponse, toAppError } from "./errors.ts";
+import { healthRoutes } from "./native/health.ts";
+import { imageRoutes, pathRoutes } from "./native/images.ts";
+import { keyRoutes } from "./native/keys.ts";
+
+export function buildApp(services: Services) {
+  const app = new Hono<AppEnv>();
+  app.use(async (c, next) => {
+    c.set("services", services);
+    c.set("requestId", c.req.header("x-request-id")?.slice(0, 128) || crypto.randomUUID());
+    await next();
+    c.header("X-Request-Id", c.var.requestId);
+  });
+
+  app.route("/health", healthRoutes);
+  app.route("/i", deliveryRoutes);
+
+  const api = new Hono<AppEnv>();
+  api.use(requireKey());
+  api.route("/images/path", pathRoutes);
+  api.route("/images", imageRoutes);
+  api.route("/settings/api-keys", keyRoutes);
+  app.route("/api/v1", api);
+
+  app.notFound((c) => nativeErrorResponse(c, new AppError("NOT_FOUND", `No route for ${c.req.method} ${c.req.path}`)));
+  app.onError((err, c) => {
+    const e = toAppError(err, services.log);
+    c.header("X-Request-Id", c.var.requestId);
+    return nativeErrorResponse(c, e);
+  });
+  return app;
+}

@@ -1,0 +1,42 @@
+import type { MiddlewareHandler } from "hono";
+import { AppError } from "../domain/errors.ts";
+import { KEY_PREFIX, type Scope } from "../domain/keys.ts";
+import type { AppEnv } from "./env.ts";
+
+const KEY_PARAMS = new Set(["key", "api_key", "apikey", "api-key", "access_token", "token", "auth", "authorization"]);
+
+/**
+ * A key in a URL ends up in logs, proxies and browser history: refuse it outright (400), even
+ * when a valid header is present, so the mistake is noticed.
+ */
+export function refuseKeyInQuery(url: string) {
+  const params = new URL(url).searchParams;
+  for (const [name, value] of params) {
+    if (KEY_PARAMS.has(name.toLowerCase()) || value.startsWith(KEY_PREFIX)) {
+      throw new AppError("VALIDATION_ERROR", "API keys must be sent in the Authorization header (Bearer), never in the URL", {
+        field: name,
+      });
+    }
+  }
+}
+
+export function bearer(header: string | undefined): string | null {
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? "");
+  return m ? m[1] : null;
+}
+
+/** Requires a valid key; the scope defaults from the method (reads need `read`, the rest `write`). */
+export function requireKey(scope?: Scope): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    refuseKeyInQuery(c.req.url);
+    const secret = bearer(c.req.header("authorization"));
+    if (!secret) throw new AppError("UNAUTHORIZED", "Missing API key: send 'Authorization: Bearer <key>'");
+    const principal = await c.var.services.keys.authenticate(secret);
+    const needed = scope ?? (c.req.method === "GET" || c.req.method === "HEAD" ? "read" : "write");
+    if (!principal.scopes.has(needed)) {
+      throw new AppError("FORBIDDEN", `This API key lacks the '${needed}' scope`);
+    }
+    c.set("principal", principal);
+    await next();
+  };
+}

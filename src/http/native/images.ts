@@ -1,0 +1,139 @@
+import { Hono } from "hono";
+import * as v from "valibot";
+import { AppError } from "../../domain/errors.ts";
+import type { Received } from "../../domain/images.ts";
+import { validatePath } from "../../domain/paths.ts";
+import type { AppEnv } from "../env.ts";
+import { boundaryOf, parseMultipart, readField } from "../multipart.ts";
+import { jsonBody, parse, queryInt } from "../validate.ts";
+import { baseUrl } from "../urls.ts";
+import { listItem, metadataResponse, rfc3339, uploadResponse } from "./shape.ts";
+
+const visibility = v.picklist(["public", "private"], "must be 'public' or 'private'");
+
+const UploadFields = v.object({
+  target_path: v.optional(v.string()),
+  path: v.optional(v.string()),
+  visibility: v.optional(visibility),
+});
+
+const ListQuery = v.object({
+  limit: queryInt(1, 100, 50),
+  offset: queryInt(0, 1_000_000_000, 0),
+  sort: v.optional(v.picklist(["newest", "oldest", "name", "size"], "must be newest, oldest, name or size"), "newest"),
+  path: v.optional(v.pipe(v.string(), v.transform((p) => (p === "" || p === "/" ? undefined : validatePath(p, "path"))))),
+});
+
+const SearchQuery = v.object({
+  q: v.pipe(v.string("is required"), v.trim(), v.minLength(1, "is required"), v.maxLength(200, "at most 200 characters")),
+  limit: queryInt(1, 100, 20),
+});
+
+const VisibilityBody = v.object({ visibility });
+
+export const imageRoutes = new Hono<AppEnv>()
+  .post("/", async (c) => {
+    const { images, config } = c.var.services;
+    const boundary = boundaryOf(c.req.header("content-type"));
+    if (!boundary || !c.req.raw.body) {
+      throw new AppError("VALIDATION_ERROR", "Send multipart/form-data with the image in a 'file' field", { field: "file" });
+    }
+    // Refuse a declared oversize body before reading any of it (form overhead allowed for).
+    const declared = Number(c.req.header("content-length") ?? NaN);
+    if (declared > config.maxUploadBytes + 64 * 1024) {
+      throw new AppError("PAYLOAD_TOO_LARGE", `File is larger than the upload limit of ${config.maxUploadBytes} bytes`);
+    }
+    let received: Received | undefined;
+    let filename = "image";
+    const fields: Record<string, string> = {};
+    try {
+      for await (const part of parseMultipart(c.req.raw.body, boundary)) {
+        if (part.name === "file") {
+          if (received) throw new AppError("VALIDATION_ERROR", "file: send one file per upload", { field: "file" });
+          filename = part.filename || "image";
+          received = await images.receive(part.body);
+        } else {
+          fields[part.name] = await readField(part);
+        }
+      }
+      const f = parse(UploadFields, fields);
+      if (!received) throw new AppError("VALIDATION_ERROR", "file: is required", { field: "file" });
+      const r = received;
+      received = undefined;
+      const target = f.target_path ?? f.path;
+      const { image, isNew } = await images.store(c.var.principal.user.id, r, {
+        filename,
+        path: target === "" ? undefined : target,
+        visibility: f.visibility,
+      });
+      return c.json(uploadResponse(baseUrl(c), c.var.principal.user, image, isNew), 201);
+    } finally {
+      if (received) await images.discard(received);
+    }
+  })
+  .get("/", async (c) => {
+    const q = parse(ListQuery, c.req.query(), "query");
+    const { user } = c.var.principal;
+    const result = await c.var.services.images.list(user.id, q);
+    const now = c.var.services.config.now();
+    return c.json({
+      images: result.images.map((img) => listItem(baseUrl(c), user, img, now)),
+      folders: result.folders,
+      total: result.total,
+      limit: q.limit,
+      offset: q.offset,
+      has_more: q.offset + result.images.length < result.total,
+      path_filter: q.path ?? null,
+    });
+  })
+  .get("/search", async (c) => {
+    const q = parse(SearchQuery, c.req.query(), "query");
+    const { user } = c.var.principal;
+    const result = await c.var.services.images.search(user.id, q.q, q.limit);
+    const now = c.var.services.config.now();
+    return c.json({
+      results: result.images.map((img) => {
+        const { active_signed_url: _, ...item } = listItem(baseUrl(c), user, img, now);
+        return item;
+      }),
+      total: result.total,
+      query: q.q,
+    });
+  })
+  .get("/:id", async (c) => {
+    const { user } = c.var.principal;
+    const img = await c.var.services.images.get(user.id, c.req.param("id"));
+    return c.json(metadataResponse(baseUrl(c), user, img));
+  })
+  .delete("/:id", async (c) => {
+    const { user } = c.var.principal;
+    const [img] = await c.var.services.images.delete(user.id, [c.req.param("id")]);
+    if (!img) throw new AppError("NOT_FOUND", "Image not found");
+    return c.json({ success: true, message: "Image deleted", deleted_paths: img.paths, deleted_at: rfc3339(c.var.services.config.now()) });
+  })
+  .on(["PUT", "PATCH"], "/:id/visibility", async (c) => {
+    const body = parse(VisibilityBody, await jsonBody(c.req.raw));
+    const img = await c.var.services.images.setVisibility(c.var.principal.user.id, c.req.param("id"), body.visibility);
+    return c.json({ id: img.id, visibility: img.visibility, message: `Visibility updated to ${img.visibility}` });
+  });
+
+/** `DELETE /api/v1/images/path/{username}/{filepath}`: the path may arrive percent-encoded whole. */
+export const pathRoutes = new Hono<AppEnv>().delete("/:username/*", async (c) => {
+  const { user } = c.var.principal;
+  if (c.req.param("username") !== user.username) throw new AppError("FORBIDDEN", "That path belongs to another user");
+  const raw = new URL(c.req.url).pathname.split("/").slice(6).join("/");
+  let path: string;
+  try {
+    path = decodeURIComponent(raw);
+  } catch {
+    throw new AppError("VALIDATION_ERROR", "filepath: is not valid percent-encoding", { field: "filepath" });
+  }
+  const r = await c.var.services.images.deletePath(user.id, validatePath(path, "filepath"));
+  return c.json({
+    success: true,
+    message: r.imageDeleted ? "Path removed; it was the image's last path, so the image was deleted" : "Path removed",
+    remaining_paths: r.remaining,
+    image_deleted: r.imageDeleted,
+    deleted_at: rfc3339(c.var.services.config.now()),
+  });
+});

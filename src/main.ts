@@ -1,0 +1,68 @@
+#!/usr/bin/env bun
+import pkg from "../package.json" with { type: "json" };
+import { UsageError } from "./cli/args.ts";
+import { keysCommand, keysHelp } from "./cli/keys.ts";
+import { serve, serveHelp } from "./cli/serve.ts";
+import { usersCommand, usersHelp } from "./cli/users.ts";
+import { ConfigError } from "./config.ts";
+
+const help = `imgd ${pkg.version}: a self-hosted image host and image CDN origin in one executable
+
+Usage: imgd <command> [options]
+
+Commands:
+  serve     Start the server (SQLite and blobs under ./data by default)
+  keys      Create, list and revoke API keys without a running server
+  users     Create and list users (tenants) without a running server
+  help      Show help for a command: imgd help <command>
+
+Options:
+  --help       Show this help
+  --version    Print the version
+
+Quick start:
+  imgd serve                                   # prints an admin API key on first start
+  curl -H "Authorization: Bearer <key>" -F file=@photo.jpg http://localhost:8080/api/v1/images
+`;
+
+const commands: Record<string, { run: (argv: string[], env: Record<string, string | undefined>) => Promise<number>; help: string }> = {
+  serve: { run: serve, help: serveHelp },
+  keys: { run: keysCommand, help: keysHelp },
+  users: { run: usersCommand, help: usersHelp },
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === "--help" || cmd === "-h") {
+    console.log(help);
+    return cmd ? 0 : 2;
+  }
+  if (cmd === "--version" || cmd === "-v") {
+    console.log(pkg.version);
+    return 0;
+  }
+  if (cmd === "help") {
+    const target = commands[rest[0] ?? ""];
+    console.log(target ? target.help : help);
+    return 0;
+  }
+  const command = commands[cmd];
+  if (!command) throw new UsageError(`unknown command '${cmd}'`);
+  return command.run(rest, process.env);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err) => {
+    if (err instanceof UsageError) {
+      console.error(`imgd: ${err.message}\nRun 'imgd --help' for usage.`);
+      process.exit(2);
+    }
+    if (err instanceof ConfigError) {
+      console.error(`imgd: ${err.message}`);
+      process.exit(2);
+    }
+    console.error(`imgd: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,70 @@
+import { mkdir, writeFile, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { CodecPool, defaultPoolSize } from "../codecs/pool.ts";
+import type { Config } from "./config.ts";
+import { type Db, openDatabase } from "./db/connection.ts";
+import { Images } from "./domain/images.ts";
+import { Keys } from "./domain/keys.ts";
+import { Users } from "./domain/users.ts";
+import type { Runtime } from "./runtime/index.ts";
+import { FsBlobStore } from "./store/blobs.ts";
+
+/** Everything one imgd instance owns; built once by createImgd, passed to routes explicitly. */
+export interface Services {
+  config: Config;
+  runtime: Runtime;
+  db: Db;
+  blobs: FsBlobStore;
+  pool: CodecPool;
+  users: Users;
+  keys: Keys;
+  images: Images;
+  /** HMAC key for signed URLs, created on first start and kept in the data dir. */
+  secret: Uint8Array;
+  log: (line: string) => void;
+}
+
+export async function buildServices(config: Config, runtime: Runtime, log: (line: string) => void): Promise<Services> {
+  await mkdir(config.dataDir, { recursive: true });
+  const secret = await loadSecret(config.dataDir);
+  const db = await openDatabase(runtime, join(config.dataDir, "imgd.sqlite"));
+  const blobs = new FsBlobStore(config.dataDir);
+  await blobs.init();
+  await blobs.sweep(async (hash) => !!(await db.selectFrom("blobs").select("hash").where("hash", "=", hash).executeTakeFirst()));
+  const pool = new CodecPool({
+    size: config.workers ?? defaultPoolSize(),
+    maxQueue: config.queueLimit,
+    jobTimeoutMs: config.jobTimeoutMs,
+    maxSourcePixels: config.maxSourcePixels,
+  });
+  await pool.start();
+  const users = new Users(db, config.now);
+  const keys = new Keys(db, config.now);
+  const images = new Images({
+    db,
+    blobs,
+    inspect: (bytes) => pool.inspect(bytes, { transfer: true }),
+    onBlobsReleased: async () => {},
+    limits: { maxUploadBytes: config.maxUploadBytes, maxSourcePixels: config.maxSourcePixels },
+    now: config.now,
+  });
+  return { config, runtime, db, blobs, pool, users, keys, images, secret, log };
+}
+
+async function loadSecret(dataDir: string): Promise<Uint8Array> {
+  const file = join(dataDir, "secret.key");
+  try {
+    const hex = (await readFile(file, "utf8")).trim();
+    if (/^[0-9a-f]{64}$/.test(hex)) return Buffer.from(hex, "hex");
+    throw new Error(`${file} is damaged: delete it to create a new one (signed URLs made with the old one stop working)`);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+  }
+  const key = randomBytes(32);
+  // "wx": two processes starting at once must not both write a different secret.
+  await writeFile(file, key.toString("hex") + "\n", { flag: "wx", mode: 0o600 }).catch(async (err) => {
+    if (err.code !== "EEXIST") throw err;
+  });
+  return Buffer.from((await readFile(file, "utf8")).trim(), "hex");
+}

@@ -1,0 +1,89 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+export const ROOT = resolve(import.meta.dir, "../..");
+export const FIXTURES = resolve(ROOT, "../shared/fixtures");
+
+/** Which runtime runs the server under test: IMGD_TEST_RUNTIME=deno runs the same suite on Deno. */
+const RUNTIME = process.env.IMGD_TEST_RUNTIME ?? "bun";
+
+export interface TestServer {
+  url: string;
+  adminKey: string;
+  dataDir: string;
+  /** Everything the server printed so far. */
+  output: () => string;
+  /** fetch relative to the server, with the admin key unless `key` says otherwise (null: none). */
+  api: (path: string, init?: RequestInit & { key?: string | null }) => Promise<Response>;
+  /** Stops with SIGTERM; resolves to the exit code. Removes the data dir unless `keepData`. */
+  stop: (opts?: { keepData?: boolean; signal?: NodeJS.Signals }) => Promise<number>;
+}
+
+function command(): string[] {
+  if (RUNTIME === "deno") return [join(ROOT, "node_modules/.bin/deno"), "run", "-A", "--unstable-sloppy-imports", join(ROOT, "src/main.ts")];
+  return [process.execPath, join(ROOT, "src/main.ts")];
+}
+
+/** Starts `imgd serve` as its own process on a random port with a fresh (or given) data dir. */
+export async function startServer(opts: { env?: Record<string, string>; args?: string[]; dataDir?: string } = {}): Promise<TestServer> {
+  const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), "imgd-test-")));
+  const proc = Bun.spawn([...command(), "serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", dataDir, ...(opts.args ?? [])], {
+    env: { ...process.env, IMGD_WORKERS: "1", ...opts.env },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  let out = "";
+  const collect = async (stream: ReadableStream<Uint8Array>) => {
+    const dec = new TextDecoder();
+    const reader = stream.getReader();
+    for (let r = await reader.read(); !r.done; r = await reader.read()) out += dec.decode(r.value, { stream: true });
+  };
+  void collect(proc.stdout);
+  void collect(proc.stderr);
+
+  const started = Date.now();
+  let url = "";
+  while (!url) {
+    const m = /imgd listening on (http:\/\/\S+)/.exec(out);
+    if (m) url = m[1];
+    else if (proc.exitCode !== null) throw new Error(`imgd exited with ${proc.exitCode} before listening:\n${out}`);
+    else if (Date.now() - started > 30_000) {
+      proc.kill();
+      throw new Error(`imgd did not start within 30 s:\n${out}`);
+    } else await Bun.sleep(20);
+  }
+  const adminKey = /Admin API key[^\n]*\n(imgsrc_\w+)/.exec(out)?.[1] ?? "";
+  return {
+    url,
+    adminKey,
+    dataDir,
+    output: () => out,
+    api: (path, init = {}) => {
+      const { key = adminKey, ...rest } = init;
+      const headers = new Headers(rest.headers);
+      if (key !== null && !headers.has("authorization")) headers.set("authorization", `Bearer ${key}`);
+      return fetch(url + path, { ...rest, headers });
+    },
+    async stop({ keepData = false, signal = "SIGTERM" } = {}) {
+      if (proc.exitCode === null) proc.kill(signal);
+      const code = await proc.exited;
+      if (!keepData && !opts.dataDir) await rm(dataDir, { recursive: true, force: true });
+      return code;
+    },
+  };
+}
+
+/** A multipart upload body; `file` may be bytes or a fixture name. */
+export function form(fields: Record<string, string | { bytes: Uint8Array; filename: string; type?: string }>) {
+  const fd = new FormData();
+  for (const [name, value] of Object.entries(fields)) {
+    if (typeof value === "string") fd.append(name, value);
+    else fd.append(name, new Blob([value.bytes as BlobPart], { type: value.type ?? "application/octet-stream" }), value.filename);
+  }
+  return fd;
+}
+
+export async function fixture(name: string): Promise<Uint8Array> {
+  return new Uint8Array(await Bun.file(join(FIXTURES, name)).arrayBuffer());
+}
