@@ -369,8 +369,8 @@ function probeIco(r: Bytes): ProbeResult | null {
     let h = r.u8(e + 1) || 256;
     // Entries stored as PNG carry their real size (which may exceed 256) in the IHDR.
     const at = r.u32(e + 12);
-    if (r.u32(at) === 0x89504e47) {
-      const png = new Bytes(r.b.subarray(at));
+    const png = new Bytes(r.b.subarray(at)); // big-endian, as PNG is
+    if (at > 0 && png.u32(0) === 0x89504e47) {
       if (png.ascii(12, 4) === "IHDR") {
         w = png.u32(16);
         h = png.u32(20);

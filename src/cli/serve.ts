@@ -46,7 +46,8 @@ export async function serve(argv: string[], env: Record<string, string | undefin
     hostname: config.host,
     port: config.port,
     fetch: (req, info) => imgd.fetch(req, info),
-    maxRequestBodySize: config.maxUploadBytes + 1024 * 1024,
+    // The app refuses oversize bodies itself, in its error shape; this is only the outer guard.
+    maxRequestBodySize: config.maxUploadBytes * 2 + 64 * 1024 * 1024,
   });
   const shown = listener.hostname === "0.0.0.0" || listener.hostname === "::" ? "localhost" : listener.hostname;
   say(`imgd listening on http://${shown.includes(":") ? `[${shown}]` : shown}:${listener.port} (data: ${config.dataDir}, runtime: ${runtime.name} ${runtime.version})`);

@@ -98,7 +98,6 @@ export class Images {
 
   #insert(userId: string, staged: StagedBlob, header: ProbeResult, inspected: InspectResult, input: UploadInput) {
     const now = this.d.now();
-    const explicitPath = input.path !== undefined && input.path !== "";
     const wanted = uploadPath(input.path, input.filename, header.format);
     return this.d.db.transaction().execute(async (trx) => {
       const existing = await trx
@@ -109,7 +108,7 @@ export class Images {
         .where((eb) => eb.or([eb("expires_at", "is", null), eb("expires_at", ">", now)]))
         .orderBy("created_at")
         .executeTakeFirst();
-      const path = await claimPath(trx, userId, wanted, existing?.id, explicitPath);
+      const path = await claimPath(trx, userId, wanted.path, existing?.id, wanted.explicit);
       if (existing) {
         if (path.free) await insertPath(trx, userId, path.path, existing.id, now);
         return { image: await this.#withPaths(trx, existing), isNew: false };

@@ -56,14 +56,15 @@ export function sanitizeFilename(name: string): string {
 }
 
 /**
- * Where an upload lands: an explicit path that names a file is used as it is; one that names a
- * folder (no image extension on its last part) gets the file name appended.
+ * Where an upload lands: an explicit path that names a file is used as it is (`explicit`); one
+ * that names a folder (no image extension on its last part) gets the file name appended.
  */
-export function uploadPath(target: string | undefined, filename: string, format: string): string {
+export function uploadPath(target: string | undefined, filename: string, format: string): { path: string; explicit: boolean } {
   let name = sanitizeFilename(filename);
-  if (!extensionOf(name) || !IMAGE_EXTENSIONS.has(extensionOf(name)!)) name = `${name}.${format === "jpeg" ? "jpg" : format}`;
-  if (!target) return name;
+  const own = extensionOf(name);
+  if (!own || !IMAGE_EXTENSIONS.has(own)) name = `${name}.${format === "jpeg" ? "jpg" : format}`;
+  if (!target) return { path: name, explicit: false };
   const path = validatePath(target);
   const ext = extensionOf(path);
-  return ext && IMAGE_EXTENSIONS.has(ext) ? path : `${path}/${name}`;
+  return ext && IMAGE_EXTENSIONS.has(ext) ? { path, explicit: true } : { path: `${path}/${name}`, explicit: false };
 }

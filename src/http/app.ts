@@ -32,6 +32,9 @@ export function buildApp(services: Services) {
   app.onError((err, c) => {
     const e = toAppError(err, services.log);
     c.header("X-Request-Id", c.var.requestId);
+    // A refusal may come before the body was read; the rest of it must not be taken for the
+    // next request on a kept-alive connection.
+    if (c.req.raw.body) c.header("Connection", "close");
     return nativeErrorResponse(c, e);
   });
   return app;

@@ -22,8 +22,23 @@ export const queryInt = (min: number, max: number, fallback: number) =>
     v.maxValue(max, `expected a whole number from ${min} to ${max}`),
   );
 
+const MAX_JSON_BYTES = 1 << 20;
+
+/** Reads a JSON body of at most 1 MiB; an empty body is `{}` (some clients POST with none). */
 export async function jsonBody(req: Request): Promise<unknown> {
-  const text = await req.text();
+  if (Number(req.headers.get("content-length") ?? 0) > MAX_JSON_BYTES) {
+    throw new AppError("PAYLOAD_TOO_LARGE", `JSON body is larger than ${MAX_JSON_BYTES} bytes`);
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (req.body) {
+    for await (const chunk of req.body as unknown as AsyncIterable<Uint8Array>) {
+      size += chunk.byteLength;
+      if (size > MAX_JSON_BYTES) throw new AppError("PAYLOAD_TOO_LARGE", `JSON body is larger than ${MAX_JSON_BYTES} bytes`);
+      chunks.push(chunk);
+    }
+  }
+  const text = Buffer.concat(chunks).toString("utf8");
   if (text.trim() === "") return {};
   try {
     return JSON.parse(text);

@@ -9,7 +9,7 @@ import { type TestServer, fixture, form, startServer } from "../helpers/server.t
 // Every refusal is a 4xx in the error shape, and the database and the blob store hold exactly
 // what they held before it.
 
-const LIMIT = 200_000;
+const LIMIT = 600_000;
 let s: TestServer;
 beforeAll(async () => {
   s = await startServer({ env: { IMGD_MAX_UPLOAD_BYTES: String(LIMIT), IMGD_MAX_SOURCE_PIXELS: "40000000" } });
@@ -122,7 +122,9 @@ describe("uploads that are not good images", () => {
         c.enqueue(new Uint8Array(65536).fill(1));
       },
     });
-    const res = await post(stream, { "content-type": `multipart/form-data; boundary=${boundary}` });
+    // Bun's fetch would pool this socket while the body is still being written; the server's
+    // `Connection: close` is not enough for it (curl honours it), so ask for no reuse.
+    const res = await post(stream, { "content-type": `multipart/form-data; boundary=${boundary}`, connection: "close" });
     await refused(res, 413, "PAYLOAD_TOO_LARGE", before);
     expect(sent).toBeLessThan(20_000_000);
   });
@@ -146,7 +148,8 @@ describe("uploads that are not good images", () => {
     });
     for (let i = 0; i < 100 && JSON.stringify(snapshot()) !== JSON.stringify(before); i++) await Bun.sleep(30);
     expect(snapshot()).toEqual(before);
-    expect((await s.api("/health")).status).toBe(200);
+    const health = await s.api("/health");
+    expect({ status: health.status, body: await health.text() }).toMatchObject({ status: 200 });
   });
 
   test("no file, two files, not multipart, malformed multipart", async () => {
