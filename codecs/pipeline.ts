@@ -149,7 +149,7 @@ function toSrgb(image: VipsImage, vips: Vips): { image: VipsImage; hadProfile: b
   let hadProfile = false;
   if (img.getTypeof("icc-profile-data")) {
     try {
-      step(img.iccTransform("srgb", { embedded: true, depth: 8 }));
+      step(img.iccTransform("srgb", { embedded: true, depth: 8, intent: "perceptual" }));
       hadProfile = true;
     } catch {
       // A broken profile: ignore it and convert by interpretation alone.
@@ -159,7 +159,7 @@ function toSrgb(image: VipsImage, vips: Vips): { image: VipsImage; hadProfile: b
     }
   } else if (img.interpretation === "cmyk") {
     // Untagged CMYK: libvips' built-in CMYK profile beats a naive formula.
-    step(img.iccTransform("srgb", { input_profile: "cmyk", depth: 8 }));
+    step(img.iccTransform("srgb", { input_profile: "cmyk", depth: 8, intent: "perceptual" }));
     hadProfile = true;
   }
   if (img.interpretation !== "srgb") step(img.colourspace("srgb"));
@@ -237,7 +237,11 @@ function clampRect(r: Rect | undefined, W: number, H: number): Rect {
 const orient: Step = {
   name: "orient",
   run(s) {
-    if (s.orientation !== 1) s.replace(s.image.autorot());
+    if (s.orientation === 1) return;
+    // Rotating reads the source out of order, which a sequential decode refuses: render the
+    // (already shrunk) decode to memory first.
+    s.replace(s.image.copyMemory());
+    s.replace(s.image.autorot());
   },
 };
 
@@ -293,7 +297,9 @@ const resize: Step = {
     const h = Math.min(box.height, img.height);
     const g = s.spec.gravity;
     if (g === "attention" || g === "entropy") {
-      s.replace(img.smartcrop(w, h, { interesting: g, premultiplied: false }));
+      // smartcrop scans the image before cutting: give it random access to the small result.
+      s.replace(img.copyMemory());
+      s.replace(s.image.smartcrop(w, h, { interesting: g, premultiplied: false }));
     } else {
       const { left, top } = anchor(g, img.width, img.height, w, h);
       s.replace(img.extractArea(left, top, w, h));

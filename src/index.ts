@@ -26,6 +26,7 @@ export async function createImgd(input: ConfigInput = {}, options: { log?: (line
     async close() {
       if (closed) return;
       closed = true;
+      await services.usage.close();
       await services.pool.close();
       await services.db.destroy();
     },

@@ -4,11 +4,15 @@ import { randomBytes } from "node:crypto";
 import { CodecPool, defaultPoolSize } from "../codecs/pool.ts";
 import type { Config } from "./config.ts";
 import { type Db, openDatabase } from "./db/connection.ts";
+import { Delivery } from "./delivery/deliver.ts";
 import { Images } from "./domain/images.ts";
 import { Keys } from "./domain/keys.ts";
+import { Presets } from "./domain/presets.ts";
+import { Usage } from "./domain/usage.ts";
 import { Users } from "./domain/users.ts";
 import type { Runtime } from "./runtime/index.ts";
 import { FsBlobStore } from "./store/blobs.ts";
+import { VariantCache } from "./store/variants.ts";
 
 /** Everything one imgd instance owns; built once by createImgd, passed to routes explicitly. */
 export interface Services {
@@ -20,6 +24,10 @@ export interface Services {
   users: Users;
   keys: Keys;
   images: Images;
+  presets: Presets;
+  usage: Usage;
+  variants: VariantCache;
+  delivery: Delivery;
   /** HMAC key for signed URLs, created on first start and kept in the data dir. */
   secret: Uint8Array;
   log: (line: string) => void;
@@ -41,15 +49,32 @@ export async function buildServices(config: Config, runtime: Runtime, log: (line
   await pool.start();
   const users = new Users(db, config.now);
   const keys = new Keys(db, config.now);
+  const presets = new Presets(db, config.now);
+  const usage = new Usage(db, config.now);
+  const variants = new VariantCache(db, config.dataDir, config.variantCacheBytes, config.now);
+  await variants.init();
   const images = new Images({
     db,
     blobs,
     inspect: (bytes) => pool.inspect(bytes, { transfer: true }),
-    onBlobsReleased: async () => {},
+    countUpload: (userId) => usage.add(userId, "uploads"),
+    onBlobsReleased: (hashes) => variants.deleteForBlobs(hashes),
     limits: { maxUploadBytes: config.maxUploadBytes, maxSourcePixels: config.maxSourcePixels },
     now: config.now,
   });
-  return { config, runtime, db, blobs, pool, users, keys, images, secret, log };
+  const delivery = new Delivery({
+    users,
+    images,
+    presets,
+    blobs,
+    variants,
+    pool,
+    usage,
+    secret,
+    now: config.now,
+    maxOutputPixels: config.maxSourcePixels,
+  });
+  return { config, runtime, db, blobs, pool, users, keys, images, presets, usage, variants, delivery, secret, log };
 }
 
 async function loadSecret(dataDir: string): Promise<Uint8Array> {

@@ -27,6 +27,8 @@ export interface ImagesDeps {
   blobs: BlobStore;
   /** Decodes the whole image once: proves it is valid and yields its dominant colour. */
   inspect: (bytes: Uint8Array) => Promise<InspectResult>;
+  /** Counts a stored upload towards the tenant's month. */
+  countUpload: (userId: string) => Promise<void>;
   /** Called after the rows of deleted images are gone, to drop their cached variants. */
   onBlobsReleased: (hashes: string[]) => Promise<void>;
   limits: { maxUploadBytes: number; maxSourcePixels: number };
@@ -90,7 +92,9 @@ export class Images {
     const { staged, header } = received;
     try {
       const inspected = await this.d.inspect(new Uint8Array(await readFile(staged.tempPath)));
-      return await this.#insert(userId, staged, header, inspected, input);
+      const stored = await this.#insert(userId, staged, header, inspected, input);
+      if (stored.isNew) await this.d.countUpload(userId);
+      return stored;
     } finally {
       await this.d.blobs.discard(staged);
     }

@@ -1,5 +1,5 @@
 import type { Db } from "../db/connection.ts";
-import type { User } from "../db/schema.ts";
+import type { User, UserUpdate } from "../db/schema.ts";
 import { newId } from "./ids.ts";
 
 /** Tenants: every image, key, preset and counter belongs to one. */
@@ -29,6 +29,11 @@ export class Users {
     };
     await this.db.insertInto("users").values(row).execute();
     return (await this.byId(row.id))!;
+  }
+
+  async update(id: string, changes: Omit<UserUpdate, "id" | "created_at" | "updated_at">): Promise<User> {
+    await this.db.updateTable("users").set({ ...changes, updated_at: this.now() }).where("id", "=", id).execute();
+    return (await this.byId(id))!;
   }
 
   /** The admin exists from the first start on; returns whether it was created now. */

@@ -8,6 +8,9 @@ import { nativeErrorResponse, toAppError } from "./errors.ts";
 import { healthRoutes } from "./native/health.ts";
 import { imageRoutes, pathRoutes } from "./native/images.ts";
 import { keyRoutes } from "./native/keys.ts";
+import { presetRoutes } from "./native/presets.ts";
+import { settingsRoutes } from "./native/settings.ts";
+import { usageRoutes } from "./native/usage.ts";
 
 export function buildApp(services: Services) {
   const app = new Hono<AppEnv>();
@@ -26,6 +29,9 @@ export function buildApp(services: Services) {
   api.route("/images/path", pathRoutes);
   api.route("/images", imageRoutes);
   api.route("/settings/api-keys", keyRoutes);
+  api.route("/settings/presets", presetRoutes);
+  api.route("/settings", settingsRoutes);
+  api.route("/usage", usageRoutes);
   app.route("/api/v1", api);
 
   app.notFound((c) => nativeErrorResponse(c, new AppError("NOT_FOUND", `No route for ${c.req.method} ${c.req.path}`)));

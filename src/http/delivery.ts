@@ -1,36 +1,9 @@
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
+import type { Delivered } from "../delivery/deliver.ts";
 import { AppError } from "../domain/errors.ts";
-import { extensionOf } from "../domain/paths.ts";
 import type { AppEnv } from "./env.ts";
 
 const IMMUTABLE = "public, max-age=31536000, immutable";
-
-/** `GET /i/{username}/{path}`: the stored bytes, or (transform engine) a variant of them. */
-export const deliveryRoutes = new Hono<AppEnv>().on(["GET", "HEAD"], "/:username/*", async (c) => {
-  const { users, images, blobs, runtime } = c.var.services;
-  const user = await users.byUsername(c.req.param("username"));
-  const rawPath = new URL(c.req.url).pathname.split("/").slice(3).join("/");
-  let path: string;
-  try {
-    path = decodeURIComponent(rawPath);
-  } catch {
-    throw new AppError("NOT_FOUND", "Image not found");
-  }
-  const found = user && (await images.resolvePath(user.id, path));
-  if (!found) throw new AppError("NOT_FOUND", "Image not found");
-  const { image } = found;
-  if (image.visibility === "private") {
-    throw new AppError("FORBIDDEN", "This image is private: request a signed URL (POST /api/v1/images/{id}/signed-url)");
-  }
-  const etag = `"${image.blob_hash}"`;
-  c.header("ETag", etag);
-  c.header("Cache-Control", IMMUTABLE);
-  if (matchesEtag(c.req.header("if-none-match"), etag)) return c.body(null, 304);
-  void extensionOf;
-  c.header("Content-Type", image.mime_type);
-  c.header("Content-Length", String(image.size));
-  return c.body(c.req.method === "HEAD" ? null : (runtime.fileBody(blobs.path(image.blob_hash)) as any));
-});
 
 export function matchesEtag(header: string | undefined, etag: string): boolean {
   if (!header) return false;
@@ -39,3 +12,47 @@ export function matchesEtag(header: string | undefined, etag: string): boolean {
     return tag === etag || tag === "*";
   });
 }
+
+/** The path after a fixed number of URL segments, percent-decoded (a bad escape is a 404). */
+export function pathAfter(c: Context, segments: number): string {
+  const raw = new URL(c.req.url).pathname.split("/").slice(segments + 1).join("/");
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new AppError("NOT_FOUND", "Image not found");
+  }
+}
+
+/** Builds the response of a delivery: headers first, so a 304 carries them too. */
+export function sendDelivered(c: Context<AppEnv>, d: Delivered | "not-modified", etagOf?: string): Response {
+  if (d === "not-modified") {
+    c.header("Cache-Control", IMMUTABLE);
+    if (etagOf) c.header("ETag", etagOf);
+    return c.body(null, 304);
+  }
+  c.header("ETag", d.etag);
+  c.header(
+    "Cache-Control",
+    d.privateUntil === undefined
+      ? IMMUTABLE
+      : `private, max-age=${Math.max(0, Math.floor((d.privateUntil - c.var.services.config.now()) / 1000))}`,
+  );
+  c.header("Content-Type", d.mime);
+  c.header("Content-Length", String(d.size));
+  c.header("X-Cache", d.cache === "hit" ? "HIT" : d.cache === "miss" ? "MISS" : "ORIGINAL");
+  c.var.services.usage.addLater(d.userId, "bandwidth_bytes", d.size);
+  if (c.req.method === "HEAD") return c.body(null, 200);
+  const body = d.bytes ?? c.var.services.runtime.fileBody(d.file!);
+  return c.body(body as any, 200);
+}
+
+/** `GET /i/{username}/{path}` with the native URL options. */
+export const deliveryRoutes = new Hono<AppEnv>().on(["GET", "HEAD"], "/:username/*", async (c) => {
+  const inm = c.req.header("if-none-match");
+  let matched: string | undefined;
+  const result = await c.var.services.delivery.native(c.req.param("username"), pathAfter(c, 2), new URL(c.req.url).searchParams, (etag) => {
+    matched = etag;
+    return matchesEtag(inm, etag);
+  });
+  return sendDelivered(c, result, matched);
+});

@@ -7,7 +7,8 @@ import type { AppEnv } from "../env.ts";
 import { boundaryOf, parseMultipart, readField } from "../multipart.ts";
 import { jsonBody, parse, queryInt } from "../validate.ts";
 import { baseUrl } from "../urls.ts";
-import { listItem, metadataResponse, rfc3339, uploadResponse } from "./shape.ts";
+import { sign } from "../../delivery/signing.ts";
+import { cdnUrl, listItem, metadataResponse, rfc3339, uploadResponse } from "./shape.ts";
 
 const visibility = v.picklist(["public", "private"], "must be 'public' or 'private'");
 
@@ -30,6 +31,10 @@ const SearchQuery = v.object({
 });
 
 const VisibilityBody = v.object({ visibility });
+
+const expiry = v.pipe(v.number("must be a number"), v.integer("must be a whole number"), v.minValue(60, "must be 60–604800 seconds"), v.maxValue(604800, "must be 60–604800 seconds"));
+// `expires_in` is the name one of the reference's pages uses for the same thing.
+const SignedUrlBody = v.object({ expires_in_seconds: v.optional(expiry), expires_in: v.optional(expiry) });
 
 export const imageRoutes = new Hono<AppEnv>()
   .post("/", async (c) => {
@@ -110,6 +115,19 @@ export const imageRoutes = new Hono<AppEnv>()
     const [img] = await c.var.services.images.delete(user.id, [c.req.param("id")]);
     if (!img) throw new AppError("NOT_FOUND", "Image not found");
     return c.json({ success: true, message: "Image deleted", deleted_paths: img.paths, deleted_at: rfc3339(c.var.services.config.now()) });
+  })
+  .post("/:id/signed-url", async (c) => {
+    const body = parse(SignedUrlBody, await jsonBody(c.req.raw));
+    const { images, config, secret } = c.var.services;
+    const { user } = c.var.principal;
+    const img = await images.get(user.id, c.req.param("id"));
+    const seconds = body.expires_in_seconds ?? body.expires_in ?? 3600;
+    const expires = Math.floor(config.now() / 1000) + seconds;
+    const path = img.paths[0];
+    const token = sign(secret, user.username, path, new URLSearchParams(), expires);
+    const url = `${cdnUrl(baseUrl(c), user.username, path)}?token=${token}&expires=${expires}`;
+    await images.recordSignedUrl(img.id, url, expires * 1000);
+    return c.json({ signed_url: url, expires_at: expires, expires_in_seconds: seconds });
   })
   .on(["PUT", "PATCH"], "/:id/visibility", async (c) => {
     const body = parse(VisibilityBody, await jsonBody(c.req.raw));

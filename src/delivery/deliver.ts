@@ -1,0 +1,118 @@
+import type { CodecPool } from "../../codecs/pool.ts";
+import type { OutputFormat, TransformSpec } from "../../codecs/types.ts";
+import type { Image, User } from "../db/schema.ts";
+import { AppError } from "../domain/errors.ts";
+import type { Images } from "../domain/images.ts";
+import { extensionOf } from "../domain/paths.ts";
+import type { Presets } from "../domain/presets.ts";
+import type { Usage } from "../domain/usage.ts";
+import type { Users } from "../domain/users.ts";
+import type { BlobStore } from "../store/blobs.ts";
+import type { VariantCache } from "../store/variants.ts";
+import { nativeSpec, parseParams, splitQuery } from "./native.ts";
+import { verify } from "./signing.ts";
+import { EXT_FORMAT, finalize, MIME, variantKey } from "./spec.ts";
+
+/** What to send: a file on disk (original or cached variant) or freshly made bytes. */
+export interface Delivered {
+  etag: string;
+  mime: string;
+  size: number;
+  /** Set for private images: a shared cache must not keep them. */
+  privateUntil?: number;
+  file?: string;
+  bytes?: Uint8Array;
+  cache: "original" | "hit" | "miss";
+  userId: string;
+}
+
+export interface DeliveryDeps {
+  users: Users;
+  images: Images;
+  presets: Presets;
+  blobs: BlobStore;
+  variants: VariantCache;
+  pool: CodecPool;
+  usage: Usage;
+  secret: Uint8Array;
+  now: () => number;
+  maxOutputPixels: number;
+}
+
+/**
+ * resolve path → check access → parse options into the canonical spec → cached variant, or
+ * one transform per variant however many ask at once (single flight) → store → serve.
+ */
+export class Delivery {
+  readonly #flights = new Map<string, Promise<Delivered>>();
+
+  constructor(private readonly d: DeliveryDeps) {}
+
+  async native(username: string, path: string, search: URLSearchParams, ifNoneMatch: (etag: string) => boolean): Promise<Delivered | "not-modified"> {
+    const user = await this.d.users.byUsername(username);
+    const found = user && (await this.d.images.resolvePath(user.id, path));
+    if (!found) throw new AppError("NOT_FOUND", "Image not found");
+    const { image } = found;
+    const query = splitQuery(search);
+    const privateUntil = this.#checkAccess(user, image, path, search);
+
+    const presetRow = query.preset !== undefined ? await this.d.presets.byName(user.id, query.preset) : undefined;
+    if (query.preset !== undefined && !presetRow) throw new AppError("NOT_FOUND", `No preset named '${query.preset}'`);
+    const preset = presetRow ? parseParams(JSON.parse(presetRow.params), `preset ${presetRow.name}`) : undefined;
+    const params = parseParams(query.params);
+    const ext = extensionOf(path);
+    const requested = ext ? (EXT_FORMAT[ext] ?? null) : null;
+    const raw = nativeSpec(params, preset, requested, image, {
+      fit: user.default_fit_mode,
+      quality: user.default_quality,
+      maxWidth: user.default_max_width,
+      maxHeight: user.default_max_height,
+    });
+    if (presetRow) await this.d.presets.countUse(presetRow.id);
+
+    if (!raw) {
+      const etag = `"${image.blob_hash}"`;
+      if (ifNoneMatch(etag)) return "not-modified";
+      return { etag, mime: image.mime_type, size: image.size, file: this.d.blobs.path(image.blob_hash), cache: "original", privateUntil, userId: user.id };
+    }
+    return this.variant(user.id, image, finalize(raw, image, this.d.maxOutputPixels), ifNoneMatch, privateUntil);
+  }
+
+  /** Serves one variant of an image; shared by every URL dialect. */
+  async variant(userId: string, image: Image, spec: TransformSpec, ifNoneMatch: (etag: string) => boolean, privateUntil?: number): Promise<Delivered | "not-modified"> {
+    const key = variantKey(image.blob_hash, spec);
+    const etag = `"${key}"`;
+    // The key says everything about the bytes: no need to look at the disk to answer a 304.
+    if (ifNoneMatch(etag)) return "not-modified";
+    const cached = await this.d.variants.get(key);
+    if (cached) return { etag, mime: cached.mime, size: cached.size, file: cached.path, cache: "hit", privateUntil, userId };
+    let flight = this.#flights.get(key);
+    if (!flight) {
+      flight = this.#produce(userId, image, spec, key, etag).finally(() => this.#flights.delete(key));
+      this.#flights.set(key, flight);
+    }
+    return { ...(await flight), privateUntil };
+  }
+
+  async #produce(userId: string, image: Image, spec: TransformSpec, key: string, etag: string): Promise<Delivered> {
+    const source = await this.d.blobs.read(image.blob_hash);
+    const out = await this.d.pool.transform(source, spec, { transfer: true });
+    await this.d.variants.put(key, image.blob_hash, out.data, { mime: MIME[out.format as OutputFormat], width: out.width, height: out.height });
+    // Counted when produced, not when served from cache (the reference's FAQ).
+    await this.d.usage.add(userId, "transformations");
+    return { etag, mime: MIME[out.format as OutputFormat], size: out.data.byteLength, bytes: out.data, cache: "miss", userId };
+  }
+
+  /** Public images need nothing; private ones a valid, unexpired signature. Returns its expiry. */
+  #checkAccess(user: User, image: Image, path: string, search: URLSearchParams): number | undefined {
+    if (image.visibility === "public") return undefined;
+    const check = verify(this.d.secret, user.username, path, search, this.d.now());
+    if (check === "valid") return Number(search.get("expires")) * 1000;
+    const why = {
+      missing: "This image is private: use a signed URL (POST /api/v1/images/{id}/signed-url)",
+      expired: "This signed URL has expired: request a new one",
+      invalid: "This signed URL is not valid for this path and these options",
+    }[check];
+    throw new AppError("FORBIDDEN", why);
+  }
+}

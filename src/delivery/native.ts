@@ -1,0 +1,135 @@
+import * as v from "valibot";
+import type { Fit, OutputFormat, TransformSpec } from "../../codecs/types.ts";
+import { AppError } from "../domain/errors.ts";
+import { EXT_FORMAT, type Source, WEB_FORMATS } from "./spec.ts";
+
+// The native (img-src) URL dialect: ?w=&h=&fit=&q=, ?p:preset, img.pro's ?size=s|m|l, and the
+// output format from the file extension.
+
+const int = (min: number, max: number) =>
+  v.pipe(
+    v.union([v.number(), v.pipe(v.string(), v.regex(/^\d{1,6}$/, `must be a whole number from ${min} to ${max}`), v.transform(Number))]),
+    v.integer(`must be a whole number from ${min} to ${max}`),
+    v.minValue(min, `must be a whole number from ${min} to ${max}`),
+    v.maxValue(max, `must be a whole number from ${min} to ${max}`),
+  );
+
+export const FITS = ["cover", "contain", "fill", "scale-down"] as const;
+export type NativeFit = (typeof FITS)[number];
+
+/** The options a URL or a preset may set. Presets are validated with this same schema. */
+export const NativeParams = v.strictObject(
+  {
+    w: v.optional(int(1, 10000)),
+    h: v.optional(int(1, 10000)),
+    fit: v.optional(v.picklist(FITS, "must be cover, contain, fill or scale-down")),
+    q: v.optional(int(1, 100)),
+    size: v.optional(v.picklist(["s", "m", "l"], "must be s, m or l")),
+    format: v.optional(v.picklist(["webp", "avif", "jpeg", "jpg", "png", "jxl", "gif"], "must be webp, avif, jpeg, png, jxl or gif")),
+  },
+  "is not an option (w, h, fit, q, size, format)",
+);
+export type NativeParams = v.InferOutput<typeof NativeParams>;
+
+const SHORT_EDGE = { s: 320, m: 640, l: 1080 } as const;
+
+/** How each native fit maps onto the pipeline's fits. */
+const FIT: Record<NativeFit, { fit: Fit; enlarge: boolean }> = {
+  cover: { fit: "cover", enlarge: true },
+  contain: { fit: "inside", enlarge: true },
+  fill: { fit: "fill", enlarge: true },
+  "scale-down": { fit: "inside", enlarge: false },
+};
+
+export interface NativeQuery {
+  params: Record<string, string>;
+  preset?: string;
+  token?: string;
+  expires?: string;
+}
+
+/** Splits a delivery query: options, one `p:name`, and the signature; repeats and unknowns are 400. */
+export function splitQuery(search: URLSearchParams, extra: readonly string[] = []): NativeQuery {
+  const q: NativeQuery = { params: {} };
+  const seen = new Set<string>();
+  for (const [key, value] of search) {
+    if (seen.has(key)) throw new AppError("VALIDATION_ERROR", `${key}: given more than once`, { field: key });
+    seen.add(key);
+    if (key.startsWith("p:")) {
+      if (q.preset !== undefined) throw new AppError("VALIDATION_ERROR", "p: only one preset per URL", { field: key });
+      q.preset = key.slice(2);
+    } else if (key === "token" || key === "expires") {
+      q[key] = value;
+    } else if (key in NativeParams.entries || extra.includes(key)) {
+      q.params[key] = value;
+    } else {
+      throw new AppError("VALIDATION_ERROR", `${key}: unknown option (w, h, fit, q, size, p:name)`, { field: key });
+    }
+  }
+  return q;
+}
+
+/** `prefix` names where the options came from in error messages ("params" for a preset body). */
+export function parseParams(input: Record<string, unknown>, prefix?: string): NativeParams {
+  const r = v.safeParse(NativeParams, input);
+  if (r.success) return r.output;
+  const issue = r.issues[0];
+  const key = issue.path?.map((p) => String(p.key)).join(".") ?? "";
+  const field = [prefix, key].filter(Boolean).join(".") || "query";
+  throw new AppError("VALIDATION_ERROR", `${field}: ${issue.message}`, { field });
+}
+
+export interface Defaults {
+  fit: string;
+  quality: number;
+  maxWidth: number | null;
+  maxHeight: number | null;
+}
+
+/**
+ * Turns URL options (over a preset's) into a canonical spec, or `null` when the stored bytes
+ * answer the request as they are. `requestedFormat` is null when the URL names no conversion.
+ */
+export function nativeSpec(
+  params: NativeParams,
+  preset: NativeParams | undefined,
+  requestedFormat: OutputFormat | null,
+  src: Source,
+  defaults: Defaults,
+): TransformSpec | null {
+  const p = { ...preset, ...params };
+  if (p.size && (p.w !== undefined || p.h !== undefined)) {
+    throw new AppError("VALIDATION_ERROR", "size: cannot be combined with w or h", { field: "size" });
+  }
+  // A preset's format applies unless the URL's extension asks for a conversion.
+  const presetFormat = preset?.format ? EXT_FORMAT[preset.format] : undefined;
+  const format: OutputFormat | null = requestedFormat ?? presetFormat ?? null;
+  const sourceIsOutput = src.format in EXT_FORMAT && WEB_FORMATS.has(src.format);
+  const resizes = p.w !== undefined || p.h !== undefined || p.size !== undefined;
+  if (!resizes && p.q === undefined && (format === null || format === src.format) && sourceIsOutput) {
+    return null;
+  }
+  const fitName = (p.fit ?? (FITS.includes(defaults.fit as NativeFit) ? defaults.fit : "contain")) as NativeFit;
+  let spec: TransformSpec = {
+    ...FIT[fitName],
+    gravity: "centre",
+    format: format ?? (src.format === "svg" ? "png" : "webp"),
+    quality: p.q ?? defaults.quality,
+    keepMetadata: false,
+  };
+  if (p.size) {
+    const edge = SHORT_EDGE[p.size];
+    // Short edge, never upscaled: a smaller source is only converted.
+    if (Math.min(src.width, src.height) > edge) {
+      spec = { ...spec, fit: "inside", enlarge: false, ...(src.width <= src.height ? { width: edge } : { height: edge }) };
+    }
+  } else if (resizes) {
+    spec = { ...spec, width: p.w, height: p.h };
+  } else if (defaults.maxWidth || defaults.maxHeight) {
+    spec = { ...spec, fit: "inside", enlarge: false, width: defaults.maxWidth ?? undefined, height: defaults.maxHeight ?? undefined };
+  }
+  // A fit only matters with a box; without one every fit means "as it is".
+  if (spec.width === undefined || spec.height === undefined) spec = { ...spec, fit: "inside" };
+  if (spec.width === undefined && spec.height === undefined) spec = { ...spec, enlarge: false };
+  return spec;
+}

@@ -1,0 +1,81 @@
+import { createHash } from "node:crypto";
+import { plan } from "../../codecs/geometry.ts";
+import type { OutputFormat, TransformSpec } from "../../codecs/types.ts";
+import { AppError } from "../domain/errors.ts";
+
+// The canonical transform spec is what every URL dialect parses into: equal requests give equal
+// specs, so they share one cache key and one pipeline run.
+
+export const MIME: Record<OutputFormat, string> = {
+  webp: "image/webp",
+  avif: "image/avif",
+  jpeg: "image/jpeg",
+  png: "image/png",
+  jxl: "image/jxl",
+  gif: "image/gif",
+};
+
+/** URL extensions that ask for an output format. */
+export const EXT_FORMAT: Record<string, OutputFormat> = {
+  webp: "webp",
+  avif: "avif",
+  jpg: "jpeg",
+  jpeg: "jpeg",
+  png: "png",
+  jxl: "jxl",
+  gif: "gif",
+};
+
+/** Source formats a browser shows as they are; others are converted when asked for by their own name. */
+export const WEB_FORMATS = new Set(["jpeg", "png", "webp", "gif", "avif"]);
+
+const LOSSLESS: ReadonlySet<OutputFormat> = new Set(["png", "gif"]);
+
+/** AVIF output limits of the reference: over them the output falls back to WebP. */
+const AVIF_MAX_PIXELS = 8_000_000;
+const AVIF_MAX_SIDE = 4000;
+
+export interface Source {
+  width: number;
+  height: number;
+  format: string;
+}
+
+/** The output size a spec gives for a source, without running it. */
+export function outputSize(spec: TransformSpec, src: Source): { width: number; height: number } {
+  const w = spec.crop?.width ?? src.width;
+  const h = spec.crop?.height ?? src.height;
+  const p = plan(w, h, spec);
+  return p.box ?? p.resize;
+}
+
+/**
+ * Settles what the pipeline would otherwise decide per run: AVIF fallback, quality that a
+ * lossless format ignores, the output pixel limit. The result is the cache identity.
+ */
+export function finalize(spec: TransformSpec, src: Source, maxOutputPixels: number): TransformSpec {
+  const out = outputSize(spec, src);
+  if (out.width * out.height > maxOutputPixels) {
+    throw new AppError("VALIDATION_ERROR", `The requested output (${out.width}×${out.height}) is over the limit of ${maxOutputPixels} pixels`);
+  }
+  let format = spec.format;
+  if (format === "avif" && (out.width * out.height > AVIF_MAX_PIXELS || Math.max(out.width, out.height) > AVIF_MAX_SIDE)) format = "webp";
+  return { ...spec, format, quality: LOSSLESS.has(format) ? 100 : spec.quality };
+}
+
+/** JSON with sorted keys and no undefined members: a stable text for hashing. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** Identifies a variant: which bytes, transformed how. Also its strong ETag. */
+export function variantKey(blobHash: string, spec: TransformSpec): string {
+  return createHash("sha256").update(`${blobHash}\n${canonicalJson(spec)}`).digest("hex");
+}

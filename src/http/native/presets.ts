@@ -1,0 +1,51 @@
+import { Hono } from "hono";
+import * as v from "valibot";
+import type { Preset } from "../../db/schema.ts";
+import { parseParams } from "../../delivery/native.ts";
+import type { AppEnv } from "../env.ts";
+import { jsonBody, parse } from "../validate.ts";
+import { unix } from "./shape.ts";
+
+const name = v.pipe(v.string("must be a string"), v.trim(), v.minLength(1, "must not be empty"), v.maxLength(50, "at most 50 characters"), v.regex(/^[\w.-]+$/, "may hold letters, digits, '_', '-' and '.'"));
+const description = v.nullable(v.pipe(v.string("must be a string"), v.maxLength(200, "at most 200 characters")));
+const params = v.record(v.string(), v.unknown(), "must be an object");
+
+const CreatePreset = v.strictObject({ name, description: v.optional(description), params });
+const UpdatePreset = v.strictObject({ name: v.optional(name), description: v.optional(description), params: v.optional(params) });
+
+const shape = (p: Preset) => ({
+  id: p.id,
+  name: p.name,
+  description: p.description,
+  params: JSON.parse(p.params),
+  created_at: unix(p.created_at),
+  updated_at: unix(p.updated_at),
+  usage_count: Number(p.usage_count),
+});
+
+/** A preset's params pass the same validation as URL options; they are stored as given. */
+function checkParams(p: Record<string, unknown>) {
+  parseParams(p, "params");
+  return p;
+}
+
+export const presetRoutes = new Hono<AppEnv>()
+  .get("/", async (c) => {
+    const list = await c.var.services.presets.list(c.var.principal.user.id);
+    return c.json({ presets: list.map(shape), total: list.length });
+  })
+  .post("/", async (c) => {
+    const body = parse(CreatePreset, await jsonBody(c.req.raw));
+    const p = await c.var.services.presets.create(c.var.principal.user.id, { ...body, params: checkParams(body.params) });
+    return c.json(shape(p), 201);
+  })
+  .get("/:id", async (c) => c.json(shape(await c.var.services.presets.byIdOrName(c.var.principal.user.id, c.req.param("id")))))
+  .put("/:id", async (c) => {
+    const body = parse(UpdatePreset, await jsonBody(c.req.raw));
+    if (body.params) checkParams(body.params);
+    return c.json(shape(await c.var.services.presets.update(c.var.principal.user.id, c.req.param("id"), body)));
+  })
+  .delete("/:name", async (c) => {
+    await c.var.services.presets.delete(c.var.principal.user.id, c.req.param("name"));
+    return c.json({ success: true, message: "Preset has been deleted" });
+  });

@@ -1,0 +1,60 @@
+import { Hono } from "hono";
+import * as v from "valibot";
+import type { User } from "../../db/schema.ts";
+import type { Services } from "../../services.ts";
+import type { AppEnv } from "../env.ts";
+import { FITS } from "../../delivery/native.ts";
+import { jsonBody, parse } from "../validate.ts";
+import { unix } from "./shape.ts";
+
+const positive = v.nullable(v.pipe(v.number("must be a number"), v.integer("must be a whole number"), v.minValue(1, "must be at least 1"), v.maxValue(10000, "must be at most 10000")));
+
+const UpdateSettings = v.strictObject({
+  delivery_formats: v.optional(
+    v.pipe(
+      v.array(v.picklist(["webp", "avif", "jpeg", "png", "jxl"], "each must be webp, avif, jpeg, png or jxl")),
+      v.minLength(1, "must name at least one format"),
+      v.checkItems((f, i, all) => all.indexOf(f) === i, "must not repeat a format"),
+    ),
+  ),
+  default_quality: v.optional(v.pipe(v.number("must be a number"), v.integer("must be a whole number"), v.minValue(1, "must be 1–100"), v.maxValue(100, "must be 1–100"))),
+  default_fit_mode: v.optional(v.picklist(FITS, "must be cover, contain, fill or scale-down")),
+  default_max_width: v.optional(positive),
+  default_max_height: v.optional(positive),
+  theme: v.optional(v.pipe(v.string(), v.maxLength(20, "at most 20 characters"))),
+  language: v.optional(v.pipe(v.string(), v.regex(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$/, "must be a language tag like en or pt-BR"))),
+});
+
+async function settingsOf(s: Services, user: User) {
+  const storage = await s.usage.storage(user.id);
+  return {
+    id: user.id,
+    username: user.username,
+    email: user.email,
+    plan: user.plan,
+    delivery_formats: JSON.parse(user.delivery_formats) as string[],
+    default_quality: user.default_quality,
+    default_fit_mode: user.default_fit_mode,
+    default_max_width: user.default_max_width,
+    default_max_height: user.default_max_height,
+    theme: user.theme,
+    language: user.language,
+    created_at: unix(user.created_at),
+    updated_at: unix(user.updated_at),
+    total_uploads: storage.images,
+    storage_used_bytes: storage.bytes,
+  };
+}
+
+export const settingsRoutes = new Hono<AppEnv>()
+  .get("/", async (c) => c.json({ settings: await settingsOf(c.var.services, c.var.principal.user) }))
+  .put("/", async (c) => {
+    const body = parse(UpdateSettings, await jsonBody(c.req.raw));
+    const { users } = c.var.services;
+    const { delivery_formats, ...rest } = body;
+    const user = await users.update(c.var.principal.user.id, {
+      ...rest,
+      ...(delivery_formats && { delivery_formats: JSON.stringify(delivery_formats) }),
+    });
+    return c.json({ settings: await settingsOf(c.var.services, user), message: "Settings updated successfully" });
+  });

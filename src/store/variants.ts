@@ -1,0 +1,150 @@
+import { randomUUID } from "node:crypto";
+import { mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import type { Db } from "../db/connection.ts";
+
+export interface CachedVariant {
+  key: string;
+  path: string;
+  size: number;
+  mime: string;
+  width: number;
+  height: number;
+}
+
+export interface VariantCacheStats {
+  hits: number;
+  misses: number;
+  evictions: number;
+  bytes: number;
+  entries: number;
+}
+
+/** Access times are written at most this often per entry: LRU needs order, not precision. */
+const TOUCH_EVERY_MS = 60_000;
+
+/**
+ * Transformed images on disk, keyed by (blob hash + canonical spec), with a size cap and
+ * least-recently-used eviction. The index lives in the database so the cap and the order
+ * survive restarts; a file is written to a temp name and renamed, so readers see whole files.
+ */
+export class VariantCache {
+  readonly #root: string;
+  readonly #tmp: string;
+  #bytes = 0;
+  #entries = 0;
+  #evicting: Promise<void> | null = null;
+  readonly #stats = { hits: 0, misses: 0, evictions: 0 };
+
+  constructor(
+    private readonly db: Db,
+    dataDir: string,
+    private readonly capBytes: number,
+    private readonly now: () => number,
+  ) {
+    this.#root = join(dataDir, "variants");
+    this.#tmp = join(dataDir, "tmp");
+  }
+
+  async init() {
+    await mkdir(this.#root, { recursive: true });
+    await mkdir(this.#tmp, { recursive: true });
+    const r = await this.db
+      .selectFrom("variants")
+      .select((eb) => [eb.fn.countAll<number>().as("n"), eb.fn.coalesce(eb.fn.sum<number>("size"), eb.lit(0)).as("bytes")])
+      .executeTakeFirstOrThrow();
+    this.#entries = Number(r.n);
+    this.#bytes = Number(r.bytes);
+  }
+
+  path(key: string) {
+    return join(this.#root, key.slice(0, 2), key.slice(2, 4), key);
+  }
+
+  async get(key: string): Promise<CachedVariant | null> {
+    const row = await this.db.selectFrom("variants").selectAll().where("key", "=", key).executeTakeFirst();
+    if (!row) {
+      this.#stats.misses++;
+      return null;
+    }
+    const path = this.path(key);
+    const size = await stat(path).then((s) => s.size, () => -1);
+    if (size !== Number(row.size)) {
+      // Lost or cut short (a crash before the data reached the disk): forget it.
+      await this.#remove([key]);
+      this.#stats.misses++;
+      return null;
+    }
+    this.#stats.hits++;
+    const now = this.now();
+    if (now - row.last_access_at > TOUCH_EVERY_MS) {
+      await this.db.updateTable("variants").set({ last_access_at: now }).where("key", "=", key).execute();
+    }
+    return { key, path, size, mime: row.mime, width: row.width, height: row.height };
+  }
+
+  async put(key: string, blobHash: string, data: Uint8Array, meta: { mime: string; width: number; height: number }) {
+    const path = this.path(key);
+    const tmp = join(this.#tmp, `${randomUUID()}.variant`);
+    await writeFile(tmp, data);
+    await mkdir(dirname(path), { recursive: true });
+    await rename(tmp, path);
+    const now = this.now();
+    const existed = await this.db.selectFrom("variants").select("size").where("key", "=", key).executeTakeFirst();
+    await this.db
+      .insertInto("variants")
+      .values({ key, blob_hash: blobHash, size: data.byteLength, mime: meta.mime, width: meta.width, height: meta.height, created_at: now, last_access_at: now })
+      .onConflict((oc) => oc.column("key").doUpdateSet({ size: data.byteLength, last_access_at: now }))
+      .execute();
+    this.#bytes += data.byteLength - Number(existed?.size ?? 0);
+    if (!existed) this.#entries++;
+    if (this.#bytes > this.capBytes) void this.evict();
+  }
+
+  /** Drops least recently used entries until the cache is 10 % under its cap. */
+  evict(): Promise<void> {
+    this.#evicting ??= (async () => {
+      try {
+        const target = this.capBytes * 0.9;
+        while (this.#bytes > target) {
+          const rows = await this.db.selectFrom("variants").select(["key", "size"]).orderBy("last_access_at").orderBy("key").limit(100).execute();
+          if (rows.length === 0) break;
+          const victims: string[] = [];
+          let freed = 0;
+          for (const r of rows) {
+            if (this.#bytes - freed <= target) break;
+            victims.push(r.key);
+            freed += Number(r.size);
+          }
+          await this.#remove(victims);
+          this.#stats.evictions += victims.length;
+        }
+      } finally {
+        this.#evicting = null;
+      }
+    })();
+    return this.#evicting;
+  }
+
+  /** Called when blobs are deleted: their variants go too. */
+  async deleteForBlobs(hashes: string[]) {
+    if (hashes.length === 0) return;
+    const rows = await this.db.selectFrom("variants").select("key").where("blob_hash", "in", hashes).execute();
+    await this.#remove(rows.map((r) => r.key));
+  }
+
+  async #remove(keys: string[]) {
+    if (keys.length === 0) return;
+    const rows = await this.db.selectFrom("variants").select(["key", "size"]).where("key", "in", keys).execute();
+    await this.db.deleteFrom("variants").where("key", "in", keys).execute();
+    for (const r of rows) {
+      this.#bytes -= Number(r.size);
+      this.#entries--;
+    }
+    await Promise.all(keys.map((k) => rm(this.path(k), { force: true })));
+  }
+
+  stats(): VariantCacheStats {
+    return { ...this.#stats, bytes: this.#bytes, entries: this.#entries };
+  }
+}
