@@ -103,7 +103,8 @@ export function nativeSpec(
   }
   // A preset's format applies unless the URL's extension asks for a conversion.
   const presetFormat = preset?.format ? EXT_FORMAT[preset.format] : undefined;
-  const format: OutputFormat | null = requestedFormat ?? presetFormat ?? null;
+  const conversion = requestedFormat !== null && requestedFormat !== src.format ? requestedFormat : null;
+  const format: OutputFormat | null = conversion ?? presetFormat ?? requestedFormat;
   const sourceIsOutput = src.format in EXT_FORMAT && WEB_FORMATS.has(src.format);
   const resizes = p.w !== undefined || p.h !== undefined || p.size !== undefined;
   if (!resizes && p.q === undefined && (format === null || format === src.format) && sourceIsOutput) {

@@ -18,7 +18,9 @@ export function buildApp(services: Services) {
     c.set("services", services);
     c.set("requestId", c.req.header("x-request-id")?.slice(0, 128) || crypto.randomUUID());
     await next();
-    c.header("X-Request-Id", c.var.requestId);
+    // Set on the response itself: c.header() here would make Hono rebuild the response around
+    // a stream, and a file body would lose its Content-Length and sendfile.
+    if (!c.res.headers.has("X-Request-Id")) c.res.headers.set("X-Request-Id", c.var.requestId);
   });
 
   app.route("/health", healthRoutes);

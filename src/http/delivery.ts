@@ -25,25 +25,23 @@ export function pathAfter(c: Context, segments: number): string {
 
 /** Builds the response of a delivery: headers first, so a 304 carries them too. */
 export function sendDelivered(c: Context<AppEnv>, d: Delivered | "not-modified", etagOf?: string): Response {
+  const headers = new Headers({ "Cache-Control": IMMUTABLE, "X-Request-Id": c.var.requestId });
   if (d === "not-modified") {
-    c.header("Cache-Control", IMMUTABLE);
-    if (etagOf) c.header("ETag", etagOf);
-    return c.body(null, 304);
+    if (etagOf) headers.set("ETag", etagOf);
+    return new Response(null, { status: 304, headers });
   }
-  c.header("ETag", d.etag);
-  c.header(
-    "Cache-Control",
-    d.privateUntil === undefined
-      ? IMMUTABLE
-      : `private, max-age=${Math.max(0, Math.floor((d.privateUntil - c.var.services.config.now()) / 1000))}`,
-  );
-  c.header("Content-Type", d.mime);
-  c.header("Content-Length", String(d.size));
-  c.header("X-Cache", d.cache === "hit" ? "HIT" : d.cache === "miss" ? "MISS" : "ORIGINAL");
+  headers.set("ETag", d.etag);
+  if (d.privateUntil !== undefined) {
+    headers.set("Cache-Control", `private, max-age=${Math.max(0, Math.floor((d.privateUntil - c.var.services.config.now()) / 1000))}`);
+  }
+  headers.set("Content-Type", d.mime);
+  headers.set("Content-Length", String(d.size));
+  headers.set("X-Cache", d.cache === "hit" ? "HIT" : d.cache === "miss" ? "MISS" : "ORIGINAL");
   c.var.services.usage.addLater(d.userId, "bandwidth_bytes", d.size);
-  if (c.req.method === "HEAD") return c.body(null, 200);
-  const body = d.bytes ?? c.var.services.runtime.fileBody(d.file!);
-  return c.body(body as any, 200);
+  // A Response built here (not through c.body) lets the runtime send a file with sendfile
+  // and its real Content-Length.
+  const body = c.req.method === "HEAD" ? null : (d.bytes ?? c.var.services.runtime.fileBody(d.file!));
+  return new Response(body as BodyInit | null, { status: 200, headers });
 }
 
 /** `GET /i/{username}/{path}` with the native URL options. */
