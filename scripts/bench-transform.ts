@@ -3,7 +3,8 @@
 //
 //   bun scripts/bench-transform.ts [webp/jpeg iterations=7] [avif iterations=3]
 //
-// Note: run with BUN_JSC_useOMGJIT=0 for correct WebP output on Bun 1.3.14 (see codecs/README).
+// Note: run with BUN_JSC_wasmOMGOptimizationLevel=0: Bun 1.3.14's optimising wasm tier
+// miscompiles libwebp's lossy encoder (wrong, drifting WebP output after the first few calls).
 
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -36,7 +37,7 @@ try {
     await sharp(FIXTURE).resize(4000, 3000, { fit: "cover" }).jpeg({ quality: 90 }).toBuffer(),
   );
   console.log(`source: 4000×3000 JPEG, ${(source.length / 1e6).toFixed(1)} MB; runtime ${typeof Bun !== "undefined" ? `Bun ${Bun.version}` : "?"}` +
-    `, BUN_JSC_useOMGJIT=${process.env.BUN_JSC_useOMGJIT ?? "(unset)"}`);
+    `, BUN_JSC_wasmOMGOptimizationLevel=${process.env.BUN_JSC_wasmOMGOptimizationLevel ?? "(unset)"}`);
 
   sharp.concurrency(1);
   sharp.cache(false);

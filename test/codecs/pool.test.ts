@@ -1,0 +1,147 @@
+// CodecPool's failure policy with real workers: bounded queue, deadlines, crashes, close,
+// and memory staying flat over many jobs.
+
+import { expect, test } from "bun:test";
+import { createHash } from "node:crypto";
+import { CodecPool, defaultPoolSize } from "../../codecs/pool.ts";
+import { CodecError } from "../../codecs/types.ts";
+import { fixture, spec } from "./helpers.ts";
+
+const small = fixture("Landscape_1.jpg"); // 600×450
+const quick = spec({ width: 64, format: "jpeg" });
+
+async function codeOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return "ok";
+  } catch (e) {
+    expect(e).toBeInstanceOf(CodecError);
+    return (e as CodecError).code;
+  }
+}
+
+function newPool(over: Partial<ConstructorParameters<typeof CodecPool>[0]> = {}) {
+  return new CodecPool({ size: 1, maxQueue: 4, jobTimeoutMs: 20_000, maxSourcePixels: 50_000_000, ...over });
+}
+
+test("defaultPoolSize is the number of cores", () => {
+  expect(defaultPoolSize()).toBe(navigator.hardwareConcurrency);
+});
+
+test("a full queue refuses at once with queue_full", async () => {
+  const pool = newPool({ maxQueue: 1 });
+  await pool.start();
+  try {
+    const jobs = Array.from({ length: 5 }, () => codeOf(pool.transform(small, quick)));
+    // One running, one queued, three refused synchronously.
+    expect(pool.stats()).toMatchObject({ busy: 1, queued: 1, rejected: 3 });
+    expect((await Promise.all(jobs)).sort()).toEqual(["ok", "ok", "queue_full", "queue_full", "queue_full"]);
+    expect(pool.stats()).toMatchObject({ completed: 2, rejected: 3, queued: 0, busy: 0, workers: 1 });
+  } finally {
+    await pool.close();
+  }
+}, 20_000);
+
+test("pixel limit → too_large without touching a worker", async () => {
+  const pool = newPool({ maxSourcePixels: 600 * 450 - 1 });
+  await pool.start();
+  try {
+    expect(await codeOf(pool.transform(small, quick))).toBe("too_large");
+    expect(await codeOf(pool.inspect(small))).toBe("too_large");
+    expect(await codeOf(pool.transform(fixture("Landscape_6.jpg"), quick))).toBe("too_large");
+    expect(pool.stats()).toMatchObject({ rejected: 3, completed: 0, failed: 0 });
+  } finally {
+    await pool.close();
+  }
+}, 20_000);
+
+test("a job past its deadline is rejected with timeout, and the pool recovers", async () => {
+  const pool = newPool({ jobTimeoutMs: 1500 });
+  await pool.start();
+  try {
+    // A 2725×2225 AVIF encode takes well over 1.5 s in wasm.
+    const slow = pool.transform(fixture("2569067123_aca715a2ee_o.jpg"), spec({ format: "avif", width: 2000, enlarge: false }));
+    const queued = pool.transform(small, quick); // waits behind it, then runs on the replacement
+    expect(await codeOf(slow)).toBe("timeout");
+    expect((await queued).width).toBe(64);
+    expect(pool.stats()).toMatchObject({ timeouts: 1, restarts: 1, workers: 1, completed: 1 });
+  } finally {
+    await pool.close();
+  }
+}, 30_000);
+
+test("a worker that dies is replaced and its job rejected with worker_crashed", async () => {
+  const pool = newPool({ size: 2 });
+  await pool.start();
+  try {
+    expect(await codeOf(pool.crashOneWorker())).toBe("worker_crashed");
+    const results = await Promise.all([pool.transform(small, quick), pool.transform(small, quick), pool.inspect(small)]);
+    expect(results.map((r) => r.width)).toEqual([64, 64, 600]);
+    expect(pool.stats()).toMatchObject({ restarts: 1, workers: 2 });
+  } finally {
+    await pool.close();
+  }
+}, 30_000);
+
+test("close() rejects running and queued jobs with closed, and later calls too", async () => {
+  const pool = newPool({ maxQueue: 5 });
+  await pool.start();
+  const jobs = [pool.transform(small, quick), pool.transform(small, quick), pool.inspect(small)].map(codeOf);
+  await pool.close();
+  expect(await Promise.all(jobs)).toEqual(["closed", "closed", "closed"]);
+  expect(await codeOf(pool.transform(small, quick))).toBe("closed");
+  expect(pool.stats().workers).toBe(0);
+});
+
+test("transfer hands the input buffer to the worker", async () => {
+  const pool = newPool();
+  await pool.start();
+  try {
+    const bytes = small.slice();
+    const r = await pool.transform(bytes, quick, { transfer: true });
+    expect(r.width).toBe(64);
+    expect(bytes.buffer.byteLength).toBe(0); // detached: moved, not copied
+    expect(r.data.length).toBeGreaterThan(0);
+  } finally {
+    await pool.close();
+  }
+});
+
+test("repeated lossy WebP encodes are identical (guards the Bun wasm JIT miscompile)", async () => {
+  // Bun 1.3.14's optimising wasm tier miscompiles libwebp: after a few calls the same input
+  // encodes to different, visibly wrong output. Run with BUN_JSC_wasmOMGOptimizationLevel=0.
+  const pool = newPool();
+  await pool.start();
+  try {
+    const hashes = new Set<string>();
+    for (let i = 0; i < 6; i++) {
+      const r = await pool.transform(fixture("flowers.jpeg"), spec({ width: 800, format: "webp" }));
+      hashes.add(createHash("sha256").update(r.data).digest("hex"));
+    }
+    expect(hashes.size).toBe(1);
+  } finally {
+    await pool.close();
+  }
+}, 30_000);
+
+test("200 jobs: every vips object is freed and memory stays flat", async () => {
+  const pool = newPool();
+  await pool.start();
+  try {
+    const rss = () => process.memoryUsage().rss;
+    const formats = ["jpeg", "webp", "png"] as const;
+    const run = (i: number) =>
+      i % 10 === 9 ? pool.inspect(small) : pool.transform(small, spec({ width: 100 + (i % 7) * 20, format: formats[i % 3]!, fit: i % 2 ? "cover" : "contain", height: 90 }));
+    for (let i = 0; i < 20; i++) await run(i);
+    const before = rss();
+    for (let i = 20; i < 200; i++) await run(i);
+    const after = rss();
+    // libvips' own count of live allocations returns to zero after each job: no leaked handles.
+    expect(pool.workerMemory()[0]).toEqual({ vipsBytes: 0, vipsAllocations: 0 });
+    // The process (main thread + worker + its wasm heap) grows by little over 180 more jobs.
+    expect(after - before).toBeLessThan(64 * 1024 * 1024);
+    expect(pool.stats()).toMatchObject({ completed: 200, failed: 0 });
+  } finally {
+    await pool.close();
+  }
+}, 60_000);
