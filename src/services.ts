@@ -58,6 +58,7 @@ export async function buildServices(config: Config, runtime: Runtime, log: (line
     blobs,
     inspect: (bytes) => pool.inspect(bytes, { transfer: true }),
     countUpload: (userId) => usage.add(userId, "uploads"),
+    onChanged: (userId) => delivery.forgetUser(userId),
     onBlobsReleased: (hashes) => variants.deleteForBlobs(hashes),
     limits: { maxUploadBytes: config.maxUploadBytes, maxSourcePixels: config.maxSourcePixels },
     now: config.now,
@@ -74,6 +75,7 @@ export async function buildServices(config: Config, runtime: Runtime, log: (line
     now: config.now,
     maxOutputPixels: config.maxSourcePixels,
   });
+  variants.onRemoved = (keys) => delivery.forgetVariants(keys);
   return { config, runtime, db, blobs, pool, users, keys, images, presets, usage, variants, delivery, secret, log };
 }
 

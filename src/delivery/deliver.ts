@@ -9,6 +9,7 @@ import type { Usage } from "../domain/usage.ts";
 import type { Users } from "../domain/users.ts";
 import type { BlobStore } from "../store/blobs.ts";
 import type { VariantCache } from "../store/variants.ts";
+import { HotRoutes } from "./hot.ts";
 import { nativeSpec, parseParams, splitQuery } from "./native.ts";
 import { verify } from "./signing.ts";
 import { EXT_FORMAT, finalize, MIME, variantKey } from "./spec.ts";
@@ -45,10 +46,43 @@ export interface DeliveryDeps {
  */
 export class Delivery {
   readonly #flights = new Map<string, Promise<Delivered>>();
+  readonly #hot: HotRoutes;
 
-  constructor(private readonly d: DeliveryDeps) {}
+  constructor(private readonly d: DeliveryDeps) {
+    this.#hot = new HotRoutes(d.now);
+  }
+
+  /** A tenant's images, settings or presets changed: answers remembered for its URLs are stale. */
+  forgetUser(userId: string) {
+    this.#hot.forgetUser(userId);
+  }
+
+  /** Variants left the cache (evicted or deleted). */
+  forgetVariants(keys: string[]) {
+    this.#hot.forgetVariants(keys);
+  }
 
   async native(username: string, path: string, search: URLSearchParams, ifNoneMatch: (etag: string) => boolean): Promise<Delivered | "not-modified"> {
+    const hotKey = `${username}/${path}?${search}`;
+    const hot = this.#hot.get(hotKey);
+    if (hot) {
+      if (hot.presetId) this.d.presets.countUseLater(hot.presetId);
+      return ifNoneMatch(hot.delivered.etag) ? "not-modified" : hot.delivered;
+    }
+    const result = await this.#native(username, path, search, ifNoneMatch);
+    // Remember public answers that are files on disk; fresh bytes become a cache hit next time.
+    if (result.delivered && result.delivered !== "not-modified" && result.delivered.file && result.delivered.privateUntil === undefined) {
+      this.#hot.set(hotKey, { delivered: result.delivered, variantKey: result.variantKey, presetId: result.presetId });
+    }
+    return result.delivered;
+  }
+
+  async #native(
+    username: string,
+    path: string,
+    search: URLSearchParams,
+    ifNoneMatch: (etag: string) => boolean,
+  ): Promise<{ delivered: Delivered | "not-modified"; variantKey?: string; presetId?: string }> {
     const user = await this.d.users.byUsername(username);
     const found = user && (await this.d.images.resolvePath(user.id, path));
     if (!found) throw new AppError("NOT_FOUND", "Image not found");
@@ -68,14 +102,18 @@ export class Delivery {
       maxWidth: user.default_max_width,
       maxHeight: user.default_max_height,
     });
-    if (presetRow) await this.d.presets.countUse(presetRow.id);
+    const presetId = presetRow?.id;
+    if (presetId) this.d.presets.countUseLater(presetId);
 
     if (!raw) {
       const etag = `"${image.blob_hash}"`;
-      if (ifNoneMatch(etag)) return "not-modified";
-      return { etag, mime: image.mime_type, size: image.size, file: this.d.blobs.path(image.blob_hash), cache: "original", privateUntil, userId: user.id };
+      if (ifNoneMatch(etag)) return { delivered: "not-modified" };
+      const file = this.d.blobs.path(image.blob_hash);
+      return { delivered: { etag, mime: image.mime_type, size: image.size, file, cache: "original", privateUntil, userId: user.id }, presetId };
     }
-    return this.variant(user.id, image, finalize(raw, image, this.d.maxOutputPixels), ifNoneMatch, privateUntil);
+    const spec = finalize(raw, image, this.d.maxOutputPixels);
+    const delivered = await this.variant(user.id, image, spec, ifNoneMatch, privateUntil);
+    return { delivered, variantKey: variantKey(image.blob_hash, spec), presetId };
   }
 
   /** Serves one variant of an image; shared by every URL dialect. */

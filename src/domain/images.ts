@@ -29,6 +29,8 @@ export interface ImagesDeps {
   inspect: (bytes: Uint8Array) => Promise<InspectResult>;
   /** Counts a stored upload towards the tenant's month. */
   countUpload: (userId: string) => Promise<void>;
+  /** A tenant's images changed in a way that changes what a delivery URL answers. */
+  onChanged: (userId: string) => void;
   /** Called after the rows of deleted images are gone, to drop their cached variants. */
   onBlobsReleased: (hashes: string[]) => Promise<void>;
   limits: { maxUploadBytes: number; maxSourcePixels: number };
@@ -269,6 +271,7 @@ export class Images {
       .where("user_id", "=", userId)
       .executeTakeFirst();
     if (r.numUpdatedRows === 0n) throw notFound("Image");
+    this.d.onChanged(userId);
     return this.get(userId, id);
   }
 
@@ -289,6 +292,7 @@ export class Images {
         await releaseBlobs(trx, this.d.blobs, [...new Set(rows.map((r) => r.blob_hash))], released);
         return withPaths;
       });
+      this.d.onChanged(userId);
       await this.#afterRelease(released);
       return deleted;
     } catch (err) {
@@ -313,6 +317,7 @@ export class Images {
       return { remaining: [], imageDeleted: true };
     }
     await this.d.db.deleteFrom("image_paths").where("user_id", "=", userId).where("path", "=", path).execute();
+    this.d.onChanged(userId);
     return { remaining: others.map((o) => o.path).sort(), imageDeleted: false };
   }
 

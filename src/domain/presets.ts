@@ -7,11 +7,13 @@ import { randomAlnum } from "./ids.ts";
 export class Presets {
   constructor(private readonly db: Db, private readonly now: () => number) {}
 
-  list(userId: string): Promise<Preset[]> {
+  async list(userId: string): Promise<Preset[]> {
+    await this.flush();
     return this.db.selectFrom("presets").selectAll().where("user_id", "=", userId).orderBy("name").execute();
   }
 
   async byIdOrName(userId: string, idOrName: string): Promise<Preset> {
+    await this.flush();
     const p = await this.db
       .selectFrom("presets")
       .selectAll()
@@ -64,8 +66,27 @@ export class Presets {
     await this.db.deleteFrom("presets").where("id", "=", p.id).execute();
   }
 
-  async countUse(id: string) {
-    await this.db.updateTable("presets").set((eb) => ({ usage_count: eb("usage_count", "+", 1) })).where("id", "=", id).execute();
+  #pending = new Map<string, number>();
+  #timer: ReturnType<typeof setInterval> | null = null;
+
+  /** Counted on every delivery that names the preset: buffered, written within a second. */
+  countUseLater(id: string) {
+    this.#pending.set(id, (this.#pending.get(id) ?? 0) + 1);
+    this.#timer ??= setInterval(() => void this.flush(), 1000);
+  }
+
+  async flush() {
+    const batch = this.#pending;
+    this.#pending = new Map();
+    for (const [id, n] of batch) {
+      await this.db.updateTable("presets").set((eb) => ({ usage_count: eb("usage_count", "+", n) })).where("id", "=", id).execute();
+    }
+  }
+
+  async close() {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = null;
+    await this.flush();
   }
 
   async #unique(userId: string, name: string) {

@@ -36,6 +36,9 @@ export class VariantCache {
   #evicting: Promise<void> | null = null;
   readonly #stats = { hits: 0, misses: 0, evictions: 0 };
 
+  /** Told which keys left the cache, so nothing keeps pointing at their files. */
+  onRemoved: (keys: string[]) => void = () => {};
+
   constructor(
     private readonly db: Db,
     dataDir: string,
@@ -137,6 +140,7 @@ export class VariantCache {
     if (keys.length === 0) return;
     const rows = await this.db.selectFrom("variants").select(["key", "size"]).where("key", "in", keys).execute();
     await this.db.deleteFrom("variants").where("key", "in", keys).execute();
+    this.onRemoved(keys);
     for (const r of rows) {
       this.#bytes -= Number(r.size);
       this.#entries--;

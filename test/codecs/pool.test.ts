@@ -20,6 +20,10 @@ async function codeOf(p: Promise<unknown>): Promise<string> {
   }
 }
 
+async function until(ok: () => boolean, ms = 15_000): Promise<void> {
+  for (const end = Date.now() + ms; !ok(); await Bun.sleep(20)) if (Date.now() > end) throw new Error("condition not met in time");
+}
+
 function newPool(over: Partial<ConstructorParameters<typeof CodecPool>[0]> = {}) {
   return new CodecPool({ size: 1, maxQueue: 4, jobTimeoutMs: 20_000, maxSourcePixels: 50_000_000, ...over });
 }
@@ -56,10 +60,10 @@ test("pixel limit → too_large without touching a worker", async () => {
 }, 20_000);
 
 test("a job past its deadline is rejected with timeout, and the pool recovers", async () => {
-  const pool = newPool({ jobTimeoutMs: 1500 });
+  const pool = newPool({ jobTimeoutMs: 3000 });
   await pool.start();
   try {
-    // A 2725×2225 AVIF encode takes well over 1.5 s in wasm.
+    // A 2000×1633 AVIF encode takes well over 3 s in wasm.
     const slow = pool.transform(fixture("2569067123_aca715a2ee_o.jpg"), spec({ format: "avif", width: 2000, enlarge: false }));
     const queued = pool.transform(small, quick); // waits behind it, then runs on the replacement
     expect(await codeOf(slow)).toBe("timeout");
@@ -75,6 +79,7 @@ test("a worker that dies is replaced and its job rejected with worker_crashed", 
   await pool.start();
   try {
     expect(await codeOf(pool.crashOneWorker())).toBe("worker_crashed");
+    await until(() => pool.stats().workers === 2);
     const results = await Promise.all([pool.transform(small, quick), pool.transform(small, quick), pool.inspect(small)]);
     expect(results.map((r) => r.width)).toEqual([64, 64, 600]);
     expect(pool.stats()).toMatchObject({ restarts: 1, workers: 2 });

@@ -105,7 +105,7 @@ test("every output format decodes back at the reported size", async () => {
     const r = await pool.transform(src, spec({ width: 120, format, quality: 70 }));
     expect({ format, w: r.width, h: r.height, f: r.format }).toEqual({ format, w: 120, h: 90, f: format });
     const meta = await sharp(r.data).metadata();
-    expect({ format, got: meta.format, w: meta.width, h: meta.height }).toEqual({ format, got: sharpName, w: 120, h: 90 });
+    expect({ format, got: meta.format as string, w: meta.width, h: meta.height }).toEqual({ format, got: sharpName, w: 120, h: 90 });
     expect(r.mime).toBe(probe(r.data)!.mime);
   }
   // sharp's prebuilt libvips cannot read JPEG XL: the header is checked by probe instead.
@@ -228,9 +228,9 @@ test("SVG is rasterised at the target size; animations give their first frame", 
   expect(d.px(128, 128).slice(0, 3)).toEqual([255, 20, 147]); // deeppink, crisp at 32× the intrinsic size
   expect(d.px(2, 2)[3]).toBe(0);
   for (const name of ["animated-loop-3.gif", "animated-loop-3.webp", "big-height.webp"]) {
-    const r = await pool.transform(fixture(name), spec({ width: 64, format: "webp" }));
+    const r = await pool.transform(fixture(name), spec({ width: 10, format: "webp" }));
     const m = await sharp(r.data).metadata();
-    expect({ name, pages: m.pages ?? 1, w: m.width }).toEqual({ name, pages: 1, w: 64 });
+    expect({ name, pages: m.pages ?? 1, w: m.width }).toEqual({ name, pages: 1, w: 10 });
   }
   const gif = await pool.transform(fixture("animated-loop-3.gif"), spec({ width: 64, format: "gif" }));
   expect((await sharp(gif.data).metadata()).format).toBe("gif");

@@ -43,9 +43,12 @@ export const presetRoutes = new Hono<AppEnv>()
   .put("/:id", async (c) => {
     const body = parse(UpdatePreset, await jsonBody(c.req.raw));
     if (body.params) checkParams(body.params);
-    return c.json(shape(await c.var.services.presets.update(c.var.principal.user.id, c.req.param("id"), body)));
+    const p = await c.var.services.presets.update(c.var.principal.user.id, c.req.param("id"), body);
+    c.var.services.delivery.forgetUser(c.var.principal.user.id);
+    return c.json(shape(p));
   })
   .delete("/:name", async (c) => {
     await c.var.services.presets.delete(c.var.principal.user.id, c.req.param("name"));
+    c.var.services.delivery.forgetUser(c.var.principal.user.id);
     return c.json({ success: true, message: "Preset has been deleted" });
   });

@@ -56,5 +56,6 @@ export const settingsRoutes = new Hono<AppEnv>()
       ...rest,
       ...(delivery_formats && { delivery_formats: JSON.stringify(delivery_formats) }),
     });
+    c.var.services.delivery.forgetUser(user.id);
     return c.json({ settings: await settingsOf(c.var.services, user), message: "Settings updated successfully" });
   });

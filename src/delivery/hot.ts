@@ -1,0 +1,51 @@
+import type { Delivered } from "./deliver.ts";
+
+interface Entry {
+  delivered: Delivered;
+  variantKey?: string;
+  presetId?: string;
+  expires: number;
+}
+
+/**
+ * The answer to recently requested delivery URLs, so a cached variant is served without a
+ * database query. Bounded in size; entries expire after a few seconds so that a change made
+ * by another node shows within that time, and changes made here drop them at once.
+ */
+export class HotRoutes {
+  readonly #map = new Map<string, Entry>();
+
+  constructor(
+    private readonly now: () => number,
+    private readonly maxEntries = 10_000,
+    private readonly ttlMs = 10_000,
+  ) {}
+
+  get(url: string): Entry | undefined {
+    const e = this.#map.get(url);
+    if (!e) return undefined;
+    if (e.expires <= this.now()) {
+      this.#map.delete(url);
+      return undefined;
+    }
+    return e;
+  }
+
+  set(url: string, entry: Omit<Entry, "expires">) {
+    if (this.#map.size >= this.maxEntries) {
+      // Maps iterate in insertion order: the first key is the oldest.
+      this.#map.delete(this.#map.keys().next().value!);
+    }
+    this.#map.set(url, { ...entry, expires: this.now() + this.ttlMs });
+  }
+
+  forgetUser(userId: string) {
+    for (const [url, e] of this.#map) if (e.delivered.userId === userId) this.#map.delete(url);
+  }
+
+  forgetVariants(keys: Iterable<string>) {
+    const gone = new Set(keys);
+    if (gone.size === 0) return;
+    for (const [url, e] of this.#map) if (e.variantKey && gone.has(e.variantKey)) this.#map.delete(url);
+  }
+}
