@@ -86,7 +86,7 @@ try {
   // A 24-megapixel photo-like JPEG: noise over gradients, so codecs do real work.
   const W = 6000;
   const H = 4000;
-  const noise = await sharp({ create: { width: W, height: H, channels: 3, noise: { type: "gaussian", mean: 128, sigma: 40 } } }).jpeg({ quality: 88 }).toBuffer();
+  const noise = await sharp({ create: { width: W, height: H, channels: 3, noise: { type: "gaussian", mean: 128, sigma: 40 } } as any }).jpeg({ quality: 88 }).toBuffer();
   const fd = new FormData();
   fd.append("file", new Blob([noise]), "big.jpg");
   const up = await fetch(`${base}/api/v1/images`, { method: "POST", body: fd, headers: { authorization: `Bearer ${key}` } });
@@ -114,6 +114,11 @@ try {
   console.log(`  ratio imgd/static:  ${(hot.rps / st.rps).toFixed(2)} (target ≥ 0.5)`);
 
   // 2. cold transforms, all at once
+  if (COLD === 0) {
+    imgd.proc.kill("SIGTERM");
+    await imgd.proc.exited;
+    process.exit(0);
+  }
   const t0 = performance.now();
   const results = await Promise.all(
     Array.from({ length: COLD }, (_, i) => fetch(`${base}/i/admin/big.webp?w=${700 + i}`).then(async (r) => ({ status: r.status, size: (await r.arrayBuffer()).byteLength, ms: performance.now() - t0 }))),

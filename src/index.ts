@@ -1,5 +1,6 @@
 import { type ConfigInput, resolveConfig } from "./config.ts";
 import { buildApp } from "./http/app.ts";
+import { deliverFast } from "./http/delivery.ts";
 import { detectRuntime } from "./runtime/index.ts";
 import { buildServices, type Services } from "./services.ts";
 
@@ -22,7 +23,7 @@ export async function createImgd(input: ConfigInput = {}, options: { log?: (line
   let closed = false;
   return {
     services,
-    fetch: async (req, env) => app.fetch(req, { remoteAddress: env?.remoteAddress ?? "" }),
+    fetch: async (req, env) => deliverFast(services, req) ?? app.fetch(req, { remoteAddress: env?.remoteAddress ?? "" }),
     async close() {
       if (closed) return;
       closed = true;

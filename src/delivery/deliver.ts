@@ -62,13 +62,17 @@ export class Delivery {
     this.#hot.forgetVariants(keys);
   }
 
+  /** The remembered answer for a URL, if any: no database, no parsing (the hot path). */
+  peek(username: string, path: string, search: string): Delivered | undefined {
+    const hot = this.#hot.get(`${username}/${path}?${search}`);
+    if (hot?.presetId) this.d.presets.countUseLater(hot.presetId);
+    return hot?.delivered;
+  }
+
   async native(username: string, path: string, search: URLSearchParams, ifNoneMatch: (etag: string) => boolean): Promise<Delivered | "not-modified"> {
     const hotKey = `${username}/${path}?${search}`;
-    const hot = this.#hot.get(hotKey);
-    if (hot) {
-      if (hot.presetId) this.d.presets.countUseLater(hot.presetId);
-      return ifNoneMatch(hot.delivered.etag) ? "not-modified" : hot.delivered;
-    }
+    const hot = this.peek(username, path, search.toString());
+    if (hot) return ifNoneMatch(hot.etag) ? "not-modified" : hot;
     const result = await this.#native(username, path, search, ifNoneMatch);
     // Remember public answers that are files on disk; fresh bytes become a cache hit next time.
     if (result.delivered && result.delivered !== "not-modified" && result.delivered.file && result.delivered.privateUntil === undefined) {

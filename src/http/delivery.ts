@@ -1,6 +1,7 @@
 import { type Context, Hono } from "hono";
 import type { Delivered } from "../delivery/deliver.ts";
 import { AppError } from "../domain/errors.ts";
+import type { Services } from "../services.ts";
 import type { AppEnv } from "./env.ts";
 
 const IMMUTABLE = "public, max-age=31536000, immutable";
@@ -25,23 +26,55 @@ export function pathAfter(c: Context, segments: number): string {
 
 /** Builds the response of a delivery: headers first, so a 304 carries them too. */
 export function sendDelivered(c: Context<AppEnv>, d: Delivered | "not-modified", etagOf?: string): Response {
-  const headers = new Headers({ "Cache-Control": IMMUTABLE, "X-Request-Id": c.var.requestId });
+  return respond(c.var.services, c.req.method, c.var.requestId, d, etagOf);
+}
+
+function respond(services: Services, method: string, requestId: string, d: Delivered | "not-modified", etagOf?: string): Response {
+  const headers = new Headers({ "Cache-Control": IMMUTABLE, "X-Request-Id": requestId });
   if (d === "not-modified") {
     if (etagOf) headers.set("ETag", etagOf);
     return new Response(null, { status: 304, headers });
   }
   headers.set("ETag", d.etag);
   if (d.privateUntil !== undefined) {
-    headers.set("Cache-Control", `private, max-age=${Math.max(0, Math.floor((d.privateUntil - c.var.services.config.now()) / 1000))}`);
+    headers.set("Cache-Control", `private, max-age=${Math.max(0, Math.floor((d.privateUntil - services.config.now()) / 1000))}`);
   }
   headers.set("Content-Type", d.mime);
   headers.set("Content-Length", String(d.size));
   headers.set("X-Cache", d.cache === "hit" ? "HIT" : d.cache === "miss" ? "MISS" : "ORIGINAL");
-  c.var.services.usage.addLater(d.userId, "bandwidth_bytes", d.size);
+  services.usage.addLater(d.userId, "bandwidth_bytes", d.size);
   // A Response built here (not through c.body) lets the runtime send a file with sendfile
   // and its real Content-Length.
-  const body = c.req.method === "HEAD" ? null : (d.bytes ?? c.var.services.runtime.fileBody(d.file!));
+  const body = method === "HEAD" ? null : (d.bytes ?? services.runtime.fileBody(d.file!));
   return new Response(body as BodyInit | null, { status: 200, headers });
+}
+
+/**
+ * Cached-variant requests answered before routing: a URL seen moments ago is served from
+ * memory and disk without touching the router or the database. Anything else returns null
+ * and goes the ordinary way.
+ */
+export function deliverFast(services: Services, req: Request): Response | null {
+  if (req.method !== "GET" && req.method !== "HEAD") return null;
+  const url = req.url;
+  const start = url.indexOf("/i/", url.indexOf("//") + 2);
+  if (start < 0 || url.indexOf("/", url.indexOf("//") + 2) !== start) return null;
+  const q = url.indexOf("?", start);
+  const pathname = q < 0 ? url.slice(start + 3) : url.slice(start + 3, q);
+  const slash = pathname.indexOf("/");
+  if (slash <= 0) return null;
+  let username: string;
+  let path: string;
+  try {
+    username = decodeURIComponent(pathname.slice(0, slash));
+    path = decodeURIComponent(pathname.slice(slash + 1));
+  } catch {
+    return null;
+  }
+  const hot = services.delivery.peek(username, path, q < 0 ? "" : new URLSearchParams(url.slice(q + 1)).toString());
+  if (!hot) return null;
+  const requestId = req.headers.get("x-request-id")?.slice(0, 128) || crypto.randomUUID();
+  return respond(services, req.method, requestId, matchesEtag(req.headers.get("if-none-match") ?? undefined, hot.etag) ? "not-modified" : hot, hot.etag);
 }
 
 /** `GET /i/{username}/{path}` with the native URL options. */

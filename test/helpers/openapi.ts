@@ -31,7 +31,7 @@ function rewriteRefs(node: unknown): unknown {
     node = n;
     return Object.fromEntries(
       // The converter stamps draft-04 on each schema; ajv validates them as its own draft.
-      Object.entries(node).filter(([k]) => k !== "$schema").map(([k, v]) => [k, k === "$ref" && typeof v === "string" && v.startsWith("#/") ? `doc${v}` : rewriteRefs(v)]),
+      Object.entries(node as Record<string, unknown>).filter(([k]) => k !== "$schema").map(([k, v]) => [k, k === "$ref" && typeof v === "string" && v.startsWith("#/") ? `doc${v}` : rewriteRefs(v)]),
     );
   }
   return node;
