@@ -2,6 +2,8 @@
 import pkg from "../package.json" with { type: "json" };
 import { UsageError } from "./cli/args.ts";
 import { keysCommand, keysHelp } from "./cli/keys.ts";
+import { lsCommand, lsHelp, rmCommand, rmHelp, usageCommand, usageHelp } from "./cli/library.ts";
+import { uploadCommand, uploadHelp } from "./cli/upload.ts";
 import { serve, serveHelp } from "./cli/serve.ts";
 import { usersCommand, usersHelp } from "./cli/users.ts";
 import { ConfigError } from "./config.ts";
@@ -14,21 +16,33 @@ Commands:
   serve     Start the server (SQLite and blobs under ./data by default)
   keys      Create, list and revoke API keys without a running server
   users     Create and list users (tenants) without a running server
+  upload    Upload files and folders to a running server, with progress
+  ls        List images on a running server
+  rm        Delete images (by id) or paths on a running server
+  usage     Show this month's counters and the plan's limits
   help      Show help for a command: imgd help <command>
 
 Options:
   --help       Show this help
   --version    Print the version
 
+Every command has its own help: imgd <command> --help
+
+Exit codes: 0 success, 1 failure, 2 usage error.
+
 Quick start:
   imgd serve                                   # prints an admin API key on first start
-  curl -H "Authorization: Bearer <key>" -F file=@photo.jpg http://localhost:8080/api/v1/images
+  IMGD_API_KEY=<key> imgd upload photo.jpg      # or: curl -H "Authorization: Bearer <key>" -F file=@photo.jpg http://localhost:8080/api/v1/images
 `;
 
 const commands: Record<string, { run: (argv: string[], env: Record<string, string | undefined>) => Promise<number>; help: string }> = {
   serve: { run: serve, help: serveHelp },
   keys: { run: keysCommand, help: keysHelp },
   users: { run: usersCommand, help: usersHelp },
+  upload: { run: uploadCommand, help: uploadHelp },
+  ls: { run: lsCommand, help: lsHelp },
+  rm: { run: rmCommand, help: rmHelp },
+  usage: { run: usageCommand, help: usageHelp },
 };
 
 async function main(argv: string[]): Promise<number> {

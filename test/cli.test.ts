@@ -1,0 +1,95 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { decode, makeImage } from "./helpers/images.ts";
+import { ROOT, type TestServer, startServer } from "./helpers/server.ts";
+
+const imgd = (args: string[], env: Record<string, string> = {}) => {
+  const p = Bun.spawnSync([process.execPath, join(ROOT, "src/main.ts"), ...args], { env: { ...process.env, ...env } });
+  return { code: p.exitCode, out: p.stdout.toString(), err: p.stderr.toString() };
+};
+
+describe("help and usage errors", () => {
+  test("every command has complete help; exit codes 0 and 2", () => {
+    const top = imgd(["--help"]);
+    expect(top.code).toBe(0);
+    for (const cmd of ["serve", "keys", "users", "upload", "ls", "rm", "usage"]) {
+      expect(top.out).toContain(`  ${cmd} `);
+      const h = imgd([cmd, "--help"]);
+      expect({ cmd, code: h.code }).toEqual({ cmd, code: 0 });
+      expect(h.out).toContain(`Usage: imgd ${cmd}`);
+      expect(h.out).toContain("--help");
+    }
+    expect(imgd(["serve", "--help"]).out).toContain("IMGD_MAX_UPLOAD_BYTES");
+    expect(imgd(["--version"]).out.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+    const unknown = imgd(["upload", "x.jpg", "--colour", "red"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toContain("--colour");
+    expect(imgd(["frobnicate"]).code).toBe(2);
+    const bad = imgd(["upload", "x.jpg", "--concurrency", "0"], { IMGD_API_KEY: "k" });
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain("--concurrency");
+    const badPort = imgd(["serve", "--port", "70000"]);
+    expect(badPort.code).toBe(2);
+    expect(badPort.err).toContain("IMGD_PORT");
+    expect(badPort.err.trim().split("\n").length).toBe(1);
+  });
+});
+
+describe("client commands against a running server", () => {
+  let s: TestServer;
+  let dir: string;
+  beforeAll(async () => {
+    s = await startServer();
+    dir = await mkdtemp(join(tmpdir(), "imgd-cli-"));
+    await mkdir(join(dir, "album/sub"), { recursive: true });
+    await writeFile(join(dir, "album/a.jpg"), await makeImage(120, 80, "jpg"));
+    await writeFile(join(dir, "album/b.png"), await makeImage(60, 60, "png"));
+    await writeFile(join(dir, "album/sub/c.webp"), await makeImage(40, 30, "webp"));
+    await writeFile(join(dir, "album/broken.jpg"), "not an image at all, just text");
+    await writeFile(join(dir, "album/notes.txt"), "ignored");
+  });
+  afterAll(async () => {
+    await s.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test("upload a folder: plain lines when not a terminal, URLs, failures listed, exit 1", async () => {
+    const r = imgd(["upload", join(dir, "album"), "--recursive", "--path", "trip", "--server", s.url], { IMGD_API_KEY: s.adminKey });
+    expect(r.code).toBe(1);
+    const urls = r.out.trim().split("\n");
+    expect(urls.sort()).toEqual([`${s.url}/i/admin/trip/a.jpg`, `${s.url}/i/admin/trip/b.png`, `${s.url}/i/admin/trip/sub/c.webp`]);
+    expect(r.err).toContain("3 uploaded, 1 failed");
+    expect(r.err).toContain("broken.jpg");
+    expect(r.err).toMatch(/uploaded .*a\.jpg → http/);
+    const img = await fetch(`${s.url}/i/admin/trip/sub/c.png?w=20`);
+    expect(await decode(new Uint8Array(await img.arrayBuffer()))).toMatchObject({ format: "png", width: 20, height: 15 });
+  });
+
+  test("ls, usage and rm", async () => {
+    const env = { IMGD_API_KEY: s.adminKey, IMGD_SERVER: s.url };
+    const ls = imgd(["ls", "--path", "trip"], env);
+    expect(ls.code).toBe(0);
+    expect(ls.out).toContain("sub/\t(1 images)");
+    expect(ls.out).toContain("trip/a.jpg");
+    const json = JSON.parse(imgd(["ls", "--json"], env).out);
+    expect(json.total).toBe(3);
+    const usage = imgd(["usage"], env);
+    expect(usage.code).toBe(0);
+    expect(usage.out).toMatch(/uploads\s+3 \/ unlimited/);
+    const id = json.images.find((i: any) => i.paths.includes("trip/b.png")).id;
+    const rmId = imgd(["rm", id, "trip/a.jpg", "nope/missing.jpg"], env);
+    expect(rmId.code).toBe(1);
+    expect(rmId.out).toContain(`deleted ${id}`);
+    expect(rmId.out).toContain("removed trip/a.jpg (image deleted)");
+    expect(rmId.err).toContain("failed nope/missing.jpg");
+    expect(JSON.parse(imgd(["ls", "--json"], env).out).total).toBe(1);
+    const noKey = imgd(["ls", "--server", s.url]);
+    expect(noKey.code).toBe(2);
+    expect(noKey.err).toContain("IMGD_API_KEY");
+    const wrongKey = imgd(["ls"], { ...env, IMGD_API_KEY: "imgsrc_wrong" });
+    expect(wrongKey.code).toBe(1);
+    expect(wrongKey.err).toContain("API key");
+  });
+});
