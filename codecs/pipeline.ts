@@ -11,7 +11,14 @@
 
 import { plan, shrinkOnLoad, type Plan } from "./geometry.ts";
 import { CodecError, type Gravity, type InputFormat, type InspectResult, type OutputFormat, type TransformResult, type TransformSpec } from "./types.ts";
-import type { Vips, VipsImage } from "./wasm.ts";
+import type { Vips, VipsImage, WebpEncoder } from "./wasm.ts";
+import { encodeWebp, type Keep } from "./webp.ts";
+
+/** The encoders a worker holds: wasm-vips for everything, jsquash's libwebp for lossy WebP. */
+export interface Codecs {
+  vips: Vips;
+  webp: WebpEncoder;
+}
 
 export interface Limits {
   /** Refuse sources with more pixels than this (upright width × height). */
@@ -65,16 +72,19 @@ class State {
   loader = "";
   orientation = 1;
   hadProfile = false;
-  keep = "none";
+  keep: Keep = "none";
   format: OutputFormat;
   output: Uint8Array | null = null;
 
+  readonly vips: Vips;
+
   constructor(
-    readonly vips: Vips,
+    readonly codecs: Codecs,
     readonly bytes: Uint8Array,
     readonly spec: TransformSpec,
     readonly limits: Limits,
   ) {
+    this.vips = codecs.vips;
     this.format = spec.format;
   }
 
@@ -356,7 +366,8 @@ const encode: Step = {
     const keep = s.keep;
     switch (s.format) {
       case "webp":
-        s.output = img.writeToBuffer(".webp", { Q: q, effort: 4, keep });
+        // Not vips' webpsave: see wasm.ts (Bun's wasm JIT miscompiles libwebp's SIMD paths).
+        s.output = encodeWebp(img, s.codecs.webp, q, keep);
         break;
       case "avif":
         s.output = img.writeToBuffer(".avif", { Q: q, effort: 4, bitdepth: 8, keep });
@@ -380,8 +391,8 @@ const encode: Step = {
 /** The transform, step by step. Exported so its shape can be read (and logged) in one place. */
 export const STEPS: readonly Step[] = [load, orient, crop, srgb, resize, pad, flatten, metadata, encode];
 
-export function transform(vips: Vips, bytes: Uint8Array, spec: TransformSpec, limits: Limits = {}): TransformResult {
-  const s = new State(vips, bytes, spec, limits);
+export function transform(codecs: Codecs, bytes: Uint8Array, spec: TransformSpec, limits: Limits = {}): TransformResult {
+  const s = new State(codecs, bytes, spec, limits);
   try {
     for (const step of STEPS) step.run(s);
     const data = s.output!;

@@ -42,10 +42,18 @@ export interface CodecPoolStats {
 export interface JobOptions {
   /**
    * Hand the bytes' ArrayBuffer to the worker instead of copying it. The caller's buffer is
-   * detached afterwards, so only set this for bytes nobody reads again.
+   * detached afterwards, so only set this for bytes nobody reads again. For a lazy source it
+   * applies to the bytes the loader returns.
    */
   transfer?: boolean;
 }
+
+/**
+ * The encoded source image: its bytes, or a loader called only when a worker is about to take
+ * the job, so that queued jobs hold no image bytes (at most one loaded source per worker).
+ * A loader's rejection (or throw) rejects the job with that same error.
+ */
+export type Source = Uint8Array | (() => Promise<Uint8Array>);
 
 /** One worker per core: codec jobs are CPU-bound and single-threaded inside a worker. */
 export function defaultPoolSize(): number {
@@ -61,14 +69,17 @@ export function defaultPoolSize(): number {
   return 1;
 }
 
-type JobBody = { kind: "transform"; bytes: Uint8Array; spec: TransformSpec } | { kind: "inspect"; bytes: Uint8Array } | { kind: "crash" };
+type JobBody = { kind: "transform"; source: Source; spec: TransformSpec } | { kind: "inspect"; source: Source } | { kind: "crash" };
 
 interface Job {
   id: number;
   body: JobBody;
   transfer: boolean;
+  /** The request has reached the worker (false while a lazy source is being loaded). */
+  sent: boolean;
   resolve(value: unknown): void;
-  reject(error: CodecError): void;
+  /** A CodecError, or whatever a lazy source's loader failed with. */
+  reject(error: unknown): void;
 }
 
 interface Slot {
@@ -113,13 +124,18 @@ export class CodecPool {
     }
   }
 
-  transform(bytes: Uint8Array, spec: TransformSpec, options: JobOptions = {}): Promise<TransformResult> {
-    return this.#submit({ kind: "transform", bytes, spec }, options) as Promise<TransformResult>;
+  /**
+   * Runs the transform in a worker. Bytes given directly are checked from their header at
+   * once (unrecognised or over the pixel limit: refused without queueing); a lazy source is
+   * checked the same way as soon as its loader has returned.
+   */
+  transform(source: Source, spec: TransformSpec, options: JobOptions = {}): Promise<TransformResult> {
+    return this.#submit({ kind: "transform", source, spec }, options) as Promise<TransformResult>;
   }
 
   /** Full decode as validation, plus upright size, alpha, pages and dominant colour. */
-  inspect(bytes: Uint8Array, options: JobOptions = {}): Promise<InspectResult> {
-    return this.#submit({ kind: "inspect", bytes }, options) as Promise<InspectResult>;
+  inspect(source: Source, options: JobOptions = {}): Promise<InspectResult> {
+    return this.#submit({ kind: "inspect", source }, options) as Promise<InspectResult>;
   }
 
   /**
@@ -177,16 +193,11 @@ export class CodecPool {
         reject(new CodecError(code, message));
       };
       if (this.#closed) return refuse("closed", "codec pool is closed");
-      if (body.kind !== "crash") {
-        // Refuse from the header what no worker should ever try to decode.
-        const head = probe(body.bytes.subarray(0, PROBE_BYTES));
-        if (!head) return refuse("invalid_image", "not a recognised image format");
-        const pixels = head.uprightWidth * head.uprightHeight;
-        if (pixels > this.#options.maxSourcePixels) {
-          return refuse("too_large", `source is ${head.uprightWidth}×${head.uprightHeight}, over the limit of ${this.#options.maxSourcePixels} pixels`);
-        }
+      if (body.kind !== "crash" && typeof body.source !== "function") {
+        const refusal = this.#precheck(body.source);
+        if (refusal) return refuse(refusal.code as "too_large" | "invalid_image", refusal.message);
       }
-      const job: Job = { id: this.#nextId++, body, transfer: options.transfer === true, resolve, reject };
+      const job: Job = { id: this.#nextId++, body, transfer: options.transfer === true, sent: false, resolve, reject };
       const slot = this.#idleSlot();
       if (slot) return this.#dispatch(slot, job);
       if (this.#queue.length >= this.#options.maxQueue) {
@@ -196,6 +207,18 @@ export class CodecPool {
     });
   }
 
+  /** Refuses from the header what no worker should ever try to decode. */
+  #precheck(bytes: Uint8Array): CodecError | null {
+    if (!(bytes instanceof Uint8Array)) return new CodecError("invalid_image", "source is not a Uint8Array");
+    const head = probe(bytes.subarray(0, PROBE_BYTES));
+    if (!head) return new CodecError("invalid_image", "not a recognised image format");
+    const pixels = head.uprightWidth * head.uprightHeight;
+    if (pixels > this.#options.maxSourcePixels) {
+      return new CodecError("too_large", `source is ${head.uprightWidth}×${head.uprightHeight}, over the limit of ${this.#options.maxSourcePixels} pixels`);
+    }
+    return null;
+  }
+
   #idleSlot(): Slot | null {
     for (const s of this.#slots) if (s && s.ready && !s.job) return s;
     return null;
@@ -203,11 +226,51 @@ export class CodecPool {
 
   #dispatch(slot: Slot, job: Job): void {
     slot.job = job;
-    const limits: Limits = { maxSourcePixels: this.#options.maxSourcePixels };
-    const request: Request = job.body.kind === "crash" ? { id: job.id, kind: "crash" } : { id: job.id, ...job.body, limits };
-    const transfer: Transferable[] = [];
-    if (job.transfer && "bytes" in job.body) transfer.push(job.body.bytes.buffer as ArrayBuffer);
+    // The deadline covers loading a lazy source too, so a hung loader cannot hold a worker.
     slot.timer = setTimeout(() => this.#onTimeout(slot, job), this.#options.jobTimeoutMs);
+    const body = job.body;
+    if (body.kind === "crash") return this.#post(slot, job, null);
+    const source = body.source;
+    if (typeof source !== "function") return this.#post(slot, job, source);
+    const loader = source;
+    let loading: Promise<Uint8Array>;
+    try {
+      loading = Promise.resolve(loader());
+    } catch (e) {
+      loading = Promise.reject(e);
+    }
+    const current = () => slot.job === job && this.#slots[slot.index] === slot;
+    loading.then(
+      (bytes) => {
+        if (!current()) return; // timed out, closed, or the worker died meanwhile
+        const refusal = this.#precheck(bytes);
+        if (!refusal) return this.#post(slot, job, bytes);
+        this.#finish(slot);
+        this.#counters.rejected++;
+        job.reject(refusal);
+        this.#drain();
+      },
+      (e: unknown) => {
+        if (!current()) return;
+        this.#finish(slot);
+        this.#counters.failed++;
+        job.reject(e);
+        this.#drain();
+      },
+    );
+  }
+
+  /** Sends the job (with its bytes, unless it is the crash hook) to the slot's worker. */
+  #post(slot: Slot, job: Job, bytes: Uint8Array | null): void {
+    const limits: Limits = { maxSourcePixels: this.#options.maxSourcePixels };
+    const body = job.body;
+    const request: Request =
+      body.kind === "crash" ? { id: job.id, kind: "crash" }
+      : body.kind === "transform" ? { id: job.id, kind: "transform", bytes: bytes!, spec: body.spec, limits }
+      : { id: job.id, kind: "inspect", bytes: bytes!, limits };
+    const transfer: Transferable[] = [];
+    if (job.transfer && bytes) transfer.push(bytes.buffer as ArrayBuffer);
+    job.sent = true;
     try {
       slot.worker.postMessage(request, transfer);
     } catch (e) {
@@ -292,6 +355,8 @@ export class CodecPool {
     this.#counters.timeouts++;
     this.#counters.failed++;
     job.reject(new CodecError("timeout", `codec job ran past ${this.#options.jobTimeoutMs} ms`));
+    // Still loading its source: the worker never saw the job and stays as it is.
+    if (!job.sent) return this.#drain();
     // The worker is stuck inside wasm and cannot be interrupted: only terminate() stops it.
     this.#replace(slot);
   }

@@ -7,7 +7,15 @@
 // as `mainScriptUrlOrBlob` (its pthreads re-import it). That switch belongs in
 // `vipsInitOptions()` below and nowhere else: callers only ever see `loadVips()` and
 // `workerScriptUrl()`.
+//
+// Lossy WebP is encoded by @jsquash/webp's non-SIMD build, not by wasm-vips: Bun 1.3.14's
+// optimising wasm tier (OMG) miscompiles libwebp's SIMD encoder paths (wasm-vips' libwebp and
+// jsquash's SIMD build alike), giving wrong, drifting output after the first few encodes; the
+// non-SIMD build is correct and deterministic under the default JIT (measured). Its wasm file
+// is located by `webpEncoderWasm()` below, with the same embedded-files switch as wasm-vips.
 
+import { readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
 import type VipsFactory from "wasm-vips";
 
 export type Vips = typeof VipsFactory;
@@ -21,7 +29,10 @@ export const VIPS_SIDE_MODULES = ["vips-heif.wasm", "vips-jxl.wasm", "vips-resvg
 
 /** Where a compiled binary keeps its embedded files; absent when running from node_modules. */
 export interface EmbeddedVipsAssets {
-  /** File name as wasm-vips asks for it (e.g. "vips.wasm") → path or URL of the embedded file. */
+  /**
+   * File name as wasm-vips asks for it (e.g. "vips.wasm") → path or URL of the embedded file.
+   * Also holds `WEBP_ENCODER_WASM` ("webp_enc.wasm"), jsquash's non-SIMD WebP encoder.
+   */
   files: Record<string, string>;
   /** The embedded copy of wasm-vips' vips-node.mjs, which its pthread workers load. */
   mainScript: string;
@@ -59,6 +70,89 @@ export async function loadVips(embedded?: EmbeddedVipsAssets): Promise<Vips> {
   // The typings describe only the options they know of; ours are a subset of Emscripten's.
   return await Vips(vipsInitOptions(embedded) as Parameters<typeof Vips>[0]);
 }
+
+// ------------------------------------------------------------------------- WebP encoder
+
+/** The file name of @jsquash/webp's non-SIMD encoder (the SIMD one is miscompiled by Bun). */
+export const WEBP_ENCODER_WASM = "webp_enc.wasm";
+
+/** libwebp's WebPConfig as jsquash's embind glue takes it (all fields required). */
+export interface WebpEncodeOptions {
+  quality: number;
+  target_size: number;
+  target_PSNR: number;
+  method: number;
+  sns_strength: number;
+  filter_strength: number;
+  filter_sharpness: number;
+  filter_type: number;
+  partitions: number;
+  segments: number;
+  pass: number;
+  show_compressed: number;
+  preprocessing: number;
+  autofilter: number;
+  partition_limit: number;
+  alpha_compression: number;
+  alpha_filtering: number;
+  alpha_quality: number;
+  lossless: number;
+  exact: number;
+  image_hint: number;
+  emulate_jpeg_size: number;
+  thread_level: number;
+  low_memory: number;
+  near_lossless: number;
+  use_delta_palette: number;
+  use_sharp_yuv: number;
+}
+
+/** One instance of the encoder (its own wasm memory). Synchronous, like the vips calls. */
+export interface WebpEncoder {
+  /** RGBA, 4 bytes a pixel, row after row. Returns a complete WebP file (a fresh buffer). */
+  encode(rgba: Uint8Array, width: number, height: number, options: WebpEncodeOptions): Uint8Array;
+}
+
+/** Path (or file: URL) of the non-SIMD encoder's wasm file: embedded copy, else node_modules. */
+export function webpEncoderWasm(embedded?: EmbeddedVipsAssets): string {
+  const file = embedded?.files[WEBP_ENCODER_WASM];
+  if (file) return file;
+  // import.meta.resolve is synchronous and gives a file: URL on Bun, Deno and Node alike.
+  return fileURLToPath(import.meta.resolve(`@jsquash/webp/codec/enc/${WEBP_ENCODER_WASM}`));
+}
+
+interface WebpGlueModule {
+  encode(data: BufferSource, width: number, height: number, options: WebpEncodeOptions): Uint8Array | null;
+}
+type WebpGlueFactory = (options: Record<string, unknown>) => Promise<WebpGlueModule>;
+
+/** Instantiates jsquash's non-SIMD WebP encoder. Call once per worker. */
+export async function loadWebpEncoder(embedded?: EmbeddedVipsAssets): Promise<WebpEncoder> {
+  const bytes = await readFile(webpEncoderWasm(embedded));
+  const compiled = await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
+  // The glue of the *non-SIMD* build, imported directly: jsquash's encode.js would pick the
+  // SIMD glue by feature detection. Its own wasm lookup (fetch next to the glue) is bypassed.
+  const { default: factory } = (await import("@jsquash/webp/codec/enc/webp_enc.js")) as unknown as { default: WebpGlueFactory };
+  const glue = await factory({
+    noInitialRun: true,
+    instantiateWasm(imports: WebAssembly.Imports, done: (instance: WebAssembly.Instance) => void) {
+      const instance = new WebAssembly.Instance(compiled, imports);
+      done(instance);
+      return instance.exports;
+    },
+  });
+  return {
+    encode(rgba, width, height, options) {
+      if (rgba.length !== width * height * 4) throw new RangeError(`webp encode: ${rgba.length} bytes for ${width}×${height} RGBA`);
+      const out = glue.encode(rgba as Uint8Array<ArrayBuffer>, width, height, options);
+      if (!out) throw new Error("webp encode failed");
+      // The glue returns a copy; make sure it never is a view of wasm memory (it gets transferred).
+      return out.byteOffset === 0 && out.buffer.byteLength === out.length && !(out.buffer instanceof SharedArrayBuffer) ? out : out.slice();
+    },
+  };
+}
+
+// ----------------------------------------------------------------------------------------
 
 /** The worker script for `new Worker(url, { type: "module" })`. */
 export function workerScriptUrl(): URL {

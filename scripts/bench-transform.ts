@@ -3,8 +3,9 @@
 //
 //   bun scripts/bench-transform.ts [webp/jpeg iterations=7] [avif iterations=3]
 //
-// Note: run with BUN_JSC_wasmOMGOptimizationLevel=0: Bun 1.3.14's optimising wasm tier
-// miscompiles libwebp's lossy encoder (wrong, drifting WebP output after the first few calls).
+// Runs under Bun's default JIT: lossy WebP goes through jsquash's non-SIMD libwebp, which
+// Bun 1.3.14's optimising wasm tier compiles correctly (see codecs/wasm.ts). Also prints the
+// pool's start time (wasm load + warm-up) and the first job of each format on a fresh worker.
 
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -19,8 +20,12 @@ const FIXTURE = join(import.meta.dir, "../../shared/fixtures/2569067123_aca715a2
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
-async function time(n: number, f: () => Promise<unknown>): Promise<number> {
+const first: string[] = [];
+
+async function time(n: number, f: () => Promise<unknown>, label?: string): Promise<number> {
+  const t0 = performance.now();
   await f(); // warm-up: JIT tiers, codec tables
+  if (label) first.push(`${label} ${(performance.now() - t0).toFixed(0)} ms`);
   const ms: number[] = [];
   for (let i = 0; i < n; i++) {
     const t = performance.now();
@@ -42,7 +47,9 @@ try {
   sharp.concurrency(1);
   sharp.cache(false);
   const pool = new CodecPool({ size: 1, maxQueue: 4, jobTimeoutMs: 120_000, maxSourcePixels: 100_000_000 });
+  const t0 = performance.now();
   await pool.start();
+  console.log(`pool start (1 worker, incl. warm-up): ${(performance.now() - t0).toFixed(0)} ms`);
 
   const spec = (format: OutputFormat): TransformSpec => ({
     width: 800, fit: "inside", enlarge: false, gravity: "centre", format, quality: 80, keepMetadata: false,
@@ -55,11 +62,12 @@ try {
   const rows: string[] = [];
   for (const format of ["webp", "jpeg", "avif"] as const) {
     const n = format === "avif" ? N_AVIF : N;
-    const imgd = await time(n, () => pool.transform(source, spec(format)));
+    const imgd = await time(n, () => pool.transform(source, spec(format)), format);
     const ref = await time(n, () => viaSharp(format));
     rows.push(`${format.padEnd(5)} imgd ${imgd.toFixed(0).padStart(5)} ms   sharp ${ref.toFixed(0).padStart(5)} ms   imgd/sharp ${(imgd / ref).toFixed(2)}×   (median of ${n})`);
     console.log(rows.at(-1));
   }
+  console.log(`first job of each format on the worker: ${first.join(", ")}`);
   await pool.close();
 } finally {
   rmSync(dir, { recursive: true, force: true });

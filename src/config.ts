@@ -38,6 +38,16 @@ const username = v.pipe(
   v.regex(/^[a-z0-9][a-z0-9_-]{1,38}$/, "expected 2–39 lowercase letters, digits, '-' or '_'"),
 );
 
+/** A comma-separated list of CIDR ranges ("10.0.0.0/8, 127.0.0.2/32, fd00::/8"); checked in full by the fetcher. */
+const cidrList = v.pipe(
+  v.string(),
+  v.trim(),
+  v.check(
+    (s) => s === "" || s.split(",").every((p) => /^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(p.trim())),
+    "expected a comma-separated list of CIDR ranges, e.g. 127.0.0.2/32,10.1.0.0/16",
+  ),
+);
+
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
 
@@ -53,6 +63,16 @@ export const settings = {
   queueLimit: { env: "IMGD_QUEUE_LIMIT", flag: "queue-limit", schema: int(0, 100_000), default: 64, help: "Transform jobs allowed to wait for a worker before new ones get 503" },
   jobTimeoutMs: { env: "IMGD_JOB_TIMEOUT_MS", flag: "job-timeout-ms", schema: int(100, 600_000), default: 30_000, help: "Time limit of one transform job, in milliseconds" },
   variantCacheBytes: { env: "IMGD_VARIANT_CACHE_BYTES", flag: "variant-cache-bytes", schema: int(0, 2 ** 50), default: 2 * GiB, help: "Size cap of the on-disk variant cache, in bytes (least recently used evicted)" },
+  maxSvgBytes: { env: "IMGD_MAX_SVG_BYTES", flag: "max-svg-bytes", schema: int(1, 16 * GiB), default: 10 * MiB, help: "Largest accepted SVG upload, in bytes" },
+  maxAnonymousUploadBytes: { env: "IMGD_MAX_ANONYMOUS_UPLOAD_BYTES", flag: "max-anonymous-upload-bytes", schema: int(1, 16 * GiB), default: 20 * MiB, help: "Largest accepted anonymous upload, in bytes" },
+  registration: { env: "IMGD_REGISTRATION", flag: "registration", schema: v.picklist(["open", "closed"], "expected open or closed"), default: "closed" as "open" | "closed", help: "Whether POST /v1/keys creates accounts for anyone (open) or is refused (closed)" },
+  anonymousUploads: { env: "IMGD_ANONYMOUS_UPLOADS", flag: "anonymous-uploads", schema: bool, default: false, help: "Accept img.pro uploads and imports without a key (30-day TTL, per-IP limits)" },
+  anonymousUploadsPerHour: { env: "IMGD_ANONYMOUS_UPLOADS_PER_HOUR", flag: "anonymous-uploads-per-hour", schema: int(0, 1_000_000), default: 20, help: "Anonymous uploads allowed per client IP per hour" },
+  anonymousUploadsPerDay: { env: "IMGD_ANONYMOUS_UPLOADS_PER_DAY", flag: "anonymous-uploads-per-day", schema: int(0, 1_000_000), default: 100, help: "Anonymous uploads allowed per client IP per day" },
+  trustProxy: { env: "IMGD_TRUST_PROXY", flag: "trust-proxy", schema: cidrList, default: "", help: "Proxies (CIDR list) whose X-Forwarded-For names the client IP; empty: the socket address is the client" },
+  importAllowNetworks: { env: "IMGD_IMPORT_ALLOW_NETWORKS", flag: "import-allow-networks", schema: cidrList, default: "", help: "Ranges (CIDR list) URL imports may reach although they are private, loopback or reserved" },
+  importTimeoutMs: { env: "IMGD_IMPORT_TIMEOUT_MS", flag: "import-timeout-ms", schema: int(100, 600_000), default: 30_000, help: "Total time limit of one URL import (all redirects and the body), in milliseconds" },
+  sweepIntervalMs: { env: "IMGD_SWEEP_INTERVAL_MS", flag: "sweep-interval-ms", schema: int(100, 86_400_000), default: 60_000, help: "How often expired images are removed from disk and database, in milliseconds" },
   quiet: { env: "IMGD_QUIET", flag: "quiet", schema: bool, default: false, help: "Print nothing but errors" },
 } as const;
 

@@ -27,6 +27,7 @@ export async function createImgd(input: ConfigInput = {}, options: { log?: (line
     async close() {
       if (closed) return;
       closed = true;
+      await services.sweeper.stop();
       await services.usage.close();
       await services.presets.close();
       await services.pool.close();

@@ -10,6 +10,12 @@ import { Keys } from "./domain/keys.ts";
 import { Presets } from "./domain/presets.ts";
 import { Usage } from "./domain/usage.ts";
 import { Users } from "./domain/users.ts";
+import { Accounts } from "./domain/accounts.ts";
+import { parseCidrList } from "./domain/addresses.ts";
+import { Fetcher } from "./domain/fetcher.ts";
+import { Media } from "./domain/media.ts";
+import { Quota } from "./domain/quota.ts";
+import { RateLimits } from "./domain/ratelimits.ts";
 import type { Runtime } from "./runtime/index.ts";
 import { FsBlobStore } from "./store/blobs.ts";
 import { VariantCache } from "./store/variants.ts";
@@ -28,6 +34,15 @@ export interface Services {
   usage: Usage;
   variants: VariantCache;
   delivery: Delivery;
+  media: Media;
+  accounts: Accounts;
+  quota: Quota;
+  rates: RateLimits;
+  fetcher: Fetcher;
+  /** Proxies whose X-Forwarded-For is believed (IMGD_TRUST_PROXY). */
+  trustedProxies: ReturnType<typeof parseCidrList>;
+  /** Removes expired images now and then; stopped by close. */
+  sweeper: Sweeper;
   /** HMAC key for signed URLs, created on first start and kept in the data dir. */
   secret: Uint8Array;
   log: (line: string) => void;
@@ -76,7 +91,42 @@ export async function buildServices(config: Config, runtime: Runtime, log: (line
     maxOutputPixels: config.maxSourcePixels,
   });
   variants.onRemoved = (keys) => delivery.forgetVariants(keys);
-  return { config, runtime, db, blobs, pool, users, keys, images, presets, usage, variants, delivery, secret, log };
+  const rates = new RateLimits(db, config.now);
+  const media = new Media(db, images, config.now);
+  const accounts = new Accounts({ db, users, keys, images, rates, now: config.now });
+  const quota = new Quota(usage, config.now);
+  const fetcher = new Fetcher({ allow: parseCidrList(config.importAllowNetworks), timeoutMs: config.importTimeoutMs });
+  const sweeper = new Sweeper(config.sweepIntervalMs, async () => {
+    await media.sweepExpired();
+    await rates.prune();
+  }, log);
+  sweeper.start();
+  return {
+    config, runtime, db, blobs, pool, users, keys, images, presets, usage, variants, delivery,
+    media, accounts, quota, rates, fetcher, trustedProxies: parseCidrList(config.trustProxy), sweeper, secret, log,
+  };
+}
+
+/** Runs a job at start and then every `intervalMs`, never two at once; errors are logged. */
+export class Sweeper {
+  #timer: ReturnType<typeof setInterval> | null = null;
+  #running: Promise<void> | null = null;
+  constructor(private readonly intervalMs: number, private readonly job: () => Promise<void>, private readonly log: (l: string) => void) {}
+  start() {
+    this.#timer = setInterval(() => void this.run(), this.intervalMs);
+    void this.run();
+  }
+  run(): Promise<void> {
+    this.#running ??= this.job()
+      .catch((err) => this.log(`sweeper: ${err instanceof Error ? err.message : String(err)}`))
+      .finally(() => (this.#running = null));
+    return this.#running;
+  }
+  async stop() {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = null;
+    await this.#running;
+  }
 }
 
 async function loadSecret(dataDir: string): Promise<Uint8Array> {

@@ -3,6 +3,12 @@ import { mkdir } from "node:fs/promises";
 import { configFromEnv, resolveConfig } from "../config.ts";
 import { openDatabase } from "../db/connection.ts";
 import { Users } from "../domain/users.ts";
+import { Accounts } from "../domain/accounts.ts";
+import { Images } from "../domain/images.ts";
+import { Keys } from "../domain/keys.ts";
+import { RateLimits } from "../domain/ratelimits.ts";
+import { FsBlobStore } from "../store/blobs.ts";
+import { AppError } from "../domain/errors.ts";
 import { detectRuntime } from "../runtime/index.ts";
 import { type FlagSpec, formatFlags, parseArgs, UsageError } from "./args.ts";
 
@@ -12,7 +18,7 @@ const flags: Record<string, FlagSpec> = {
   help: { boolean: true, help: "Show this help" },
 };
 
-export const usersHelp = `Usage: imgd users <create|list> [options]
+export const usersHelp = `Usage: imgd users <create|list|verify|delete> [options]
 
 Manages users (tenants) directly in the data directory; no running server is needed.
 Each user has their own images, keys, presets and counters, and a username that appears in
@@ -20,6 +26,11 @@ delivery URLs (/i/{username}/…).
 
   imgd users create <username> [--email ADDRESS]
   imgd users list
+  imgd users verify <username|id|email>     lift the limits of a self-registered account
+  imgd users delete <username|id|email>     remove the user, its keys and its images
+
+A server that is running notices a verification at once; after a delete, restart it (or wait a
+few seconds) so that no cached answer of the user's delivery URLs remains.
 
 Options:
 ${formatFlags(flags)}`;
@@ -33,7 +44,7 @@ export async function usersCommand(argv: string[], env: Record<string, string | 
     return f.help ? 0 : 2;
   }
   const [sub, ...rest] = positional;
-  if (!["create", "list"].includes(sub)) throw new UsageError(`unknown users command '${sub}' (create or list)`);
+  if (!["create", "list", "verify", "delete"].includes(sub)) throw new UsageError(`unknown users command '${sub}' (create, list, verify or delete)`);
   const config = resolveConfig({ ...configFromEnv(env), ...(f["data-dir"] ? { dataDir: f["data-dir"] } : {}) });
   await mkdir(config.dataDir, { recursive: true });
   const db = await openDatabase(await detectRuntime(), join(config.dataDir, "imgd.sqlite"));
@@ -48,9 +59,38 @@ export async function usersCommand(argv: string[], env: Record<string, string | 
       }
       const user = await users.create({ username, email: f.email ? String(f.email) : null });
       console.log(user.id);
+    } else if (sub === "verify" || sub === "delete") {
+      const [ref] = rest;
+      if (!ref) throw new UsageError(`users ${sub} takes a username, id or email`);
+      const blobs = new FsBlobStore(config.dataDir);
+      await blobs.init();
+      // Deleting images here needs no decoding and no running server.
+      const images = new Images({
+        db,
+        blobs,
+        inspect: () => Promise.reject(new Error("not available in the CLI")),
+        countUpload: async () => {},
+        onChanged: () => {},
+        onBlobsReleased: async (hashes) => {
+          await db.deleteFrom("variants").where("blob_hash", "in", hashes).execute();
+        },
+        limits: { maxUploadBytes: config.maxUploadBytes, maxSourcePixels: config.maxSourcePixels },
+        now: config.now,
+      });
+      const accounts = new Accounts({ db, users, keys: new Keys(db, config.now), images, rates: new RateLimits(db, config.now), now: config.now });
+      try {
+        const u = sub === "verify" ? await accounts.setVerified(ref, true) : await accounts.delete(ref);
+        console.log(`${sub === "verify" ? "verified" : "deleted"} ${u.username} (${u.id})`);
+      } catch (err) {
+        if (err instanceof AppError) {
+          console.error(err.message);
+          return 1;
+        }
+        throw err;
+      }
     } else {
-      for (const u of await db.selectFrom("users").selectAll().orderBy("created_at").execute()) {
-        console.log([u.id, u.username, u.role, u.plan, u.email ?? "-"].join("\t"));
+      for (const u of await accounts0(db)) {
+        console.log([u.id, u.username, u.role, u.plan, u.verified ? "verified" : "unverified", u.email ?? "-"].join("\t"));
       }
     }
     return 0;
@@ -58,3 +98,5 @@ export async function usersCommand(argv: string[], env: Record<string, string | 
     await db.destroy();
   }
 }
+
+const accounts0 = (db: Awaited<ReturnType<typeof openDatabase>>) => db.selectFrom("users").selectAll().orderBy("created_at").execute();

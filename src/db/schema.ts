@@ -66,6 +66,10 @@ export interface ImagesTable {
   expires_at: number | null;
   signed_url: string | null;
   signed_url_expires_at: number | null;
+  /** img.pro's `public`: whether the viewer page is shown; delivery follows `visibility`. */
+  page_public: Generated<number>;
+  /** img.pro's editorial `date`, as the client sent it. */
+  display_date: string | null;
   created_at: number;
   updated_at: number;
 }
@@ -113,6 +117,13 @@ export interface VariantsTable {
   last_access_at: number;
 }
 
+export interface RateWindowsTable {
+  subject: string;
+  window_start: number;
+  window_ms: number;
+  count: number;
+}
+
 export interface Database {
   users: UsersTable;
   api_keys: ApiKeysTable;
@@ -123,6 +134,7 @@ export interface Database {
   presets: PresetsTable;
   usage_counters: UsageCountersTable;
   variants: VariantsTable;
+  rate_windows: RateWindowsTable;
 }
 
 export type User = Selectable<UsersTable>;

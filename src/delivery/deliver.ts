@@ -76,7 +76,7 @@ export class Delivery {
     const result = await this.#native(username, path, search, ifNoneMatch);
     // Remember public answers that are files on disk; fresh bytes become a cache hit next time.
     if (result.delivered && result.delivered !== "not-modified" && result.delivered.file && result.delivered.privateUntil === undefined) {
-      this.#hot.set(hotKey, { delivered: result.delivered, variantKey: result.variantKey, presetId: result.presetId });
+      this.#hot.set(hotKey, { delivered: result.delivered, variantKey: result.variantKey, presetId: result.presetId }, result.until);
     }
     return result.delivered;
   }
@@ -86,7 +86,7 @@ export class Delivery {
     path: string,
     search: URLSearchParams,
     ifNoneMatch: (etag: string) => boolean,
-  ): Promise<{ delivered: Delivered | "not-modified"; variantKey?: string; presetId?: string }> {
+  ): Promise<{ delivered: Delivered | "not-modified"; variantKey?: string; presetId?: string; until?: number }> {
     const user = await this.d.users.byUsername(username);
     const found = user && (await this.d.images.resolvePath(user.id, path));
     if (!found) throw new AppError("NOT_FOUND", "Image not found");
@@ -113,11 +113,12 @@ export class Delivery {
       const etag = `"${image.blob_hash}"`;
       if (ifNoneMatch(etag)) return { delivered: "not-modified" };
       const file = this.d.blobs.path(image.blob_hash);
-      return { delivered: { etag, mime: image.mime_type, size: image.size, file, cache: "original", privateUntil, userId: user.id }, presetId };
+      return { delivered: { etag, mime: image.mime_type, size: image.size, file, cache: "original", privateUntil, userId: user.id }, presetId, until: image.expires_at ?? undefined };
     }
     const spec = finalize(raw, image, this.d.maxOutputPixels);
     const delivered = await this.variant(user.id, image, spec, ifNoneMatch, privateUntil);
-    return { delivered, variantKey: variantKey(image.blob_hash, spec), presetId };
+    // An image with a TTL is gone at its expiry: a remembered answer must not outlive it.
+    return { delivered, variantKey: variantKey(image.blob_hash, spec), presetId, until: image.expires_at ?? undefined };
   }
 
   /** Serves one variant of an image; shared by every URL dialect. */
@@ -137,8 +138,8 @@ export class Delivery {
   }
 
   async #produce(userId: string, image: Image, spec: TransformSpec, key: string, etag: string): Promise<Delivered> {
-    const source = await this.d.blobs.read(image.blob_hash);
-    const out = await this.d.pool.transform(source, spec, { transfer: true });
+    // Read when a worker takes the job, so queued jobs hold no image bytes.
+    const out = await this.d.pool.transform(() => this.d.blobs.read(image.blob_hash), spec, { transfer: true });
     await this.d.variants.put(key, image.blob_hash, out.data, { mime: MIME[out.format as OutputFormat], width: out.width, height: out.height });
     // Counted when produced, not when served from cache (the reference's FAQ).
     await this.d.usage.add(userId, "transformations");

@@ -31,12 +31,13 @@ export class HotRoutes {
     return e;
   }
 
-  set(url: string, entry: Omit<Entry, "expires">) {
+  /** `until`: the answer is wrong from then on (the image expires). */
+  set(url: string, entry: Omit<Entry, "expires">, until = Infinity) {
     if (this.#map.size >= this.maxEntries) {
       // Maps iterate in insertion order: the first key is the oldest.
       this.#map.delete(this.#map.keys().next().value!);
     }
-    this.#map.set(url, { ...entry, expires: this.now() + this.ttlMs });
+    this.#map.set(url, { ...entry, expires: Math.min(until, this.now() + this.ttlMs) });
   }
 
   forgetUser(userId: string) {

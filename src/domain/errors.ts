@@ -32,7 +32,14 @@ export class AppError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
-    readonly extra: { field?: string; retryAfter?: number } = {},
+    readonly extra: {
+      field?: string;
+      retryAfter?: number;
+      /** A finer cause than the code, for dialects that name it (e.g. img.pro's `key_limit_reached`). */
+      reason?: string;
+      /** Every field that failed, not only the first, for dialects that report them all. */
+      errors?: Record<string, string>;
+    } = {},
   ) {
     super(message);
     this.name = "AppError";

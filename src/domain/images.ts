@@ -13,6 +13,7 @@ export type Visibility = "public" | "private";
 
 export interface ImageRecord extends Image {
   paths: string[];
+  tags: string[];
 }
 
 export interface UploadInput {
@@ -20,6 +21,30 @@ export interface UploadInput {
   /** A folder or a full path; see `uploadPath`. */
   path?: string;
   visibility?: Visibility;
+  /** Already normalised (see media-fields.ts). */
+  tags?: string[];
+  namespace?: string | null;
+  /** Custom fields, shown back as sent. */
+  metadata?: Record<string, unknown>;
+  expiresAt?: number | null;
+  /** Unique per tenant among live images: a match returns that image instead (`deduplicated`). */
+  externalId?: string | null;
+  sourceUrl?: string | null;
+  displayDate?: string | null;
+  /** Whether the viewer page is shown (img.pro's `public`); delivery follows `visibility`. */
+  pagePublic?: boolean;
+  /**
+   * Store as an item of its own even when the tenant has these bytes already (img.pro: every
+   * upload is a new media item), under the alias `{id}.{ext}`. The blob is still shared.
+   */
+  separate?: boolean;
+}
+
+export interface Stored {
+  image: ImageRecord;
+  isNew: boolean;
+  /** An image with the same external id was returned instead of storing this one. */
+  deduplicated?: boolean;
 }
 
 export interface ImagesDeps {
@@ -57,14 +82,14 @@ export class Images {
    * Streams the bytes to a temp file while hashing and checks the header (format, pixel count,
    * not cut off) without decoding. A refusal leaves nothing behind.
    */
-  async receive(body: AsyncIterable<Uint8Array>): Promise<Received> {
+  async receive(body: AsyncIterable<Uint8Array>, maxBytes = this.d.limits.maxUploadBytes): Promise<Received> {
     const { blobs, limits } = this.d;
     let staged: StagedBlob;
     try {
-      staged = await blobs.stage(body, limits.maxUploadBytes);
+      staged = await blobs.stage(body, maxBytes);
     } catch (err) {
       if (err instanceof BlobTooLargeError) {
-        throw new AppError("PAYLOAD_TOO_LARGE", `File is larger than the upload limit of ${limits.maxUploadBytes} bytes`);
+        throw new AppError("PAYLOAD_TOO_LARGE", `File is larger than the upload limit of ${maxBytes} bytes`);
       }
       throw err;
     }
@@ -90,7 +115,7 @@ export class Images {
   }
 
   /** Decodes the image once (proof it is whole), then stores blob and rows; always consumes `received`. */
-  async store(userId: string, received: Received, input: UploadInput): Promise<{ image: ImageRecord; isNew: boolean }> {
+  async store(userId: string, received: Received, input: UploadInput): Promise<Stored> {
     const { staged, header } = received;
     try {
       const inspected = await this.d.inspect(new Uint8Array(await readFile(staged.tempPath)));
@@ -102,11 +127,19 @@ export class Images {
     }
   }
 
-  #insert(userId: string, staged: StagedBlob, header: ProbeResult, inspected: InspectResult, input: UploadInput) {
+  #insert(userId: string, staged: StagedBlob, header: ProbeResult, inspected: InspectResult, input: UploadInput): Promise<Stored> {
     const now = this.d.now();
     const wanted = uploadPath(input.path, input.filename, header.format);
-    return this.d.db.transaction().execute(async (trx) => {
-      const existing = await trx
+    return this.d.db.transaction().execute(async (trx): Promise<Stored> => {
+      if (input.externalId) {
+        // Checked again here, inside the write transaction: two uploads racing with one
+        // external id end with one image.
+        const same = await this.#live(
+          trx.selectFrom("images").selectAll().where("user_id", "=", userId).where("external_id", "=", input.externalId),
+        ).executeTakeFirst();
+        if (same) return { image: await this.#withPaths(trx, same), isNew: false, deduplicated: true };
+      }
+      const existing = input.separate ? undefined : await trx
         .selectFrom("images")
         .selectAll()
         .where("user_id", "=", userId)
@@ -114,7 +147,10 @@ export class Images {
         .where((eb) => eb.or([eb("expires_at", "is", null), eb("expires_at", ">", now)]))
         .orderBy("created_at")
         .executeTakeFirst();
-      const path = await claimPath(trx, userId, wanted.path, existing?.id, wanted.explicit);
+      const id = newId(now);
+      const path = input.separate
+        ? { path: `${id}.${header.format}`, free: true }
+        : await claimPath(trx, userId, wanted.path, existing?.id, wanted.explicit);
       if (existing) {
         if (path.free) await insertPath(trx, userId, path.path, existing.id, now);
         return { image: await this.#withPaths(trx, existing), isNew: false };
@@ -135,7 +171,6 @@ export class Images {
       // Inside the transaction: a concurrent delete of the same content cannot trash the file
       // between our check and our row.
       await this.d.blobs.commit(staged);
-      const id = newId(now);
       await trx
         .insertInto("images")
         .values({
@@ -151,10 +186,13 @@ export class Images {
           height: inspected.height,
           visibility: input.visibility ?? "public",
           dominant_color: inspected.dominantColor,
-          namespace: null,
-          external_id: null,
-          source_url: null,
-          expires_at: null,
+          namespace: input.namespace ?? null,
+          metadata: JSON.stringify(input.metadata ?? {}),
+          external_id: input.externalId ?? null,
+          source_url: input.sourceUrl ?? null,
+          expires_at: input.expiresAt ?? null,
+          page_public: input.pagePublic === false ? 0 : 1,
+          display_date: input.displayDate ?? null,
           signed_url: null,
           signed_url_expires_at: null,
           created_at: now,
@@ -162,9 +200,58 @@ export class Images {
         })
         .execute();
       await insertPath(trx, userId, path.path, id, now);
+      const tags = [...new Set(input.tags ?? [])];
+      if (tags.length) await trx.insertInto("image_tags").values(tags.map((tag) => ({ image_id: id, tag }))).execute();
       const image = await trx.selectFrom("images").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
-      return { image: { ...image, paths: [path.path] }, isNew: true };
+      return { image: { ...image, paths: [path.path], tags: tags.sort() }, isNew: true };
     });
+  }
+
+  /** A live image with this external id, if the tenant has one. */
+  async byExternalId(userId: string, externalId: string): Promise<ImageRecord | undefined> {
+    const image = await this.#live(
+      this.d.db.selectFrom("images").selectAll().where("user_id", "=", userId).where("external_id", "=", externalId),
+    ).executeTakeFirst();
+    return image && this.#withPaths(this.d.db, image);
+  }
+
+  /** A live image by id whoever owns it (public viewer pages, public media). */
+  async byId(id: string): Promise<ImageRecord | undefined> {
+    const image = await this.#live(this.d.db.selectFrom("images").selectAll().where("id", "=", id)).executeTakeFirst();
+    return image && this.#withPaths(this.d.db, image);
+  }
+
+  /** Live images of a tenant by id, in no particular order; unknown ids are left out. */
+  async many(userId: string, ids: string[]): Promise<ImageRecord[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.#live(this.d.db.selectFrom("images").selectAll().where("user_id", "=", userId).where("id", "in", ids)).execute();
+    return this.#attachPaths(rows);
+  }
+
+  /** Expired images still in the database, oldest first: the sweeper's work list. */
+  expired(limit: number) {
+    return this.d.db
+      .selectFrom("images")
+      .select(["id", "user_id"])
+      .where("expires_at", "is not", null)
+      .where("expires_at", "<=", this.d.now())
+      .orderBy("expires_at")
+      .limit(limit)
+      .execute();
+  }
+
+  /** Tells delivery that a tenant's images changed outside this class (library edits). */
+  changed(userId: string) {
+    this.d.onChanged(userId);
+  }
+
+  /** Live-image filter for queries built elsewhere in the domain. */
+  live<Q extends { where: (...a: any[]) => Q }>(q: Q): Q {
+    return this.#live(q);
+  }
+
+  attach(rows: Image[], db: Kysely<Database> = this.d.db): Promise<ImageRecord[]> {
+    return this.#attachPaths(rows, db);
   }
 
   async get(userId: string, id: string): Promise<ImageRecord> {
@@ -189,10 +276,17 @@ export class Images {
     return { image, path: alias };
   }
 
-  async list(userId: string, q: { limit: number; offset: number; sort: ListSort; path?: string }) {
+  async list(userId: string, q: { limit: number; offset: number; sort: ListSort; path?: string; namespace?: string; tag?: string }) {
     const db = this.d.db;
     const folder = q.path?.replace(/\/+$/, "");
     let base = this.#live(db.selectFrom("images").where("images.user_id", "=", userId));
+    if (q.namespace !== undefined) base = base.where("images.namespace", "=", q.namespace);
+    if (q.tag !== undefined) {
+      const tag = q.tag;
+      base = base.where((eb) =>
+        eb.exists(eb.selectFrom("image_tags").select("image_tags.image_id").whereRef("image_tags.image_id", "=", "images.id").where("image_tags.tag", "=", tag)),
+      );
+    }
     if (folder) {
       base = base.where((eb) =>
         eb.exists(
@@ -351,7 +445,18 @@ export class Images {
       if (!byImage.has(p.image_id)) byImage.set(p.image_id, []);
       byImage.get(p.image_id)!.push(p.path);
     }
-    return rows.map((r) => ({ ...r, paths: byImage.get(r.id) ?? [] }));
+    const tagRows = await db
+      .selectFrom("image_tags")
+      .select(["image_id", "tag"])
+      .where("image_id", "in", rows.map((r) => r.id))
+      .orderBy("tag")
+      .execute();
+    const tags = new Map<string, string[]>();
+    for (const t of tagRows) {
+      if (!tags.has(t.image_id)) tags.set(t.image_id, []);
+      tags.get(t.image_id)!.push(t.tag);
+    }
+    return rows.map((r) => ({ ...r, paths: byImage.get(r.id) ?? [], tags: tags.get(r.id) ?? [] }));
   }
 }
 

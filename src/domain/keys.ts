@@ -9,6 +9,8 @@ export const KEY_PREFIX = "imgsrc_";
 /** img-src's format: the prefix and alphanumerics, 56 characters in all. */
 const KEY_LENGTH = 56;
 const DAY = 86_400_000;
+/** img.pro's limit until an account is verified. */
+export const UNVERIFIED_MAX_KEYS = 3;
 
 export const hashKey = (secret: string) => createHash("sha256").update(secret).digest("hex");
 export const looksLikeKey = (s: string) => s.startsWith(KEY_PREFIX) && s.length === KEY_LENGTH;
@@ -24,6 +26,20 @@ export class Keys {
 
   async create(userId: string, input: { name: string; scopes?: Scope[]; expiresInDays?: number | null }) {
     const now = this.now();
+    const user = await this.db.selectFrom("users").select("verified").where("id", "=", userId).executeTakeFirst();
+    if (user && !user.verified) {
+      const { n } = await this.db
+        .selectFrom("api_keys")
+        .select((eb) => eb.fn.countAll<number>().as("n"))
+        .where("user_id", "=", userId)
+        .where((eb) => eb.or([eb("expires_at", "is", null), eb("expires_at", ">", now)]))
+        .executeTakeFirstOrThrow();
+      if (Number(n) >= UNVERIFIED_MAX_KEYS) {
+        throw new AppError("PLAN_LIMIT_EXCEEDED", `Unverified accounts may have at most ${UNVERIFIED_MAX_KEYS} active keys; delete one or ask the operator to verify the account`, {
+          reason: "key_limit_reached",
+        });
+      }
+    }
     const secret = KEY_PREFIX + randomAlnum(KEY_LENGTH - KEY_PREFIX.length);
     const scopes = input.scopes?.length ? [...new Set(input.scopes)].sort() : ["read", "write"];
     const row = {

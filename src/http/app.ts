@@ -5,12 +5,37 @@ import { requireKey } from "./auth.ts";
 import { deliveryRoutes } from "./delivery.ts";
 import type { AppEnv } from "./env.ts";
 import { nativeErrorResponse, toAppError } from "./errors.ts";
+import { bodyWasRead } from "./validate.ts";
 import { healthRoutes } from "./native/health.ts";
 import { imageRoutes, pathRoutes } from "./native/images.ts";
 import { keyRoutes } from "./native/keys.ts";
 import { presetRoutes } from "./native/presets.ts";
 import { settingsRoutes } from "./native/settings.ts";
 import { usageRoutes } from "./native/usage.ts";
+import { adminRoutes } from "./native/admin.ts";
+import { imgproApp } from "./imgpro/app.ts";
+import { viewerRoutes } from "./viewer.ts";
+
+/** Reads and drops what is left of a body, up to 1 MiB and 2 s; true if it reached the end. */
+async function drain(body: ReadableStream<Uint8Array>): Promise<boolean> {
+  if (body.locked) return false;
+  const reader = body.getReader();
+  const deadline = Date.now() + 2000;
+  let left = 1 << 20;
+  try {
+    while (left > 0 && Date.now() < deadline) {
+      const r = await Promise.race([reader.read(), new Promise<null>((res) => setTimeout(res, deadline - Date.now(), null))]);
+      if (r === null) return false;
+      if (r.done) return true;
+      left -= r.value.byteLength;
+    }
+    return false;
+  } catch {
+    return false;
+  } finally {
+    reader.cancel().catch(() => {});
+  }
+}
 
 export function buildApp(services: Services) {
   const app = new Hono<AppEnv>();
@@ -34,15 +59,19 @@ export function buildApp(services: Services) {
   api.route("/settings/presets", presetRoutes);
   api.route("/settings", settingsRoutes);
   api.route("/usage", usageRoutes);
+  api.route("/admin/users", adminRoutes);
   app.route("/api/v1", api);
+  app.route("/v1", imgproApp(services));
+  app.route("/p", viewerRoutes);
 
   app.notFound((c) => nativeErrorResponse(c, new AppError("NOT_FOUND", `No route for ${c.req.method} ${c.req.path}`)));
-  app.onError((err, c) => {
+  app.onError(async (err, c) => {
     const e = toAppError(err, services.log);
     c.header("X-Request-Id", c.var.requestId);
-    // A refusal may come before the body was read; the rest of it must not be taken for the
-    // next request on a kept-alive connection.
-    if (c.req.raw.body) c.header("Connection", "close");
+    // A refusal may come before the body was read. Read a small rest so the connection stays
+    // usable; a large one is not worth receiving: close the connection instead, so the rest
+    // is never taken for the next request.
+    if (c.req.raw.body && !bodyWasRead(c.req.raw) && !(await drain(c.req.raw.body))) c.header("Connection", "close");
     return nativeErrorResponse(c, e);
   });
   return app;

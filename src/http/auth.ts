@@ -25,6 +25,21 @@ export function bearer(header: string | undefined): string | null {
   return m ? m[1] : null;
 }
 
+/**
+ * Authenticates when an Authorization header is present (a bad key is still a 401) and lets
+ * the request through without a principal when there is none: routes open to anonymous use.
+ */
+export function optionalKey(scope?: Scope): MiddlewareHandler<AppEnv> {
+  const required = requireKey(scope);
+  return async (c, next) => {
+    if (c.req.header("authorization") === undefined) {
+      refuseKeyInQuery(c.req.url);
+      return next();
+    }
+    return required(c, next);
+  };
+}
+
 /** Requires a valid key; the scope defaults from the method (reads need `read`, the rest `write`). */
 export function requireKey(scope?: Scope): MiddlewareHandler<AppEnv> {
   return async (c, next) => {

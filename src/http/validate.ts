@@ -22,6 +22,13 @@ export const queryInt = (min: number, max: number, fallback: number) =>
     v.maxValue(max, `expected a whole number from ${min} to ${max}`),
   );
 
+// Requests whose body was read to its end. A refusal of any other request with a body closes
+// the connection, so the unread rest is never taken for the next request; a fully read one
+// keeps it (clients reuse kept-alive connections even after "Connection: close").
+const fullyRead = new WeakSet<Request>();
+export const markBodyRead = (req: Request) => void fullyRead.add(req);
+export const bodyWasRead = (req: Request) => fullyRead.has(req);
+
 const MAX_JSON_BYTES = 1 << 20;
 
 /** Reads a JSON body of at most 1 MiB; an empty body is `{}` (some clients POST with none). */
@@ -38,6 +45,7 @@ export async function jsonBody(req: Request): Promise<unknown> {
       chunks.push(chunk);
     }
   }
+  markBodyRead(req);
   const text = Buffer.concat(chunks).toString("utf8");
   if (text.trim() === "") return {};
   try {

@@ -219,6 +219,22 @@ test("metadata is stripped unless asked for", async () => {
   expect(kept.exif).toBeDefined();
   // Orientation was applied, so the kept EXIF must not ask for it again.
   expect(kept.orientation ?? 1).toBe(1);
+  // WebP (encoded outside libvips, metadata muxed in by imgd): the same rules.
+  const rotated = fixture("Landscape_6.jpg");
+  const w0 = await sharp((await pool.transform(rotated, spec({ width: 100, format: "webp" }))).data).metadata();
+  expect([w0.format, w0.exif, w0.xmp]).toEqual(["webp", undefined, undefined]);
+  const w1 = await pool.transform(rotated, spec({ width: 100, format: "webp", keepMetadata: true }));
+  const m1 = await sharp(w1.data).metadata();
+  expect(m1.exif).toBeDefined();
+  expect([m1.width, m1.height, m1.orientation ?? 1]).toEqual([100, 75, 1]);
+  expect(await decode(w1.data)).toMatchObject({ width: 100, height: 75 });
+  // A tagged source keeps (libvips' compact sRGB) profile, with and without alpha.
+  for (const name of ["p3.png", "with-alpha.png"]) {
+    const tagged = await pool.transform(fixture(name), spec({ width: 8, format: "webp" }));
+    const hasIcc = (await sharp(fixture(name)).metadata()).icc !== undefined;
+    const m = await sharp(tagged.data).metadata();
+    expect({ name, icc: m.icc !== undefined, w: m.width }).toEqual({ name, icc: hasIcc, w: 8 });
+  }
 });
 
 test("SVG is rasterised at the target size; animations give their first frame", async () => {

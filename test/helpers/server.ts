@@ -21,7 +21,7 @@ export interface TestServer {
 }
 
 function command(): string[] {
-  if (RUNTIME === "deno") return [join(ROOT, "node_modules/.bin/deno"), "run", "-A", "--unstable-sloppy-imports", join(ROOT, "src/main.ts")];
+  if (RUNTIME === "deno") return [join(ROOT, "node_modules/.bin/deno"), "run", "-A", join(ROOT, "src/main.ts")];
   return [process.execPath, join(ROOT, "src/main.ts")];
 }
 

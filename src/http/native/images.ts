@@ -3,9 +3,10 @@ import * as v from "valibot";
 import { AppError } from "../../domain/errors.ts";
 import type { Received } from "../../domain/images.ts";
 import { validatePath } from "../../domain/paths.ts";
+import { MAX_TAG_LENGTH, NAMESPACE } from "../../domain/media-fields.ts";
 import type { AppEnv } from "../env.ts";
 import { boundaryOf, parseMultipart, readField } from "../multipart.ts";
-import { jsonBody, parse, queryInt } from "../validate.ts";
+import { jsonBody, markBodyRead, parse, queryInt } from "../validate.ts";
 import { baseUrl } from "../urls.ts";
 import { sign } from "../../delivery/signing.ts";
 import { cdnUrl, listItem, metadataResponse, rfc3339, uploadResponse } from "./shape.ts";
@@ -23,6 +24,8 @@ const ListQuery = v.object({
   offset: queryInt(0, 1_000_000_000, 0),
   sort: v.optional(v.picklist(["newest", "oldest", "name", "size"], "must be newest, oldest, name or size"), "newest"),
   path: v.optional(v.pipe(v.string(), v.transform((p) => (p === "" || p === "/" ? undefined : validatePath(p, "path"))))),
+  namespace: v.optional(v.pipe(v.string(), v.regex(NAMESPACE, "must be 2–64 lowercase letters, digits and hyphens"))),
+  tag: v.optional(v.pipe(v.string(), v.trim(), v.toLowerCase(), v.minLength(1, "must not be empty"), v.maxLength(MAX_TAG_LENGTH, `at most ${MAX_TAG_LENGTH} characters`))),
 });
 
 const SearchQuery = v.object({
@@ -61,6 +64,7 @@ export const imageRoutes = new Hono<AppEnv>()
           fields[part.name] = await readField(part);
         }
       }
+      markBodyRead(c.req.raw);
       const f = parse(UploadFields, fields);
       if (!received) throw new AppError("VALIDATION_ERROR", "file: is required", { field: "file" });
       const r = received;

@@ -1,6 +1,7 @@
 import type { ApiKey, User } from "../../db/schema.ts";
 import type { ImageRecord } from "../../domain/images.ts";
 import { stemOf } from "../../domain/paths.ts";
+import { parseMetadata } from "../../domain/media-fields.ts";
 
 // Response shapes of the native (img-src) dialect. Image times are RFC 3339, other times Unix
 // seconds; every field the official SDK declares is present (null when there is no value).
@@ -63,6 +64,7 @@ export function listItem(base: string, user: User, img: ImageRecord, now: number
     paths: img.paths,
     visibility: img.visibility,
     active_signed_url: activeSignedUrl(img, now),
+    ...library(img),
   };
 }
 
@@ -82,7 +84,18 @@ export function metadataResponse(base: string, user: User, img: ImageRecord) {
     urls: { original: cdnUrl(base, user.username, primary(img)), ...formatUrls(base, user.username, primary(img)) },
     paths: img.paths,
     visibility: img.visibility,
+    ...library(img),
     _links: links(img.id),
+  };
+}
+
+/** The library fields (set through the img.pro dialect), visible natively too. */
+function library(img: ImageRecord) {
+  return {
+    tags: img.tags,
+    namespace: img.namespace,
+    custom_metadata: parseMetadata(img.metadata),
+    expires_at: img.expires_at === null ? null : rfc3339(img.expires_at),
   };
 }
 

@@ -1,0 +1,71 @@
+import { Hono } from "hono";
+import * as v from "valibot";
+import type { User } from "../../db/schema.ts";
+import { AppError } from "../../domain/errors.ts";
+import { PLANS } from "../../domain/usage.ts";
+import type { AppEnv } from "../env.ts";
+import { jsonBody, parse } from "../validate.ts";
+import { unix } from "./shape.ts";
+
+// /api/v1/admin/users: the operator's view of tenants. Admin keys only.
+
+const plan = v.picklist(Object.keys(PLANS) as [string, ...string[]], `must be one of ${Object.keys(PLANS).join(", ")}`);
+
+const CreateUser = v.strictObject({
+  username: v.pipe(v.string("is required"), v.regex(/^[a-z0-9][a-z0-9_-]{1,38}$/, "must be 2–39 lowercase letters, digits, '-' or '_'")),
+  email: v.optional(v.nullable(v.pipe(v.string(), v.trim(), v.toLowerCase(), v.email("must be an email address")))),
+  plan: v.optional(plan),
+  verified: v.optional(v.boolean("must be true or false")),
+});
+
+const UpdateUser = v.strictObject({
+  plan: v.optional(plan),
+  verified: v.optional(v.boolean("must be true or false")),
+  email: v.optional(v.nullable(v.pipe(v.string(), v.trim(), v.toLowerCase(), v.email("must be an email address")))),
+});
+
+export const userItem = (u: User) => ({
+  id: u.id,
+  username: u.username,
+  email: u.email,
+  role: u.role,
+  plan: u.plan,
+  verified: !!u.verified,
+  created_at: unix(u.created_at),
+});
+
+export const adminRoutes = new Hono<AppEnv>()
+  .use(async (c, next) => {
+    if (c.var.principal.user.role !== "admin") throw new AppError("FORBIDDEN", "Only admin keys may manage users");
+    await next();
+  })
+  .get("/", async (c) => {
+    const users = await c.var.services.accounts.list();
+    return c.json({ users: users.map(userItem), total: users.length });
+  })
+  .post("/", async (c) => {
+    const body = parse(CreateUser, await jsonBody(c.req.raw));
+    const { users } = c.var.services;
+    if (await users.byUsername(body.username)) throw new AppError("CONFLICT", `A user named '${body.username}' exists already`, { field: "username" });
+    let user = await users.create({ username: body.username, email: body.email ?? null, plan: body.plan });
+    if (body.verified === false) user = await users.update(user.id, { verified: 0 });
+    return c.json(userItem(user), 201);
+  })
+  .get("/:ref", async (c) => c.json(userItem(await c.var.services.accounts.find(c.req.param("ref")))))
+  .patch("/:ref", async (c) => {
+    const body = parse(UpdateUser, await jsonBody(c.req.raw));
+    const { accounts, users, delivery } = c.var.services;
+    const u = await accounts.find(c.req.param("ref"));
+    const changes: Parameters<typeof users.update>[1] = {};
+    if (body.plan !== undefined) changes.plan = body.plan;
+    if (body.verified !== undefined) changes.verified = body.verified ? 1 : 0;
+    if (body.email !== undefined) changes.email = body.email;
+    const updated = await users.update(u.id, changes);
+    delivery.forgetUser(u.id);
+    return c.json(userItem(updated));
+  })
+  .delete("/:ref", async (c) => {
+    const u = await c.var.services.accounts.delete(c.req.param("ref"));
+    c.var.services.delivery.forgetUser(u.id);
+    return c.json({ success: true, message: `User '${u.username}' deleted`, id: u.id });
+  });
