@@ -59,7 +59,16 @@ export async function* parseMultipart(stream: ReadableStream<Uint8Array>, bounda
     }
     for (let count = 0; ; count++) {
       await need(2);
-      if (buf[0] === 0x2d && buf[1] === 0x2d) return; // "--": the closing boundary
+      if (buf[0] === 0x2d && buf[1] === 0x2d) {
+        // "--": the closing boundary. Read the epilogue too, so the request is consumed to its
+        // end (a server may otherwise close a kept-alive connection under the client).
+        let extra = buf.length;
+        for (let r = await reader.read(); !r.done; r = await reader.read()) {
+          extra += r.value.byteLength;
+          if (extra > 64 * 1024) throw new MultipartError("too much data after the closing boundary");
+        }
+        return;
+      }
       // Transport padding after a boundary is allowed before its CRLF.
       while (buf[0] === 0x20 || buf[0] === 0x09) {
         buf = buf.subarray(1);
