@@ -48,6 +48,13 @@ const cidrList = v.pipe(
   ),
 );
 
+const basePath = v.pipe(
+  v.string(),
+  v.trim(),
+  v.regex(/^(\/[A-Za-z0-9._~-]+)*\/?$/, "expected a path like /images"),
+  v.transform((s) => s.replace(/\/+$/, "")),
+);
+
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
 
@@ -73,6 +80,7 @@ export const settings = {
   importAllowNetworks: { env: "IMGD_IMPORT_ALLOW_NETWORKS", flag: "import-allow-networks", schema: cidrList, default: "", help: "Ranges (CIDR list) URL imports may reach although they are private, loopback or reserved" },
   importTimeoutMs: { env: "IMGD_IMPORT_TIMEOUT_MS", flag: "import-timeout-ms", schema: int(100, 600_000), default: 30_000, help: "Total time limit of one URL import (all redirects and the body), in milliseconds" },
   sweepIntervalMs: { env: "IMGD_SWEEP_INTERVAL_MS", flag: "sweep-interval-ms", schema: int(100, 86_400_000), default: 60_000, help: "How often expired images are removed from disk and database, in milliseconds" },
+  basePath: { env: "IMGD_BASE_PATH", flag: "base-path", schema: basePath, default: "", help: "Path prefix imgd is served under (e.g. /images behind a proxy, or when embedded)" },
   quiet: { env: "IMGD_QUIET", flag: "quiet", schema: bool, default: false, help: "Print nothing but errors" },
 } as const;
 
