@@ -19,7 +19,7 @@ const server = Bun.serve({
     return new Response("not found", { status: 404 });
   },
 });
-console.log(`host listening on ${server.url} (imgd under /photos)`);
+console.log(`host listening on ${server.url} (imgd under /photos); admin key for this run: ${key}`);
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.on(signal, async () => {
