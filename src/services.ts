@@ -1,4 +1,4 @@
-import { mkdir, writeFile, readFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { CodecPool, defaultPoolSize } from "../codecs/pool.ts";
@@ -49,7 +49,7 @@ export interface Services {
 }
 
 export async function buildServices(config: Config, runtime: Runtime, log: (line: string) => void): Promise<Services> {
-  await mkdir(config.dataDir, { recursive: true });
+  await ensureWritable(config.dataDir);
   const secret = await loadSecret(config.dataDir);
   const db = await openDatabase(runtime, join(config.dataDir, "imgd.sqlite"));
   const blobs = new FsBlobStore(config.dataDir);
@@ -126,6 +126,18 @@ export class Sweeper {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
     await this.#running;
+  }
+}
+
+/** Fails at start, with what to do, rather than at the first upload. */
+async function ensureWritable(dir: string) {
+  try {
+    await mkdir(dir, { recursive: true });
+    const probe = join(dir, `.write-test-${process.pid}`);
+    await writeFile(probe, "");
+    await rm(probe);
+  } catch (err) {
+    throw new Error(`data directory ${dir} is not writable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): fix its permissions or choose another with --data-dir / IMGD_DATA_DIR`);
   }
 }
 

@@ -34,6 +34,29 @@ describe("help and usage errors", () => {
     expect(badPort.code).toBe(2);
     expect(badPort.err).toContain("IMGD_PORT");
     expect(badPort.err.trim().split("\n").length).toBe(1);
+    const unwritable = imgd(["serve", "--data-dir", "/dev/null/data"]);
+    expect(unwritable.code).toBe(1);
+    expect(unwritable.err).toContain("not writable");
+  });
+});
+
+describe("life cycle", () => {
+  test("prints one start-up line with URL, data dir and runtime; SIGTERM exits 0", async () => {
+    const s = await startServer({ args: [] });
+    const lines = s.output().split("\n").filter((l) => l.startsWith("imgd listening"));
+    expect(lines.length).toBe(1);
+    expect(lines[0]).toContain(s.url);
+    expect(lines[0]).toContain(`data: ${s.dataDir}`);
+    expect(lines[0]).toMatch(/runtime: (bun|deno) \d/);
+    // A request in flight when the signal arrives still gets its answer.
+    const fd = new FormData();
+    fd.append("file", new Blob([(await makeImage(300, 200, "jpg")) as BlobPart]), "late.jpg");
+    const inflight = s.api("/api/v1/images", { method: "POST", body: fd });
+    await Bun.sleep(5);
+    const code = s.stop();
+    expect((await inflight).status).toBe(201);
+    expect(await code).toBe(0);
+    expect(s.output()).toContain("imgd stopped");
   });
 });
 
