@@ -10,7 +10,7 @@
 // touches at most about four times the output's pixels.
 
 import { plan, shrinkOnLoad, type Plan } from "./geometry.ts";
-import { CodecError, type Gravity, type InputFormat, type InspectResult, type OutputFormat, type TransformResult, type TransformSpec } from "./types.ts";
+import { avifTooLarge, CodecError, type Gravity, type InputFormat, type InspectResult, OUTPUT_MIME, type OutputFormat, type TransformResult, type TransformSpec } from "./types.ts";
 import type { Vips, VipsImage, WebpEncoder } from "./wasm.ts";
 import { encodeWebp, type Keep } from "./webp.ts";
 
@@ -44,18 +44,6 @@ export function restrictLoaders(vips: Vips): void {
   for (const c of LOADER_CLASSES) vips.operationBlock(`VipsForeignLoad${c}`, false);
 }
 
-const MIME: Record<OutputFormat, string> = {
-  webp: "image/webp",
-  avif: "image/avif",
-  jpeg: "image/jpeg",
-  png: "image/png",
-  jxl: "image/jxl",
-  gif: "image/gif",
-};
-
-/** AVIF encoding in wasm is slow; past this size the output falls back to WebP. */
-const AVIF_MAX_PIXELS = 8_000_000;
-const AVIF_MAX_SIDE = 4000;
 
 const WHITE: [number, number, number, number] = [255, 255, 255, 255];
 
@@ -359,7 +347,7 @@ const encode: Step = {
   name: "encode",
   run(s) {
     const img = s.image;
-    if (s.format === "avif" && (img.width * img.height > AVIF_MAX_PIXELS || Math.max(img.width, img.height) > AVIF_MAX_SIDE)) {
+    if (s.format === "avif" && avifTooLarge(img.width, img.height)) {
       s.format = "webp";
     }
     const q = Math.min(100, Math.max(1, Math.round(s.spec.quality)));
@@ -396,7 +384,7 @@ export function transform(codecs: Codecs, bytes: Uint8Array, spec: TransformSpec
   try {
     for (const step of STEPS) step.run(s);
     const data = s.output!;
-    return { data, format: s.format, mime: MIME[s.format], width: s.image.width, height: s.image.height };
+    return { data, format: s.format, mime: OUTPUT_MIME[s.format], width: s.image.width, height: s.image.height };
   } finally {
     s.dispose();
   }

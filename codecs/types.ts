@@ -6,6 +6,18 @@ export type InputFormat =
 
 export type OutputFormat = "webp" | "avif" | "jpeg" | "png" | "jxl" | "gif";
 
+export const OUTPUT_MIME: Record<OutputFormat, string> = {
+  webp: "image/webp",
+  avif: "image/avif",
+  jpeg: "image/jpeg",
+  png: "image/png",
+  jxl: "image/jxl",
+  gif: "image/gif",
+};
+
+/** AVIF encoding in wasm is slow; past this size (the reference's limits) WebP is sent instead. */
+export const avifTooLarge = (width: number, height: number) => width * height > 8_000_000 || Math.max(width, height) > 4000;
+
 /** How the image is fitted into width × height (the names of sharp and Imgwire). */
 export type Fit =
   | "cover" // fill the box exactly, cropping the overflow (gravity picks what stays)

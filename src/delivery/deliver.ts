@@ -1,5 +1,5 @@
 import type { CodecPool } from "../../codecs/pool.ts";
-import type { OutputFormat, TransformSpec } from "../../codecs/types.ts";
+import type { TransformSpec } from "../../codecs/types.ts";
 import type { Image, User } from "../db/schema.ts";
 import { AppError } from "../domain/errors.ts";
 import type { Images } from "../domain/images.ts";
@@ -12,7 +12,7 @@ import type { VariantCache } from "../store/variants.ts";
 import { HotRoutes } from "./hot.ts";
 import { nativeSpec, parseParams, splitQuery } from "./native.ts";
 import { verify } from "./signing.ts";
-import { EXT_FORMAT, finalize, MIME, variantKey } from "./spec.ts";
+import { EXT_FORMAT, finalize, variantKey } from "./spec.ts";
 
 /** What to send: a file on disk (original or cached variant) or freshly made bytes. */
 export interface Delivered {
@@ -140,10 +140,10 @@ export class Delivery {
   async #produce(userId: string, image: Image, spec: TransformSpec, key: string, etag: string): Promise<Delivered> {
     // Read when a worker takes the job, so queued jobs hold no image bytes.
     const out = await this.d.pool.transform(() => this.d.blobs.read(image.blob_hash), spec, { transfer: true });
-    await this.d.variants.put(key, image.blob_hash, out.data, { mime: MIME[out.format as OutputFormat], width: out.width, height: out.height });
+    await this.d.variants.put(key, image.blob_hash, out.data, { mime: out.mime, width: out.width, height: out.height });
     // Counted when produced, not when served from cache (the reference's FAQ).
     await this.d.usage.add(userId, "transformations");
-    return { etag, mime: MIME[out.format as OutputFormat], size: out.data.byteLength, bytes: out.data, cache: "miss", userId };
+    return { etag, mime: out.mime, size: out.data.byteLength, bytes: out.data, cache: "miss", userId };
   }
 
   /** Public images need nothing; private ones a valid, unexpired signature. Returns its expiry. */

@@ -1,19 +1,10 @@
 import { createHash } from "node:crypto";
 import { plan } from "../../codecs/geometry.ts";
-import type { OutputFormat, TransformSpec } from "../../codecs/types.ts";
+import { avifTooLarge, type OutputFormat, type TransformSpec } from "../../codecs/types.ts";
 import { AppError } from "../domain/errors.ts";
 
 // The canonical transform spec is what every URL dialect parses into: equal requests give equal
 // specs, so they share one cache key and one pipeline run.
-
-export const MIME: Record<OutputFormat, string> = {
-  webp: "image/webp",
-  avif: "image/avif",
-  jpeg: "image/jpeg",
-  png: "image/png",
-  jxl: "image/jxl",
-  gif: "image/gif",
-};
 
 /** URL extensions that ask for an output format. */
 export const EXT_FORMAT: Record<string, OutputFormat> = {
@@ -31,9 +22,6 @@ export const WEB_FORMATS = new Set(["jpeg", "png", "webp", "gif", "avif"]);
 
 const LOSSLESS: ReadonlySet<OutputFormat> = new Set(["png", "gif"]);
 
-/** AVIF output limits of the reference: over them the output falls back to WebP. */
-const AVIF_MAX_PIXELS = 8_000_000;
-const AVIF_MAX_SIDE = 4000;
 
 export interface Source {
   width: number;
@@ -59,7 +47,7 @@ export function finalize(spec: TransformSpec, src: Source, maxOutputPixels: numb
     throw new AppError("VALIDATION_ERROR", `The requested output (${out.width}×${out.height}) is over the limit of ${maxOutputPixels} pixels`);
   }
   let format = spec.format;
-  if (format === "avif" && (out.width * out.height > AVIF_MAX_PIXELS || Math.max(out.width, out.height) > AVIF_MAX_SIDE)) format = "webp";
+  if (format === "avif" && avifTooLarge(out.width, out.height)) format = "webp";
   return { ...spec, format, quality: LOSSLESS.has(format) ? 100 : spec.quality };
 }
 

@@ -3,7 +3,8 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import sharp from "sharp";
-import type { TransformSpec } from "../../codecs/types.ts";
+import { expect } from "bun:test";
+import { CodecError, type TransformSpec } from "../../codecs/types.ts";
 
 export const FIXTURES = join(import.meta.dir, "../../../shared/fixtures");
 
@@ -53,4 +54,15 @@ export async function makePng(width: number, height: number, f: (x: number, y: n
   const raw = Buffer.alloc(width * height * 4);
   for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) raw.set(f(x, y), (y * width + x) * 4);
   return new Uint8Array(await sharp(raw, { raw: { width, height, channels: 4 } }).png().toBuffer());
+}
+
+/** The CodecError code a promise rejects with, or "ok". */
+export async function codeOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return "ok";
+  } catch (e) {
+    expect(e).toBeInstanceOf(CodecError);
+    return (e as CodecError).code;
+  }
 }

@@ -6,20 +6,11 @@ import { createHash } from "node:crypto";
 import { CodecPool, defaultPoolSize } from "../../codecs/pool.ts";
 import { CodecError } from "../../codecs/types.ts";
 import sharp from "sharp";
-import { decode, fixture, meanDiff, spec } from "./helpers.ts";
+import { decode, fixture, meanDiff, spec, codeOf } from "./helpers.ts";
 
 const small = fixture("Landscape_1.jpg"); // 600×450
 const quick = spec({ width: 64, format: "jpeg" });
 
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return "ok";
-  } catch (e) {
-    expect(e).toBeInstanceOf(CodecError);
-    return (e as CodecError).code;
-  }
-}
 
 async function until(ok: () => boolean, ms = 15_000): Promise<void> {
   for (const end = Date.now() + ms; !ok(); await Bun.sleep(20)) if (Date.now() > end) throw new Error("condition not met in time");

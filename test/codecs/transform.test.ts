@@ -6,7 +6,7 @@ import sharp from "sharp";
 import { CodecPool } from "../../codecs/pool.ts";
 import { probe } from "../../codecs/probe.ts";
 import { CodecError, type OutputFormat } from "../../codecs/types.ts";
-import { decode, fixture, makePng, meanDiff, spec } from "./helpers.ts";
+import { decode, fixture, makePng, meanDiff, spec, codeOf } from "./helpers.ts";
 
 const pool = new CodecPool({ size: 2, maxQueue: 50, jobTimeoutMs: 30_000, maxSourcePixels: 100_000_000 });
 beforeAll(() => pool.start(), 30_000);
@@ -263,15 +263,6 @@ test("large AVIF requests fall back to WebP", async () => {
   expect((await sharp(r.data).metadata()).format).toBe("webp");
 }, 20_000);
 
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return "ok";
-  } catch (e) {
-    expect(e).toBeInstanceOf(CodecError);
-    return (e as CodecError).code;
-  }
-}
 
 test("broken input is invalid_image, for transform and inspect", async () => {
   for (const name of ["corrupt-header.jpg", "truncated.jpg", "truncated.png", "README.md"]) {
