@@ -42,10 +42,28 @@ export async function serve(argv: string[], env: Record<string, string | undefin
     console.log(`Created admin user '${admin.user.username}'. Admin API key (shown once, store it now):\n${secret}`);
   }
 
+  // Requests in flight are counted here, not left to the runtime: Bun's and Deno's ideas of
+  // a graceful stop differ, and a stop must never close the database under a request.
+  let active = 0;
+  let draining = false;
+  let idle: (() => void) | null = null;
   const listener = await runtime.serve({
     hostname: config.host,
     port: config.port,
-    fetch: (req, info) => imgd.fetch(req, info),
+    fetch: async (req, info) => {
+      if (draining) {
+        return new Response(JSON.stringify({ error: { code: "SERVICE_UNAVAILABLE", message: "imgd is shutting down", status: 503 } }), {
+          status: 503,
+          headers: { "content-type": "application/json", "retry-after": "5", connection: "close" },
+        });
+      }
+      active++;
+      try {
+        return await imgd.fetch(req, info);
+      } finally {
+        if (--active === 0) idle?.();
+      }
+    },
     // The app refuses oversize bodies itself, in its error shape; this is only the outer guard.
     maxRequestBodySize: config.maxUploadBytes * 2 + 64 * 1024 * 1024,
   });
@@ -60,9 +78,10 @@ export async function serve(argv: string[], env: Record<string, string | undefin
         process.exit(1);
       }
       stopping = true;
-      say("imgd stopping: finishing requests in flight…");
-      const deadline = new Promise((r) => setTimeout(r, 10_000));
-      await Promise.race([listener.stop(false), deadline]);
+      draining = true;
+      say(`imgd stopping: finishing ${active} request(s) in flight…`);
+      const finished = active === 0 ? Promise.resolve() : new Promise<void>((r) => (idle = r));
+      await Promise.race([finished, new Promise((r) => setTimeout(r, 10_000))]);
       await listener.stop(true).catch(() => {});
       await imgd.close();
       say("imgd stopped");

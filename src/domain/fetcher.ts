@@ -61,17 +61,23 @@ export class Fetcher {
 
   /** Opens the URL and streams its body; throws `fetch_failed` (a 4xx) for anything upstream. */
   async open(raw: string, maxBytes: number): Promise<Fetched> {
-    const deadline = new AbortController();
+    // Bun's node:http does not honour `signal`: the deadline destroys what is open itself.
+    type Closable = { destroy: (err?: Error) => void };
+    let open = null as Closable | null;
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      deadline.abort();
+      open?.destroy(new Error("deadline"));
     }, this.o.timeoutMs);
+    const track = (x: Closable) => {
+      open = x;
+      if (timedOut) x.destroy(new Error("deadline"));
+    };
     const onTimeout = () => fail(`fetching the URL took longer than ${this.o.timeoutMs} ms`);
     try {
       let url = Fetcher.parseUrl(raw);
       for (let hop = 0; ; hop++) {
-        const res = await this.#get(url, deadline.signal).catch((err) => {
+        const res = await this.#get(url, track).catch((err) => {
           throw timedOut ? onTimeout() : err;
         });
         const status = res.statusCode ?? 0;
@@ -96,19 +102,20 @@ export class Fetcher {
           res.destroy();
           throw fail(`the file is larger than the limit of ${maxBytes} bytes (Content-Length ${declared})`, "PAYLOAD_TOO_LARGE");
         }
+        track(res);
         const body = streamBody(res, maxBytes, () => timedOut, onTimeout, () => clearTimeout(timer));
         const name = decodeSafe(url.pathname.slice(url.pathname.lastIndexOf("/") + 1));
         return { url: url.href, filename: name, body };
       }
     } catch (err) {
       clearTimeout(timer);
-      deadline.abort();
+      open?.destroy();
       throw err;
     }
   }
 
   /** One request to one checked address. */
-  async #get(url: URL, signal: AbortSignal): Promise<IncomingMessage> {
+  async #get(url: URL, track: (req: { destroy: (err?: Error) => void }) => void): Promise<IncomingMessage> {
     const host = url.hostname.replace(/^\[|\]$/g, "");
     let pinned: { address: string; family: number };
     if (parseAddress(host)) {
@@ -142,7 +149,6 @@ export class Fetcher {
           headers: { host: url.host, "user-agent": "imgd-import/1", accept: "image/*,*/*;q=0.5" },
           lookup,
           servername: parseAddress(host) ? undefined : host,
-          signal,
           agent: false,
         },
         resolve,
@@ -154,6 +160,9 @@ export class Fetcher {
           if (why) req.destroy(fail(`refused to connect to ${sock.remoteAddress}: ${why}`));
         });
       });
+      track(req);
+      // Bun emits only "close" for a destroyed request; after a response this is a no-op.
+      req.on("close", () => reject(fail("the connection closed before an answer")));
       req.on("error", (err) => reject(err instanceof AppError ? err : fail(`could not connect: ${err.message}`)));
       req.end();
     });
