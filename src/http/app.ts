@@ -4,8 +4,7 @@ import type { Services } from "../services.ts";
 import { requireKey } from "./auth.ts";
 import { deliveryRoutes } from "./delivery.ts";
 import type { AppEnv } from "./env.ts";
-import { nativeErrorResponse, toAppError } from "./errors.ts";
-import { bodyWasRead } from "./validate.ts";
+import { nativeErrorResponse, settleBody, toAppError } from "./errors.ts";
 import { healthRoutes } from "./native/health.ts";
 import { imageRoutes, pathRoutes } from "./native/images.ts";
 import { keyRoutes } from "./native/keys.ts";
@@ -15,27 +14,6 @@ import { usageRoutes } from "./native/usage.ts";
 import { adminRoutes } from "./native/admin.ts";
 import { imgproApp } from "./imgpro/app.ts";
 import { viewerRoutes } from "./viewer.ts";
-
-/** Reads and drops what is left of a body, up to 1 MiB and 2 s; true if it reached the end. */
-async function drain(body: ReadableStream<Uint8Array>): Promise<boolean> {
-  if (body.locked) return false;
-  const reader = body.getReader();
-  const deadline = Date.now() + 2000;
-  let left = 1 << 20;
-  try {
-    while (left > 0 && Date.now() < deadline) {
-      const r = await Promise.race([reader.read(), new Promise<null>((res) => setTimeout(res, deadline - Date.now(), null))]);
-      if (r === null) return false;
-      if (r.done) return true;
-      left -= r.value.byteLength;
-    }
-    return false;
-  } catch {
-    return false;
-  } finally {
-    reader.cancel().catch(() => {});
-  }
-}
 
 export function buildApp(services: Services) {
   const app = new Hono<AppEnv>();
@@ -68,10 +46,7 @@ export function buildApp(services: Services) {
   app.onError(async (err, c) => {
     const e = toAppError(err, services.log);
     c.header("X-Request-Id", c.var.requestId);
-    // A refusal may come before the body was read. Read a small rest so the connection stays
-    // usable; a large one is not worth receiving: close the connection instead, so the rest
-    // is never taken for the next request.
-    if (c.req.raw.body && !bodyWasRead(c.req.raw) && !(await drain(c.req.raw.body))) c.header("Connection", "close");
+    await settleBody(c);
     return nativeErrorResponse(c, e);
   });
   return app;

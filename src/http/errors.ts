@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import { CodecError } from "../../codecs/types.ts";
 import { AppError } from "../domain/errors.ts";
 import { MultipartError } from "./multipart.ts";
+import { bodyWasRead } from "./validate.ts";
 
 /** Turns anything thrown into an AppError; what is not a client mistake is logged, not shown. */
 export function toAppError(err: unknown, log: (msg: string) => void = console.error): AppError {
@@ -31,3 +32,34 @@ export function nativeErrorResponse(c: Context, err: AppError) {
   if (err.extra.retryAfter) c.header("Retry-After", String(err.extra.retryAfter));
   return c.json({ error: { code: err.code, message: err.message, status: err.status, path: c.req.path } }, err.status as any);
 }
+
+/**
+ * Before answering a refusal: a body not read to its end is read now if the rest is small, so
+ * the connection stays usable; a large rest is not worth receiving, so the connection is
+ * closed and the rest is never taken for the next request.
+ */
+export async function settleBody(c: Context) {
+  if (c.req.raw.body && !bodyWasRead(c.req.raw) && !(await drain(c.req.raw.body))) c.header("Connection", "close");
+}
+
+/** Reads and drops what is left of a body, up to 1 MiB and 2 s; true if it reached the end. */
+async function drain(body: ReadableStream<Uint8Array>): Promise<boolean> {
+  if (body.locked) return false;
+  const reader = body.getReader();
+  const deadline = Date.now() + 2000;
+  let left = 1 << 20;
+  try {
+    while (left > 0 && Date.now() < deadline) {
+      const r = await Promise.race([reader.read(), new Promise<null>((res) => setTimeout(res, deadline - Date.now(), null))]);
+      if (r === null) return false;
+      if (r.done) return true;
+      left -= r.value.byteLength;
+    }
+    return false;
+  } catch {
+    return false;
+  } finally {
+    reader.cancel().catch(() => {});
+  }
+}
+

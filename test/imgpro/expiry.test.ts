@@ -23,16 +23,17 @@ describe("ttl", () => {
     const key = a.adminKey;
     await a.stop({ keepData: true });
     try {
-      // B's clock reaches the expiry a few seconds after it starts.
+      // B's clock reaches the expiry some seconds after it starts (room for a slow start).
       const expiresMs = item.expires_at * 1000 + 999;
-      const b = await startServer({ dataDir, env: { IMGD_TEST_CLOCK_OFFSET_MS: String(expiresMs - (Date.now() + 4000)) } });
+      const offset = expiresMs - (Date.now() + 10_000);
+      const b = await startServer({ dataDir, env: { IMGD_TEST_CLOCK_OFFSET_MS: String(offset) } });
       const webp = `${item.src.replace(/\.jpeg$/, ".webp")}?w=30`.replace(/^http:\/\/[^/]+/, b.url);
       const src = item.src.replace(/^http:\/\/[^/]+/, b.url);
       const r1 = await fetch(webp);
       expect(r1.status).toBe(200);
       expect((await decode(new Uint8Array(await r1.arrayBuffer()))).width).toBe(30);
       expect((await fetch(webp)).status).toBe(200); // now remembered by the hot path
-      await Bun.sleep(Math.max(0, 4500 - 1000));
+      await Bun.sleep(Math.max(0, expiresMs - (Date.now() + offset) - 500));
       for (let i = 0; i < 40 && (await fetch(src)).status === 200; i++) await Bun.sleep(100);
       expect((await fetch(src)).status).toBe(404);
       expect((await fetch(webp)).status).toBe(404);

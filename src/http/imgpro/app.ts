@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { AppError } from "../../domain/errors.ts";
 import type { Services } from "../../services.ts";
 import type { AppEnv } from "../env.ts";
-import { toAppError } from "../errors.ts";
+import { settleBody, toAppError } from "../errors.ts";
 import { accountRoutes } from "./account.ts";
 import { imgproErrorResponse } from "./errors.ts";
 import { ingestRoutes } from "./ingest.ts";
@@ -39,10 +39,9 @@ export function imgproApp(services: Services) {
   app.all("*", (c) => {
     throw new AppError("NOT_FOUND", `No route for ${c.req.method} ${c.req.path}`);
   });
-  app.onError((err, c) => {
+  app.onError(async (err, c) => {
     const e = toAppError(err, services.log);
-    // As the root handler: an unread rest of a refused body must not be taken for the next request.
-    if (c.req.raw.body) c.header("Connection", "close");
+    await settleBody(c);
     return imgproErrorResponse(c, e);
   });
   return app;
