@@ -1,12 +1,14 @@
 // The one place that knows where wasm-vips, its wasm side modules and our worker script live.
 //
-// Today everything resolves from node_modules: wasm-vips' own loader finds vips.wasm and the
-// side modules next to vips-node.mjs. In a `bun build --compile` binary (measured) that only
-// works when the wasm files are imported `with { type: "file" }` and handed over through
-// `locateFile`, and when wasm-vips' vips-node.mjs is an extra entrypoint of the build passed
-// as `mainScriptUrlOrBlob` (its pthreads re-import it). That switch belongs in
-// `vipsInitOptions()` below and nowhere else: callers only ever see `loadVips()` and
-// `workerScriptUrl()`.
+// From the source tree everything resolves from node_modules: wasm-vips' own loader finds
+// vips.wasm and the side modules next to vips-node.mjs. In a `bun build --compile` binary
+// (measured) that only works when the wasm files are imported `with { type: "file" }` and
+// handed over through `locateFile`, and when wasm-vips' vips-node.mjs is an extra entrypoint
+// of the build passed as `mainScriptUrlOrBlob` (its pthreads re-import it). Our own worker
+// script is an extra entrypoint too. `./embedded.ts` says which layout we are in: undefined
+// from the source tree; in the binary (where scripts/build.ts swaps in embedded.compiled.ts)
+// the embedded paths. Every function below defaults to it, so callers (the pool, the worker)
+// only ever see `loadVips()`, `loadWebpEncoder()` and `workerScriptUrl()`.
 //
 // Lossy WebP is encoded by @jsquash/webp's non-SIMD build, not by wasm-vips: Bun 1.3.14's
 // optimising wasm tier (OMG) miscompiles libwebp's SIMD encoder paths (wasm-vips' libwebp and
@@ -17,6 +19,7 @@
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import type VipsFactory from "wasm-vips";
+import { embedded as builtIn } from "./embedded.ts";
 
 export type Vips = typeof VipsFactory;
 export type VipsImage = VipsFactory.Image;
@@ -36,6 +39,8 @@ export interface EmbeddedVipsAssets {
   files: Record<string, string>;
   /** The embedded copy of wasm-vips' vips-node.mjs, which its pthread workers load. */
   mainScript: string;
+  /** The embedded copy of our codec worker (codecs/worker.ts), which the pool spawns. */
+  workerScript: string;
 }
 
 export interface VipsInitOptions {
@@ -46,7 +51,7 @@ export interface VipsInitOptions {
 }
 
 /** The Emscripten module options for wasm-vips: the single switch between layouts. */
-export function vipsInitOptions(embedded?: EmbeddedVipsAssets): VipsInitOptions {
+export function vipsInitOptions(embedded: EmbeddedVipsAssets | undefined = builtIn): VipsInitOptions {
   const options: VipsInitOptions = {
     dynamicLibraries: [...VIPS_SIDE_MODULES],
     // libvips reports every decode problem as a GLib warning on stderr as well as in the
@@ -63,7 +68,7 @@ export function vipsInitOptions(embedded?: EmbeddedVipsAssets): VipsInitOptions 
 }
 
 /** Instantiates one wasm-vips (one wasm memory, its own pthreads). Call once per worker. */
-export async function loadVips(embedded?: EmbeddedVipsAssets): Promise<Vips> {
+export async function loadVips(embedded: EmbeddedVipsAssets | undefined = builtIn): Promise<Vips> {
   // Imported lazily so that importing this module (the pool does, for the worker URL) never
   // evaluates wasm-vips on the main thread.
   const { default: Vips } = await import("wasm-vips");
@@ -114,7 +119,7 @@ export interface WebpEncoder {
 }
 
 /** Path (or file: URL) of the non-SIMD encoder's wasm file: embedded copy, else node_modules. */
-export function webpEncoderWasm(embedded?: EmbeddedVipsAssets): string {
+export function webpEncoderWasm(embedded: EmbeddedVipsAssets | undefined = builtIn): string {
   const file = embedded?.files[WEBP_ENCODER_WASM];
   if (file) return file;
   // import.meta.resolve is synchronous and gives a file: URL on Bun, Deno and Node alike.
@@ -127,7 +132,7 @@ interface WebpGlueModule {
 type WebpGlueFactory = (options: Record<string, unknown>) => Promise<WebpGlueModule>;
 
 /** Instantiates jsquash's non-SIMD WebP encoder. Call once per worker. */
-export async function loadWebpEncoder(embedded?: EmbeddedVipsAssets): Promise<WebpEncoder> {
+export async function loadWebpEncoder(embedded: EmbeddedVipsAssets | undefined = builtIn): Promise<WebpEncoder> {
   const bytes = await readFile(webpEncoderWasm(embedded));
   const compiled = await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
   // The glue of the *non-SIMD* build, imported directly: jsquash's encode.js would pick the
@@ -154,7 +159,13 @@ export async function loadWebpEncoder(embedded?: EmbeddedVipsAssets): Promise<We
 
 // ----------------------------------------------------------------------------------------
 
-/** The worker script for `new Worker(url, { type: "module" })`. */
-export function workerScriptUrl(): URL {
+/**
+ * The worker script for `new Worker(url, { type: "module" })`. In the binary, the embedded
+ * entrypoint, as the plain path Bun's embedded file system knows it by: there `import.meta.url`
+ * is that of the bundle's entry (src/main.js), not of this module, so a URL relative to it
+ * would miss (measured: ModuleNotFound for /$bunfs/root/src/worker.ts).
+ */
+export function workerScriptUrl(embedded: EmbeddedVipsAssets | undefined = builtIn): URL | string {
+  if (embedded) return embedded.workerScript;
   return new URL("./worker.ts", import.meta.url);
 }

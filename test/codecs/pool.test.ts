@@ -78,7 +78,7 @@ test("a worker that dies is replaced and its job rejected with worker_crashed", 
   } finally {
     await pool.close();
   }
-}, 30_000);
+}, 60_000);
 
 test("close() rejects running and queued jobs with closed, and later calls too", async () => {
   const pool = newPool({ maxQueue: 5 });
