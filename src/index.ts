@@ -1,6 +1,8 @@
 import { type ConfigInput, resolveConfig } from "./config.ts";
 import { buildApp } from "./http/app.ts";
 import { deliverFast } from "./http/delivery.ts";
+import { routeCustomDomain } from "./http/imgwire/domains.ts";
+import { routeGroup } from "./http/metrics/telemetry.ts";
 import { detectRuntime } from "./runtime/index.ts";
 import { buildServices, type Services } from "./services.ts";
 
@@ -23,6 +25,14 @@ function stripBasePath(req: Request, basePath: string): Request | null {
   return new Request(url, req);
 }
 
+/** The path of an absolute URL without parsing it all (this runs on every request). */
+function pathOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start < 0) return "/";
+  const q = url.indexOf("?", start);
+  return q < 0 ? url.slice(start) : url.slice(start, q);
+}
+
 /** Builds one isolated imgd: its own database, blob store and worker pool. Nothing is global. */
 export async function createImgd(input: ConfigInput = {}, options: { log?: (line: string) => void } = {}): Promise<Imgd> {
   const config = resolveConfig(input);
@@ -34,12 +44,20 @@ export async function createImgd(input: ConfigInput = {}, options: { log?: (line
   return {
     services,
     fetch: async (req, env) => {
+      const started = performance.now();
       if (config.basePath) {
         const stripped = stripBasePath(req, config.basePath);
         if (!stripped) return new Response(JSON.stringify({ error: { code: "NOT_FOUND", message: `imgd is served under ${config.basePath}`, status: 404, path: new URL(req.url).pathname } }), { status: 404, headers: { "content-type": "application/json" } });
         req = stripped;
       }
-      return deliverFast(services, req) ?? app.fetch(req, { remoteAddress: env?.remoteAddress ?? "" });
+      // A connected Imgwire custom domain is that tenant's CDN, whatever the path.
+      const routed = await routeCustomDomain(services, req);
+      if (routed instanceof Response) return routed;
+      if (routed) req = routed;
+      const res = (!routed && deliverFast(services, req)) || (await app.fetch(req, { remoteAddress: env?.remoteAddress ?? "" }));
+      services.telemetry.request(routeGroup(pathOf(req.url)), res.status, (performance.now() - started) / 1000);
+      services.accessLog.record(req, res, started, env?.remoteAddress ?? "");
+      return res;
     },
     async createAdminKey(name = "embedded") {
       const { user } = await services.users.ensureAdmin(config.adminUsername);

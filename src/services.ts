@@ -13,8 +13,13 @@ import { Users } from "./domain/users.ts";
 import { Accounts } from "./domain/accounts.ts";
 import { parseCidrList } from "./domain/addresses.ts";
 import { Fetcher } from "./domain/fetcher.ts";
+import { buildImgwire, type ImgwireServices } from "./domain/imgwire.ts";
 import { Media } from "./domain/media.ts";
-import { Quota } from "./domain/quota.ts";
+import { Metering } from "./domain/metering.ts";
+import { Metrics } from "./domain/metrics.ts";
+import { Plans } from "./domain/plans.ts";
+import { AccessLog } from "./http/metrics/access-log.ts";
+import { Telemetry } from "./http/metrics/telemetry.ts";
 import { RateLimits } from "./domain/ratelimits.ts";
 import type { Runtime } from "./runtime/index.ts";
 import { FsBlobStore } from "./store/blobs.ts";
@@ -36,9 +41,16 @@ export interface Services {
   delivery: Delivery;
   media: Media;
   accounts: Accounts;
-  quota: Quota;
+  plans: Plans;
+  metering: Metering;
+  /** Per-tenant time series (metrics datasets and stats). */
+  metrics: Metrics;
+  /** Prometheus metrics of this instance (its own registry). */
+  telemetry: Telemetry;
+  accessLog: AccessLog;
   rates: RateLimits;
   fetcher: Fetcher;
+  imgwire: ImgwireServices;
   /** Proxies whose X-Forwarded-For is believed (IMGD_TRUST_PROXY). */
   trustedProxies: ReturnType<typeof parseCidrList>;
   /** Removes expired images now and then; stopped by close. */
@@ -66,13 +78,16 @@ export async function buildServices(config: Config, runtime: Runtime, log: (line
   const keys = new Keys(db, config.now);
   const presets = new Presets(db, config.now);
   const usage = new Usage(db, config.now);
+  const plans = new Plans(config.plans);
+  const metering = new Metering({ db, usage, plans, now: config.now, enabled: config.metering });
+  const metrics = new Metrics(usage, config.now);
   const variants = new VariantCache(db, config.dataDir, config.variantCacheBytes, config.now);
   await variants.init();
   const images = new Images({
     db,
     blobs,
     inspect: (bytes) => pool.inspect(bytes, { transfer: true }),
-    countUpload: (userId) => usage.add(userId, "uploads"),
+    countUpload: (trx, userId, bytes) => metering.countUpload(trx, userId, bytes),
     onChanged: (userId) => delivery.forgetUser(userId),
     onBlobsReleased: (hashes) => variants.deleteForBlobs(hashes),
     limits: { maxUploadBytes: config.maxUploadBytes, maxSourcePixels: config.maxSourcePixels },
@@ -85,7 +100,8 @@ export async function buildServices(config: Config, runtime: Runtime, log: (line
     blobs,
     variants,
     pool,
-    usage,
+    admitTransformation: (userId) => metering.admitTransformation(userId),
+    onTransformed: (format, seconds) => telemetry.transformed(format, seconds),
     secret,
     now: config.now,
     maxOutputPixels: config.maxSourcePixels,
@@ -94,16 +110,19 @@ export async function buildServices(config: Config, runtime: Runtime, log: (line
   const rates = new RateLimits(db, config.now);
   const media = new Media(db, images, config.now);
   const accounts = new Accounts({ db, users, keys, images, rates, now: config.now });
-  const quota = new Quota(usage, config.now);
   const fetcher = new Fetcher({ allow: parseCidrList(config.importAllowNetworks), timeoutMs: config.importTimeoutMs });
+  const telemetry = new Telemetry({ db, pool, variants });
+  const accessLog = new AccessLog(config.accessLog, (line) => process.stdout.write(`${line}\n`));
+  const imgwire = buildImgwire({ config, db, keys, users, accounts, images, blobs, fetcher, secret, log });
   const sweeper = new Sweeper(config.sweepIntervalMs, async () => {
+    await imgwire.sweep();
     await media.sweepExpired();
     await rates.prune();
   }, log);
   sweeper.start();
   return {
     config, runtime, db, blobs, pool, users, keys, images, presets, usage, variants, delivery,
-    media, accounts, quota, rates, fetcher, trustedProxies: parseCidrList(config.trustProxy), sweeper, secret, log,
+    media, accounts, plans, metering, metrics, telemetry, accessLog, rates, fetcher, imgwire, trustedProxies: parseCidrList(config.trustProxy), sweeper, secret, log,
   };
 }
 

@@ -1,6 +1,7 @@
 import { configFromEnv, resolveConfig, settings } from "../config.ts";
 import { createImgd } from "../index.ts";
-import { detectRuntime } from "../runtime/index.ts";
+import { detectRuntime, type Runtime } from "../runtime/index.ts";
+import { metricsResponse } from "../http/metrics/prometheus.ts";
 import { type FlagSpec, formatFlags, parseArgs } from "./args.ts";
 
 export const serveFlags: Record<string, FlagSpec> = Object.fromEntries(
@@ -67,6 +68,8 @@ export async function serve(argv: string[], env: Record<string, string | undefin
     // The app refuses oversize bodies itself, in its error shape; this is only the outer guard.
     maxRequestBodySize: config.maxUploadBytes * 2 + 64 * 1024 * 1024,
   });
+  const metrics = config.metricsAddr ? await serveMetrics(runtime, config.metricsAddr, () => metricsResponse(imgd.services)) : null;
+  if (metrics) say(`imgd metrics on http://${metrics.hostname.includes(":") ? `[${metrics.hostname}]` : metrics.hostname}:${metrics.port}/metrics`);
   const shown = listener.hostname === "0.0.0.0" || listener.hostname === "::" ? "localhost" : listener.hostname;
   say(`imgd listening on http://${shown.includes(":") ? `[${shown}]` : shown}:${listener.port} (data: ${config.dataDir}, runtime: ${runtime.name} ${runtime.version})`);
 
@@ -83,12 +86,30 @@ export async function serve(argv: string[], env: Record<string, string | undefin
       const finished = active === 0 ? Promise.resolve() : new Promise<void>((r) => (idle = r));
       await Promise.race([finished, new Promise((r) => setTimeout(r, 10_000))]);
       await listener.stop(true).catch(() => {});
+      await metrics?.stop(true).catch(() => {});
       await imgd.close();
       say("imgd stopped");
       resolve(0);
     };
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
+  });
+}
+
+/** A listener for Prometheus alone (IMGD_METRICS_ADDR): no key, nothing else served. */
+async function serveMetrics(runtime: Runtime, addr: string, respond: () => Promise<Response>) {
+  const i = addr.lastIndexOf(":");
+  return runtime.serve({
+    hostname: addr.slice(0, i).replace(/^\[|\]$/g, ""),
+    port: Number(addr.slice(i + 1)),
+    fetch: (req) =>
+      new URL(req.url).pathname === "/metrics" && (req.method === "GET" || req.method === "HEAD")
+        ? respond()
+        : new Response(JSON.stringify({ error: { code: "NOT_FOUND", message: "This listener serves only GET /metrics", status: 404, path: new URL(req.url).pathname } }), {
+            status: 404,
+            headers: { "content-type": "application/json" },
+          }),
+    maxRequestBodySize: 64 * 1024,
   });
 }
 

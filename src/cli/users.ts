@@ -15,10 +15,11 @@ import { type FlagSpec, formatFlags, parseArgs, UsageError } from "./args.ts";
 const flags: Record<string, FlagSpec> = {
   "data-dir": { arg: "dir", help: "Data directory of the imgd instance [IMGD_DATA_DIR, default ./data]" },
   email: { arg: "address", help: "create: the user's email address" },
+  plans: { arg: "json|file", help: "Plans besides the built-in free, pro and unlimited [IMGD_PLANS]" },
   help: { boolean: true, help: "Show this help" },
 };
 
-export const usersHelp = `Usage: imgd users <create|list|verify|delete> [options]
+export const usersHelp = `Usage: imgd users <create|list|verify|set-plan|delete> [options]
 
 Manages users (tenants) directly in the data directory; no running server is needed.
 Each user has their own images, keys, presets and counters, and a username that appears in
@@ -27,6 +28,8 @@ delivery URLs (/i/{username}/…).
   imgd users create <username> [--email ADDRESS]
   imgd users list
   imgd users verify <username|id|email>     lift the limits of a self-registered account
+  imgd users set-plan <username|id|email> <plan>
+                                            assign a plan (free, pro, unlimited or one of IMGD_PLANS)
   imgd users delete <username|id|email>     remove the user, its keys and its images
 
 A server that is running notices a verification at once; after a delete, restart it (or wait a
@@ -44,8 +47,8 @@ export async function usersCommand(argv: string[], env: Record<string, string | 
     return f.help ? 0 : 2;
   }
   const [sub, ...rest] = positional;
-  if (!["create", "list", "verify", "delete"].includes(sub)) throw new UsageError(`unknown users command '${sub}' (create, list, verify or delete)`);
-  const config = resolveConfig({ ...configFromEnv(env), ...(f["data-dir"] ? { dataDir: f["data-dir"] } : {}) });
+  if (!["create", "list", "verify", "set-plan", "delete"].includes(sub)) throw new UsageError(`unknown users command '${sub}' (create, list, verify, set-plan or delete)`);
+  const config = resolveConfig({ ...configFromEnv(env), ...(f["data-dir"] ? { dataDir: f["data-dir"] } : {}), ...(f.plans ? { plans: f.plans } : {}) });
   await mkdir(config.dataDir, { recursive: true });
   const db = await openDatabase(await detectRuntime(), join(config.dataDir, "imgd.sqlite"));
   try {
@@ -59,9 +62,14 @@ export async function usersCommand(argv: string[], env: Record<string, string | 
       }
       const user = await users.create({ username, email: f.email ? String(f.email) : null });
       console.log(user.id);
-    } else if (sub === "verify" || sub === "delete") {
-      const [ref] = rest;
+    } else if (sub === "verify" || sub === "delete" || sub === "set-plan") {
+      const [ref, planName] = rest;
       if (!ref) throw new UsageError(`users ${sub} takes a username, id or email`);
+      if (sub === "set-plan" && !planName) throw new UsageError("users set-plan takes a user and a plan name");
+      if (sub === "set-plan" && !Object.hasOwn(config.plans, planName)) {
+        console.error(`unknown plan '${planName}': one of ${Object.keys(config.plans).join(", ")}`);
+        return 1;
+      }
       const blobs = new FsBlobStore(config.dataDir);
       await blobs.init();
       // Deleting images here needs no decoding and no running server.
@@ -79,6 +87,11 @@ export async function usersCommand(argv: string[], env: Record<string, string | 
       });
       const accounts = new Accounts({ db, users, keys: new Keys(db, config.now), images, rates: new RateLimits(db, config.now), now: config.now });
       try {
+        if (sub === "set-plan") {
+          const u = await users.update((await accounts.find(ref)).id, { plan: planName });
+          console.log(`${u.username} (${u.id}) is on plan ${planName}`);
+          return 0;
+        }
         const u = sub === "verify" ? await accounts.setVerified(ref, true) : await accounts.delete(ref);
         console.log(`${sub === "verify" ? "verified" : "deleted"} ${u.username} (${u.id})`);
       } catch (err) {

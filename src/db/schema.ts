@@ -106,6 +106,14 @@ export interface UsageCountersTable {
   value: number;
 }
 
+export interface UsageHourlyTable {
+  user_id: string;
+  /** Start of the UTC hour, ms. */
+  hour: number;
+  metric: string;
+  value: number;
+}
+
 export interface VariantsTable {
   key: string;
   blob_hash: string;
@@ -133,6 +141,7 @@ export interface Database {
   image_tags: ImageTagsTable;
   presets: PresetsTable;
   usage_counters: UsageCountersTable;
+  usage_hourly: UsageHourlyTable;
   variants: VariantsTable;
   rate_windows: RateWindowsTable;
 }

@@ -5,7 +5,6 @@ import { AppError } from "../domain/errors.ts";
 import type { Images } from "../domain/images.ts";
 import { extensionOf } from "../domain/paths.ts";
 import type { Presets } from "../domain/presets.ts";
-import type { Usage } from "../domain/usage.ts";
 import type { Users } from "../domain/users.ts";
 import type { BlobStore } from "../store/blobs.ts";
 import type { VariantCache } from "../store/variants.ts";
@@ -34,7 +33,10 @@ export interface DeliveryDeps {
   blobs: BlobStore;
   variants: VariantCache;
   pool: CodecPool;
-  usage: Usage;
+  /** Takes one transformation from the tenant's plan (throws when none is left); returns its refund. */
+  admitTransformation: (userId: string) => Promise<() => Promise<void>>;
+  /** A variant was produced: its output format and how long the transform took. */
+  onTransformed?: (format: string, seconds: number) => void;
   secret: Uint8Array;
   now: () => number;
   maxOutputPixels: number;
@@ -69,11 +71,12 @@ export class Delivery {
     return hot?.delivered;
   }
 
-  async native(username: string, path: string, search: URLSearchParams, ifNoneMatch: (etag: string) => boolean): Promise<Delivered | "not-modified"> {
+  /** `owner`: the tenant itself asks (with its key), so private images need no signature. */
+  async native(username: string, path: string, search: URLSearchParams, ifNoneMatch: (etag: string) => boolean, opts: { owner?: boolean } = {}): Promise<Delivered | "not-modified"> {
     const hotKey = `${username}/${path}?${search}`;
     const hot = this.peek(username, path, search.toString());
     if (hot) return ifNoneMatch(hot.etag) ? "not-modified" : hot;
-    const result = await this.#native(username, path, search, ifNoneMatch);
+    const result = await this.#native(username, path, search, ifNoneMatch, opts.owner ?? false);
     // Remember public answers that are files on disk; fresh bytes become a cache hit next time.
     if (result.delivered && result.delivered !== "not-modified" && result.delivered.file && result.delivered.privateUntil === undefined) {
       this.#hot.set(hotKey, { delivered: result.delivered, variantKey: result.variantKey, presetId: result.presetId }, result.until);
@@ -86,13 +89,15 @@ export class Delivery {
     path: string,
     search: URLSearchParams,
     ifNoneMatch: (etag: string) => boolean,
+    owner: boolean,
   ): Promise<{ delivered: Delivered | "not-modified"; variantKey?: string; presetId?: string; until?: number }> {
     const user = await this.d.users.byUsername(username);
     const found = user && (await this.d.images.resolvePath(user.id, path));
     if (!found) throw new AppError("NOT_FOUND", "Image not found");
     const { image } = found;
     const query = splitQuery(search);
-    const privateUntil = this.#checkAccess(user, image, path, search);
+    // The owner's private images stay private in shared caches (and out of the hot path).
+    const privateUntil = owner ? (image.visibility === "public" ? undefined : this.d.now() + 365 * 86_400_000) : this.#checkAccess(user, image, path, search);
 
     const presetRow = query.preset !== undefined ? await this.d.presets.byName(user.id, query.preset) : undefined;
     if (query.preset !== undefined && !presetRow) throw new AppError("NOT_FOUND", `No preset named '${query.preset}'`);
@@ -138,11 +143,20 @@ export class Delivery {
   }
 
   async #produce(userId: string, image: Image, spec: TransformSpec, key: string, etag: string): Promise<Delivered> {
-    // Read when a worker takes the job, so queued jobs hold no image bytes.
-    const out = await this.d.pool.transform(() => this.d.blobs.read(image.blob_hash), spec, { transfer: true });
+    // Counted when produced, never when served from cache (the reference's FAQ); taken before
+    // the work so concurrent misses cannot overshoot the plan, given back if the work fails.
+    const refund = await this.d.admitTransformation(userId);
+    let out;
+    try {
+      const started = performance.now();
+      // Read when a worker takes the job, so queued jobs hold no image bytes.
+      out = await this.d.pool.transform(() => this.d.blobs.read(image.blob_hash), spec, { transfer: true });
+      this.d.onTransformed?.(out.mime.slice(out.mime.indexOf("/") + 1), (performance.now() - started) / 1000);
+    } catch (err) {
+      await refund().catch(() => {});
+      throw err;
+    }
     await this.d.variants.put(key, image.blob_hash, out.data, { mime: out.mime, width: out.width, height: out.height });
-    // Counted when produced, not when served from cache (the reference's FAQ).
-    await this.d.usage.add(userId, "transformations");
     return { etag, mime: out.mime, size: out.data.byteLength, bytes: out.data, cache: "miss", userId };
   }
 

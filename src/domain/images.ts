@@ -38,6 +38,8 @@ export interface UploadInput {
    * upload is a new media item), under the alias `{id}.{ext}`. The blob is still shared.
    */
   separate?: boolean;
+  /** The id the image gets, when the caller promised one before the bytes arrived (Imgwire). */
+  id?: string;
 }
 
 export interface Stored {
@@ -52,8 +54,11 @@ export interface ImagesDeps {
   blobs: BlobStore;
   /** Decodes the whole image once: proves it is valid and yields its dominant colour. */
   inspect: (bytes: Uint8Array) => Promise<InspectResult>;
-  /** Counts a stored upload towards the tenant's month. */
-  countUpload: (userId: string) => Promise<void>;
+  /**
+   * Counts a new image towards the tenant's plan inside the transaction that stores it, before
+   * its blob is committed: a refusal (it throws) leaves neither row nor file.
+   */
+  countUpload: (trx: Kysely<Database>, userId: string, bytes: number) => Promise<void>;
   /** A tenant's images changed in a way that changes what a delivery URL answers. */
   onChanged: (userId: string) => void;
   /** Called after the rows of deleted images are gone, to drop their cached variants. */
@@ -119,9 +124,7 @@ export class Images {
     const { staged, header } = received;
     try {
       const inspected = await this.d.inspect(new Uint8Array(await readFile(staged.tempPath)));
-      const stored = await this.#insert(userId, staged, header, inspected, input);
-      if (stored.isNew) await this.d.countUpload(userId);
-      return stored;
+      return await this.#insert(userId, staged, header, inspected, input);
     } finally {
       await this.d.blobs.discard(staged);
     }
@@ -147,7 +150,7 @@ export class Images {
         .where((eb) => eb.or([eb("expires_at", "is", null), eb("expires_at", ">", now)]))
         .orderBy("created_at")
         .executeTakeFirst();
-      const id = newId(now);
+      const id = input.id ?? newId(now);
       const path = input.separate
         ? { path: `${id}.${header.format}`, free: true }
         : await claimPath(trx, userId, wanted.path, existing?.id, wanted.explicit);
@@ -155,6 +158,7 @@ export class Images {
         if (path.free) await insertPath(trx, userId, path.path, existing.id, now);
         return { image: await this.#withPaths(trx, existing), isNew: false };
       }
+      await this.d.countUpload(trx, userId, staged.size);
       await trx
         .insertInto("blobs")
         .values({

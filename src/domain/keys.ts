@@ -14,6 +14,10 @@ export const UNVERIFIED_MAX_KEYS = 3;
 
 export const hashKey = (secret: string) => createHash("sha256").update(secret).digest("hex");
 export const looksLikeKey = (s: string) => s.startsWith(KEY_PREFIX) && s.length === KEY_LENGTH;
+/** Imgwire client keys: public (shown in browser code), so they look nothing like a secret key. */
+export const CLIENT_KEY_PREFIX = "imgwck_";
+export const looksLikeClientKey = (s: string) => s.startsWith(CLIENT_KEY_PREFIX) && s.length === KEY_LENGTH;
+export const newClientKey = () => CLIENT_KEY_PREFIX + randomAlnum(KEY_LENGTH - CLIENT_KEY_PREFIX.length);
 
 export interface Principal {
   user: User;
@@ -70,12 +74,14 @@ export class Keys {
   }
 
   /** Resolves a secret to its key and user, counting the use; throws UNAUTHORIZED otherwise. */
-  async authenticate(secret: string): Promise<Principal> {
-    if (!looksLikeKey(secret)) throw new AppError("UNAUTHORIZED", "Invalid API key format");
+  async authenticate(secret: string, opts: { allowClient?: boolean } = {}): Promise<Principal> {
+    if (!looksLikeKey(secret) && !(opts.allowClient && looksLikeClientKey(secret))) throw new AppError("UNAUTHORIZED", "Invalid API key format");
     const now = this.now();
     const key = await this.db.selectFrom("api_keys").selectAll().where("key_hash", "=", hashKey(secret)).executeTakeFirst();
     if (!key) throw new AppError("UNAUTHORIZED", "Invalid or deleted API key");
     if (key.expires_at !== null && key.expires_at <= now) throw new AppError("UNAUTHORIZED", "API key has expired");
+    // A client key is public: it may only do what the Imgwire dialect lets browsers do.
+    if (key.kind === "client" && !opts.allowClient) throw new AppError("UNAUTHORIZED", "Client keys only work on Imgwire's upload routes");
     const user = await this.db.selectFrom("users").selectAll().where("id", "=", key.user_id).executeTakeFirst();
     if (!user) throw new AppError("UNAUTHORIZED", "Invalid or deleted API key");
     await this.db

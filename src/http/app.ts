@@ -14,6 +14,10 @@ import { usageRoutes } from "./native/usage.ts";
 import { adminRoutes } from "./native/admin.ts";
 import { imgproApp } from "./imgpro/app.ts";
 import { viewerRoutes } from "./viewer.ts";
+import { mountImgwire } from "./imgwire/app.ts";
+import { assetsrepoApp } from "./assetsrepo/app.ts";
+import { metricsRoutes } from "./native/metrics.ts";
+import { prometheusRoutes } from "./metrics/prometheus.ts";
 
 export function buildApp(services: Services) {
   const app = new Hono<AppEnv>();
@@ -21,6 +25,17 @@ export function buildApp(services: Services) {
     c.set("services", services);
     c.set("requestId", c.req.header("x-request-id")?.slice(0, 128) || crypto.randomUUID());
     await next();
+    const h = c.res.headers;
+    const rate = c.get("rateLimit");
+    if (rate) {
+      h.set("X-RateLimit-Limit", String(rate.limit));
+      h.set("X-RateLimit-Remaining", String(rate.remaining));
+      h.set("X-RateLimit-Reset", String(rate.reset));
+    }
+    if (services.accessLog.enabled) {
+      const route = c.req.matchedRoutes.filter((r) => r.method !== "ALL").at(-1)?.path;
+      services.accessLog.note(c.req.raw, { tenant: c.get("principal")?.user.username, ...(route ? { route } : {}) });
+    }
     // Set on the response itself: c.header() here would make Hono rebuild the response around
     // a stream, and a file body would lose its Content-Length and sendfile.
     if (!c.res.headers.has("X-Request-Id")) c.res.headers.set("X-Request-Id", c.var.requestId);
@@ -38,9 +53,13 @@ export function buildApp(services: Services) {
   api.route("/settings", settingsRoutes);
   api.route("/usage", usageRoutes);
   api.route("/admin/users", adminRoutes);
+  api.route("/metrics", metricsRoutes);
   app.route("/api/v1", api);
   app.route("/v1", imgproApp(services));
   app.route("/p", viewerRoutes);
+  mountImgwire(app, services);
+  app.route("/api/images", assetsrepoApp(services));
+  app.route("/metrics", prometheusRoutes);
 
   app.notFound((c) => nativeErrorResponse(c, new AppError("NOT_FOUND", `No route for ${c.req.method} ${c.req.path}`)));
   app.onError(async (err, c) => {

@@ -52,7 +52,7 @@ export function requireKey(scope?: Scope): MiddlewareHandler<AppEnv> {
       throw new AppError("FORBIDDEN", `This API key lacks the '${needed}' scope`);
     }
     c.set("principal", principal);
-    await c.var.services.usage.add(principal.user.id, "api_requests");
+    await c.var.services.metering.request(principal, (s) => c.set("rateLimit", s));
     await next();
   };
 }

@@ -42,7 +42,8 @@ function respond(services: Services, method: string, requestId: string, d: Deliv
   headers.set("Content-Type", d.mime);
   headers.set("Content-Length", String(d.size));
   headers.set("X-Cache", d.cache === "hit" ? "HIT" : d.cache === "miss" ? "MISS" : "ORIGINAL");
-  services.usage.addLater(d.userId, "bandwidth_bytes", d.size);
+  services.telemetry.delivered(d.cache, d.size);
+  if (services.metering.enabled) services.usage.countDelivery(d.userId, d.size, d.cache);
   // A Response built here (not through c.body) lets the runtime send a file with sendfile
   // and its real Content-Length.
   const body = method === "HEAD" ? null : (d.bytes ?? services.runtime.fileBody(d.file!));
@@ -74,12 +75,14 @@ export function deliverFast(services: Services, req: Request): Response | null {
   const hot = services.delivery.peek(username, path, q < 0 ? "" : new URLSearchParams(url.slice(q + 1)).toString());
   if (!hot) return null;
   const requestId = req.headers.get("x-request-id")?.slice(0, 128) || crypto.randomUUID();
+  services.accessLog.note(req, { tenant: username, route: "/i/:username/*" });
   return respond(services, req.method, requestId, matchesEtag(req.headers.get("if-none-match") ?? undefined, hot.etag) ? "not-modified" : hot, hot.etag);
 }
 
 /** `GET /i/{username}/{path}` with the native URL options. */
 export const deliveryRoutes = new Hono<AppEnv>().on(["GET", "HEAD"], "/:username/*", async (c) => {
   const inm = c.req.header("if-none-match");
+  c.var.services.accessLog.note(c.req.raw, { tenant: c.req.param("username"), route: "/i/:username/*" });
   let matched: string | undefined;
   const result = await c.var.services.delivery.native(c.req.param("username"), pathAfter(c, 2), new URL(c.req.url).searchParams, (etag) => {
     matched = etag;

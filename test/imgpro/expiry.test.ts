@@ -46,7 +46,10 @@ describe("ttl", () => {
       await b.stop({ keepData: true });
       // C starts later still: its sweeper removes what expired, once, safely.
       const c = await startServer({ dataDir, env: { IMGD_TEST_CLOCK_OFFSET_MS: String(3_600_000), IMGD_SWEEP_INTERVAL_MS: "200" } });
-      for (let i = 0; i < 50 && query(dataDir, "select count(*) n from images where id = ?", item.id)[0].n > 0; i++) await Bun.sleep(100);
+      // Rows go in one transaction; variants and the blob file right after it commits.
+      const left = () =>
+        query(dataDir, "select count(*) n from images where id = ?", item.id)[0].n + query(dataDir, "select count(*) n from variants where blob_hash = ?", hash)[0].n + (existsSync(blob) ? 1 : 0);
+      for (let i = 0; i < 50 && left() > 0; i++) await Bun.sleep(100);
       expect(query(dataDir, "select count(*) n from images where id = ?", item.id)[0].n).toBe(0);
       expect(query(dataDir, "select count(*) n from image_tags where image_id = ?", item.id)[0].n).toBe(0);
       expect(query(dataDir, "select count(*) n from variants where blob_hash = ?", hash)[0].n).toBe(0);

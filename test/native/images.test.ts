@@ -134,6 +134,18 @@ describe("library", () => {
     const page = (await (await s.api("/api/v1/images?limit=2&offset=1")).json()) as any;
     expect(page.images.map((i: any) => i.id)).toEqual(all.images.slice(1, 3).map((i: any) => i.id));
     expect(page.has_more).toBe(true);
+    // Imgwire-style pages, with the X-* headers its SDK pages through.
+    const p2 = await s.api("/api/v1/images?limit=2&page=2");
+    expect(((await p2.json()) as any).images.map((i: any) => i.id)).toEqual(all.images.slice(2, 4).map((i: any) => i.id));
+    expect(Object.fromEntries(["x-total-count", "x-page", "x-limit", "x-prev-page", "x-next-page"].map((h) => [h, p2.headers.get(h)]))).toEqual({
+      "x-total-count": String(all.total),
+      "x-page": "2",
+      "x-limit": "2",
+      "x-prev-page": "1",
+      "x-next-page": all.total > 4 ? "3" : "null",
+    });
+    expect((await s.api("/api/v1/images?page=1&offset=2")).status).toBe(400);
+    expect((await s.api("/api/v1/images?page=0")).status).toBe(400);
 
     const oldest = (await (await s.api("/api/v1/images?sort=oldest&limit=100")).json()) as any;
     expect(oldest.images.map((i: any) => i.id)).toEqual([...all.images].reverse().map((i: any) => i.id));

@@ -1,10 +1,14 @@
 import type { Migration } from "kysely/migration";
 import * as m001 from "./001_initial.ts";
 import * as m002 from "./002_media.ts";
+import * as m003 from "./003_metering.ts";
+import * as m004 from "./004_imgwire.ts";
 
 // Migrations live in code (not read from a folder) so the compiled binary carries them.
 // Append only; never edit one that has shipped.
 export const migrations: Record<string, Migration> = {
   "001_initial": m001,
   "002_media": m002,
+  "003_metering": m003,
+  "004_imgwire": m004,
 };

@@ -1,7 +1,6 @@
 import { Hono } from "hono";
 import * as v from "valibot";
 import { AppError } from "../../domain/errors.ts";
-import { limitsOf } from "../../domain/quota.ts";
 import { optionalKey, requireKey } from "../auth.ts";
 import { clientIp } from "../client-ip.ts";
 import type { AppEnv } from "../env.ts";
@@ -27,7 +26,7 @@ export const accountRoutes = new Hono<AppEnv>()
     }
     const body = parse(CreateKey, await jsonBody(c.req.raw));
     const r = await accounts.register({ email: body.email, keyName: body.name, ip: clientIp(c), caller: c.get("principal")?.user });
-    const limits = limitsOf(r.user);
+    const limits = c.var.services.metering.limitsOf(r.user);
     return c.json(
       {
         key: r.secret,
@@ -46,7 +45,7 @@ export const accountRoutes = new Hono<AppEnv>()
   })
   .get("/usage", requireKey(), async (c) => {
     const { user } = c.var.principal;
-    const s = await c.var.services.quota.status(user);
+    const s = await c.var.services.metering.status(user);
     const remaining = (limit: number | null, used: number) => (limit === null ? null : Math.max(0, limit - used));
     return c.json({
       monthly: {

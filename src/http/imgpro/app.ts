@@ -20,7 +20,7 @@ export function imgproApp(services: Services) {
     await next();
     const principal = c.get("principal");
     if (!principal) return;
-    const s = await services.quota.status(principal.user).catch(() => null);
+    const s = await services.metering.status(principal.user).catch(() => null);
     if (!s) return;
     const h = c.res.headers;
     const set = (name: string, v: number | null) => h.set(name, v === null ? "unlimited" : String(v));

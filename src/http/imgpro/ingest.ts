@@ -4,7 +4,7 @@ import { AppError } from "../../domain/errors.ts";
 import { Fetcher } from "../../domain/fetcher.ts";
 import type { Received } from "../../domain/images.ts";
 import { FieldErrors, checkCustomSize, parseBool, parseCustom, parseDate, parseNamespace, parseTags, parseText, parseTtl } from "../../domain/media-fields.ts";
-import { ANONYMOUS_RETENTION_DAYS, limitsOf } from "../../domain/quota.ts";
+import { ANONYMOUS_RETENTION_DAYS } from "../../domain/metering.ts";
 import { DAY, HOUR } from "../../domain/ratelimits.ts";
 import { optionalKey } from "../auth.ts";
 import { clientIp } from "../client-ip.ts";
@@ -63,7 +63,15 @@ async function callerOf(c: Context<AppEnv>): Promise<Caller> {
 }
 
 const maxBytesOf = (c: Context<AppEnv>, caller: Caller) =>
-  caller.anonymous ? Math.min(c.var.services.config.maxAnonymousUploadBytes, c.var.services.config.maxUploadBytes) : c.var.services.config.maxUploadBytes;
+  caller.anonymous
+    ? Math.min(c.var.services.config.maxAnonymousUploadBytes, c.var.services.config.maxUploadBytes)
+    : c.var.services.metering.maxUploadBytes(caller.user, c.var.services.config.maxUploadBytes);
+
+/** Receives a body within the caller's size limit and, for tenants, the storage they have left. */
+const receiveFor = (c: Context<AppEnv>, caller: Caller, body: AsyncIterable<Uint8Array>) =>
+  caller.anonymous
+    ? c.var.services.images.receive(body, maxBytesOf(c, caller))
+    : c.var.services.metering.receiveWithin(caller.user, c.var.services.config.maxUploadBytes, (max) => c.var.services.images.receive(body, max));
 
 /** A match on external_id answers with the stored item: 200 and X-Deduplicated. */
 function deduplicated(c: Context<AppEnv>, caller: Caller, img: Parameters<typeof mediaItem>[2]) {
@@ -74,7 +82,7 @@ function deduplicated(c: Context<AppEnv>, caller: Caller, img: Parameters<typeof
 /** Checks quota and limits, then stores; always consumes `received`. */
 async function finish(c: Context<AppEnv>, caller: Caller, received: Received, f: IngestFields, filename: string, sourceUrl: string | null) {
   const { services } = c.var;
-  const { config, images, quota, rates } = services;
+  const { config, images, metering, rates } = services;
   try {
     if (received.header.format === "svg" && received.staged.size > config.maxSvgBytes) {
       throw new AppError("PAYLOAD_TOO_LARGE", `SVG files may be at most ${config.maxSvgBytes} bytes`);
@@ -96,8 +104,8 @@ async function finish(c: Context<AppEnv>, caller: Caller, received: Received, f:
       );
       expiresAt = Math.min(expiresAt ?? Infinity, now + ANONYMOUS_RETENTION_DAYS * DAY);
     } else {
-      await quota.checkUpload(caller.user, received.staged.size);
-      const retention = limitsOf(caller.user).retentionDays;
+      // Counted (and refused when over the plan) as it is stored: see Metering.countUpload.
+      const retention = metering.limitsOf(caller.user).retentionDays;
       if (retention !== null) expiresAt = Math.min(expiresAt ?? Infinity, now + retention * DAY);
     }
     const r = received;
@@ -133,6 +141,7 @@ export const ingestRoutes = new Hono<AppEnv>()
     }
     const declared = Number(c.req.header("content-length") ?? NaN);
     if (declared > maxBytes + 64 * 1024) throw new AppError("PAYLOAD_TOO_LARGE", `File is larger than the upload limit of ${maxBytes} bytes`);
+    if (!caller.anonymous) await c.var.services.metering.admitUpload(caller.user);
     let received: Received | undefined;
     let filename = "";
     const fields: Record<string, string> = {};
@@ -141,7 +150,7 @@ export const ingestRoutes = new Hono<AppEnv>()
         if (part.name === "file") {
           if (received) throw new AppError("VALIDATION_ERROR", "file: send one file per upload", { field: "file" });
           filename = part.filename ?? "";
-          received = await images.receive(part.body, maxBytes);
+          received = await receiveFor(c, caller, part.body);
         } else {
           if (part.name in fields) throw new AppError("VALIDATION_ERROR", `${part.name}: given more than once`, { field: part.name });
           fields[part.name] = await readField(part, 16 * 1024);
@@ -178,7 +187,7 @@ export const ingestRoutes = new Hono<AppEnv>()
     const fetched = await fetcher.open(url!.href, maxBytesOf(c, caller));
     let received: Received;
     try {
-      received = await images.receive(fetched.body, maxBytesOf(c, caller));
+      received = await receiveFor(c, caller, fetched.body);
     } catch (err) {
       if (err instanceof AppError && err.code === "INVALID_FILE") {
         throw new AppError("INVALID_FILE", `The URL did not return an image: ${err.message}`, { field: "url", reason: "fetch_failed" });

@@ -7,6 +7,7 @@ import { MAX_TAG_LENGTH, NAMESPACE } from "../../domain/media-fields.ts";
 import type { AppEnv } from "../env.ts";
 import { boundaryOf, parseMultipart, readField } from "../multipart.ts";
 import { jsonBody, markBodyRead, parse, queryInt } from "../validate.ts";
+import { setPageHeaders } from "../paging.ts";
 import { baseUrl } from "../urls.ts";
 import { sign } from "../../delivery/signing.ts";
 import { cdnUrl, listItem, metadataResponse, rfc3339, uploadResponse } from "./shape.ts";
@@ -22,6 +23,8 @@ const UploadFields = v.object({
 const ListQuery = v.object({
   limit: queryInt(1, 100, 50),
   offset: queryInt(0, 1_000_000_000, 0),
+  /** Imgwire-style paging, counted from 1; the alternative to `offset`. */
+  page: queryInt(1, 1_000_000_000, 1),
   sort: v.optional(v.picklist(["newest", "oldest", "name", "size"], "must be newest, oldest, name or size"), "newest"),
   path: v.optional(v.pipe(v.string(), v.transform((p) => (p === "" || p === "/" ? undefined : validatePath(p, "path"))))),
   namespace: v.optional(v.pipe(v.string(), v.regex(NAMESPACE, "must be 2–64 lowercase letters, digits and hyphens"))),
@@ -41,16 +44,20 @@ const SignedUrlBody = v.object({ expires_in_seconds: v.optional(expiry), expires
 
 export const imageRoutes = new Hono<AppEnv>()
   .post("/", async (c) => {
-    const { images, config } = c.var.services;
+    const { images, config, metering } = c.var.services;
+    const { user } = c.var.principal;
     const boundary = boundaryOf(c.req.header("content-type"));
     if (!boundary || !c.req.raw.body) {
       throw new AppError("VALIDATION_ERROR", "Send multipart/form-data with the image in a 'file' field", { field: "file" });
     }
-    // Refuse a declared oversize body before reading any of it (form overhead allowed for).
+    // Refuse a declared oversize body, or a month without uploads left, before reading any of it
+    // (form overhead allowed for).
+    const maxBytes = metering.maxUploadBytes(user, config.maxUploadBytes);
     const declared = Number(c.req.header("content-length") ?? NaN);
-    if (declared > config.maxUploadBytes + 64 * 1024) {
-      throw new AppError("PAYLOAD_TOO_LARGE", `File is larger than the upload limit of ${config.maxUploadBytes} bytes`);
+    if (declared > maxBytes + 64 * 1024) {
+      throw new AppError("PAYLOAD_TOO_LARGE", `File is larger than the upload limit of ${maxBytes} bytes`);
     }
+    await metering.admitUpload(user);
     let received: Received | undefined;
     let filename = "image";
     const fields: Record<string, string> = {};
@@ -59,7 +66,7 @@ export const imageRoutes = new Hono<AppEnv>()
         if (part.name === "file") {
           if (received) throw new AppError("VALIDATION_ERROR", "file: send one file per upload", { field: "file" });
           filename = part.filename || "image";
-          received = await images.receive(part.body);
+          received = await metering.receiveWithin(user, config.maxUploadBytes, (max) => images.receive(part.body, max));
         } else {
           fields[part.name] = await readField(part);
         }
@@ -81,9 +88,15 @@ export const imageRoutes = new Hono<AppEnv>()
     }
   })
   .get("/", async (c) => {
-    const q = parse(ListQuery, c.req.query(), "query");
+    const raw = c.req.query();
+    const parsed = parse(ListQuery, raw, "query");
+    if (raw.page !== undefined && raw.offset !== undefined) {
+      throw new AppError("VALIDATION_ERROR", "page: give page or offset, not both", { field: "page" });
+    }
+    const q = { ...parsed, offset: raw.page !== undefined ? (parsed.page - 1) * parsed.limit : parsed.offset };
     const { user } = c.var.principal;
     const result = await c.var.services.images.list(user.id, q);
+    setPageHeaders(c, result.total, Math.floor(q.offset / q.limit) + 1, q.limit);
     const now = c.var.services.config.now();
     return c.json({
       images: result.images.map((img) => listItem(baseUrl(c), user, img, now)),

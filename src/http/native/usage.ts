@@ -1,39 +1,45 @@
 import { Hono } from "hono";
-import { periodBounds, periodOf, planOf } from "../../domain/usage.ts";
+import { periodBounds } from "../../domain/usage.ts";
 import type { AppEnv } from "../env.ts";
 import { unix } from "./shape.ts";
 
 export const usageRoutes = new Hono<AppEnv>().get("/", async (c) => {
-  const { usage, config } = c.var.services;
+  const { metering } = c.var.services;
   const { user } = c.var.principal;
-  const period = periodOf(config.now());
-  const { start, end } = periodBounds(period);
-  const [month, storage] = await Promise.all([usage.month(user.id, period), usage.storage(user.id)]);
-  const plan = planOf(user.plan);
+  const s = await metering.status(user);
+  const { start, end } = periodBounds(s.period);
+  const l = s.limits;
   return c.json({
     plan: user.plan,
-    plan_name: plan.name,
+    plan_name: l.name,
     plan_status: "active",
     subscription_ends_at: null,
     plan_limits: {
-      max_uploads_per_month: plan.uploadsPerMonth,
-      max_storage_bytes: plan.storageBytes,
-      max_bandwidth_per_month: plan.bandwidthPerMonth,
-      max_api_requests_per_month: plan.apiRequestsPerMonth,
-      max_transformations_per_month: plan.transformationsPerMonth,
+      max_uploads_per_month: l.uploadsPerMonth,
+      max_storage_bytes: l.storageBytes,
+      max_bandwidth_per_month: l.bandwidthPerMonth,
+      max_api_requests_per_month: l.apiRequestsPerMonth,
+      max_transformations_per_month: l.transformationsPerMonth,
     },
-    total_images: storage.images,
-    storage_used_bytes: storage.bytes,
-    storage_used_mb: Math.round((storage.bytes / 1024 ** 2) * 100) / 100,
-    storage_used_gb: Math.round((storage.bytes / 1024 ** 3) * 1000) / 1000,
+    // imgd's own limits, beside the reference's shape rather than inside it.
+    other_limits: {
+      max_views_per_month: l.viewsPerMonth,
+      max_requests_per_minute: l.requestsPerMinute,
+      max_upload_bytes: l.maxUploadBytes,
+    },
+    total_images: s.images,
+    storage_used_bytes: s.storageUsed,
+    storage_used_mb: Math.round((s.storageUsed / 1024 ** 2) * 100) / 100,
+    storage_used_gb: Math.round((s.storageUsed / 1024 ** 3) * 1000) / 1000,
     current_period: {
-      period,
+      period: s.period,
       period_start: unix(start),
       period_end: unix(end),
-      uploads: month.uploads,
-      bandwidth_bytes: month.bandwidth_bytes,
-      api_requests: month.api_requests,
-      transformations: month.transformations,
+      uploads: s.month.uploads,
+      bandwidth_bytes: s.month.bandwidth_bytes,
+      api_requests: s.month.api_requests,
+      transformations: s.month.transformations,
+      views: s.month.views,
     },
     credits: { storage_bytes: 0, api_requests: 0, transformations: 0 },
   });

@@ -1,0 +1,49 @@
+import type { Config } from "../config.ts";
+import type { Db } from "../db/connection.ts";
+import "../db/imgwire-schema.ts";
+import { DomainHosts } from "../http/imgwire/domains.ts";
+import type { BlobStore } from "../store/blobs.ts";
+import type { Accounts } from "./accounts.ts";
+import type { Fetcher } from "./fetcher.ts";
+import type { Images } from "./images.ts";
+import { ImgwireAccess } from "./imgwire-access.ts";
+import { ImgwireDownloads } from "./imgwire-downloads.ts";
+import { ImgwireUploads } from "./imgwire-uploads.ts";
+import type { Keys } from "./keys.ts";
+import type { Users } from "./users.ts";
+
+/** The Imgwire dialect's resources, built once per imgd. */
+export interface ImgwireServices {
+  access: ImgwireAccess;
+  uploads: ImgwireUploads;
+  downloads: ImgwireDownloads;
+  hosts: DomainHosts;
+  /** For the sweeper: finish left-behind download jobs, drop expired ZIPs. */
+  sweep: () => Promise<void>;
+}
+
+export function buildImgwire(d: { config: Config; db: Db; keys: Keys; users: Users; accounts: Accounts; images: Images; blobs: BlobStore; fetcher: Fetcher; secret: Uint8Array; log: (l: string) => void }): ImgwireServices {
+  const { config } = d;
+  const access = new ImgwireAccess({ db: d.db, keys: d.keys, users: d.users, accounts: d.accounts, now: config.now });
+  const uploads = new ImgwireUploads({
+    db: d.db,
+    images: d.images,
+    fetcher: d.fetcher,
+    secret: d.secret,
+    maxUploadBytes: config.maxUploadBytes,
+    urlTtlMs: config.imgwireUploadUrlTtlMs,
+    tokenTtlMs: config.imgwireUploadTokenTtlMs,
+    now: config.now,
+  });
+  const downloads = new ImgwireDownloads({ db: d.db, images: d.images, blobs: d.blobs, dataDir: config.dataDir, retentionMs: config.imgwireDownloadRetentionMs, now: config.now, log: d.log });
+  return {
+    access,
+    uploads,
+    downloads,
+    hosts: new DomainHosts(access, config.now),
+    sweep: async () => {
+      await downloads.runPending();
+      await downloads.sweep();
+    },
+  };
+}

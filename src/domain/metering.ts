@@ -1,0 +1,212 @@
+import type { Kysely } from "kysely";
+import type { Db } from "../db/connection.ts";
+import type { Database, User } from "../db/schema.ts";
+import { AppError } from "./errors.ts";
+import type { Principal } from "./keys.ts";
+import type { Plan, Plans } from "./plans.ts";
+import { periodBounds, periodOf, type Metric, type Usage } from "./usage.ts";
+
+// One metering service for every dialect: which limits a tenant has, the checks that refuse
+// (each counts in the same statement that checks, so concurrent requests cannot overshoot),
+// and the figures the usage routes report. Dialects only translate the refusals.
+
+const MiB = 1024 ** 2;
+const MINUTE = 60_000;
+
+export interface Limits extends Plan {
+  /** Uploads expire after this many days (null: they may be permanent). */
+  retentionDays: number | null;
+}
+
+/** img.pro's limits for an account nobody has verified yet; they cap the plan's. */
+export const UNVERIFIED = { uploadsPerMonth: 100, storageBytes: 5120 * MiB, retentionDays: 30 };
+export const ANONYMOUS_RETENTION_DAYS = 30;
+
+const min = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.min(a, b));
+
+/** One key's minute window, as the X-RateLimit-* headers tell it. */
+export interface RateState {
+  limit: number;
+  remaining: number;
+  /** Unix seconds when the window ends. */
+  reset: number;
+}
+
+export interface QuotaStatus {
+  limits: Limits;
+  uploadsUsed: number;
+  storageUsed: number;
+  images: number;
+  month: Record<Metric, number>;
+  period: string;
+  /** When the monthly counters start again (ms). */
+  resetsAt: number;
+}
+
+export interface MeteringDeps {
+  db: Db;
+  usage: Usage;
+  plans: Plans;
+  now: () => number;
+  /** False: count nothing, refuse nothing (IMGD_METERING=false). */
+  enabled: boolean;
+}
+
+const limitReached = (what: string, limit: number) =>
+  new AppError("PLAN_LIMIT_EXCEEDED", `Monthly ${what} limit of ${limit} reached; it resets at the start of next month (UTC)`, { reason: "quota_exceeded" });
+
+export class Metering {
+  constructor(private readonly d: MeteringDeps) {}
+
+  get enabled() {
+    return this.d.enabled;
+  }
+
+  limitsOf(user: User): Limits {
+    const plan = this.d.plans.of(user.plan);
+    if (user.verified) return { ...plan, retentionDays: null };
+    return {
+      ...plan,
+      uploadsPerMonth: min(plan.uploadsPerMonth, UNVERIFIED.uploadsPerMonth),
+      storageBytes: min(plan.storageBytes, UNVERIFIED.storageBytes),
+      retentionDays: UNVERIFIED.retentionDays,
+    };
+  }
+
+  async status(user: User): Promise<QuotaStatus> {
+    const period = periodOf(this.d.now());
+    const [month, storage] = await Promise.all([this.d.usage.month(user.id, period), this.d.usage.storage(user.id)]);
+    return {
+      limits: this.limitsOf(user),
+      uploadsUsed: month.uploads,
+      storageUsed: storage.bytes,
+      images: storage.images,
+      month,
+      period,
+      resetsAt: periodBounds(period).end,
+    };
+  }
+
+  /**
+   * An authenticated API request: takes one from the key's minute window and one from the
+   * tenant's monthly API requests, both or neither (a refused request costs nothing).
+   * `onRate` hears the window's state even when the request is refused.
+   */
+  async request(principal: Principal, onRate: (s: RateState) => void): Promise<void> {
+    if (!this.d.enabled) return;
+    const limits = this.limitsOf(principal.user);
+    const now = this.d.now();
+    await this.d.db.transaction().execute(async (trx) => {
+      if (limits.requestsPerMinute !== null) {
+        const rpm = limits.requestsPerMinute;
+        const start = now - (now % MINUTE);
+        const reset = (start + MINUTE) / 1000;
+        const row =
+          rpm > 0
+            ? await trx
+                .insertInto("rate_windows")
+                .values({ subject: `key:${principal.key.id}`, window_ms: MINUTE, window_start: start, count: 1 })
+                .onConflict((oc) =>
+                  oc
+                    .columns(["subject", "window_ms", "window_start"])
+                    .doUpdateSet((eb) => ({ count: eb("rate_windows.count", "+", 1) }))
+                    .where("rate_windows.count", "<", rpm),
+                )
+                .returning("count")
+                .executeTakeFirst()
+            : undefined;
+        if (!row) {
+          onRate({ limit: rpm, remaining: 0, reset });
+          throw new AppError("RATE_LIMIT_EXCEEDED", `Rate limit of ${rpm} requests per minute reached for this API key`, {
+            retryAfter: Math.max(1, Math.ceil((start + MINUTE - now) / 1000)),
+          });
+        }
+        onRate({ limit: rpm, remaining: Math.max(0, rpm - Number(row.count)), reset });
+      }
+      if (!(await this.d.usage.consume(principal.user.id, "api_requests", 1, limits.apiRequestsPerMonth, trx))) {
+        throw limitReached("API request", limits.apiRequestsPerMonth!);
+      }
+    });
+  }
+
+  /** The largest upload the server and the tenant's plan accept, in bytes. */
+  maxUploadBytes(user: User, serverMax: number): number {
+    return this.d.enabled ? min(serverMax, this.limitsOf(user).maxUploadBytes)! : serverMax;
+  }
+
+  /**
+   * Runs `receive` with the most bytes this upload may have: the size limit, or the storage
+   * left when that is less. A body that passes the storage left is cut off there (nothing is
+   * kept) and refused as over the plan rather than as too large.
+   */
+  async receiveWithin<T>(user: User, serverMax: number, receive: (maxBytes: number) => Promise<T>): Promise<T> {
+    const size = this.maxUploadBytes(user, serverMax);
+    const limits = this.limitsOf(user);
+    if (!this.d.enabled || limits.storageBytes === null) return receive(size);
+    const left = Math.max(0, limits.storageBytes - (await this.d.usage.storage(user.id)).bytes);
+    if (left >= size) return receive(size);
+    try {
+      return await receive(left);
+    } catch (err) {
+      if (err instanceof AppError && err.code === "PAYLOAD_TOO_LARGE") {
+        throw new AppError("PLAN_LIMIT_EXCEEDED", `Storage limit of ${limits.storageBytes} bytes reached: ${left} bytes left, the file is larger`, { reason: "quota_exceeded" });
+      }
+      throw err;
+    }
+  }
+
+  /** Refuses before the body is read when the month's uploads are used up. */
+  async admitUpload(user: User): Promise<void> {
+    if (!this.d.enabled) return;
+    const limits = this.limitsOf(user);
+    if (limits.uploadsPerMonth === null) return;
+    const { uploads } = await this.d.usage.month(user.id);
+    if (uploads >= limits.uploadsPerMonth) throw limitReached("upload", limits.uploadsPerMonth);
+  }
+
+  /**
+   * Counts a new image inside the transaction that stores it: the upload counter's row is
+   * taken first (on PostgreSQL it stays locked to the commit, so one tenant's uploads check
+   * storage one after another), then storage is checked with this image's bytes.
+   */
+  async countUpload(trx: Kysely<Database>, userId: string, bytes: number): Promise<void> {
+    if (!this.d.enabled) return;
+    const user = await trx.selectFrom("users").selectAll().where("id", "=", userId).executeTakeFirst();
+    if (!user) return;
+    const limits = this.limitsOf(user);
+    if (!(await this.d.usage.consume(userId, "uploads", 1, limits.uploadsPerMonth, trx))) throw limitReached("upload", limits.uploadsPerMonth!);
+    if (limits.storageBytes !== null) {
+      const used = (await this.d.usage.storage(userId, trx)).bytes;
+      if (used + bytes > limits.storageBytes) {
+        throw new AppError("PLAN_LIMIT_EXCEEDED", `Storage limit of ${limits.storageBytes} bytes reached (${used} used, this file is ${bytes})`, { reason: "quota_exceeded" });
+      }
+    }
+    await this.d.usage.add(userId, "storage_added", bytes, trx);
+  }
+
+  /** Takes one transformation before a variant is produced; `refund` gives it back on failure. */
+  async admitTransformation(userId: string): Promise<() => Promise<void>> {
+    if (!this.d.enabled) return async () => {};
+    const user = await this.d.db.selectFrom("users").selectAll().where("id", "=", userId).executeTakeFirst();
+    const limit = user ? this.limitsOf(user).transformationsPerMonth : null;
+    if (!(await this.d.usage.consume(userId, "transformations", 1, limit))) {
+      throw new AppError("PLAN_LIMIT_EXCEEDED", `Monthly transformation limit of ${limit} reached: images already transformed are still served`, { reason: "quota_exceeded" });
+    }
+    return () => this.d.usage.add(userId, "transformations", -1);
+  }
+
+  /** Takes one view (AssetsRepo); refuses with 429 when the month's views are used up. */
+  async admitView(user: User): Promise<() => Promise<void>> {
+    if (!this.d.enabled) return async () => {};
+    const limit = this.limitsOf(user).viewsPerMonth;
+    if (limit === 0) throw new AppError("FORBIDDEN", "Your plan does not include image views through this API");
+    if (!(await this.d.usage.consume(user.id, "views", 1, limit))) {
+      const now = this.d.now();
+      throw new AppError("RATE_LIMIT_EXCEEDED", `Monthly view limit of ${limit} exceeded; it resets on the 1st (UTC)`, {
+        retryAfter: Math.max(1, Math.ceil((periodBounds(periodOf(now)).end - now) / 1000)),
+        reason: "view_limit_exceeded",
+      });
+    }
+    return () => this.d.usage.add(user.id, "views", -1);
+  }
+}

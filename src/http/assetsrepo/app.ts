@@ -1,0 +1,60 @@
+import { type Context, Hono } from "hono";
+import { AppError } from "../../domain/errors.ts";
+import type { Services } from "../../services.ts";
+import { bearer, refuseKeyInQuery } from "../auth.ts";
+import { matchesEtag, pathAfter, sendDelivered } from "../delivery.ts";
+import type { AppEnv } from "../env.ts";
+import { settleBody, toAppError } from "../errors.ts";
+
+// The AssetsRepo dialect: `GET /api/images/{path}` with a Bearer key serves the key's tenant's
+// image at that path (native URL options allowed), and each served view counts against the
+// plan's monthly views. Its error table: 400 bad path or key in the URL, 401 no/invalid key,
+// 403 no access, 404 unknown path, 429 monthly views used up.
+
+const BAD_SEGMENT = /(^|\/)\.{1,2}(\/|$)|\/\/|[\u0000-\u001f]/;
+
+/** AssetsRepo's error words: the native envelope, with its finer code where it names one. */
+function assetsrepoError(c: Context, err: AppError) {
+  if (err.extra.retryAfter) c.header("Retry-After", String(err.extra.retryAfter));
+  const code = err.extra.reason === "view_limit_exceeded" ? "VIEW_LIMIT_EXCEEDED" : err.code;
+  return c.json({ error: { code, message: err.message, status: err.status, path: c.req.path } }, err.status as any);
+}
+
+export function assetsrepoApp(services: Services) {
+  const app = new Hono<AppEnv>();
+  app.on(["GET", "HEAD"], "/*", async (c) => {
+    refuseKeyInQuery(c.req.url);
+    const secret = bearer(c.req.header("authorization"));
+    if (!secret) throw new AppError("UNAUTHORIZED", "Missing API key: send 'Authorization: Bearer <key>'");
+    const principal = await services.keys.authenticate(secret);
+    c.set("principal", principal);
+    if (!principal.scopes.has("read")) throw new AppError("FORBIDDEN", "This API key lacks the 'read' scope");
+    const path = pathAfter(c, 2);
+    if (path === "" || path.length > 1024 || BAD_SEGMENT.test(path)) throw new AppError("VALIDATION_ERROR", "Invalid storage key: give the image's path, e.g. /api/images/illustrations/hero.png");
+    const { user } = principal;
+    // Found first: an unknown path is a 404 and costs no view.
+    if (!(await services.images.resolvePath(user.id, path))) throw new AppError("NOT_FOUND", `No image at '${path}'`);
+    const refund = await services.metering.admitView(user);
+    const inm = c.req.header("if-none-match");
+    let matched: string | undefined;
+    try {
+      const result = await services.delivery.native(user.username, path, new URL(c.req.url).searchParams, (etag) => {
+        matched = etag;
+        return matchesEtag(inm, etag);
+      }, { owner: true });
+      return sendDelivered(c, result, matched);
+    } catch (err) {
+      await refund().catch(() => {});
+      throw err;
+    }
+  });
+  app.all("*", (c) => {
+    throw new AppError("NOT_FOUND", `No route for ${c.req.method} ${c.req.path}`);
+  });
+  app.onError(async (err, c) => {
+    const e = toAppError(err, services.log);
+    await settleBody(c);
+    return assetsrepoError(c, e);
+  });
+  return app;
+}

@@ -1,0 +1,94 @@
+import { stat } from "node:fs/promises";
+import { timingSafeEqual } from "node:crypto";
+import { type Context, Hono } from "hono";
+import type { AppEnv } from "../env.ts";
+import { fromNativePreset, imgwireSpec, SIZE_PRESETS, splitImgwireQuery } from "../../delivery/imgwire.ts";
+import { parseParams } from "../../delivery/native.ts";
+import { finalize } from "../../delivery/spec.ts";
+import { AppError } from "../../domain/errors.ts";
+import { matchesEtag, pathAfter, sendDelivered } from "../delivery.ts";
+import { markBodyRead } from "../validate.ts";
+import type { ImgwireEnv } from "./context.ts";
+import { downloadSignature } from "./images.ts";
+
+// What browsers reach without a key: the CDN (Imgwire URL parameters), the signed upload URL
+// and the signed ZIP of a bulk download.
+
+export const cdnRoutes = new Hono<ImgwireEnv>().on(["GET", "HEAD"], "/:username/*", async (c) => {
+  const { users, images, presets, delivery, config } = c.var.services;
+  let path = pathAfter(c, 3 + config.imgwireMount.split("/").length - 2);
+  let preset: Record<string, string> | undefined;
+  const at = path.lastIndexOf("@");
+  const user = await users.byUsername(c.req.param("username"));
+  if (!user) throw new AppError("NOT_FOUND", "Image not found");
+  if (at > path.lastIndexOf("/")) {
+    const name = path.slice(at + 1);
+    path = path.slice(0, at);
+    preset = SIZE_PRESETS[name];
+    if (!preset) {
+      const row = await presets.byName(user.id, name);
+      if (!row) throw new AppError("NOT_FOUND", `No preset named '${name}'`);
+      preset = fromNativePreset(parseParams(JSON.parse(row.params), `preset ${row.name}`));
+    }
+  }
+  const found = await images.resolvePath(user.id, path);
+  if (!found) throw new AppError("NOT_FOUND", "Image not found");
+  const { image } = found;
+  if (image.visibility !== "public") throw new AppError("FORBIDDEN", "This image is private");
+  const query = splitImgwireQuery(new URL(c.req.url).searchParams);
+  const accept = c.req.header("accept");
+  const { spec, autoFormat } = imgwireSpec(query, preset, image, { accept, defaultQuality: user.default_quality });
+  const inm = c.req.header("if-none-match");
+  let matched: string | undefined;
+  const result = await delivery.variant(user.id, image, finalize(spec, image, config.maxSourcePixels), (etag) => {
+    matched = etag;
+    return matchesEtag(inm, etag);
+  });
+  const res = sendDelivered(c as unknown as Context<AppEnv>, result, matched);
+  if (autoFormat) res.headers.set("Vary", "Accept");
+  res.headers.set("Access-Control-Allow-Origin", "*");
+  return res;
+});
+
+export const uploadRoutes = new Hono<ImgwireEnv>().put("/:id", async (c) => {
+  const { uploads, access } = c.var.services.imgwire;
+  const upload = await uploads.verifyUploadUrl(c.req.param("id"), c.req.query("expires"), c.req.query("signature"));
+  const origin = c.req.header("origin");
+  if (origin !== undefined) {
+    if (!(await access.originAllowed(upload.user_id, origin))) throw new AppError("FORBIDDEN", `Origin ${origin} is not an allowed CORS origin of this environment`);
+    c.header("Access-Control-Allow-Origin", origin);
+    c.header("Vary", "Origin");
+  }
+  const length = c.req.header("content-length");
+  if (!length || !/^\d+$/.test(length) || !c.req.raw.body) {
+    throw new AppError("VALIDATION_ERROR", "Content-Length is required", { field: "Content-Length" });
+  }
+  if (Number(length) > c.var.services.config.maxUploadBytes) throw new AppError("PAYLOAD_TOO_LARGE", `The upload limit is ${c.var.services.config.maxUploadBytes} bytes`);
+  // Read whole (bounded by the limit just checked): Bun 1.3.14 fails reading this request's
+  // stream chunk by chunk here ("undefined is not a function" from its native reader).
+  const bytes = new Uint8Array(await c.req.raw.arrayBuffer());
+  const stream = (async function* () {
+    yield bytes;
+  })();
+  const key = upload.key_id ? await c.var.services.db.selectFrom("api_keys").selectAll().where("id", "=", upload.key_id).executeTakeFirst() : undefined;
+  await uploads.complete(upload, key, stream, { contentLength: Number(length), contentType: c.req.header("content-type") ?? null });
+  markBodyRead(c.req.raw);
+  return c.body(null, 200);
+});
+
+export const zipRoutes = new Hono<ImgwireEnv>().get("/:file", async (c) => {
+  const m = /^([0-9a-f-]{36})\.zip$/.exec(c.req.param("file"));
+  const expires = c.req.query("expires") ?? "";
+  if (!m || !/^\d{1,12}$/.test(expires)) throw new AppError("NOT_FOUND", "Download not found");
+  const want = Buffer.from(downloadSignature(c.var.services.secret, m[1], Number(expires)));
+  const got = Buffer.from(c.req.query("signature") ?? "");
+  if (got.length !== want.length || !timingSafeEqual(got, want)) throw new AppError("FORBIDDEN", "This download URL is not valid");
+  if (Number(expires) * 1000 <= c.var.services.config.now()) throw new AppError("FORBIDDEN", "This download URL has expired");
+  const file = c.var.services.imgwire.downloads.file(m[1]);
+  const st = await stat(file).catch(() => null);
+  if (!st) throw new AppError("NOT_FOUND", "Download not found");
+  return new Response(c.var.services.runtime.fileBody(file) as BodyInit, {
+    headers: { "Content-Type": "application/zip", "Content-Length": String(st.size), "Content-Disposition": `attachment; filename="images-${m[1]}.zip"` },
+  });
+});
+

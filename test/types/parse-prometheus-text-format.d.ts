@@ -1,0 +1,10 @@
+// The parser ships no types; the tests use only this much of it.
+declare module "parse-prometheus-text-format" {
+  interface Family {
+    name: string;
+    help: string;
+    type: string;
+    metrics: { value?: string; labels?: Record<string, string>; buckets?: Record<string, string>; count?: string; sum?: string }[];
+  }
+  export default function parse(text: string): Family[];
+}
