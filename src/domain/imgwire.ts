@@ -18,6 +18,8 @@ export interface ImgwireServices {
   uploads: ImgwireUploads;
   downloads: ImgwireDownloads;
   hosts: DomainHosts;
+  /** imgd's own host name (from IMGD_PUBLIC_URL): never a tenant's custom domain. */
+  publicHost: string | null;
   /** For the sweeper: finish left-behind download jobs, drop expired ZIPs. */
   sweep: () => Promise<void>;
 }
@@ -41,6 +43,7 @@ export function buildImgwire(d: { config: Config; db: Db; keys: Keys; users: Use
     uploads,
     downloads,
     hosts: new DomainHosts(access, config.now),
+    publicHost: config.publicUrl ? new URL(config.publicUrl).hostname : null,
     sweep: async () => {
       await downloads.runPending();
       await downloads.sweep();
