@@ -40,8 +40,7 @@ function respond(services: Services, method: string, requestId: string, d: Deliv
     headers.set("Cache-Control", `private, max-age=${Math.max(0, Math.floor((d.privateUntil - services.config.now()) / 1000))}`);
   }
   headers.set("Content-Type", d.mime);
-  // A file body gets its length from the runtime (and sendfile); only bytes and HEAD need one.
-  if (d.bytes || method === "HEAD") headers.set("Content-Length", String(d.size));
+  headers.set("Content-Length", String(d.size));
   headers.set("X-Cache", d.cache === "hit" ? "HIT" : d.cache === "miss" ? "MISS" : "ORIGINAL");
   services.telemetry.delivered(d.cache, d.size);
   if (services.metering.enabled) services.usage.countDelivery(d.userId, d.size, d.cache);
