@@ -128,7 +128,9 @@ describe("uploads that are not good images", () => {
     // `Connection: close` is not enough for it (curl honours it), so ask for no reuse.
     const res = await post(stream, { "content-type": `multipart/form-data; boundary=${boundary}`, connection: "close" });
     await refused(res, 413, "PAYLOAD_TOO_LARGE", before);
-    expect(sent).toBeLessThan(20_000_000);
+    // The answer came before the body ended: the server did not wait for (or buffer) all of it.
+    // How far the client got meanwhile depends on scheduling and socket buffers, not on imgd.
+    expect(sent).toBeLessThan(50_000_000);
   });
 
   test("an interrupted upload leaves no half-written blob and no row", async () => {
