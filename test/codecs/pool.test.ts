@@ -4,7 +4,6 @@
 import { expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { CodecPool, defaultPoolSize } from "../../codecs/pool.ts";
-import { CodecError } from "../../codecs/types.ts";
 import sharp from "sharp";
 import { decode, fixture, meanDiff, spec, codeOf } from "./helpers.ts";
 

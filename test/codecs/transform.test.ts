@@ -5,7 +5,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import sharp from "sharp";
 import { CodecPool } from "../../codecs/pool.ts";
 import { probe } from "../../codecs/probe.ts";
-import { CodecError, type OutputFormat } from "../../codecs/types.ts";
+import type { OutputFormat } from "../../codecs/types.ts";
 import { decode, fixture, makePng, meanDiff, spec, codeOf } from "./helpers.ts";
 
 const pool = new CodecPool({ size: 2, maxQueue: 50, jobTimeoutMs: 30_000, maxSourcePixels: 100_000_000 });
