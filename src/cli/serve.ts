@@ -4,10 +4,13 @@ import { detectRuntime, type Runtime } from "../runtime/index.ts";
 import { metricsResponse } from "../http/metrics/prometheus.ts";
 import { type FlagSpec, formatFlags, parseArgs } from "./args.ts";
 
+/** Defaults worth printing: scalars that say something (not empty strings, not built-in tables). */
+const shownDefault = (d: unknown) => (d === undefined || d === "" || typeof d === "object" ? "" : `, default ${d}`);
+
 export const serveFlags: Record<string, FlagSpec> = Object.fromEntries(
   Object.values(settings).map((s) => [
     s.flag,
-    { help: `${s.help} [${s.env}${s.default !== undefined ? `, default ${s.default}` : ""}]`, boolean: typeof s.default === "boolean" },
+    { help: `${s.help} [${s.env}${shownDefault(s.default)}]`, boolean: typeof s.default === "boolean" },
   ]),
 );
 serveFlags.help = { boolean: true, help: "Show this help" };
