@@ -51,6 +51,9 @@ export const cdnRoutes = new Hono<ImgwireEnv>().on(["GET", "HEAD"], "/:username/
 });
 
 export const uploadRoutes = new Hono<ImgwireEnv>().put("/:id", async (c) => {
+  // Take the body's reader before the first await: Bun 1.3.14 loses a request stream that is
+  // left alone across the database calls below ("undefined is not a function" when read).
+  const reader = c.req.raw.body?.getReader();
   const { uploads, access } = c.var.services.imgwire;
   const upload = await uploads.verifyUploadUrl(c.req.param("id"), c.req.query("expires"), c.req.query("signature"));
   const origin = c.req.header("origin");
@@ -64,11 +67,9 @@ export const uploadRoutes = new Hono<ImgwireEnv>().put("/:id", async (c) => {
     throw new AppError("VALIDATION_ERROR", "Content-Length is required", { field: "Content-Length" });
   }
   if (Number(length) > c.var.services.config.maxUploadBytes) throw new AppError("PAYLOAD_TOO_LARGE", `The upload limit is ${c.var.services.config.maxUploadBytes} bytes`);
-  // Read whole (bounded by the limit just checked): Bun 1.3.14 fails reading this request's
-  // stream chunk by chunk here ("undefined is not a function" from its native reader).
-  const bytes = new Uint8Array(await c.req.raw.arrayBuffer());
+  // Streamed to a temp file as it arrives; the blob store refuses it past the limit.
   const stream = (async function* () {
-    yield bytes;
+    for (let r = await reader!.read(); !r.done; r = await reader!.read()) yield r.value;
   })();
   const key = upload.key_id ? await c.var.services.db.selectFrom("api_keys").selectAll().where("id", "=", upload.key_id).executeTakeFirst() : undefined;
   await uploads.complete(upload, key, stream, { contentLength: Number(length), contentType: c.req.header("content-type") ?? null });
