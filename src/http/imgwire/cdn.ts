@@ -54,27 +54,34 @@ export const uploadRoutes = new Hono<ImgwireEnv>().put("/:id", async (c) => {
   // Take the body's reader before the first await: Bun 1.3.14 loses a request stream that is
   // left alone across the database calls below ("undefined is not a function" when read).
   const reader = c.req.raw.body?.getReader();
-  const { uploads, access } = c.var.services.imgwire;
-  const upload = await uploads.verifyUploadUrl(c.req.param("id"), c.req.query("expires"), c.req.query("signature"));
-  const origin = c.req.header("origin");
-  if (origin !== undefined) {
-    if (!(await access.originAllowed(upload.user_id, origin))) throw new AppError("FORBIDDEN", `Origin ${origin} is not an allowed CORS origin of this environment`);
-    c.header("Access-Control-Allow-Origin", origin);
-    c.header("Vary", "Origin");
+  try {
+    const { uploads, access } = c.var.services.imgwire;
+    const upload = await uploads.verifyUploadUrl(c.req.param("id"), c.req.query("expires"), c.req.query("signature"));
+    const origin = c.req.header("origin");
+    if (origin !== undefined) {
+      if (!(await access.originAllowed(upload.user_id, origin))) throw new AppError("FORBIDDEN", `Origin ${origin} is not an allowed CORS origin of this environment`);
+      c.header("Access-Control-Allow-Origin", origin);
+      c.header("Vary", "Origin");
+    }
+    const length = c.req.header("content-length");
+    if (!length || !/^\d+$/.test(length) || !reader) {
+      throw new AppError("VALIDATION_ERROR", "Content-Length is required", { field: "Content-Length" });
+    }
+    if (Number(length) > c.var.services.config.maxUploadBytes) throw new AppError("PAYLOAD_TOO_LARGE", `The upload limit is ${c.var.services.config.maxUploadBytes} bytes`);
+    // Streamed to a temp file as it arrives; the blob store refuses it past the limit.
+    const stream = (async function* () {
+      for (let r = await reader.read(); !r.done; r = await reader.read()) yield r.value;
+    })();
+    const key = upload.key_id ? await c.var.services.db.selectFrom("api_keys").selectAll().where("id", "=", upload.key_id).executeTakeFirst() : undefined;
+    await uploads.complete(upload, key, stream, { contentLength: Number(length), contentType: c.req.header("content-type") ?? null });
+    markBodyRead(c.req.raw);
+    return c.body(null, 200);
+  } finally {
+    // Unlocked again, so a refusal can read (drain) what is left of the body.
+    try {
+      reader?.releaseLock();
+    } catch {}
   }
-  const length = c.req.header("content-length");
-  if (!length || !/^\d+$/.test(length) || !c.req.raw.body) {
-    throw new AppError("VALIDATION_ERROR", "Content-Length is required", { field: "Content-Length" });
-  }
-  if (Number(length) > c.var.services.config.maxUploadBytes) throw new AppError("PAYLOAD_TOO_LARGE", `The upload limit is ${c.var.services.config.maxUploadBytes} bytes`);
-  // Streamed to a temp file as it arrives; the blob store refuses it past the limit.
-  const stream = (async function* () {
-    for (let r = await reader!.read(); !r.done; r = await reader!.read()) yield r.value;
-  })();
-  const key = upload.key_id ? await c.var.services.db.selectFrom("api_keys").selectAll().where("id", "=", upload.key_id).executeTakeFirst() : undefined;
-  await uploads.complete(upload, key, stream, { contentLength: Number(length), contentType: c.req.header("content-type") ?? null });
-  markBodyRead(c.req.raw);
-  return c.body(null, 200);
 });
 
 export const zipRoutes = new Hono<ImgwireEnv>().get("/:file", async (c) => {
