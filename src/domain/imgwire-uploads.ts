@@ -45,6 +45,27 @@ export class ImgwireUploads {
     return this.d.db.selectFrom("imgwire_uploads").selectAll().where("id", "=", id).where("user_id", "=", userId).executeTakeFirst();
   }
 
+  /**
+   * One page of a tenant's images as Imgwire lists them: stored images and the uploads that
+   * have not become one (pending, processing, quarantined), newest first.
+   */
+  async page(userId: string, limit: number, offset: number, now: number): Promise<{ ids: string[]; total: number }> {
+    const { db } = this.d;
+    const live = db
+      .selectFrom("images")
+      .select(["id", "created_at"])
+      .where("user_id", "=", userId)
+      .where((eb) => eb.or([eb("expires_at", "is", null), eb("expires_at", ">", now)]));
+    // A READY upload has an image row with the same id: listed once, through the image.
+    const unfinished = db.selectFrom("imgwire_uploads").select(["id", "created_at"]).where("user_id", "=", userId).where("status", "!=", "READY");
+    const all = live.unionAll(unfinished);
+    const [rows, count] = await Promise.all([
+      db.selectFrom(all.as("u")).select("u.id").orderBy("u.created_at", "desc").orderBy("u.id", "desc").limit(limit).offset(offset).execute(),
+      db.selectFrom(all.as("u")).select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow(),
+    ]);
+    return { ids: rows.map((r) => r.id), total: Number(count.n) };
+  }
+
   many(ids: string[]): Promise<ImgwireUpload[]> {
     if (ids.length === 0) return Promise.resolve([]);
     return this.d.db.selectFrom("imgwire_uploads").selectAll().where("id", "in", ids).execute();

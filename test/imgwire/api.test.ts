@@ -42,6 +42,12 @@ test("standard upload, get, list with X-* pages, CDN, delete", async () => {
   expect(page2.body.length).toBe(1);
   expect(page2.headers.get("x-next-page")).toBe("null");
   expect((await call("GET", "/api/v1/images/", "/api/v1/images/?limit=500")).status).toBe(422);
+  // An upload not yet made (PENDING) is listed too, newest first.
+  const pending = await call("POST", "/api/v1/images/standard_upload", "/api/v1/images/standard_upload", { json: { file_name: "later.png" } });
+  const withPending = await call("GET", "/api/v1/images/", "/api/v1/images/?limit=10");
+  expect(withPending.headers.get("x-total-count")).toBe("4");
+  expect(withPending.body[0]).toMatchObject({ id: pending.body.image.id, status: "PENDING" });
+  expect(withPending.body.filter((i: any) => i.status === "READY").length).toBe(3);
 
   // The CDN URL is absolute and reads Imgwire's parameters.
   const cdn = got.body.cdn_url as string;

@@ -64,9 +64,8 @@ export const imageRoutes = new Hono<ImgwireEnv>()
   .get("/", async (c) => {
     const q = parseIn(PageQuery, c.req.query(), "query");
     const env = c.var.env;
-    const r = await c.var.services.images.list(env.id, { limit: q.limit, offset: (q.page - 1) * q.limit, sort: "newest" });
-    const items = await shapeMany(c, env, r.images.map((i) => i.id), r.images);
-    return paged(c, items, r.total, q.page, q.limit);
+    const r = await c.var.services.imgwire.uploads.page(env.id, q.limit, (q.page - 1) * q.limit, c.var.services.config.now());
+    return paged(c, await shapeMany(c, env, r.ids), r.total, q.page, q.limit);
   })
   .post("/standard_upload", async (c) => {
     const { uploads } = c.var.services.imgwire;
