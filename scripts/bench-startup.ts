@@ -22,7 +22,7 @@ const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(name);
 const RUNS = Math.max(1, Number(args[args.indexOf("--runs") + 1] ?? 3) || 3);
 const EXE = process.platform === "win32" ? "imgd.exe" : "imgd";
-const FIXTURE = join(ROOT, "../shared/fixtures/2569067123_aca715a2ee_o.jpg");
+const FIXTURE = join(ROOT, "test/fixtures/2569067123_aca715a2ee_o.jpg");
 
 const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;

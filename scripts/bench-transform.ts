@@ -16,7 +16,7 @@ import type { OutputFormat, TransformSpec } from "../codecs/types.ts";
 
 const N = Number(process.argv[2] ?? 7);
 const N_AVIF = Number(process.argv[3] ?? 3);
-const FIXTURE = join(import.meta.dir, "../../shared/fixtures/2569067123_aca715a2ee_o.jpg");
+const FIXTURE = join(import.meta.dir, "../test/fixtures/2569067123_aca715a2ee_o.jpg");
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 

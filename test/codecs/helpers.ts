@@ -6,7 +6,7 @@ import sharp from "sharp";
 import { expect } from "bun:test";
 import { CodecError, type TransformSpec } from "../../codecs/types.ts";
 
-export const FIXTURES = join(import.meta.dir, "../../../shared/fixtures");
+export const FIXTURES = join(import.meta.dir, "../fixtures");
 
 export function fixture(name: string): Uint8Array {
   return new Uint8Array(readFileSync(join(FIXTURES, name)));

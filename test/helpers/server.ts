@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
 export const ROOT = resolve(import.meta.dir, "../..");
-export const FIXTURES = resolve(ROOT, "../shared/fixtures");
+export const FIXTURES = resolve(ROOT, "test/fixtures");
+export const REFERENCE = resolve(ROOT, "reference");
 
 /** Which runtime runs the server under test: IMGD_TEST_RUNTIME=deno runs the same suite on Deno. */
 const RUNTIME = process.env.IMGD_TEST_RUNTIME ?? "bun";

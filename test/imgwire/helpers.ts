@@ -2,11 +2,11 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { expect } from "bun:test";
 import { openapiValidator } from "../helpers/openapi.ts";
-import { FIXTURES, type TestServer } from "../helpers/server.ts";
+import { REFERENCE, type TestServer } from "../helpers/server.ts";
 
 // Talks to the Imgwire mount the way the SDK does and checks every 200/422 against the document.
 
-export const check = openapiValidator(join(FIXTURES, "../reference/imgwire/resource-api.openapi.json"));
+export const check = openapiValidator(join(REFERENCE, "imgwire/resource-api.openapi.json"));
 export const MOUNT = "/imgwire";
 export const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 

@@ -3,13 +3,13 @@ import { join } from "node:path";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { makeImage } from "../helpers/images.ts";
 import { openapiValidator } from "../helpers/openapi.ts";
-import { form, ROOT, startServer, type TestServer } from "../helpers/server.ts";
+import { form, REFERENCE, startServer, type TestServer } from "../helpers/server.ts";
 import { PLANS, tenant } from "./helpers.ts";
 
 // Usage time series in Imgwire's shapes, Prometheus output (parsed by a real parser) and the
 // access log, all after real traffic.
 
-const check = openapiValidator(join(ROOT, "../shared/reference/imgwire/resource-api.openapi.json"));
+const check = openapiValidator(join(REFERENCE, "imgwire/resource-api.openapi.json"));
 const METRICS_PORT = 20_000 + Math.floor(Math.random() * 20_000);
 let s: TestServer;
 let t: Awaited<ReturnType<typeof tenant>>;

@@ -2,12 +2,12 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { join } from "node:path";
 import { makeImage } from "../helpers/images.ts";
 import { openapiValidator } from "../helpers/openapi.ts";
-import { FIXTURES, type TestServer, form, startServer } from "../helpers/server.ts";
+import { REFERENCE, type TestServer, form, startServer } from "../helpers/server.ts";
 
 // Every native route's responses, success and error, validated against img-src's published
 // OpenAPI document: what its official SDK checks every response against.
 
-const check = openapiValidator(join(FIXTURES, "../reference/img-src/openapi.json"));
+const check = openapiValidator(join(REFERENCE, "img-src/openapi.json"));
 let s: TestServer;
 beforeAll(async () => {
   s = await startServer();
