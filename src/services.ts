@@ -22,7 +22,8 @@ import { AccessLog } from "./http/metrics/access-log.ts";
 import { Telemetry } from "./http/metrics/telemetry.ts";
 import { RateLimits } from "./domain/ratelimits.ts";
 import type { Runtime } from "./runtime/index.ts";
-import { FsBlobStore } from "./store/blobs.ts";
+import { openStorage } from "./store/index.ts";
+import type { BlobStore } from "./store/types.ts";
 import { VariantCache } from "./store/variants.ts";
 
 /** Everything one imgd instance owns; built once by createImgd, passed to routes explicitly. */
@@ -30,7 +31,7 @@ export interface Services {
   config: Config;
   runtime: Runtime;
   db: Db;
-  blobs: FsBlobStore;
+  blobs: BlobStore;
   pool: CodecPool;
   users: Users;
   keys: Keys;
@@ -64,8 +65,8 @@ export async function buildServices(config: Config, runtime: Runtime, log: (line
   await ensureWritable(config.dataDir);
   const secret = await loadSecret(config.dataDir);
   const db = await openDatabase(runtime, join(config.dataDir, "imgd.sqlite"));
-  const blobs = new FsBlobStore(config.dataDir);
-  await blobs.init();
+  const storage = await openStorage({ dataDir: config.dataDir, fileBody: runtime.fileBody });
+  const blobs = storage.blobs;
   await blobs.sweep(async (hash) => !!(await db.selectFrom("blobs").select("hash").where("hash", "=", hash).executeTakeFirst()));
   const pool = new CodecPool({
     size: config.workers ?? defaultPoolSize(),
@@ -81,12 +82,12 @@ export async function buildServices(config: Config, runtime: Runtime, log: (line
   const plans = new Plans(config.plans);
   const metering = new Metering({ db, usage, plans, now: config.now, enabled: config.metering });
   const metrics = new Metrics(usage, config.now);
-  const variants = new VariantCache(db, config.dataDir, config.variantCacheBytes, config.now);
+  const variants = new VariantCache(db, storage.variants, config.variantCacheBytes, config.now);
   await variants.init();
   const images = new Images({
     db,
     blobs,
-    inspect: (bytes) => pool.inspect(bytes, { transfer: true }),
+    inspect: (source) => pool.inspect(source, { transfer: true }),
     countUpload: (trx, userId, bytes) => metering.countUpload(trx, userId, bytes),
     onChanged: (userId) => delivery.forgetUser(userId),
     onBlobsReleased: (hashes) => variants.deleteForBlobs(hashes),

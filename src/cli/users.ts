@@ -7,7 +7,7 @@ import { Accounts } from "../domain/accounts.ts";
 import { Images } from "../domain/images.ts";
 import { Keys } from "../domain/keys.ts";
 import { RateLimits } from "../domain/ratelimits.ts";
-import { FsBlobStore } from "../store/blobs.ts";
+import { openStorage } from "../store/index.ts";
 import { AppError } from "../domain/errors.ts";
 import { detectRuntime } from "../runtime/index.ts";
 import { type FlagSpec, formatFlags, parseArgs, UsageError } from "./args.ts";
@@ -70,8 +70,7 @@ export async function usersCommand(argv: string[], env: Record<string, string | 
         console.error(`unknown plan '${planName}': one of ${Object.keys(config.plans).join(", ")}`);
         return 1;
       }
-      const blobs = new FsBlobStore(config.dataDir);
-      await blobs.init();
+      const { blobs } = await openStorage({ dataDir: config.dataDir });
       // Deleting images here needs no decoding and no running server.
       const images = new Images({
         db,

@@ -6,21 +6,21 @@ import type { Images } from "../domain/images.ts";
 import { extensionOf } from "../domain/paths.ts";
 import type { Presets } from "../domain/presets.ts";
 import type { Users } from "../domain/users.ts";
-import type { BlobStore } from "../store/blobs.ts";
+import type { BlobStore, StoredObject } from "../store/types.ts";
 import type { VariantCache } from "../store/variants.ts";
 import { HotRoutes } from "./hot.ts";
 import { nativeSpec, parseParams, splitQuery } from "./native.ts";
 import { verify } from "./signing.ts";
 import { EXT_FORMAT, finalize, variantKey } from "./spec.ts";
 
-/** What to send: a file on disk (original or cached variant) or freshly made bytes. */
+/** What to send: stored bytes (original or cached variant) or freshly made bytes. */
 export interface Delivered {
   etag: string;
   mime: string;
   size: number;
   /** Set for private images: a shared cache must not keep them. */
   privateUntil?: number;
-  file?: string;
+  object?: StoredObject;
   bytes?: Uint8Array;
   cache: "original" | "hit" | "miss";
   userId: string;
@@ -77,8 +77,8 @@ export class Delivery {
     const hot = this.peek(username, path, search.toString());
     if (hot) return ifNoneMatch(hot.etag) ? "not-modified" : hot;
     const result = await this.#native(username, path, search, ifNoneMatch, opts.owner ?? false);
-    // Remember public answers that are files on disk; fresh bytes become a cache hit next time.
-    if (result.delivered && result.delivered !== "not-modified" && result.delivered.file && result.delivered.privateUntil === undefined) {
+    // Remember public answers that are stored; fresh bytes become a cache hit next time.
+    if (result.delivered && result.delivered !== "not-modified" && result.delivered.object && result.delivered.privateUntil === undefined) {
       this.#hot.set(hotKey, { delivered: result.delivered, variantKey: result.variantKey, presetId: result.presetId }, result.until);
     }
     return result.delivered;
@@ -117,8 +117,9 @@ export class Delivery {
     if (!raw) {
       const etag = `"${image.blob_hash}"`;
       if (ifNoneMatch(etag)) return { delivered: "not-modified" };
-      const file = this.d.blobs.path(image.blob_hash);
-      return { delivered: { etag, mime: image.mime_type, size: image.size, file, cache: "original", privateUntil, userId: user.id }, presetId, until: image.expires_at ?? undefined };
+      const object = await this.d.blobs.open(image.blob_hash);
+      if (!object) throw new AppError("NOT_FOUND", "Image not found");
+      return { delivered: { etag, mime: image.mime_type, size: object.size, object, cache: "original", privateUntil, userId: user.id }, presetId, until: image.expires_at ?? undefined };
     }
     const spec = finalize(raw, image, this.d.maxOutputPixels);
     const delivered = await this.variant(user.id, image, spec, ifNoneMatch, privateUntil);
@@ -133,7 +134,7 @@ export class Delivery {
     // The key says everything about the bytes: no need to look at the disk to answer a 304.
     if (ifNoneMatch(etag)) return "not-modified";
     const cached = await this.d.variants.get(key);
-    if (cached) return { etag, mime: cached.mime, size: cached.size, file: cached.path, cache: "hit", privateUntil, userId };
+    if (cached) return { etag, mime: cached.mime, size: cached.size, object: cached.object, cache: "hit", privateUntil, userId };
     let flight = this.#flights.get(key);
     if (!flight) {
       flight = this.#produce(userId, image, spec, key, etag).finally(() => this.#flights.delete(key));

@@ -1,10 +1,9 @@
 import { type Kysely, sql } from "kysely";
 import { checkComplete, probe } from "../../codecs/probe.ts";
-import { readFile } from "node:fs/promises";
 import type { InspectResult, ProbeResult } from "../../codecs/types.ts";
 import type { Db } from "../db/connection.ts";
 import type { Database, Image } from "../db/schema.ts";
-import { BlobTooLargeError, type BlobStore, type StagedBlob } from "../store/blobs.ts";
+import { BlobTooLargeError, type BlobStore, type StagedBlob } from "../store/types.ts";
 import { AppError, notFound } from "./errors.ts";
 import { newId } from "./ids.ts";
 import { stemOf, uploadPath } from "./paths.ts";
@@ -53,7 +52,7 @@ export interface ImagesDeps {
   db: Db;
   blobs: BlobStore;
   /** Decodes the whole image once: proves it is valid and yields its dominant colour. */
-  inspect: (bytes: Uint8Array) => Promise<InspectResult>;
+  inspect: (source: () => Promise<Uint8Array>) => Promise<InspectResult>;
   /**
    * Counts a new image towards the tenant's plan inside the transaction that stores it, before
    * its blob is committed: a refusal (it throws) leaves neither row nor file.
@@ -110,23 +109,23 @@ export class Images {
       }
       return { staged, header };
     } catch (err) {
-      await blobs.discard(staged);
+      await staged.discard();
       throw err;
     }
   }
 
   discard(received: Received) {
-    return this.d.blobs.discard(received.staged);
+    return received.staged.discard();
   }
 
   /** Decodes the image once (proof it is whole), then stores blob and rows; always consumes `received`. */
   async store(userId: string, received: Received, input: UploadInput): Promise<Stored> {
     const { staged, header } = received;
     try {
-      const inspected = await this.d.inspect(new Uint8Array(await readFile(staged.tempPath)));
+      const inspected = await this.d.inspect(() => staged.read());
       return await this.#insert(userId, staged, header, inspected, input);
     } finally {
-      await this.d.blobs.discard(staged);
+      await staged.discard();
     }
   }
 
@@ -174,7 +173,7 @@ export class Images {
         .execute();
       // Inside the transaction: a concurrent delete of the same content cannot trash the file
       // between our check and our row.
-      await this.d.blobs.commit(staged);
+      await staged.commit();
       await trx
         .insertInto("images")
         .values({

@@ -1,6 +1,7 @@
-import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, rename, rm } from "node:fs/promises";
+import { createWriteStream } from "node:fs";
+import { mkdir, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
+import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import yazl from "yazl";
 import type { ImgwireDownload } from "../db/imgwire-schema.ts";
@@ -8,7 +9,7 @@ import type { Db } from "../db/connection.ts";
 import { AppError, notFound } from "./errors.ts";
 import { newId } from "./ids.ts";
 import type { Images } from "./images.ts";
-import type { BlobStore } from "../store/blobs.ts";
+import type { BlobStore } from "../store/types.ts";
 
 // Bulk downloads: a job row (PENDING → PROCESSING → READY | FAILED) and a ZIP of the originals
 // streamed file by file from the blob store to disk (memory stays flat whatever the total).
@@ -84,8 +85,12 @@ export class ImgwireDownloads {
         if (names.has(name)) name = `${img.id}-${name}`;
         names.add(name);
         // Opened by yazl when it reaches this entry: one open file and one buffer at a time.
-        const file = this.d.blobs.path(img.blob_hash);
-        zip.addReadStreamLazy(name, { mtime: new Date(img.created_at), compress: false, size: img.size }, (cb) => cb(null, createReadStream(file)));
+        zip.addReadStreamLazy(name, { mtime: new Date(img.created_at), compress: false, size: img.size }, (cb) => {
+          this.d.blobs.open(img.blob_hash).then(
+            (object) => (object ? cb(null, Readable.fromWeb(object.stream() as any)) : cb(new Error(`blob of image ${img.id} is missing`), null as any)),
+            (err) => cb(err, null as any),
+          );
+        });
       }
       zip.end();
       await written;
@@ -94,7 +99,7 @@ export class ImgwireDownloads {
       await this.d.db.updateTable("imgwire_downloads").set({ status: "READY", expires_at: now + this.d.retentionMs, updated_at: now }).where("id", "=", id).execute();
     } catch (err) {
       this.d.log(`imgwire download ${id} failed: ${err instanceof Error ? err.message : String(err)}`);
-      await rm(temp, { force: true });
+      await unlink(temp).catch(() => {});
       await this.d.db.updateTable("imgwire_downloads").set({ status: "FAILED", updated_at: this.d.now() }).where("id", "=", id).execute();
     }
   }
@@ -103,7 +108,9 @@ export class ImgwireDownloads {
   async sweep() {
     const expired = await this.d.db.selectFrom("imgwire_downloads").select("id").where("expires_at", "is not", null).where("expires_at", "<=", this.d.now()).limit(100).execute();
     for (const { id } of expired) {
-      await rm(this.file(id), { force: true });
+      await unlink(this.file(id)).catch((err) => {
+        if (err.code !== "ENOENT") throw err;
+      });
       await this.d.db.deleteFrom("imgwire_downloads").where("id", "=", id).execute();
     }
   }

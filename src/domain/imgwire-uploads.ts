@@ -1,5 +1,4 @@
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
-import { readFile } from "node:fs/promises";
 import exifr from "exifr";
 import type { ImgwireToken, ImgwireUpload } from "../db/imgwire-schema.ts";
 import type { Db } from "../db/connection.ts";
@@ -237,7 +236,7 @@ export class ImgwireUploads {
       if (header.format === "svg") throw new AppError("INVALID_FILE", "SVG is not a supported Imgwire image type");
       const allowed = key ? clientOptions(key)?.allowed_mime_types : null;
       if (allowed && !allowed.includes(mime)) throw new AppError("INVALID_FILE", `This client key does not accept ${mime}`);
-      const exif = await readExif(staged.tempPath);
+      const exif = await readExif(await staged.read());
       const r = received;
       received = undefined;
       await images.store(upload.user_id, r, {
@@ -272,9 +271,9 @@ export function imgwireMime(mime: string): string {
 }
 
 /** EXIF as plain JSON (dates as text, binary left out); a file without EXIF gives {}. */
-async function readExif(file: string): Promise<Record<string, unknown>> {
+async function readExif(bytes: Uint8Array): Promise<Record<string, unknown>> {
   try {
-    const parsed = await exifr.parse(await readFile(file), { translateValues: false, xmp: false, icc: false, iptc: false });
+    const parsed = await exifr.parse(bytes, { translateValues: false, xmp: false, icc: false, iptc: false });
     if (!parsed || typeof parsed !== "object") return {};
     return JSON.parse(JSON.stringify(parsed, (_k, v) => (v instanceof Uint8Array || ArrayBuffer.isView(v) ? undefined : v)));
   } catch {

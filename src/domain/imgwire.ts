@@ -2,7 +2,7 @@ import type { Config } from "../config.ts";
 import type { Db } from "../db/connection.ts";
 import "../db/imgwire-schema.ts";
 import { DomainHosts } from "./imgwire-domains.ts";
-import type { BlobStore } from "../store/blobs.ts";
+import type { BlobStore } from "../store/types.ts";
 import type { Accounts } from "./accounts.ts";
 import type { Fetcher } from "./fetcher.ts";
 import type { Images } from "./images.ts";

@@ -44,9 +44,9 @@ function respond(services: Services, method: string, requestId: string, d: Deliv
   headers.set("X-Cache", d.cache === "hit" ? "HIT" : d.cache === "miss" ? "MISS" : "ORIGINAL");
   services.telemetry.delivered(d.cache, d.size);
   if (services.metering.enabled) services.usage.countDelivery(d.userId, d.size, d.cache);
-  // A Response built here (not through c.body) lets the runtime send a file with sendfile
-  // and its real Content-Length.
-  const body = method === "HEAD" ? null : (d.bytes ?? services.runtime.fileBody(d.file!));
+  // A Response built here (not through c.body) lets the runtime send a stored file with
+  // sendfile and its real Content-Length.
+  const body = method === "HEAD" ? null : (d.bytes ?? d.object!.body());
   return new Response(body as BodyInit | null, { status: 200, headers });
 }
 
