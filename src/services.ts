@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { CodecPool, defaultPoolSize } from "../codecs/pool.ts";
@@ -155,7 +155,7 @@ async function ensureWritable(dir: string) {
     await mkdir(dir, { recursive: true });
     const probe = join(dir, `.write-test-${process.pid}`);
     await writeFile(probe, "");
-    await rm(probe);
+    await unlink(probe);
   } catch (err) {
     throw new Error(`data directory ${dir} is not writable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): fix its permissions or choose another with --data-dir / IMGD_DATA_DIR`);
   }

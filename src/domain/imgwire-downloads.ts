@@ -1,4 +1,5 @@
 import { createWriteStream } from "node:fs";
+import { once } from "node:events";
 import { mkdir, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -74,11 +75,16 @@ export class ImgwireDownloads {
     if (claimed.numUpdatedRows === 0n) return;
     const job = (await this.byId(id))!;
     const temp = `${this.file(id)}.${process.pid}.part`;
+    let closed: Promise<void> | undefined;
     try {
       await mkdir(this.#dir, { recursive: true });
       const images = await this.d.images.many(job.user_id, JSON.parse(job.image_ids));
       const zip = new yazl.ZipFile();
-      const written = pipeline(zip.outputStream, createWriteStream(temp));
+      const out = createWriteStream(temp);
+      // The handle must be closed before the rename (or the unlink on failure): Windows refuses
+      // either while it is open, and a pipeline may settle before the stream has closed.
+      closed = out.closed ? Promise.resolve() : once(out, "close").then(() => {});
+      const written = pipeline(zip.outputStream, out);
       const names = new Set<string>();
       for (const img of images) {
         let name = img.paths[0] ?? `${img.id}.${img.format}`;
@@ -94,11 +100,13 @@ export class ImgwireDownloads {
       }
       zip.end();
       await written;
+      await closed;
       await rename(temp, this.file(id));
       const now = this.d.now();
       await this.d.db.updateTable("imgwire_downloads").set({ status: "READY", expires_at: now + this.d.retentionMs, updated_at: now }).where("id", "=", id).execute();
     } catch (err) {
       this.d.log(`imgwire download ${id} failed: ${err instanceof Error ? err.message : String(err)}`);
+      await closed?.catch(() => {});
       await unlink(temp).catch(() => {});
       await this.d.db.updateTable("imgwire_downloads").set({ status: "FAILED", updated_at: this.d.now() }).where("id", "=", id).execute();
     }
