@@ -6,6 +6,8 @@ import type { Config } from "./config.ts";
 import { type Db, openDatabase } from "./db/connection.ts";
 import { Delivery } from "./delivery/deliver.ts";
 import { Images } from "./domain/images.ts";
+import { Ingest } from "./domain/ingest/ingest.ts";
+import { Removal } from "./domain/removal.ts";
 import { Keys } from "./domain/keys.ts";
 import { Presets } from "./domain/presets.ts";
 import { Usage } from "./domain/usage.ts";
@@ -36,6 +38,8 @@ export interface Services {
   users: Users;
   keys: Keys;
   images: Images;
+  /** Every way an image arrives: admission, receive, verify, store. */
+  ingest: Ingest;
   presets: Presets;
   usage: Usage;
   variants: VariantCache;
@@ -84,13 +88,18 @@ export async function buildServices(config: Config, runtime: Runtime, log: (line
   const metrics = new Metrics(usage, config.now);
   const variants = new VariantCache(db, storage.variants, config.variantCacheBytes, config.now);
   await variants.init();
-  const images = new Images({
+  const removal = new Removal({
     db,
     blobs,
-    inspect: (source) => pool.inspect(source, { transfer: true }),
-    countUpload: (trx, userId, bytes) => metering.countUpload(trx, userId, bytes),
     onChanged: (userId) => delivery.forgetUser(userId),
     onBlobsReleased: (hashes) => variants.deleteForBlobs(hashes),
+  });
+  const images = new Images({ db, removal, onChanged: (userId) => delivery.forgetUser(userId), now: config.now });
+  const ingest = new Ingest({
+    db,
+    blobs,
+    metering,
+    inspect: (source) => pool.inspect(source, { transfer: true }),
     limits: { maxUploadBytes: config.maxUploadBytes, maxSourcePixels: config.maxSourcePixels },
     now: config.now,
   });
@@ -114,7 +123,7 @@ export async function buildServices(config: Config, runtime: Runtime, log: (line
   const fetcher = new Fetcher({ allow: parseCidrList(config.importAllowNetworks), timeoutMs: config.importTimeoutMs });
   const telemetry = new Telemetry({ db, pool, variants });
   const accessLog = new AccessLog(config.accessLog, (line) => process.stdout.write(`${line}\n`));
-  const imgwire = buildImgwire({ config, db, keys, users, accounts, images, blobs, fetcher, secret, log });
+  const imgwire = buildImgwire({ config, db, keys, users, accounts, images, ingest, blobs, fetcher, secret, log });
   const sweeper = new Sweeper(config.sweepIntervalMs, async () => {
     await imgwire.sweep();
     await media.sweepExpired();
@@ -122,7 +131,7 @@ export async function buildServices(config: Config, runtime: Runtime, log: (line
   }, log);
   sweeper.start();
   return {
-    config, runtime, db, blobs, pool, users, keys, images, presets, usage, variants, delivery,
+    config, runtime, db, blobs, pool, users, keys, images, ingest, presets, usage, variants, delivery,
     media, accounts, plans, metering, metrics, telemetry, accessLog, rates, fetcher, imgwire, trustedProxies: parseCidrList(config.trustProxy), sweeper, secret, log,
   };
 }

@@ -5,6 +5,7 @@ import { openDatabase } from "../db/connection.ts";
 import { Users } from "../domain/users.ts";
 import { Accounts } from "../domain/accounts.ts";
 import { Images } from "../domain/images.ts";
+import { Removal } from "../domain/removal.ts";
 import { Keys } from "../domain/keys.ts";
 import { RateLimits } from "../domain/ratelimits.ts";
 import { openStorage } from "../store/index.ts";
@@ -72,18 +73,15 @@ export async function usersCommand(argv: string[], env: Record<string, string | 
       }
       const { blobs } = await openStorage({ dataDir: config.dataDir });
       // Deleting images here needs no decoding and no running server.
-      const images = new Images({
+      const removal = new Removal({
         db,
         blobs,
-        inspect: () => Promise.reject(new Error("not available in the CLI")),
-        countUpload: async () => {},
         onChanged: () => {},
         onBlobsReleased: async (hashes) => {
           await db.deleteFrom("variants").where("blob_hash", "in", hashes).execute();
         },
-        limits: { maxUploadBytes: config.maxUploadBytes, maxSourcePixels: config.maxSourcePixels },
-        now: config.now,
       });
+      const images = new Images({ db, removal, onChanged: () => {}, now: config.now });
       const accounts = new Accounts({ db, users, keys: new Keys(db, config.now), images, rates: new RateLimits(db, config.now), now: config.now });
       try {
         if (sub === "set-plan") {

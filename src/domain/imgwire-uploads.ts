@@ -6,8 +6,9 @@ import type { ApiKey } from "../db/schema.ts";
 import { AppError, notFound } from "./errors.ts";
 import type { Fetcher } from "./fetcher.ts";
 import { newId, randomAlnum } from "./ids.ts";
-import type { Images, Received } from "./images.ts";
+import type { Admission, Ingest } from "./ingest/ingest.ts";
 import { clientOptions } from "./imgwire-access.ts";
+import type { Users } from "./users.ts";
 
 // Imgwire's two-step upload: the image is promised first (an id, status PENDING and a signed,
 // expiring, single-use upload URL), and becomes READY when its bytes arrive and prove to be
@@ -26,10 +27,10 @@ export interface UploadDeclaration {
 
 export interface UploadsDeps {
   db: Db;
-  images: Images;
+  users: Users;
+  ingest: Ingest;
   fetcher: Fetcher;
   secret: Uint8Array;
-  maxUploadBytes: number;
   urlTtlMs: number;
   tokenTtlMs: number;
   now: () => number;
@@ -177,10 +178,13 @@ export class ImgwireUploads {
   }
 
   /**
-   * Receives the bytes of a pending upload. The claim (PENDING → PROCESSING) is one conditional
-   * update, so a URL works once even when two PUTs race.
+   * Receives the bytes of a pending upload. Admission (size limits, the month's uploads, the
+   * storage left) comes first: a refusal there reads no byte and leaves the upload pending.
+   * The claim (PENDING → PROCESSING) is one conditional update, so a URL works once even when
+   * two PUTs race.
    */
   async complete(upload: ImgwireUpload, key: ApiKey | undefined, body: AsyncIterable<Uint8Array>, put: { contentLength: number; contentType: string | null }) {
+    const admission = await this.admit(upload.user_id, key, put.contentLength);
     const now = this.d.now();
     const claimed = await this.d.db
       .updateTable("imgwire_uploads")
@@ -189,70 +193,69 @@ export class ImgwireUploads {
       .where("status", "=", "PENDING")
       .executeTakeFirst();
     if (claimed.numUpdatedRows === 0n) throw new AppError("CONFLICT", "This upload URL has been used already");
-    return this.#ingest(upload, key, body, { length: put.contentLength, contentType: put.contentType });
+    return this.#ingest(upload, key, admission, body, put.contentType, put.contentLength);
   }
 
   /** Fetches a URL through the SSRF-safe fetcher into an upload record made PROCESSING. */
   async fromUrl(upload: ImgwireUpload, key: ApiKey, url: string) {
+    let admission: Admission;
     let fetched;
     try {
-      fetched = await this.d.fetcher.open(url, this.#maxBytes(key));
+      admission = await this.admit(upload.user_id, key, null);
+      fetched = await this.d.fetcher.open(url, admission.maxBytes);
     } catch (err) {
       // Nothing was stored: a retry with the same idempotency key may try again.
       await this.d.db.deleteFrom("imgwire_uploads").where("id", "=", upload.id).execute();
       throw err;
     }
-    return this.#ingest(upload, key, fetched.body, { length: null, contentType: null });
+    return this.#ingest(upload, key, admission, fetched.body, null, null);
   }
 
-  #maxBytes(key: ApiKey | undefined) {
+  /**
+   * The upload admission of every dialect (plan size limit, month's uploads, storage left),
+   * within this key's own size limit; `declaredBytes` is what the client said it will send.
+   */
+  async admit(userId: string, key: ApiKey | undefined, declaredBytes: number | null): Promise<Admission> {
+    const user = await this.d.users.byId(userId);
+    if (!user) throw notFound("Environment");
     const limit = key ? clientOptions(key)?.maximum_upload_bytes : null;
-    return Math.min(this.d.maxUploadBytes, limit ?? Infinity);
+    return this.d.ingest.admit({ user, maxBytes: limit ?? null }, { declaredBytes });
   }
 
-  async #ingest(upload: ImgwireUpload, key: ApiKey | undefined, body: AsyncIterable<Uint8Array>, put: { length: number | null; contentType: string | null }) {
-    const { images } = this.d;
-    let received: Received | undefined;
+  async #ingest(upload: ImgwireUpload, key: ApiKey | undefined, admission: Admission, body: AsyncIterable<Uint8Array>, contentType: string | null, length: number | null) {
     try {
-      if (put.length !== null && upload.declared_length !== null && put.length !== upload.declared_length) {
-        throw new AppError("INVALID_FILE", `Content-Length ${put.length} differs from the declared content_length ${upload.declared_length}`);
-      }
-      received = await images.receive(body, this.#maxBytes(key));
-      const { staged, header } = received;
-      if (upload.declared_length !== null && staged.size !== upload.declared_length) {
-        throw new AppError("INVALID_FILE", `Received ${staged.size} bytes, but content_length declared ${upload.declared_length}`);
-      }
-      if (upload.declared_hash !== null && staged.hash !== upload.declared_hash) {
-        throw new AppError("INVALID_FILE", "The bytes do not match the declared hash_sha256");
-      }
-      const mime = imgwireMime(header.mime);
-      if (upload.declared_mime !== null && mime !== upload.declared_mime) {
-        throw new AppError("INVALID_FILE", `The file is ${mime}, but mime_type declared ${upload.declared_mime}`);
-      }
-      const sent = put.contentType?.split(";")[0].trim().toLowerCase();
-      if (sent && sent.startsWith("image/") && sent !== mime && !(sent === "image/jpg" && mime === "image/jpeg")) {
-        throw new AppError("INVALID_FILE", `Content-Type ${sent} does not match the file, which is ${mime}`);
-      }
-      if (header.format === "svg") throw new AppError("INVALID_FILE", "SVG is not a supported Imgwire image type");
-      const allowed = key ? clientOptions(key)?.allowed_mime_types : null;
-      if (allowed && !allowed.includes(mime)) throw new AppError("INVALID_FILE", `This client key does not accept ${mime}`);
-      const exif = await readExif(await staged.read());
-      const r = received;
-      received = undefined;
-      await images.store(upload.user_id, r, {
-        id: upload.id,
-        filename: upload.file_name,
-        separate: true,
-        metadata: JSON.parse(upload.custom_metadata),
+      await this.d.ingest.run(admission, async (u) => {
+        if (length !== null && upload.declared_length !== null && length !== upload.declared_length) {
+          throw new AppError("INVALID_FILE", `Content-Length ${length} differs from the declared content_length ${upload.declared_length}`);
+        }
+        const { size, hash, header } = await u.receive(body);
+        if (upload.declared_length !== null && size !== upload.declared_length) {
+          throw new AppError("INVALID_FILE", `Received ${size} bytes, but content_length declared ${upload.declared_length}`);
+        }
+        if (upload.declared_hash !== null && hash !== upload.declared_hash) {
+          throw new AppError("INVALID_FILE", "The bytes do not match the declared hash_sha256");
+        }
+        const mime = imgwireMime(header.mime);
+        if (upload.declared_mime !== null && mime !== upload.declared_mime) {
+          throw new AppError("INVALID_FILE", `The file is ${mime}, but mime_type declared ${upload.declared_mime}`);
+        }
+        const sent = contentType?.split(";")[0].trim().toLowerCase();
+        if (sent && sent.startsWith("image/") && sent !== mime && !(sent === "image/jpg" && mime === "image/jpeg")) {
+          throw new AppError("INVALID_FILE", `Content-Type ${sent} does not match the file, which is ${mime}`);
+        }
+        if (header.format === "svg") throw new AppError("INVALID_FILE", "SVG is not a supported Imgwire image type");
+        const allowed = key ? clientOptions(key)?.allowed_mime_types : null;
+        if (allowed && !allowed.includes(mime)) throw new AppError("INVALID_FILE", `This client key does not accept ${mime}`);
+        const exif = await readExif(await u.read());
+        await u.store({ id: upload.id, filename: upload.file_name, separate: true, metadata: JSON.parse(upload.custom_metadata) });
+        const now = this.d.now();
+        await this.d.db
+          .updateTable("imgwire_uploads")
+          .set({ status: "READY", exif_data: JSON.stringify(exif), processed_metadata_at: now, updated_at: now })
+          .where("id", "=", upload.id)
+          .execute();
       });
-      const now = this.d.now();
-      await this.d.db
-        .updateTable("imgwire_uploads")
-        .set({ status: "READY", exif_data: JSON.stringify(exif), processed_metadata_at: now, updated_at: now })
-        .where("id", "=", upload.id)
-        .execute();
     } catch (err) {
-      if (received) await images.discard(received);
       await this.d.db.updateTable("imgwire_uploads").set({ status: "QUARANTINE", updated_at: this.d.now() }).where("id", "=", upload.id).execute();
       throw err;
     }

@@ -6,6 +6,7 @@ import type { BlobStore } from "../store/types.ts";
 import type { Accounts } from "./accounts.ts";
 import type { Fetcher } from "./fetcher.ts";
 import type { Images } from "./images.ts";
+import type { Ingest } from "./ingest/ingest.ts";
 import { ImgwireAccess } from "./imgwire-access.ts";
 import { ImgwireDownloads } from "./imgwire-downloads.ts";
 import { ImgwireUploads } from "./imgwire-uploads.ts";
@@ -24,15 +25,15 @@ export interface ImgwireServices {
   sweep: () => Promise<void>;
 }
 
-export function buildImgwire(d: { config: Config; db: Db; keys: Keys; users: Users; accounts: Accounts; images: Images; blobs: BlobStore; fetcher: Fetcher; secret: Uint8Array; log: (l: string) => void }): ImgwireServices {
+export function buildImgwire(d: { config: Config; db: Db; keys: Keys; users: Users; accounts: Accounts; images: Images; ingest: Ingest; blobs: BlobStore; fetcher: Fetcher; secret: Uint8Array; log: (l: string) => void }): ImgwireServices {
   const { config } = d;
   const access = new ImgwireAccess({ db: d.db, keys: d.keys, users: d.users, accounts: d.accounts, now: config.now });
   const uploads = new ImgwireUploads({
     db: d.db,
-    images: d.images,
+    users: d.users,
+    ingest: d.ingest,
     fetcher: d.fetcher,
     secret: d.secret,
-    maxUploadBytes: config.maxUploadBytes,
     urlTtlMs: config.imgwireUploadUrlTtlMs,
     tokenTtlMs: config.imgwireUploadTokenTtlMs,
     now: config.now,

@@ -82,9 +82,9 @@ export const imageRoutes = new Hono<ImgwireEnv>()
       }
       if (!client.allow_unsigned_upload && !token) throw new AppError("FORBIDDEN", "This client key requires an upload_token");
     }
-    if (input.content_length != null && input.content_length > c.var.services.config.maxUploadBytes) {
-      throw new AppError("PAYLOAD_TOO_LARGE", `The upload limit is ${c.var.services.config.maxUploadBytes} bytes`);
-    }
+    // The upload admission of every dialect (size limits, the month's uploads, storage left),
+    // before an upload URL is handed out; the PUT is admitted again.
+    await uploads.admit(c.var.env.id, principal.key, input.content_length ?? null);
     const tokenId = token ? await uploads.consumeToken(c.var.env.id, token) : null;
     const { upload } = await uploads.create(c.var.env.id, principal.key, {
       fileName: input.file_name,

@@ -1,7 +1,6 @@
 import { Hono } from "hono";
 import * as v from "valibot";
 import { AppError } from "../../domain/errors.ts";
-import type { Received } from "../../domain/images.ts";
 import { validatePath } from "../../domain/paths.ts";
 import { MAX_TAG_LENGTH, NAMESPACE } from "../../domain/media-fields.ts";
 import type { AppEnv } from "../env.ts";
@@ -44,48 +43,33 @@ const SignedUrlBody = v.object({ expires_in_seconds: v.optional(expiry), expires
 
 export const imageRoutes = new Hono<AppEnv>()
   .post("/", async (c) => {
-    const { images, config, metering } = c.var.services;
+    const { ingest } = c.var.services;
     const { user } = c.var.principal;
     const boundary = boundaryOf(c.req.header("content-type"));
-    if (!boundary || !c.req.raw.body) {
+    const body = c.req.raw.body;
+    if (!boundary || !body) {
       throw new AppError("VALIDATION_ERROR", "Send multipart/form-data with the image in a 'file' field", { field: "file" });
     }
-    // Refuse a declared oversize body, or a month without uploads left, before reading any of it
-    // (form overhead allowed for).
-    const maxBytes = metering.maxUploadBytes(user, config.maxUploadBytes);
-    const declared = Number(c.req.header("content-length") ?? NaN);
-    if (declared > maxBytes + 64 * 1024) {
-      throw new AppError("PAYLOAD_TOO_LARGE", `File is larger than the upload limit of ${maxBytes} bytes`);
-    }
-    await metering.admitUpload(user);
-    let received: Received | undefined;
-    let filename = "image";
-    const fields: Record<string, string> = {};
-    try {
-      for await (const part of parseMultipart(c.req.raw.body, boundary)) {
+    // Refused before any of the body is read (form overhead allowed for).
+    const admission = await ingest.admit({ user }, { declaredBytes: Number(c.req.header("content-length") ?? NaN), overhead: 64 * 1024 });
+    return ingest.run(admission, async (upload) => {
+      let filename = "image";
+      const fields: Record<string, string> = {};
+      for await (const part of parseMultipart(body, boundary)) {
         if (part.name === "file") {
-          if (received) throw new AppError("VALIDATION_ERROR", "file: send one file per upload", { field: "file" });
           filename = part.filename || "image";
-          received = await metering.receiveWithin(user, config.maxUploadBytes, (max) => images.receive(part.body, max));
+          await upload.receive(part.body);
         } else {
           fields[part.name] = await readField(part);
         }
       }
       markBodyRead(c.req.raw);
       const f = parse(UploadFields, fields);
-      if (!received) throw new AppError("VALIDATION_ERROR", "file: is required", { field: "file" });
-      const r = received;
-      received = undefined;
+      if (!upload.received) throw new AppError("VALIDATION_ERROR", "file: is required", { field: "file" });
       const target = f.target_path ?? f.path;
-      const { image, isNew } = await images.store(c.var.principal.user.id, r, {
-        filename,
-        path: target === "" ? undefined : target,
-        visibility: f.visibility,
-      });
-      return c.json(uploadResponse(baseUrl(c), c.var.principal.user, image, isNew), 201);
-    } finally {
-      if (received) await images.discard(received);
-    }
+      const { image, isNew } = await upload.store({ filename, path: target === "" ? undefined : target, visibility: f.visibility });
+      return c.json(uploadResponse(baseUrl(c), user, image, isNew), 201);
+    });
   })
   .get("/", async (c) => {
     const raw = c.req.query();
