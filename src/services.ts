@@ -71,6 +71,7 @@ export async function buildServices(config: Config, runtime: Runtime, log: (line
   const db = await openDatabase(runtime, join(config.dataDir, "imgd.sqlite"));
   const storage = await openStorage({ dataDir: config.dataDir, fileBody: runtime.fileBody });
   const blobs = storage.blobs;
+  await storage.archives.sweep();
   await blobs.sweep(async (hash) => !!(await db.selectFrom("blobs").select("hash").where("hash", "=", hash).executeTakeFirst()));
   const pool = new CodecPool({
     size: config.workers ?? defaultPoolSize(),
@@ -123,7 +124,7 @@ export async function buildServices(config: Config, runtime: Runtime, log: (line
   const fetcher = new Fetcher({ allow: parseCidrList(config.importAllowNetworks), timeoutMs: config.importTimeoutMs });
   const telemetry = new Telemetry({ db, pool, variants });
   const accessLog = new AccessLog(config.accessLog, (line) => process.stdout.write(`${line}\n`));
-  const imgwire = buildImgwire({ config, db, keys, users, accounts, images, ingest, blobs, fetcher, secret, log });
+  const imgwire = buildImgwire({ config, db, keys, users, accounts, images, ingest, blobs, archives: storage.archives, fetcher, secret, log });
   const sweeper = new Sweeper(config.sweepIntervalMs, async () => {
     await imgwire.sweep();
     await media.sweepExpired();

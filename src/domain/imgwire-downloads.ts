@@ -1,39 +1,35 @@
-import { createWriteStream } from "node:fs";
-import { once } from "node:events";
-import { mkdir, rename, unlink } from "node:fs/promises";
-import { join } from "node:path";
 import { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import yazl from "yazl";
 import type { ImgwireDownload } from "../db/imgwire-schema.ts";
 import type { Db } from "../db/connection.ts";
 import { AppError, notFound } from "./errors.ts";
 import { newId } from "./ids.ts";
 import type { Images } from "./images.ts";
-import type { BlobStore } from "../store/types.ts";
+import type { ArchiveStore, BlobStore, StoredObject } from "../store/types.ts";
 
 // Bulk downloads: a job row (PENDING → PROCESSING → READY | FAILED) and a ZIP of the originals
-// streamed file by file from the blob store to disk (memory stays flat whatever the total).
+// streamed file by file from the blob store into the archive store (memory stays flat
+// whatever the total).
 // Jobs are claimed with a conditional update, so any node's sweeper may finish one left behind.
 
 export interface DownloadsDeps {
   db: Db;
   images: Images;
   blobs: BlobStore;
-  dataDir: string;
+  archives: ArchiveStore;
   retentionMs: number;
   now: () => number;
   log: (line: string) => void;
 }
 
-export class ImgwireDownloads {
-  readonly #dir: string;
-  constructor(private readonly d: DownloadsDeps) {
-    this.#dir = join(d.dataDir, "downloads");
-  }
+const zipName = (id: string) => `${id}.zip`;
 
-  file(id: string) {
-    return join(this.#dir, `${id}.zip`);
+export class ImgwireDownloads {
+  constructor(private readonly d: DownloadsDeps) {}
+
+  /** The ZIP of a finished job, to send; null when there is none (not made, or swept). */
+  zip(id: string): Promise<StoredObject | null> {
+    return this.d.archives.open(zipName(id));
   }
 
   async create(userId: string, imageIds: string[]): Promise<ImgwireDownload> {
@@ -74,17 +70,13 @@ export class ImgwireDownloads {
       .executeTakeFirst();
     if (claimed.numUpdatedRows === 0n) return;
     const job = (await this.byId(id))!;
-    const temp = `${this.file(id)}.${process.pid}.part`;
-    let closed: Promise<void> | undefined;
     try {
-      await mkdir(this.#dir, { recursive: true });
       const images = await this.d.images.many(job.user_id, JSON.parse(job.image_ids));
       const zip = new yazl.ZipFile();
-      const out = createWriteStream(temp);
-      // The handle must be closed before the rename (or the unlink on failure): Windows refuses
-      // either while it is open, and a pipeline may settle before the stream has closed.
-      closed = out.closed ? Promise.resolve() : once(out, "close").then(() => {});
-      const written = pipeline(zip.outputStream, out);
+      const out = zip.outputStream as Readable;
+      // A source that fails (a blob gone missing) fails the archive, which then keeps nothing.
+      zip.on("error", (err) => out.destroy(err));
+      const written = this.d.archives.put(zipName(id), out);
       const names = new Set<string>();
       for (const img of images) {
         let name = img.paths[0] ?? `${img.id}.${img.format}`;
@@ -100,14 +92,10 @@ export class ImgwireDownloads {
       }
       zip.end();
       await written;
-      await closed;
-      await rename(temp, this.file(id));
       const now = this.d.now();
       await this.d.db.updateTable("imgwire_downloads").set({ status: "READY", expires_at: now + this.d.retentionMs, updated_at: now }).where("id", "=", id).execute();
     } catch (err) {
       this.d.log(`imgwire download ${id} failed: ${err instanceof Error ? err.message : String(err)}`);
-      await closed?.catch(() => {});
-      await unlink(temp).catch(() => {});
       await this.d.db.updateTable("imgwire_downloads").set({ status: "FAILED", updated_at: this.d.now() }).where("id", "=", id).execute();
     }
   }
@@ -116,9 +104,7 @@ export class ImgwireDownloads {
   async sweep() {
     const expired = await this.d.db.selectFrom("imgwire_downloads").select("id").where("expires_at", "is not", null).where("expires_at", "<=", this.d.now()).limit(100).execute();
     for (const { id } of expired) {
-      await unlink(this.file(id)).catch((err) => {
-        if (err.code !== "ENOENT") throw err;
-      });
+      await this.d.archives.delete(zipName(id));
       await this.d.db.deleteFrom("imgwire_downloads").where("id", "=", id).execute();
     }
   }

@@ -2,7 +2,7 @@ import type { Config } from "../config.ts";
 import type { Db } from "../db/connection.ts";
 import "../db/imgwire-schema.ts";
 import { DomainHosts } from "./imgwire-domains.ts";
-import type { BlobStore } from "../store/types.ts";
+import type { ArchiveStore, BlobStore } from "../store/types.ts";
 import type { Accounts } from "./accounts.ts";
 import type { Fetcher } from "./fetcher.ts";
 import type { Images } from "./images.ts";
@@ -25,7 +25,7 @@ export interface ImgwireServices {
   sweep: () => Promise<void>;
 }
 
-export function buildImgwire(d: { config: Config; db: Db; keys: Keys; users: Users; accounts: Accounts; images: Images; ingest: Ingest; blobs: BlobStore; fetcher: Fetcher; secret: Uint8Array; log: (l: string) => void }): ImgwireServices {
+export function buildImgwire(d: { config: Config; db: Db; keys: Keys; users: Users; accounts: Accounts; images: Images; ingest: Ingest; blobs: BlobStore; archives: ArchiveStore; fetcher: Fetcher; secret: Uint8Array; log: (l: string) => void }): ImgwireServices {
   const { config } = d;
   const access = new ImgwireAccess({ db: d.db, keys: d.keys, users: d.users, accounts: d.accounts, now: config.now });
   const uploads = new ImgwireUploads({
@@ -38,7 +38,7 @@ export function buildImgwire(d: { config: Config; db: Db; keys: Keys; users: Use
     tokenTtlMs: config.imgwireUploadTokenTtlMs,
     now: config.now,
   });
-  const downloads = new ImgwireDownloads({ db: d.db, images: d.images, blobs: d.blobs, dataDir: config.dataDir, retentionMs: config.imgwireDownloadRetentionMs, now: config.now, log: d.log });
+  const downloads = new ImgwireDownloads({ db: d.db, images: d.images, blobs: d.blobs, archives: d.archives, retentionMs: config.imgwireDownloadRetentionMs, now: config.now, log: d.log });
   return {
     access,
     uploads,

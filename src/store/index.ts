@@ -1,5 +1,5 @@
 import { openFsStorage } from "./fs/index.ts";
-import type { BlobStore, VariantStore } from "./types.ts";
+import type { ArchiveStore, BlobStore, VariantStore } from "./types.ts";
 
 export type * from "./types.ts";
 export { BlobTooLargeError } from "./types.ts";
@@ -7,6 +7,7 @@ export { BlobTooLargeError } from "./types.ts";
 export interface Storage {
   blobs: BlobStore;
   variants: VariantStore;
+  archives: ArchiveStore;
 }
 
 /**

@@ -70,3 +70,13 @@ export interface VariantStore {
   /** At start: removes partial writes and stored variants the index does not know. */
   sweep(isKnown: (key: string) => Promise<boolean>): Promise<{ removed: number }>;
 }
+
+/** Files imgd makes for people to download (ZIPs of originals), by name. */
+export interface ArchiveStore {
+  /** Stores a stream under a name, whole: a reader sees all of it or nothing. Returns its size. */
+  put(name: string, source: AsyncIterable<Uint8Array>): Promise<number>;
+  open(name: string): Promise<StoredObject | null>;
+  delete(name: string): Promise<void>;
+  /** At start: removes partial writes. */
+  sweep(): Promise<{ removed: number }>;
+}

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { BlobTooLargeError, type BlobStore, type StagedBlob, type StoredObject, type VariantStore } from "../../src/store/types.ts";
+import { type ArchiveStore, BlobTooLargeError, type BlobStore, type StagedBlob, type StoredObject, type VariantStore } from "../../src/store/types.ts";
 
 // The contract every storage driver keeps, written against the interfaces only: the
 // filesystem driver runs it in fs.test.ts, and the next driver (S3) runs the same suite.
@@ -8,8 +8,9 @@ import { BlobTooLargeError, type BlobStore, type StagedBlob, type StoredObject, 
 export interface DriverUnderTest {
   blobs: BlobStore;
   variants: VariantStore;
+  archives: ArchiveStore;
   /** The same storage through new driver objects, as after a restart (a crash, when nothing was finished). */
-  reopen(): Promise<{ blobs: BlobStore; variants: VariantStore }>;
+  reopen(): Promise<{ blobs: BlobStore; variants: VariantStore; archives: ArchiveStore }>;
   /** How many leftovers of unfinished writes the storage holds (temp files, incomplete uploads). */
   leftovers(): Promise<number>;
   /** Strings that must never appear in anything the driver hands out (its root directory, bucket, …). */
@@ -230,19 +231,22 @@ export function storageContract(name: string, open: () => Promise<DriverUnderTes
       withDriver(async (d) => {
         const data = bytesOf(4000, 8);
         const s = await d.blobs.stage(chunks(data), 1e6);
-        const exposed = [s, d.blobs, d.variants];
+        const exposed: object[] = [s, d.blobs, d.variants, d.archives];
         expect(Object.keys(s).sort()).toEqual(["hash", "head", "size", "tail"]);
         await s.commit();
         const o = (await d.blobs.open(s.hash))!;
-        exposed.push(o as any);
+        exposed.push(o);
         await d.variants.put("ab".repeat(32), data);
-        exposed.push((await d.variants.open("ab".repeat(32)))! as any);
+        exposed.push((await d.variants.open("ab".repeat(32)))!);
+        await d.archives.put("x.zip", chunks(data));
+        exposed.push((await d.archives.open("x.zip"))!);
         for (const thing of exposed) {
           for (const str of strings(thing)) for (const secret of d.secrets) expect(str).not.toContain(secret);
         }
         const interfaceOnly = (x: object) => Object.getOwnPropertyNames(Object.getPrototypeOf(x)).filter((n) => /path|file|dir/i.test(n));
         expect(interfaceOnly(d.blobs)).toEqual([]);
         expect(interfaceOnly(d.variants)).toEqual([]);
+        expect(interfaceOnly(d.archives)).toEqual([]);
         expect(interfaceOnly(s as StagedBlob)).toEqual([]);
       }),
     );
@@ -297,6 +301,65 @@ export function storageContract(name: string, open: () => Promise<DriverUnderTes
       withDriver(async (d) => {
         await expect(d.variants.put("../x", new Uint8Array(1))).rejects.toThrow();
         await expect(d.variants.open("../../imgd.sqlite")).rejects.toThrow();
+      }),
+    );
+  });
+
+  describe(`${name}: archives`, () => {
+    test(
+      "put a stream, open it, delete it",
+      withDriver(async (d) => {
+        const data = bytesOf(700_000, 30);
+        expect(await d.archives.put("job-1.zip", chunks(data))).toBe(data.byteLength);
+        await expectObject(await d.archives.open("job-1.zip"), data);
+        await d.archives.delete("job-1.zip");
+        await d.archives.delete("job-1.zip");
+        expect(await d.archives.open("job-1.zip")).toBeNull();
+        expect(await d.leftovers()).toBe(0);
+      }),
+    );
+
+    test(
+      "a source that fails keeps nothing, not even a part",
+      withDriver(async (d) => {
+        async function* broken() {
+          yield bytesOf(200_000, 31);
+          throw new Error("blob missing");
+        }
+        await expect(d.archives.put("job-2.zip", broken())).rejects.toThrow("blob missing");
+        expect(await d.archives.open("job-2.zip")).toBeNull();
+        expect(await d.leftovers()).toBe(0);
+      }),
+    );
+
+    test(
+      "a write cut by a crash is swept at the next start",
+      withDriver(async (d) => {
+        let release!: () => void;
+        const held = new Promise<void>((r) => (release = r));
+        async function* slow() {
+          yield bytesOf(1000, 32);
+          await held;
+        }
+        const writing = d.archives.put("job-3.zip", slow());
+        for (let i = 0; i < 100 && (await d.leftovers()) === 0; i++) await Bun.sleep(5);
+        expect(await d.leftovers()).toBe(1);
+        const after = await d.reopen();
+        expect((await after.archives.sweep()).removed).toBe(1);
+        expect(await d.leftovers()).toBe(0);
+        release();
+        await writing.catch(() => {});
+        expect(await after.archives.open("job-3.zip")).toBeNull();
+      }),
+    );
+
+    test(
+      "names that could leave the store are refused",
+      withDriver(async (d) => {
+        for (const bad of ["../x.zip", "a/b.zip", ".hidden", "x.zip.part", ""]) {
+          await expect(d.archives.put(bad, chunks(new Uint8Array(1)))).rejects.toThrow();
+          await expect(d.archives.open(bad)).rejects.toThrow();
+        }
       }),
     );
   });

@@ -2,7 +2,7 @@ import { expect, test } from "bun:test";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { FsBlobStore, FsVariantStore } from "../../src/store/fs/index.ts";
+import { FsArchiveStore, FsBlobStore, FsVariantStore } from "../../src/store/fs/index.ts";
 import { storageContract } from "./contract.ts";
 
 // The filesystem driver against the storage contract, plus what only a real crash shows.
@@ -10,9 +10,9 @@ import { storageContract } from "./contract.ts";
 async function openFs(dir: string) {
   const blobs = new FsBlobStore(dir);
   const variants = new FsVariantStore(dir);
-  await blobs.init();
-  await variants.init();
-  return { blobs, variants };
+  const archives = new FsArchiveStore(dir);
+  await Promise.all([blobs.init(), variants.init(), archives.init()]);
+  return { blobs, variants, archives };
 }
 
 storageContract("fs", async () => {
@@ -20,7 +20,7 @@ storageContract("fs", async () => {
   return {
     ...(await openFs(dir)),
     reopen: () => openFs(dir),
-    leftovers: async () => (await readdir(join(dir, "tmp"))).length,
+    leftovers: async () => (await readdir(join(dir, "tmp"))).length + (await readdir(join(dir, "downloads"))).filter((n) => n.endsWith(".part")).length,
     secrets: [dir, tmpdir()],
     cleanup: () => rm(dir, { recursive: true, force: true }),
   };

@@ -1,4 +1,3 @@
-import { stat } from "node:fs/promises";
 import { timingSafeEqual } from "node:crypto";
 import { type Context, Hono } from "hono";
 import type { AppEnv } from "../env.ts";
@@ -92,11 +91,10 @@ export const zipRoutes = new Hono<ImgwireEnv>().get("/:file", async (c) => {
   const got = Buffer.from(c.req.query("signature") ?? "");
   if (got.length !== want.length || !timingSafeEqual(got, want)) throw new AppError("FORBIDDEN", "This download URL is not valid");
   if (Number(expires) * 1000 <= c.var.services.config.now()) throw new AppError("FORBIDDEN", "This download URL has expired");
-  const file = c.var.services.imgwire.downloads.file(m[1]);
-  const st = await stat(file).catch(() => null);
-  if (!st) throw new AppError("NOT_FOUND", "Download not found");
-  return new Response(c.var.services.runtime.fileBody(file) as BodyInit, {
-    headers: { "Content-Type": "application/zip", "Content-Length": String(st.size), "Content-Disposition": `attachment; filename="images-${m[1]}.zip"` },
+  const zip = await c.var.services.imgwire.downloads.zip(m[1]);
+  if (!zip) throw new AppError("NOT_FOUND", "Download not found");
+  return new Response(zip.body(), {
+    headers: { "Content-Type": "application/zip", "Content-Length": String(zip.size), "Content-Disposition": `attachment; filename="images-${m[1]}.zip"` },
   });
 });
 
