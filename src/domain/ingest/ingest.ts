@@ -91,7 +91,7 @@ export interface IngestDeps {
 const storageFull = (limit: number, left: number, size?: number) =>
   new AppError(
     "PLAN_LIMIT_EXCEEDED",
-    size === undefined ? `Storage limit of ${limit} bytes reached: ${left} bytes left, the file is larger` : `Storage limit of ${limit} bytes reached: ${left} bytes left, the file is ${size}`,
+    `Storage limit of ${limit} bytes reached: ${left} bytes left${left > 0 ? `, the file is ${size ?? "larger"}` : ""}; delete images or move to a plan with more storage`,
     { reason: "quota_exceeded" },
   );
 
