@@ -10,6 +10,7 @@ import { Keys } from "./domain/keys.ts";
 import { Presets } from "./domain/presets.ts";
 import { Usage } from "./domain/usage.ts";
 import { Users } from "./domain/users.ts";
+import { Tokens } from "./domain/tokens/tokens.ts";
 import { Accounts } from "./domain/accounts.ts";
 import { parseCidrList } from "./domain/addresses.ts";
 import { Fetcher } from "./domain/fetcher.ts";
@@ -55,14 +56,14 @@ export interface Services {
   trustedProxies: ReturnType<typeof parseCidrList>;
   /** Removes expired images now and then; stopped by close. */
   sweeper: Sweeper;
-  /** HMAC key for signed URLs, created on first start and kept in the data dir. */
-  secret: Uint8Array;
+  /** Makes and checks every signed thing (key: created on first start, kept in the data dir). */
+  tokens: Tokens;
   log: (line: string) => void;
 }
 
 export async function buildServices(config: Config, runtime: Runtime, log: (line: string) => void): Promise<Services> {
   await ensureWritable(config.dataDir);
-  const secret = await loadSecret(config.dataDir);
+  const tokens = new Tokens(await loadSecret(config.dataDir), config.now);
   const db = await openDatabase(runtime, join(config.dataDir, "imgd.sqlite"));
   const blobs = new FsBlobStore(config.dataDir);
   await blobs.init();
@@ -102,7 +103,7 @@ export async function buildServices(config: Config, runtime: Runtime, log: (line
     pool,
     admitTransformation: (userId) => metering.admitTransformation(userId),
     onTransformed: (format, seconds) => telemetry.transformed(format, seconds),
-    secret,
+    tokens,
     now: config.now,
     maxOutputPixels: config.maxSourcePixels,
   });
@@ -113,7 +114,7 @@ export async function buildServices(config: Config, runtime: Runtime, log: (line
   const fetcher = new Fetcher({ allow: parseCidrList(config.importAllowNetworks), timeoutMs: config.importTimeoutMs });
   const telemetry = new Telemetry({ db, pool, variants });
   const accessLog = new AccessLog(config.accessLog, (line) => process.stdout.write(`${line}\n`));
-  const imgwire = buildImgwire({ config, db, keys, users, accounts, images, blobs, fetcher, secret, log });
+  const imgwire = buildImgwire({ config, db, keys, users, accounts, images, blobs, fetcher, tokens, log });
   const sweeper = new Sweeper(config.sweepIntervalMs, async () => {
     await imgwire.sweep();
     await media.sweepExpired();
@@ -122,7 +123,7 @@ export async function buildServices(config: Config, runtime: Runtime, log: (line
   sweeper.start();
   return {
     config, runtime, db, blobs, pool, users, keys, images, presets, usage, variants, delivery,
-    media, accounts, plans, metering, metrics, telemetry, accessLog, rates, fetcher, imgwire, trustedProxies: parseCidrList(config.trustProxy), sweeper, secret, log,
+    media, accounts, plans, metering, metrics, telemetry, accessLog, rates, fetcher, imgwire, trustedProxies: parseCidrList(config.trustProxy), sweeper, tokens, log,
   };
 }
 

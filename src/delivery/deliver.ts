@@ -8,6 +8,7 @@ import type { Presets } from "../domain/presets.ts";
 import type { Users } from "../domain/users.ts";
 import type { BlobStore } from "../store/blobs.ts";
 import type { VariantCache } from "../store/variants.ts";
+import type { Tokens } from "../domain/tokens/tokens.ts";
 import { HotRoutes } from "./hot.ts";
 import { nativeSpec, parseParams, splitQuery } from "./native.ts";
 import { verify } from "./signing.ts";
@@ -37,7 +38,7 @@ export interface DeliveryDeps {
   admitTransformation: (userId: string) => Promise<() => Promise<void>>;
   /** A variant was produced: its output format and how long the transform took. */
   onTransformed?: (format: string, seconds: number) => void;
-  secret: Uint8Array;
+  tokens: Tokens;
   now: () => number;
   maxOutputPixels: number;
 }
@@ -163,7 +164,7 @@ export class Delivery {
   /** Public images need nothing; private ones a valid, unexpired signature. Returns its expiry. */
   #checkAccess(user: User, image: Image, path: string, search: URLSearchParams): number | undefined {
     if (image.visibility === "public") return undefined;
-    const check = verify(this.d.secret, user.username, path, search, this.d.now());
+    const check = verify(this.d.tokens, user.username, path, search);
     if (check === "valid") return Number(search.get("expires")) * 1000;
     const why = {
       missing: "This image is private: use a signed URL (POST /api/v1/images/{id}/signed-url)",

@@ -10,6 +10,7 @@ import { ImgwireAccess } from "./imgwire-access.ts";
 import { ImgwireDownloads } from "./imgwire-downloads.ts";
 import { ImgwireUploads } from "./imgwire-uploads.ts";
 import type { Keys } from "./keys.ts";
+import type { Tokens } from "./tokens/tokens.ts";
 import type { Users } from "./users.ts";
 
 /** The Imgwire dialect's resources, built once per imgd. */
@@ -24,14 +25,14 @@ export interface ImgwireServices {
   sweep: () => Promise<void>;
 }
 
-export function buildImgwire(d: { config: Config; db: Db; keys: Keys; users: Users; accounts: Accounts; images: Images; blobs: BlobStore; fetcher: Fetcher; secret: Uint8Array; log: (l: string) => void }): ImgwireServices {
+export function buildImgwire(d: { config: Config; db: Db; keys: Keys; users: Users; accounts: Accounts; images: Images; blobs: BlobStore; fetcher: Fetcher; tokens: Tokens; log: (l: string) => void }): ImgwireServices {
   const { config } = d;
   const access = new ImgwireAccess({ db: d.db, keys: d.keys, users: d.users, accounts: d.accounts, now: config.now });
   const uploads = new ImgwireUploads({
     db: d.db,
     images: d.images,
     fetcher: d.fetcher,
-    secret: d.secret,
+    tokens: d.tokens,
     maxUploadBytes: config.maxUploadBytes,
     urlTtlMs: config.imgwireUploadUrlTtlMs,
     tokenTtlMs: config.imgwireUploadTokenTtlMs,

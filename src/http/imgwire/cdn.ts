@@ -1,5 +1,4 @@
 import { stat } from "node:fs/promises";
-import { timingSafeEqual } from "node:crypto";
 import { type Context, Hono } from "hono";
 import type { AppEnv } from "../env.ts";
 import { fromNativePreset, imgwireSpec, SIZE_PRESETS, splitImgwireQuery } from "../../delivery/imgwire.ts";
@@ -9,7 +8,6 @@ import { AppError } from "../../domain/errors.ts";
 import { matchesEtag, pathAfter, sendDelivered } from "../delivery.ts";
 import { markBodyRead } from "../validate.ts";
 import type { ImgwireEnv } from "./context.ts";
-import { downloadSignature } from "./images.ts";
 
 // What browsers reach without a key: the CDN (Imgwire URL parameters), the signed upload URL
 // and the signed ZIP of a bulk download.
@@ -88,10 +86,9 @@ export const zipRoutes = new Hono<ImgwireEnv>().get("/:file", async (c) => {
   const m = /^([0-9a-f-]{36})\.zip$/.exec(c.req.param("file"));
   const expires = c.req.query("expires") ?? "";
   if (!m || !/^\d{1,12}$/.test(expires)) throw new AppError("NOT_FOUND", "Download not found");
-  const want = Buffer.from(downloadSignature(c.var.services.secret, m[1], Number(expires)));
-  const got = Buffer.from(c.req.query("signature") ?? "");
-  if (got.length !== want.length || !timingSafeEqual(got, want)) throw new AppError("FORBIDDEN", "This download URL is not valid");
-  if (Number(expires) * 1000 <= c.var.services.config.now()) throw new AppError("FORBIDDEN", "This download URL has expired");
+  const check = c.var.services.tokens.checkExpiring("imgwire-download-url", [m[1]], expires, c.req.query("signature"));
+  if (check === "expired") throw new AppError("FORBIDDEN", "This download URL has expired");
+  if (check !== "valid") throw new AppError("FORBIDDEN", "This download URL is not valid");
   const file = c.var.services.imgwire.downloads.file(m[1]);
   const st = await stat(file).catch(() => null);
   if (!st) throw new AppError("NOT_FOUND", "Download not found");

@@ -8,7 +8,6 @@ import type { ImageRecord } from "../../domain/images.ts";
 import { clientOptions } from "../../domain/imgwire-access.ts";
 import { apiBase, body, type Ctx, cdnBase, type ImgwireEnv, PageQuery, paged, parseIn, pathId } from "./context.ts";
 import { downloadSchema, imageSchema, tokenSchema } from "./shape.ts";
-import { createHmac } from "node:crypto";
 
 const MIMES = ["image/jpeg", "image/jxl", "image/png", "image/webp", "image/avif", "image/gif", "image/vnd.microsoft.icon", "image/heic", "image/bmp", "image/tiff"] as const;
 const nullish = <S extends v.GenericSchema>(s: S) => v.optional(v.nullable(s));
@@ -151,11 +150,7 @@ export const imageRoutes = new Hono<ImgwireEnv>()
   });
 
 /** A signed link to a finished ZIP, valid while it is kept. */
-export function downloadSignature(secret: Uint8Array, id: string, expires: number) {
-  return createHmac("sha256", secret).update(`imgwire-download\n${id}\n${expires}`).digest("hex");
-}
-
 function downloadUrl(c: Ctx, id: string, expiresMs: number) {
   const exp = Math.floor(expiresMs / 1000);
-  return `${apiBase(c)}/downloads/${id}.zip?expires=${exp}&signature=${downloadSignature(c.var.services.secret, id, exp)}`;
+  return `${apiBase(c)}/downloads/${id}.zip?expires=${exp}&signature=${c.var.services.tokens.signExpiring("imgwire-download-url", [id], exp)}`;
 }

@@ -135,13 +135,13 @@ export const imageRoutes = new Hono<AppEnv>()
   })
   .post("/:id/signed-url", async (c) => {
     const body = parse(SignedUrlBody, await jsonBody(c.req.raw));
-    const { images, config, secret } = c.var.services;
+    const { images, config, tokens } = c.var.services;
     const { user } = c.var.principal;
     const img = await images.get(user.id, c.req.param("id"));
     const seconds = body.expires_in_seconds ?? body.expires_in ?? 3600;
     const expires = Math.floor(config.now() / 1000) + seconds;
     const path = img.paths[0];
-    const token = sign(secret, user.username, path, new URLSearchParams(), expires);
+    const token = sign(tokens, user.username, path, new URLSearchParams(), expires);
     const url = `${cdnUrl(baseUrl(c), user.username, path)}?token=${token}&expires=${expires}`;
     await images.recordSignedUrl(img.id, url, expires * 1000);
     return c.json({ signed_url: url, expires_at: expires, expires_in_seconds: seconds });
