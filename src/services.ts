@@ -11,6 +11,7 @@ import { Presets } from "./domain/presets.ts";
 import { Usage } from "./domain/usage.ts";
 import { Users } from "./domain/users.ts";
 import { Tokens } from "./domain/tokens/tokens.ts";
+import { Auth } from "./domain/auth/auth.ts";
 import { Accounts } from "./domain/accounts.ts";
 import { parseCidrList } from "./domain/addresses.ts";
 import { Fetcher } from "./domain/fetcher.ts";
@@ -50,6 +51,8 @@ export interface Services {
   telemetry: Telemetry;
   accessLog: AccessLog;
   rates: RateLimits;
+  /** Authenticate + scope + meter: the one admission step of every dialect. */
+  auth: Auth;
   fetcher: Fetcher;
   imgwire: ImgwireServices;
   /** Proxies whose X-Forwarded-For is believed (IMGD_TRUST_PROXY). */
@@ -109,6 +112,7 @@ export async function buildServices(config: Config, runtime: Runtime, log: (line
   });
   variants.onRemoved = (keys) => delivery.forgetVariants(keys);
   const rates = new RateLimits(db, config.now);
+  const auth = new Auth({ keys, metering });
   const media = new Media(db, images, config.now);
   const accounts = new Accounts({ db, users, keys, images, rates, now: config.now });
   const fetcher = new Fetcher({ allow: parseCidrList(config.importAllowNetworks), timeoutMs: config.importTimeoutMs });
@@ -123,7 +127,7 @@ export async function buildServices(config: Config, runtime: Runtime, log: (line
   sweeper.start();
   return {
     config, runtime, db, blobs, pool, users, keys, images, presets, usage, variants, delivery,
-    media, accounts, plans, metering, metrics, telemetry, accessLog, rates, fetcher, imgwire, trustedProxies: parseCidrList(config.trustProxy), sweeper, tokens, log,
+    media, accounts, plans, metering, metrics, telemetry, accessLog, rates, auth, fetcher, imgwire, trustedProxies: parseCidrList(config.trustProxy), sweeper, tokens, log,
   };
 }
 

@@ -1,7 +1,7 @@
 import { type Context, Hono } from "hono";
 import { AppError } from "../../domain/errors.ts";
 import type { Services } from "../../services.ts";
-import { bearer, refuseKeyInQuery } from "../auth.ts";
+import { admit, refuseKeyInQuery } from "../auth.ts";
 import { matchesEtag, pathAfter, sendDelivered } from "../delivery.ts";
 import type { AppEnv } from "../env.ts";
 import { settleBody, toAppError } from "../errors.ts";
@@ -24,11 +24,7 @@ export function assetsrepoApp(services: Services) {
   const app = new Hono<AppEnv>();
   app.on(["GET", "HEAD"], "/*", async (c) => {
     refuseKeyInQuery(c.req.url);
-    const secret = bearer(c.req.header("authorization"));
-    if (!secret) throw new AppError("UNAUTHORIZED", "Missing API key: send 'Authorization: Bearer <key>'");
-    const principal = await services.keys.authenticate(secret);
-    c.set("principal", principal);
-    if (!principal.scopes.has("read")) throw new AppError("FORBIDDEN", "This API key lacks the 'read' scope");
+    const principal = await admit(c, { scope: "read" });
     const path = pathAfter(c, 2);
     if (path === "" || path.length > 1024 || BAD_SEGMENT.test(path)) throw new AppError("VALIDATION_ERROR", "Invalid storage key: give the image's path, e.g. /api/images/illustrations/hero.png");
     const { user } = principal;

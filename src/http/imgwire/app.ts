@@ -1,4 +1,5 @@
-import { Hono } from "hono";
+import { Hono, type MiddlewareHandler } from "hono";
+import { rateLimitHeaders } from "../auth.ts";
 import { AppError } from "../../domain/errors.ts";
 import type { Services } from "../../services.ts";
 import type { AppEnv } from "../env.ts";
@@ -24,6 +25,7 @@ export function imgwireApp(services: Services) {
     c.set("requestId", c.req.header("x-request-id")?.slice(0, 128) || crypto.randomUUID());
     await next();
   });
+  app.use(rateLimitHeaders as unknown as MiddlewareHandler<ImgwireEnv>);
   // CORS: only what a client key may do is ever granted, and only to the origins of the
   // environment (checked per request, where the key is known); server routes grant nothing.
   app.use(async (c, next) => {

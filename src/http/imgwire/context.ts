@@ -2,9 +2,8 @@ import type { Context, MiddlewareHandler } from "hono";
 import * as v from "valibot";
 import type { User } from "../../db/schema.ts";
 import { AppError } from "../../domain/errors.ts";
-import type { Principal } from "../../domain/keys.ts";
 import type { AppEnv } from "../env.ts";
-import { bearer } from "../auth.ts";
+import { admit } from "../auth.ts";
 import { jsonBody } from "../validate.ts";
 import { ImgwireValidation, type Issue } from "./errors.ts";
 import { setPageHeaders } from "../paging.ts";
@@ -67,36 +66,34 @@ export function clientMayUse(method: string, path: string): boolean {
  */
 export function imgwireAuth(): MiddlewareHandler<ImgwireEnv> {
   return async (c, next) => {
-    const { keys, access, usage } = { ...c.var.services, access: c.var.services.imgwire.access };
-    const secret = bearer(c.req.header("authorization"));
-    if (!secret) throw new AppError("UNAUTHORIZED", "Not authenticated: send 'Authorization: Bearer <key>'");
-    const principal: Principal = await keys.authenticate(secret, { allowClient: true });
-    const isClient = principal.key.kind === "client";
-    if (isClient && !clientMayUse(c.req.method, c.req.path)) {
-      throw new AppError("FORBIDDEN", "A client key may only create standard uploads and get images: use a server key");
-    }
-    const needed = c.req.method === "GET" || c.req.method === "HEAD" ? "read" : "write";
-    if (!principal.scopes.has(needed)) throw new AppError("FORBIDDEN", `This API key lacks the '${needed}' scope`);
-    let env = principal.user;
-    const wanted = c.req.header("x-environment-id");
-    if (wanted !== undefined && wanted !== "" && wanted !== "null") {
-      if (!UUID.test(wanted)) throw new ImgwireValidation([{ loc: ["header", "X-Environment-Id"], msg: "Input should be a valid UUID", type: "uuid_parsing" }]);
-      const id = wanted.toLowerCase();
-      if (id !== principal.user.id) {
-        if (principal.user.role !== "admin" || isClient) throw new AppError("FORBIDDEN", "This key may not act on that environment");
-        const found = await c.var.services.users.byId(id);
-        if (!found) throw new AppError("NOT_FOUND", "Environment not found");
-        env = found;
-      }
-    }
-    const origin = c.req.header("origin");
-    if (isClient && origin !== undefined) {
-      if (!(await access.originAllowed(env.id, origin))) throw new AppError("FORBIDDEN", `Origin ${origin} is not an allowed CORS origin of this environment`);
-    }
-    c.set("principal", principal);
-    c.set("env", env);
-    c.set("isClient", isClient);
-    await usage.add(principal.user.id, "api_requests");
+    await admit(c as unknown as Context<AppEnv>, {
+      allowClient: true,
+      missingKey: "Not authenticated: send 'Authorization: Bearer <key>'",
+      authorize: async (principal) => {
+        const isClient = principal.key.kind === "client";
+        if (isClient && !clientMayUse(c.req.method, c.req.path)) {
+          throw new AppError("FORBIDDEN", "A client key may only create standard uploads and get images: use a server key");
+        }
+        let env = principal.user;
+        const wanted = c.req.header("x-environment-id");
+        if (wanted !== undefined && wanted !== "" && wanted !== "null") {
+          if (!UUID.test(wanted)) throw new ImgwireValidation([{ loc: ["header", "X-Environment-Id"], msg: "Input should be a valid UUID", type: "uuid_parsing" }]);
+          const id = wanted.toLowerCase();
+          if (id !== principal.user.id) {
+            if (principal.user.role !== "admin" || isClient) throw new AppError("FORBIDDEN", "This key may not act on that environment");
+            const found = await c.var.services.users.byId(id);
+            if (!found) throw new AppError("NOT_FOUND", "Environment not found");
+            env = found;
+          }
+        }
+        const origin = c.req.header("origin");
+        if (isClient && origin !== undefined) {
+          if (!(await c.var.services.imgwire.access.originAllowed(env.id, origin))) throw new AppError("FORBIDDEN", `Origin ${origin} is not an allowed CORS origin of this environment`);
+        }
+        c.set("env", env);
+        c.set("isClient", isClient);
+      },
+    });
     await next();
   };
 }
