@@ -105,6 +105,11 @@ export async function buildServices(config: Config, runtime: Runtime, log: (line
     variants,
     pool,
     admitTransformation: (userId) => metering.admitTransformation(userId),
+    admitView: (user) => metering.admitView(user),
+    onServed: (d) => {
+      telemetry.delivered(d.cache, d.size);
+      metering.countDelivery(d.userId, d.size, d.cache);
+    },
     onTransformed: (format, seconds) => telemetry.transformed(format, seconds),
     tokens,
     now: config.now,

@@ -1,5 +1,6 @@
 import { type Context, Hono } from "hono";
 import type { Delivered } from "../delivery/deliver.ts";
+import { nativeDelivery, nativeHotKey } from "../delivery/native.ts";
 import { AppError } from "../domain/errors.ts";
 import type { Services } from "../services.ts";
 import type { AppEnv } from "./env.ts";
@@ -42,8 +43,6 @@ function respond(services: Services, method: string, requestId: string, d: Deliv
   headers.set("Content-Type", d.mime);
   headers.set("Content-Length", String(d.size));
   headers.set("X-Cache", d.cache === "hit" ? "HIT" : d.cache === "miss" ? "MISS" : "ORIGINAL");
-  services.telemetry.delivered(d.cache, d.size);
-  if (services.metering.enabled) services.usage.countDelivery(d.userId, d.size, d.cache);
   // A Response built here (not through c.body) lets the runtime send a file with sendfile
   // and its real Content-Length.
   const body = method === "HEAD" ? null : (d.bytes ?? services.runtime.fileBody(d.file!));
@@ -72,11 +71,16 @@ export function deliverFast(services: Services, req: Request): Response | null {
   } catch {
     return null;
   }
-  const hot = services.delivery.peek(username, path, q < 0 ? "" : new URLSearchParams(url.slice(q + 1)).toString());
+  let matched: string | undefined;
+  const inm = req.headers.get("if-none-match") ?? undefined;
+  const hot = services.delivery.fast(nativeHotKey(username, path, q < 0 ? "" : new URLSearchParams(url.slice(q + 1)).toString()), (etag) => {
+    matched = etag;
+    return matchesEtag(inm, etag);
+  });
   if (!hot) return null;
   const requestId = req.headers.get("x-request-id")?.slice(0, 128) || crypto.randomUUID();
   services.accessLog.note(req, { tenant: username, route: "/i/:username/*" });
-  return respond(services, req.method, requestId, matchesEtag(req.headers.get("if-none-match") ?? undefined, hot.etag) ? "not-modified" : hot, hot.etag);
+  return respond(services, req.method, requestId, hot, matched);
 }
 
 /** `GET /i/{username}/{path}` with the native URL options. */
@@ -84,9 +88,9 @@ export const deliveryRoutes = new Hono<AppEnv>().on(["GET", "HEAD"], "/:username
   const inm = c.req.header("if-none-match");
   c.var.services.accessLog.note(c.req.raw, { tenant: c.req.param("username"), route: "/i/:username/*" });
   let matched: string | undefined;
-  const result = await c.var.services.delivery.native(c.req.param("username"), pathAfter(c, 2), new URL(c.req.url).searchParams, (etag) => {
+  const request = nativeDelivery(c.req.param("username"), pathAfter(c, 2), new URL(c.req.url).searchParams, (etag) => {
     matched = etag;
     return matchesEtag(inm, etag);
-  });
-  return sendDelivered(c, result, matched);
+  }, { access: "signed", remember: true });
+  return sendDelivered(c, await c.var.services.delivery.deliver(request), matched);
 });

@@ -1,9 +1,7 @@
 import { stat } from "node:fs/promises";
 import { type Context, Hono } from "hono";
 import type { AppEnv } from "../env.ts";
-import { fromNativePreset, imgwireSpec, SIZE_PRESETS, splitImgwireQuery } from "../../delivery/imgwire.ts";
-import { parseParams } from "../../delivery/native.ts";
-import { finalize } from "../../delivery/spec.ts";
+import { imgwireDelivery } from "../../delivery/imgwire.ts";
 import { AppError } from "../../domain/errors.ts";
 import { matchesEtag, pathAfter, sendDelivered } from "../delivery.ts";
 import { markBodyRead } from "../validate.ts";
@@ -13,36 +11,16 @@ import type { ImgwireEnv } from "./context.ts";
 // and the signed ZIP of a bulk download.
 
 export const cdnRoutes = new Hono<ImgwireEnv>().on(["GET", "HEAD"], "/:username/*", async (c) => {
-  const { users, images, presets, delivery, config } = c.var.services;
-  let path = pathAfter(c, 3 + config.imgwireMount.split("/").length - 2);
-  let preset: Record<string, string> | undefined;
-  const at = path.lastIndexOf("@");
-  const user = await users.byUsername(c.req.param("username"));
-  if (!user) throw new AppError("NOT_FOUND", "Image not found");
-  if (at > path.lastIndexOf("/")) {
-    const name = path.slice(at + 1);
-    path = path.slice(0, at);
-    preset = SIZE_PRESETS[name];
-    if (!preset) {
-      const row = await presets.byName(user.id, name);
-      if (!row) throw new AppError("NOT_FOUND", `No preset named '${name}'`);
-      preset = fromNativePreset(parseParams(JSON.parse(row.params), `preset ${row.name}`));
-    }
-  }
-  const found = await images.resolvePath(user.id, path);
-  if (!found) throw new AppError("NOT_FOUND", "Image not found");
-  const { image } = found;
-  if (image.visibility !== "public") throw new AppError("FORBIDDEN", "This image is private");
-  const query = splitImgwireQuery(new URL(c.req.url).searchParams);
-  const accept = c.req.header("accept");
-  const { spec, autoFormat } = imgwireSpec(query, preset, image, { accept, defaultQuality: user.default_quality });
+  const { delivery, config } = c.var.services;
   const inm = c.req.header("if-none-match");
   let matched: string | undefined;
-  const result = await delivery.variant(user.id, image, finalize(spec, image, config.maxSourcePixels), (etag) => {
+  let autoFormat = false;
+  const path = pathAfter(c, 3 + config.imgwireMount.split("/").length - 2);
+  const request = imgwireDelivery(c.req.param("username"), path, new URL(c.req.url).searchParams, c.req.header("accept"), (etag) => {
     matched = etag;
     return matchesEtag(inm, etag);
-  });
-  const res = sendDelivered(c as unknown as Context<AppEnv>, result, matched);
+  }, () => (autoFormat = true));
+  const res = sendDelivered(c as unknown as Context<AppEnv>, await delivery.deliver(request), matched);
   if (autoFormat) res.headers.set("Vary", "Accept");
   res.headers.set("Access-Control-Allow-Origin", "*");
   return res;
