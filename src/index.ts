@@ -2,9 +2,9 @@ import { type ConfigInput, resolveConfig } from "./config.ts";
 import { buildApp } from "./http/app.ts";
 import { deliverFast } from "./http/delivery.ts";
 import { routeCustomDomain } from "./http/imgwire/domains.ts";
-import { routeGroup } from "./http/metrics/telemetry.ts";
+import { routeGroup } from "./observability/telemetry.ts";
 import { detectRuntime } from "./runtime/index.ts";
-import { buildServices, type Services } from "./services.ts";
+import { buildServices, type RunOptions, type Services } from "./services.ts";
 
 export type { ConfigInput } from "./config.ts";
 
@@ -34,11 +34,11 @@ function pathOf(url: string): string {
 }
 
 /** Builds one isolated imgd: its own database, blob store and worker pool. Nothing is global. */
-export async function createImgd(input: ConfigInput = {}, options: { log?: (line: string) => void } = {}): Promise<Imgd> {
+export async function createImgd(input: ConfigInput = {}, options: { log?: (line: string) => void } & RunOptions = {}): Promise<Imgd> {
   const config = resolveConfig(input);
   const runtime = await detectRuntime();
   const log = options.log ?? ((line: string) => console.error(line));
-  const services = await buildServices(config, runtime, log);
+  const services = await buildServices(config, runtime, log, options);
   const app = buildApp(services);
   let closed = false;
   return {

@@ -2,7 +2,7 @@ import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { CodecPool, defaultPoolSize } from "../codecs/pool.ts";
-import type { Config } from "./config.ts";
+import { type Config, ConfigError } from "./config.ts";
 import { type Db, openDatabase } from "./db/connection.ts";
 import { Delivery } from "./delivery/deliver.ts";
 import { Images } from "./domain/images.ts";
@@ -19,9 +19,10 @@ import { buildImgwire, type ImgwireServices } from "./domain/imgwire.ts";
 import { Media } from "./domain/media.ts";
 import { Metering } from "./domain/metering.ts";
 import { Metrics } from "./domain/metrics.ts";
-import { Plans } from "./domain/plans.ts";
-import { AccessLog } from "./http/metrics/access-log.ts";
-import { Telemetry } from "./http/metrics/telemetry.ts";
+import { parsePlans, Plans } from "./domain/plans.ts";
+import { blobTotals } from "./db/stats.ts";
+import { AccessLog } from "./observability/access-log.ts";
+import { Telemetry } from "./observability/telemetry.ts";
 import { RateLimits } from "./domain/ratelimits.ts";
 import type { Runtime } from "./runtime/index.ts";
 import { FsBlobStore } from "./store/blobs.ts";
@@ -64,25 +65,41 @@ export interface Services {
   log: (line: string) => void;
 }
 
-export async function buildServices(config: Config, runtime: Runtime, log: (line: string) => void): Promise<Services> {
+/**
+ * What an instance runs besides answering calls. The server runs everything; a CLI command
+ * working on the same data directory (perhaps beside a running server) runs neither.
+ */
+export interface RunOptions {
+  /** Start the worker pool (false: codec jobs are refused as `closed`). */
+  codecs?: boolean;
+  /**
+   * Start-up recovery and the periodic sweeper. Recovery removes partial uploads and
+   * uncommitted blobs, so only the process that owns the data directory may run it.
+   */
+  background?: boolean;
+}
+
+export async function buildServices(config: Config, runtime: Runtime, log: (line: string) => void, run: RunOptions = {}): Promise<Services> {
+  const { codecs = true, background = true } = run;
+  const plans = new Plans(plansOf(config.plans));
   await ensureWritable(config.dataDir);
   const tokens = new Tokens(await loadSecret(config.dataDir), config.now);
   const db = await openDatabase(runtime, join(config.dataDir, "imgd.sqlite"));
   const blobs = new FsBlobStore(config.dataDir);
   await blobs.init();
-  await blobs.sweep(async (hash) => !!(await db.selectFrom("blobs").select("hash").where("hash", "=", hash).executeTakeFirst()));
+  if (background) await blobs.sweep(async (hash) => !!(await db.selectFrom("blobs").select("hash").where("hash", "=", hash).executeTakeFirst()));
   const pool = new CodecPool({
     size: config.workers ?? defaultPoolSize(),
     maxQueue: config.queueLimit,
     jobTimeoutMs: config.jobTimeoutMs,
     maxSourcePixels: config.maxSourcePixels,
   });
-  await pool.start();
+  if (codecs) await pool.start();
+  else await pool.close();
   const users = new Users(db, config.now);
   const keys = new Keys(db, config.now);
   const presets = new Presets(db, config.now);
   const usage = new Usage(db, config.now);
-  const plans = new Plans(config.plans);
   const metering = new Metering({ db, usage, plans, now: config.now, enabled: config.metering });
   const metrics = new Metrics(usage, config.now);
   const variants = new VariantCache(db, config.dataDir, config.variantCacheBytes, config.now);
@@ -121,7 +138,7 @@ export async function buildServices(config: Config, runtime: Runtime, log: (line
   const media = new Media(db, images, config.now);
   const accounts = new Accounts({ db, users, keys, images, rates, now: config.now });
   const fetcher = new Fetcher({ allow: parseCidrList(config.importAllowNetworks), timeoutMs: config.importTimeoutMs });
-  const telemetry = new Telemetry({ db, pool, variants });
+  const telemetry = new Telemetry({ pool, variants, blobTotals: () => blobTotals(db) });
   const accessLog = new AccessLog(config.accessLog, (line) => process.stdout.write(`${line}\n`));
   const imgwire = buildImgwire({ config, db, keys, users, accounts, images, blobs, fetcher, tokens, log });
   const sweeper = new Sweeper(config.sweepIntervalMs, async () => {
@@ -129,11 +146,20 @@ export async function buildServices(config: Config, runtime: Runtime, log: (line
     await media.sweepExpired();
     await rates.prune();
   }, log);
-  sweeper.start();
+  if (background) sweeper.start();
   return {
     config, runtime, db, blobs, pool, users, keys, images, presets, usage, variants, delivery,
     media, accounts, plans, metering, metrics, telemetry, accessLog, rates, auth, fetcher, imgwire, trustedProxies: parseCidrList(config.trustProxy), sweeper, tokens, log,
   };
+}
+
+/** The plans of IMGD_PLANS over the built-ins; a bad table stops the start like any bad setting. */
+function plansOf(source: string) {
+  try {
+    return parsePlans(source);
+  } catch (err) {
+    throw new ConfigError(`invalid IMGD_PLANS (--plans): expected plans as JSON or the path of a JSON file (${(err as Error).message}), got ${JSON.stringify(source)}`);
+  }
 }
 
 /** Runs a job at start and then every `intervalMs`, never two at once; errors are logged. */

@@ -154,6 +154,11 @@ export class ImgwireUploads {
     return this.d.db.selectFrom("imgwire_uploads").selectAll().where("user_id", "=", userId).where("idempotency_key", "=", key).executeTakeFirst();
   }
 
+  /** Whose upload an id is (for CORS preflights, which carry no signature), or undefined. */
+  async ownerOf(id: string): Promise<string | undefined> {
+    return (await this.d.db.selectFrom("imgwire_uploads").select("user_id").where("id", "=", id).executeTakeFirst())?.user_id;
+  }
+
   /** An absolute upload URL for a pending upload: HMAC over id and expiry. */
   signUploadPath(upload: ImgwireUpload): string {
     const expires = Math.floor((upload.upload_expires_at ?? 0) / 1000);

@@ -1,4 +1,3 @@
-import type { Config } from "../config.ts";
 import type { Db } from "../db/connection.ts";
 import "../db/imgwire-schema.ts";
 import { DomainHosts } from "./imgwire-domains.ts";
@@ -25,7 +24,18 @@ export interface ImgwireServices {
   sweep: () => Promise<void>;
 }
 
-export function buildImgwire(d: { config: Config; db: Db; keys: Keys; users: Users; accounts: Accounts; images: Images; blobs: BlobStore; fetcher: Fetcher; tokens: Tokens; log: (l: string) => void }): ImgwireServices {
+/** The settings the Imgwire dialect reads (from the server's config). */
+export interface ImgwireSettings {
+  maxUploadBytes: number;
+  imgwireUploadUrlTtlMs: number;
+  imgwireUploadTokenTtlMs: number;
+  imgwireDownloadRetentionMs: number;
+  dataDir: string;
+  publicUrl: string | undefined;
+  now: () => number;
+}
+
+export function buildImgwire(d: { config: ImgwireSettings; db: Db; keys: Keys; users: Users; accounts: Accounts; images: Images; blobs: BlobStore; fetcher: Fetcher; tokens: Tokens; log: (l: string) => void }): ImgwireServices {
   const { config } = d;
   const access = new ImgwireAccess({ db: d.db, keys: d.keys, users: d.users, accounts: d.accounts, now: config.now });
   const uploads = new ImgwireUploads({

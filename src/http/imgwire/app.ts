@@ -37,8 +37,8 @@ export function imgwireApp(services: Services) {
       const upload = /\/uploads\/([0-9a-f-]{36})$/i.exec(path);
       let grant = false;
       if (origin && upload && wantedMethod === "PUT") {
-        const row = await services.db.selectFrom("imgwire_uploads").select("user_id").where("id", "=", upload[1].toLowerCase()).executeTakeFirst();
-        grant = !!row && (await services.imgwire.access.originAllowed(row.user_id, origin));
+        const owner = await services.imgwire.uploads.ownerOf(upload[1].toLowerCase());
+        grant = owner !== undefined && (await services.imgwire.access.originAllowed(owner, origin));
       } else if (origin && clientMayUse(wantedMethod, path)) {
         grant = true;
       }

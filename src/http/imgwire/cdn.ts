@@ -48,7 +48,7 @@ export const uploadRoutes = new Hono<ImgwireEnv>().put("/:id", async (c) => {
     const stream = (async function* () {
       for (let r = await reader.read(); !r.done; r = await reader.read()) yield r.value;
     })();
-    const key = upload.key_id ? await c.var.services.db.selectFrom("api_keys").selectAll().where("id", "=", upload.key_id).executeTakeFirst() : undefined;
+    const key = upload.key_id ? await c.var.services.keys.byId(upload.key_id) : undefined;
     await uploads.complete(upload, key, stream, { contentLength: Number(length), contentType: c.req.header("content-type") ?? null });
     markBodyRead(c.req.raw);
     return c.body(null, 200);
