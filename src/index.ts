@@ -1,5 +1,6 @@
 import { type ConfigInput, resolveConfig } from "./config.ts";
 import { buildApp } from "./http/app.ts";
+import { appServices } from "./http/env.ts";
 import { deliverFast } from "./http/delivery.ts";
 import { routeCustomDomain } from "./http/imgwire/domains.ts";
 import { routeGroup } from "./observability/telemetry.ts";
@@ -39,7 +40,9 @@ export async function createImgd(input: ConfigInput = {}, options: { log?: (line
   const runtime = await detectRuntime();
   const log = options.log ?? ((line: string) => console.error(line));
   const services = await buildServices(config, runtime, log, options);
-  const app = buildApp(services);
+  // Routes see the use cases only: no database, stores or workers.
+  const visible = appServices(services);
+  const app = buildApp(visible);
   let closed = false;
   return {
     services,
@@ -51,10 +54,10 @@ export async function createImgd(input: ConfigInput = {}, options: { log?: (line
         req = stripped;
       }
       // A connected Imgwire custom domain is that tenant's CDN, whatever the path.
-      const routed = await routeCustomDomain(services, req);
+      const routed = await routeCustomDomain(visible, req);
       if (routed instanceof Response) return routed;
       if (routed) req = routed;
-      const res = (!routed && deliverFast(services, req)) || (await app.fetch(req, { remoteAddress: env?.remoteAddress ?? "" }));
+      const res = (!routed && deliverFast(visible, req)) || (await app.fetch(req, { remoteAddress: env?.remoteAddress ?? "" }));
       services.telemetry.request(routeGroup(pathOf(req.url)), res.status, (performance.now() - started) / 1000);
       services.accessLog.record(req, res, started, env?.remoteAddress ?? "");
       return res;

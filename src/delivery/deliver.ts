@@ -94,7 +94,7 @@ export interface SpecContext {
  */
 export class Delivery {
   readonly #flights = new Map<string, Promise<Delivered>>();
-  readonly #hot: HotRoutes;
+  readonly #hot: HotRoutes<Delivered>;
 
   constructor(private readonly d: DeliveryDeps) {
     this.#hot = new HotRoutes(d.now);

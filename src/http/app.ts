@@ -1,9 +1,8 @@
 import { Hono } from "hono";
 import { AppError } from "../domain/errors.ts";
-import type { Services } from "../services.ts";
 import { rateLimitHeaders, requireKey } from "./auth.ts";
 import { deliveryRoutes } from "./delivery.ts";
-import type { AppEnv } from "./env.ts";
+import type { AppEnv, AppServices } from "./env.ts";
 import { nativeErrorResponse, settleBody, toAppError } from "./errors.ts";
 import { healthRoutes } from "./native/health.ts";
 import { imageRoutes, pathRoutes } from "./native/images.ts";
@@ -19,7 +18,7 @@ import { assetsrepoApp } from "./assetsrepo/app.ts";
 import { metricsRoutes } from "./native/metrics.ts";
 import { prometheusRoutes } from "./metrics/prometheus.ts";
 
-export function buildApp(services: Services) {
+export function buildApp(services: AppServices) {
   const app = new Hono<AppEnv>();
   app.use(async (c, next) => {
     c.set("services", services);

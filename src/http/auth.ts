@@ -2,7 +2,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { type AdmitOptions, scopeOf } from "../domain/auth/auth.ts";
 import { AppError } from "../domain/errors.ts";
 import { KEY_PREFIX, type Principal, type Scope } from "../domain/keys.ts";
-import type { AppEnv } from "./env.ts";
+import type { RouteEnv } from "./env.ts";
 
 export { bearer } from "../domain/auth/auth.ts";
 
@@ -27,7 +27,8 @@ export function refuseKeyInQuery(url: string) {
  * The one admission step (authenticate, scope, dialect rules, meter) for a request of any
  * dialect: leaves the principal and the key's rate window on the context.
  */
-export async function admit(c: Context<AppEnv>, opts: Omit<AdmitOptions, "scope" | "onRate"> & { scope?: Scope }): Promise<Principal> {
+export async function admit<E extends RouteEnv<"auth">>(ctx: Context<E>, opts: Omit<AdmitOptions, "scope" | "onRate"> & { scope?: Scope }): Promise<Principal> {
+  const c = ctx as unknown as Context<RouteEnv<"auth">>;
   const principal = await c.var.services.auth.admit(c.req.header("authorization"), {
     ...opts,
     scope: opts.scope ?? scopeOf(c.req.method),
@@ -41,7 +42,7 @@ export async function admit(c: Context<AppEnv>, opts: Omit<AdmitOptions, "scope"
 }
 
 /** X-RateLimit-* from the key's window, on every answer of a metered request (refusals too). */
-export const rateLimitHeaders: MiddlewareHandler<AppEnv> = async (c, next) => {
+export const rateLimitHeaders: MiddlewareHandler<RouteEnv<never>> = async (c, next) => {
   await next();
   const rate = c.get("rateLimit");
   if (!rate) return;
@@ -57,8 +58,8 @@ export const rateLimitHeaders: MiddlewareHandler<AppEnv> = async (c, next) => {
  * Authenticates when an Authorization header is present (a bad key is still a 401) and lets
  * the request through without a principal when there is none: routes open to anonymous use.
  */
-export function optionalKey(scope?: Scope): MiddlewareHandler<AppEnv> {
-  const required = requireKey(scope);
+export function optionalKey<E extends RouteEnv<"auth">>(scope?: Scope): MiddlewareHandler<E> {
+  const required = requireKey<E>(scope);
   return async (c, next) => {
     if (c.req.header("authorization") === undefined) {
       refuseKeyInQuery(c.req.url);
@@ -69,7 +70,7 @@ export function optionalKey(scope?: Scope): MiddlewareHandler<AppEnv> {
 }
 
 /** Requires a valid key; the scope defaults from the method (reads need `read`, the rest `write`). */
-export function requireKey(scope?: Scope): MiddlewareHandler<AppEnv> {
+export function requireKey<E extends RouteEnv<"auth">>(scope?: Scope): MiddlewareHandler<E> {
   return async (c, next) => {
     refuseKeyInQuery(c.req.url);
     await admit(c, { scope });

@@ -2,8 +2,7 @@ import { type Context, Hono } from "hono";
 import type { Delivered } from "../delivery/deliver.ts";
 import { nativeDelivery, nativeHotKey } from "../delivery/native.ts";
 import { AppError } from "../domain/errors.ts";
-import type { Services } from "../services.ts";
-import type { AppEnv } from "./env.ts";
+import type { AppServices, RouteEnv } from "./env.ts";
 
 const IMMUTABLE = "public, max-age=31536000, immutable";
 
@@ -26,11 +25,11 @@ export function pathAfter(c: Context, segments: number): string {
 }
 
 /** Builds the response of a delivery: headers first, so a 304 carries them too. */
-export function sendDelivered(c: Context<AppEnv>, d: Delivered | "not-modified", etagOf?: string): Response {
+export function sendDelivered<E extends RouteEnv<"config" | "runtime">>(c: Context<E>, d: Delivered | "not-modified", etagOf?: string): Response {
   return respond(c.var.services, c.req.method, c.var.requestId, d, etagOf);
 }
 
-function respond(services: Services, method: string, requestId: string, d: Delivered | "not-modified", etagOf?: string): Response {
+function respond(services: Pick<AppServices, "config" | "runtime">, method: string, requestId: string, d: Delivered | "not-modified", etagOf?: string): Response {
   const headers = new Headers({ "Cache-Control": IMMUTABLE, "X-Request-Id": requestId });
   if (d === "not-modified") {
     if (etagOf) headers.set("ETag", etagOf);
@@ -54,7 +53,7 @@ function respond(services: Services, method: string, requestId: string, d: Deliv
  * memory and disk without touching the router or the database. Anything else returns null
  * and goes the ordinary way.
  */
-export function deliverFast(services: Services, req: Request): Response | null {
+export function deliverFast(services: Pick<AppServices, "config" | "runtime" | "delivery" | "accessLog">, req: Request): Response | null {
   if (req.method !== "GET" && req.method !== "HEAD") return null;
   const url = req.url;
   const start = url.indexOf("/i/", url.indexOf("//") + 2);
@@ -84,7 +83,7 @@ export function deliverFast(services: Services, req: Request): Response | null {
 }
 
 /** `GET /i/{username}/{path}` with the native URL options. */
-export const deliveryRoutes = new Hono<AppEnv>().on(["GET", "HEAD"], "/:username/*", async (c) => {
+export const deliveryRoutes = new Hono<RouteEnv<"delivery" | "accessLog" | "config" | "runtime">>().on(["GET", "HEAD"], "/:username/*", async (c) => {
   const inm = c.req.header("if-none-match");
   c.var.services.accessLog.note(c.req.raw, { tenant: c.req.param("username"), route: "/i/:username/*" });
   let matched: string | undefined;

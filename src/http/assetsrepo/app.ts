@@ -1,10 +1,9 @@
 import { type Context, Hono } from "hono";
 import { nativeDelivery } from "../../delivery/native.ts";
 import { AppError } from "../../domain/errors.ts";
-import type { Services } from "../../services.ts";
 import { admit, refuseKeyInQuery } from "../auth.ts";
 import { matchesEtag, pathAfter, sendDelivered } from "../delivery.ts";
-import type { AppEnv } from "../env.ts";
+import type { AppServices, RouteEnv } from "../env.ts";
 import { settleBody, toAppError } from "../errors.ts";
 
 // The AssetsRepo dialect: `GET /api/images/{path}` with a Bearer key serves the key's tenant's
@@ -21,8 +20,8 @@ function assetsrepoError(c: Context, err: AppError) {
   return c.json({ error: { code, message: err.message, status: err.status, path: c.req.path } }, err.status as any);
 }
 
-export function assetsrepoApp(services: Services) {
-  const app = new Hono<AppEnv>();
+export function assetsrepoApp(services: Pick<AppServices, "delivery" | "log">) {
+  const app = new Hono<RouteEnv<"auth" | "delivery" | "config" | "runtime">>();
   app.on(["GET", "HEAD"], "/*", async (c) => {
     refuseKeyInQuery(c.req.url);
     const principal = await admit(c, { scope: "read" });

@@ -5,10 +5,13 @@ import type { Tokens } from "../../domain/tokens/tokens.ts";
 import { BATCH_MAX_IDS, type MediaPatch } from "../../domain/media.ts";
 import { FieldErrors, parseBool, parseCustom, parseDate, parseNamespace, parseTags, parseText } from "../../domain/media-fields.ts";
 import { optionalKey, requireKey } from "../auth.ts";
-import type { AppEnv } from "../env.ts";
+import type { RouteEnv } from "../env.ts";
 import { baseUrl } from "../urls.ts";
 import { jsonBody, parse, queryInt } from "../validate.ts";
 import { isPagePublic, mediaItem } from "./shape.ts";
+
+/** The services these routes use. */
+type Env = RouteEnv<"auth" | "config" | "images" | "media" | "tokens" | "users">;
 
 // GET/PATCH/DELETE /v1/media…: the library. Batch routes come first so "batch" is never an id.
 
@@ -83,13 +86,13 @@ function patchOf(raw: Record<string, unknown>): MediaPatch {
   return p;
 }
 
-async function objectBody(c: Context<AppEnv>): Promise<Record<string, unknown>> {
+async function objectBody(c: Context<Env>): Promise<Record<string, unknown>> {
   const body = await jsonBody(c.req.raw);
   if (!body || typeof body !== "object" || Array.isArray(body)) throw new AppError("VALIDATION_ERROR", "body: must be a JSON object", { field: "body" });
   return body as Record<string, unknown>;
 }
 
-export const mediaRoutes = new Hono<AppEnv>()
+export const mediaRoutes = new Hono<Env>()
   .patch("/batch", requireKey(), async (c) => {
     const body = parse(BatchPatch, await objectBody(c));
     const e = new FieldErrors();

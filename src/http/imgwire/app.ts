@@ -1,8 +1,7 @@
 import { Hono, type MiddlewareHandler } from "hono";
 import { rateLimitHeaders } from "../auth.ts";
 import { AppError } from "../../domain/errors.ts";
-import type { Services } from "../../services.ts";
-import type { AppEnv } from "../env.ts";
+import type { AppEnv, AppServices } from "../env.ts";
 import { settleBody, toAppError } from "../errors.ts";
 import { corsRoutes, domainRoutes, environmentRoutes, keyRoutes } from "./account.ts";
 import { cdnRoutes, uploadRoutes, zipRoutes } from "./cdn.ts";
@@ -17,7 +16,7 @@ const PREFLIGHT_HEADERS = "Authorization, Content-Type, X-Environment-Id";
  * The Imgwire dialect under its mount (default /imgwire): the resource API at /api/v1 with the
  * document's exact paths (trailing slashes included), the CDN, upload and download URLs.
  */
-export function imgwireApp(services: Services) {
+export function imgwireApp(services: AppServices) {
   // Not strict: the document's list routes end in '/', and both spellings should work.
   const app = new Hono<ImgwireEnv>({ strict: false }).basePath(services.config.imgwireMount);
   app.use(async (c, next) => {
@@ -90,7 +89,7 @@ export function imgwireApp(services: Services) {
 }
 
 /** Hands every request under the mount to the Imgwire app (its own router, errors and CORS). */
-export function mountImgwire(parent: Hono<AppEnv>, services: Services) {
+export function mountImgwire(parent: Hono<AppEnv>, services: AppServices) {
   const iw = imgwireApp(services);
   const mount = services.config.imgwireMount;
   const handler = (c: { req: { raw: Request }; env: AppEnv["Bindings"] }) => iw.fetch(c.req.raw, c.env);

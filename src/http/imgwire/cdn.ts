@@ -1,16 +1,18 @@
 import { stat } from "node:fs/promises";
-import { type Context, Hono } from "hono";
-import type { AppEnv } from "../env.ts";
+import { Hono } from "hono";
 import { imgwireDelivery } from "../../delivery/imgwire.ts";
 import { AppError } from "../../domain/errors.ts";
 import { matchesEtag, pathAfter, sendDelivered } from "../delivery.ts";
 import { markBodyRead } from "../validate.ts";
 import type { ImgwireEnv } from "./context.ts";
 
+/** The services these routes use. */
+type Env = ImgwireEnv<"config" | "delivery" | "imgwire" | "keys" | "runtime" | "tokens">;
+
 // What browsers reach without a key: the CDN (Imgwire URL parameters), the signed upload URL
 // and the signed ZIP of a bulk download.
 
-export const cdnRoutes = new Hono<ImgwireEnv>().on(["GET", "HEAD"], "/:username/*", async (c) => {
+export const cdnRoutes = new Hono<Env>().on(["GET", "HEAD"], "/:username/*", async (c) => {
   const { delivery, config } = c.var.services;
   const inm = c.req.header("if-none-match");
   let matched: string | undefined;
@@ -20,13 +22,13 @@ export const cdnRoutes = new Hono<ImgwireEnv>().on(["GET", "HEAD"], "/:username/
     matched = etag;
     return matchesEtag(inm, etag);
   }, () => (autoFormat = true));
-  const res = sendDelivered(c as unknown as Context<AppEnv>, await delivery.deliver(request), matched);
+  const res = sendDelivered(c, await delivery.deliver(request), matched);
   if (autoFormat) res.headers.set("Vary", "Accept");
   res.headers.set("Access-Control-Allow-Origin", "*");
   return res;
 });
 
-export const uploadRoutes = new Hono<ImgwireEnv>().put("/:id", async (c) => {
+export const uploadRoutes = new Hono<Env>().put("/:id", async (c) => {
   // Take the body's reader before the first await: Bun 1.3.14 loses a request stream that is
   // left alone across the database calls below ("undefined is not a function" when read).
   const reader = c.req.raw.body?.getReader();
@@ -60,7 +62,7 @@ export const uploadRoutes = new Hono<ImgwireEnv>().put("/:id", async (c) => {
   }
 });
 
-export const zipRoutes = new Hono<ImgwireEnv>().get("/:file", async (c) => {
+export const zipRoutes = new Hono<Env>().get("/:file", async (c) => {
   const m = /^([0-9a-f-]{36})\.zip$/.exec(c.req.param("file"));
   const expires = c.req.query("expires") ?? "";
   if (!m || !/^\d{1,12}$/.test(expires)) throw new AppError("NOT_FOUND", "Download not found");

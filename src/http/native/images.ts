@@ -4,13 +4,16 @@ import { AppError } from "../../domain/errors.ts";
 import type { Received } from "../../domain/images.ts";
 import { validatePath } from "../../domain/paths.ts";
 import { MAX_TAG_LENGTH, NAMESPACE } from "../../domain/media-fields.ts";
-import type { AppEnv } from "../env.ts";
+import type { RouteEnv } from "../env.ts";
 import { boundaryOf, parseMultipart, readField } from "../multipart.ts";
 import { jsonBody, markBodyRead, parse, queryInt } from "../validate.ts";
 import { setPageHeaders } from "../paging.ts";
 import { baseUrl } from "../urls.ts";
 import { sign } from "../../delivery/signing.ts";
 import { cdnUrl, listItem, metadataResponse, rfc3339, uploadResponse } from "./shape.ts";
+
+/** The services these routes use. */
+type Env = RouteEnv<"config" | "images" | "metering" | "tokens">;
 
 const visibility = v.picklist(["public", "private"], "must be 'public' or 'private'");
 
@@ -42,7 +45,7 @@ const expiry = v.pipe(v.number("must be a number"), v.integer("must be a whole n
 // `expires_in` is the name one of the reference's pages uses for the same thing.
 const SignedUrlBody = v.object({ expires_in_seconds: v.optional(expiry), expires_in: v.optional(expiry) });
 
-export const imageRoutes = new Hono<AppEnv>()
+export const imageRoutes = new Hono<Env>()
   .post("/", async (c) => {
     const { images, config, metering } = c.var.services;
     const { user } = c.var.principal;
@@ -153,7 +156,7 @@ export const imageRoutes = new Hono<AppEnv>()
   });
 
 /** `DELETE /api/v1/images/path/{username}/{filepath}`: the path may arrive percent-encoded whole. */
-export const pathRoutes = new Hono<AppEnv>().delete("/:username/*", async (c) => {
+export const pathRoutes = new Hono<Env>().delete("/:username/*", async (c) => {
   const { user } = c.var.principal;
   if (c.req.param("username") !== user.username) throw new AppError("FORBIDDEN", "That path belongs to another user");
   const raw = new URL(c.req.url).pathname.split("/").slice(6).join("/");
