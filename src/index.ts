@@ -1,11 +1,10 @@
 import { type ConfigInput, resolveConfig } from "./config.ts";
 import { buildApp } from "./http/app.ts";
-import { appServices } from "./http/env.ts";
 import { deliverFast } from "./http/delivery.ts";
 import { routeCustomDomain } from "./http/imgwire/domains.ts";
 import { routeGroup } from "./observability/telemetry.ts";
 import { detectRuntime } from "./runtime/index.ts";
-import { buildServices, type RunOptions, type Services } from "./services.ts";
+import { type AppServices, appServices, buildServices, type RunOptions } from "./services.ts";
 
 export type { ConfigInput } from "./config.ts";
 
@@ -15,7 +14,8 @@ export interface Imgd {
   close: () => Promise<void>;
   /** Creates the admin user if needed and a new admin API key; returns the key (shown once). */
   createAdminKey: (name?: string) => Promise<string>;
-  services: Services;
+  /** The use cases of this instance (no database or stores: those stay behind them). */
+  services: AppServices;
 }
 
 /** The request as imgd's routes expect it: without the prefix it is mounted under. */
@@ -45,7 +45,7 @@ export async function createImgd(input: ConfigInput = {}, options: { log?: (line
   const app = buildApp(visible);
   let closed = false;
   return {
-    services,
+    services: visible,
     fetch: async (req, env) => {
       const started = performance.now();
       if (config.basePath) {

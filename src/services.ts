@@ -79,6 +79,18 @@ export interface RunOptions {
   background?: boolean;
 }
 
+/**
+ * What routes, CLI commands and embedders may use: the use cases and the instance's settings,
+ * never the database, the stores or the worker pool (those stay behind the domain).
+ */
+export type AppServices = Omit<Services, "db" | "blobs" | "pool" | "variants" | "sweeper">;
+
+/** AppServices as a new object, so `db` and the stores are not even there to reach. */
+export function appServices(s: Services): AppServices {
+  const { db: _db, blobs: _blobs, pool: _pool, variants: _variants, sweeper: _sweeper, ...rest } = s;
+  return rest;
+}
+
 export async function buildServices(config: Config, runtime: Runtime, log: (line: string) => void, run: RunOptions = {}): Promise<Services> {
   const { codecs = true, background = true } = run;
   const plans = new Plans(plansOf(config.plans));
