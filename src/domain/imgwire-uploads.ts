@@ -1,4 +1,4 @@
-import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import { createHash } from "node:crypto";
 import exifr from "exifr";
 import type { ImgwireToken, ImgwireUpload } from "../db/imgwire-schema.ts";
 import type { Db } from "../db/connection.ts";
@@ -8,6 +8,7 @@ import type { Fetcher } from "./fetcher.ts";
 import { newId, randomAlnum } from "./ids.ts";
 import type { Admission, Ingest } from "./ingest/ingest.ts";
 import { clientOptions } from "./imgwire-access.ts";
+import type { Tokens } from "./tokens/tokens.ts";
 import type { Users } from "./users.ts";
 
 // Imgwire's two-step upload: the image is promised first (an id, status PENDING and a signed,
@@ -30,7 +31,7 @@ export interface UploadsDeps {
   users: Users;
   ingest: Ingest;
   fetcher: Fetcher;
-  secret: Uint8Array;
+  tokens: Tokens;
   urlTtlMs: number;
   tokenTtlMs: number;
   now: () => number;
@@ -153,25 +154,22 @@ export class ImgwireUploads {
     return this.d.db.selectFrom("imgwire_uploads").selectAll().where("user_id", "=", userId).where("idempotency_key", "=", key).executeTakeFirst();
   }
 
+  /** Whose upload an id is (for CORS preflights, which carry no signature), or undefined. */
+  async ownerOf(id: string): Promise<string | undefined> {
+    return (await this.d.db.selectFrom("imgwire_uploads").select("user_id").where("id", "=", id).executeTakeFirst())?.user_id;
+  }
+
   /** An absolute upload URL for a pending upload: HMAC over id and expiry. */
   signUploadPath(upload: ImgwireUpload): string {
     const expires = Math.floor((upload.upload_expires_at ?? 0) / 1000);
-    return `uploads/${upload.id}?expires=${expires}&signature=${this.#sig(upload.id, expires)}`;
-  }
-
-  #sig(id: string, expires: number) {
-    return createHmac("sha256", this.d.secret).update(`imgwire-upload\n${id}\n${expires}`).digest("hex");
+    return `uploads/${upload.id}?expires=${expires}&signature=${this.d.tokens.signExpiring("imgwire-upload-url", [upload.id], expires)}`;
   }
 
   /** Checks an upload URL's signature and expiry; returns the upload it names. */
   async verifyUploadUrl(id: string, expires: string | undefined, signature: string | undefined): Promise<ImgwireUpload> {
-    const exp = Number(expires);
-    const want = Buffer.from(this.#sig(id, exp));
-    const got = Buffer.from(signature ?? "");
-    if (!/^\d{1,12}$/.test(expires ?? "") || got.length !== want.length || !timingSafeEqual(got, want)) {
-      throw new AppError("FORBIDDEN", "This upload URL is not valid");
-    }
-    if (exp * 1000 <= this.d.now()) throw new AppError("FORBIDDEN", "This upload URL has expired: create a new upload");
+    const check = this.d.tokens.checkExpiring("imgwire-upload-url", [id], expires, signature);
+    if (check === "expired") throw new AppError("FORBIDDEN", "This upload URL has expired: create a new upload");
+    if (check !== "valid") throw new AppError("FORBIDDEN", "This upload URL is not valid");
     const upload = await this.d.db.selectFrom("imgwire_uploads").selectAll().where("id", "=", id).executeTakeFirst();
     if (!upload) throw notFound("Upload");
     return upload;

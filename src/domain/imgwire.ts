@@ -1,4 +1,3 @@
-import type { Config } from "../config.ts";
 import type { Db } from "../db/connection.ts";
 import "../db/imgwire-schema.ts";
 import { DomainHosts } from "./imgwire-domains.ts";
@@ -11,6 +10,7 @@ import { ImgwireAccess } from "./imgwire-access.ts";
 import { ImgwireDownloads } from "./imgwire-downloads.ts";
 import { ImgwireUploads } from "./imgwire-uploads.ts";
 import type { Keys } from "./keys.ts";
+import type { Tokens } from "./tokens/tokens.ts";
 import type { Users } from "./users.ts";
 
 /** The Imgwire dialect's resources, built once per imgd. */
@@ -25,7 +25,16 @@ export interface ImgwireServices {
   sweep: () => Promise<void>;
 }
 
-export function buildImgwire(d: { config: Config; db: Db; keys: Keys; users: Users; accounts: Accounts; images: Images; ingest: Ingest; blobs: BlobStore; archives: ArchiveStore; fetcher: Fetcher; secret: Uint8Array; log: (l: string) => void }): ImgwireServices {
+/** The settings the Imgwire dialect reads (from the server's config). */
+export interface ImgwireSettings {
+  imgwireUploadUrlTtlMs: number;
+  imgwireUploadTokenTtlMs: number;
+  imgwireDownloadRetentionMs: number;
+  publicUrl: string | undefined;
+  now: () => number;
+}
+
+export function buildImgwire(d: { config: ImgwireSettings; db: Db; keys: Keys; users: Users; accounts: Accounts; images: Images; ingest: Ingest; blobs: BlobStore; archives: ArchiveStore; fetcher: Fetcher; tokens: Tokens; log: (l: string) => void }): ImgwireServices {
   const { config } = d;
   const access = new ImgwireAccess({ db: d.db, keys: d.keys, users: d.users, accounts: d.accounts, now: config.now });
   const uploads = new ImgwireUploads({
@@ -33,7 +42,7 @@ export function buildImgwire(d: { config: Config; db: Db; keys: Keys; users: Use
     users: d.users,
     ingest: d.ingest,
     fetcher: d.fetcher,
-    secret: d.secret,
+    tokens: d.tokens,
     urlTtlMs: config.imgwireUploadUrlTtlMs,
     tokenTtlMs: config.imgwireUploadTokenTtlMs,
     now: config.now,

@@ -181,6 +181,11 @@ export class Metering {
     return () => this.d.usage.add(userId, "transformations", -1);
   }
 
+  /** One image served: its bytes, one request, and whether the cache had it (kept in memory, flushed soon). */
+  countDelivery(userId: string, bytes: number, cache: "hit" | "miss" | "original") {
+    if (this.d.enabled) this.d.usage.countDelivery(userId, bytes, cache);
+  }
+
   /** Takes one view (AssetsRepo); refuses with 429 when the month's views are used up. */
   async admitView(user: User): Promise<() => Promise<void>> {
     if (!this.d.enabled) return async () => {};

@@ -43,10 +43,13 @@ export class VariantCache {
   ) {}
 
   /** Counts the index and drops files it does not know (left by a crash between write and insert). */
-  async init() {
-    // One query for the whole index rather than one per file: a full cache has many files.
-    const known = new Set((await this.db.selectFrom("variants").select("key").execute()).map((r) => r.key));
-    await this.store.sweep(async (key) => known.has(key));
+  /** `sweep`: remove files the index does not know; only the process that owns the data dir may. */
+  async init({ sweep = true }: { sweep?: boolean } = {}) {
+    if (sweep) {
+      // One query for the whole index rather than one per file: a full cache has many files.
+      const known = new Set((await this.db.selectFrom("variants").select("key").execute()).map((r) => r.key));
+      await this.store.sweep(async (key) => known.has(key));
+    }
     const r = await this.db
       .selectFrom("variants")
       .select((eb) => [eb.fn.countAll<number>().as("n"), eb.fn.coalesce(eb.fn.sum<number>("size"), eb.lit(0)).as("bytes")])

@@ -1,5 +1,5 @@
 import { Hono, type Context } from "hono";
-import type { User } from "../../db/schema.ts";
+import type { User } from "../../domain/records.ts";
 import { AppError } from "../../domain/errors.ts";
 import { Fetcher } from "../../domain/fetcher.ts";
 import type { Upload, Uploader } from "../../domain/ingest/ingest.ts";
@@ -8,11 +8,14 @@ import { ANONYMOUS_RETENTION_DAYS } from "../../domain/metering.ts";
 import { DAY, HOUR } from "../../domain/ratelimits.ts";
 import { optionalKey } from "../auth.ts";
 import { clientIp } from "../client-ip.ts";
-import type { AppEnv } from "../env.ts";
+import type { RouteEnv } from "../env.ts";
 import { boundaryOf, parseMultipart, readField } from "../multipart.ts";
 import { baseUrl } from "../urls.ts";
 import { jsonBody } from "../validate.ts";
 import { mediaItem, upgradeHint } from "./shape.ts";
+
+/** The services these routes use. */
+type Env = RouteEnv<"accounts" | "auth" | "config" | "fetcher" | "images" | "ingest" | "metering" | "rates" | "trustedProxies">;
 
 // POST /v1/upload and POST /v1/import: the same fields, a file or a URL. Every field is checked
 // (all errors reported at once) before anything is stored; the received bytes are discarded
@@ -53,7 +56,7 @@ interface Caller {
 }
 
 /** The tenant the upload goes to: the key's, or the anonymous owner when that is allowed. */
-async function callerOf(c: Context<AppEnv>): Promise<Caller> {
+async function callerOf(c: Context<Env>): Promise<Caller> {
   const principal = c.get("principal");
   if (principal) return { user: principal.user, anonymous: false };
   if (!c.var.services.config.anonymousUploads) {
@@ -63,17 +66,17 @@ async function callerOf(c: Context<AppEnv>): Promise<Caller> {
 }
 
 /** Anonymous uploads have their own size limit; a tenant's come from its plan. */
-const uploaderOf = (c: Context<AppEnv>, caller: Caller): Uploader =>
+const uploaderOf = (c: Context<Env>, caller: Caller): Uploader =>
   caller.anonymous ? { user: caller.user, anonymous: true, maxBytes: c.var.services.config.maxAnonymousUploadBytes } : { user: caller.user };
 
 /** A match on external_id answers with the stored item: 200 and X-Deduplicated. */
-function deduplicated(c: Context<AppEnv>, caller: Caller, img: Parameters<typeof mediaItem>[2]) {
+function deduplicated(c: Context<Env>, caller: Caller, img: Parameters<typeof mediaItem>[2]) {
   c.header("X-Deduplicated", "true");
   return c.json(mediaItem(baseUrl(c), caller.user, img, { editable: !caller.anonymous }), 200);
 }
 
 /** Checks img.pro's own limits, then stores what `upload` received. */
-async function finish(c: Context<AppEnv>, caller: Caller, upload: Upload, f: IngestFields, filename: string, sourceUrl: string | null) {
+async function finish(c: Context<Env>, caller: Caller, upload: Upload, f: IngestFields, filename: string, sourceUrl: string | null) {
   const { services } = c.var;
   const { config, images, metering, rates } = services;
   const received = upload.received!;
@@ -118,7 +121,7 @@ async function finish(c: Context<AppEnv>, caller: Caller, upload: Upload, f: Ing
   return c.json(caller.anonymous ? { ...item, upgrade: upgradeHint(baseUrl(c)) } : item, 201);
 }
 
-export const ingestRoutes = new Hono<AppEnv>()
+export const ingestRoutes = new Hono<Env>()
   .post("/upload", optionalKey("write"), async (c) => {
     const caller = await callerOf(c);
     const { ingest } = c.var.services;
@@ -180,7 +183,7 @@ export const ingestRoutes = new Hono<AppEnv>()
   });
 
 /** JSON, urlencoded or multipart form: all flat fields. */
-async function importBody(c: Context<AppEnv>): Promise<Record<string, unknown>> {
+async function importBody(c: Context<Env>): Promise<Record<string, unknown>> {
   const type = c.req.header("content-type") ?? "";
   if (/^application\/x-www-form-urlencoded/i.test(type) || /^multipart\/form-data/i.test(type)) {
     const out: Record<string, unknown> = {};

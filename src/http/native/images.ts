@@ -3,13 +3,16 @@ import * as v from "valibot";
 import { AppError } from "../../domain/errors.ts";
 import { validatePath } from "../../domain/paths.ts";
 import { MAX_TAG_LENGTH, NAMESPACE } from "../../domain/media-fields.ts";
-import type { AppEnv } from "../env.ts";
+import type { RouteEnv } from "../env.ts";
 import { boundaryOf, parseMultipart, readField } from "../multipart.ts";
 import { jsonBody, markBodyRead, parse, queryInt } from "../validate.ts";
 import { setPageHeaders } from "../paging.ts";
 import { baseUrl } from "../urls.ts";
 import { sign } from "../../delivery/signing.ts";
 import { cdnUrl, listItem, metadataResponse, rfc3339, uploadResponse } from "./shape.ts";
+
+/** The services these routes use. */
+type Env = RouteEnv<"config" | "images" | "ingest" | "metering" | "tokens">;
 
 const visibility = v.picklist(["public", "private"], "must be 'public' or 'private'");
 
@@ -41,7 +44,7 @@ const expiry = v.pipe(v.number("must be a number"), v.integer("must be a whole n
 // `expires_in` is the name one of the reference's pages uses for the same thing.
 const SignedUrlBody = v.object({ expires_in_seconds: v.optional(expiry), expires_in: v.optional(expiry) });
 
-export const imageRoutes = new Hono<AppEnv>()
+export const imageRoutes = new Hono<Env>()
   .post("/", async (c) => {
     const { ingest } = c.var.services;
     const { user } = c.var.principal;
@@ -119,13 +122,13 @@ export const imageRoutes = new Hono<AppEnv>()
   })
   .post("/:id/signed-url", async (c) => {
     const body = parse(SignedUrlBody, await jsonBody(c.req.raw));
-    const { images, config, secret } = c.var.services;
+    const { images, config, tokens } = c.var.services;
     const { user } = c.var.principal;
     const img = await images.get(user.id, c.req.param("id"));
     const seconds = body.expires_in_seconds ?? body.expires_in ?? 3600;
     const expires = Math.floor(config.now() / 1000) + seconds;
     const path = img.paths[0];
-    const token = sign(secret, user.username, path, new URLSearchParams(), expires);
+    const token = sign(tokens, user.username, path, new URLSearchParams(), expires);
     const url = `${cdnUrl(baseUrl(c), user.username, path)}?token=${token}&expires=${expires}`;
     await images.recordSignedUrl(img.id, url, expires * 1000);
     return c.json({ signed_url: url, expires_at: expires, expires_in_seconds: seconds });
@@ -137,7 +140,7 @@ export const imageRoutes = new Hono<AppEnv>()
   });
 
 /** `DELETE /api/v1/images/path/{username}/{filepath}`: the path may arrive percent-encoded whole. */
-export const pathRoutes = new Hono<AppEnv>().delete("/:username/*", async (c) => {
+export const pathRoutes = new Hono<Env>().delete("/:username/*", async (c) => {
   const { user } = c.var.principal;
   if (c.req.param("username") !== user.username) throw new AppError("FORBIDDEN", "That path belongs to another user");
   const raw = new URL(c.req.url).pathname.split("/").slice(6).join("/");
