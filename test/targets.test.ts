@@ -43,7 +43,8 @@ function run(runner: Runner, bin: string, args: string[], cwd: string, env: Reco
   const out = { stdout: "", stderr: "" };
   const collect = async (stream: ReadableStream<Uint8Array>, key: "stdout" | "stderr") => {
     const dec = new TextDecoder();
-    for await (const chunk of stream) out[key] += dec.decode(chunk, { stream: true });
+    const reader = stream.getReader();
+    for (let r = await reader.read(); !r.done; r = await reader.read()) out[key] += dec.decode(r.value, { stream: true });
   };
   const done = Promise.all([collect(proc.stdout, "stdout"), collect(proc.stderr, "stderr")]);
   return { proc, out, wait: async () => ({ code: await proc.exited, ...(await done, out) }) };
