@@ -84,7 +84,7 @@ export function qemuArm64(): Runner {
       await copyFile(binary, bin);
       return bin;
     },
-    command: (bin, args) => [qemu!, "-L", "/", bin, ...args],
+    command: (bin, args) => [qemu ?? "qemu-aarch64-static", "-L", "/", bin, ...args],
     env: () => ({}),
     hostPath: (path) => path,
     adjustments: [],
@@ -139,7 +139,7 @@ export function wine(): Runner {
       await writeFile(out, exe, { mode: 0o755 });
       return out;
     },
-    command: (exe, args) => [bin!, exe, ...args],
+    command: (exe, args) => [bin ?? "wine64", exe, ...args],
     env: () => ({
       WINEPREFIX: prefix,
       WINEDEBUG: "-all",

@@ -47,7 +47,12 @@ function run(runner: Runner, bin: string, args: string[], cwd: string, env: Reco
     for (let r = await reader.read(); !r.done; r = await reader.read()) out[key] += dec.decode(r.value, { stream: true });
   };
   const done = Promise.all([collect(proc.stdout, "stdout"), collect(proc.stderr, "stderr")]);
-  return { proc, out, wait: async () => ({ code: await proc.exited, ...(await done, out) }) };
+  const wait = async () => {
+    const code = await proc.exited;
+    await done;
+    return { code, ...out };
+  };
+  return { proc, out, wait };
 }
 
 async function withDeadline<T>(what: string, ms: number, p: Promise<T>): Promise<T> {
@@ -111,13 +116,14 @@ for (const runner of foreignRunners()) {
         ...(windows ? { IMGD_DATA_DIR: dataArg } : {}),
       };
       const started = performance.now();
-      server = run(runner, bin, ["serve", "--host", "127.0.0.1", "--port", "0"], runDir, env);
-      const output = () => server!.out.stdout + server!.out.stderr;
+      const serve = run(runner, bin, ["serve", "--host", "127.0.0.1", "--port", "0"], runDir, env);
+      server = serve;
+      const output = () => serve.out.stdout + serve.out.stderr;
       let url = "";
       while (!url) {
         const m = /imgd listening on (http:\/\/\S+)/.exec(output());
         if (m) url = m[1];
-        else if (server.proc.exitCode !== null) throw new Error(`imgd exited with ${server.proc.exitCode} before listening:\n${output()}`);
+        else if (serve.proc.exitCode !== null) throw new Error(`imgd exited with ${serve.proc.exitCode} before listening:\n${output()}`);
         else if (performance.now() - started > 600_000) throw new Error(`imgd did not start within 600 s:\n${output()}`);
         else await Bun.sleep(50);
       }
@@ -173,8 +179,8 @@ for (const runner of foreignRunners()) {
       const files = async (sub: string) => (await readdir(join(runDir, "data", sub), { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name);
       expect({ blobs: await files("blobs"), variants: await files("variants"), trash: await files("trash"), tmp: await files("tmp") }).toEqual({ blobs: [], variants: [], trash: [], tmp: [] });
 
-      server.proc.kill(runner.stopSignal);
-      const stopped = await withDeadline("stop", 120_000, server.wait());
+      serve.proc.kill(runner.stopSignal);
+      const stopped = await withDeadline("stop", 120_000, serve.wait());
       expect({ code: stopped.code, out: stopped.stdout + stopped.stderr }).toMatchObject({ code: 0, out: expect.stringContaining("imgd stopped") });
       expect(output()).not.toMatch(/panic|uncaught/i);
     }, 1_200_000);
