@@ -74,7 +74,7 @@ export const settings = {
   maxSourcePixels: { env: "IMGD_MAX_SOURCE_PIXELS", flag: "max-source-pixels", schema: int(1, 2 ** 40), default: 100_000_000, help: "Largest accepted source image, in pixels (width × height), checked from the header" },
   workers: { env: "IMGD_WORKERS", flag: "workers", schema: int(1, 256), default: undefined as number | undefined, help: "Codec worker threads (default: number of cores)" },
   queueLimit: { env: "IMGD_QUEUE_LIMIT", flag: "queue-limit", schema: int(0, 100_000), default: 64, help: "Transform jobs allowed to wait for a worker before new ones get 503" },
-  jobTimeoutMs: { env: "IMGD_JOB_TIMEOUT_MS", flag: "job-timeout-ms", schema: int(100, 600_000), default: 30_000, help: "Time limit of one transform job, in milliseconds" },
+  jobTimeoutMs: { env: "IMGD_JOB_TIMEOUT_MS", flag: "job-timeout-ms", schema: int(100, 600_000), default: 30_000, help: "Time limit of one transform job, and of a codec worker's start (at least 30 s), in milliseconds" },
   variantCacheBytes: { env: "IMGD_VARIANT_CACHE_BYTES", flag: "variant-cache-bytes", schema: int(0, 2 ** 50), default: 2 * GiB, help: "Size cap of the on-disk variant cache, in bytes (least recently used evicted)" },
   maxSvgBytes: { env: "IMGD_MAX_SVG_BYTES", flag: "max-svg-bytes", schema: int(1, 16 * GiB), default: 10 * MiB, help: "Largest accepted SVG upload, in bytes" },
   maxAnonymousUploadBytes: { env: "IMGD_MAX_ANONYMOUS_UPLOAD_BYTES", flag: "max-anonymous-upload-bytes", schema: int(1, 16 * GiB), default: 20 * MiB, help: "Largest accepted anonymous upload, in bytes" },

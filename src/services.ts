@@ -113,6 +113,9 @@ export async function buildServices(config: Config, runtime: Runtime, log: (line
     maxQueue: config.queueLimit,
     jobTimeoutMs: config.jobTimeoutMs,
     maxSourcePixels: config.maxSourcePixels,
+    // Loading wasm-vips is a worker's first long job: under emulation (qemu-user) it takes
+    // longer than 30 s, and a longer job deadline is what such a machine sets anyway.
+    startTimeoutMs: Math.max(30_000, config.jobTimeoutMs),
   });
   if (codecs) await pool.start();
   else await pool.close();
