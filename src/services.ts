@@ -83,6 +83,7 @@ export async function buildServices(config: Config, runtime: Runtime, log: (line
   const metrics = new Metrics(usage, config.now);
   const variants = new VariantCache(db, config.dataDir, config.variantCacheBytes, config.now);
   await variants.init();
+  await variants.sweep();
   const images = new Images({
     db,
     blobs,

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Db } from "../db/connection.ts";
 
@@ -94,11 +94,23 @@ export class VariantCache {
     await rename(tmp, path);
     const now = this.now();
     const existed = await this.db.selectFrom("variants").select("size").where("key", "=", key).executeTakeFirst();
-    await this.db
+    // Only while the source blob exists: its image may have been deleted during the transform,
+    // and a row then would outlive its blob.
+    const r = await this.db
       .insertInto("variants")
-      .values({ key, blob_hash: blobHash, size: data.byteLength, mime: meta.mime, width: meta.width, height: meta.height, created_at: now, last_access_at: now })
+      .columns(["key", "blob_hash", "size", "mime", "width", "height", "created_at", "last_access_at"])
+      .expression((eb) =>
+        eb
+          .selectFrom("blobs")
+          .select([eb.val(key).as("key"), eb.val(blobHash).as("blob_hash"), eb.val(data.byteLength).as("size"), eb.val(meta.mime).as("mime"), eb.val(meta.width).as("width"), eb.val(meta.height).as("height"), eb.val(now).as("created_at"), eb.val(now).as("last_access_at")])
+          .where("hash", "=", blobHash),
+      )
       .onConflict((oc) => oc.column("key").doUpdateSet({ size: data.byteLength, last_access_at: now }))
-      .execute();
+      .executeTakeFirst();
+    if (Number(r.numInsertedOrUpdatedRows ?? 0) === 0) {
+      await rm(path, { force: true });
+      return;
+    }
     this.#bytes += data.byteLength - Number(existed?.size ?? 0);
     if (!existed) this.#entries++;
     if (this.#bytes > this.capBytes) void this.evict();
@@ -127,6 +139,34 @@ export class VariantCache {
       }
     })();
     return this.#evicting;
+  }
+
+  /**
+   * At start, before serving: makes the index and the files agree after a crash. Drops rows
+   * whose file is missing or cut short or whose blob is gone, and files no row names.
+   */
+  async sweep(): Promise<{ removed: number }> {
+    let removed = 0;
+    const rows = await this.db.selectFrom("variants").leftJoin("blobs", "blobs.hash", "variants.blob_hash").select(["variants.key", "variants.size", "blobs.hash"]).execute();
+    const known = new Set<string>();
+    const stale: string[] = [];
+    for (const r of rows) {
+      const size = await stat(this.path(r.key)).then((s) => s.size, () => -1);
+      if (r.hash === null || size !== Number(r.size)) stale.push(r.key);
+      else known.add(r.key);
+    }
+    for (let i = 0; i < stale.length; i += 500) await this.#remove(stale.slice(i, i + 500));
+    removed += stale.length;
+    for (const a of await readdir(this.#root).catch(() => [])) {
+      for (const b of await readdir(join(this.#root, a)).catch(() => [])) {
+        for (const name of await readdir(join(this.#root, a, b)).catch(() => [])) {
+          if (known.has(name)) continue;
+          await rm(join(this.#root, a, b, name), { force: true });
+          removed++;
+        }
+      }
+    }
+    return { removed };
   }
 
   /** Called when blobs are deleted: their variants go too. */
