@@ -102,6 +102,7 @@ export async function buildServices(config: Config, runtime: Runtime, log: (line
     variants,
     pool,
     admitTransformation: (userId) => metering.admitTransformation(userId),
+    requireFeature: (user, feature) => metering.requireFeature(user, feature),
     onTransformed: (format, seconds) => telemetry.transformed(format, seconds),
     secret,
     now: config.now,

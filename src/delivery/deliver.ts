@@ -5,6 +5,7 @@ import { AppError } from "../domain/errors.ts";
 import type { Images } from "../domain/images.ts";
 import { extensionOf } from "../domain/paths.ts";
 import type { Presets } from "../domain/presets.ts";
+import type { Feature } from "../domain/plans.ts";
 import type { Users } from "../domain/users.ts";
 import type { BlobStore } from "../store/blobs.ts";
 import type { VariantCache } from "../store/variants.ts";
@@ -35,6 +36,8 @@ export interface DeliveryDeps {
   pool: CodecPool;
   /** Takes one transformation from the tenant's plan (throws when none is left); returns its refund. */
   admitTransformation: (userId: string) => Promise<() => Promise<void>>;
+  /** Throws when the owner's plan lacks the feature (presets in URLs). */
+  requireFeature: (user: User, feature: Feature) => void;
   /** A variant was produced: its output format and how long the transform took. */
   onTransformed?: (format: string, seconds: number) => void;
   secret: Uint8Array;
@@ -99,6 +102,7 @@ export class Delivery {
     // The owner's private images stay private in shared caches (and out of the hot path).
     const privateUntil = owner ? (image.visibility === "public" ? undefined : this.d.now() + 365 * 86_400_000) : this.#checkAccess(user, image, path, search);
 
+    if (query.preset !== undefined) this.d.requireFeature(user, "presets");
     const presetRow = query.preset !== undefined ? await this.d.presets.byName(user.id, query.preset) : undefined;
     if (query.preset !== undefined && !presetRow) throw new AppError("NOT_FOUND", `No preset named '${query.preset}'`);
     const preset = presetRow ? parseParams(JSON.parse(presetRow.params), `preset ${presetRow.name}`) : undefined;

@@ -74,6 +74,7 @@ export const imageRoutes = new Hono<AppEnv>()
       markBodyRead(c.req.raw);
       const f = parse(UploadFields, fields);
       if (!received) throw new AppError("VALIDATION_ERROR", "file: is required", { field: "file" });
+      if (f.visibility === "private") metering.requireFeature(user, "private_images");
       const r = received;
       received = undefined;
       const target = f.target_path ?? f.path;
@@ -134,6 +135,7 @@ export const imageRoutes = new Hono<AppEnv>()
     return c.json({ success: true, message: "Image deleted", deleted_paths: img.paths, deleted_at: rfc3339(c.var.services.config.now()) });
   })
   .post("/:id/signed-url", async (c) => {
+    c.var.services.metering.requireFeature(c.var.principal.user, "signed_urls");
     const body = parse(SignedUrlBody, await jsonBody(c.req.raw));
     const { images, config, secret } = c.var.services;
     const { user } = c.var.principal;
@@ -148,6 +150,7 @@ export const imageRoutes = new Hono<AppEnv>()
   })
   .on(["PUT", "PATCH"], "/:id/visibility", async (c) => {
     const body = parse(VisibilityBody, await jsonBody(c.req.raw));
+    if (body.visibility === "private") c.var.services.metering.requireFeature(c.var.principal.user, "private_images");
     const img = await c.var.services.images.setVisibility(c.var.principal.user.id, c.req.param("id"), body.visibility);
     return c.json({ id: img.id, visibility: img.visibility, message: `Visibility updated to ${img.visibility}` });
   });

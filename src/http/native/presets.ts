@@ -30,6 +30,7 @@ function checkParams(p: Record<string, unknown>) {
 }
 
 export const presetRoutes = new Hono<AppEnv>()
+  .use((c, next) => (c.var.services.metering.requireFeature(c.var.principal.user, "presets"), next()))
   .get("/", async (c) => {
     const list = await c.var.services.presets.list(c.var.principal.user.id);
     return c.json({ presets: list.map(shape), total: list.length });
