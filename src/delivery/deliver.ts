@@ -154,7 +154,7 @@ export class Delivery {
     try {
       const started = performance.now();
       // Read when a worker takes the job, so queued jobs hold no image bytes.
-      out = await this.d.pool.transform(() => this.d.blobs.read(image.blob_hash), spec, { transfer: true });
+      out = await this.d.pool.transform(() => this.#original(image.blob_hash), spec, { transfer: true });
       this.d.onTransformed?.(out.mime.slice(out.mime.indexOf("/") + 1), (performance.now() - started) / 1000);
     } catch (err) {
       await refund().catch(() => {});
@@ -162,6 +162,16 @@ export class Delivery {
     }
     await this.d.variants.put(key, image.blob_hash, out.data, { mime: out.mime, width: out.width, height: out.height });
     return { etag, mime: out.mime, size: out.data.byteLength, bytes: out.data, cache: "miss", userId };
+  }
+
+  /** The original's bytes; gone means its image was deleted while the job waited: a 404, not a 500. */
+  async #original(hash: string): Promise<Uint8Array> {
+    try {
+      return await this.d.blobs.read(hash);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new AppError("NOT_FOUND", "Image not found: it was deleted");
+      throw err;
+    }
   }
 
   /** Public images need nothing; private ones a valid, unexpired signature. Returns its expiry. */
