@@ -165,3 +165,32 @@ test("backup into a non-empty directory and of a directory that is not a data di
   expect((await imgd(["backup"])).code).toBe(2);
   expect((await imgd(["backup", "x", "--colour"])).err).toContain("--colour");
 });
+
+// Hard links cannot cross filesystems: /dev/shm (tmpfs) is another one than the temp dir here.
+const otherFs = existsSync("/dev/shm") && statSync("/dev/shm").dev !== statSync(tmpdir()).dev;
+test.skipIf(!otherFs)("across filesystems the blobs are copied, and the copy restores byte for byte", async () => {
+  const s = await startServer();
+  const dest = await mkdtemp("/dev/shm/imgd-backup-");
+  tmp.push(dest);
+  try {
+    const bytes = await makeImage(33, 22, "png");
+    const up = (await (await s.api("/api/v1/images", { method: "POST", body: form({ file: { bytes, filename: "c.png" } }) })).json()) as any;
+    const b = await imgd(["backup", join(dest, "b"), "--data-dir", s.dataDir]);
+    expect(b.code).toBe(0);
+    expect(b.err).toContain("(0 linked, 1 copied)");
+    const target = join(await scratch("xfs"), "data");
+    const r = await imgd(["restore", join(dest, "b"), "--data-dir", target]);
+    expect(r.code).toBe(0);
+    expect(r.err).toContain("(0 linked)");
+    const again = await startServer({ dataDir: target });
+    try {
+      const res = await fetch(`${again.url}/i/admin/c.png`);
+      expect(sha256(new Uint8Array(await res.arrayBuffer()))).toBe(up.hash);
+      expect((await fetch(`${again.url}/api/v1/images/${up.id}`, { headers: { authorization: `Bearer ${s.adminKey}` } })).status).toBe(200);
+    } finally {
+      await again.stop({ keepData: true });
+    }
+  } finally {
+    await s.stop();
+  }
+}, 60_000);
