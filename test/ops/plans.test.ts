@@ -32,6 +32,7 @@ describe("img-src: Pro features", () => {
     expect((await nativeError(refused, 403, "FORBIDDEN")).message).toBe("Pro plan required for private images");
     // Nothing was kept.
     expect((await (await s.api("/api/v1/images", { key: t.key })).json()).total).toBe(0);
+    expect(((await (await s.api("/api/v1/usage", { key: t.key })).json()) as any).plan_features).toEqual([]);
     const up = await upload(t.key);
     expect(up.status).toBe(201);
     const img = (await up.json()) as any;
@@ -97,6 +98,7 @@ describe("AssetsRepo tiers", () => {
       const usage = (await (await s.api("/api/v1/usage", { key: t.key })).json()) as any;
       expect(usage.plan_name).toBe(`AssetsRepo Pro ${plan.slice(11).toUpperCase()}`);
       expect(usage.other_limits.max_views_per_month).toBe(views);
+      expect(usage.plan_features).toEqual(["private_images", "signed_urls", "presets", "assetsrepo"]);
       expect(usage.current_period.views).toBe(1);
       // AssetsRepo's tiers are Pro subscriptions: img-src's Pro features come with them.
       expect((await s.api("/api/v1/settings/presets", { key: t.key })).status).toBe(200);
