@@ -1,4 +1,4 @@
-import { examine, repair } from "../ops/doctor.ts";
+import { examineSettled, repair } from "../ops/doctor.ts";
 import { detectRuntime } from "../runtime/index.ts";
 import { UsageError } from "./args.ts";
 import { dataDirOf, flagsHelp, type OpsFlag, parseOpsArgs } from "./ops-args.ts";
@@ -35,7 +35,8 @@ again on request), deletes temp and trash leftovers, and moves unnamed blob file
 damaged original, a damaged database) is listed with what to do.
 
 It may run while the server runs: files younger than --grace seconds are taken for the
-server's work in progress and left alone. Run --repair with the server stopped when you can.
+server's work in progress and left alone, and whatever it finds is looked at again a moment
+later, so only what stays is reported. Run --repair with the server stopped when you can.
 
 Options:
 ${flagsHelp(flags)}
@@ -58,7 +59,7 @@ export async function doctorCommand(argv: string[], env: Record<string, string |
   }
   const dataDir = dataDirOf(values["data-dir"], env);
   const quiet = !!values.quiet;
-  const report = await examine(dataDir, { runtime: await detectRuntime(), quick: !!values.quick, graceMs, quiet });
+  const report = await examineSettled(dataDir, { runtime: await detectRuntime(), quick: !!values.quick, graceMs, quiet });
   try {
     if (!quiet) console.log(`imgd doctor: ${dataDir}`);
     for (const c of report.checks) if (!quiet || !c.ok) console.log(`  ${c.ok ? "ok  " : "FAIL"}  ${c.name}: ${c.summary}`);

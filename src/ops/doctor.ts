@@ -234,6 +234,29 @@ export async function examine(dataDir: string, o: DoctorOptions): Promise<Doctor
   return report;
 }
 
+/**
+ * `examine`, but beside a running server: what it finds is looked at again a moment later and
+ * only what is still there is reported, so a delete or a cache write caught between its two
+ * steps is not taken for damage.
+ */
+export async function examineSettled(dataDir: string, o: DoctorOptions & { settleMs?: number }): Promise<DoctorReport> {
+  const first = await examine(dataDir, o);
+  if (first.problems.length === 0 || (o.graceMs ?? 60_000) === 0) return first;
+  first.close();
+  await new Promise((r) => setTimeout(r, o.settleMs ?? 1500));
+  const second = await examine(dataDir, { ...o, quiet: true });
+  const before = new Set(first.problems.map((p) => p.message));
+  const passing = second.problems.filter((p) => !before.has(p.message));
+  second.problems = second.problems.filter((p) => before.has(p.message));
+  second.inFlight += passing.length;
+  second.checks = second.checks.map((c) => {
+    const n = second.problems.filter((p) => p.check === c.name).length;
+    if (n > 0) return { ...c, ok: false, summary: `${n} problem${n > 1 ? "s" : ""}` };
+    return c.ok ? c : { ...c, ok: true, summary: "ok (what was found was work in progress)" };
+  });
+  return second;
+}
+
 /** Applies every repair that can be made; returns how many were. */
 export async function repair(report: DoctorReport): Promise<number> {
   let n = 0;

@@ -6,7 +6,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeImage } from "../helpers/images.ts";
-import { form, startServer } from "../helpers/server.ts";
+import { form, ROOT, startServer } from "../helpers/server.ts";
 
 // kill -9 in the middle of concurrent uploads, deletes and first-time variant requests, then a
 // restart on the same data dir: what was acknowledged is there byte for byte, what was deleted is
@@ -71,7 +71,15 @@ interface Acked {
   url: string;
 }
 
-async function crashRun(seed: number, killAfter: { uploads?: number; ms?: number }) {
+/** `imgd doctor` (read-only, default grace) on the live data dir, as an operator would run it. */
+async function doctorLive(dataDir: string) {
+  const cmd = process.env.IMGD_TEST_RUNTIME === "deno" ? [join(ROOT, "node_modules/.bin/deno"), "run", "-A", join(ROOT, "src/main.ts")] : [process.execPath, join(ROOT, "src/main.ts")];
+  const p = Bun.spawn([...cmd, "doctor", "--data-dir", dataDir, "--quiet"], { stdout: "pipe", stderr: "pipe" });
+  const [out, code] = await Promise.all([new Response(p.stdout).text(), p.exited]);
+  return { out, code };
+}
+
+async function crashRun(seed: number, killAfter: { uploads?: number; ms?: number; doctor?: boolean }) {
   const dataDir = await mkdtemp(join(tmpdir(), "imgd-crash-"));
   dirs.push(dataDir);
   let rnd = seed;
@@ -130,6 +138,9 @@ async function crashRun(seed: number, killAfter: { uploads?: number; ms?: number
   };
   const workers = [uploader(), uploader(), uploader(), deleter(), variants(), variants()];
   const started = Date.now();
+  // Doctor beside the running server, in the middle of the load: no false alarm.
+  const doctor = killAfter.doctor ? await doctorLive(dataDir) : null;
+  if (doctor) expect({ code: doctor.code, out: doctor.out }).toEqual({ code: 0, out: expect.stringContaining("healthy") });
   while (Date.now() - started < 20_000) {
     if (killAfter.uploads !== undefined && acked.length >= 8 + killAfter.uploads) break;
     if (killAfter.ms !== undefined && Date.now() - started >= killAfter.ms) break;
@@ -174,7 +185,7 @@ async function crashRun(seed: number, killAfter: { uploads?: number; ms?: number
 
 const runs: [string, number, { uploads?: number; ms?: number }][] = [
   ["after 5 acknowledged uploads", 1, { uploads: 5 }],
-  ["after 20 acknowledged uploads", 2, { uploads: 20 }],
+  ["after 20 acknowledged uploads, with imgd doctor run during the load", 2, { uploads: 20, doctor: true }],
   ["after a random delay (0.3–1.3 s)", 3, { ms: 300 + Math.floor(Math.random() * 1000) }],
   ["after a random delay (0–0.4 s)", 4, { ms: Math.floor(Math.random() * 400) }],
 ];
