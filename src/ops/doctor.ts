@@ -219,8 +219,16 @@ export async function examine(dataDir: string, o: DoctorOptions): Promise<Doctor
       "ok",
     );
   } catch (err) {
-    db.close();
-    throw err;
+    // A database too damaged to query is itself the finding, not a crash of the doctor.
+    const message = (err as Error).message ?? String(err);
+    if (!/sqlite|database|malformed|corrupt|disk image/i.test(`${(err as { code?: string }).code ?? ""} ${message}`)) {
+      db.close();
+      throw err;
+    }
+    report.problems.push({ check: "database integrity", message: `reading the database failed: ${message}`, repair: null, advice: "stop the server and restore the latest backup (imgd restore); or copy out what is readable with: sqlite3 imgd.sqlite .recover" });
+    const entry = report.checks.find((c) => c.name === "database integrity");
+    if (entry) Object.assign(entry, { ok: false, summary: "the database cannot be read" });
+    else report.checks.push({ name: "database integrity", ok: false, summary: "the database cannot be read" });
   }
 
   async function dropVariantsOf(hash: string) {

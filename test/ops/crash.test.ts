@@ -183,7 +183,7 @@ async function crashRun(seed: number, killAfter: { uploads?: number; ms?: number
   }
 }
 
-const runs: [string, number, { uploads?: number; ms?: number }][] = [
+const runs: [string, number, { uploads?: number; ms?: number; doctor?: boolean }][] = [
   ["after 5 acknowledged uploads", 1, { uploads: 5 }],
   ["after 20 acknowledged uploads, with imgd doctor run during the load", 2, { uploads: 20, doctor: true }],
   ["after a random delay (0.3–1.3 s)", 3, { ms: 300 + Math.floor(Math.random() * 1000) }],
