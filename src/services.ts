@@ -110,7 +110,7 @@ export async function buildServices(config: Config, runtime: Runtime, log: (line
   const rates = new RateLimits(db, config.now);
   const media = new Media(db, images, config.now);
   const accounts = new Accounts({ db, users, keys, images, rates, now: config.now });
-  const fetcher = new Fetcher({ allow: parseCidrList(config.importAllowNetworks), timeoutMs: config.importTimeoutMs });
+  const fetcher = new Fetcher({ allow: parseCidrList(config.importAllowNetworks), timeoutMs: config.importTimeoutMs, connect: runtime.connect });
   const telemetry = new Telemetry({ db, pool, variants });
   const accessLog = new AccessLog(config.accessLog, (line) => process.stdout.write(`${line}\n`));
   const imgwire = buildImgwire({ config, db, keys, users, accounts, images, blobs, fetcher, secret, log });
