@@ -34,6 +34,8 @@ export interface Fetched {
   body: AsyncIterable<Uint8Array>;
 }
 
+const READ_SLACK = 512 * 1024;
+
 const fail = (message: string, code: "VALIDATION_ERROR" | "PAYLOAD_TOO_LARGE" = "VALIDATION_ERROR") =>
   new AppError(code, message, { field: "url", reason: "fetch_failed" });
 
@@ -80,7 +82,7 @@ export class Fetcher {
     try {
       let url = Fetcher.parseUrl(raw);
       for (let hop = 0; ; hop++) {
-        const res = await this.#get(url, track).catch((err) => {
+        const res = await this.#get(url, maxBytes, track).catch((err) => {
           throw timedOut ? onTimeout() : err;
         });
         const status = res.status;
@@ -117,7 +119,7 @@ export class Fetcher {
   }
 
   /** One request to one checked address, on a socket of our own. */
-  async #get(url: URL, track: (x: { destroy: (err?: Error) => void }) => void): Promise<Response1> {
+  async #get(url: URL, maxBytes: number, track: (x: { destroy: (err?: Error) => void }) => void): Promise<Response1> {
     const host = url.hostname.replace(/^\[|\]$/g, "");
     let pinned: { address: string; family: number };
     if (parseAddress(host)) {
@@ -138,7 +140,14 @@ export class Fetcher {
     const tls = url.protocol === "https:";
     const port = Number(url.port) || (tls ? 443 : 80);
     let opened = false;
-    const connecting = this.o.connect({ address: pinned.address, port, tls: tls ? { serverName: parseAddress(host) ? undefined : host } : undefined });
+    const connecting = this.o.connect({
+      address: pinned.address,
+      port,
+      tls: tls ? { serverName: parseAddress(host) ? undefined : host } : undefined,
+      // The body's limit plus room for the head and chunk framing: whatever the body looks
+      // like, no more than the limit + 1 MiB is ever read (one read is at most 512 KiB).
+      maxRead: maxBytes + READ_SLACK,
+    });
     // The deadline can strike while connecting: the connection is closed as soon as it exists.
     track({ destroy: (err) => void connecting.then((c) => c.close(err)).catch(() => {}) });
     let conn: Connection;
@@ -188,6 +197,9 @@ async function* streamBody(res: Response1, maxBytes: number, timedOut: () => boo
     if (timedOut()) throw onTimeout();
   } catch (err) {
     if (err instanceof AppError) throw err;
+    if ((err as { code?: string }).code === "READ_LIMIT") {
+      throw fail(`the file is larger than the limit of ${maxBytes} bytes`, "PAYLOAD_TOO_LARGE");
+    }
     throw timedOut() ? onTimeout() : fail(`the connection failed while reading the body: ${(err as Error).message}`);
   } finally {
     // Whatever ended the read (the limit, the consumer, an error), the socket goes with it.

@@ -40,6 +40,7 @@ async function connect(o: ConnectOptions): Promise<Connection> {
     ready.reject(failure);
     notify();
   };
+  let received = 0;
   let unsent: Uint8Array = new Uint8Array(0);
   let drained: (() => void) | null = null;
   const socket = await Bun.connect({
@@ -61,6 +62,14 @@ async function connect(o: ConnectOptions): Promise<Connection> {
         } else ready.resolve();
       },
       data(s, chunk) {
+        // pause() stops the next read, not the one under way: on resume Bun reads whatever the
+        // kernel holds (tens of MiB when the peer floods), so the budget is what really bounds.
+        received += chunk.length;
+        if (received > (o.maxRead ?? Number.POSITIVE_INFINITY)) {
+          fail(Object.assign(new Error(`more than ${o.maxRead} bytes arrived`), { code: "READ_LIMIT" }));
+          s.terminate();
+          return;
+        }
         queue.push(new Uint8Array(chunk));
         s.pause();
         notify();
@@ -75,8 +84,10 @@ async function connect(o: ConnectOptions): Promise<Connection> {
         notify();
       },
       close(_s, err) {
-        // Closed without an end from the peer: a reset or our own close, never a complete read.
-        if (!ended) fail(err ?? new Error("the connection was closed"));
+        // A TLS peer's close comes without an 'end' and without an error: that is its end. A
+        // close after our own close() already carries the reason (failure is set).
+        if (err) fail(err);
+        ended = true;
         notify();
       },
       error(_s, err) {

@@ -46,6 +46,7 @@ async function connect(o: ConnectOptions): Promise<Connection> {
       conn.close();
     } catch {}
   };
+  let received = 0;
   async function* read(): AsyncGenerator<Uint8Array> {
     try {
       for (;;) {
@@ -57,6 +58,10 @@ async function connect(o: ConnectOptions): Promise<Connection> {
           throw failure ?? err;
         }
         if (n === null) return;
+        received += n;
+        if (received > (o.maxRead ?? Number.POSITIVE_INFINITY)) {
+          throw Object.assign(new Error(`more than ${o.maxRead} bytes arrived`), { code: "READ_LIMIT" });
+        }
         yield buf.subarray(0, n);
       }
     } finally {

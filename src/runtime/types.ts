@@ -33,6 +33,11 @@ export interface ConnectOptions {
   port: number;
   /** TLS: the certificate must chain to a trusted root (or to `ca`) and name `serverName`. */
   tls?: { serverName?: string; ca?: string[] };
+  /**
+   * The most bytes to take from the network: past it the connection is closed and the read
+   * fails with an error whose `code` is "READ_LIMIT". Pausing alone cannot bound what Bun reads.
+   */
+  maxRead?: number;
 }
 
 /** A client TCP (or TLS) connection whose bytes are read off the network only on demand. */
