@@ -25,7 +25,8 @@ export function imgwireApp(services: Services) {
     await next();
   });
   // CORS: only what a client key may do is ever granted, and only to the origins of the
-  // environment (checked per request, where the key is known); server routes grant nothing.
+  // environment (checked per request, where the key is known; a preflight has no key, so it is
+  // granted to an origin some environment lets in); server routes grant nothing.
   app.use(async (c, next) => {
     const origin = c.req.header("origin");
     if (c.req.method === "OPTIONS") {
@@ -38,7 +39,7 @@ export function imgwireApp(services: Services) {
         const row = await services.db.selectFrom("imgwire_uploads").select("user_id").where("id", "=", upload[1].toLowerCase()).executeTakeFirst();
         grant = !!row && (await services.imgwire.access.originAllowed(row.user_id, origin));
       } else if (origin && clientMayUse(wantedMethod, path)) {
-        grant = true;
+        grant = await services.imgwire.access.anyAllows(origin);
       }
       if (grant) {
         headers.set("Access-Control-Allow-Origin", origin!);
