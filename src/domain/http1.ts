@@ -75,7 +75,9 @@ class Reader {
  * a stream of chunks. The body ends with an error when the connection closes before the framing
  * says it is complete. `source` is read only as fast as the body is consumed.
  */
-export async function readResponse(source: AsyncIterable<Uint8Array>): Promise<ResponseHead & { body: AsyncIterable<Uint8Array> }> {
+export async function readResponse(
+  source: AsyncIterable<Uint8Array>,
+): Promise<ResponseHead & { body: AsyncIterable<Uint8Array> }> {
   const reader = new Reader(source[Symbol.asyncIterator]());
   let head: ResponseHead;
   do head = await readHead(reader);
@@ -101,7 +103,8 @@ async function readHead(reader: Reader): Promise<ResponseHead> {
     if (line.startsWith(" ") || line.startsWith("\t")) throw new Http1Error("the response uses folded header lines");
     const colon = line.indexOf(":");
     const name = line.slice(0, colon).toLowerCase();
-    if (colon <= 0 || !/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(name)) throw new Http1Error("the response has a malformed header line");
+    if (colon <= 0 || !/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(name))
+      throw new Http1Error("the response has a malformed header line");
     const value = line.slice(colon + 1).trim();
     headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
   }
@@ -111,7 +114,8 @@ async function readHead(reader: Reader): Promise<ResponseHead> {
 async function* readBody(reader: Reader, headers: Record<string, string>): AsyncGenerator<Uint8Array> {
   const te = headers["transfer-encoding"];
   if (te !== undefined) {
-    if (te.trim().toLowerCase() !== "chunked") throw new Http1Error(`the response uses an unsupported transfer coding '${te}'`);
+    if (te.trim().toLowerCase() !== "chunked")
+      throw new Http1Error(`the response uses an unsupported transfer coding '${te}'`);
     yield* chunked(reader);
     return;
   }
@@ -120,7 +124,8 @@ async function* readBody(reader: Reader, headers: Record<string, string>): Async
     // Repeated equal values are tolerated (RFC 9110 §8.6); anything else is not a length.
     const values = new Set(cl.split(",").map((v) => v.trim()));
     const [only] = values;
-    if (values.size !== 1 || !/^\d{1,15}$/.test(only)) throw new Http1Error("the response has an invalid Content-Length");
+    if (values.size !== 1 || !/^\d{1,15}$/.test(only))
+      throw new Http1Error("the response has an invalid Content-Length");
     yield* exactly(reader, Number(only));
     return;
   }

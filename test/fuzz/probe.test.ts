@@ -28,7 +28,8 @@ function checked(bytes: Uint8Array): string | null {
   if (typeof r.mime !== "string" || !r.mime.startsWith("image/")) return `mime ${r.mime}`;
   for (const n of [r.width, r.height]) if (!Number.isInteger(n) || n < 1) return `size ${r.width}×${r.height}`;
   // The completeness check runs on what the probe accepted: it too must just answer.
-  if (typeof checkComplete(bytes.subarray(0, 4096), bytes.subarray(-4096), r.format) !== "boolean") return "checkComplete";
+  if (typeof checkComplete(bytes.subarray(0, 4096), bytes.subarray(-4096), r.format) !== "boolean")
+    return "checkComplete";
   return null;
 }
 
@@ -46,7 +47,8 @@ function mutate(src: Uint8Array, edits: { at: number; kind: string; value: numbe
     const i = e.at % (b.length + 1);
     if (e.kind === "set" && i < b.length) b[i] = e.value;
     else if (e.kind === "flip" && i < b.length) b[i] ^= 1 << (e.value % 8);
-    else if (e.kind === "u32") for (let k = 0; k < 4 && i + k < b.length; k++) b[i + k] = (e.wide >>> (24 - 8 * k)) & 0xff;
+    else if (e.kind === "u32")
+      for (let k = 0; k < 4 && i + k < b.length; k++) b[i + k] = (e.wide >>> (24 - 8 * k)) & 0xff;
     else if (e.kind === "insert") b = Buffer.concat([b.subarray(0, i), new Uint8Array([e.value]), b.subarray(i)]);
     else if (e.kind === "delete") b = Buffer.concat([b.subarray(0, i), b.subarray(i + 1 + (e.value % 16))]);
     else if (e.kind === "truncate") b = b.slice(0, i);

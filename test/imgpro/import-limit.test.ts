@@ -120,7 +120,14 @@ beforeAll(async () => {
         served.set(path, record);
         const chunked = path.includes("chunked");
         const headers = `HTTP/1.1 200 OK\r\ncontent-type: image/png\r\n${chunked ? "transfer-encoding: chunked\r\n" : ""}connection: close\r\n\r\n`;
-        sock.data = { record, chunked, paced: path.includes("paced"), sent: 0, pending: new TextEncoder().encode(headers), onClose };
+        sock.data = {
+          record,
+          chunked,
+          paced: path.includes("paced"),
+          sent: 0,
+          pending: new TextEncoder().encode(headers),
+          onClose,
+        };
         pump(sock, sock.data);
       },
       drain(sock) {
@@ -138,7 +145,11 @@ beforeAll(async () => {
   });
   up = `http://127.0.0.2:${upstream.port}`;
   s = await startServer({
-    env: { IMGD_IMPORT_ALLOW_NETWORKS: "127.0.0.2/32", IMGD_IMPORT_TIMEOUT_MS: "60000", IMGD_MAX_UPLOAD_BYTES: String(LIMIT) },
+    env: {
+      IMGD_IMPORT_ALLOW_NETWORKS: "127.0.0.2/32",
+      IMGD_IMPORT_TIMEOUT_MS: "60000",
+      IMGD_MAX_UPLOAD_BYTES: String(LIMIT),
+    },
   });
 });
 afterAll(async () => {
@@ -147,7 +158,11 @@ afterAll(async () => {
 });
 
 const imp = (url: string) =>
-  s.api("/v1/import", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ url }) });
+  s.api("/v1/import", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ url }),
+  });
 
 describe("URL import stops reading at the size limit", () => {
   for (const framing of ["close-delimited", "chunked"]) {

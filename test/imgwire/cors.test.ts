@@ -23,7 +23,11 @@ const CLIENT_ROUTES: [string, string][] = [
 async function preflight(path: string, origin: string, method: string) {
   const res = await fetch(`${s.url}${MOUNT}${path}`, {
     method: "OPTIONS",
-    headers: { origin, "access-control-request-method": method, "access-control-request-headers": "authorization, content-type" },
+    headers: {
+      origin,
+      "access-control-request-method": method,
+      "access-control-request-headers": "authorization, content-type",
+    },
   });
   expect(res.status).toBe(204);
   expect(res.headers.get("vary")).toContain("Origin");
@@ -32,7 +36,8 @@ async function preflight(path: string, origin: string, method: string) {
 
 const granted = async (origin: string) => {
   const out: (string | null)[] = [];
-  for (const [method, path] of CLIENT_ROUTES) out.push((await preflight(path, origin, method)).get("access-control-allow-origin"));
+  for (const [method, path] of CLIENT_ROUTES)
+    out.push((await preflight(path, origin, method)).get("access-control-allow-origin"));
   return out;
 };
 
@@ -43,7 +48,9 @@ describe("Imgwire CORS preflights", () => {
     expect(h.get("access-control-allow-methods")).toBe("GET, POST");
     expect(h.get("access-control-allow-headers")).toContain("Authorization");
     // Server routes never: not even then.
-    expect((await preflight("/api/v1/api_keys/", "https://anyone.test", "GET")).get("access-control-allow-origin")).toBeNull();
+    expect(
+      (await preflight("/api/v1/api_keys/", "https://anyone.test", "GET")).get("access-control-allow-origin"),
+    ).toBeNull();
   });
 
   test("when every environment lists its origins, an origin none lists gets no grant; listed ones do", async () => {
@@ -69,13 +76,16 @@ describe("Imgwire CORS preflights", () => {
     expect(await granted("https://cdn.two.test")).toEqual(["https://cdn.two.test", "https://cdn.two.test"]);
     // A refused preflight grants nothing else either.
     const h = await preflight("/api/v1/images/standard_upload", "https://evil.test", "POST");
-    for (const name of ["access-control-allow-methods", "access-control-allow-headers", "access-control-max-age"]) expect(h.get(name)).toBeNull();
+    for (const name of ["access-control-allow-methods", "access-control-allow-headers", "access-control-max-age"])
+      expect(h.get(name)).toBeNull();
   });
 
   test("an environment that lists nothing again opens preflights to any origin again", async () => {
     const origins = await call("GET", "/api/v1/cors_origins/", "/api/v1/cors_origins/");
     for (const o of origins.body as { id: string }[]) {
-      expect((await call("DELETE", "/api/v1/cors_origins/{cors_origin_id}", `/api/v1/cors_origins/${o.id}`)).status).toBe(200);
+      expect(
+        (await call("DELETE", "/api/v1/cors_origins/{cors_origin_id}", `/api/v1/cors_origins/${o.id}`)).status,
+      ).toBe(200);
     }
     expect(await granted("https://evil.test")).toEqual(["https://evil.test", "https://evil.test"]);
   });

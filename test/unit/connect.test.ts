@@ -40,7 +40,11 @@ const cases: [string, ConnectOptions["tls"], boolean][] = [
 /** Connects, sends a request, returns what came back or the error's message prefixed with "refused". */
 async function attemptBun(tls: ConnectOptions["tls"]): Promise<string> {
   try {
-    const conn = await bunRuntime.connect({ address: "127.0.0.2", port: server.port, tls: { ...tls, ca: tls?.ca ?? [ca] } });
+    const conn = await bunRuntime.connect({
+      address: "127.0.0.2",
+      port: server.port,
+      tls: { ...tls, ca: tls?.ca ?? [ca] },
+    });
     await conn.write(new TextEncoder().encode("GET / HTTP/1.1\r\nhost: img.example\r\n\r\n"));
     let text = "";
     for await (const c of conn.readable) text += new TextDecoder().decode(c);
@@ -80,7 +84,16 @@ describe("outgoing TLS connections check the certificate", () => {
     const file = join(dir, "attempt.ts");
     await Bun.write(file, script);
     const proc = Bun.spawn(
-      [join(ROOT, "node_modules/.bin/deno"), "run", "-A", "--no-lock", file, String(server.port), join(tlsDir, "ca.pem"), JSON.stringify(cases.map((c) => c[1]))],
+      [
+        join(ROOT, "node_modules/.bin/deno"),
+        "run",
+        "-A",
+        "--no-lock",
+        file,
+        String(server.port),
+        join(tlsDir, "ca.pem"),
+        JSON.stringify(cases.map((c) => c[1])),
+      ],
       { stdout: "pipe", stderr: "pipe" },
     );
     const [stdout, stderr] = [await new Response(proc.stdout).text(), await new Response(proc.stderr).text()];

@@ -37,8 +37,12 @@ describe("plan (codecs/geometry.ts)", () => {
     fc.assert(
       fc.property(side, side, request, (sw, sh, r) => {
         const p = plan(sw, sh, r);
-        if (r.width === undefined && r.height === undefined) return p.resize.width === sw && p.resize.height === sh && !p.box;
-        return p.box === undefined || ((r.fit === "cover" || r.fit === "contain") && r.width !== undefined && r.height !== undefined);
+        if (r.width === undefined && r.height === undefined)
+          return p.resize.width === sw && p.resize.height === sh && !p.box;
+        return (
+          p.box === undefined ||
+          ((r.fit === "cover" || r.fit === "contain") && r.width !== undefined && r.height !== undefined)
+        );
       }),
       RUNS,
     );
@@ -48,7 +52,11 @@ describe("plan (codecs/geometry.ts)", () => {
     fc.assert(
       fc.property(side, side, request, (sw, sh, r) => {
         const p = plan(sw, sh, { ...r, enlarge: false });
-        return p.resize.width <= sw && p.resize.height <= sh && (!p.box || (r.fit === "contain" || (p.box.width <= sw && p.box.height <= sh)));
+        return (
+          p.resize.width <= sw &&
+          p.resize.height <= sh &&
+          (!p.box || r.fit === "contain" || (p.box.width <= sw && p.box.height <= sh))
+        );
       }),
       RUNS,
     );
@@ -56,13 +64,23 @@ describe("plan (codecs/geometry.ts)", () => {
 
   test("one side given: it is met exactly (unless that would enlarge), the other follows the ratio", () => {
     fc.assert(
-      fc.property(side, side, side, fc.boolean(), fc.boolean(), fc.constantFrom(...fits), (sw, sh, t, byWidth, enlarge, fit) => {
-        const p = plan(sw, sh, byWidth ? { width: t, fit, enlarge } : { height: t, fit, enlarge });
-        const [given, src, other, otherSrc] = byWidth ? [p.resize.width, sw, p.resize.height, sh] : [p.resize.height, sh, p.resize.width, sw];
-        const s = enlarge ? t / src : Math.min(1, t / src);
-        if (given !== (s === t / src ? t : Math.max(1, Math.round(src * s)))) return false;
-        return other === Math.max(1, Math.round(otherSrc * s));
-      }),
+      fc.property(
+        side,
+        side,
+        side,
+        fc.boolean(),
+        fc.boolean(),
+        fc.constantFrom(...fits),
+        (sw, sh, t, byWidth, enlarge, fit) => {
+          const p = plan(sw, sh, byWidth ? { width: t, fit, enlarge } : { height: t, fit, enlarge });
+          const [given, src, other, otherSrc] = byWidth
+            ? [p.resize.width, sw, p.resize.height, sh]
+            : [p.resize.height, sh, p.resize.width, sw];
+          const s = enlarge ? t / src : Math.min(1, t / src);
+          if (given !== (s === t / src ? t : Math.max(1, Math.round(src * s)))) return false;
+          return other === Math.max(1, Math.round(otherSrc * s));
+        },
+      ),
       RUNS,
     );
   });
@@ -76,10 +94,20 @@ describe("plan (codecs/geometry.ts)", () => {
         const cover = at("cover");
         const contain = at("contain");
         return (
-          inside.width <= tw && inside.height <= th && (inside.width === tw || inside.height === th) &&
-          outside.width >= tw && outside.height >= th && (outside.width === tw || outside.height === th) &&
-          cover.box!.width === tw && cover.box!.height === th && cover.resize.width >= tw && cover.resize.height >= th &&
-          contain.box!.width === tw && contain.box!.height === th && contain.resize.width <= tw && contain.resize.height <= th &&
+          inside.width <= tw &&
+          inside.height <= th &&
+          (inside.width === tw || inside.height === th) &&
+          outside.width >= tw &&
+          outside.height >= th &&
+          (outside.width === tw || outside.height === th) &&
+          cover.box!.width === tw &&
+          cover.box!.height === th &&
+          cover.resize.width >= tw &&
+          cover.resize.height >= th &&
+          contain.box!.width === tw &&
+          contain.box!.height === th &&
+          contain.resize.width <= tw &&
+          contain.resize.height <= th &&
           Bun.deepEquals(at("fill"), { resize: { width: tw, height: th } })
         );
       }),
@@ -89,12 +117,19 @@ describe("plan (codecs/geometry.ts)", () => {
 
   test("inside, outside, cover and contain keep the source's aspect ratio (to the rounding)", () => {
     fc.assert(
-      fc.property(side, side, side, side, fc.constantFrom<Fit>("inside", "outside", "cover", "contain"), (sw, sh, tw, th, fit) => {
-        const { width: rw, height: rh } = plan(sw, sh, { width: tw, height: th, fit, enlarge: true }).resize;
-        if (Math.min(rw, rh) <= 1) return true; // clamped to one pixel: no ratio left to keep
-        // rw = sw·s ± ½ and rh = sh·s ± ½ for one scale s, so rw·sh − rh·sw is within (sw + sh) / 2.
-        return Math.abs(rw * sh - rh * sw) <= (sw + sh) / 2 + 1e-6;
-      }),
+      fc.property(
+        side,
+        side,
+        side,
+        side,
+        fc.constantFrom<Fit>("inside", "outside", "cover", "contain"),
+        (sw, sh, tw, th, fit) => {
+          const { width: rw, height: rh } = plan(sw, sh, { width: tw, height: th, fit, enlarge: true }).resize;
+          if (Math.min(rw, rh) <= 1) return true; // clamped to one pixel: no ratio left to keep
+          // rw = sw·s ± ½ and rh = sh·s ± ½ for one scale s, so rw·sh − rh·sw is within (sw + sh) / 2.
+          return Math.abs(rw * sh - rh * sw) <= (sw + sh) / 2 + 1e-6;
+        },
+      ),
       RUNS,
     );
   });
@@ -164,10 +199,15 @@ describe("finalize, outputSize and variantKey (src/delivery/spec.ts)", () => {
   test("variantKey: the order of a spec's keys and undefined members change nothing; any value does", () => {
     fc.assert(
       fc.property(spec, fc.string({ minLength: 64, maxLength: 64 }), (sp, hash) => {
-        const shuffled = Object.fromEntries(Object.entries({ ...sp, crop: undefined }).reverse()) as unknown as TransformSpec;
+        const shuffled = Object.fromEntries(
+          Object.entries({ ...sp, crop: undefined }).reverse(),
+        ) as unknown as TransformSpec;
         if (variantKey(hash, shuffled) !== variantKey(hash, sp)) return false;
         if (canonicalJson(shuffled) !== canonicalJson(sp)) return false;
-        return variantKey(hash, { ...sp, quality: sp.quality === 1 ? 2 : sp.quality - 1 }) !== variantKey(hash, sp) && variantKey(`${hash}x`, sp) !== variantKey(hash, sp);
+        return (
+          variantKey(hash, { ...sp, quality: sp.quality === 1 ? 2 : sp.quality - 1 }) !== variantKey(hash, sp) &&
+          variantKey(`${hash}x`, sp) !== variantKey(hash, sp)
+        );
       }),
       { numRuns: 500 },
     );

@@ -23,7 +23,11 @@ export function concat(parts: Uint8Array[]): Uint8Array {
 }
 
 /** A body as a browser sends it (names quoted, CRLF line ends), with optional preamble and epilogue. */
-export function buildBody(fields: Field[], boundary: string, opts: { preamble?: string; epilogue?: string } = {}): Uint8Array {
+export function buildBody(
+  fields: Field[],
+  boundary: string,
+  opts: { preamble?: string; epilogue?: string } = {},
+): Uint8Array {
   const out: Uint8Array[] = [];
   if (opts.preamble) out.push(enc.encode(`${opts.preamble}\r\n`));
   for (const f of fields) {
@@ -56,7 +60,11 @@ export function chunked(body: Uint8Array, cuts: number[]): ReadableStream<Uint8A
 }
 
 /** Every part read to its end, as plain data. */
-export async function parseAll(stream: ReadableStream<Uint8Array>, boundary: string, maxParts?: number): Promise<Field[]> {
+export async function parseAll(
+  stream: ReadableStream<Uint8Array>,
+  boundary: string,
+  maxParts?: number,
+): Promise<Field[]> {
   const out: Field[] = [];
   for await (const part of parseMultipart(stream, boundary, maxParts) as AsyncGenerator<Part>) {
     const chunks: Uint8Array[] = [];

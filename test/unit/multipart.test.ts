@@ -14,7 +14,16 @@ const BOUNDARY = "----imgdBoundary7MA4YWxkTrZu0gW";
 // parser's hold-back of a possible delimiter.
 const FIELDS: Field[] = [
   { name: "namespace", data: enc.encode("photos") },
-  { name: "file", filename: "a.png", contentType: "image/png", data: concat([new Uint8Array([0x89, 0x50, 0x4e, 0x47, 13, 10, 0x1a, 10]), enc.encode(`\r\n--${BOUNDARY.slice(0, 10)}`), new Uint8Array([0, 255, 13, 10, 45, 45])]) },
+  {
+    name: "file",
+    filename: "a.png",
+    contentType: "image/png",
+    data: concat([
+      new Uint8Array([0x89, 0x50, 0x4e, 0x47, 13, 10, 0x1a, 10]),
+      enc.encode(`\r\n--${BOUNDARY.slice(0, 10)}`),
+      new Uint8Array([0, 255, 13, 10, 45, 45]),
+    ]),
+  },
   { name: "description", data: enc.encode("line one\r\nline two --") },
 ];
 const BODY = buildBody(FIELDS, BOUNDARY);
@@ -55,7 +64,8 @@ describe("multipart: one cut at every position", () => {
 
   test("a preamble and an epilogue are skipped", async () => {
     const body = buildBody(FIELDS, BOUNDARY, { preamble: "This is a multi-part message.", epilogue: "bye" });
-    for (const cut of [1, 17, 40, body.length - 3]) expect(await parseAll(chunked(body, [cut]), BOUNDARY)).toEqual(FIELDS);
+    for (const cut of [1, 17, 40, body.length - 3])
+      expect(await parseAll(chunked(body, [cut]), BOUNDARY)).toEqual(FIELDS);
   });
 });
 
@@ -75,12 +85,28 @@ describe("multipart: refusals", () => {
 
   test("a body without the boundary", () => refuses("just some bytes", /no form-data boundary/));
   test("a body cut inside a part", () => refuses(BODY.subarray(0, BODY.length - 40), /cut off|ended/));
-  test("a body cut inside the headers", () => refuses(`--${BOUNDARY}\r\nContent-Disposition: form-da`, /ended inside form field headers/));
-  test("a part without a name", () => refuses(`--${BOUNDARY}\r\nContent-Type: text/plain\r\n\r\nx\r\n--${BOUNDARY}--`, /has no name/));
-  test("a malformed boundary line", () => refuses(`--${BOUNDARY}XX\r\nContent-Disposition: form-data; name="a"\r\n\r\nx\r\n--${BOUNDARY}--`, /malformed boundary line/));
-  test("headers over 16 KiB", () => refuses(`--${BOUNDARY}\r\nX-Pad: ${"a".repeat(17 * 1024)}\r\n\r\nx\r\n--${BOUNDARY}--`, /headers are too large/));
-  test("more parts than allowed", () => refuses(buildBody(Array.from({ length: 4 }, (_, i) => ({ name: `f${i}`, data: enc.encode("x") })), BOUNDARY), /more than 3 form fields/, 3));
-  test("too much after the closing boundary", () => refuses(buildBody(FIELDS, BOUNDARY, { epilogue: "e".repeat(70 * 1024) }), /after the closing boundary/));
+  test("a body cut inside the headers", () =>
+    refuses(`--${BOUNDARY}\r\nContent-Disposition: form-da`, /ended inside form field headers/));
+  test("a part without a name", () =>
+    refuses(`--${BOUNDARY}\r\nContent-Type: text/plain\r\n\r\nx\r\n--${BOUNDARY}--`, /has no name/));
+  test("a malformed boundary line", () =>
+    refuses(
+      `--${BOUNDARY}XX\r\nContent-Disposition: form-data; name="a"\r\n\r\nx\r\n--${BOUNDARY}--`,
+      /malformed boundary line/,
+    ));
+  test("headers over 16 KiB", () =>
+    refuses(`--${BOUNDARY}\r\nX-Pad: ${"a".repeat(17 * 1024)}\r\n\r\nx\r\n--${BOUNDARY}--`, /headers are too large/));
+  test("more parts than allowed", () =>
+    refuses(
+      buildBody(
+        Array.from({ length: 4 }, (_, i) => ({ name: `f${i}`, data: enc.encode("x") })),
+        BOUNDARY,
+      ),
+      /more than 3 form fields/,
+      3,
+    ));
+  test("too much after the closing boundary", () =>
+    refuses(buildBody(FIELDS, BOUNDARY, { epilogue: "e".repeat(70 * 1024) }), /after the closing boundary/));
 
   test("a part that is not read before the next one is asked for is drained, not mixed up", async () => {
     const names: string[] = [];
@@ -89,7 +115,13 @@ describe("multipart: refusals", () => {
   });
 
   test("readField refuses a field over its limit and decodes UTF-8", async () => {
-    const body = buildBody([{ name: "t", data: enc.encode("héllo wörld") }, { name: "big", data: new Uint8Array(100).fill(97) }], BOUNDARY);
+    const body = buildBody(
+      [
+        { name: "t", data: enc.encode("héllo wörld") },
+        { name: "big", data: new Uint8Array(100).fill(97) },
+      ],
+      BOUNDARY,
+    );
     const it = parseMultipart(chunked(body, [5, 60]), BOUNDARY);
     const first = await it.next();
     expect(await readField(first.value!, 64)).toBe("héllo wörld");
@@ -122,30 +154,44 @@ describe("multipart: headers", () => {
 
 describe("multipart: properties (fast-check)", () => {
   // Field data drawn to include the boundary's own bytes, CR, LF and dashes often.
-  const byte = fc.oneof(fc.constantFrom(13, 10, 45, ...enc.encode(BOUNDARY.slice(4, 10))), fc.integer({ min: 0, max: 255 }));
+  const byte = fc.oneof(
+    fc.constantFrom(13, 10, 45, ...enc.encode(BOUNDARY.slice(4, 10))),
+    fc.integer({ min: 0, max: 255 }),
+  );
   const data = fc.array(byte, { maxLength: 300 }).map((a) => new Uint8Array(a));
   const name = fc.stringMatching(/^[a-z][a-z0-9_]{0,11}$/);
   const field: fc.Arbitrary<Field> = fc.record(
-    { name, filename: fc.stringMatching(/^[a-z0-9]{1,8}\.(png|jpg)$/), contentType: fc.constantFrom("image/png", "application/octet-stream"), data },
+    {
+      name,
+      filename: fc.stringMatching(/^[a-z0-9]{1,8}\.(png|jpg)$/),
+      contentType: fc.constantFrom("image/png", "application/octet-stream"),
+      data,
+    },
     { requiredKeys: ["name", "data"] },
   );
   const boundary = fc.stringMatching(/^[A-Za-z0-9'()+_,./:=?-]{1,70}$/).filter((b) => !b.endsWith(" "));
 
   test("any fields, any boundary, cut anywhere: read back exactly", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(field, { minLength: 1, maxLength: 5 }), boundary, fc.array(fc.nat(), { maxLength: 12 }), async (fields, b, cutSeeds) => {
-        // A field's data must not contain its own delimiter (a sender picks a boundary that way).
-        const delim = enc.encode(`\r\n--${b}`);
-        const body = buildBody(fields, b);
-        const inner = fields.some((f) => {
-          const d = concat([enc.encode("\r\n"), f.data, enc.encode("\r\n")]);
-          for (let i = 0; i + delim.length <= d.length - 2; i++) if (delim.every((x, j) => d[i + j] === x)) return true;
-          return false;
-        });
-        fc.pre(!inner);
-        const cuts = cutSeeds.map((s) => s % (body.length + 1));
-        expect(await parseAll(chunked(body, cuts), b)).toEqual(fields);
-      }),
+      fc.asyncProperty(
+        fc.array(field, { minLength: 1, maxLength: 5 }),
+        boundary,
+        fc.array(fc.nat(), { maxLength: 12 }),
+        async (fields, b, cutSeeds) => {
+          // A field's data must not contain its own delimiter (a sender picks a boundary that way).
+          const delim = enc.encode(`\r\n--${b}`);
+          const body = buildBody(fields, b);
+          const inner = fields.some((f) => {
+            const d = concat([enc.encode("\r\n"), f.data, enc.encode("\r\n")]);
+            for (let i = 0; i + delim.length <= d.length - 2; i++)
+              if (delim.every((x, j) => d[i + j] === x)) return true;
+            return false;
+          });
+          fc.pre(!inner);
+          const cuts = cutSeeds.map((s) => s % (body.length + 1));
+          expect(await parseAll(chunked(body, cuts), b)).toEqual(fields);
+        },
+      ),
       { numRuns: 300 },
     );
   });

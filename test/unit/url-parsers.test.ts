@@ -14,8 +14,12 @@ const DEFAULTS: Defaults = { fit: "cover", quality: 80, maxWidth: null, maxHeigh
 
 const q = (s: string) => new URLSearchParams(s);
 /** The native dialect end to end: query → params (+ preset) → spec. */
-const native = (search: string, ext: TransformSpec["format"] | null = "webp", src = JPEG, opts: { preset?: NativeParams; defaults?: Partial<Defaults> } = {}) =>
-  nativeSpec(parseParams(splitQuery(q(search)).params), opts.preset, ext, src, { ...DEFAULTS, ...opts.defaults });
+const native = (
+  search: string,
+  ext: TransformSpec["format"] | null = "webp",
+  src = JPEG,
+  opts: { preset?: NativeParams; defaults?: Partial<Defaults> } = {},
+) => nativeSpec(parseParams(splitQuery(q(search)).params), opts.preset, ext, src, { ...DEFAULTS, ...opts.defaults });
 
 /** The AppError a call throws: status and the field it names. */
 function refusal(f: () => unknown): { status: number; field?: string; message: string } {
@@ -30,15 +34,34 @@ function refusal(f: () => unknown): { status: number; field?: string; message: s
 
 describe("native (img-src, img.pro ?size=, AssetsRepo)", () => {
   test("splitQuery: options, one preset, the signature; repeats and unknown keys are refused", () => {
-    expect(splitQuery(q("w=10&p:thumb&token=t&expires=9"))).toEqual({ params: { w: "10" }, preset: "thumb", token: "t", expires: "9" });
-    expect(refusal(() => splitQuery(q("w=1&w=2")))).toMatchObject({ status: 400, field: "w", message: "w: given more than once" });
-    expect(refusal(() => splitQuery(q("p:a&p:b")))).toMatchObject({ status: 400, message: "p: only one preset per URL" });
+    expect(splitQuery(q("w=10&p:thumb&token=t&expires=9"))).toEqual({
+      params: { w: "10" },
+      preset: "thumb",
+      token: "t",
+      expires: "9",
+    });
+    expect(refusal(() => splitQuery(q("w=1&w=2")))).toMatchObject({
+      status: 400,
+      field: "w",
+      message: "w: given more than once",
+    });
+    expect(refusal(() => splitQuery(q("p:a&p:b")))).toMatchObject({
+      status: 400,
+      message: "p: only one preset per URL",
+    });
     expect(refusal(() => splitQuery(q("width=10")))).toMatchObject({ status: 400, field: "width" });
     expect(splitQuery(q("blur=3"), ["blur"]).params).toEqual({ blur: "3" });
   });
 
   test("parseParams: ranges and names, with the option in the message", () => {
-    expect(parseParams({ w: "300", h: "10000", q: "1", fit: "scale-down", size: "m", format: "jpg" })).toEqual({ w: 300, h: 10000, q: 1, fit: "scale-down", size: "m", format: "jpg" });
+    expect(parseParams({ w: "300", h: "10000", q: "1", fit: "scale-down", size: "m", format: "jpg" })).toEqual({
+      w: 300,
+      h: 10000,
+      q: 1,
+      fit: "scale-down",
+      size: "m",
+      format: "jpg",
+    });
     for (const [input, field] of [
       [{ w: "0" }, "w"],
       [{ w: "10001" }, "w"],
@@ -60,21 +83,45 @@ describe("native (img-src, img.pro ?size=, AssetsRepo)", () => {
   test("nothing asked: the original (null); the extension alone converts", () => {
     expect(native("", "jpeg")).toBeNull();
     expect(native("", null)).toBeNull();
-    expect(native("", "webp")).toEqual({ fit: "inside", enlarge: false, gravity: "centre", format: "webp", quality: 80, keepMetadata: false });
+    expect(native("", "webp")).toEqual({
+      fit: "inside",
+      enlarge: false,
+      gravity: "centre",
+      format: "webp",
+      quality: 80,
+      keepMetadata: false,
+    });
     // A source browsers cannot show is converted even without asking.
     expect(native("", null, { width: 10, height: 10, format: "heic" })?.format).toBe("webp");
     expect(native("", null, { width: 10, height: 10, format: "svg" })?.format).toBe("png");
   });
 
   test("w/h/fit/q", () => {
-    expect(native("w=300")).toEqual({ fit: "inside", enlarge: true, gravity: "centre", format: "webp", quality: 80, keepMetadata: false, width: 300 });
-    expect(native("w=300&h=200&fit=cover&q=55")).toMatchObject({ fit: "cover", enlarge: true, width: 300, height: 200, quality: 55 });
+    expect(native("w=300")).toEqual({
+      fit: "inside",
+      enlarge: true,
+      gravity: "centre",
+      format: "webp",
+      quality: 80,
+      keepMetadata: false,
+      width: 300,
+    });
+    expect(native("w=300&h=200&fit=cover&q=55")).toMatchObject({
+      fit: "cover",
+      enlarge: true,
+      width: 300,
+      height: 200,
+      quality: 55,
+    });
     expect(native("w=300&h=200&fit=contain")).toMatchObject({ fit: "inside", enlarge: true });
     expect(native("w=300&h=200&fit=fill")).toMatchObject({ fit: "fill", enlarge: true });
     expect(native("w=300&h=200&fit=scale-down")).toMatchObject({ fit: "inside", enlarge: false });
     // The tenant's default fit applies when the URL names none; an unknown default is contain.
     expect(native("w=300&h=200", "webp", JPEG, { defaults: { fit: "fill" } })).toMatchObject({ fit: "fill" });
-    expect(native("w=300&h=200", "webp", JPEG, { defaults: { fit: "bogus" } })).toMatchObject({ fit: "inside", enlarge: true });
+    expect(native("w=300&h=200", "webp", JPEG, { defaults: { fit: "bogus" } })).toMatchObject({
+      fit: "inside",
+      enlarge: true,
+    });
   });
 
   test("equal requests give equal specs: a fit without a box means nothing", () => {
@@ -85,7 +132,10 @@ describe("native (img-src, img.pro ?size=, AssetsRepo)", () => {
 
   test("img.pro's size: the short edge, never upscaled, not with w or h", () => {
     expect(native("size=s", null)).toMatchObject({ fit: "inside", enlarge: false, height: 320, format: "webp" });
-    expect(native("size=m", null, { width: 800, height: 1200, format: "png" })).toMatchObject({ width: 640, format: "webp" });
+    expect(native("size=m", null, { width: 800, height: 1200, format: "png" })).toMatchObject({
+      width: 640,
+      format: "webp",
+    });
     expect(native("size=l", "jpeg")).toMatchObject({ fit: "inside", enlarge: false, format: "jpeg" });
     expect(native("size=l", "jpeg")?.width).toBeUndefined(); // 800 px short edge < 1080: only converted
     expect(refusal(() => native("size=s&w=10"))).toMatchObject({ status: 400, field: "size" });
@@ -100,34 +150,62 @@ describe("native (img-src, img.pro ?size=, AssetsRepo)", () => {
   });
 
   test("the tenant's largest size bounds an unsized request", () => {
-    expect(native("", "webp", JPEG, { defaults: { maxWidth: 500 } })).toMatchObject({ fit: "inside", enlarge: false, width: 500 });
+    expect(native("", "webp", JPEG, { defaults: { maxWidth: 500 } })).toMatchObject({
+      fit: "inside",
+      enlarge: false,
+      width: 500,
+    });
     expect(native("w=900", "webp", JPEG, { defaults: { maxWidth: 500 } })).toMatchObject({ width: 900 });
   });
 });
 
 describe("Imgwire", () => {
   const iw = (search: string, opts: { accept?: string; preset?: Record<string, string>; src?: typeof JPEG } = {}) =>
-    imgwireSpec(splitImgwireQuery(q(search)), opts.preset, opts.src ?? JPEG, { accept: opts.accept, defaultQuality: 80 });
+    imgwireSpec(splitImgwireQuery(q(search)), opts.preset, opts.src ?? JPEG, {
+      accept: opts.accept,
+      defaultQuality: 80,
+    });
 
   test("aliases: each parameter by any one of its names; two names or a repeat are refused", () => {
     expect(iw("w=100&h=50&resizing_type=fill")).toEqual(iw("width=100&height=50&resizing_type=fill"));
     expect(iw("f=png&q=70")).toEqual(iw("format=png&quality=70"));
     expect(iw("ext=png")).toEqual(iw("extension=png"));
-    expect(refusal(() => splitImgwireQuery(q("w=1&width=2")))).toMatchObject({ status: 400, field: "width", message: "width: w and width both set width" });
-    expect(refusal(() => splitImgwireQuery(q("w=1&w=2")))).toMatchObject({ status: 400, message: "w: given more than once" });
+    expect(refusal(() => splitImgwireQuery(q("w=1&width=2")))).toMatchObject({
+      status: 400,
+      field: "width",
+      message: "width: w and width both set width",
+    });
+    expect(refusal(() => splitImgwireQuery(q("w=1&w=2")))).toMatchObject({
+      status: 400,
+      message: "w: given more than once",
+    });
     expect(refusal(() => splitImgwireQuery(q("blur=2")))).toMatchObject({ status: 400, field: "blur" });
   });
 
   test("dpr multiplies the box, rounding; ranges are checked", () => {
     expect(iw("w=100&h=33&dpr=1.5&f=webp").spec).toMatchObject({ width: 150, height: 50 });
     expect(iw("w=3&dpr=0.1&f=webp").spec).toMatchObject({ width: 1 });
-    for (const bad of ["dpr=0", "dpr=9", "dpr=abc", "w=0", "w=8193", "q=0", "q=101", "resizing_type=stretch", "el=maybe", "f=bmp"]) {
+    for (const bad of [
+      "dpr=0",
+      "dpr=9",
+      "dpr=abc",
+      "w=0",
+      "w=8193",
+      "q=0",
+      "q=101",
+      "resizing_type=stretch",
+      "el=maybe",
+      "f=bmp",
+    ]) {
       expect(refusal(() => iw(bad)).status).toBe(400);
     }
   });
 
   test("format: auto follows Accept (AVIF, WebP, else the source's kind) and says so", () => {
-    expect(iw("", { accept: "image/avif,image/webp,*/*" })).toMatchObject({ spec: { format: "avif" }, autoFormat: true });
+    expect(iw("", { accept: "image/avif,image/webp,*/*" })).toMatchObject({
+      spec: { format: "avif" },
+      autoFormat: true,
+    });
     expect(iw("f=auto", { accept: "image/webp" }).spec.format).toBe("webp");
     expect(iw("").spec.format).toBe("jpeg");
     expect(iw("", { src: { width: 10, height: 10, format: "gif" } }).spec.format).toBe("png");
@@ -142,7 +220,10 @@ describe("Imgwire", () => {
     expect(iw("w=10&h=10&gravity=no&f=png").spec.gravity).toBe("centre"); // no crop: gravity means nothing
     expect(iw("w=10&h=10&resizing_type=cover&gravity=no&f=png").spec.gravity).toBe("north");
     expect(iw("w=10&h=10&resizing_type=cover&g=ce:sm&f=png").spec.gravity).toBe("attention");
-    expect(refusal(() => iw("w=10&h=10&resizing_type=cover&g=ce:5:0"))).toMatchObject({ status: 400, message: "g: gravity offsets are not supported" });
+    expect(refusal(() => iw("w=10&h=10&resizing_type=cover&g=ce:5:0"))).toMatchObject({
+      status: 400,
+      message: "g: gravity offsets are not supported",
+    });
     expect(iw("bg=fff&f=png").spec.background).toBeUndefined(); // only contain pads
     expect(iw("w=10&h=10&resizing_type=contain&bg=fff&f=png").spec.background).toEqual([255, 255, 255, 255]);
     expect(iw("bg=10:20:30&f=jpg").spec.background).toEqual([10, 20, 30, 255]); // JPEG flattens alpha onto it
@@ -166,7 +247,11 @@ describe("Imgwire", () => {
   });
 
   test("the SDK's size presets, under the URL's own parameters", () => {
-    expect(iw("f=png", { preset: SIZE_PRESETS.thumbnail }).spec).toMatchObject({ width: 150, height: 150, fit: "cover" });
+    expect(iw("f=png", { preset: SIZE_PRESETS.thumbnail }).spec).toMatchObject({
+      width: 150,
+      height: 150,
+      fit: "cover",
+    });
     expect(iw("w=200&f=png", { preset: SIZE_PRESETS.small }).spec.width).toBe(200);
   });
 });
