@@ -5,6 +5,7 @@ import fc from "fast-check";
 import { checkComplete, probe } from "../../codecs/probe.ts";
 import type { InputFormat } from "../../codecs/types.ts";
 import { FIXTURES } from "../helpers/server.ts";
+import { mutate, mutation } from "./mutate.ts";
 
 // The header probe (codecs/probe.ts) on mutated fixture bytes: it reads untrusted headers
 // (offsets, lengths, box sizes), so whatever the bytes, it must answer quickly with a refusal
@@ -31,29 +32,6 @@ function checked(bytes: Uint8Array): string | null {
   if (typeof checkComplete(bytes.subarray(0, 4096), bytes.subarray(-4096), r.format) !== "boolean")
     return "checkComplete";
   return null;
-}
-
-const mutation = fc.record({
-  // Biased to the first bytes, where signatures and the first boxes or segments are.
-  at: fc.oneof(fc.nat({ max: 64 }), fc.nat({ max: 1024 }), fc.nat({ max: 65535 })),
-  kind: fc.constantFrom("set", "flip", "u32", "insert", "delete", "truncate"),
-  value: fc.oneof(fc.constantFrom(0, 0xff, 0x7f, 0x80, 1), fc.nat({ max: 255 })),
-  wide: fc.constantFrom(0, 1, 0xffffffff, 0x7fffffff, 0x80000000, 0xffff, 8, 16),
-});
-
-function mutate(src: Uint8Array, edits: { at: number; kind: string; value: number; wide: number }[]): Uint8Array {
-  let b = src.slice();
-  for (const e of edits) {
-    const i = e.at % (b.length + 1);
-    if (e.kind === "set" && i < b.length) b[i] = e.value;
-    else if (e.kind === "flip" && i < b.length) b[i] ^= 1 << (e.value % 8);
-    else if (e.kind === "u32")
-      for (let k = 0; k < 4 && i + k < b.length; k++) b[i + k] = (e.wide >>> (24 - 8 * k)) & 0xff;
-    else if (e.kind === "insert") b = Buffer.concat([b.subarray(0, i), new Uint8Array([e.value]), b.subarray(i)]);
-    else if (e.kind === "delete") b = Buffer.concat([b.subarray(0, i), b.subarray(i + 1 + (e.value % 16))]);
-    else if (e.kind === "truncate") b = b.slice(0, i);
-  }
-  return b;
 }
 
 describe("probe fuzz", () => {
