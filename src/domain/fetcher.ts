@@ -57,9 +57,14 @@ export class Fetcher {
       throw new AppError("VALIDATION_ERROR", `${field}: is not an absolute URL`, { field });
     }
     if (url.protocol !== "http:" && url.protocol !== "https:") {
-      throw new AppError("VALIDATION_ERROR", `${field}: only http and https URLs can be imported, not ${url.protocol.replace(/:$/, "")}`, { field });
+      throw new AppError(
+        "VALIDATION_ERROR",
+        `${field}: only http and https URLs can be imported, not ${url.protocol.replace(/:$/, "")}`,
+        { field },
+      );
     }
-    if (url.username || url.password) throw new AppError("VALIDATION_ERROR", `${field}: URLs with credentials are not imported`, { field });
+    if (url.username || url.password)
+      throw new AppError("VALIDATION_ERROR", `${field}: URLs with credentials are not imported`, { field });
     if (!url.hostname) throw new AppError("VALIDATION_ERROR", `${field}: has no host`, { field });
     return url;
   }
@@ -105,9 +110,18 @@ export class Fetcher {
         const declared = Number(res.headers["content-length"] ?? NaN);
         if (declared > maxBytes) {
           res.destroy();
-          throw fail(`the file is larger than the limit of ${maxBytes} bytes (Content-Length ${declared})`, "PAYLOAD_TOO_LARGE");
+          throw fail(
+            `the file is larger than the limit of ${maxBytes} bytes (Content-Length ${declared})`,
+            "PAYLOAD_TOO_LARGE",
+          );
         }
-        const body = streamBody(res, maxBytes, () => timedOut, onTimeout, () => clearTimeout(timer));
+        const body = streamBody(
+          res,
+          maxBytes,
+          () => timedOut,
+          onTimeout,
+          () => clearTimeout(timer),
+        );
         const name = decodeSafe(url.pathname.slice(url.pathname.lastIndexOf("/") + 1));
         return { url: url.href, filename: name, body };
       }
@@ -186,7 +200,13 @@ export class Fetcher {
 
 type Response1 = ResponseHead & { body: AsyncIterable<Uint8Array>; destroy: () => void };
 
-async function* streamBody(res: Response1, maxBytes: number, timedOut: () => boolean, onTimeout: () => AppError, done: () => void) {
+async function* streamBody(
+  res: Response1,
+  maxBytes: number,
+  timedOut: () => boolean,
+  onTimeout: () => AppError,
+  done: () => void,
+) {
   let size = 0;
   try {
     for await (const chunk of res.body) {
