@@ -162,11 +162,19 @@ export class Fetcher {
       // like, no more than the limit + 1 MiB is ever read (one read is at most 512 KiB).
       maxRead: maxBytes + READ_SLACK,
     });
-    // The deadline can strike while connecting: the connection is closed as soon as it exists.
-    track({ destroy: (err) => void connecting.then((c) => c.close(err)).catch(() => {}) });
+    // The deadline can strike while connecting (a SYN nobody answers waits for minutes): the
+    // wait ends at once, and the connection is closed as soon as it exists.
+    const abandoned = Promise.withResolvers<never>();
+    abandoned.promise.catch(() => {});
+    track({
+      destroy: (err) => {
+        abandoned.reject(err ?? new Error("closed"));
+        connecting.then((c) => c.close(err)).catch(() => {});
+      },
+    });
     let conn: Connection;
     try {
-      conn = await connecting;
+      conn = await Promise.race([connecting, abandoned.promise]);
     } catch (err) {
       throw fail(`could not connect: ${(err as Error).message}`);
     }
