@@ -18,7 +18,8 @@ import { refusedImgpro, snapshot } from "../helpers/store.ts";
 //   tcp_rmem's maximum and the sender's up to tcp_wmem's (32 MiB + 4 MiB on a stock Linux),
 //   so the bound is limit + 1 MiB + both: still far from the 100 MiB offered. Measured here:
 //   16.7-22.4 MiB written with a 16 MiB limit (before the fix: 55-100 MiB).
-// In both, the connection must be closed right after imgd answers, not left open.
+// In both, the connection must be closed right after imgd answers, not left open. Imgwire's
+// upload_via_url goes through the same fetcher and is checked once, flooded.
 
 const MiB = 1024 * 1024;
 const LIMIT = 16 * MiB;
@@ -183,4 +184,24 @@ describe("URL import stops reading at the size limit", () => {
       });
     }
   }
+
+  test("Imgwire's upload_via_url: the same limit, the same hang-up, in Imgwire's error shape", async () => {
+    const path = "/close-delimited-flooded-imgwire.png";
+    const before = snapshot(s.dataDir);
+    const res = await s.api("/imgwire/api/v1/images/upload_via_url", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ url: up + path, file_name: "big.png" }),
+    });
+    const body = (await res.json()) as { detail?: unknown };
+    expect(res.status).toBe(413);
+    expect(JSON.stringify(body.detail)).toContain(`limit of ${LIMIT} bytes`);
+    const record = served.get(path);
+    if (!record) throw new Error(`imgd never asked for ${path}`);
+    const closed = await Promise.race([record.closed.then(() => true), Bun.sleep(5000).then(() => false)]);
+    expect(closed).toBe(true);
+    expect(record.written).toBeLessThanOrEqual(LIMIT + MiB + FLOOD_MARGIN);
+    expect(snapshot(s.dataDir).files).toEqual(before.files);
+    console.log(`${path}: the upstream wrote ${(record.written / MiB).toFixed(2)} MiB of 100`);
+  });
 });
