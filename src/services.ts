@@ -166,7 +166,7 @@ export async function buildServices(config: Config, runtime: Runtime, log: (line
   const auth = new Auth({ keys, metering });
   const media = new Media(db, images, config.now);
   const accounts = new Accounts({ db, users, keys, images, rates, now: config.now });
-  const fetcher = new Fetcher({ allow: parseCidrList(config.importAllowNetworks), timeoutMs: config.importTimeoutMs });
+  const fetcher = new Fetcher({ allow: parseCidrList(config.importAllowNetworks), timeoutMs: config.importTimeoutMs, connect: runtime.connect });
   const telemetry = new Telemetry({ pool, variants, blobTotals: () => blobTotals(db) });
   const accessLog = new AccessLog(config.accessLog, (line) => process.stdout.write(`${line}\n`));
   const imgwire = buildImgwire({ config, db, keys, users, accounts, images, ingest, blobs, archives: storage.archives, fetcher, tokens, log });

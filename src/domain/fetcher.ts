@@ -1,10 +1,8 @@
 import { lookup as dnsLookup } from "node:dns/promises";
-import type { IncomingMessage } from "node:http";
-import { request as httpRequest } from "node:http";
-import { request as httpsRequest } from "node:https";
-import type { LookupFunction } from "node:net";
+import type { ConnectOptions, Connection } from "../runtime/types.ts";
 import { type Cidr, checkAddress, parseAddress } from "./addresses.ts";
 import { AppError } from "./errors.ts";
+import { Http1Error, type ResponseHead, readResponse } from "./http1.ts";
 
 // The one way imgd fetches a URL a client named (img.pro import, Imgwire URL upload). It
 // resolves the name itself, refuses if any address is not public, and connects only to the
@@ -12,6 +10,9 @@ import { AppError } from "./errors.ts";
 // between check and connect (rebinding) cannot redirect the connection. Every redirect goes
 // through the same steps. The body is handed on as it streams, cut at the size limit and at
 // the deadline; what it is, is decided by sniffing its bytes, never by its headers.
+// The fetcher opens the connection itself (the runtime's, read only on demand) and speaks
+// HTTP/1.1 over it (http1.ts): node:http under Bun runs on fetch() and reads a body ahead
+// without limit, so a body past the limit could not be refused without downloading it.
 
 export interface FetcherOptions {
   /** Ranges allowed although not public (IMGD_IMPORT_ALLOW_NETWORKS). */
@@ -19,6 +20,8 @@ export interface FetcherOptions {
   /** For everything: every hop and the whole body. */
   timeoutMs: number;
   maxRedirects?: number;
+  /** Opens a connection to a checked address: the runtime's `connect`. */
+  connect: (options: ConnectOptions) => Promise<Connection>;
   /** Name resolution; replaceable so tests never need DNS. */
   resolve?: (host: string) => Promise<{ address: string; family: number }[]>;
 }
@@ -30,6 +33,8 @@ export interface Fetched {
   filename: string;
   body: AsyncIterable<Uint8Array>;
 }
+
+const READ_SLACK = 512 * 1024;
 
 const fail = (message: string, code: "VALIDATION_ERROR" | "PAYLOAD_TOO_LARGE" = "VALIDATION_ERROR") =>
   new AppError(code, message, { field: "url", reason: "fetch_failed" });
@@ -52,16 +57,21 @@ export class Fetcher {
       throw new AppError("VALIDATION_ERROR", `${field}: is not an absolute URL`, { field });
     }
     if (url.protocol !== "http:" && url.protocol !== "https:") {
-      throw new AppError("VALIDATION_ERROR", `${field}: only http and https URLs can be imported, not ${url.protocol.replace(/:$/, "")}`, { field });
+      throw new AppError(
+        "VALIDATION_ERROR",
+        `${field}: only http and https URLs can be imported, not ${url.protocol.replace(/:$/, "")}`,
+        { field },
+      );
     }
-    if (url.username || url.password) throw new AppError("VALIDATION_ERROR", `${field}: URLs with credentials are not imported`, { field });
+    if (url.username || url.password)
+      throw new AppError("VALIDATION_ERROR", `${field}: URLs with credentials are not imported`, { field });
     if (!url.hostname) throw new AppError("VALIDATION_ERROR", `${field}: has no host`, { field });
     return url;
   }
 
   /** Opens the URL and streams its body; throws `fetch_failed` (a 4xx) for anything upstream. */
   async open(raw: string, maxBytes: number): Promise<Fetched> {
-    // Bun's node:http does not honour `signal`: the deadline destroys what is open itself.
+    // The deadline destroys whatever socket is open, wherever the exchange is.
     type Closable = { destroy: (err?: Error) => void };
     let open = null as Closable | null;
     let timedOut = false;
@@ -77,10 +87,10 @@ export class Fetcher {
     try {
       let url = Fetcher.parseUrl(raw);
       for (let hop = 0; ; hop++) {
-        const res = await this.#get(url, track).catch((err) => {
+        const res = await this.#get(url, maxBytes, track).catch((err) => {
           throw timedOut ? onTimeout() : err;
         });
-        const status = res.statusCode ?? 0;
+        const status = res.status;
         if (status >= 300 && status < 400 && res.headers.location) {
           res.destroy();
           if (hop >= this.#maxRedirects) throw fail(`more than ${this.#maxRedirects} redirects`);
@@ -100,10 +110,18 @@ export class Fetcher {
         const declared = Number(res.headers["content-length"] ?? NaN);
         if (declared > maxBytes) {
           res.destroy();
-          throw fail(`the file is larger than the limit of ${maxBytes} bytes (Content-Length ${declared})`, "PAYLOAD_TOO_LARGE");
+          throw fail(
+            `the file is larger than the limit of ${maxBytes} bytes (Content-Length ${declared})`,
+            "PAYLOAD_TOO_LARGE",
+          );
         }
-        track(res);
-        const body = streamBody(res, maxBytes, () => timedOut, onTimeout, () => clearTimeout(timer));
+        const body = streamBody(
+          res,
+          maxBytes,
+          () => timedOut,
+          onTimeout,
+          () => clearTimeout(timer),
+        );
         const name = decodeSafe(url.pathname.slice(url.pathname.lastIndexOf("/") + 1));
         return { url: url.href, filename: name, body };
       }
@@ -114,8 +132,8 @@ export class Fetcher {
     }
   }
 
-  /** One request to one checked address. */
-  async #get(url: URL, track: (req: { destroy: (err?: Error) => void }) => void): Promise<IncomingMessage> {
+  /** One request to one checked address, on a socket of our own. */
+  async #get(url: URL, maxBytes: number, track: (x: { destroy: (err?: Error) => void }) => void): Promise<Response1> {
     const host = url.hostname.replace(/^\[|\]$/g, "");
     let pinned: { address: string; family: number };
     if (parseAddress(host)) {
@@ -133,39 +151,53 @@ export class Fetcher {
       for (const a of found) this.#check(a.address, host);
     }
     this.#check(pinned.address, host);
-    const lookup: LookupFunction = (_name, options, cb) => {
-      if ((options as { all?: boolean })?.all) (cb as any)(null, [pinned]);
-      else cb(null, pinned.address, pinned.family);
-    };
-    const request = url.protocol === "https:" ? httpsRequest : httpRequest;
-    return new Promise<IncomingMessage>((resolve, reject) => {
-      const req = request(
-        {
-          protocol: url.protocol,
-          host,
-          port: url.port || undefined,
-          path: `${url.pathname}${url.search}`,
-          method: "GET",
-          headers: { host: url.host, "user-agent": "imgd-import/1", accept: "image/*,*/*;q=0.5" },
-          lookup,
-          servername: parseAddress(host) ? undefined : host,
-          agent: false,
-        },
-        resolve,
-      );
-      // Once more where the socket really connected: nothing but the checked address.
-      req.on("socket", (sock) => {
-        sock.once("connect", () => {
-          const why = sock.remoteAddress ? checkAddress(sock.remoteAddress, this.o.allow) : null;
-          if (why) req.destroy(fail(`refused to connect to ${sock.remoteAddress}: ${why}`));
-        });
-      });
-      track(req);
-      // Bun emits only "close" for a destroyed request; after a response this is a no-op.
-      req.on("close", () => reject(fail("the connection closed before an answer")));
-      req.on("error", (err) => reject(err instanceof AppError ? err : fail(`could not connect: ${err.message}`)));
-      req.end();
+    const tls = url.protocol === "https:";
+    const port = Number(url.port) || (tls ? 443 : 80);
+    let opened = false;
+    const connecting = this.o.connect({
+      address: pinned.address,
+      port,
+      tls: tls ? { serverName: parseAddress(host) ? undefined : host } : undefined,
+      // The body's limit plus room for the head and chunk framing: whatever the body looks
+      // like, no more than the limit + 1 MiB is ever read (one read is at most 512 KiB).
+      maxRead: maxBytes + READ_SLACK,
     });
+    // The deadline can strike while connecting (a SYN nobody answers waits for minutes): the
+    // wait ends at once, and the connection is closed as soon as it exists.
+    const abandoned = Promise.withResolvers<never>();
+    abandoned.promise.catch(() => {});
+    track({
+      destroy: (err) => {
+        abandoned.reject(err ?? new Error("closed"));
+        connecting.then((c) => c.close(err)).catch(() => {});
+      },
+    });
+    let conn: Connection;
+    try {
+      conn = await Promise.race([connecting, abandoned.promise]);
+    } catch (err) {
+      throw fail(`could not connect: ${(err as Error).message}`);
+    }
+    track({ destroy: (err) => conn.close(err) });
+    try {
+      // Once more where the socket really connected: nothing but the checked address.
+      const why = conn.remoteAddress ? checkAddress(conn.remoteAddress, this.o.allow) : null;
+      if (why) throw fail(`refused to connect to ${conn.remoteAddress}: ${why}`);
+      await conn.write(
+        new TextEncoder().encode(
+          `GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nUser-Agent: imgd-import/1\r\n` +
+            "Accept: image/*,*/*;q=0.5\r\nConnection: close\r\n\r\n",
+        ),
+      );
+      const res = await readResponse(conn.readable);
+      opened = true;
+      return { ...res, destroy: () => conn.close() };
+    } catch (err) {
+      if (err instanceof AppError) throw err;
+      throw fail(err instanceof Http1Error ? err.message : `the connection failed: ${(err as Error).message}`);
+    } finally {
+      if (!opened) conn.close();
+    }
   }
 
   #check(address: string, host: string) {
@@ -174,10 +206,18 @@ export class Fetcher {
   }
 }
 
-async function* streamBody(res: IncomingMessage, maxBytes: number, timedOut: () => boolean, onTimeout: () => AppError, done: () => void) {
+type Response1 = ResponseHead & { body: AsyncIterable<Uint8Array>; destroy: () => void };
+
+async function* streamBody(
+  res: Response1,
+  maxBytes: number,
+  timedOut: () => boolean,
+  onTimeout: () => AppError,
+  done: () => void,
+) {
   let size = 0;
   try {
-    for await (const chunk of res as AsyncIterable<Uint8Array>) {
+    for await (const chunk of res.body) {
       size += chunk.byteLength;
       if (size > maxBytes) throw fail(`the file is larger than the limit of ${maxBytes} bytes`, "PAYLOAD_TOO_LARGE");
       yield chunk;
@@ -185,8 +225,12 @@ async function* streamBody(res: IncomingMessage, maxBytes: number, timedOut: () 
     if (timedOut()) throw onTimeout();
   } catch (err) {
     if (err instanceof AppError) throw err;
+    if ((err as { code?: string }).code === "READ_LIMIT") {
+      throw fail(`the file is larger than the limit of ${maxBytes} bytes`, "PAYLOAD_TOO_LARGE");
+    }
     throw timedOut() ? onTimeout() : fail(`the connection failed while reading the body: ${(err as Error).message}`);
   } finally {
+    // Whatever ended the read (the limit, the consumer, an error), the socket goes with it.
     done();
     res.destroy();
   }

@@ -207,6 +207,22 @@ export class ImgwireAccess {
     return rows.length === 0 || rows.some((r) => originMatches(r.pattern, origin));
   }
 
+  /**
+   * Whether some environment lets this origin use its client keys. A preflight carries no key,
+   * so it is answered for all environments at once: one that lists no origins lets any in.
+   */
+  async anyAllows(origin: string): Promise<boolean> {
+    const open = await this.d.db
+      .selectFrom("users")
+      .select("id")
+      .where(({ not, exists, selectFrom }) => not(exists(selectFrom("imgwire_cors_origins").select("id").whereRef("imgwire_cors_origins.user_id", "=", "users.id"))))
+      .limit(1)
+      .executeTakeFirst();
+    if (open) return true;
+    const listed = await this.d.db.selectFrom("imgwire_cors_origins").select("pattern").distinct().execute();
+    return listed.some((r) => originMatches(r.pattern, origin));
+  }
+
   // ---- custom domain ----
 
   domain(userId: string): Promise<ImgwireDomain | undefined> {

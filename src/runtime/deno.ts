@@ -1,6 +1,6 @@
 // Deno adapter: node:sqlite for the database, Deno.serve for HTTP.
 import { DatabaseSync } from "node:sqlite";
-import type { Runtime, SqliteDatabase } from "./types.ts";
+import type { ConnectOptions, Connection, Runtime, SqliteDatabase } from "./types.ts";
 
 declare const Deno: any;
 
@@ -22,6 +22,59 @@ function openSqlite(path: string): SqliteDatabase {
         iterate: (p) => stmt.iterate(...bind(p)),
       };
     },
+  };
+}
+
+/** Deno.connect, then startTls for https: every read is one the consumer asked for. */
+async function connect(o: ConnectOptions): Promise<Connection> {
+  let conn = await Deno.connect({ hostname: o.address, port: o.port });
+  if (o.tls) {
+    try {
+      conn = await Deno.startTls(conn, { hostname: o.tls.serverName ?? o.address, caCerts: o.tls.ca, alpnProtocols: ["http/1.1"] });
+      await conn.handshake();
+    } catch (err) {
+      try {
+        conn.close();
+      } catch {}
+      throw new Error(`the TLS handshake failed: ${(err as Error).message}`);
+    }
+  }
+  let failure: Error | null = null;
+  const close = (reason?: Error) => {
+    failure ??= reason ?? new Error("the connection was closed");
+    try {
+      conn.close();
+    } catch {}
+  };
+  let received = 0;
+  async function* read(): AsyncGenerator<Uint8Array> {
+    try {
+      for (;;) {
+        const buf = new Uint8Array(64 * 1024);
+        let n: number | null;
+        try {
+          n = await conn.read(buf);
+        } catch (err) {
+          throw failure ?? err;
+        }
+        if (n === null) return;
+        received += n;
+        if (received > (o.maxRead ?? Number.POSITIVE_INFINITY)) {
+          throw Object.assign(new Error(`more than ${o.maxRead} bytes arrived`), { code: "READ_LIMIT" });
+        }
+        yield buf.subarray(0, n);
+      }
+    } finally {
+      close();
+    }
+  }
+  return {
+    remoteAddress: conn.remoteAddr.hostname,
+    readable: { [Symbol.asyncIterator]: read },
+    async write(data) {
+      for (let off = 0; off < data.length; ) off += await conn.write(data.subarray(off));
+    },
+    close,
   };
 }
 
@@ -49,4 +102,5 @@ export const denoRuntime: Runtime = {
     const file = Deno.openSync(path, { read: true });
     return file.readable;
   },
+  connect,
 };

@@ -26,7 +26,8 @@ export function imgwireApp(services: AppServices) {
   });
   app.use(rateLimitHeaders as unknown as MiddlewareHandler<ImgwireEnv>);
   // CORS: only what a client key may do is ever granted, and only to the origins of the
-  // environment (checked per request, where the key is known); server routes grant nothing.
+  // environment (checked per request, where the key is known; a preflight has no key, so it is
+  // granted to an origin some environment lets in); server routes grant nothing.
   app.use(async (c, next) => {
     const origin = c.req.header("origin");
     if (c.req.method === "OPTIONS") {
@@ -39,7 +40,7 @@ export function imgwireApp(services: AppServices) {
         const owner = await services.imgwire.uploads.ownerOf(upload[1].toLowerCase());
         grant = owner !== undefined && (await services.imgwire.access.originAllowed(owner, origin));
       } else if (origin && clientMayUse(wantedMethod, path)) {
-        grant = true;
+        grant = await services.imgwire.access.anyAllows(origin);
       }
       if (grant) {
         headers.set("Access-Control-Allow-Origin", origin!);
