@@ -7,7 +7,7 @@ import { AppError, notFound } from "./errors.ts";
 import type { Fetcher } from "./fetcher.ts";
 import { newId, randomAlnum } from "./ids.ts";
 import type { Admission, Ingest } from "./ingest/ingest.ts";
-import { clientOptions } from "./imgwire-access.ts";
+import { clientOptions } from "./imgwire/keys.ts";
 import type { Tokens } from "./tokens/tokens.ts";
 import type { Users } from "./users.ts";
 

@@ -1,12 +1,14 @@
 import type { Db } from "../db/connection.ts";
 import "../db/imgwire-schema.ts";
-import { DomainHosts } from "./imgwire-domains.ts";
 import type { ArchiveStore, BlobStore } from "../store/types.ts";
 import type { Accounts } from "./accounts.ts";
 import type { Fetcher } from "./fetcher.ts";
 import type { Images } from "./images.ts";
 import type { Ingest } from "./ingest/ingest.ts";
-import { ImgwireAccess } from "./imgwire-access.ts";
+import { CorsOrigins } from "./imgwire/cors.ts";
+import { CustomDomains, DomainHosts } from "./imgwire/domains.ts";
+import { Environments } from "./imgwire/environments.ts";
+import { ImgwireKeys } from "./imgwire/keys.ts";
 import { ImgwireDownloads } from "./imgwire-downloads.ts";
 import { ImgwireUploads } from "./imgwire-uploads.ts";
 import type { Keys } from "./keys.ts";
@@ -15,7 +17,10 @@ import type { Users } from "./users.ts";
 
 /** The Imgwire dialect's resources, built once per imgd. */
 export interface ImgwireServices {
-  access: ImgwireAccess;
+  keys: ImgwireKeys;
+  environments: Environments;
+  origins: CorsOrigins;
+  domains: CustomDomains;
   uploads: ImgwireUploads;
   downloads: ImgwireDownloads;
   hosts: DomainHosts;
@@ -36,7 +41,7 @@ export interface ImgwireSettings {
 
 export function buildImgwire(d: { config: ImgwireSettings; db: Db; keys: Keys; users: Users; accounts: Accounts; images: Images; ingest: Ingest; blobs: BlobStore; archives: ArchiveStore; fetcher: Fetcher; tokens: Tokens; log: (l: string) => void }): ImgwireServices {
   const { config } = d;
-  const access = new ImgwireAccess({ db: d.db, keys: d.keys, users: d.users, accounts: d.accounts, now: config.now });
+  const domains = new CustomDomains({ db: d.db, users: d.users, now: config.now });
   const uploads = new ImgwireUploads({
     db: d.db,
     users: d.users,
@@ -49,10 +54,13 @@ export function buildImgwire(d: { config: ImgwireSettings; db: Db; keys: Keys; u
   });
   const downloads = new ImgwireDownloads({ db: d.db, images: d.images, blobs: d.blobs, archives: d.archives, retentionMs: config.imgwireDownloadRetentionMs, now: config.now, log: d.log });
   return {
-    access,
+    keys: new ImgwireKeys({ db: d.db, keys: d.keys, now: config.now }),
+    environments: new Environments({ db: d.db, users: d.users, accounts: d.accounts }),
+    origins: new CorsOrigins({ db: d.db, now: config.now }),
+    domains,
     uploads,
     downloads,
-    hosts: new DomainHosts(access, config.now),
+    hosts: new DomainHosts(domains, config.now),
     publicHost: config.publicUrl ? new URL(config.publicUrl).hostname : null,
     sweep: async () => {
       await downloads.runPending();

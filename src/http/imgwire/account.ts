@@ -1,7 +1,7 @@
 import { type Context, Hono } from "hono";
 import * as v from "valibot";
 import { AppError } from "../../domain/errors.ts";
-import { normalizeHostname } from "../../domain/imgwire-access.ts";
+import { normalizeHostname } from "../../domain/imgwire/domains.ts";
 import { baseUrl, body, type ImgwireEnv, PageQuery, paged, parseIn, pathId } from "./context.ts";
 import { checkDomain } from "./domains.ts";
 import { corsSchema, domainSchema, environmentSchema, keyItem } from "./shape.ts";
@@ -35,22 +35,22 @@ export const keyRoutes = new Hono<Env>()
   .get("/", async (c) => {
     const q = parseIn(KeyListQuery, c.req.query(), "query");
     const kind = q.key_type === "CLIENT" ? "client" : q.key_type === "SERVER" ? "server" : undefined;
-    const r = await c.var.services.imgwire.access.listKeys(c.var.env.id, kind, offset(q));
+    const r = await c.var.services.imgwire.keys.listKeys(c.var.env.id, kind, offset(q));
     return paged(c, r.rows.map(keyItem), r.total, q.page, q.limit);
   })
   .post("/", async (c) => {
     const input = await body(c, KeyCreate);
-    const { key, secret } = await c.var.services.imgwire.access.createKey(c.var.env.id, input.key_type, input);
+    const { key, secret } = await c.var.services.imgwire.keys.createKey(c.var.env.id, input.key_type, input);
     // The secret is shown this once; afterwards only its last four characters.
     return c.json({ ...keyItem(key), server_key: secret });
   })
-  .get("/:api_key_id", async (c) => c.json(keyItem(await c.var.services.imgwire.access.key(c.var.env.id, pathId(c, "api_key_id")))))
+  .get("/:api_key_id", async (c) => c.json(keyItem(await c.var.services.imgwire.keys.key(c.var.env.id, pathId(c, "api_key_id")))))
   .patch("/:api_key_id", async (c) => {
     const input = await body(c, KeyUpdate);
-    return c.json(keyItem(await c.var.services.imgwire.access.updateKey(c.var.env.id, pathId(c, "api_key_id"), input)));
+    return c.json(keyItem(await c.var.services.imgwire.keys.updateKey(c.var.env.id, pathId(c, "api_key_id"), input)));
   })
   .delete("/:api_key_id", async (c) => {
-    await c.var.services.imgwire.access.deleteKey(c.var.env.id, pathId(c, "api_key_id"));
+    await c.var.services.imgwire.keys.deleteKey(c.var.env.id, pathId(c, "api_key_id"));
     return c.json({ detail: "API key deleted" });
   });
 
@@ -58,42 +58,42 @@ export const environmentRoutes = new Hono<Env>()
   .get("/", async (c) => {
     const q = parseIn(PageQuery, c.req.query(), "query");
     const caller = c.var.principal.user;
-    const r = await c.var.services.imgwire.access.environments(caller, offset(q));
+    const r = await c.var.services.imgwire.environments.environments(caller, offset(q));
     return paged(c, r.rows.map((u) => environmentSchema(u, caller)), r.total, q.page, q.limit);
   })
   .post("/", async (c) => {
     const input = await body(c, NameBody);
     const caller = c.var.principal.user;
-    return c.json(environmentSchema(await c.var.services.imgwire.access.createEnvironment(caller, input.name), caller));
+    return c.json(environmentSchema(await c.var.services.imgwire.environments.createEnvironment(caller, input.name), caller));
   })
   .get("/:environment_id", async (c) => {
     const caller = c.var.principal.user;
-    return c.json(environmentSchema(await c.var.services.imgwire.access.environment(caller, pathId(c, "environment_id")), caller));
+    return c.json(environmentSchema(await c.var.services.imgwire.environments.environment(caller, pathId(c, "environment_id")), caller));
   })
   .patch("/:environment_id", async (c) => {
     const input = await body(c, NameBody);
     const caller = c.var.principal.user;
-    return c.json(environmentSchema(await c.var.services.imgwire.access.renameEnvironment(caller, pathId(c, "environment_id"), input.name), caller));
+    return c.json(environmentSchema(await c.var.services.imgwire.environments.renameEnvironment(caller, pathId(c, "environment_id"), input.name), caller));
   })
   .delete("/:environment_id", async (c) => {
-    await c.var.services.imgwire.access.deleteEnvironment(c.var.principal.user, pathId(c, "environment_id"));
+    await c.var.services.imgwire.environments.deleteEnvironment(c.var.principal.user, pathId(c, "environment_id"));
     return c.json({ detail: "Environment deleted" });
   });
 
 export const corsRoutes = new Hono<Env>()
   .get("/", async (c) => {
     const q = parseIn(PageQuery, c.req.query(), "query");
-    const r = await c.var.services.imgwire.access.origins(c.var.env.id, offset(q));
+    const r = await c.var.services.imgwire.origins.origins(c.var.env.id, offset(q));
     return paged(c, r.rows.map(corsSchema), r.total, q.page, q.limit);
   })
-  .post("/", async (c) => c.json(corsSchema(await c.var.services.imgwire.access.createOrigin(c.var.env.id, (await body(c, Pattern)).pattern))))
-  .get("/:cors_origin_id", async (c) => c.json(corsSchema(await c.var.services.imgwire.access.origin(c.var.env.id, pathId(c, "cors_origin_id")))))
+  .post("/", async (c) => c.json(corsSchema(await c.var.services.imgwire.origins.createOrigin(c.var.env.id, (await body(c, Pattern)).pattern))))
+  .get("/:cors_origin_id", async (c) => c.json(corsSchema(await c.var.services.imgwire.origins.origin(c.var.env.id, pathId(c, "cors_origin_id")))))
   .patch("/:cors_origin_id", async (c) => {
     const input = await body(c, Pattern);
-    return c.json(corsSchema(await c.var.services.imgwire.access.updateOrigin(c.var.env.id, pathId(c, "cors_origin_id"), input.pattern)));
+    return c.json(corsSchema(await c.var.services.imgwire.origins.updateOrigin(c.var.env.id, pathId(c, "cors_origin_id"), input.pattern)));
   })
   .delete("/:cors_origin_id", async (c) => {
-    await c.var.services.imgwire.access.deleteOrigin(c.var.env.id, pathId(c, "cors_origin_id"));
+    await c.var.services.imgwire.origins.deleteOrigin(c.var.env.id, pathId(c, "cors_origin_id"));
     return c.json({ detail: "CORS origin deleted" });
   });
 
@@ -102,28 +102,28 @@ const publicHost = (c: C) => new URL(baseUrl(c)).hostname;
 
 export const domainRoutes = new Hono<Env>()
   .get("/", async (c) => {
-    const d = await c.var.services.imgwire.access.domain(c.var.env.id);
+    const d = await c.var.services.imgwire.domains.domain(c.var.env.id);
     if (!d) throw new AppError("NOT_FOUND", "No custom domain is set");
     return c.json(domainSchema(d, publicHost(c)));
   })
   .post("/", async (c) => {
     const input = await body(c, Hostname);
-    const d = await c.var.services.imgwire.access.setDomain(c.var.env.id, normalizeHostname(input.hostname));
+    const d = await c.var.services.imgwire.domains.setDomain(c.var.env.id, normalizeHostname(input.hostname));
     c.var.services.imgwire.hosts.forget(d.hostname);
     return c.json(domainSchema(d, publicHost(c)));
   })
   .delete("/", async (c) => {
-    const d = await c.var.services.imgwire.access.domain(c.var.env.id);
-    await c.var.services.imgwire.access.deleteDomain(c.var.env.id);
+    const d = await c.var.services.imgwire.domains.domain(c.var.env.id);
+    await c.var.services.imgwire.domains.deleteDomain(c.var.env.id);
     if (d) c.var.services.imgwire.hosts.forget(d.hostname);
     return c.json({ detail: "Custom domain deleted" });
   })
   .post("/test_connection", async (c) => {
-    const { access, hosts } = c.var.services.imgwire;
-    const d = await access.domain(c.var.env.id);
+    const { domains, hosts } = c.var.services.imgwire;
+    const d = await domains.domain(c.var.env.id);
     if (!d) throw new AppError("NOT_FOUND", "No custom domain is set");
     const ok = await checkDomain(c, d.hostname);
-    const updated = await access.markDomain(c.var.env.id, ok);
+    const updated = await domains.markDomain(c.var.env.id, ok);
     hosts.forget(d.hostname);
     return c.json(domainSchema(updated, publicHost(c)));
   });

@@ -38,9 +38,9 @@ export function imgwireApp(services: AppServices) {
       let grant = false;
       if (origin && upload && wantedMethod === "PUT") {
         const owner = await services.imgwire.uploads.ownerOf(upload[1].toLowerCase());
-        grant = owner !== undefined && (await services.imgwire.access.originAllowed(owner, origin));
+        grant = owner !== undefined && (await services.imgwire.origins.originAllowed(owner, origin));
       } else if (origin && clientMayUse(wantedMethod, path)) {
-        grant = await services.imgwire.access.anyAllows(origin);
+        grant = await services.imgwire.origins.anyAllows(origin);
       }
       if (grant) {
         headers.set("Access-Control-Allow-Origin", origin!);

@@ -32,11 +32,11 @@ export const uploadRoutes = new Hono<Env>().put("/:id", async (c) => {
   // left alone across the database calls below ("undefined is not a function" when read).
   const reader = c.req.raw.body?.getReader();
   try {
-    const { uploads, access } = c.var.services.imgwire;
+    const { uploads, origins } = c.var.services.imgwire;
     const upload = await uploads.verifyUploadUrl(c.req.param("id"), c.req.query("expires"), c.req.query("signature"));
     const origin = c.req.header("origin");
     if (origin !== undefined) {
-      if (!(await access.originAllowed(upload.user_id, origin))) throw new AppError("FORBIDDEN", `Origin ${origin} is not an allowed CORS origin of this environment`);
+      if (!(await origins.originAllowed(upload.user_id, origin))) throw new AppError("FORBIDDEN", `Origin ${origin} is not an allowed CORS origin of this environment`);
       c.header("Access-Control-Allow-Origin", origin);
       c.header("Vary", "Origin");
     }

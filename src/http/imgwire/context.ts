@@ -96,7 +96,7 @@ export function imgwireAuth(): MiddlewareHandler<ImgwireEnv<"auth" | "users" | "
         }
         const origin = c.req.header("origin");
         if (isClient && origin !== undefined) {
-          if (!(await c.var.services.imgwire.access.originAllowed(env.id, origin))) throw new AppError("FORBIDDEN", `Origin ${origin} is not an allowed CORS origin of this environment`);
+          if (!(await c.var.services.imgwire.origins.originAllowed(env.id, origin))) throw new AppError("FORBIDDEN", `Origin ${origin} is not an allowed CORS origin of this environment`);
         }
         c.set("env", env);
         c.set("isClient", isClient);
@@ -115,7 +115,7 @@ export const baseUrl = (c: Ctx): string => {
 /** Where a tenant's images are delivered: its connected custom domain, else imgd's CDN route. */
 export async function cdnBase(c: Ctx, user: User): Promise<string> {
   const { config, imgwire } = narrow<"config" | "imgwire">(c).var.services;
-  const domain = await imgwire.access.domain(user.id);
+  const domain = await imgwire.domains.domain(user.id);
   const base = baseUrl(c);
   if (domain?.status === "CONNECTED") {
     const u = new URL(base);

@@ -5,7 +5,7 @@ import type { User } from "../../domain/records.ts";
 import { AppError } from "../../domain/errors.ts";
 import { Fetcher } from "../../domain/fetcher.ts";
 import type { ImageRecord } from "../../domain/images.ts";
-import { clientOptions } from "../../domain/imgwire-access.ts";
+import { clientOptions } from "../../domain/imgwire/keys.ts";
 import { apiBase, body, cdnBase, type ImgwireEnv, PageQuery, paged, parseIn, pathId } from "./context.ts";
 import { downloadSchema, imageSchema, tokenSchema } from "./shape.ts";
 

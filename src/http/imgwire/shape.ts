@@ -2,7 +2,7 @@ import type { ImgwireCorsOrigin, ImgwireDomain, ImgwireDownload, ImgwireToken, I
 import type { ApiKey, User } from "../../domain/records.ts";
 import { WEB_FORMATS } from "../../delivery/spec.ts";
 import type { ImageRecord } from "../../domain/images.ts";
-import { clientOptions, keyExtras } from "../../domain/imgwire-access.ts";
+import { clientOptions, keyExtras } from "../../domain/imgwire/keys.ts";
 import { imgwireMime } from "../../domain/imgwire-uploads.ts";
 import { parseMetadata } from "../../domain/media-fields.ts";
 
