@@ -1,5 +1,5 @@
 import { configFromEnv, resolveConfig } from "../config.ts";
-import type { Scope } from "../domain/keys.ts";
+import type { Scope } from "../domain/accounts/keys.ts";
 import { type FlagSpec, formatFlags, parseArgs, UsageError } from "./args.ts";
 import { withImgd } from "./instance.ts";
 

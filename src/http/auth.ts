@@ -1,7 +1,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { type AdmitOptions, scopeOf } from "../domain/auth/auth.ts";
 import { AppError } from "../domain/errors.ts";
-import { KEY_PREFIX, type Principal, type Scope } from "../domain/keys.ts";
+import { KEY_PREFIX, type Principal, type Scope } from "../domain/accounts/keys.ts";
 import type { RouteEnv } from "./env.ts";
 
 export { bearer } from "../domain/auth/auth.ts";

@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import { inCidr, parseAddress, unmapped } from "../domain/addresses.ts";
+import { inCidr, parseAddress, unmapped } from "../domain/fetcher/addresses.ts";
 import type { RouteEnv } from "./env.ts";
 
 /**

@@ -1,6 +1,6 @@
 import { type Context, Hono } from "hono";
-import type { Delivered } from "../delivery/deliver.ts";
-import { nativeDelivery, nativeHotKey } from "../delivery/native.ts";
+import type { Delivered } from "../domain/delivery/deliver.ts";
+import { nativeDelivery, nativeHotKey } from "../domain/delivery/native.ts";
 import { AppError } from "../domain/errors.ts";
 import type { AppServices, RouteEnv } from "./env.ts";
 

@@ -1,5 +1,5 @@
-import type { Principal } from "../domain/keys.ts";
-import type { RateState } from "../domain/metering.ts";
+import type { Principal } from "../domain/accounts/keys.ts";
+import type { RateState } from "../domain/metering/metering.ts";
 import type { AppServices } from "../services.ts";
 
 export type { AppServices } from "../services.ts";

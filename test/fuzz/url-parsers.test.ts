@@ -1,9 +1,9 @@
 import { describe, test } from "bun:test";
 import fc from "fast-check";
 import type { Fit, Gravity, OutputFormat, TransformSpec } from "../../codecs/types.ts";
-import { imgwireSpec, SIZE_PRESETS, splitImgwireQuery } from "../../src/delivery/imgwire.ts";
-import { nativeSpec, parseParams, splitQuery } from "../../src/delivery/native.ts";
-import { finalize } from "../../src/delivery/spec.ts";
+import { imgwireSpec, SIZE_PRESETS, splitImgwireQuery } from "../../src/domain/delivery/imgwire.ts";
+import { nativeSpec, parseParams, splitQuery } from "../../src/domain/delivery/native.ts";
+import { finalize } from "../../src/domain/delivery/spec.ts";
 import { AppError } from "../../src/domain/errors.ts";
 
 // Every URL dialect's parser on any query string: a 400 (an AppError with status 400) or a

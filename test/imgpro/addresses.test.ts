@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { checkAddress, parseCidrList, refusalOf, unmapped } from "../../src/domain/addresses.ts";
-import { Fetcher } from "../../src/domain/fetcher.ts";
+import { checkAddress, parseCidrList, refusalOf, unmapped } from "../../src/domain/fetcher/addresses.ts";
+import { Fetcher } from "../../src/domain/fetcher/fetcher.ts";
 
 // The classifier, on literal address strings only: nothing here connects anywhere.
 

@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
-import { parseCidrList } from "../../src/domain/addresses.ts";
+import { parseCidrList } from "../../src/domain/fetcher/addresses.ts";
 import { AppError } from "../../src/domain/errors.ts";
-import { Fetcher } from "../../src/domain/fetcher.ts";
+import { Fetcher } from "../../src/domain/fetcher/fetcher.ts";
 
 // The fetcher's deadline must hold while a connection is still being made. On loopback every
 // connect is answered at once, so the runtime's connect is replaced here by one that never

@@ -2,11 +2,11 @@ import { describe, test } from "bun:test";
 import fc from "fast-check";
 import { plan, shrinkOnLoad } from "../../codecs/geometry.ts";
 import { avifTooLarge, type Fit, type OutputFormat, type TransformSpec } from "../../codecs/types.ts";
-import { canonicalJson, finalize, outputSize, variantKey } from "../../src/delivery/spec.ts";
+import { canonicalJson, finalize, outputSize, variantKey } from "../../src/domain/delivery/spec.ts";
 import { AppError } from "../../src/domain/errors.ts";
 
 // The size arithmetic (codecs/geometry.ts) and the spec's last word before caching (finalize,
-// outputSize, variantKey in src/delivery/spec.ts), as properties over any source and request.
+// outputSize, variantKey in src/domain/delivery/spec.ts), as properties over any source and request.
 // test/codecs/geometry.test.ts has the worked examples; these are the rules they follow.
 
 const side = fc.integer({ min: 1, max: 12_000 });
@@ -148,7 +148,7 @@ describe("plan (codecs/geometry.ts)", () => {
   });
 });
 
-describe("finalize, outputSize and variantKey (src/delivery/spec.ts)", () => {
+describe("finalize, outputSize and variantKey (src/domain/delivery/spec.ts)", () => {
   const formats: OutputFormat[] = ["webp", "avif", "jpeg", "png", "jxl", "gif"];
   const spec: fc.Arbitrary<TransformSpec> = fc.record({
     width: fc.option(side, { nil: undefined }),

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { Http1Error, readResponse } from "../../src/domain/http1.ts";
+import { Http1Error, readResponse } from "../../src/domain/fetcher/http1.ts";
 
 // The HTTP/1.1 response reader the URL fetcher uses over its own connection: the same answer
 // wherever the bytes are cut, each framing (Content-Length, chunked, close), and clean refusals.

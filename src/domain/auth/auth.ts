@@ -1,6 +1,6 @@
 import { AppError } from "../errors.ts";
-import type { Keys, Principal, Scope } from "../keys.ts";
-import type { Metering, RateState } from "../metering.ts";
+import type { Keys, Principal, Scope } from "../accounts/keys.ts";
+import type { Metering, RateState } from "../metering/metering.ts";
 
 // One admission step for every dialect: who is calling (the key), may it (scope, then the
 // dialect's own rules), and may it now (the key's minute window and the tenant's monthly API

@@ -3,7 +3,7 @@ import type { Db } from "../../db/connection.ts";
 import type { User } from "../../db/schema.ts";
 import { AppError, notFound } from "../errors.ts";
 import { newId } from "../ids.ts";
-import type { Users } from "../users.ts";
+import type { Users } from "../accounts/users.ts";
 
 /** An environment's custom delivery domain (one at most), and its connection state. */
 export class CustomDomains {

@@ -1,9 +1,9 @@
 import type { User } from "../../db/schema.ts";
 import type { Db } from "../../db/connection.ts";
-import { ANONYMOUS_USERNAME, type Accounts } from "../accounts.ts";
+import { ANONYMOUS_USERNAME, type Accounts } from "../accounts/accounts.ts";
 import { AppError, notFound } from "../errors.ts";
 import { randomAlnum } from "../ids.ts";
-import type { Users } from "../users.ts";
+import type { Users } from "../accounts/users.ts";
 
 // Imgwire's environments are imgd's tenants: an admin key sees and makes them all; any other
 // key sees its own only.

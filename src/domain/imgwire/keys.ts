@@ -2,7 +2,7 @@ import type { Db } from "../../db/connection.ts";
 import type { ApiKey } from "../../db/schema.ts";
 import { notFound } from "../errors.ts";
 import { newId } from "../ids.ts";
-import { hashKey, type Keys, newClientKey, type Scope } from "../keys.ts";
+import { hashKey, type Keys, newClientKey, type Scope } from "../accounts/keys.ts";
 
 // Imgwire's API keys: SERVER keys are imgd's ordinary keys (with Imgwire's free-form scopes
 // kept beside them); CLIENT keys are public and carry the limits of what they may upload.

@@ -6,9 +6,9 @@ import type { Database, User } from "../../db/schema.ts";
 import { BlobTooLargeError, type BlobStore, type StagedBlob } from "../../store/types.ts";
 import { AppError } from "../errors.ts";
 import { newId } from "../ids.ts";
-import { type ImageRecord, live, type Visibility, withPaths } from "../image-rows.ts";
-import type { Metering } from "../metering.ts";
-import { stemOf, uploadPath } from "../paths.ts";
+import { type ImageRecord, live, type Visibility, withPaths } from "../library/image-rows.ts";
+import type { Metering } from "../metering/metering.ts";
+import { stemOf, uploadPath } from "../library/paths.ts";
 
 // Every way an image arrives (native multipart, img.pro upload and import, Imgwire's signed PUT
 // and URL upload, the CLI through the native route) goes through these steps, in order:

@@ -1,5 +1,5 @@
 import { type Context, Hono } from "hono";
-import { nativeDelivery } from "../../delivery/native.ts";
+import { nativeDelivery } from "../../domain/delivery/native.ts";
 import { AppError } from "../../domain/errors.ts";
 import { admit, refuseKeyInQuery } from "../auth.ts";
 import { matchesEtag, pathAfter, sendDelivered } from "../delivery.ts";

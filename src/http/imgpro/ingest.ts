@@ -1,11 +1,11 @@
 import { Hono, type Context } from "hono";
 import type { User } from "../../domain/records.ts";
 import { AppError } from "../../domain/errors.ts";
-import { Fetcher } from "../../domain/fetcher.ts";
+import { Fetcher } from "../../domain/fetcher/fetcher.ts";
 import type { Upload, Uploader } from "../../domain/ingest/ingest.ts";
-import { FieldErrors, checkCustomSize, parseBool, parseCustom, parseDate, parseNamespace, parseTags, parseText, parseTtl } from "../../domain/media-fields.ts";
-import { ANONYMOUS_RETENTION_DAYS } from "../../domain/metering.ts";
-import { DAY, HOUR } from "../../domain/ratelimits.ts";
+import { FieldErrors, checkCustomSize, parseBool, parseCustom, parseDate, parseNamespace, parseTags, parseText, parseTtl } from "../../domain/library/fields.ts";
+import { ANONYMOUS_RETENTION_DAYS } from "../../domain/metering/metering.ts";
+import { DAY, HOUR } from "../../domain/metering/ratelimits.ts";
 import { optionalKey } from "../auth.ts";
 import { clientIp } from "../client-ip.ts";
 import type { RouteEnv } from "../env.ts";

@@ -1,6 +1,6 @@
 import type { User } from "../../domain/records.ts";
-import type { ImageRecord } from "../../domain/images.ts";
-import { parseMetadata, RESERVED } from "../../domain/media-fields.ts";
+import type { ImageRecord } from "../../domain/library/images.ts";
+import { parseMetadata, RESERVED } from "../../domain/library/fields.ts";
 import { cdnUrl } from "../native/shape.ts";
 
 // img.pro's media item: optional fields are left out when they do not apply, custom fields

@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { imgwireDelivery } from "../../delivery/imgwire.ts";
+import { imgwireDelivery } from "../../domain/delivery/imgwire.ts";
 import { AppError } from "../../domain/errors.ts";
 import { matchesEtag, pathAfter, sendDelivered } from "../delivery.ts";
 import { markBodyRead } from "../validate.ts";

@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import type { MetricsQuery } from "../../domain/metrics.ts";
+import type { MetricsQuery } from "../../domain/metering/metrics.ts";
 import { MetricsQuerySchema } from "../native/metrics.ts";
 import { type ImgwireEnv, parseIn } from "./context.ts";
 

@@ -1,10 +1,10 @@
 import type { ImgwireCorsOrigin, ImgwireDomain, ImgwireDownload, ImgwireToken, ImgwireUpload } from "../../domain/records.ts";
 import type { ApiKey, User } from "../../domain/records.ts";
-import { WEB_FORMATS } from "../../delivery/spec.ts";
-import type { ImageRecord } from "../../domain/images.ts";
+import { WEB_FORMATS } from "../../domain/delivery/spec.ts";
+import type { ImageRecord } from "../../domain/library/images.ts";
 import { clientOptions, keyExtras } from "../../domain/imgwire/keys.ts";
-import { imgwireMime } from "../../domain/imgwire-uploads.ts";
-import { parseMetadata } from "../../domain/media-fields.ts";
+import { imgwireMime } from "../../domain/imgwire/uploads.ts";
+import { parseMetadata } from "../../domain/library/fields.ts";
 
 // Imgwire's response models: every member present (null where there is no value), UUIDs,
 // times as RFC 3339 with a zone.

@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import * as v from "valibot";
 import type { User } from "../../domain/records.ts";
 import { AppError } from "../../domain/errors.ts";
-import type { Plans } from "../../domain/plans.ts";
+import type { Plans } from "../../domain/metering/plans.ts";
 import type { RouteEnv } from "../env.ts";
 import { jsonBody, parse } from "../validate.ts";
 import { unix } from "./shape.ts";

@@ -1,14 +1,14 @@
 import { Hono } from "hono";
 import * as v from "valibot";
 import { AppError } from "../../domain/errors.ts";
-import { validatePath } from "../../domain/paths.ts";
-import { MAX_TAG_LENGTH, NAMESPACE } from "../../domain/media-fields.ts";
+import { validatePath } from "../../domain/library/paths.ts";
+import { MAX_TAG_LENGTH, NAMESPACE } from "../../domain/library/fields.ts";
 import type { RouteEnv } from "../env.ts";
 import { boundaryOf, parseMultipart, readField } from "../multipart.ts";
 import { jsonBody, markBodyRead, parse, queryInt } from "../validate.ts";
 import { setPageHeaders } from "../paging.ts";
 import { baseUrl } from "../urls.ts";
-import { sign } from "../../delivery/signing.ts";
+import { sign } from "../../domain/delivery/signing.ts";
 import { cdnUrl, listItem, metadataResponse, rfc3339, uploadResponse } from "./shape.ts";
 
 /** The services these routes use. */

@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import * as v from "valibot";
-import { INTERVALS, type MetricsQuery, validTimeZone } from "../../domain/metrics.ts";
+import { INTERVALS, type MetricsQuery, validTimeZone } from "../../domain/metering/metrics.ts";
 import type { RouteEnv } from "../env.ts";
 import { parse } from "../validate.ts";
 

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import * as v from "valibot";
 import type { Preset } from "../../domain/records.ts";
-import { parseParams } from "../../delivery/native.ts";
+import { parseParams } from "../../domain/delivery/native.ts";
 import type { RouteEnv } from "../env.ts";
 import { jsonBody, parse } from "../validate.ts";
 import { unix } from "./shape.ts";

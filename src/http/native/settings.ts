@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import * as v from "valibot";
 import type { User } from "../../domain/records.ts";
 import type { AppServices, RouteEnv } from "../env.ts";
-import { FITS } from "../../delivery/native.ts";
+import { FITS } from "../../domain/delivery/native.ts";
 import { jsonBody, parse } from "../validate.ts";
 import { unix } from "./shape.ts";
 

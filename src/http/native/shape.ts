@@ -1,7 +1,7 @@
 import type { ApiKey, User } from "../../domain/records.ts";
-import type { ImageRecord } from "../../domain/images.ts";
-import { stemOf } from "../../domain/paths.ts";
-import { parseMetadata } from "../../domain/media-fields.ts";
+import type { ImageRecord } from "../../domain/library/images.ts";
+import { stemOf } from "../../domain/library/paths.ts";
+import { parseMetadata } from "../../domain/library/fields.ts";
 
 // Response shapes of the native (img-src) dialect. Image times are RFC 3339, other times Unix
 // seconds; every field the official SDK declares is present (null when there is no value).

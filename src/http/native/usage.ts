@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { periodBounds } from "../../domain/usage.ts";
+import { periodBounds } from "../../domain/metering/usage.ts";
 import type { RouteEnv } from "../env.ts";
 import { unix } from "./shape.ts";
 

@@ -1,6 +1,6 @@
 import * as v from "valibot";
-import type { Fit, Gravity, OutputFormat, TransformSpec } from "../../codecs/types.ts";
-import { AppError } from "../domain/errors.ts";
+import type { Fit, Gravity, OutputFormat, TransformSpec } from "../../../codecs/types.ts";
+import { AppError } from "../errors.ts";
 import type { DeliveryRequest } from "./deliver.ts";
 import { type NativeParams, parseParams } from "./native.ts";
 import type { Source } from "./spec.ts";

@@ -1,6 +1,6 @@
-import type { Db } from "../db/connection.ts";
-import type { User, UserUpdate } from "../db/schema.ts";
-import { newId } from "./ids.ts";
+import type { Db } from "../../db/connection.ts";
+import type { User, UserUpdate } from "../../db/schema.ts";
+import { newId } from "../ids.ts";
 
 /** Tenants: every image, key, preset and counter belongs to one. */
 export class Users {

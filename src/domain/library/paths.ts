@@ -1,4 +1,4 @@
-import { AppError } from "./errors.ts";
+import { AppError } from "../errors.ts";
 
 // A path alias is what follows /i/{username}/ in a delivery URL: folders and a file name.
 

@@ -1,15 +1,15 @@
 import { createHash } from "node:crypto";
 import exifr from "exifr";
-import type { ImgwireToken, ImgwireUpload } from "../db/imgwire-schema.ts";
-import type { Db } from "../db/connection.ts";
-import type { ApiKey } from "../db/schema.ts";
-import { AppError, notFound } from "./errors.ts";
-import type { Fetcher } from "./fetcher.ts";
-import { newId, randomAlnum } from "./ids.ts";
-import type { Admission, Ingest } from "./ingest/ingest.ts";
-import { clientOptions } from "./imgwire/keys.ts";
-import type { Tokens } from "./tokens/tokens.ts";
-import type { Users } from "./users.ts";
+import type { ImgwireToken, ImgwireUpload } from "../../db/imgwire-schema.ts";
+import type { Db } from "../../db/connection.ts";
+import type { ApiKey } from "../../db/schema.ts";
+import { AppError, notFound } from "../errors.ts";
+import type { Fetcher } from "../fetcher/fetcher.ts";
+import { newId, randomAlnum } from "../ids.ts";
+import type { Admission, Ingest } from "../ingest/ingest.ts";
+import { clientOptions } from "./keys.ts";
+import type { Tokens } from "../tokens/tokens.ts";
+import type { Users } from "../accounts/users.ts";
 
 // Imgwire's two-step upload: the image is promised first (an id, status PENDING and a signed,
 // expiring, single-use upload URL), and becomes READY when its bytes arrive and prove to be

@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import { AppError } from "./errors.ts";
+import { AppError } from "../errors.ts";
 
 // The rules of the library fields (tags, namespace, TTL, custom metadata), shared by every
 // dialect that sets them: valibot schemas, each run into one error list so a client learns

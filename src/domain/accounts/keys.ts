@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
-import type { Db } from "../db/connection.ts";
-import type { ApiKey, User } from "../db/schema.ts";
-import { AppError } from "./errors.ts";
-import { newId, randomAlnum } from "./ids.ts";
+import type { Db } from "../../db/connection.ts";
+import type { ApiKey, User } from "../../db/schema.ts";
+import { AppError } from "../errors.ts";
+import { newId, randomAlnum } from "../ids.ts";
 
 export type Scope = "read" | "write";
 export const KEY_PREFIX = "imgsrc_";

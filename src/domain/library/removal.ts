@@ -1,8 +1,8 @@
 import type { Kysely } from "kysely";
-import type { Db } from "../db/connection.ts";
-import type { Database } from "../db/schema.ts";
-import type { BlobStore } from "../store/types.ts";
-import { notFound } from "./errors.ts";
+import type { Db } from "../../db/connection.ts";
+import type { Database } from "../../db/schema.ts";
+import type { BlobStore } from "../../store/types.ts";
+import { notFound } from "../errors.ts";
 import { attachPaths, type ImageRecord } from "./image-rows.ts";
 
 // Removing images: rows, paths and tags in one transaction; a blob no image uses any more is

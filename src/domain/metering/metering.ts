@@ -1,8 +1,8 @@
 import type { Kysely } from "kysely";
-import type { Db } from "../db/connection.ts";
-import type { Database, User } from "../db/schema.ts";
-import { AppError } from "./errors.ts";
-import type { Principal } from "./keys.ts";
+import type { Db } from "../../db/connection.ts";
+import type { Database, User } from "../../db/schema.ts";
+import { AppError } from "../errors.ts";
+import type { Principal } from "../accounts/keys.ts";
 import { type Feature, FEATURE_REFUSALS, type Plan, type Plans } from "./plans.ts";
 import { periodBounds, periodOf, type Metric, type Usage } from "./usage.ts";
 

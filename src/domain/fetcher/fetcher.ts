@@ -1,7 +1,7 @@
 import { lookup as dnsLookup } from "node:dns/promises";
-import type { ConnectOptions, Connection } from "../runtime/types.ts";
+import type { ConnectOptions, Connection } from "../../runtime/types.ts";
 import { type Cidr, checkAddress, parseAddress } from "./addresses.ts";
-import { AppError } from "./errors.ts";
+import { AppError } from "../errors.ts";
 import { Http1Error, type ResponseHead, readResponse } from "./http1.ts";
 
 // The one way imgd fetches a URL a client named (img.pro import, Imgwire URL upload). It

@@ -1,7 +1,7 @@
 import * as v from "valibot";
-import type { Fit, OutputFormat, TransformSpec } from "../../codecs/types.ts";
-import { AppError } from "../domain/errors.ts";
-import { extensionOf } from "../domain/paths.ts";
+import type { Fit, OutputFormat, TransformSpec } from "../../../codecs/types.ts";
+import { AppError } from "../errors.ts";
+import { extensionOf } from "../library/paths.ts";
 import type { DeliveryRequest } from "./deliver.ts";
 import { EXT_FORMAT, type Source, WEB_FORMATS } from "./spec.ts";
 

@@ -1,5 +1,5 @@
 import { type Kysely, sql } from "kysely";
-import type { Database, Image } from "../db/schema.ts";
+import type { Database, Image } from "../../db/schema.ts";
 
 // What every image use case (ingest, library queries, removal) reads the same way: an image row
 // with its paths and tags, and the filter that hides expired images.

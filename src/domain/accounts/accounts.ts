@@ -1,9 +1,9 @@
-import type { Db } from "../db/connection.ts";
-import type { User } from "../db/schema.ts";
-import { AppError, notFound } from "./errors.ts";
-import type { Images } from "./images.ts";
+import type { Db } from "../../db/connection.ts";
+import type { User } from "../../db/schema.ts";
+import { AppError, notFound } from "../errors.ts";
+import type { Images } from "../library/images.ts";
 import type { Keys } from "./keys.ts";
-import { HOUR, type RateLimits } from "./ratelimits.ts";
+import { HOUR, type RateLimits } from "../metering/ratelimits.ts";
 import type { Users } from "./users.ts";
 import { randomBytes } from "node:crypto";
 

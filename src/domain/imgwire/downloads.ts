@@ -1,11 +1,11 @@
 import { Readable } from "node:stream";
 import yazl from "yazl";
-import type { ImgwireDownload } from "../db/imgwire-schema.ts";
-import type { Db } from "../db/connection.ts";
-import { AppError, notFound } from "./errors.ts";
-import { newId } from "./ids.ts";
-import type { Images } from "./images.ts";
-import type { ArchiveStore, BlobStore, StoredObject } from "../store/types.ts";
+import type { ImgwireDownload } from "../../db/imgwire-schema.ts";
+import type { Db } from "../../db/connection.ts";
+import { AppError, notFound } from "../errors.ts";
+import { newId } from "../ids.ts";
+import type { Images } from "../library/images.ts";
+import type { ArchiveStore, BlobStore, StoredObject } from "../../store/types.ts";
 
 // Bulk downloads: a job row (PENDING → PROCESSING → READY | FAILED) and a ZIP of the originals
 // streamed file by file from the blob store into the archive store (memory stays flat

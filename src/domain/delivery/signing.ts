@@ -1,4 +1,4 @@
-import type { TokenCheck, Tokens } from "../domain/tokens/tokens.ts";
+import type { TokenCheck, Tokens } from "../tokens/tokens.ts";
 
 // Signed delivery URLs: a token over the user, the path, every other query option and the
 // expiry, so changing any of them (or the time) breaks it. The URL carries `token` and `expires`.

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
-import { plan } from "../../codecs/geometry.ts";
-import { avifTooLarge, type OutputFormat, type TransformSpec } from "../../codecs/types.ts";
-import { AppError } from "../domain/errors.ts";
+import { plan } from "../../../codecs/geometry.ts";
+import { avifTooLarge, type OutputFormat, type TransformSpec } from "../../../codecs/types.ts";
+import { AppError } from "../errors.ts";
 
 // The canonical transform spec is what every URL dialect parses into: equal requests give equal
 // specs, so they share one cache key and one pipeline run.

@@ -1,8 +1,8 @@
-import type { Db } from "../db/connection.ts";
-import type { Image } from "../db/schema.ts";
-import { AppError, notFound } from "./errors.ts";
+import type { Db } from "../../db/connection.ts";
+import type { Image } from "../../db/schema.ts";
+import { AppError, notFound } from "../errors.ts";
 import type { ImageRecord, Images } from "./images.ts";
-import { FieldErrors, MAX_TAGS, mergeCustom, parseMetadata } from "./media-fields.ts";
+import { FieldErrors, MAX_TAGS, mergeCustom, parseMetadata } from "./fields.ts";
 
 // The library view of a tenant's images (img.pro's media): filtered keyset listing, metadata
 // edits, batch operations, namespaces, and the sweeper that removes expired items.

@@ -1,19 +1,19 @@
-import type { Db } from "../db/connection.ts";
-import "../db/imgwire-schema.ts";
-import type { ArchiveStore, BlobStore } from "../store/types.ts";
-import type { Accounts } from "./accounts.ts";
-import type { Fetcher } from "./fetcher.ts";
-import type { Images } from "./images.ts";
-import type { Ingest } from "./ingest/ingest.ts";
-import { CorsOrigins } from "./imgwire/cors.ts";
-import { CustomDomains, DomainHosts } from "./imgwire/domains.ts";
-import { Environments } from "./imgwire/environments.ts";
-import { ImgwireKeys } from "./imgwire/keys.ts";
-import { ImgwireDownloads } from "./imgwire-downloads.ts";
-import { ImgwireUploads } from "./imgwire-uploads.ts";
-import type { Keys } from "./keys.ts";
-import type { Tokens } from "./tokens/tokens.ts";
-import type { Users } from "./users.ts";
+import type { Db } from "../../db/connection.ts";
+import "../../db/imgwire-schema.ts";
+import type { ArchiveStore, BlobStore } from "../../store/types.ts";
+import type { Accounts } from "../accounts/accounts.ts";
+import type { Fetcher } from "../fetcher/fetcher.ts";
+import type { Images } from "../library/images.ts";
+import type { Ingest } from "../ingest/ingest.ts";
+import { CorsOrigins } from "./cors.ts";
+import { CustomDomains, DomainHosts } from "./domains.ts";
+import { Environments } from "./environments.ts";
+import { ImgwireKeys } from "./keys.ts";
+import { ImgwireDownloads } from "./downloads.ts";
+import { ImgwireUploads } from "./uploads.ts";
+import type { Keys } from "../accounts/keys.ts";
+import type { Tokens } from "../tokens/tokens.ts";
+import type { Users } from "../accounts/users.ts";
 
 /** The Imgwire dialect's resources, built once per imgd. */
 export interface ImgwireServices {

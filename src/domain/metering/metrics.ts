@@ -1,4 +1,4 @@
-import { AppError } from "./errors.ts";
+import { AppError } from "../errors.ts";
 import { hourOf, type Metric, type Usage } from "./usage.ts";
 
 // A tenant's usage over time, in the shapes of Imgwire's metrics API (MetricsDatasetsSchema

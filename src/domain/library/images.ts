@@ -1,7 +1,7 @@
 import { type Kysely, sql } from "kysely";
-import type { Db } from "../db/connection.ts";
-import type { Database, Image } from "../db/schema.ts";
-import { notFound } from "./errors.ts";
+import type { Db } from "../../db/connection.ts";
+import type { Database, Image } from "../../db/schema.ts";
+import { notFound } from "../errors.ts";
 import { attachPaths, escapeLike, type ImageRecord, like, live, type Visibility, withPaths } from "./image-rows.ts";
 import { stemOf } from "./paths.ts";
 import type { Removal } from "./removal.ts";

@@ -1,6 +1,6 @@
 import type { Kysely } from "kysely";
-import type { Db } from "../db/connection.ts";
-import type { Database } from "../db/schema.ts";
+import type { Db } from "../../db/connection.ts";
+import type { Database } from "../../db/schema.ts";
 
 /**
  * What is counted per tenant. The first five are monthly plan figures; `requests` (deliveries

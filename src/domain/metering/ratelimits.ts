@@ -1,5 +1,5 @@
-import type { Db } from "../db/connection.ts";
-import { AppError } from "./errors.ts";
+import type { Db } from "../../db/connection.ts";
+import { AppError } from "../errors.ts";
 
 export interface RateRule {
   /** What is counted, e.g. `register-ip:203.0.113.7`. */

@@ -1,7 +1,7 @@
-import type { Db } from "../db/connection.ts";
-import type { Preset } from "../db/schema.ts";
-import { AppError, notFound } from "./errors.ts";
-import { randomAlnum } from "./ids.ts";
+import type { Db } from "../../db/connection.ts";
+import type { Preset } from "../../db/schema.ts";
+import { AppError, notFound } from "../errors.ts";
+import { randomAlnum } from "../ids.ts";
 
 /** Named transformation parameter sets of a tenant (`?p:name`). Params are validated by the caller. */
 export class Presets {
