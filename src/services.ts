@@ -10,6 +10,8 @@ import { Keys } from "./domain/keys.ts";
 import { Presets } from "./domain/presets.ts";
 import { Usage } from "./domain/usage.ts";
 import { Users } from "./domain/users.ts";
+import { Passwords } from "./domain/passwords.ts";
+import { Sessions, SignInGuard } from "./domain/sessions.ts";
 import { Accounts } from "./domain/accounts.ts";
 import { parseCidrList } from "./domain/addresses.ts";
 import { Fetcher } from "./domain/fetcher.ts";
@@ -49,6 +51,10 @@ export interface Services {
   telemetry: Telemetry;
   accessLog: AccessLog;
   rates: RateLimits;
+  /** The dashboard's accounts side: passwords, browser sessions, sign-in back-off. */
+  passwords: Passwords;
+  sessions: Sessions;
+  signins: SignInGuard;
   fetcher: Fetcher;
   imgwire: ImgwireServices;
   /** Proxies whose X-Forwarded-For is believed (IMGD_TRUST_PROXY). */
@@ -108,6 +114,9 @@ export async function buildServices(config: Config, runtime: Runtime, log: (line
   });
   variants.onRemoved = (keys) => delivery.forgetVariants(keys);
   const rates = new RateLimits(db, config.now);
+  const passwords = new Passwords(db, config.now);
+  const sessions = new Sessions(db, config.now);
+  const signins = new SignInGuard(db, config.now);
   const media = new Media(db, images, config.now);
   const accounts = new Accounts({ db, users, keys, images, rates, now: config.now });
   const fetcher = new Fetcher({ allow: parseCidrList(config.importAllowNetworks), timeoutMs: config.importTimeoutMs });
@@ -118,11 +127,12 @@ export async function buildServices(config: Config, runtime: Runtime, log: (line
     await imgwire.sweep();
     await media.sweepExpired();
     await rates.prune();
+    await sessions.prune();
   }, log);
   sweeper.start();
   return {
     config, runtime, db, blobs, pool, users, keys, images, presets, usage, variants, delivery,
-    media, accounts, plans, metering, metrics, telemetry, accessLog, rates, fetcher, imgwire, trustedProxies: parseCidrList(config.trustProxy), sweeper, secret, log,
+    media, accounts, plans, metering, metrics, telemetry, accessLog, rates, passwords, sessions, signins, fetcher, imgwire, trustedProxies: parseCidrList(config.trustProxy), sweeper, secret, log,
   };
 }
 

@@ -2,6 +2,7 @@ import type { MiddlewareHandler } from "hono";
 import { AppError } from "../domain/errors.ts";
 import { KEY_PREFIX, type Scope } from "../domain/keys.ts";
 import type { AppEnv } from "./env.ts";
+import { sessionPrincipal } from "./dashboard/session-auth.ts";
 
 const KEY_PARAMS = new Set(["key", "api_key", "apikey", "api-key", "access_token", "token", "auth", "authorization"]);
 
@@ -32,7 +33,7 @@ export function bearer(header: string | undefined): string | null {
 export function optionalKey(scope?: Scope): MiddlewareHandler<AppEnv> {
   const required = requireKey(scope);
   return async (c, next) => {
-    if (c.req.header("authorization") === undefined) {
+    if (c.req.header("authorization") === undefined && !hasSessionCookie(c.req.header("cookie"))) {
       refuseKeyInQuery(c.req.url);
       return next();
     }
@@ -40,13 +41,16 @@ export function optionalKey(scope?: Scope): MiddlewareHandler<AppEnv> {
   };
 }
 
-/** Requires a valid key; the scope defaults from the method (reads need `read`, the rest `write`). */
+const hasSessionCookie = (cookie: string | undefined) => !!cookie && /(?:^|;\s*)imgd_session=/.test(cookie);
+
+/** Requires a valid key (or session); the scope defaults from the method (reads need `read`, the rest `write`). */
 export function requireKey(scope?: Scope): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     refuseKeyInQuery(c.req.url);
     const secret = bearer(c.req.header("authorization"));
-    if (!secret) throw new AppError("UNAUTHORIZED", "Missing API key: send 'Authorization: Bearer <key>'");
-    const principal = await c.var.services.keys.authenticate(secret);
+    // No key: the dashboard's session cookie, if any, gives the same kind of principal.
+    const principal = secret ? await c.var.services.keys.authenticate(secret) : c.req.header("authorization") === undefined ? await sessionPrincipal(c) : null;
+    if (!principal) throw new AppError("UNAUTHORIZED", "Missing API key: send 'Authorization: Bearer <key>'");
     const needed = scope ?? (c.req.method === "GET" || c.req.method === "HEAD" ? "read" : "write");
     if (!principal.scopes.has(needed)) {
       throw new AppError("FORBIDDEN", `This API key lacks the '${needed}' scope`);

@@ -4,6 +4,7 @@ import type { User } from "../../db/schema.ts";
 import { AppError } from "../../domain/errors.ts";
 import type { Principal } from "../../domain/keys.ts";
 import type { AppEnv } from "../env.ts";
+import { sessionPrincipal } from "../dashboard/session-auth.ts";
 import { bearer } from "../auth.ts";
 import { jsonBody } from "../validate.ts";
 import { ImgwireValidation, type Issue } from "./errors.ts";
@@ -69,8 +70,9 @@ export function imgwireAuth(): MiddlewareHandler<ImgwireEnv> {
   return async (c, next) => {
     const { keys, access, usage } = { ...c.var.services, access: c.var.services.imgwire.access };
     const secret = bearer(c.req.header("authorization"));
-    if (!secret) throw new AppError("UNAUTHORIZED", "Not authenticated: send 'Authorization: Bearer <key>'");
-    const principal: Principal = await keys.authenticate(secret, { allowClient: true });
+    // No key: the dashboard's session cookie, if any, is the same principal a server key is.
+    const principal: Principal | null = secret ? await keys.authenticate(secret, { allowClient: true }) : c.req.header("authorization") === undefined ? await sessionPrincipal(c) : null;
+    if (!principal) throw new AppError("UNAUTHORIZED", "Not authenticated: send 'Authorization: Bearer <key>'");
     const isClient = principal.key.kind === "client";
     if (isClient && !clientMayUse(c.req.method, c.req.path)) {
       throw new AppError("FORBIDDEN", "A client key may only create standard uploads and get images: use a server key");
