@@ -157,7 +157,7 @@ const en = {
   "builder.none": "none",
   "builder.previewOf": "Preview of {name}",
   "builder.urlNative": "imgd URL",
-  "builder.urlImgpro": "img.pro-style URL (by id)",
+  "builder.urlImgpro": "img.pro size URL (s, m or l)",
   "builder.urlImgwire": "Imgwire CDN URL",
   "builder.urlAssets": "AssetsRepo URL (needs Authorization: Bearer)",
 

@@ -26,7 +26,8 @@ const PRIVATE: Record<string, (p: { rest: string }) => unknown> = {
   account: SettingsPage,
   usage: UsagePage,
   uploaders: UploadersPage,
-  imgwire: ImgwirePage,
+  // Not /imgwire: that is the Imgwire API's mount.
+  environments: ImgwirePage,
   admin: AdminPage,
 };
 
@@ -36,7 +37,7 @@ const NAV: [string, () => string][] = [
   ["presets", () => t("nav.presets")],
   ["usage", () => t("nav.usage")],
   ["uploaders", () => t("nav.uploaders")],
-  ["imgwire", () => t("nav.imgwire")],
+  ["environments", () => t("nav.imgwire")],
   ["settings", () => t("nav.settings")],
 ];
 

@@ -19,13 +19,15 @@ export function navigate(to: string, replace = false) {
 addEventListener("popstate", () => {
   for (const l of listeners) l(currentPath());
 });
+/** The current path; a change of the query string alone re-renders too (filters live there). */
 export function usePath(): string {
-  const [path, setPath] = useState(currentPath());
+  const [, setHere] = useState(location.href);
   useEffect(() => {
-    listeners.add(setPath);
-    return () => void listeners.delete(setPath);
+    const l = () => setHere(location.href);
+    listeners.add(l);
+    return () => void listeners.delete(l);
   }, []);
-  return path;
+  return currentPath();
 }
 
 /** An in-app link: a real <a href> (new tab, copy link work), handled without a reload. */
@@ -86,14 +88,15 @@ export function CopyButton({ text, label }: { text: string; label?: string }) {
     setDone(await copyText(text));
     setTimeout(() => setDone(false), 1500);
   };
-  return html`<button type="button" class="small" onClick=${onClick} aria-label=${label ?? t("common.copy")}>${done ? t("common.copied") : t("common.copy")}</button>`;
+  // The name keeps the visible word first ("Copy Secret key"), as speech input expects.
+  return html`<button type="button" class="small" onClick=${onClick}>${done ? t("common.copied") : t("common.copy")}${label ? html`<span class="visually-hidden"> ${label}</span>` : null}</button>`;
 }
 
 /** A read-only value with a copy button, labelled. */
 export function CopyField({ label, value, id }: { label: string; value: string; id: string }) {
   return html`<div class="copyfield">
     <label for=${id}>${label}</label>
-    <div class="row"><input id=${id} readonly value=${value} onFocus=${(e: FocusEvent) => (e.target as HTMLInputElement).select()} /><${CopyButton} text=${value} label=${`${t("common.copy")}: ${label}`} /></div>
+    <div class="row"><input id=${id} readonly value=${value} onFocus=${(e: FocusEvent) => (e.target as HTMLInputElement).select()} /><${CopyButton} text=${value} label=${label} /></div>
   </div>`;
 }
 

@@ -8,7 +8,7 @@ import type { AppEnv } from "../env.ts";
 // answers the same small HTML document; the client renders the page the path names.
 
 /** First path segments that are dashboard pages (the client's router knows the rest). */
-export const PAGES = ["login", "setup", "signup", "library", "upload", "image", "keys", "presets", "settings", "account", "usage", "imgwire", "admin", "uploaders"];
+export const PAGES = ["login", "setup", "signup", "library", "upload", "image", "keys", "presets", "settings", "account", "usage", "environments", "admin", "uploaders"];
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 

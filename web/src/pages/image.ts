@@ -168,7 +168,8 @@ export function ImagePage({ rest }: { rest: string }) {
   const set = (k: keyof Spec) => (e: Event) => setSpec({ ...spec, [k]: (e.target as HTMLInputElement).value });
   const nativeUrl = absolute(nativePath(user.username, path, spec.format)) + nativeQuery(spec);
   const ext = spec.format === "original" ? m.mime_type.split("/")[1].replace("jpeg", "jpg") : EXT[spec.format];
-  const imgproUrl = absolute(`/i/${encodeURIComponent(user.username)}/${d.id}.${ext}`) + nativeQuery(spec);
+  // img.pro's clients ask for a named size (short edge 320/640/1080 px) on the same URL.
+  const imgproUrl = absolute(nativePath(user.username, path, spec.format)) + "?size=m";
   // Imgwire names a preset as a path suffix (`…/photo.jpg@thumbnail`).
   const imgwireUrl = absolute(`/imgwire/cdn/${encodeURIComponent(user.username)}/${enc(path)}${spec.preset ? `@${encodeURIComponent(spec.preset)}` : ""}`) + imgwireQuery(spec);
   const assetsUrl = absolute(`/api/images/${enc(spec.format === "original" ? path : `${stemOf(path)}.${ext}`)}`) + nativeQuery(spec);
@@ -218,7 +219,7 @@ export function ImagePage({ rest }: { rest: string }) {
           <dt>${t("image.size")}</dt><dd>${bytes(m.size)}</dd>
           <dt>${t("image.type")}</dt><dd>${m.mime_type}</dd>
           <dt>${t("image.uploaded")}</dt><dd>${new Date(m.uploaded_at).toLocaleString()}</dd>
-          <dt>${t("image.colour")}</dt><dd>${m.dominant_color ? html`<span class="swatch" style=${{ background: m.dominant_color }} aria-hidden="true"></span> ${m.dominant_color}` : "–"}</dd>
+          <dt>${t("image.colour")}</dt><dd>${m.dominant_color ? html`<span class="swatch" style=${{ background: `#${m.dominant_color.replace(/^#/, "")}` }} aria-hidden="true"></span> #${m.dominant_color.replace(/^#/, "")}` : "–"}</dd>
           <dt>${t("image.paths")}</dt><dd>${d.paths.join(", ")}</dd>
           <dt>${t("image.tags")}</dt><dd>${d.tags?.length ? d.tags.join(", ") : "–"}</dd>
           <dt>${t("image.namespace")}</dt><dd>${d.namespace ?? "–"}</dd>
@@ -276,7 +277,7 @@ export function ImagePage({ rest }: { rest: string }) {
           ["nuxt", t("snippet.nuxt")],
         ] as const
       ).map(
-        ([k, label]) => html`<div class="snippet"><div class="row between"><h3 id=${`sn-${k}`}>${label}</h3><${CopyButton} text=${sn[k]} label=${`${t("common.copy")}: ${label}`} /></div>
+        ([k, label]) => html`<div class="snippet"><div class="row between"><h3 id=${`sn-${k}`}>${label}</h3><${CopyButton} text=${sn[k]} label=${label} /></div>
           <textarea readonly rows="6" aria-labelledby=${`sn-${k}`} class="mono">${sn[k]}</textarea></div>`,
       )}
     </section>
