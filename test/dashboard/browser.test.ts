@@ -135,6 +135,22 @@ test.skipIf(!existsSync(CHROMIUM))("a person walks the dashboard", async () => {
   await page.getByRole("progressbar", { name: "Progress of pier.png" }).waitFor();
   for (const name of ["sunset.jpg", "pier.png"]) await page.locator(`li.upload.done[data-name="${name}"]`).waitFor({ timeout: 30_000 });
   expect(await page.locator('li.upload[data-name="sunset.jpg"] progress').evaluate((p: HTMLProgressElement) => p.value)).toBe(1);
+  // A file that is no image fails in plain words and offers a retry; the others go on.
+  await page.locator("#file-input").setInputFiles([{ name: "notes.txt", mimeType: "text/plain", buffer: Buffer.from("not an image at all") }]);
+  const failed = page.locator('li.upload.failed[data-name="notes.txt"]');
+  await failed.waitFor({ timeout: 30_000 });
+  expect(await failed.innerText()).toContain("This is not an image imgd can read");
+  await failed.getByRole("button", { name: "Retry" }).click();
+  await failed.waitFor();
+  // Keyboard: Tab reaches the file picker and its label shows the focus.
+  await page.getByRole("link", { name: "Skip to content" }).focus();
+  let focusShown = false;
+  for (let i = 0; i < 30 && !focusShown; i++) {
+    await page.keyboard.press("Tab");
+    focusShown = await page.evaluate(() => document.activeElement?.id === "file-input" && getComputedStyle(document.querySelector('label[for="file-input"]')!).outlineStyle === "solid");
+  }
+  expect(focusShown).toBe(true);
+  await page.getByRole("button", { name: "Clear finished" }).click();
   await page.getByLabel("Tags (comma-separated)", { exact: true }).fill("");
   const dataTransfer = await page.evaluateHandle(({ bytes }) => {
     const dt = new DataTransfer();

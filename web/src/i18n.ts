@@ -85,7 +85,7 @@ const en = {
 
   "library.title": "Library",
   "library.filters": "Filter images",
-  "library.search": "Search names and paths",
+  "library.search": "Search",
   "library.folder": "Folder",
   "library.namespace": "Namespace",
   "library.any": "Any",

@@ -130,10 +130,10 @@ export function Uploader({ onUploaded, autoFocus }: { onUploaded: () => void; au
     >
       <p>${t("upload.drop")}</p>
       <div class="row wrap">
+        <input id="file-input" ref=${fileInput} class="visually-hidden picker" type="file" multiple accept="image/*" onChange=${(e: Event) => { fromList((e.target as HTMLInputElement).files); (e.target as HTMLInputElement).value = ""; }} />
         <label class="button primary" for="file-input">${t("upload.choose")}</label>
-        <input id="file-input" ref=${fileInput} class="visually-hidden" type="file" multiple accept="image/*" onChange=${(e: Event) => { fromList((e.target as HTMLInputElement).files); (e.target as HTMLInputElement).value = ""; }} />
+        <input id="folder-input" class="visually-hidden picker" type="file" multiple webkitdirectory="" onChange=${(e: Event) => { fromList((e.target as HTMLInputElement).files); (e.target as HTMLInputElement).value = ""; }} />
         <label class="button" for="folder-input">${t("upload.chooseFolder")}</label>
-        <input id="folder-input" class="visually-hidden" type="file" multiple webkitdirectory="" onChange=${(e: Event) => { fromList((e.target as HTMLInputElement).files); (e.target as HTMLInputElement).value = ""; }} />
       </div>
       <p class="muted small">${t("upload.pasteHint")}</p>
     </div>
