@@ -176,6 +176,19 @@ test.skipIf(!existsSync(CHROMIUM))("a person walks the dashboard", async () => {
   await page.waitForURL(/tag=beach/);
   await until(() => tiles.count(), (n) => n === 2, "two tiles");
   expect((await tiles.allInnerTexts()).join(" ")).not.toContain("dropped.jpg");
+  // Multi-select: both filtered images made private, then public again, in one step each.
+  await page.getByRole("checkbox", { name: "Select sunset.jpg" }).check();
+  await page.getByRole("checkbox", { name: "Select pier.png" }).check();
+  await page.getByText("2 selected").waitFor();
+  await page.getByRole("button", { name: "Make private" }).click();
+  await until(() => page.locator(".tile .private").count(), (n) => n === 2, "two private tiles");
+  const listed = async () => ((await (await s.api("/api/v1/images?tag=beach")).json()) as { images: { visibility: string }[] }).images.map((i) => i.visibility);
+  expect(await listed()).toEqual(["private", "private"]);
+  await page.getByRole("checkbox", { name: "Select sunset.jpg" }).check();
+  await page.getByRole("checkbox", { name: "Select pier.png" }).check();
+  await page.getByRole("button", { name: "Make public" }).click();
+  await until(() => page.locator(".tile .private").count(), (n) => n === 0, "public tiles again");
+  expect(await listed()).toEqual(["public", "public"]);
   await page.getByRole("link", { name: "sunset.jpg" }).click();
   await heading("sunset.jpg").waitFor();
   await page.getByText("1600 × 1200 px").waitFor();
