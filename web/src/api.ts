@@ -3,7 +3,9 @@
 
 export const BASE = document.documentElement.dataset.base ?? "";
 let csrf = "";
-export const setCsrf = (token: string) => void (csrf = token);
+export function setCsrf(token: string) {
+  csrf = token;
+}
 
 export class ApiError extends Error {
   constructor(
@@ -64,7 +66,9 @@ export const patch = async <T = any>(path: string, json: unknown) => (await call
 export const del = async <T = any>(path: string, json?: unknown) => (await call<T>(path, { method: "DELETE", json })).data;
 
 let onSignedOut: (() => void) | null = null;
-export const whenSignedOut = (fn: () => void) => void (onSignedOut = fn);
+export function whenSignedOut(fn: () => void) {
+  onSignedOut = fn;
+}
 
 /** A multipart upload with progress (fetch has no upload progress; XMLHttpRequest does). */
 export function uploadFile(path: string, form: FormData, onProgress: (fraction: number) => void): { done: Promise<any>; abort: () => void } {

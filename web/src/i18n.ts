@@ -305,7 +305,9 @@ const catalogues: Record<string, Record<Key, string>> = { en };
 export const LANGUAGES: Record<string, string> = { en: "English" };
 
 let current: Record<Key, string> = en;
-export const setLanguage = (code: string) => void (current = catalogues[code] ?? en);
+export function setLanguage(code: string) {
+  current = catalogues[code] ?? en;
+}
 
 /** The text for a key, with {name} placeholders filled. */
 export function t(key: Key, vars: Record<string, string | number> = {}): string {

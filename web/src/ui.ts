@@ -51,7 +51,9 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): { data: T |
       (data) => live && setState({ data, error: null, loading: false }),
       (error) => live && setState({ data: undefined, error, loading: false }),
     );
-    return () => void (live = false);
+    return () => {
+      live = false;
+    };
   }, [...deps, tick]);
   return { ...state, reload: () => setTick((n) => n + 1) };
 }

@@ -63,7 +63,10 @@ export function mountDashboard(app: Hono<AppEnv>) {
     };
     if (/\bgzip\b/.test(c.req.header("accept-encoding") ?? "")) {
       let gz = gzipped.get(name);
-      if (!gz) gzipped.set(name, (gz = gzipSync(asset.body, { level: 9 })));
+      if (!gz) {
+        gz = gzipSync(asset.body, { level: 9 });
+        gzipped.set(name, gz);
+      }
       return new Response(gz as BodyInit, { headers: { ...headers, "content-encoding": "gzip" } });
     }
     return new Response(asset.body, { headers });
