@@ -140,8 +140,8 @@ export function Uploader({ onUploaded, autoFocus }: { onUploaded: () => void; au
     <details class="upload-options">
       <summary>${t("upload.options")}</summary>
       <div class="grid-form">
-        <div class="field"><label for="up-folder">${t("upload.folder")}</label><input id="up-folder" value=${folder} placeholder="e.g. blog/2026" onInput=${(e: Event) => setFolder((e.target as HTMLInputElement).value)} /></div>
-        <div class="field"><label for="up-tags">${t("upload.tags")}</label><input id="up-tags" value=${tags} placeholder="e.g. beach, summer" onInput=${(e: Event) => setTags((e.target as HTMLInputElement).value)} /></div>
+        <div class="field"><label for="up-folder">${t("upload.folder")}</label><input id="up-folder" value=${folder} placeholder=${t("upload.folderExample")} onInput=${(e: Event) => setFolder((e.target as HTMLInputElement).value)} /></div>
+        <div class="field"><label for="up-tags">${t("upload.tags")}</label><input id="up-tags" value=${tags} placeholder=${t("upload.tagsExample")} onInput=${(e: Event) => setTags((e.target as HTMLInputElement).value)} /></div>
         <div class="field"><label for="up-vis">${t("upload.visibility")}</label>
           <select id="up-vis" value=${visibility} onChange=${(e: Event) => setVisibility((e.target as HTMLSelectElement).value)}>
             <option value="public">${t("common.public")}</option><option value="private">${t("common.private")}</option>
