@@ -188,6 +188,21 @@ describe("sign-in with an API key, revocation, expiry", () => {
     expect((await asBrowser(s, a, "/api/v1/images")).status).toBe(401);
   });
 
+  test("a password changes only from a session that knows the current one; the other sessions end", async () => {
+    const here = await signIn(s, "admin", PASSWORD, from("192.0.2.50"));
+    const there = await signIn(s, "admin", PASSWORD, from("192.0.2.51"));
+    const change = (who: Browserish, current: string, next: string) => asBrowser(s, who, "/auth/password", { method: "POST", json: { current_password: current, new_password: next } });
+    const withKey = await s.api("/auth/password", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ current_password: PASSWORD, new_password: "taken over by a key" }) });
+    expect(withKey.status).toBe(403);
+    expect((await change(here, "not the password", "another long one")).status).toBe(403);
+    expect((await change(here, PASSWORD, "short")).status).toBe(400);
+    expect((await change(here, PASSWORD, "the next admin password")).status).toBe(200);
+    expect((await asBrowser(s, here, "/api/v1/images")).status).toBe(200);
+    expect((await asBrowser(s, there, "/api/v1/images")).status).toBe(401);
+    expect((await signIn(s, "admin", PASSWORD, from("192.0.2.52"))).res.status).toBe(401);
+    expect((await change(here, "the next admin password", PASSWORD)).status).toBe(200);
+  });
+
   test("a session idle for 30 days has ended; one used within them has not", async () => {
     const dataDir = s.dataDir;
     const a = await signIn(s, "admin", PASSWORD, from("192.0.2.30"));

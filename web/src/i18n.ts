@@ -225,7 +225,7 @@ const en = {
   "settings.saved": "Saved.",
 
   "account.title": "Account",
-  "account.current": "Current password (if you have one)",
+  "account.current": "Current password",
   "account.new": "New password",
   "account.change": "Change password",
   "account.changed": "Password changed. Your other sessions were signed out.",

@@ -32,7 +32,7 @@ const Signup = v.strictObject({
   email: v.optional(v.nullable(v.string())),
   password: v.string("is required"),
 });
-const ChangePassword = v.strictObject({ current_password: v.optional(v.string()), new_password: v.string("is required") });
+const ChangePassword = v.strictObject({ current_password: v.string("is required"), new_password: v.string("is required") });
 
 export const whoami = (u: User) => ({ id: u.id, username: u.username, email: u.email, role: u.role, plan: u.plan, verified: !!u.verified, theme: u.theme, language: u.language });
 
@@ -119,7 +119,6 @@ export const accountRoutes = new Hono<AppEnv>()
   })
   .use("/sessions/*", requireKey())
   .use("/sessions", requireKey())
-  .use("/password", requireKey("write"))
   .get("/sessions", async (c) => {
     const p = c.var.principal;
     const current = p.key.id.startsWith("session:") ? p.key.id.slice(8) : null;
@@ -132,18 +131,22 @@ export const accountRoutes = new Hono<AppEnv>()
     if (!(await c.var.services.sessions.revoke(c.var.principal.user.id, c.req.param("id")))) throw new AppError("NOT_FOUND", "Session not found");
     return c.json({ success: true });
   })
+  // Only a signed-in person who knows the current password changes it: a leaked key must not
+  // turn into a password that outlives the key. Accounts without one get a setup link
+  // (imgd users passwd NAME --link).
   .post("/password", async (c) => {
+    const p = await sessionPrincipal(c);
+    if (!p || c.req.header("authorization") !== undefined) throw new AppError("FORBIDDEN", "Change the password from a signed-in dashboard session, not with an API key");
     const body = parse(ChangePassword, await jsonBody(c.req.raw));
     const { passwords, sessions, signins } = c.var.services;
-    const { user, key } = c.var.principal;
-    if (await passwords.has(user.id)) {
-      await signins.check([`user:${user.id}`]);
-      if (!(await passwords.verify(user.id, body.current_password ?? ""))) {
-        await signins.fail([`user:${user.id}`]);
-        throw new AppError("FORBIDDEN", "current_password: is wrong", { field: "current_password" });
-      }
+    const subject = `user:${p.user.id}`;
+    await signins.check([subject]);
+    if (!(await passwords.has(p.user.id))) throw new AppError("FORBIDDEN", "This account has no password yet: ask the operator for a setup link (imgd users passwd NAME --link)");
+    if (!(await passwords.verify(p.user.id, body.current_password))) {
+      await signins.fail([subject]);
+      throw new AppError("FORBIDDEN", "current_password: is wrong", { field: "current_password" });
     }
-    await passwords.set(user.id, body.new_password);
-    await sessions.revokeOthers(user.id, key.id.startsWith("session:") ? key.id.slice(8) : null);
+    await passwords.set(p.user.id, body.new_password);
+    await sessions.revokeOthers(p.user.id, p.session.id);
     return c.json({ success: true });
   });

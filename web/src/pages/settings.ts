@@ -108,7 +108,7 @@ function Account() {
     <h2 id="account-title">${t("account.title")}</h2>
     <${ErrorNote} error=${error} />
     <form class="grid-form" onSubmit=${change}>
-      <div class="field"><label for="a-cur">${t("account.current")}</label><input id="a-cur" name="current" type="password" autocomplete="current-password" /></div>
+      <div class="field"><label for="a-cur">${t("account.current")}</label><input id="a-cur" name="current" type="password" autocomplete="current-password" required /></div>
       <div class="field"><label for="a-new">${t("account.new")}</label><input id="a-new" name="new" type="password" autocomplete="new-password" minlength="10" required /></div>
       <div class="field"><label for="a-again">${t("setup.confirm")}</label><input id="a-again" name="again" type="password" autocomplete="new-password" minlength="10" required /></div>
       <div class="field end"><button type="submit">${t("account.change")}</button></div>
