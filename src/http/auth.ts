@@ -2,7 +2,7 @@ import type { MiddlewareHandler } from "hono";
 import { AppError } from "../domain/errors.ts";
 import { KEY_PREFIX, type Scope } from "../domain/keys.ts";
 import type { AppEnv } from "./env.ts";
-import { sessionPrincipal } from "./dashboard/session-auth.ts";
+import { sessionPrincipal, sessionSecretOf } from "./dashboard/session-auth.ts";
 
 const KEY_PARAMS = new Set(["key", "api_key", "apikey", "api-key", "access_token", "token", "auth", "authorization"]);
 
@@ -41,7 +41,7 @@ export function optionalKey(scope?: Scope): MiddlewareHandler<AppEnv> {
   };
 }
 
-const hasSessionCookie = (cookie: string | undefined) => !!cookie && /(?:^|;\s*)imgd_session=/.test(cookie);
+const hasSessionCookie = (cookie: string | undefined) => sessionSecretOf(cookie) !== null;
 
 /** Requires a valid key (or session); the scope defaults from the method (reads need `read`, the rest `write`). */
 export function requireKey(scope?: Scope): MiddlewareHandler<AppEnv> {

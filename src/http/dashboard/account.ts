@@ -11,7 +11,7 @@ import { clientIp } from "../client-ip.ts";
 import type { AppEnv } from "../env.ts";
 import { unix } from "../native/shape.ts";
 import { jsonBody, parse } from "../validate.ts";
-import { checkSameOrigin, clearSessionCookie, sessionPrincipal, setSessionCookie } from "./session-auth.ts";
+import { checkSameOrigin, clearSessionCookie, sessionPrincipal, sessionSecretOf, setSessionCookie } from "./session-auth.ts";
 
 // /auth/…: signing in and out of the dashboard, first-start setup, sign-up, and the user's
 // sessions. Everything else the dashboard does goes through the public API with the cookie.
@@ -47,7 +47,7 @@ export const accountRoutes = new Hono<AppEnv>()
   .get("/session", async (c) => {
     const p = await sessionPrincipal(c);
     if (!p) throw new AppError("UNAUTHORIZED", "Not signed in");
-    const secret = c.req.header("cookie")?.match(/(?:^|;\s*)imgd_session=([^;]+)/)?.[1];
+    const secret = sessionSecretOf(c.req.header("cookie"));
     if (secret) setSessionCookie(c, secret); // keeps the browser's copy as alive as the server's
     return c.json({ user: whoami(p.user), csrf_token: p.session.csrf_token, scopes: [...p.scopes], method: p.session.method, has_password: await c.var.services.passwords.has(p.user.id) });
   })

@@ -14,6 +14,12 @@ export const SESSION_COOKIE = "imgd_session";
 export const CSRF_HEADER = "x-csrf-token";
 const SAFE = new Set(["GET", "HEAD", "OPTIONS"]);
 
+/** The session secret in a Cookie header, without parsing the rest (auth checks this first). */
+export function sessionSecretOf(cookie: string | undefined): string | null {
+  if (!cookie || !cookie.includes(`${SESSION_COOKIE}=`)) return null;
+  return new RegExp(`(?:^|;\\s*)${SESSION_COOKIE}=([^;]+)`).exec(cookie)?.[1] ?? null;
+}
+
 /** Whether the request came from a proxy named in IMGD_TRUST_PROXY (whose X-Forwarded-* count). */
 function fromTrustedProxy<E extends AppEnv>(c: Context<E>): boolean {
   const trusted: Services["trustedProxies"] = c.var.services.trustedProxies;
