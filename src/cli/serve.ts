@@ -78,8 +78,9 @@ export async function serve(argv: string[], env: Record<string, string | undefin
   if (metrics) say(`imgd metrics on http://${metrics.hostname.includes(":") ? `[${metrics.hostname}]` : metrics.hostname}:${metrics.port}/metrics`);
   const shown = listener.hostname === "0.0.0.0" || listener.hostname === "::" ? "localhost" : listener.hostname;
   const origin = `http://${shown.includes(":") ? `[${shown}]` : shown}:${listener.port}`;
-  say(`imgd listening on ${origin} (data: ${config.dataDir}, runtime: ${runtime.name} ${runtime.version})`);
+  // Before the "listening" line, which tools (and the tests) wait for.
   if (setupToken) console.log(`Dashboard: choose the admin's password at ${setupLink(config.publicUrl ?? origin + config.basePath, setupToken)} (one-time link, valid 24 hours)`);
+  say(`imgd listening on ${origin} (data: ${config.dataDir}, runtime: ${runtime.name} ${runtime.version})`);
 
   return new Promise<number>((resolve) => {
     let stopping = false;
