@@ -9,7 +9,8 @@ import { ROOT, startServer, type TestServer } from "../helpers/server.ts";
 import { setupLinkOf } from "./helpers.ts";
 
 // The dashboard as a person uses it, in Debian's Chromium: first-start setup link → password →
-// library; uploads by file picker and by drag and drop with progress; tag filter; the image
+// library; uploads by file picker, drag and drop and paste, with progress (and a failure with
+// retry); tag filter and multi-select; a signed URL for a private image; the image
 // page's URL builder (the 400 px WebP it writes is fetched and decoded here); a key created,
 // copied, used and revoked; a preset edited with its preview; the usage chart against the API;
 // sign-out. axe-core checks every page (serious and critical violations fail), and every page
@@ -162,10 +163,18 @@ test.skipIf(!existsSync(CHROMIUM))("a person walks the dashboard", async () => {
   await zone.dispatchEvent("drop", { dataTransfer });
   await page.getByRole("progressbar", { name: "Progress of dropped.jpg" }).waitFor();
   await page.locator('li.upload.done[data-name="dropped.jpg"]').waitFor({ timeout: 30_000 });
+  // Pasted from the clipboard (a screenshot tool's copy), anywhere on the page.
+  const pasted = await makeImage(300, 200, "png");
+  await page.evaluate(({ bytes }) => {
+    const dt = new DataTransfer();
+    dt.items.add(new File([new Uint8Array(bytes)], "pasted.png", { type: "image/png" }));
+    document.body.dispatchEvent(new ClipboardEvent("paste", { clipboardData: dt, bubbles: true }));
+  }, { bytes: [...pasted] });
+  await page.locator('li.upload.done[data-name="pasted.png"]').waitFor({ timeout: 30_000 });
 
-  // 3. All three in the grid without a reload; the thumbnails are imgd's variants; tag filter.
+  // 3. All four in the grid without a reload; the thumbnails are imgd's variants; tag filter.
   const tiles = page.locator("ul.grid > li.tile");
-  await until(() => tiles.count(), (n) => n === 3, "three tiles");
+  await until(() => tiles.count(), (n) => n === 4, "four tiles");
   const thumb = tiles.first().locator("img");
   expect(await thumb.getAttribute("srcset")).toMatch(/\/i\/admin\/.+\.webp\?w=240&h=240&fit=cover 240w, .+w=480&h=480&fit=cover 480w/);
   expect(await thumb.getAttribute("loading")).toBe("lazy");
@@ -244,7 +253,7 @@ test.skipIf(!existsSync(CHROMIUM))("a person walks the dashboard", async () => {
   const withKey = () => fetch(`${s.url}/api/v1/images`, { headers: { authorization: `Bearer ${secret}` } });
   const used = await withKey();
   expect(used.status).toBe(200);
-  expect(((await used.json()) as { total: number }).total).toBe(3);
+  expect(((await used.json()) as { total: number }).total).toBe(4);
   await check("keys");
   await page.reload();
   const row = page.locator("tr", { hasText: "from the browser" });
@@ -283,7 +292,7 @@ test.skipIf(!existsSync(CHROMIUM))("a person walks the dashboard", async () => {
   const api = (await (await s.api(`/api/v1/metrics/datasets?interval=DAILY&tz=${encodeURIComponent(tz)}`)).json()) as { uploads: { uploads: number }[]; transformations: { transformations: number }[] };
   const drawn = await chart.evaluateAll((rects) => rects.map((r) => Number(r.getAttribute("data-value"))));
   expect(drawn).toEqual(api.uploads.map((p) => p.uploads));
-  expect(drawn.reduce((a, b) => a + b, 0)).toBe(3);
+  expect(drawn.reduce((a, b) => a + b, 0)).toBe(4);
   const heights = await chart.evaluateAll((rects) => rects.map((r) => Number(r.getAttribute("height"))));
   expect(Math.max(...heights)).toBeGreaterThan(100); // the day with the uploads is drawn tall
   const transforms = await page.locator('[data-chart="transformations"] rect').evaluateAll((rects) => rects.map((r) => Number(r.getAttribute("data-value"))));
