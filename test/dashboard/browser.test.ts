@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
-import { mkdir, readFile } from "node:fs/promises";
+import { mkdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
@@ -313,6 +313,27 @@ test.skipIf(!existsSync(CHROMIUM))("a person walks the dashboard", async () => {
     await heading(title).waitFor();
     await check(title.toLowerCase());
   }
+
+  // Uploaders: the ShareX file and the shell script each carry a new key and work as downloaded.
+  await page.getByRole("link", { name: "Uploaders", exact: true }).click();
+  const [sxcu] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download .sxcu" }).click()]);
+  const sharex = JSON.parse(await readFile((await sxcu.path())!, "utf8"));
+  expect(sharex).toMatchObject({ RequestMethod: "POST", RequestURL: `${s.url}/api/v1/images`, Body: "MultipartFormData", FileFormName: "file", URL: "{json:url}" });
+  const shot = new FormData();
+  shot.append(sharex.FileFormName, new Blob([(await makeImage(200, 100, "png")) as BlobPart], { type: "image/png" }), "sharex.png");
+  const viaSharex = await fetch(sharex.RequestURL, { method: "POST", headers: sharex.Headers, body: shot });
+  expect(viaSharex.status).toBe(201);
+  const sharexUrl = ((await viaSharex.json()) as { url: string }).url;
+  expect(await decode(new Uint8Array(await (await fetch(sharexUrl)).arrayBuffer()))).toMatchObject({ width: 200, height: 100 });
+  const [script] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download script" }).click()]);
+  const shotFile = join(SHOTS, "flameshot-test.png");
+  await Bun.write(shotFile, await makeImage(120, 80, "png"));
+  const run = Bun.spawnSync(["sh", (await script.path())!, shotFile], { stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } });
+  expect({ code: run.exitCode, err: run.stderr.toString() }).toEqual({ code: 0, err: "" });
+  const link = run.stdout.toString().trim().split("\n").at(-1)!;
+  expect(link).toBe(`${s.url}/i/admin/flameshot-test.png`);
+  expect(await decode(new Uint8Array(await (await fetch(link)).arrayBuffer()))).toMatchObject({ width: 120, height: 80 });
+  await rm(shotFile);
 
   // Screenshots of every page at 1280 and 375 px, light and dark.
   for (const [name, path] of visited) {
