@@ -19,10 +19,6 @@ const MIME: Record<InputFormat, string> = {
   jxl: "image/jxl",
 };
 
-export function mimeOf(format: InputFormat): string {
-  return MIME[format];
-}
-
 /** Big- or little-endian reads that return -1 instead of reading past the end. */
 class Bytes {
   constructor(readonly b: Uint8Array, public le = false) {}

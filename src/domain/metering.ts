@@ -134,25 +134,11 @@ export class Metering {
     return this.d.enabled ? min(serverMax, this.limitsOf(user).maxUploadBytes)! : serverMax;
   }
 
-  /**
-   * Runs `receive` with the most bytes this upload may have: the size limit, or the storage
-   * left when that is less. A body that passes the storage left is cut off there (nothing is
-   * kept) and refused as over the plan rather than as too large.
-   */
-  async receiveWithin<T>(user: User, serverMax: number, receive: (maxBytes: number) => Promise<T>): Promise<T> {
-    const size = this.maxUploadBytes(user, serverMax);
-    const limits = this.limitsOf(user);
-    if (!this.d.enabled || limits.storageBytes === null) return receive(size);
-    const left = Math.max(0, limits.storageBytes - (await this.d.usage.storage(user.id)).bytes);
-    if (left >= size) return receive(size);
-    try {
-      return await receive(left);
-    } catch (err) {
-      if (err instanceof AppError && err.code === "PAYLOAD_TOO_LARGE") {
-        throw new AppError("PLAN_LIMIT_EXCEEDED", `Storage limit of ${limits.storageBytes} bytes reached: ${left} bytes left, the file is larger`, { reason: "quota_exceeded" });
-      }
-      throw err;
-    }
+  /** The storage the tenant's plan has left, in bytes; null when it has no storage limit (or nothing is metered). */
+  async storageLeft(user: User): Promise<{ left: number; limit: number } | null> {
+    const limit = this.limitsOf(user).storageBytes;
+    if (!this.d.enabled || limit === null) return null;
+    return { left: Math.max(0, limit - (await this.d.usage.storage(user.id)).bytes), limit };
   }
 
   /** Refuses before the body is read when the month's uploads are used up. */
@@ -193,6 +179,11 @@ export class Metering {
       throw new AppError("PLAN_LIMIT_EXCEEDED", `Monthly transformation limit of ${limit} reached: images already transformed are still served`, { reason: "quota_exceeded" });
     }
     return () => this.d.usage.add(userId, "transformations", -1);
+  }
+
+  /** One image served: its bytes, one request, and whether the cache had it (kept in memory, flushed soon). */
+  countDelivery(userId: string, bytes: number, cache: "hit" | "miss" | "original") {
+    if (this.d.enabled) this.d.usage.countDelivery(userId, bytes, cache);
   }
 
   /** Takes one view (AssetsRepo); refuses with 429 when the month's views are used up. */

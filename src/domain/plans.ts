@@ -86,6 +86,7 @@ const PlansInput = v.record(v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9_-]{0,39
  * built-in changes only the fields it gives.
  */
 export function parsePlans(source: string): Record<string, Plan> {
+  if (!source.trim()) return { ...BUILTIN_PLANS };
   const text = source.trimStart().startsWith("{") ? source : readFileSync(source, "utf8");
   const r = v.safeParse(PlansInput, JSON.parse(text));
   if (!r.success) {

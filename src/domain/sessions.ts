@@ -3,6 +3,7 @@ import type { Db } from "../db/connection.ts";
 import type { ApiKey, User } from "../db/schema.ts";
 import type { Session } from "../db/sessions-schema.ts";
 import "../db/sessions-schema.ts";
+import type { Cidr } from "./addresses.ts";
 import { AppError } from "./errors.ts";
 import { newId } from "./ids.ts";
 import type { Principal, Scope } from "./keys.ts";
@@ -48,6 +49,14 @@ function sessionKey(s: Session): ApiKey {
     last_used_at: s.last_seen_at,
     total_requests: 0,
   };
+}
+
+/** What decides which origins are this server's (for the cookie's checks): its public URL, its
+ * path prefix and the proxies it trusts. */
+export interface Site {
+  publicUrl: string | undefined;
+  trustedProxies: Cidr[];
+  basePath: string;
 }
 
 export interface SessionPrincipal extends Principal {

@@ -1,11 +1,9 @@
-import { randomUUID } from "node:crypto";
-import { mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
 import type { Db } from "../db/connection.ts";
+import type { StoredObject, VariantStore } from "./types.ts";
 
 export interface CachedVariant {
   key: string;
-  path: string;
+  object: StoredObject;
   size: number;
   mime: string;
   width: number;
@@ -24,13 +22,11 @@ export interface VariantCacheStats {
 const TOUCH_EVERY_MS = 60_000;
 
 /**
- * Transformed images on disk, keyed by (blob hash + canonical spec), with a size cap and
+ * Transformed images, keyed by (blob hash + canonical spec), with a size cap and
  * least-recently-used eviction. The index lives in the database so the cap and the order
- * survive restarts; a file is written to a temp name and renamed, so readers see whole files.
+ * survive restarts; the bytes live in a VariantStore driver, which writes them whole.
  */
 export class VariantCache {
-  readonly #root: string;
-  readonly #tmp: string;
   #bytes = 0;
   #entries = 0;
   #evicting: Promise<void> | null = null;
@@ -41,17 +37,19 @@ export class VariantCache {
 
   constructor(
     private readonly db: Db,
-    dataDir: string,
+    private readonly store: VariantStore,
     private readonly capBytes: number,
     private readonly now: () => number,
-  ) {
-    this.#root = join(dataDir, "variants");
-    this.#tmp = join(dataDir, "tmp");
-  }
+  ) {}
 
-  async init() {
-    await mkdir(this.#root, { recursive: true });
-    await mkdir(this.#tmp, { recursive: true });
+  /** Counts the index and drops files it does not know (left by a crash between write and insert). */
+  /** `sweep`: remove files the index does not know; only the process that owns the data dir may. */
+  async init({ sweep = true }: { sweep?: boolean } = {}) {
+    if (sweep) {
+      // One query for the whole index rather than one per file: a full cache has many files.
+      const known = new Set((await this.db.selectFrom("variants").select("key").execute()).map((r) => r.key));
+      await this.store.sweep(async (key) => known.has(key));
+    }
     const r = await this.db
       .selectFrom("variants")
       .select((eb) => [eb.fn.countAll<number>().as("n"), eb.fn.coalesce(eb.fn.sum<number>("size"), eb.lit(0)).as("bytes")])
@@ -60,19 +58,14 @@ export class VariantCache {
     this.#bytes = Number(r.bytes);
   }
 
-  path(key: string) {
-    return join(this.#root, key.slice(0, 2), key.slice(2, 4), key);
-  }
-
   async get(key: string): Promise<CachedVariant | null> {
     const row = await this.db.selectFrom("variants").selectAll().where("key", "=", key).executeTakeFirst();
     if (!row) {
       this.#stats.misses++;
       return null;
     }
-    const path = this.path(key);
-    const size = await stat(path).then((s) => s.size, () => -1);
-    if (size !== Number(row.size)) {
+    const object = await this.store.open(key);
+    if (!object || object.size !== Number(row.size)) {
       // Lost or cut short (a crash before the data reached the disk): forget it.
       await this.#remove([key]);
       this.#stats.misses++;
@@ -83,15 +76,11 @@ export class VariantCache {
     if (now - row.last_access_at > TOUCH_EVERY_MS) {
       await this.db.updateTable("variants").set({ last_access_at: now }).where("key", "=", key).execute();
     }
-    return { key, path, size, mime: row.mime, width: row.width, height: row.height };
+    return { key, object, size: object.size, mime: row.mime, width: row.width, height: row.height };
   }
 
   async put(key: string, blobHash: string, data: Uint8Array, meta: { mime: string; width: number; height: number }) {
-    const path = this.path(key);
-    const tmp = join(this.#tmp, `${randomUUID()}.variant`);
-    await writeFile(tmp, data);
-    await mkdir(dirname(path), { recursive: true });
-    await rename(tmp, path);
+    await this.store.put(key, data);
     const now = this.now();
     const existed = await this.db.selectFrom("variants").select("size").where("key", "=", key).executeTakeFirst();
     await this.db
@@ -145,7 +134,7 @@ export class VariantCache {
       this.#bytes -= Number(r.size);
       this.#entries--;
     }
-    await Promise.all(keys.map((k) => rm(this.path(k), { force: true })));
+    await this.store.delete(keys);
   }
 
   stats(): VariantCacheStats {

@@ -11,7 +11,7 @@ import { clientIp } from "../client-ip.ts";
 import type { AppEnv } from "../env.ts";
 import { unix } from "../native/shape.ts";
 import { jsonBody, parse } from "../validate.ts";
-import { checkSameOrigin, clearSessionCookie, sessionPrincipal, sessionSecretOf, setSessionCookie } from "./session-auth.ts";
+import { checkSameOrigin, clearSessionCookie, sessionPrincipal, sessionSecretOf, setSessionCookie, siteOf } from "./session-auth.ts";
 
 // /auth/…: signing in and out of the dashboard, first-start setup, sign-up, and the user's
 // sessions. Everything else the dashboard does goes through the public API with the cookie.
@@ -38,7 +38,7 @@ export const whoami = (u: User) => ({ id: u.id, username: u.username, email: u.e
 
 async function openSession(c: Context<AppEnv>, user: User, method: "password" | "key" | "setup" | "signup", scopes?: Scope[]) {
   const { session, secret } = await c.var.services.sessions.create(user.id, { method, scopes, userAgent: c.req.header("user-agent") ?? null, ip: clientIp(c) });
-  setSessionCookie(c, secret);
+  setSessionCookie(c, siteOf(c), secret);
   return { user: whoami(user), csrf_token: session.csrf_token, scopes: session.scopes.split(",") };
 }
 
@@ -48,12 +48,12 @@ export const accountRoutes = new Hono<AppEnv>()
     const p = await sessionPrincipal(c);
     if (!p) throw new AppError("UNAUTHORIZED", "Not signed in");
     const secret = sessionSecretOf(c.req.header("cookie"));
-    if (secret) setSessionCookie(c, secret); // keeps the browser's copy as alive as the server's
+    if (secret) setSessionCookie(c, siteOf(c), secret); // keeps the browser's copy as alive as the server's
     return c.json({ user: whoami(p.user), csrf_token: p.session.csrf_token, scopes: [...p.scopes], method: p.session.method, has_password: await c.var.services.passwords.has(p.user.id) });
   })
   .post("/login", async (c) => {
     // Login CSRF: a cross-site page must not sign the browser into someone else's account.
-    checkSameOrigin(c);
+    checkSameOrigin(c, siteOf(c));
     const body = parse(Login, await jsonBody(c.req.raw));
     const { keys, passwords, signins } = c.var.services;
     const ip = `ip:${clientIp(c)}`;
@@ -79,11 +79,11 @@ export const accountRoutes = new Hono<AppEnv>()
   .post("/logout", async (c) => {
     const p = await sessionPrincipal(c).catch(() => null);
     if (p) await c.var.services.sessions.revoke(p.user.id, p.session.id);
-    clearSessionCookie(c);
+    clearSessionCookie(c, siteOf(c));
     return c.json({ success: true });
   })
   .post("/setup", async (c) => {
-    checkSameOrigin(c);
+    checkSameOrigin(c, siteOf(c));
     const body = parse(Setup, await jsonBody(c.req.raw));
     const { sessions, passwords, signins } = c.var.services;
     const ip = `ip:${clientIp(c)}`;
@@ -102,7 +102,7 @@ export const accountRoutes = new Hono<AppEnv>()
   .post("/signup", async (c) => {
     const { config, users, passwords, rates } = c.var.services;
     if (config.registration !== "open") throw new AppError("FORBIDDEN", "This server does not accept sign-ups: ask its operator for an account");
-    checkSameOrigin(c);
+    checkSameOrigin(c, siteOf(c));
     const body = parse(Signup, await jsonBody(c.req.raw));
     const email = body.email ? normalizeEmail(body.email) : null;
     if (body.email && !email) throw new AppError("VALIDATION_ERROR", "email: is not a valid email address", { field: "email" });

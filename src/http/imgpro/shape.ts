@@ -1,4 +1,4 @@
-import type { User } from "../../db/schema.ts";
+import type { User } from "../../domain/records.ts";
 import type { ImageRecord } from "../../domain/images.ts";
 import { parseMetadata, RESERVED } from "../../domain/media-fields.ts";
 import { cdnUrl } from "../native/shape.ts";

@@ -1,9 +1,12 @@
 import { Hono } from "hono";
 import { periodBounds } from "../../domain/usage.ts";
-import type { AppEnv } from "../env.ts";
+import type { RouteEnv } from "../env.ts";
 import { unix } from "./shape.ts";
 
-export const usageRoutes = new Hono<AppEnv>().get("/", async (c) => {
+/** The services these routes use. */
+type Env = RouteEnv<"metering">;
+
+export const usageRoutes = new Hono<Env>().get("/", async (c) => {
   const { metering } = c.var.services;
   const { user } = c.var.principal;
   const s = await metering.status(user);
