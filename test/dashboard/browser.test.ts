@@ -210,8 +210,8 @@ test.skipIf(!existsSync(CHROMIUM))("a person walks the dashboard", async () => {
   await page.goBack();
   await page.getByRole("checkbox", { name: "Select sunset.jpg" }).check();
   await page.getByRole("button", { name: "Make public" }).click();
-  await until(() => page.locator(".tile .private").count(), (n) => n === 1, "sunset public again");
-  expect((await listed()).sort()).toEqual(["private", "public"]);
+  await until(async () => (await listed()).sort().join(), (v) => v === "private,public", "sunset public again");
+  await page.getByText("1 selected").waitFor({ state: "detached" });
   await page.getByRole("link", { name: "sunset.jpg" }).click();
   await heading("sunset.jpg").waitFor();
   await page.getByText("1600 × 1200 px").waitFor();
