@@ -161,6 +161,7 @@ export async function buildServices(config: Config, runtime: Runtime, log: (line
       telemetry.delivered(d.cache, d.size);
       metering.countDelivery(d.userId, d.size, d.cache);
     },
+    requireFeature: (user, feature) => metering.requireFeature(user, feature),
     onTransformed: (format, seconds) => telemetry.transformed(format, seconds),
     tokens,
     now: config.now,

@@ -4,6 +4,7 @@ import type { Image, Preset, User } from "../db/schema.ts";
 import { AppError } from "../domain/errors.ts";
 import type { Images } from "../domain/images.ts";
 import type { Presets } from "../domain/presets.ts";
+import type { Feature } from "../domain/plans.ts";
 import type { Users } from "../domain/users.ts";
 import type { BlobStore, StoredObject } from "../store/types.ts";
 import type { VariantCache } from "../store/variants.ts";
@@ -38,6 +39,8 @@ export interface DeliveryDeps {
   admitView: (user: User) => Promise<() => Promise<void>>;
   /** An image was served (not a 304): usage and telemetry count it here, once per delivery. */
   onServed?: (d: Delivered) => void;
+  /** Throws when the owner's plan lacks the feature (presets in URLs). */
+  requireFeature: (user: User, feature: Feature) => void;
   /** A variant was produced: its output format and how long the transform took. */
   onTransformed?: (format: string, seconds: number) => void;
   tokens: Tokens;
@@ -152,7 +155,11 @@ export class Delivery {
   }
 
   async #deliver<O>(req: DeliveryRequest<O>, user: User, image: Image, options: O, privateUntil: number | undefined): Promise<{ delivered: Delivered | "not-modified"; variantKey?: string; presetId?: string }> {
-    const { spec: raw, presetId } = await req.spec({ user, image, preset: (name) => this.d.presets.byName(user.id, name) }, options);
+    const preset = (name: string) => {
+      this.d.requireFeature(user, "presets");
+      return this.d.presets.byName(user.id, name);
+    };
+    const { spec: raw, presetId } = await req.spec({ user, image, preset }, options);
     if (presetId) this.d.presets.countUseLater(presetId);
     if (!raw) {
       const etag = `"${image.blob_hash}"`;
@@ -190,7 +197,7 @@ export class Delivery {
     try {
       const started = performance.now();
       // Read when a worker takes the job, so queued jobs hold no image bytes.
-      out = await this.d.pool.transform(() => this.d.blobs.read(image.blob_hash), spec, { transfer: true });
+      out = await this.d.pool.transform(() => this.#original(image.blob_hash), spec, { transfer: true });
       this.d.onTransformed?.(out.mime.slice(out.mime.indexOf("/") + 1), (performance.now() - started) / 1000);
     } catch (err) {
       await refund().catch(() => {});
@@ -198,6 +205,16 @@ export class Delivery {
     }
     await this.d.variants.put(key, image.blob_hash, out.data, { mime: out.mime, width: out.width, height: out.height });
     return { etag, mime: out.mime, size: out.data.byteLength, bytes: out.data, cache: "miss", userId };
+  }
+
+  /** The original's bytes; gone means its image was deleted while the job waited: a 404, not a 500. */
+  async #original(hash: string): Promise<Uint8Array> {
+    try {
+      return await this.d.blobs.read(hash);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new AppError("NOT_FOUND", "Image not found: it was deleted");
+      throw err;
+    }
   }
 
   /** Returns until when the answer is private (undefined: public), or refuses. */

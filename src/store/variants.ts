@@ -42,14 +42,12 @@ export class VariantCache {
     private readonly now: () => number,
   ) {}
 
-  /** Counts the index and drops files it does not know (left by a crash between write and insert). */
-  /** `sweep`: remove files the index does not know; only the process that owns the data dir may. */
+  /**
+   * Counts the index. `sweep` first makes index and files agree (see sweep); only the process
+   * that owns the data directory may, since it removes what a running writer may be making.
+   */
   async init({ sweep = true }: { sweep?: boolean } = {}) {
-    if (sweep) {
-      // One query for the whole index rather than one per file: a full cache has many files.
-      const known = new Set((await this.db.selectFrom("variants").select("key").execute()).map((r) => r.key));
-      await this.store.sweep(async (key) => known.has(key));
-    }
+    if (sweep) await this.sweep();
     const r = await this.db
       .selectFrom("variants")
       .select((eb) => [eb.fn.countAll<number>().as("n"), eb.fn.coalesce(eb.fn.sum<number>("size"), eb.lit(0)).as("bytes")])
@@ -83,11 +81,23 @@ export class VariantCache {
     await this.store.put(key, data);
     const now = this.now();
     const existed = await this.db.selectFrom("variants").select("size").where("key", "=", key).executeTakeFirst();
-    await this.db
+    // Only while the source blob exists: its image may have been deleted during the transform,
+    // and a row then would outlive its blob.
+    const r = await this.db
       .insertInto("variants")
-      .values({ key, blob_hash: blobHash, size: data.byteLength, mime: meta.mime, width: meta.width, height: meta.height, created_at: now, last_access_at: now })
+      .columns(["key", "blob_hash", "size", "mime", "width", "height", "created_at", "last_access_at"])
+      .expression((eb) =>
+        eb
+          .selectFrom("blobs")
+          .select([eb.val(key).as("key"), eb.val(blobHash).as("blob_hash"), eb.val(data.byteLength).as("size"), eb.val(meta.mime).as("mime"), eb.val(meta.width).as("width"), eb.val(meta.height).as("height"), eb.val(now).as("created_at"), eb.val(now).as("last_access_at")])
+          .where("hash", "=", blobHash),
+      )
       .onConflict((oc) => oc.column("key").doUpdateSet({ size: data.byteLength, last_access_at: now }))
-      .execute();
+      .executeTakeFirst();
+    if (Number(r.numInsertedOrUpdatedRows ?? 0) === 0) {
+      await this.store.delete([key]);
+      return;
+    }
     this.#bytes += data.byteLength - Number(existed?.size ?? 0);
     if (!existed) this.#entries++;
     if (this.#bytes > this.capBytes) void this.evict();
@@ -116,6 +126,24 @@ export class VariantCache {
       }
     })();
     return this.#evicting;
+  }
+
+  /**
+   * At start, before serving: makes the index and the files agree after a crash. Drops rows
+   * whose file is missing or cut short or whose blob is gone, and files no row names.
+   */
+  async sweep(): Promise<{ removed: number }> {
+    const rows = await this.db.selectFrom("variants").leftJoin("blobs", "blobs.hash", "variants.blob_hash").select(["variants.key", "variants.size", "blobs.hash"]).execute();
+    const known = new Set<string>();
+    const stale: string[] = [];
+    for (const r of rows) {
+      const object = r.hash === null ? null : await this.store.open(r.key);
+      if (object?.size === Number(r.size)) known.add(r.key);
+      else stale.push(r.key);
+    }
+    for (let i = 0; i < stale.length; i += 500) await this.#remove(stale.slice(i, i + 500));
+    const files = await this.store.sweep(async (key) => known.has(key));
+    return { removed: stale.length + files.removed };
   }
 
   /** Called when blobs are deleted: their variants go too. */

@@ -63,7 +63,8 @@ export const accountRoutes = new Hono<Env>()
         storage_limit_bytes: s.limits.storageBytes,
         storage_remaining_bytes: remaining(s.limits.storageBytes, s.storageUsed),
       },
-      plan: user.plan,
+      // img.pro calls its own account plan "free"; imgd names it "imgpro" beside img-src's free.
+      plan: user.plan === "imgpro" ? "free" : user.plan,
       verified: !!user.verified,
     });
   })

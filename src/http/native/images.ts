@@ -46,7 +46,7 @@ const SignedUrlBody = v.object({ expires_in_seconds: v.optional(expiry), expires
 
 export const imageRoutes = new Hono<Env>()
   .post("/", async (c) => {
-    const { ingest } = c.var.services;
+    const { ingest, metering } = c.var.services;
     const { user } = c.var.principal;
     const boundary = boundaryOf(c.req.header("content-type"));
     const body = c.req.raw.body;
@@ -69,6 +69,7 @@ export const imageRoutes = new Hono<Env>()
       markBodyRead(c.req.raw);
       const f = parse(UploadFields, fields);
       if (!upload.received) throw new AppError("VALIDATION_ERROR", "file: is required", { field: "file" });
+      if (f.visibility === "private") metering.requireFeature(user, "private_images");
       const target = f.target_path ?? f.path;
       const { image, isNew } = await upload.store({ filename, path: target === "" ? undefined : target, visibility: f.visibility });
       return c.json(uploadResponse(baseUrl(c), user, image, isNew), 201);
@@ -121,6 +122,7 @@ export const imageRoutes = new Hono<Env>()
     return c.json({ success: true, message: "Image deleted", deleted_paths: img.paths, deleted_at: rfc3339(c.var.services.config.now()) });
   })
   .post("/:id/signed-url", async (c) => {
+    c.var.services.metering.requireFeature(c.var.principal.user, "signed_urls");
     const body = parse(SignedUrlBody, await jsonBody(c.req.raw));
     const { images, config, tokens } = c.var.services;
     const { user } = c.var.principal;
@@ -135,6 +137,7 @@ export const imageRoutes = new Hono<Env>()
   })
   .on(["PUT", "PATCH"], "/:id/visibility", async (c) => {
     const body = parse(VisibilityBody, await jsonBody(c.req.raw));
+    if (body.visibility === "private") c.var.services.metering.requireFeature(c.var.principal.user, "private_images");
     const img = await c.var.services.images.setVisibility(c.var.principal.user.id, c.req.param("id"), body.visibility);
     return c.json({ id: img.id, visibility: img.visibility, message: `Visibility updated to ${img.visibility}` });
   });

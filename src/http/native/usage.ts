@@ -24,6 +24,8 @@ export const usageRoutes = new Hono<Env>().get("/", async (c) => {
       max_api_requests_per_month: l.apiRequestsPerMonth,
       max_transformations_per_month: l.transformationsPerMonth,
     },
+    // What the plan includes (private_images, signed_urls, presets, assetsrepo): imgd's own field.
+    plan_features: l.features,
     // imgd's own limits, beside the reference's shape rather than inside it.
     other_limits: {
       max_views_per_month: l.viewsPerMonth,
