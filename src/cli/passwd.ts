@@ -1,13 +1,7 @@
-import { join } from "node:path";
-import { mkdir } from "node:fs/promises";
 import { configFromEnv, resolveConfig } from "../config.ts";
-import { openDatabase } from "../db/connection.ts";
 import { AppError } from "../domain/errors.ts";
-import { Passwords } from "../domain/passwords.ts";
-import { Sessions } from "../domain/sessions.ts";
-import { Users } from "../domain/users.ts";
-import { detectRuntime } from "../runtime/index.ts";
 import { type FlagSpec, formatFlags, parseArgs, UsageError } from "./args.ts";
+import { withImgd } from "./instance.ts";
 
 // `imgd users passwd NAME`: a dashboard password from the command line, or a one-time link
 // that lets the user choose one in the browser. Works on the data directory; no server needed.
@@ -41,13 +35,12 @@ export async function passwdCommand(argv: string[], env: Record<string, string |
   }
   const [login, extra] = positional;
   if (!login || extra !== undefined) throw new UsageError("users passwd takes one username or email");
-  const config = resolveConfig({ ...configFromEnv(env), ...(f["data-dir"] ? { dataDir: f["data-dir"] } : {}) });
-  await mkdir(config.dataDir, { recursive: true });
-  const db = await openDatabase(await detectRuntime(), join(config.dataDir, "imgd.sqlite"));
-  try {
-    const passwords = new Passwords(db, config.now);
-    const sessions = new Sessions(db, config.now);
-    const user = (await passwords.userByLogin(login)) ?? (await new Users(db, config.now).byId(login));
+  const input = { ...configFromEnv(env), ...(f["data-dir"] ? { dataDir: f["data-dir"] } : {}) };
+  const config = resolveConfig(input);
+  // Read before the instance opens: a prompt must not hold the database.
+  const password = f.link ? "" : await readPassword();
+  return withImgd(input, async ({ passwords, sessions, users }) => {
+    const user = (await passwords.userByLogin(login)) ?? (await users.byId(login));
     if (!user) {
       console.error(`no user '${login}': see imgd users list`);
       return 1;
@@ -57,7 +50,6 @@ export async function passwdCommand(argv: string[], env: Record<string, string |
       console.log(setupLink(base, await sessions.createSetupToken(user.id)));
       return 0;
     }
-    const password = await readPassword();
     try {
       await passwords.set(user.id, password);
     } catch (err) {
@@ -70,9 +62,7 @@ export async function passwdCommand(argv: string[], env: Record<string, string |
     const ended = await sessions.revokeOthers(user.id, null);
     console.error(`password of ${user.username} set${ended ? `; ${ended} session(s) signed out` : ""}`);
     return 0;
-  } finally {
-    await db.destroy();
-  }
+  });
 }
 
 async function readPassword(): Promise<string> {
