@@ -18,7 +18,7 @@ Usage: imgd <command> [options]
 Commands:
   serve     Start the server (SQLite and blobs under ./data by default)
   keys      Create, list and revoke API keys without a running server
-  users     Create and list users (tenants) without a running server
+  users     Create and list users (tenants), set dashboard passwords; no server needed
   upload    Upload files and folders to a running server, with progress
   ls        List images on a running server
   rm        Delete images (by id) or paths on a running server
@@ -37,7 +37,7 @@ Every command has its own help: imgd <command> --help
 Exit codes: 0 success, 1 failure, 2 usage error.
 
 Quick start:
-  imgd serve                                   # prints an admin API key on first start
+  imgd serve                                   # prints an admin API key and a dashboard setup link on first start
   IMGD_API_KEY=<key> imgd upload photo.jpg      # or: curl -H "Authorization: Bearer <key>" -F file=@photo.jpg http://localhost:8080/api/v1/images
 `;
 

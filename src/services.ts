@@ -22,6 +22,8 @@ import { Media } from "./domain/library/media.ts";
 import { Metering } from "./domain/metering/metering.ts";
 import { Metrics } from "./domain/metering/metrics.ts";
 import { parsePlans, Plans } from "./domain/metering/plans.ts";
+import { Passwords } from "./domain/accounts/passwords.ts";
+import { Sessions, SignInGuard } from "./domain/accounts/sessions.ts";
 import { blobTotals } from "./db/stats.ts";
 import { AccessLog } from "./observability/access-log.ts";
 import { Telemetry } from "./observability/telemetry.ts";
@@ -59,6 +61,10 @@ export interface Services {
   rates: RateLimits;
   /** Authenticate + scope + meter: the one admission step of every dialect. */
   auth: Auth;
+  /** The dashboard's accounts side: passwords, browser sessions, sign-in back-off. */
+  passwords: Passwords;
+  sessions: Sessions;
+  signins: SignInGuard;
   fetcher: Fetcher;
   imgwire: ImgwireServices;
   /** Proxies whose X-Forwarded-For is believed (IMGD_TRUST_PROXY). */
@@ -163,7 +169,10 @@ export async function buildServices(config: Config, runtime: Runtime, log: (line
   });
   variants.onRemoved = (keys) => delivery.forgetVariants(keys);
   const rates = new RateLimits(db, config.now);
-  const auth = new Auth({ keys, metering });
+  const passwords = new Passwords(db, config.now);
+  const sessions = new Sessions(db, config.now);
+  const signins = new SignInGuard(db, config.now);
+  const auth = new Auth({ keys, metering, sessions, site: { publicUrl: config.publicUrl, trustedProxies: parseCidrList(config.trustProxy), basePath: config.basePath } });
   const media = new Media(db, images, config.now);
   const accounts = new Accounts({ db, users, keys, images, rates, now: config.now });
   const fetcher = new Fetcher({ allow: parseCidrList(config.importAllowNetworks), timeoutMs: config.importTimeoutMs, connect: runtime.connect });
@@ -174,11 +183,12 @@ export async function buildServices(config: Config, runtime: Runtime, log: (line
     await imgwire.sweep();
     await media.sweepExpired();
     await rates.prune();
+    await sessions.prune();
   }, log);
   if (background) sweeper.start();
   return {
     config, runtime, db, blobs, pool, users, keys, images, ingest, presets, usage, variants, delivery,
-    media, accounts, plans, metering, metrics, telemetry, accessLog, rates, auth, fetcher, imgwire, trustedProxies: parseCidrList(config.trustProxy), sweeper, tokens, log,
+    media, accounts, plans, metering, metrics, telemetry, accessLog, rates, auth, passwords, sessions, signins, fetcher, imgwire, trustedProxies: parseCidrList(config.trustProxy), sweeper, tokens, log,
   };
 }
 

@@ -80,6 +80,13 @@ describe("the compiled binary", () => {
     expect(out).toContain("data: ./data");
     expect((await stat(join(runDir, "data/imgd.sqlite"))).isFile()).toBe(true);
     expect(await (await fetch(`${url}/health`)).json()).toMatchObject({ status: "ok" });
+    // The dashboard and its assets come from inside the binary.
+    const home = await fetch(`${url}/`);
+    expect(home.headers.get("content-type")).toContain("text/html");
+    const script = /src="(\/assets\/app-[0-9a-f]+\.js)"/.exec(await home.text())?.[1];
+    const asset = await fetch(`${url}${script}`);
+    expect({ status: asset.status, type: asset.headers.get("content-type") }).toEqual({ status: 200, type: "text/javascript; charset=utf-8" });
+    expect((await asset.text()).length).toBeGreaterThan(10_000);
 
     // Upload through the binary's own CLI.
     await writeFile(join(runDir, "photo.jpg"), await makeImage(400, 300, "jpg"));

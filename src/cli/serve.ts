@@ -3,6 +3,7 @@ import { createImgd } from "../index.ts";
 import { detectRuntime, type Runtime } from "../runtime/index.ts";
 import { metricsResponse } from "../http/metrics/prometheus.ts";
 import { type FlagSpec, formatFlags, parseArgs } from "./args.ts";
+import { setupLink } from "./passwd.ts";
 
 /** Defaults worth printing: scalars that say something (not empty strings, not built-in tables). */
 const shownDefault = (d: unknown) => (d === undefined || d === "" || typeof d === "object" ? "" : `, default ${d}`);
@@ -18,7 +19,7 @@ serveFlags.help = { boolean: true, help: "Show this help" };
 export const serveHelp = `Usage: imgd serve [options]
 
 Starts the HTTP server. On the first start it creates the admin user and prints an admin API
-key once. Every option can also be given as the environment variable named in brackets; a
+key once, and a one-time link to choose the admin's dashboard password (valid 24 hours). Every option can also be given as the environment variable named in brackets; a
 flag wins over the variable.
 
 Options:
@@ -38,8 +39,10 @@ export async function serve(argv: string[], env: Record<string, string | undefin
   };
 
   const imgd = await createImgd(input);
-  const { users, keys, runtime } = imgd.services;
+  const { users, keys, runtime, sessions } = imgd.services;
   const admin = await users.ensureAdmin(config.adminUsername);
+  // The dashboard's first sign-in: a one-time link to choose the admin's password.
+  const setupToken = admin.created ? await sessions.createSetupToken(admin.user.id) : null;
   if (admin.created) {
     const { secret } = await keys.create(admin.user.id, { name: "admin (first start)" });
     // Printed even when quiet: it is shown only this once.
@@ -74,7 +77,10 @@ export async function serve(argv: string[], env: Record<string, string | undefin
   const metrics = config.metricsAddr ? await serveMetrics(runtime, config.metricsAddr, () => metricsResponse(imgd.services.telemetry)) : null;
   if (metrics) say(`imgd metrics on http://${metrics.hostname.includes(":") ? `[${metrics.hostname}]` : metrics.hostname}:${metrics.port}/metrics`);
   const shown = listener.hostname === "0.0.0.0" || listener.hostname === "::" ? "localhost" : listener.hostname;
-  say(`imgd listening on http://${shown.includes(":") ? `[${shown}]` : shown}:${listener.port} (data: ${config.dataDir}, runtime: ${runtime.name} ${runtime.version})`);
+  const origin = `http://${shown.includes(":") ? `[${shown}]` : shown}:${listener.port}`;
+  // Before the "listening" line, which tools (and the tests) wait for.
+  if (setupToken) console.log(`Dashboard: choose the admin's password at ${setupLink(config.publicUrl ?? origin + config.basePath, setupToken)} (one-time link, valid 24 hours)`);
+  say(`imgd listening on ${origin} (data: ${config.dataDir}, runtime: ${runtime.name} ${runtime.version})`);
 
   return new Promise<number>((resolve) => {
     let stopping = false;

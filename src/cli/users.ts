@@ -2,6 +2,7 @@ import { configFromEnv, resolveConfig } from "../config.ts";
 import { AppError } from "../domain/errors.ts";
 import { type FlagSpec, formatFlags, parseArgs, UsageError } from "./args.ts";
 import { withImgd } from "./instance.ts";
+import { passwdCommand } from "./passwd.ts";
 
 const flags: Record<string, FlagSpec> = {
   "data-dir": { arg: "dir", help: "Data directory of the imgd instance [IMGD_DATA_DIR, default ./data]" },
@@ -10,7 +11,7 @@ const flags: Record<string, FlagSpec> = {
   help: { boolean: true, help: "Show this help" },
 };
 
-export const usersHelp = `Usage: imgd users <create|list|verify|set-plan|delete> [options]
+export const usersHelp = `Usage: imgd users <create|list|verify|set-plan|passwd|delete> [options]
 
 Manages users (tenants) directly in the data directory; no running server is needed.
 Each user has their own images, keys, presets and counters, and a username that appears in
@@ -22,6 +23,8 @@ delivery URLs (/i/{username}/…).
   imgd users set-plan <username|id|email> <plan>
                                             assign a plan (free, pro, unlimited or one of IMGD_PLANS)
   imgd users delete <username|id|email>     remove the user, its keys and its images
+  imgd users passwd <username|email> [--link]
+                                            set the dashboard password (see imgd users passwd --help)
 
 A server that is running notices a verification at once; after a delete, restart it (or wait a
 few seconds) so that no cached answer of the user's delivery URLs remains.
@@ -32,6 +35,7 @@ ${formatFlags(flags)}`;
 const USERNAME = /^[a-z0-9][a-z0-9_-]{1,38}$/;
 
 export async function usersCommand(argv: string[], env: Record<string, string | undefined>): Promise<number> {
+  if (argv[0] === "passwd") return passwdCommand(argv.slice(1), env);
   const { flags: f, positional } = parseArgs(argv, flags);
   if (f.help || positional.length === 0) {
     console.log(usersHelp);

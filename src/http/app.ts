@@ -17,6 +17,8 @@ import { mountImgwire } from "./imgwire/app.ts";
 import { assetsrepoApp } from "./assetsrepo/app.ts";
 import { metricsRoutes } from "./native/metrics.ts";
 import { prometheusRoutes } from "./metrics/prometheus.ts";
+import { accountRoutes } from "./dashboard/account.ts";
+import { mountDashboard } from "./dashboard/pages.ts";
 
 export function buildApp(services: AppServices) {
   const app = new Hono<AppEnv>();
@@ -54,6 +56,8 @@ export function buildApp(services: AppServices) {
   mountImgwire(app, services);
   app.route("/api/images", assetsrepoApp(services));
   app.route("/metrics", prometheusRoutes);
+  app.route("/auth", accountRoutes);
+  mountDashboard(app);
 
   app.notFound((c) => nativeErrorResponse(c, new AppError("NOT_FOUND", `No route for ${c.req.method} ${c.req.path}`)));
   app.onError(async (err, c) => {

@@ -1,8 +1,9 @@
 import type { Context, MiddlewareHandler } from "hono";
-import { type AdmitOptions, scopeOf } from "../domain/auth/auth.ts";
+import { type AdmitOptions, SESSION_ENDED, scopeOf } from "../domain/auth/auth.ts";
 import { AppError } from "../domain/errors.ts";
 import { KEY_PREFIX, type Principal, type Scope } from "../domain/accounts/keys.ts";
 import type { RouteEnv } from "./env.ts";
+import { checkCsrf, clearSessionCookie, sessionSecretOf } from "./dashboard/session-auth.ts";
 
 export { bearer } from "../domain/auth/auth.ts";
 
@@ -29,15 +30,25 @@ export function refuseKeyInQuery(url: string) {
  */
 export async function admit<E extends RouteEnv<"auth">>(ctx: Context<E>, opts: Omit<AdmitOptions, "scope" | "onRate"> & { scope?: Scope }): Promise<Principal> {
   const c = ctx as unknown as Context<RouteEnv<"auth">>;
-  const principal = await c.var.services.auth.admit(c.req.header("authorization"), {
-    ...opts,
-    scope: opts.scope ?? scopeOf(c.req.method),
-    authorize: async (p) => {
-      c.set("principal", p);
-      await opts.authorize?.(p);
-    },
-    onRate: (s) => c.set("rateLimit", s),
-  });
+  const { auth } = c.var.services;
+  const authorization = c.req.header("authorization");
+  // No key: the dashboard's session cookie, if any (the same principal, checked for CSRF).
+  const secret = authorization === undefined ? sessionSecretOf(c.req.header("cookie")) : null;
+  const principal = await auth
+    .admit(authorization, {
+      ...opts,
+      scope: opts.scope ?? scopeOf(c.req.method),
+      authorize: async (p) => {
+        c.set("principal", p);
+        await opts.authorize?.(p);
+      },
+      onRate: (s) => c.set("rateLimit", s),
+      ...(secret ? { session: { secret, verify: (p) => checkCsrf(c, auth.site, p) } } : {}),
+    })
+    .catch((err) => {
+      if (secret && err instanceof AppError && err.message === SESSION_ENDED) clearSessionCookie(c, auth.site);
+      throw err;
+    });
   return principal;
 }
 
@@ -61,7 +72,7 @@ export const rateLimitHeaders: MiddlewareHandler<RouteEnv<never>> = async (c, ne
 export function optionalKey<E extends RouteEnv<"auth">>(scope?: Scope): MiddlewareHandler<E> {
   const required = requireKey<E>(scope);
   return async (c, next) => {
-    if (c.req.header("authorization") === undefined) {
+    if (c.req.header("authorization") === undefined && sessionSecretOf(c.req.header("cookie")) === null) {
       refuseKeyInQuery(c.req.url);
       return next();
     }
@@ -69,7 +80,7 @@ export function optionalKey<E extends RouteEnv<"auth">>(scope?: Scope): Middlewa
   };
 }
 
-/** Requires a valid key; the scope defaults from the method (reads need `read`, the rest `write`). */
+/** Requires a valid key (or dashboard session); the scope defaults from the method (reads need `read`, the rest `write`). */
 export function requireKey<E extends RouteEnv<"auth">>(scope?: Scope): MiddlewareHandler<E> {
   return async (c, next) => {
     refuseKeyInQuery(c.req.url);

@@ -3,6 +3,7 @@ import * as m001 from "./001_initial.ts";
 import * as m002 from "./002_media.ts";
 import * as m003 from "./003_metering.ts";
 import * as m004 from "./004_imgwire.ts";
+import * as m005 from "./005_sessions.ts";
 
 // Migrations live in code (not read from a folder) so the compiled binary carries them.
 // Append only; never edit one that has shipped.
@@ -11,4 +12,5 @@ export const migrations: Record<string, Migration> = {
   "002_media": m002,
   "003_metering": m003,
   "004_imgwire": m004,
+  "005_sessions": m005,
 };
