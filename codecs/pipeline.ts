@@ -9,6 +9,7 @@
 // mean the same thing for every source; it still runs after shrink-on-load and crop, so it
 // touches at most about four times the output's pixels.
 
+import type { Prepared, RawImage } from "./decoders/index.ts";
 import { plan, shrinkOnLoad, type Plan } from "./geometry.ts";
 import { avifTooLarge, CodecError, type Gravity, type InputFormat, type InspectResult, OUTPUT_MIME, type OutputFormat, type TransformResult, type TransformSpec } from "./types.ts";
 import type { Vips, VipsImage, WebpEncoder } from "./wasm.ts";
@@ -35,8 +36,10 @@ const LOADERS: Record<string, InputFormat> = {
   tiffload: "tiff",
   svgload: "svg",
   jxlload: "jxl",
+  ppmload: "pnm",
+  radload: "hdr",
 };
-const LOADER_CLASSES = ["Jpeg", "Png", "Webp", "Nsgif", "Heif", "Tiff", "Svg", "Jxl"];
+const LOADER_CLASSES = ["Jpeg", "Png", "Webp", "Nsgif", "Heif", "Tiff", "Svg", "Jxl", "Ppm", "Rad"];
 
 /** Blocks all libvips loaders except those for the formats imgd accepts (less attack surface). */
 export function restrictLoaders(vips: Vips): void {
@@ -68,7 +71,7 @@ class State {
 
   constructor(
     readonly codecs: Codecs,
-    readonly bytes: Uint8Array,
+    readonly source: Prepared,
     readonly spec: TransformSpec,
     readonly limits: Limits,
   ) {
@@ -119,6 +122,27 @@ function checkPixels(width: number, height: number, limits: Limits): void {
 /** Opens the source lazily: only the header is read until pixels are asked for. */
 function openHeader(vips: Vips, bytes: Uint8Array): VipsImage {
   return vips.Image.newFromBuffer(bytes, "", { access: "sequential", fail_on: "truncated" });
+}
+
+/** Pixels from a decoder of ours as a vips image (copied into wasm memory). */
+function fromRaw(vips: Vips, raw: RawImage): VipsImage {
+  const mem = vips.Image.newFromMemory(raw.data, raw.width, raw.height, raw.bands, vips.BandFormat.uchar);
+  const out = mem.copy({ interpretation: raw.bands <= 2 ? "b-w" : "srgb" });
+  mem.delete();
+  if (raw.orientation && raw.orientation !== 1) out.setInt("orientation", raw.orientation);
+  return out;
+}
+
+/** The source, opened: a header-only libvips load, or decoded pixels. */
+function open(vips: Vips, source: Prepared): { image: VipsImage; loader: string } {
+  if (source.raw) return { image: fromRaw(vips, source.raw), loader: "decoded" };
+  const image = openHeader(vips, source.bytes!);
+  const loader = loaderName(image);
+  if (image.coding !== "rad") return { image, loader };
+  // Radiance pixels load still coded (RGBE, 4 bytes that are not RGBA): to float scRGB first.
+  const float = image.rad2float();
+  image.delete();
+  return { image: float, loader };
 }
 
 /** 16-bit (and other wide) pixels to 8-bit, keeping alpha meaningful. */
@@ -196,11 +220,12 @@ function anchor(g: Gravity, W: number, H: number, w: number, h: number): { left:
 const load: Step = {
   name: "load",
   run(s) {
-    const { vips, bytes, spec } = s;
-    const head = openHeader(vips, bytes);
+    const { vips, spec } = s;
+    const { image: head, loader } = open(vips, s.source);
     s.replace(head);
-    s.loader = loaderName(head);
-    if (!(s.loader in LOADERS)) throw new CodecError("invalid_image", `unsupported format (${s.loader})`);
+    s.loader = loader;
+    if (!(s.loader in LOADERS) && loader !== "decoded") throw new CodecError("invalid_image", `unsupported format (${s.loader})`);
+    const bytes = s.source.bytes!;
     s.orientation = orientationOf(head);
     const swap = s.orientation >= 5;
     s.sourceWidth = swap ? head.height : head.width;
@@ -372,6 +397,10 @@ const encode: Step = {
       case "gif":
         s.output = img.writeToBuffer(".gif", { keep });
         break;
+      case "tiff":
+        // Lossless, as TIFF is used for (Imgwire's format=tiff): deflate with the predictor.
+        s.output = img.writeToBuffer(".tif", { compression: "deflate", predictor: "horizontal", keep });
+        break;
     }
   },
 };
@@ -379,8 +408,8 @@ const encode: Step = {
 /** The transform, step by step. Exported so its shape can be read (and logged) in one place. */
 export const STEPS: readonly Step[] = [load, orient, crop, srgb, resize, pad, flatten, metadata, encode];
 
-export function transform(codecs: Codecs, bytes: Uint8Array, spec: TransformSpec, limits: Limits = {}): TransformResult {
-  const s = new State(codecs, bytes, spec, limits);
+export function transform(codecs: Codecs, source: Prepared, spec: TransformSpec, limits: Limits = {}): TransformResult {
+  const s = new State(codecs, source, spec, limits);
   try {
     for (const step of STEPS) step.run(s);
     const data = s.output!;
@@ -398,14 +427,17 @@ const DOMINANT_SIZE = 64;
  * Decodes every pixel (a truncated or corrupt file fails here, not later at delivery) while
  * shrinking to a tiny thumbnail, whose histogram gives the dominant colour.
  */
-export function inspect(vips: Vips, bytes: Uint8Array, limits: Limits = {}): InspectResult {
+export function inspect(vips: Vips, source: Prepared, limits: Limits = {}): InspectResult {
   const owned: VipsImage[] = [];
   const keep = (i: VipsImage) => (owned.push(i), i);
   try {
-    const head = keep(openHeader(vips, bytes));
-    const loader = loaderName(head);
-    let format = LOADERS[loader];
+    const opened = open(vips, source);
+    const head = keep(opened.image);
+    const loader = opened.loader;
+    let format = loader === "decoded" ? source.format : LOADERS[loader];
     if (!format) throw new CodecError("invalid_image", `unsupported format (${loader})`);
+    // An ICO's PNG entry is loaded by pngload but is still an ICO.
+    if (source.format === "ico") format = "ico";
     if (format === "heic" && head.getTypeof("heif-compression") && head.getString("heif-compression") === "av1") format = "avif";
     const orientation = orientationOf(head);
     const width = orientation >= 5 ? head.height : head.width;

@@ -212,9 +212,9 @@ export class CodecPool {
     if (!(bytes instanceof Uint8Array)) return new CodecError("invalid_image", "source is not a Uint8Array");
     const head = probe(bytes.subarray(0, PROBE_BYTES));
     if (!head) return new CodecError("invalid_image", "not a recognised image format");
-    const pixels = head.uprightWidth * head.uprightHeight;
+    const pixels = head.width * head.height;
     if (pixels > this.#options.maxSourcePixels) {
-      return new CodecError("too_large", `source is ${head.uprightWidth}×${head.uprightHeight}, over the limit of ${this.#options.maxSourcePixels} pixels`);
+      return new CodecError("too_large", `source is ${head.width}×${head.height}, over the limit of ${this.#options.maxSourcePixels} pixels`);
     }
     return null;
   }

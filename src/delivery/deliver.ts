@@ -3,7 +3,7 @@ import type { TransformSpec } from "../../codecs/types.ts";
 import type { Image, User } from "../db/schema.ts";
 import { AppError } from "../domain/errors.ts";
 import type { Images } from "../domain/images.ts";
-import { extensionOf } from "../domain/paths.ts";
+import { extensionOf, isImageExtension } from "../domain/paths.ts";
 import type { Presets } from "../domain/presets.ts";
 import type { Users } from "../domain/users.ts";
 import type { BlobStore } from "../store/blobs.ts";
@@ -11,7 +11,7 @@ import type { VariantCache } from "../store/variants.ts";
 import { HotRoutes } from "./hot.ts";
 import { nativeSpec, parseParams, splitQuery } from "./native.ts";
 import { verify } from "./signing.ts";
-import { EXT_FORMAT, finalize, variantKey } from "./spec.ts";
+import { checkWritableExtension, EXT_FORMAT, finalize, variantKey } from "./spec.ts";
 
 /** What to send: a file on disk (original or cached variant) or freshly made bytes. */
 export interface Delivered {
@@ -104,6 +104,7 @@ export class Delivery {
     const preset = presetRow ? parseParams(JSON.parse(presetRow.params), `preset ${presetRow.name}`) : undefined;
     const params = parseParams(query.params);
     const ext = extensionOf(path);
+    checkWritableExtension(ext, extensionOf(found.path), isImageExtension);
     const requested = ext ? (EXT_FORMAT[ext] ?? null) : null;
     const raw = nativeSpec(params, preset, requested, image, {
       fit: user.default_fit_mode,

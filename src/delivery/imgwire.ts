@@ -43,7 +43,7 @@ const GRAVITY: Record<string, Gravity> = {
   sm: "attention", attention: "attention", entropy: "entropy",
 };
 
-const FORMATS: Record<string, OutputFormat | "auto"> = { auto: "auto", jpg: "jpeg", jpeg: "jpeg", png: "png", webp: "webp", avif: "avif", gif: "gif" };
+const FORMATS: Record<string, OutputFormat | "auto"> = { auto: "auto", jpg: "jpeg", jpeg: "jpeg", png: "png", webp: "webp", avif: "avif", gif: "gif", tiff: "tiff", tif: "tiff" };
 
 const intIn = (min: number, max: number) => v.pipe(v.string(), v.regex(/^\d{1,6}$/, `must be a whole number from ${min} to ${max}`), v.transform(Number), v.minValue(min, `must be a whole number from ${min} to ${max}`), v.maxValue(max, `must be a whole number from ${min} to ${max}`));
 const boolean = v.pipe(v.string(), v.toLowerCase(), v.picklist(["true", "false", "t", "f", "1", "0"], "must be true or false"), v.transform((s) => ["true", "t", "1"].includes(s)));
@@ -159,7 +159,7 @@ export function imgwireSpec(
   const fmt = get("format");
   let autoFormat = true;
   let format: OutputFormat;
-  if (fmt && FORMATS[fmt.value.toLowerCase()] === undefined) throw bad(fmt.name, "must be auto, jpg, jpeg, png, webp, avif or gif");
+  if (fmt && FORMATS[fmt.value.toLowerCase()] === undefined) throw bad(fmt.name, "must be auto, jpg, jpeg, png, webp, avif, gif or tiff");
   const named = fmt ? FORMATS[fmt.value.toLowerCase()] : "auto";
   if (named === "auto") format = negotiate(opts.accept, src);
   else {

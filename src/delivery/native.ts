@@ -25,7 +25,7 @@ export const NativeParams = v.strictObject(
     fit: v.optional(v.picklist(FITS, "must be cover, contain, fill or scale-down")),
     q: v.optional(int(1, 100)),
     size: v.optional(v.picklist(["s", "m", "l"], "must be s, m or l")),
-    format: v.optional(v.picklist(["webp", "avif", "jpeg", "jpg", "png", "jxl", "gif"], "must be webp, avif, jpeg, png, jxl or gif")),
+    format: v.optional(v.picklist(["webp", "avif", "jpeg", "jpg", "png", "jxl", "gif", "tiff"], "must be webp, avif, jpeg, png, jxl, gif or tiff")),
   },
   "is not an option (w, h, fit, q, size, format)",
 );

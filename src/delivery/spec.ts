@@ -15,12 +15,23 @@ export const EXT_FORMAT: Record<string, OutputFormat> = {
   png: "png",
   jxl: "jxl",
   gif: "gif",
+  tif: "tiff",
+  tiff: "tiff",
 };
+
+/**
+ * A URL extension that names an image format imgd cannot write (`.bmp`, `.heic`, `.svg`, …) is a
+ * 400, unless it is the image's own extension (its own name serves the stored bytes).
+ */
+export function checkWritableExtension(ext: string | null, ownExt: string | null, isImageExt: (ext: string) => boolean): void {
+  if (!ext || ext in EXT_FORMAT || ext === ownExt || !isImageExt(ext)) return;
+  throw new AppError("VALIDATION_ERROR", `.${ext}: imgd cannot write this format; ask for .webp, .avif, .jpg, .png, .jxl, .gif or .tiff`, { field: "extension" });
+}
 
 /** Source formats a browser shows as they are; others are converted when asked for by their own name. */
 export const WEB_FORMATS = new Set(["jpeg", "png", "webp", "gif", "avif"]);
 
-const LOSSLESS: ReadonlySet<OutputFormat> = new Set(["png", "gif"]);
+const LOSSLESS: ReadonlySet<OutputFormat> = new Set(["png", "gif", "tiff"]);
 
 
 export interface Source {
