@@ -103,6 +103,9 @@ export function nativeSpec(
   }
   // A preset's format applies unless the URL's extension asks for a conversion.
   const presetFormat = preset?.format ? EXT_FORMAT[preset.format] : undefined;
+  // A source browsers do not show, asked for by its own extension (photo.tiff), is converted
+  // like one asked for with no extension: the URL names the file, not an output format.
+  if (requestedFormat === src.format && !WEB_FORMATS.has(src.format)) requestedFormat = null;
   const conversion = requestedFormat !== null && requestedFormat !== src.format ? requestedFormat : null;
   const format: OutputFormat | null = conversion ?? presetFormat ?? requestedFormat;
   const sourceIsOutput = src.format in EXT_FORMAT && WEB_FORMATS.has(src.format);
