@@ -13,7 +13,7 @@ import type { Prepared, RawImage } from "./decoders/index.ts";
 import { plan, shrinkOnLoad, type Plan } from "./geometry.ts";
 import { avifTooLarge, CodecError, type Gravity, type InputFormat, type InspectResult, OUTPUT_MIME, type OutputFormat, type TransformResult, type TransformSpec } from "./types.ts";
 import type { Vips, VipsImage, WebpEncoder } from "./wasm.ts";
-import { encodeWebp, type Keep } from "./webp.ts";
+import { encodeAnimatedWebp, encodeWebp, type Keep } from "./webp.ts";
 
 /** The encoders a worker holds: wasm-vips for everything, jsquash's libwebp for lossy WebP. */
 export interface Codecs {
@@ -22,9 +22,17 @@ export interface Codecs {
 }
 
 export interface Limits {
-  /** Refuse sources with more pixels than this (upright width × height). */
+  /** Refuse sources with more pixels than this (width × height × frames of an animation). */
   maxSourcePixels?: number;
+  /** Refuse animations with more frames than this. */
+  maxAnimationFrames?: number;
 }
+
+/** Output formats that keep an animated source animated. */
+const ANIMATED_OUTPUT: ReadonlySet<OutputFormat> = new Set(["gif", "webp"]);
+
+/** Frame delay when the source has none, in ms (browsers' own default for GIF is about this). */
+const DEFAULT_DELAY = 100;
 
 /** Loaders we accept; every other libvips loader is blocked (see `restrictLoaders`). */
 const LOADERS: Record<string, InputFormat> = {
@@ -64,6 +72,8 @@ class State {
   orientation = 1;
   hadProfile = false;
   keep: Keep = "none";
+  /** Set when every frame of an animated source is kept: `image` is then all frames stacked. */
+  animation: { pages: number; pageHeight: number; delays: number[]; loop: number } | null = null;
   format: OutputFormat;
   output: Uint8Array | null = null;
 
@@ -90,6 +100,13 @@ class State {
     this.#image = next;
   }
 
+  /** Hands the current image over to the caller, who must delete it. */
+  take(): VipsImage {
+    const img = this.image;
+    this.#image = null;
+    return img;
+  }
+
   dispose(): void {
     this.#image?.delete();
     this.#image = null;
@@ -113,10 +130,18 @@ function loaderName(image: VipsImage): string {
   return image.getString("vips-loader").replace(/_(buffer|source|file)$/, "");
 }
 
-function checkPixels(width: number, height: number, limits: Limits): void {
-  if (limits.maxSourcePixels !== undefined && width * height > limits.maxSourcePixels) {
-    throw new CodecError("too_large", `source is ${width}×${height}, over the limit of ${limits.maxSourcePixels} pixels`);
+function checkPixels(width: number, height: number, limits: Limits, frames = 1): void {
+  if (limits.maxAnimationFrames !== undefined && frames > limits.maxAnimationFrames) {
+    throw new CodecError("too_large", `source has ${frames} frames, over the limit of ${limits.maxAnimationFrames}`);
   }
+  if (limits.maxSourcePixels !== undefined && width * height * frames > limits.maxSourcePixels) {
+    const size = frames > 1 ? `${width}×${height}×${frames} frames` : `${width}×${height}`;
+    throw new CodecError("too_large", `source is ${size}, over the limit of ${limits.maxSourcePixels} pixels`);
+  }
+}
+
+function pagesOf(image: VipsImage): number {
+  return image.getTypeof("n-pages") ? Math.max(1, image.getInt("n-pages")) : 1;
 }
 
 /** Opens the source lazily: only the header is read until pixels are asked for. */
@@ -230,12 +255,31 @@ const load: Step = {
     const swap = s.orientation >= 5;
     s.sourceWidth = swap ? head.height : head.width;
     s.sourceHeight = swap ? head.width : head.height;
-    checkPixels(s.sourceWidth, s.sourceHeight, s.limits);
+    const pages = pagesOf(head);
+    const animate = pages > 1 && spec.frame === undefined && ANIMATED_OUTPUT.has(spec.format);
+    checkPixels(s.sourceWidth, s.sourceHeight, s.limits, animate ? pages : 1);
+    if (pages > 1 && s.limits.maxAnimationFrames !== undefined && pages > s.limits.maxAnimationFrames) checkPixels(1, 1, s.limits, pages);
+    const frame = spec.frame ?? 0;
+    if (frame >= pages) throw new CodecError("invalid_image", `frame ${frame} does not exist: the image has ${pages} (numbered from 0)`);
 
     s.region = clampRect(spec.crop, s.sourceWidth, s.sourceHeight);
     s.plan = plan(s.region.width, s.region.height, spec);
+    if (animate) {
+      // Every frame, stacked (libvips' "toilet roll"), composited as they are shown.
+      const delays = head.getTypeof("delay") ? head.getArrayInt("delay") : [];
+      s.animation = {
+        pages,
+        pageHeight: head.height,
+        delays: Array.from({ length: pages }, (_, i) => (delays[i] !== undefined && delays[i]! > 0 ? delays[i]! : DEFAULT_DELAY)),
+        loop: head.getTypeof("loop") ? head.getInt("loop") : 0,
+      };
+      // (`n` is an option of the GIF and WebP loaders that the generic typing does not list.)
+      s.replace(vips.Image.newFromBuffer(bytes, "", { n: -1, fail_on: "truncated" } as { fail_on: string }));
+      return;
+    }
     const factor = shrinkOnLoad(s.region.width, s.region.height, s.plan.resize);
-    const options = { access: "sequential", fail_on: "truncated" } as const;
+    const options = { access: "sequential", fail_on: "truncated", ...(frame > 0 ? { page: frame } : {}) } as const;
+    if (frame > 0 && !(s.loader === "webpload" && factor > 1)) s.replace(vips.Image.newFromBuffer(bytes, "", options as { access: string }));
     if (s.loader === "jpegload" && factor > 1) {
       s.replace(vips.Image.jpegloadBuffer(bytes, { ...options, shrink: factor }));
     } else if (s.loader === "webpload" && factor > 1) {
@@ -408,14 +452,64 @@ const encode: Step = {
 /** The transform, step by step. Exported so its shape can be read (and logged) in one place. */
 export const STEPS: readonly Step[] = [load, orient, crop, srgb, resize, pad, flatten, metadata, encode];
 
+/** The steps applied to each frame of an animation, between load and encode. */
+const FRAME_STEPS: readonly Step[] = [crop, srgb, resize, pad];
+
 export function transform(codecs: Codecs, source: Prepared, spec: TransformSpec, limits: Limits = {}): TransformResult {
   const s = new State(codecs, source, spec, limits);
   try {
-    for (const step of STEPS) step.run(s);
+    load.run(s);
+    if (s.animation) return transformFrames(s);
+    for (const step of STEPS.slice(1)) step.run(s);
     const data = s.output!;
     return { data, format: s.format, mime: OUTPUT_MIME[s.format], width: s.image.width, height: s.image.height };
   } finally {
     s.dispose();
+  }
+}
+
+/**
+ * An animation to GIF or WebP: the per-frame steps on each frame (same geometry for all), then
+ * one animated file with the source's delays and loop count.
+ */
+function transformFrames(s: State): TransformResult {
+  const { pages, pageHeight, delays, loop } = s.animation!;
+  const full = s.image;
+  const frames: VipsImage[] = [];
+  try {
+    for (let i = 0; i < pages; i++) {
+      const f = new State(s.codecs, s.source, s.spec, s.limits);
+      Object.assign(f, { sourceWidth: s.sourceWidth, sourceHeight: s.sourceHeight, region: s.region, plan: s.plan, format: s.format });
+      f.replace(full.extractArea(0, i * pageHeight, full.width, pageHeight));
+      try {
+        for (const step of FRAME_STEPS) step.run(f);
+        // Frames must share a band layout to be stacked again (pad may add alpha to some).
+        frames.push(f.take());
+      } finally {
+        f.dispose();
+      }
+    }
+    const { width, height } = frames[0]!;
+    const q = Math.min(100, Math.max(1, Math.round(s.spec.quality)));
+    let data: Uint8Array;
+    if (s.format === "webp") {
+      data = encodeAnimatedWebp(frames.map((fr) => encodeWebp(fr, s.codecs.webp, q, "none")), width, height, delays, loop);
+    } else {
+      const stacked = s.vips.Image.arrayjoin(frames, { across: 1 });
+      try {
+        const out = stacked.copy();
+        out.setInt("page-height", height);
+        out.setArrayInt("delay", delays);
+        out.setInt("loop", loop);
+        data = out.writeToBuffer(".gif", { keep: "none" });
+        out.delete();
+      } finally {
+        stacked.delete();
+      }
+    }
+    return { data, format: s.format, mime: OUTPUT_MIME[s.format], width, height, frames: pages };
+  } finally {
+    for (const f of frames) f.delete();
   }
 }
 
@@ -442,8 +536,8 @@ export function inspect(vips: Vips, source: Prepared, limits: Limits = {}): Insp
     const orientation = orientationOf(head);
     const width = orientation >= 5 ? head.height : head.width;
     const height = orientation >= 5 ? head.width : head.height;
-    checkPixels(width, height, limits);
-    const pages = head.getTypeof("n-pages") ? Math.max(1, head.getInt("n-pages")) : 1;
+    const pages = pagesOf(head);
+    checkPixels(width, height, limits, pages);
     const hasAlpha = head.hasAlpha();
     const thumb = keep(head.thumbnailImage(DOMINANT_SIZE, { height: DOMINANT_SIZE, no_rotate: true }));
     const { image: rgb } = toSrgb(thumb, vips);

@@ -17,6 +17,8 @@ export interface CodecPoolOptions {
   jobTimeoutMs: number;
   /** Sources with more (upright) pixels are refused with `too_large` before decoding. */
   maxSourcePixels: number;
+  /** Animations with more frames are refused with `too_large` (their frames count toward the pixel limit too). */
+  maxAnimationFrames?: number;
   /** Deadline for a worker to load wasm-vips. */
   startTimeoutMs?: number;
 }
@@ -108,7 +110,7 @@ export class CodecPool {
   constructor(options: CodecPoolOptions) {
     if (!(options.size >= 1)) throw new RangeError("CodecPool: size must be at least 1");
     if (!(options.maxQueue >= 0)) throw new RangeError("CodecPool: maxQueue must be at least 0");
-    this.#options = { startTimeoutMs: 30_000, ...options };
+    this.#options = { startTimeoutMs: 30_000, maxAnimationFrames: 200, ...options };
   }
 
   /** Spawns the workers; resolves when every one has loaded wasm-vips. */
@@ -262,7 +264,7 @@ export class CodecPool {
 
   /** Sends the job (with its bytes, unless it is the crash hook) to the slot's worker. */
   #post(slot: Slot, job: Job, bytes: Uint8Array | null): void {
-    const limits: Limits = { maxSourcePixels: this.#options.maxSourcePixels };
+    const limits: Limits = { maxSourcePixels: this.#options.maxSourcePixels, maxAnimationFrames: this.#options.maxAnimationFrames };
     const body = job.body;
     const request: Request =
       body.kind === "crash" ? { id: job.id, kind: "crash" }

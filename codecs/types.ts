@@ -54,6 +54,11 @@ export interface TransformSpec {
   background?: [number, number, number, number];
   /** Keep EXIF/XMP/IPTC; the colour profile is handled by `colour` regardless. */
   keepMetadata: boolean;
+  /**
+   * One frame (from 0) of an animated source, for a still output. Unset: an animation stays
+   * animated where the output can animate (GIF, WebP), else its first frame is taken.
+   */
+  frame?: number;
 }
 
 export interface TransformResult {
@@ -62,6 +67,8 @@ export interface TransformResult {
   mime: string;
   width: number;
   height: number;
+  /** Frames of an animated output; absent for a still one. */
+  frames?: number;
 }
 
 export interface InspectResult {

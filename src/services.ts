@@ -72,6 +72,7 @@ export async function buildServices(config: Config, runtime: Runtime, log: (line
     maxQueue: config.queueLimit,
     jobTimeoutMs: config.jobTimeoutMs,
     maxSourcePixels: config.maxSourcePixels,
+    maxAnimationFrames: config.maxAnimationFrames,
   });
   await pool.start();
   const users = new Users(db, config.now);

@@ -20,6 +20,7 @@ const ALIASES: Record<string, string[]> = {
   enlarge: ["el", "enlarge"],
   strip_metadata: ["sm", "strip_metadata"],
   background: ["bg", "background"],
+  page: ["page", "pg", "frame"],
 };
 const CANONICAL = new Map(Object.entries(ALIASES).flatMap(([canon, names]) => names.map((n) => [n, canon] as const)));
 
@@ -172,6 +173,9 @@ export function imgwireSpec(
   const background = get("background") ? color(get("background")!.name, get("background")!.value) : undefined;
 
   let spec: TransformSpec = { fit, enlarge, gravity: g, format, quality, keepMetadata };
+  // One frame of an animation (from 0); without it an animation stays animated in GIF/WebP.
+  const page = get("page");
+  if (page) spec.frame = one(page.name, intIn(0, 9999), page.value);
   const c = get("crop");
   if (c) spec.crop = crop(c.name, c.value, src);
   if (width !== undefined) spec.width = width;

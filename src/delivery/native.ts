@@ -25,9 +25,10 @@ export const NativeParams = v.strictObject(
     fit: v.optional(v.picklist(FITS, "must be cover, contain, fill or scale-down")),
     q: v.optional(int(1, 100)),
     size: v.optional(v.picklist(["s", "m", "l"], "must be s, m or l")),
+    frame: v.optional(int(0, 9999)),
     format: v.optional(v.picklist(["webp", "avif", "jpeg", "jpg", "png", "jxl", "gif", "tiff"], "must be webp, avif, jpeg, png, jxl, gif or tiff")),
   },
-  "is not an option (w, h, fit, q, size, format)",
+  "is not an option (w, h, fit, q, size, format, frame)",
 );
 export type NativeParams = v.InferOutput<typeof NativeParams>;
 
@@ -63,7 +64,7 @@ export function splitQuery(search: URLSearchParams, extra: readonly string[] = [
     } else if (key in NativeParams.entries || extra.includes(key)) {
       q.params[key] = value;
     } else {
-      throw new AppError("VALIDATION_ERROR", `${key}: unknown option (w, h, fit, q, size, p:name)`, { field: key });
+      throw new AppError("VALIDATION_ERROR", `${key}: unknown option (w, h, fit, q, size, frame, p:name)`, { field: key });
     }
   }
   return q;
@@ -110,7 +111,7 @@ export function nativeSpec(
   const format: OutputFormat | null = conversion ?? presetFormat ?? requestedFormat;
   const sourceIsOutput = src.format in EXT_FORMAT && WEB_FORMATS.has(src.format);
   const resizes = p.w !== undefined || p.h !== undefined || p.size !== undefined;
-  if (!resizes && p.q === undefined && (format === null || format === src.format) && sourceIsOutput) {
+  if (!resizes && p.q === undefined && p.frame === undefined && (format === null || format === src.format) && sourceIsOutput) {
     return null;
   }
   const fitName = (p.fit ?? (FITS.includes(defaults.fit as NativeFit) ? defaults.fit : "contain")) as NativeFit;
@@ -120,6 +121,7 @@ export function nativeSpec(
     format: format ?? (src.format === "svg" ? "png" : "webp"),
     quality: p.q ?? defaults.quality,
     keepMetadata: false,
+    ...(p.frame !== undefined && { frame: p.frame }),
   };
   if (p.size) {
     const edge = SHORT_EDGE[p.size];
