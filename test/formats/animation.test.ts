@@ -104,7 +104,7 @@ describe("over HTTP", () => {
     for (const ext of ["gif", "webp"]) {
       const res = await fetch(`${s.url}/i/admin/anim.${ext}?w=200`);
       const m = await sharp(new Uint8Array(await res.arrayBuffer()), { animated: true }).metadata();
-      expect({ ext, format: m.format, pages: m.pages, w: m.width }).toEqual({ ext, format: ext, pages: 10, w: 200 });
+      expect({ ext, format: m.format as string, pages: m.pages, w: m.width }).toEqual({ ext, format: ext, pages: 10, w: 200 });
     }
     const one = await fetch(`${s.url}/i/admin/anim.webp?w=200&frame=3`);
     expect((await sharp(new Uint8Array(await one.arrayBuffer()), { animated: true }).metadata()).pages ?? 1).toBe(1);
