@@ -526,6 +526,126 @@ function probeTga(r: Bytes): ProbeResult | null {
   return result("tga", r.u16(12), r.u16(14));
 }
 
+// ------------------------------------------------------------------------ frames and alpha
+
+/** What the header says about frames and transparency (see `probeLayout`). */
+export interface Layout {
+  /** Frames (animation frames, or pages an animated PNG declares); 1 for a still image. */
+  frames: number;
+  /** Whether the file declares an alpha channel or a transparent colour. */
+  hasAlpha: boolean;
+}
+
+/**
+ * Frames and alpha from the structure of a whole file, without decoding pixels: GIF blocks,
+ * WebP chunks, PNG chunks, and header fields elsewhere. JPEG XL's extra channels are not read
+ * (reported opaque).
+ */
+export function probeLayout(bytes: Uint8Array, format: InputFormat): Layout {
+  const r = new Bytes(bytes);
+  const still = (hasAlpha: boolean): Layout => ({ frames: 1, hasAlpha });
+  switch (format) {
+    case "gif":
+      return gifLayout(r);
+    case "webp":
+      return webpLayout(r);
+    case "png": {
+      let frames = 1;
+      let alpha = r.u8(25) === 4 || r.u8(25) === 6;
+      for (let pos = 8; pos + 8 <= r.length; ) {
+        const len = r.u32(pos);
+        const type = r.ascii(pos + 4, 4);
+        if (len < 0 || type === "IDAT" || type === "IEND") break;
+        if (type === "tRNS") alpha = true;
+        if (type === "acTL") frames = Math.max(1, r.u32(pos + 8));
+        pos += 12 + len;
+      }
+      return { frames, hasAlpha: alpha };
+    }
+    case "bmp": {
+      r.le = true;
+      const dib = r.u32(14);
+      const bpp = r.u16(28);
+      const compression = r.u32(30);
+      return still(bpp === 32 && (compression === 6 || (dib >= 56 && r.u32(14 + 52) !== 0)));
+    }
+    case "ico":
+    case "svg":
+      return still(true);
+    case "tga":
+      return still((r.u8(17) & 0x0f) > 0);
+    case "qoi":
+      return still(r.u8(12) === 4);
+    case "pnm":
+      return still(/TUPLTYPE\s+\S*_ALPHA/.test(r.ascii(0, Math.min(r.length, 512))));
+    case "tiff":
+      return still(tiffHasExtraSamples(bytes));
+    case "avif":
+    case "heic": {
+      // An alpha plane is an auxiliary item whose auxC names the alpha URN (AV1 or HEVC form).
+      const head = new TextDecoder("latin1").decode(bytes.subarray(0, 64 * 1024));
+      return still(head.includes("auxiliary:alpha") || head.includes("urn:mpeg:hevc:2015:auxid:1"));
+    }
+    default:
+      return still(false);
+  }
+}
+
+function gifLayout(r: Bytes): Layout {
+  r.le = true;
+  let pos = 13;
+  const flags = r.u8(10);
+  if (flags & 0x80) pos += 3 * 2 ** ((flags & 7) + 1);
+  let frames = 0;
+  let alpha = false;
+  const skipSubBlocks = () => {
+    for (let n = r.u8(pos); n > 0; n = r.u8(pos)) pos += n + 1;
+    pos += 1;
+  };
+  while (pos < r.length) {
+    const b = r.u8(pos);
+    if (b === 0x21) {
+      if (r.u8(pos + 1) === 0xf9 && r.u8(pos + 3) & 1) alpha = true;
+      pos += 2;
+      skipSubBlocks();
+    } else if (b === 0x2c) {
+      frames++;
+      const local = r.u8(pos + 9);
+      pos += 10;
+      if (local & 0x80) pos += 3 * 2 ** ((local & 7) + 1);
+      pos += 1; // LZW minimum code size
+      skipSubBlocks();
+    } else break; // 0x3B trailer, or something broken: count what was seen
+  }
+  return { frames: Math.max(1, frames), hasAlpha: alpha };
+}
+
+function webpLayout(r: Bytes): Layout {
+  r.le = true;
+  const first = r.ascii(12, 4);
+  if (first === "VP8L") return { frames: 1, hasAlpha: ((r.u32(21) >>> 28) & 1) === 1 };
+  if (first !== "VP8X") return { frames: 1, hasAlpha: false };
+  const flags = r.u8(20);
+  let frames = 0;
+  for (let pos = 12; pos + 8 <= r.length; ) {
+    const size = r.u32(pos + 4);
+    if (size < 0) break;
+    if (r.ascii(pos, 4) === "ANMF") frames++;
+    pos += 8 + size + (size & 1);
+  }
+  return { frames: flags & 0x02 ? Math.max(1, frames) : 1, hasAlpha: (flags & 0x10) !== 0 };
+}
+
+/** TIFF's ExtraSamples tag (0x0152) in IFD0 marks an alpha (or other extra) channel. */
+function tiffHasExtraSamples(b: Uint8Array): boolean {
+  const r = new Bytes(b);
+  r.le = r.ascii(0, 2) === "II";
+  const ifd = r.u32(4);
+  const count = r.u16(ifd);
+  for (let i = 0; i < count; i++) if (r.u16(ifd + 2 + i * 12) === 0x0152) return true;
+  return false;
+}
+
 // ------------------------------------------------------------------------------ completeness
 
 /** How much trailing padding after the end marker is tolerated (some writers pad). */

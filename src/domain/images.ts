@@ -1,7 +1,7 @@
 import { type Kysely, sql } from "kysely";
-import { checkComplete, probe, SUPPORTED_INPUTS, unsupportedFormat } from "../../codecs/probe.ts";
+import { checkComplete, type Layout, probe, probeLayout, SUPPORTED_INPUTS, unsupportedFormat } from "../../codecs/probe.ts";
 import { readFile } from "node:fs/promises";
-import type { InspectResult, ProbeResult } from "../../codecs/types.ts";
+import type { InputFormat, InspectResult, ProbeResult } from "../../codecs/types.ts";
 import type { Db } from "../db/connection.ts";
 import type { Database, Image } from "../db/schema.ts";
 import { BlobTooLargeError, type BlobStore, type StagedBlob } from "../store/blobs.ts";
@@ -262,6 +262,11 @@ export class Images {
     const image = await this.#live(this.d.db.selectFrom("images").selectAll().where("id", "=", id).where("user_id", "=", userId)).executeTakeFirst();
     if (!image) throw notFound("Image");
     return this.#withPaths(this.d.db, image);
+  }
+
+  /** Frames and alpha of the stored file, read from its structure (no decoding). */
+  async layout(image: Image): Promise<Layout> {
+    return probeLayout(new Uint8Array(await this.d.blobs.read(image.blob_hash)), image.format as InputFormat);
   }
 
   /** Resolves a delivery path: exact alias first, else the same name with another extension. */

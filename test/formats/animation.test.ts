@@ -118,7 +118,12 @@ describe("over HTTP", () => {
     const ref = await frames(fixture("animated-loop-3.webp"), 100);
     const px = new Uint8Array(await sharp(new Uint8Array(await iwOne.arrayBuffer())).ensureAlpha().raw().toBuffer());
     expect(meanDiff(px, ref.frames[4]!)).toBeLessThan(meanDiff(px, ref.frames[0]!));
-    void up;
+    // GET reports the frames and alpha read from the file's structure.
+    const meta = (await (await s.api(`/api/v1/images/${up.id}`)).json()) as any;
+    expect([meta.metadata.frames, meta.metadata.has_alpha]).toEqual([10, (await sharp(fixture("animated-loop-3.webp")).metadata()).hasAlpha]);
+    const gifUp = (await (await s.api("/api/v1/images", { method: "POST", body: form({ file: { bytes: fixture("animated-loop-3.gif"), filename: "anim-gif.gif" } }) })).json()) as any;
+    const gifMeta = (await (await s.api(`/api/v1/images/${gifUp.id}`)).json()) as any;
+    expect(gifMeta.metadata.frames).toBe(10);
     const before = snapshot(s.dataDir);
     const big = await s.api("/api/v1/images", { method: "POST", body: form({ file: { bytes: fixture("big-height.webp"), filename: "big.webp" } }) });
     expect(big.status).toBeGreaterThanOrEqual(400);

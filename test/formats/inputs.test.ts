@@ -61,7 +61,8 @@ describe("every input format, every route, every web output", () => {
     expect({ name, status: up.status }).toEqual({ name, status: 201 });
     const native = (await up.json()) as any;
     const meta = (await (await s.api(`/api/v1/images/${native.id}`)).json()) as any;
-    expect({ name, mime: meta.metadata.mime_type, w: meta.metadata.width, h: meta.metadata.height }).toEqual({ name, mime: sm.mime, w: sm.w, h: sm.h });
+    expect({ name, mime: meta.metadata.mime_type, w: meta.metadata.width, h: meta.metadata.height, frames: meta.metadata.frames, alpha: meta.metadata.has_alpha })
+      .toEqual({ name, mime: sm.mime, w: sm.w, h: sm.h, frames: 1, alpha: sm.alpha });
     const path = native.url.slice(native.url.indexOf("/i/"));
     const stem = path.slice(0, path.lastIndexOf("."));
     for (const [ext, format, mime] of OUT) {
