@@ -636,14 +636,26 @@ function webpLayout(r: Bytes): Layout {
   return { frames: flags & 0x02 ? Math.max(1, frames) : 1, hasAlpha: (flags & 0x10) !== 0 };
 }
 
-/** TIFF's ExtraSamples tag (0x0152) in IFD0 marks an alpha (or other extra) channel. */
+/**
+ * An extra channel in IFD0: the ExtraSamples tag (0x0152), or more samples per pixel (0x0115)
+ * than the photometric interpretation (0x0106) uses (some writers leave ExtraSamples out).
+ */
 function tiffHasExtraSamples(b: Uint8Array): boolean {
   const r = new Bytes(b);
   r.le = r.ascii(0, 2) === "II";
   const ifd = r.u32(4);
   const count = r.u16(ifd);
-  for (let i = 0; i < count; i++) if (r.u16(ifd + 2 + i * 12) === 0x0152) return true;
-  return false;
+  let photometric = -1;
+  let samples = 1;
+  for (let i = 0; i < count; i++) {
+    const e = ifd + 2 + i * 12;
+    const tag = r.u16(e);
+    if (tag === 0x0152) return true;
+    if (tag === 0x0106) photometric = r.u16(e + 8);
+    if (tag === 0x0115) samples = r.u16(e + 8);
+  }
+  const colour = photometric === 2 || photometric === 6 || photometric === 8 ? 3 : photometric === 5 ? 4 : 1;
+  return samples > colour;
 }
 
 // ------------------------------------------------------------------------------ completeness

@@ -147,5 +147,7 @@ export async function viaVips(rgba: Uint8Array, w: number, h: number, ext: ".ppm
 }
 
 export async function viaSharp(rgba: Uint8Array, w: number, h: number, format: "png" | "tiff" | "gif" | "jpeg" | "webp" | "avif"): Promise<Uint8Array> {
-  return new Uint8Array(await sharp(rgba, { raw: { width: w, height: h, channels: 4 } }).toFormat(format).toBuffer());
+  const img = sharp(rgba, { raw: { width: w, height: h, channels: 4 } });
+  // sharp's TIFF default is JPEG-compressed (no alpha): deflate keeps the alpha channel.
+  return new Uint8Array(await (format === "tiff" ? img.tiff({ compression: "deflate" }) : img.toFormat(format)).toBuffer());
 }
