@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { checkComplete, probe } from "../../codecs/probe.ts";
+import { checkComplete, probe, probeLayout, unsupportedFormat } from "../../codecs/probe.ts";
 import { FIXTURES } from "./helpers.ts";
 
 // What the header says, per fixture (stored size; the last three columns are no longer probed); null = refused.
@@ -210,4 +210,44 @@ test("garbage is not an image", () => {
   expect(probe(new Uint8Array([0xff, 0xd8, 0xff]))).toBeNull();
   expect(probe(new Uint8Array(64).fill(7))).toBeNull();
   expect(probe(bytes(ascii("RIFF"), u32le(4), ascii("WAVEfmt ")))).toBeNull();
+});
+
+test("QOI, netpbm (text sizes with comments, PAM), Radiance HDR and TGA headers", () => {
+  expect(probe(bytes(ascii("qoif"), u32be(640), u32be(480), [4, 0]))).toMatchObject({ format: "qoi", mime: "image/qoi", width: 640, height: 480 });
+  expect(probe(bytes(ascii("qoif"), u32be(640), u32be(480), [5, 0]))).toBeNull();
+  const text = (s: string) => new TextEncoder().encode(s);
+  expect(probe(text("P6\n# made by hand\n 320 200\n255\n"))).toMatchObject({ format: "pnm", mime: "image/x-portable-pixmap", width: 320, height: 200 });
+  expect(probe(text("P5 7 9 255 "))).toMatchObject({ mime: "image/x-portable-graymap", width: 7, height: 9 });
+  expect(probe(text("P7\nWIDTH 30\nHEIGHT 20\nDEPTH 4\nMAXVAL 255\nTUPLTYPE RGB_ALPHA\nENDHDR\n"))).toMatchObject({ mime: "image/x-portable-arbitrarymap", width: 30, height: 20 });
+  expect(probe(text("P6\nabc def\n"))).toBeNull();
+  expect(probe(text("#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 100 +X 250\n"))).toMatchObject({ format: "hdr", width: 250, height: 100 });
+  expect(probe(text("#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n"))).toBeNull();
+  const tga = (type: number, mapType: number, depth: number, descriptor = 8) => bytes([0, mapType, type], [0, 0, 0, 0, mapType ? 24 : 0], u16le(0), u16le(0), u16le(300), u16le(150), [depth, descriptor]);
+  expect(probe(tga(10, 0, 32))).toMatchObject({ format: "tga", mime: "image/x-tga", width: 300, height: 150 });
+  expect(probe(tga(1, 1, 8, 0))).toMatchObject({ format: "tga" });
+  expect(probe(tga(1, 0, 8))).toBeNull(); // colour-mapped without a map
+  expect(probe(tga(12, 0, 32))).toBeNull();
+  expect(probe(tga(2, 0, 32, 0xc8))).toBeNull(); // reserved descriptor bits
+});
+
+test("EXR is recognised only to be refused, with the reason", () => {
+  const exr = bytes([0x76, 0x2f, 0x31, 0x01, 2, 0, 0, 0]);
+  expect(probe(exr)).toBeNull();
+  expect(unsupportedFormat(exr)).toContain("no maintained WebAssembly OpenEXR decoder");
+  expect(unsupportedFormat(bytes(ascii("hello")))).toBeNull();
+});
+
+test("probeLayout: frames and alpha from the structure of real files", () => {
+  expect(probeLayout(read("animated-loop-3.gif"), "gif")).toEqual({ frames: 10, hasAlpha: true });
+  expect(probeLayout(read("animated-loop-3.webp"), "webp").frames).toBe(10);
+  expect(probeLayout(read("big-height.webp"), "webp").frames).toBe(97);
+  expect(probeLayout(read("with-alpha.png"), "png")).toEqual({ frames: 1, hasAlpha: true });
+  expect(probeLayout(read("gradients-rgb8.png"), "png")).toEqual({ frames: 1, hasAlpha: false });
+  expect(probeLayout(read("5_webp_a.webp"), "webp").hasAlpha).toBe(true);
+  expect(probeLayout(read("4.webp"), "webp")).toEqual({ frames: 1, hasAlpha: false });
+  expect(probeLayout(read("flowers.jpeg"), "jpeg")).toEqual({ frames: 1, hasAlpha: false });
+  expect(probeLayout(read("iphone-like-10bit-orientation-6.heic"), "heic")).toEqual({ frames: 1, hasAlpha: false });
+  // A cut-off GIF counts the frames it has.
+  const gif = read("animated-loop-3.gif");
+  expect(probeLayout(gif.subarray(0, gif.length >> 1), "gif").frames).toBeLessThan(10);
 });
