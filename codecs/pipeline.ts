@@ -130,10 +130,14 @@ function loaderName(image: VipsImage): string {
   return image.getString("vips-loader").replace(/_(buffer|source|file)$/, "");
 }
 
-function checkPixels(width: number, height: number, limits: Limits, frames = 1): void {
+function checkFrames(frames: number, limits: Limits): void {
   if (limits.maxAnimationFrames !== undefined && frames > limits.maxAnimationFrames) {
     throw new CodecError("too_large", `source has ${frames} frames, over the limit of ${limits.maxAnimationFrames}`);
   }
+}
+
+/** `frames`: how many frames will be decoded (all of an animation kept animated, else one). */
+function checkPixels(width: number, height: number, limits: Limits, frames = 1): void {
   if (limits.maxSourcePixels !== undefined && width * height * frames > limits.maxSourcePixels) {
     const size = frames > 1 ? `${width}×${height}×${frames} frames` : `${width}×${height}`;
     throw new CodecError("too_large", `source is ${size}, over the limit of ${limits.maxSourcePixels} pixels`);
@@ -257,8 +261,8 @@ const load: Step = {
     s.sourceHeight = swap ? head.width : head.height;
     const pages = pagesOf(head);
     const animate = pages > 1 && spec.frame === undefined && ANIMATED_OUTPUT.has(spec.format);
+    checkFrames(pages, s.limits);
     checkPixels(s.sourceWidth, s.sourceHeight, s.limits, animate ? pages : 1);
-    if (pages > 1 && s.limits.maxAnimationFrames !== undefined && pages > s.limits.maxAnimationFrames) checkPixels(1, 1, s.limits, pages);
     const frame = spec.frame ?? 0;
     if (frame >= pages) throw new CodecError("invalid_image", `frame ${frame} does not exist: the image has ${pages} (numbered from 0)`);
 
@@ -537,6 +541,7 @@ export function inspect(vips: Vips, source: Prepared, limits: Limits = {}): Insp
     const width = orientation >= 5 ? head.height : head.width;
     const height = orientation >= 5 ? head.width : head.height;
     const pages = pagesOf(head);
+    checkFrames(pages, limits);
     checkPixels(width, height, limits, pages);
     const hasAlpha = head.hasAlpha();
     const thumb = keep(head.thumbnailImage(DOMINANT_SIZE, { height: DOMINANT_SIZE, no_rotate: true }));
