@@ -12,13 +12,13 @@ import * as S from "./samples.ts";
 const W = 240;
 const H = 180;
 let s: TestServer;
-const samples: Record<string, { bytes: Uint8Array; file: string; mime: string; imgwireMime: string; w: number; h: number; alpha: boolean }> = {};
+const samples: Record<string, { bytes: Uint8Array; file: string; mime: string; imgwireMime: string; w: number; h: number; alpha: boolean; frames: number }> = {};
 
 beforeAll(async () => {
   s = await startServer({ env: { IMGD_MAX_SOURCE_PIXELS: "2000000" } });
   const px = S.pattern(W, H, true);
-  const add = (name: string, file: string, bytes: Uint8Array, mime: string, alpha: boolean, imgwireMime = mime, w = W, h = H) =>
-    (samples[name] = { bytes, file, mime, imgwireMime, w, h, alpha });
+  const add = (name: string, file: string, bytes: Uint8Array, mime: string, alpha: boolean, imgwireMime = mime, w = W, h = H, frames = 1) =>
+    (samples[name] = { bytes, file, mime, imgwireMime, w, h, alpha, frames });
   add("BMP 24-bit", "a.bmp", S.bmp(px, W, H, 24), "image/bmp", false);
   add("BMP 32-bit top-down", "b.bmp", S.bmp(px, W, H, 32, true), "image/bmp", false);
   const png = await S.viaSharp(px, W, H, "png");
@@ -33,6 +33,11 @@ beforeAll(async () => {
   add("TIFF", "a.tiff", await S.viaSharp(px, W, H, "tiff"), "image/tiff", true);
   // heif-enc's 10-bit HEVC, stored 120×160 with EXIF orientation 6: upright it is 160×120.
   add("HEIC (10-bit HEVC, EXIF orientation 6)", "a.heic", await fixture("iphone-like-10bit-orientation-6.heic"), "image/heic", false, "image/heic", 160, 120);
+  // Animated: the WebP output stays animated (10 frames); the others take the first frame.
+  for (const [file, mime] of [["animated-loop-3.gif", "image/gif"], ["animated-loop-3.webp", "image/webp"]] as const) {
+    const bytes = await fixture(file);
+    add(`animated ${file}`, file, bytes, mime, (await sharp(bytes).metadata()).hasAlpha!, mime, 370, 285, 10);
+  }
 });
 afterAll(() => s?.stop());
 
@@ -43,16 +48,19 @@ const OUT = [
   ["png", "png", "image/png"],
 ] as const;
 
-async function expectImage(res: Response, mime: string, format: string, width: number, height: number, what: string) {
+/** `frames`: what the output must hold (an animated source stays animated only in WebP and GIF). */
+async function expectImage(res: Response, mime: string, format: string, width: number, height: number, what: string, frames = 1) {
   expect({ what, status: res.status, type: res.headers.get("content-type") }).toEqual({ what, status: 200, type: mime });
   const bytes = new Uint8Array(await res.arrayBuffer());
-  const meta = await sharp(bytes).metadata();
-  expect({ what, format: meta.format as string, width: meta.width, height: meta.height }).toEqual({ what, format, width, height });
+  const meta = await sharp(bytes, { animated: true }).metadata();
+  const pages = meta.pages ?? 1;
+  expect({ what, format: meta.format as string, width: meta.width, height: meta.height! / pages, pages }).toEqual({ what, format, width, height, pages: frames });
   return bytes;
 }
+const framesOut = (format: string, frames: number) => (format === "webp" || format === "gif" ? frames : 1);
 
 describe("every input format, every route, every web output", () => {
-  test.each(Array.from({ length: 12 }, (_, i) => i))("sample %d", async (i) => {
+  test.each(Array.from({ length: 14 }, (_, i) => i))("sample %d", async (i) => {
     const [name, sm] = Object.entries(samples)[i]!;
     const h200 = Math.round((200 * sm.h) / sm.w);
 
@@ -62,14 +70,14 @@ describe("every input format, every route, every web output", () => {
     const native = (await up.json()) as any;
     const meta = (await (await s.api(`/api/v1/images/${native.id}`)).json()) as any;
     expect({ name, mime: meta.metadata.mime_type, w: meta.metadata.width, h: meta.metadata.height, frames: meta.metadata.frames, alpha: meta.metadata.has_alpha })
-      .toEqual({ name, mime: sm.mime, w: sm.w, h: sm.h, frames: 1, alpha: sm.alpha });
+      .toEqual({ name, mime: sm.mime, w: sm.w, h: sm.h, frames: sm.frames, alpha: sm.alpha });
     const path = native.url.slice(native.url.indexOf("/i/"));
     const stem = path.slice(0, path.lastIndexOf("."));
     for (const [ext, format, mime] of OUT) {
-      await expectImage(await fetch(`${s.url}${stem}.${ext}?w=200`), mime, format, 200, h200, `${name} native .${ext}`);
+      await expectImage(await fetch(`${s.url}${stem}.${ext}?w=200`), mime, format, 200, h200, `${name} native .${ext}`, framesOut(format, sm.frames));
     }
     // The file's own name: a format browsers do not show is converted to WebP, whole.
-    await expectImage(await fetch(s.url + path), "image/webp", "webp", sm.w, sm.h, `${name} own name`);
+    if (!sm.file.startsWith("animated")) await expectImage(await fetch(s.url + path), "image/webp", "webp", sm.w, sm.h, `${name} own name`);
 
     // img.pro: its own item, its src URL with other extensions.
     const ip = await s.api("/v1/upload", { method: "POST", body: form({ file: { bytes: sm.bytes, filename: sm.file } }) });
@@ -78,7 +86,7 @@ describe("every input format, every route, every web output", () => {
     expect([item.width, item.height]).toEqual([sm.w, sm.h]);
     const src = (item.src as string).replace(/\.[a-z]+$/, "");
     for (const [ext, format, mime] of OUT) {
-      await expectImage(await fetch(`${src}.${ext}?w=200&q=75`), mime, format, 200, h200, `${name} img.pro .${ext}`);
+      await expectImage(await fetch(`${src}.${ext}?w=200&q=75`), mime, format, 200, h200, `${name} img.pro .${ext}`, framesOut(format, sm.frames));
     }
 
     // Imgwire: standard upload + PUT ends READY with the real type; the CDN's format parameter.
@@ -92,7 +100,7 @@ describe("every input format, every route, every web output", () => {
     const got = await call("GET", "/api/v1/images/{image_id}", `/api/v1/images/${created.body.image.id}`);
     expect({ name, status: got.body.status, mime: got.body.mime_type, w: got.body.width, h: got.body.height }).toEqual({ name, status: "READY", mime: sm.imgwireMime, w: sm.w, h: sm.h });
     for (const [ext, format, mime] of [...OUT, ["tiff", "tiff", "image/tiff"] as const]) {
-      await expectImage(await fetch(`${got.body.cdn_url}?width=200&format=${ext}&quality=70&enlarge=1`), mime, format, 200, h200, `${name} Imgwire ${ext}`);
+      await expectImage(await fetch(`${got.body.cdn_url}?width=200&format=${ext}&quality=70&enlarge=1`), mime, format, 200, h200, `${name} Imgwire ${ext}`, framesOut(format, sm.frames));
     }
   }, 120_000);
 });
