@@ -11,7 +11,7 @@
 //   real paths (a symlinked node_modules moves it up), so scripts/build.ts computes those
 //   relative paths and passes them to `embeddedAssets` below.
 
-import { dirname, join } from "node:path";
+import { dirname, posix } from "node:path";
 import vipsWasm from "wasm-vips/vips.wasm" with { type: "file" };
 import vipsHeif from "wasm-vips/vips-heif.wasm" with { type: "file" };
 import vipsJxl from "wasm-vips/vips-jxl.wasm" with { type: "file" };
@@ -45,5 +45,8 @@ export function embeddedAssets(entries: EmbeddedEntries): EmbeddedVipsAssets {
     "webp_enc.wasm": webpEnc,
     "libheif.wasm": libheif,
   };
-  return { files, mainScript: join(root, entries.vipsPthread), workerScript: join(root, entries.worker) };
+  // Joined with "/" on every platform: on Windows the root is "B:/~BUN/root", and `new Worker`
+  // finds an embedded script only by that spelling (with "\" it fails with ENOENT, measured
+  // under Wine; node:path's win32 join would make it "B:\~BUN\root\…").
+  return { files, mainScript: posix.join(root, entries.vipsPthread), workerScript: posix.join(root, entries.worker) };
 }

@@ -104,5 +104,7 @@ try {
   });
   scope.postMessage({ type: "ready" });
 } catch (e) {
-  scope.postMessage({ type: "init-failed", message: String((e as Error)?.message ?? e) });
+  // Emscripten's file-system errors are plain objects ({ name: "ErrnoError", v: errno }).
+  const message = e instanceof Error ? e.message : typeof e === "object" && e ? JSON.stringify(e) : String(e);
+  scope.postMessage({ type: "init-failed", message });
 }

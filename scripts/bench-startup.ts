@@ -3,25 +3,35 @@
 // idle and after the first transform (RSS of the whole process: main thread, codec workers
 // and their wasm memories).
 //
-//   bun scripts/bench-startup.ts [--no-build] [--runs N] [--source]
+//   bun scripts/bench-startup.ts [--no-build] [--runs N] [--source] [--target T]
 //
-//   --no-build   reuse dist/imgd instead of building it first
+//   --no-build   reuse dist/imgd (or dist/imgd-<target>) instead of building it first
 //   --runs N     start the binary N times (default 3) and report the median start-up time
 //   --source     also measure `bun src/main.ts serve` from the source tree, for comparison
+//   --target T   the binary of another target, under its runner (scripts/runners.ts):
+//                bun-linux-arm64 under qemu-user, bun-windows-x64 under Wine
 //
 // The server runs with its defaults (one codec worker per core) except for IMGD_* variables
 // set in this environment (e.g. IMGD_WORKERS=1).
-// RSS comes from /proc/<pid>/status (VmRSS; VmHWM is the peak), so memory figures are Linux-only.
+// RSS comes from /proc/<pid>/status (VmRSS; VmHWM is the peak), so memory figures are Linux-only;
+// under a runner they include the emulator's (qemu) or Wine's own memory.
 
 import { copyFile, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildBinary, DIST, ROOT } from "./build.ts";
+import { foreignRunners, type Runner } from "./runners.ts";
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(name);
 const RUNS = Math.max(1, Number(args[args.indexOf("--runs") + 1] ?? 3) || 3);
-const EXE = process.platform === "win32" ? "imgd.exe" : "imgd";
+const TARGET = args.includes("--target") ? args[args.indexOf("--target") + 1] : undefined;
+const RUNNER: Runner | undefined = TARGET ? foreignRunners().find((r) => r.target === TARGET) : undefined;
+if (TARGET && !RUNNER) throw new Error(`--target takes ${foreignRunners().map((r) => r.target).join(" or ")}`);
+if (RUNNER?.missing) throw new Error(`${RUNNER.target} cannot run here: ${RUNNER.missing}`);
+const EXE = RUNNER ? RUNNER.exe : process.platform === "win32" ? "imgd.exe" : "imgd";
+/** Emulated start-up and transforms take many times longer than native ones. */
+const HEALTH_LIMIT_MS = RUNNER ? 600_000 : 60_000;
 const FIXTURE = join(ROOT, "test/fixtures/2569067123_aca715a2ee_o.jpg");
 
 const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
@@ -60,8 +70,13 @@ async function measure(command: string[], cwd: string, transform: Uint8Array | n
   const t0 = performance.now();
   const proc = Bun.spawn([...command, "serve", "--host", "127.0.0.1", "--port", String(port)], {
     cwd,
-    // Nothing of this process's environment but PATH, HOME and IMGD_* settings.
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith("IMGD_"))) },
+    // Nothing of this process's environment but PATH, HOME and IMGD_* settings (and the runner's).
+    env: {
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      HOME: process.env.HOME ?? "/tmp",
+      ...(RUNNER ? { IMGD_JOB_TIMEOUT_MS: "600000", ...RUNNER.env() } : {}),
+      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith("IMGD_"))),
+    },
     stdout: "pipe",
     stderr: "pipe",
   });
@@ -76,7 +91,7 @@ async function measure(command: string[], cwd: string, transform: Uint8Array | n
     let startMs = 0;
     for (;;) {
       if (proc.exitCode !== null) throw new Error(`imgd exited with ${proc.exitCode}:\n${out}`);
-      if (performance.now() - t0 > 60_000) throw new Error(`imgd did not answer /health within 60 s:\n${out}`);
+      if (performance.now() - t0 > HEALTH_LIMIT_MS) throw new Error(`imgd did not answer /health within ${HEALTH_LIMIT_MS / 1000} s:\n${out}`);
       const ok = await fetch(`${base}/health`).then((r) => r.ok, () => false);
       if (ok) {
         startMs = performance.now() - t0;
@@ -109,7 +124,7 @@ async function measure(command: string[], cwd: string, transform: Uint8Array | n
     }
     return run;
   } finally {
-    proc.kill("SIGTERM");
+    proc.kill(RUNNER?.stopSignal ?? "SIGTERM");
     await proc.exited;
   }
 }
@@ -132,21 +147,24 @@ async function bench(label: string, command: string[], cwd: string): Promise<voi
   console.log(`  RSS after AVIF            ${mem(last.afterAvif)}`);
 }
 
-const binary = join(DIST, EXE);
+const binary = RUNNER ? join(DIST, `imgd-${RUNNER.target.replace(/^bun-/, "")}${RUNNER.exe.endsWith(".exe") ? ".exe" : ""}`) : join(DIST, EXE);
 if (!flag("--no-build") || !(await stat(binary).catch(() => null))) {
-  const r = await buildBinary({ outfile: binary });
+  const r = await buildBinary({ outfile: binary, target: RUNNER?.target });
   if (!r.ok) throw new Error(`build failed: ${r.error}`);
 }
 const dir = await mkdtemp(join(tmpdir(), "imgd-startup-"));
 try {
-  await copyFile(binary, join(dir, EXE));
+  const bin = RUNNER ? await RUNNER.install(binary, dir) : join(dir, EXE);
+  if (!RUNNER) await copyFile(binary, bin);
   const workers = process.env.IMGD_WORKERS ?? `default (${navigator.hardwareConcurrency})`;
-  console.log(`imgd binary ${binary}: ${mib((await stat(binary)).size)}; workers ${workers}; run from empty folder ${dir}`);
-  await bench("compiled binary", [join(dir, EXE)], dir);
+  const under = RUNNER ? ` under ${RUNNER.name} (${RUNNER.version})${RUNNER.adjustments.length ? `; ${RUNNER.adjustments.join("; ")}` : ""}` : "";
+  console.log(`imgd binary ${binary}: ${mib((await stat(binary)).size)}${under}; workers ${workers}; run from empty folder ${dir}`);
+  await bench(RUNNER ? `compiled binary, ${RUNNER.target} under ${RUNNER.name}` : "compiled binary", RUNNER ? RUNNER.command(bin, []) : [bin], dir);
   if (flag("--source")) {
     await writeFile(join(dir, "README"), "source-tree comparison run\n");
     await bench("source tree (bun src/main.ts)", [process.execPath, join(ROOT, "src/main.ts")], dir);
   }
 } finally {
+  await RUNNER?.close();
   await rm(dir, { recursive: true, force: true });
 }

@@ -1,5 +1,4 @@
 import * as v from "valibot";
-import { BUILTIN_PLANS, type Plan, parsePlans } from "./domain/plans.ts";
 
 // One table of settings: each has an environment variable, a `serve` flag, a schema and a help
 // line, so the CLI help, the env parsing and the embedding API cannot drift apart.
@@ -56,19 +55,8 @@ const basePath = v.pipe(
   v.transform((s) => s.replace(/\/+$/, "")),
 );
 
-/** Inline JSON or a JSON file's path, read once at start. */
-const plans = v.pipe(
-  v.string(),
-  v.trim(),
-  v.rawTransform(({ dataset, addIssue, NEVER }) => {
-    try {
-      return parsePlans(dataset.value);
-    } catch (err) {
-      addIssue({ message: `expected plans as JSON or the path of a JSON file (${(err as Error).message})` });
-      return NEVER;
-    }
-  }),
-);
+/** Inline JSON or a JSON file's path; the plans' fields are checked where plans are built. */
+const plans = v.pipe(v.string(), v.trim());
 
 /** host:port of a second listener that serves only /metrics, without a key. */
 const listenAddr = v.pipe(v.string(), v.trim(), v.regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, "expected host:port, e.g. 127.0.0.1:9464"));
@@ -87,7 +75,7 @@ export const settings = {
   maxAnimationFrames: { env: "IMGD_MAX_ANIMATION_FRAMES", flag: "max-animation-frames", schema: int(1, 100_000), default: 200, help: "Most frames an animated source may have; every frame counts toward the source pixel limit (width × height × frames)" },
   workers: { env: "IMGD_WORKERS", flag: "workers", schema: int(1, 256), default: undefined as number | undefined, help: "Codec worker threads (default: number of cores)" },
   queueLimit: { env: "IMGD_QUEUE_LIMIT", flag: "queue-limit", schema: int(0, 100_000), default: 64, help: "Transform jobs allowed to wait for a worker before new ones get 503" },
-  jobTimeoutMs: { env: "IMGD_JOB_TIMEOUT_MS", flag: "job-timeout-ms", schema: int(100, 600_000), default: 30_000, help: "Time limit of one transform job, in milliseconds" },
+  jobTimeoutMs: { env: "IMGD_JOB_TIMEOUT_MS", flag: "job-timeout-ms", schema: int(100, 600_000), default: 30_000, help: "Time limit of one transform job, and of a codec worker's start (at least 30 s), in milliseconds" },
   variantCacheBytes: { env: "IMGD_VARIANT_CACHE_BYTES", flag: "variant-cache-bytes", schema: int(0, 2 ** 50), default: 2 * GiB, help: "Size cap of the on-disk variant cache, in bytes (least recently used evicted)" },
   maxSvgBytes: { env: "IMGD_MAX_SVG_BYTES", flag: "max-svg-bytes", schema: int(1, 16 * GiB), default: 10 * MiB, help: "Largest accepted SVG upload, in bytes" },
   maxAnonymousUploadBytes: { env: "IMGD_MAX_ANONYMOUS_UPLOAD_BYTES", flag: "max-anonymous-upload-bytes", schema: int(1, 16 * GiB), default: 20 * MiB, help: "Largest accepted anonymous upload, in bytes" },
@@ -100,7 +88,7 @@ export const settings = {
   importTimeoutMs: { env: "IMGD_IMPORT_TIMEOUT_MS", flag: "import-timeout-ms", schema: int(100, 600_000), default: 30_000, help: "Total time limit of one URL import (all redirects and the body), in milliseconds" },
   sweepIntervalMs: { env: "IMGD_SWEEP_INTERVAL_MS", flag: "sweep-interval-ms", schema: int(100, 86_400_000), default: 60_000, help: "How often expired images are removed from disk and database, in milliseconds" },
   basePath: { env: "IMGD_BASE_PATH", flag: "base-path", schema: basePath, default: "", help: "Path prefix imgd is served under (e.g. /images behind a proxy, or when embedded)" },
-  plans: { env: "IMGD_PLANS", flag: "plans", schema: plans, default: BUILTIN_PLANS as Record<string, Plan>, help: "Plans (limit sets) as inline JSON or a JSON file: {\"team\": {\"uploads_per_month\": 500, \"requests_per_minute\": 60}}; merged over the built-in free, pro and unlimited" },
+  plans: { env: "IMGD_PLANS", flag: "plans", schema: plans, default: "", help: "Plans (limit sets) as inline JSON or a JSON file: {\"team\": {\"uploads_per_month\": 500, \"requests_per_minute\": 60}}; merged over the built-in free, pro and unlimited" },
   metering: { env: "IMGD_METERING", flag: "metering", schema: bool, default: true, help: "Count usage and enforce plan limits and rate limits (false: count nothing, limit nothing)" },
   accessLog: { env: "IMGD_ACCESS_LOG", flag: "access-log", schema: v.picklist(["off", "json", "common"], "expected off, json or common"), default: "off" as "off" | "json" | "common", help: "Access log on stdout: JSON lines, common log format, or off" },
   metricsAddr: { env: "IMGD_METRICS_ADDR", flag: "metrics-addr", schema: listenAddr, default: undefined as string | undefined, help: "Also serve Prometheus /metrics without a key on this host:port (GET /metrics on the main port needs the admin key)" },

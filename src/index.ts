@@ -2,9 +2,9 @@ import { type ConfigInput, resolveConfig } from "./config.ts";
 import { buildApp } from "./http/app.ts";
 import { deliverFast } from "./http/delivery.ts";
 import { routeCustomDomain } from "./http/imgwire/domains.ts";
-import { routeGroup } from "./http/metrics/telemetry.ts";
+import { routeGroup } from "./observability/telemetry.ts";
 import { detectRuntime } from "./runtime/index.ts";
-import { buildServices, type Services } from "./services.ts";
+import { type AppServices, appServices, buildServices, type RunOptions } from "./services.ts";
 
 export type { ConfigInput } from "./config.ts";
 
@@ -14,7 +14,8 @@ export interface Imgd {
   close: () => Promise<void>;
   /** Creates the admin user if needed and a new admin API key; returns the key (shown once). */
   createAdminKey: (name?: string) => Promise<string>;
-  services: Services;
+  /** The use cases of this instance (no database or stores: those stay behind them). */
+  services: AppServices;
 }
 
 /** The request as imgd's routes expect it: without the prefix it is mounted under. */
@@ -34,15 +35,17 @@ function pathOf(url: string): string {
 }
 
 /** Builds one isolated imgd: its own database, blob store and worker pool. Nothing is global. */
-export async function createImgd(input: ConfigInput = {}, options: { log?: (line: string) => void } = {}): Promise<Imgd> {
+export async function createImgd(input: ConfigInput = {}, options: { log?: (line: string) => void } & RunOptions = {}): Promise<Imgd> {
   const config = resolveConfig(input);
   const runtime = await detectRuntime();
   const log = options.log ?? ((line: string) => console.error(line));
-  const services = await buildServices(config, runtime, log);
-  const app = buildApp(services);
+  const services = await buildServices(config, runtime, log, options);
+  // Routes see the use cases only: no database, stores or workers.
+  const visible = appServices(services);
+  const app = buildApp(visible);
   let closed = false;
   return {
-    services,
+    services: visible,
     fetch: async (req, env) => {
       const started = performance.now();
       if (config.basePath) {
@@ -51,10 +54,10 @@ export async function createImgd(input: ConfigInput = {}, options: { log?: (line
         req = stripped;
       }
       // A connected Imgwire custom domain is that tenant's CDN, whatever the path.
-      const routed = await routeCustomDomain(services, req);
+      const routed = await routeCustomDomain(visible, req);
       if (routed instanceof Response) return routed;
       if (routed) req = routed;
-      const res = (!routed && deliverFast(services, req)) || (await app.fetch(req, { remoteAddress: env?.remoteAddress ?? "" }));
+      const res = (!routed && deliverFast(visible, req)) || (await app.fetch(req, { remoteAddress: env?.remoteAddress ?? "" }));
       services.telemetry.request(routeGroup(pathOf(req.url)), res.status, (performance.now() - started) / 1000);
       services.accessLog.record(req, res, started, env?.remoteAddress ?? "");
       return res;

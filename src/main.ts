@@ -1,7 +1,10 @@
 #!/usr/bin/env bun
 import pkg from "../package.json" with { type: "json" };
 import { UsageError } from "./cli/args.ts";
+import { backupCommand, backupHelp } from "./cli/backup.ts";
+import { doctorCommand, doctorHelp } from "./cli/doctor.ts";
 import { keysCommand, keysHelp } from "./cli/keys.ts";
+import { restoreCommand, restoreHelp } from "./cli/restore.ts";
 import { lsCommand, lsHelp, rmCommand, rmHelp, usageCommand, usageHelp } from "./cli/library.ts";
 import { uploadCommand, uploadHelp } from "./cli/upload.ts";
 import { serve, serveHelp } from "./cli/serve.ts";
@@ -20,6 +23,9 @@ Commands:
   ls        List images on a running server
   rm        Delete images (by id) or paths on a running server
   usage     Show this month's counters and the plan's limits
+  backup    Back up a data directory (online: the server keeps running)
+  restore   Restore a backup into an empty data directory
+  doctor    Check a data directory (database against files, hashes, leftovers); --repair
   help      Show help for a command: imgd help <command>
 
 Options:
@@ -43,6 +49,9 @@ const commands: Record<string, { run: (argv: string[], env: Record<string, strin
   ls: { run: lsCommand, help: lsHelp },
   rm: { run: rmCommand, help: rmHelp },
   usage: { run: usageCommand, help: usageHelp },
+  backup: { run: backupCommand, help: backupHelp },
+  restore: { run: restoreCommand, help: restoreHelp },
+  doctor: { run: doctorCommand, help: doctorHelp },
 };
 
 async function main(argv: string[]): Promise<number> {

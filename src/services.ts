@@ -1,15 +1,19 @@
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { CodecPool, defaultPoolSize } from "../codecs/pool.ts";
-import type { Config } from "./config.ts";
+import { type Config, ConfigError } from "./config.ts";
 import { type Db, openDatabase } from "./db/connection.ts";
 import { Delivery } from "./delivery/deliver.ts";
 import { Images } from "./domain/images.ts";
+import { Ingest } from "./domain/ingest/ingest.ts";
+import { Removal } from "./domain/removal.ts";
 import { Keys } from "./domain/keys.ts";
 import { Presets } from "./domain/presets.ts";
 import { Usage } from "./domain/usage.ts";
 import { Users } from "./domain/users.ts";
+import { Tokens } from "./domain/tokens/tokens.ts";
+import { Auth } from "./domain/auth/auth.ts";
 import { Accounts } from "./domain/accounts.ts";
 import { parseCidrList } from "./domain/addresses.ts";
 import { Fetcher } from "./domain/fetcher.ts";
@@ -17,12 +21,14 @@ import { buildImgwire, type ImgwireServices } from "./domain/imgwire.ts";
 import { Media } from "./domain/media.ts";
 import { Metering } from "./domain/metering.ts";
 import { Metrics } from "./domain/metrics.ts";
-import { Plans } from "./domain/plans.ts";
-import { AccessLog } from "./http/metrics/access-log.ts";
-import { Telemetry } from "./http/metrics/telemetry.ts";
+import { parsePlans, Plans } from "./domain/plans.ts";
+import { blobTotals } from "./db/stats.ts";
+import { AccessLog } from "./observability/access-log.ts";
+import { Telemetry } from "./observability/telemetry.ts";
 import { RateLimits } from "./domain/ratelimits.ts";
 import type { Runtime } from "./runtime/index.ts";
-import { FsBlobStore } from "./store/blobs.ts";
+import { openStorage } from "./store/index.ts";
+import type { BlobStore } from "./store/types.ts";
 import { VariantCache } from "./store/variants.ts";
 
 /** Everything one imgd instance owns; built once by createImgd, passed to routes explicitly. */
@@ -30,11 +36,13 @@ export interface Services {
   config: Config;
   runtime: Runtime;
   db: Db;
-  blobs: FsBlobStore;
+  blobs: BlobStore;
   pool: CodecPool;
   users: Users;
   keys: Keys;
   images: Images;
+  /** Every way an image arrives: admission, receive, verify, store. */
+  ingest: Ingest;
   presets: Presets;
   usage: Usage;
   variants: VariantCache;
@@ -49,48 +57,89 @@ export interface Services {
   telemetry: Telemetry;
   accessLog: AccessLog;
   rates: RateLimits;
+  /** Authenticate + scope + meter: the one admission step of every dialect. */
+  auth: Auth;
   fetcher: Fetcher;
   imgwire: ImgwireServices;
   /** Proxies whose X-Forwarded-For is believed (IMGD_TRUST_PROXY). */
   trustedProxies: ReturnType<typeof parseCidrList>;
   /** Removes expired images now and then; stopped by close. */
   sweeper: Sweeper;
-  /** HMAC key for signed URLs, created on first start and kept in the data dir. */
-  secret: Uint8Array;
+  /** Makes and checks every signed thing (key: created on first start, kept in the data dir). */
+  tokens: Tokens;
   log: (line: string) => void;
 }
 
-export async function buildServices(config: Config, runtime: Runtime, log: (line: string) => void): Promise<Services> {
+/**
+ * What an instance runs besides answering calls. The server runs everything; a CLI command
+ * working on the same data directory (perhaps beside a running server) runs neither.
+ */
+export interface RunOptions {
+  /** Start the worker pool (false: codec jobs are refused as `closed`). */
+  codecs?: boolean;
+  /**
+   * Start-up recovery and the periodic sweeper. Recovery removes partial uploads and
+   * uncommitted blobs, so only the process that owns the data directory may run it.
+   */
+  background?: boolean;
+}
+
+/**
+ * What routes, CLI commands and embedders may use: the use cases and the instance's settings,
+ * never the database, the stores or the worker pool (those stay behind the domain).
+ */
+export type AppServices = Omit<Services, "db" | "blobs" | "pool" | "variants" | "sweeper">;
+
+/** AppServices as a new object, so `db` and the stores are not even there to reach. */
+export function appServices(s: Services): AppServices {
+  const { db: _db, blobs: _blobs, pool: _pool, variants: _variants, sweeper: _sweeper, ...rest } = s;
+  return rest;
+}
+
+export async function buildServices(config: Config, runtime: Runtime, log: (line: string) => void, run: RunOptions = {}): Promise<Services> {
+  const { codecs = true, background = true } = run;
+  const plans = new Plans(plansOf(config.plans));
   await ensureWritable(config.dataDir);
-  const secret = await loadSecret(config.dataDir);
+  const tokens = new Tokens(await loadSecret(config.dataDir), config.now);
   const db = await openDatabase(runtime, join(config.dataDir, "imgd.sqlite"));
-  const blobs = new FsBlobStore(config.dataDir);
-  await blobs.init();
-  await blobs.sweep(async (hash) => !!(await db.selectFrom("blobs").select("hash").where("hash", "=", hash).executeTakeFirst()));
+  const storage = await openStorage({ dataDir: config.dataDir, fileBody: runtime.fileBody });
+  const blobs = storage.blobs;
+  if (background) {
+    await storage.archives.sweep();
+    await blobs.sweep(async (hash) => !!(await db.selectFrom("blobs").select("hash").where("hash", "=", hash).executeTakeFirst()));
+  }
   const pool = new CodecPool({
     size: config.workers ?? defaultPoolSize(),
     maxQueue: config.queueLimit,
     jobTimeoutMs: config.jobTimeoutMs,
     maxSourcePixels: config.maxSourcePixels,
     maxAnimationFrames: config.maxAnimationFrames,
+    // Loading wasm-vips is a worker's first long job: under emulation (qemu-user) it takes
+    // longer than 30 s, and a longer job deadline is what such a machine sets anyway.
+    startTimeoutMs: Math.max(30_000, config.jobTimeoutMs),
   });
-  await pool.start();
+  if (codecs) await pool.start();
+  else await pool.close();
   const users = new Users(db, config.now);
   const keys = new Keys(db, config.now);
   const presets = new Presets(db, config.now);
   const usage = new Usage(db, config.now);
-  const plans = new Plans(config.plans);
   const metering = new Metering({ db, usage, plans, now: config.now, enabled: config.metering });
   const metrics = new Metrics(usage, config.now);
-  const variants = new VariantCache(db, config.dataDir, config.variantCacheBytes, config.now);
-  await variants.init();
-  const images = new Images({
+  const variants = new VariantCache(db, storage.variants, config.variantCacheBytes, config.now);
+  await variants.init({ sweep: background });
+  const removal = new Removal({
     db,
     blobs,
-    inspect: (bytes) => pool.inspect(bytes, { transfer: true }),
-    countUpload: (trx, userId, bytes) => metering.countUpload(trx, userId, bytes),
     onChanged: (userId) => delivery.forgetUser(userId),
     onBlobsReleased: (hashes) => variants.deleteForBlobs(hashes),
+  });
+  const images = new Images({ db, removal, blobs, onChanged: (userId) => delivery.forgetUser(userId), now: config.now });
+  const ingest = new Ingest({
+    db,
+    blobs,
+    metering,
+    inspect: (source) => pool.inspect(source, { transfer: true }),
     limits: { maxUploadBytes: config.maxUploadBytes, maxSourcePixels: config.maxSourcePixels },
     now: config.now,
   });
@@ -102,29 +151,45 @@ export async function buildServices(config: Config, runtime: Runtime, log: (line
     variants,
     pool,
     admitTransformation: (userId) => metering.admitTransformation(userId),
+    admitView: (user) => metering.admitView(user),
+    onServed: (d) => {
+      telemetry.delivered(d.cache, d.size);
+      metering.countDelivery(d.userId, d.size, d.cache);
+    },
+    requireFeature: (user, feature) => metering.requireFeature(user, feature),
     onTransformed: (format, seconds) => telemetry.transformed(format, seconds),
-    secret,
+    tokens,
     now: config.now,
     maxOutputPixels: config.maxSourcePixels,
   });
   variants.onRemoved = (keys) => delivery.forgetVariants(keys);
   const rates = new RateLimits(db, config.now);
+  const auth = new Auth({ keys, metering });
   const media = new Media(db, images, config.now);
   const accounts = new Accounts({ db, users, keys, images, rates, now: config.now });
   const fetcher = new Fetcher({ allow: parseCidrList(config.importAllowNetworks), timeoutMs: config.importTimeoutMs });
-  const telemetry = new Telemetry({ db, pool, variants });
+  const telemetry = new Telemetry({ pool, variants, blobTotals: () => blobTotals(db) });
   const accessLog = new AccessLog(config.accessLog, (line) => process.stdout.write(`${line}\n`));
-  const imgwire = buildImgwire({ config, db, keys, users, accounts, images, blobs, fetcher, secret, log });
+  const imgwire = buildImgwire({ config, db, keys, users, accounts, images, ingest, blobs, archives: storage.archives, fetcher, tokens, log });
   const sweeper = new Sweeper(config.sweepIntervalMs, async () => {
     await imgwire.sweep();
     await media.sweepExpired();
     await rates.prune();
   }, log);
-  sweeper.start();
+  if (background) sweeper.start();
   return {
-    config, runtime, db, blobs, pool, users, keys, images, presets, usage, variants, delivery,
-    media, accounts, plans, metering, metrics, telemetry, accessLog, rates, fetcher, imgwire, trustedProxies: parseCidrList(config.trustProxy), sweeper, secret, log,
+    config, runtime, db, blobs, pool, users, keys, images, ingest, presets, usage, variants, delivery,
+    media, accounts, plans, metering, metrics, telemetry, accessLog, rates, auth, fetcher, imgwire, trustedProxies: parseCidrList(config.trustProxy), sweeper, tokens, log,
   };
+}
+
+/** The plans of IMGD_PLANS over the built-ins; a bad table stops the start like any bad setting. */
+function plansOf(source: string) {
+  try {
+    return parsePlans(source);
+  } catch (err) {
+    throw new ConfigError(`invalid IMGD_PLANS (--plans): expected plans as JSON or the path of a JSON file (${(err as Error).message}), got ${JSON.stringify(source)}`);
+  }
 }
 
 /** Runs a job at start and then every `intervalMs`, never two at once; errors are logged. */
@@ -155,7 +220,7 @@ async function ensureWritable(dir: string) {
     await mkdir(dir, { recursive: true });
     const probe = join(dir, `.write-test-${process.pid}`);
     await writeFile(probe, "");
-    await rm(probe);
+    await unlink(probe);
   } catch (err) {
     throw new Error(`data directory ${dir} is not writable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): fix its permissions or choose another with --data-dir / IMGD_DATA_DIR`);
   }

@@ -116,3 +116,46 @@ describe("client commands against a running server", () => {
     expect(wrongKey.err).toContain("API key");
   });
 });
+
+describe("data-directory commands use the server's own services", () => {
+  test("users delete removes the user's images, blobs and variant files, beside a running server; others keep theirs", async () => {
+    const s = await startServer();
+    try {
+      const files = async (sub: string) => {
+        const { readdir } = await import("node:fs/promises");
+        return (await readdir(join(s.dataDir, sub), { recursive: true, withFileTypes: true }).catch(() => [])).filter((e) => e.isFile()).map((e) => e.name);
+      };
+      const cli = (...args: string[]) => imgd([...args, "--data-dir", s.dataDir]);
+      expect(cli("users", "create", "dora").code).toBe(0);
+      const key = cli("keys", "create", "--user", "dora").out.trim();
+      expect(key).toMatch(/^imgsrc_/);
+      const fd = new FormData();
+      fd.append("file", new Blob([(await makeImage(90, 60, "jpg")) as BlobPart]), "pic.jpg");
+      expect((await s.api("/api/v1/images", { method: "POST", body: fd, key })).status).toBe(201);
+      // The admin's own image and variant must survive the deletion.
+      const own = new FormData();
+      own.append("file", new Blob([(await makeImage(50, 40, "png")) as BlobPart]), "keep.png");
+      expect((await s.api("/api/v1/images", { method: "POST", body: own })).status).toBe(201);
+      for (const url of ["/i/dora/pic.webp?w=40", "/i/dora/pic.png?w=30", "/i/admin/keep.webp?w=20"]) {
+        const r = await fetch(s.url + url);
+        expect({ url, status: r.status }).toEqual({ url, status: 200 });
+        const d = await decode(new Uint8Array(await r.arrayBuffer()));
+        expect(d.width).toBe(Number(url.split("w=")[1]));
+      }
+      expect((await files("variants")).length).toBe(3);
+      expect((await files("blobs")).length).toBe(2);
+
+      const del = cli("users", "delete", "dora");
+      expect({ code: del.code, err: del.err }).toEqual({ code: 0, err: "" });
+      expect(del.out).toMatch(/^deleted dora \(/);
+      expect((await files("variants")).length).toBe(1);
+      expect((await files("blobs")).length).toBe(1);
+      expect((await s.api("/api/v1/images", { key })).status).toBe(401);
+      // What is left is the admin's, still served.
+      const kept = await fetch(`${s.url}/i/admin/keep.png?w=20`);
+      expect(await decode(new Uint8Array(await kept.arrayBuffer()))).toMatchObject({ format: "png", width: 20, height: 16 });
+    } finally {
+      await s.stop();
+    }
+  });
+});

@@ -1,5 +1,6 @@
-// A small flag parser: `--name value`, `--name=value`, boolean `--flag`; anything unknown is a
-// usage error that names the flag (exit code 2).
+import { parseArgs as parseTokens } from "node:util";
+
+// Command-line flags: anything unknown is a usage error that names the flag (exit code 2).
 
 export class UsageError extends Error {
   override name = "UsageError";
@@ -13,33 +14,23 @@ export interface FlagSpec {
   arg?: string;
 }
 
+/**
+ * Reads `argv` with node:util's parseArgs (its tokens, so the messages and exit code stay
+ * ours): `--name value`, `--name=value`, `--switch` or `--switch=false`, `--` ends options.
+ */
 export function parseArgs(argv: string[], specs: Record<string, FlagSpec>) {
+  const options = Object.fromEntries(Object.entries(specs).map(([name, s]) => [name, { type: s.boolean ? ("boolean" as const) : ("string" as const) }]));
+  const { tokens } = parseTokens({ args: argv, options, strict: false, allowPositionals: true, tokens: true });
   const flags: Record<string, string | boolean> = {};
   const positional: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === "--") {
-      positional.push(...argv.slice(i + 1));
-      break;
-    }
-    if (!a.startsWith("--") || a === "--") {
-      if (a.startsWith("-") && a.length > 1) throw new UsageError(`unknown option '${a}'`);
-      positional.push(a);
-      continue;
-    }
-    const eq = a.indexOf("=");
-    const name = a.slice(2, eq < 0 ? undefined : eq);
-    const spec = specs[name];
-    if (!spec) throw new UsageError(`unknown option '--${name}'`);
-    if (spec.boolean) {
-      flags[name] = eq < 0 ? true : !["false", "0", "no"].includes(a.slice(eq + 1));
-    } else if (eq >= 0) {
-      flags[name] = a.slice(eq + 1);
-    } else {
-      const value = argv[++i];
-      if (value === undefined) throw new UsageError(`option '--${name}' needs a value`);
-      flags[name] = value;
-    }
+  for (const t of tokens) {
+    if (t.kind === "positional") positional.push(t.value);
+    if (t.kind !== "option") continue;
+    const spec = Object.hasOwn(specs, t.name) && t.rawName.startsWith("--") ? specs[t.name] : undefined;
+    if (!spec) throw new UsageError(`unknown option '${t.rawName}'`);
+    if (spec.boolean) flags[t.name] = t.value === undefined || !["false", "0", "no"].includes(t.value);
+    else if (t.value === undefined) throw new UsageError(`option '${t.rawName}' needs a value`);
+    else flags[t.name] = t.value;
   }
   return { flags, positional };
 }

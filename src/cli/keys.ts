@@ -1,11 +1,7 @@
-import { join } from "node:path";
-import { mkdir } from "node:fs/promises";
 import { configFromEnv, resolveConfig } from "../config.ts";
-import { openDatabase } from "../db/connection.ts";
-import { Keys, type Scope } from "../domain/keys.ts";
-import { Users } from "../domain/users.ts";
-import { detectRuntime } from "../runtime/index.ts";
+import type { Scope } from "../domain/keys.ts";
 import { type FlagSpec, formatFlags, parseArgs, UsageError } from "./args.ts";
+import { withImgd } from "./instance.ts";
 
 const flags: Record<string, FlagSpec> = {
   "data-dir": { arg: "dir", help: "Data directory of the imgd instance [IMGD_DATA_DIR, default ./data]" },
@@ -38,12 +34,9 @@ export async function keysCommand(argv: string[], env: Record<string, string | u
   }
   const [sub, ...rest] = positional;
   if (!["create", "list", "revoke"].includes(sub)) throw new UsageError(`unknown keys command '${sub}' (create, list or revoke)`);
-  const config = resolveConfig({ ...configFromEnv(env), ...(f["data-dir"] ? { dataDir: f["data-dir"] } : {}) });
-  await mkdir(config.dataDir, { recursive: true });
-  const db = await openDatabase(await detectRuntime(), join(config.dataDir, "imgd.sqlite"));
-  try {
-    const users = new Users(db, config.now);
-    const keys = new Keys(db, config.now);
+  const input = { ...configFromEnv(env), ...(f["data-dir"] ? { dataDir: f["data-dir"] } : {}) };
+  const config = resolveConfig(input);
+  return withImgd(input, async ({ users, keys }) => {
     const user = f.user ? await users.byUsername(String(f.user)) : (await users.ensureAdmin(config.adminUsername)).user;
     if (!user) throw new UsageError(`no user named '${f.user}'`);
     if (sub === "create") {
@@ -72,7 +65,5 @@ export async function keysCommand(argv: string[], env: Record<string, string | u
       console.log(`revoked ${rest[0]}`);
     }
     return 0;
-  } finally {
-    await db.destroy();
-  }
+  });
 }

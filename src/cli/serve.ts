@@ -71,7 +71,7 @@ export async function serve(argv: string[], env: Record<string, string | undefin
     // The app refuses oversize bodies itself, in its error shape; this is only the outer guard.
     maxRequestBodySize: config.maxUploadBytes * 2 + 64 * 1024 * 1024,
   });
-  const metrics = config.metricsAddr ? await serveMetrics(runtime, config.metricsAddr, () => metricsResponse(imgd.services)) : null;
+  const metrics = config.metricsAddr ? await serveMetrics(runtime, config.metricsAddr, () => metricsResponse(imgd.services.telemetry)) : null;
   if (metrics) say(`imgd metrics on http://${metrics.hostname.includes(":") ? `[${metrics.hostname}]` : metrics.hostname}:${metrics.port}/metrics`);
   const shown = listener.hostname === "0.0.0.0" || listener.hostname === "::" ? "localhost" : listener.hostname;
   say(`imgd listening on http://${shown.includes(":") ? `[${shown}]` : shown}:${listener.port} (data: ${config.dataDir}, runtime: ${runtime.name} ${runtime.version})`);

@@ -1,16 +1,7 @@
-import { join } from "node:path";
-import { mkdir } from "node:fs/promises";
 import { configFromEnv, resolveConfig } from "../config.ts";
-import { openDatabase } from "../db/connection.ts";
-import { Users } from "../domain/users.ts";
-import { Accounts } from "../domain/accounts.ts";
-import { Images } from "../domain/images.ts";
-import { Keys } from "../domain/keys.ts";
-import { RateLimits } from "../domain/ratelimits.ts";
-import { FsBlobStore } from "../store/blobs.ts";
 import { AppError } from "../domain/errors.ts";
-import { detectRuntime } from "../runtime/index.ts";
 import { type FlagSpec, formatFlags, parseArgs, UsageError } from "./args.ts";
+import { withImgd } from "./instance.ts";
 
 const flags: Record<string, FlagSpec> = {
   "data-dir": { arg: "dir", help: "Data directory of the imgd instance [IMGD_DATA_DIR, default ./data]" },
@@ -48,11 +39,9 @@ export async function usersCommand(argv: string[], env: Record<string, string | 
   }
   const [sub, ...rest] = positional;
   if (!["create", "list", "verify", "set-plan", "delete"].includes(sub)) throw new UsageError(`unknown users command '${sub}' (create, list, verify, set-plan or delete)`);
-  const config = resolveConfig({ ...configFromEnv(env), ...(f["data-dir"] ? { dataDir: f["data-dir"] } : {}), ...(f.plans ? { plans: f.plans } : {}) });
-  await mkdir(config.dataDir, { recursive: true });
-  const db = await openDatabase(await detectRuntime(), join(config.dataDir, "imgd.sqlite"));
-  try {
-    const users = new Users(db, config.now);
+  const input = { ...configFromEnv(env), ...(f["data-dir"] ? { dataDir: f["data-dir"] } : {}), ...(f.plans ? { plans: f.plans } : {}) };
+  resolveConfig(input); // a bad setting is a usage error before anything is opened
+  return withImgd(input, async ({ users, accounts, plans }) => {
     if (sub === "create") {
       const [username] = rest;
       if (!username || !USERNAME.test(username)) throw new UsageError("users create takes a username of 2–39 lowercase letters, digits, '-' or '_'");
@@ -66,32 +55,17 @@ export async function usersCommand(argv: string[], env: Record<string, string | 
       const [ref, planName] = rest;
       if (!ref) throw new UsageError(`users ${sub} takes a username, id or email`);
       if (sub === "set-plan" && !planName) throw new UsageError("users set-plan takes a user and a plan name");
-      if (sub === "set-plan" && !Object.hasOwn(config.plans, planName)) {
-        console.error(`unknown plan '${planName}': one of ${Object.keys(config.plans).join(", ")}`);
+      if (sub === "set-plan" && !plans.has(planName)) {
+        console.error(`unknown plan '${planName}': one of ${plans.names().join(", ")}`);
         return 1;
       }
-      const blobs = new FsBlobStore(config.dataDir);
-      await blobs.init();
-      // Deleting images here needs no decoding and no running server.
-      const images = new Images({
-        db,
-        blobs,
-        inspect: () => Promise.reject(new Error("not available in the CLI")),
-        countUpload: async () => {},
-        onChanged: () => {},
-        onBlobsReleased: async (hashes) => {
-          await db.deleteFrom("variants").where("blob_hash", "in", hashes).execute();
-        },
-        limits: { maxUploadBytes: config.maxUploadBytes, maxSourcePixels: config.maxSourcePixels },
-        now: config.now,
-      });
-      const accounts = new Accounts({ db, users, keys: new Keys(db, config.now), images, rates: new RateLimits(db, config.now), now: config.now });
       try {
         if (sub === "set-plan") {
           const u = await users.update((await accounts.find(ref)).id, { plan: planName });
           console.log(`${u.username} (${u.id}) is on plan ${planName}`);
           return 0;
         }
+        // Through the server's own services: the images go with their variant files.
         const u = sub === "verify" ? await accounts.setVerified(ref, true) : await accounts.delete(ref);
         console.log(`${sub === "verify" ? "verified" : "deleted"} ${u.username} (${u.id})`);
       } catch (err) {
@@ -102,14 +76,10 @@ export async function usersCommand(argv: string[], env: Record<string, string | 
         throw err;
       }
     } else {
-      for (const u of await accounts0(db)) {
+      for (const u of await users.list()) {
         console.log([u.id, u.username, u.role, u.plan, u.verified ? "verified" : "unverified", u.email ?? "-"].join("\t"));
       }
     }
     return 0;
-  } finally {
-    await db.destroy();
-  }
+  });
 }
-
-const accounts0 = (db: Awaited<ReturnType<typeof openDatabase>>) => db.selectFrom("users").selectAll().orderBy("created_at").execute();

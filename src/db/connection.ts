@@ -1,6 +1,6 @@
 import { type DatabaseConnection, type Driver, Kysely, SqliteDialect, type TransactionSettings } from "kysely";
 import { Migrator } from "kysely/migration";
-import type { Runtime } from "../runtime/index.ts";
+import type { Runtime, SqliteDatabase } from "../runtime/index.ts";
 import { migrations } from "./migrations/index.ts";
 import type { Database } from "./schema.ts";
 
@@ -65,6 +65,12 @@ export async function openDatabase(runtime: Runtime, file: string): Promise<Db> 
   ]) {
     raw.prepare(`PRAGMA ${pragma}`).all([]);
   }
+  try {
+    refuseNewerDatabase(raw);
+  } catch (err) {
+    raw.close();
+    throw err;
+  }
   const db = new Kysely<Database>({ dialect: new SerializedSqliteDialect({ database: raw }) });
   const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
   const { error, results } = await migrator.migrateToLatest();
@@ -74,4 +80,26 @@ export async function openDatabase(runtime: Runtime, file: string): Promise<Db> 
     throw new Error(`database migration ${failed} failed: ${(error as Error).message ?? error}`);
   }
   return db;
+}
+
+/** Migrations this build knows, oldest first. */
+export const knownMigrations: readonly string[] = Object.keys(migrations).sort();
+
+/** The migrations a database has applied, oldest first (none for a new file). */
+export function appliedMigrations(raw: SqliteDatabase): string[] {
+  const table = raw.prepare("select name from sqlite_master where type = 'table' and name = 'kysely_migration'").all([]);
+  if (table.length === 0) return [];
+  return (raw.prepare("select name from kysely_migration order by name").all([]) as { name: string }[]).map((r) => r.name);
+}
+
+/**
+ * A database migrated by a newer imgd has tables and columns this build does not know; running
+ * on it could lose data, so it stops before touching anything.
+ */
+export function refuseNewerDatabase(raw: SqliteDatabase) {
+  const unknown = appliedMigrations(raw).filter((name) => !knownMigrations.includes(name));
+  if (unknown.length === 0) return;
+  throw new Error(
+    `this data directory was written by a newer imgd (database migration ${unknown.join(", ")}; this imgd knows up to ${knownMigrations.at(-1)}): run that newer imgd, or restore a backup made with this version into an empty data directory`,
+  );
 }

@@ -1,26 +1,26 @@
 import type { CodecPool } from "../../codecs/pool.ts";
 import type { TransformSpec } from "../../codecs/types.ts";
-import type { Image, User } from "../db/schema.ts";
+import type { Image, Preset, User } from "../db/schema.ts";
 import { AppError } from "../domain/errors.ts";
 import type { Images } from "../domain/images.ts";
-import { extensionOf, isImageExtension } from "../domain/paths.ts";
 import type { Presets } from "../domain/presets.ts";
+import type { Feature } from "../domain/plans.ts";
 import type { Users } from "../domain/users.ts";
-import type { BlobStore } from "../store/blobs.ts";
+import type { BlobStore, StoredObject } from "../store/types.ts";
 import type { VariantCache } from "../store/variants.ts";
+import type { Tokens } from "../domain/tokens/tokens.ts";
 import { HotRoutes } from "./hot.ts";
-import { nativeSpec, parseParams, splitQuery } from "./native.ts";
 import { verify } from "./signing.ts";
-import { checkWritableExtension, EXT_FORMAT, finalize, variantKey } from "./spec.ts";
+import { finalize, variantKey } from "./spec.ts";
 
-/** What to send: a file on disk (original or cached variant) or freshly made bytes. */
+/** What to send: stored bytes (original or cached variant) or freshly made bytes. */
 export interface Delivered {
   etag: string;
   mime: string;
   size: number;
   /** Set for private images: a shared cache must not keep them. */
   privateUntil?: number;
-  file?: string;
+  object?: StoredObject;
   bytes?: Uint8Array;
   cache: "original" | "hit" | "miss";
   userId: string;
@@ -35,20 +35,69 @@ export interface DeliveryDeps {
   pool: CodecPool;
   /** Takes one transformation from the tenant's plan (throws when none is left); returns its refund. */
   admitTransformation: (userId: string) => Promise<() => Promise<void>>;
+  /** Takes one view from the tenant's plan (AssetsRepo); returns its refund. */
+  admitView: (user: User) => Promise<() => Promise<void>>;
+  /** An image was served (not a 304): usage and telemetry count it here, once per delivery. */
+  onServed?: (d: Delivered) => void;
+  /** Throws when the owner's plan lacks the feature (presets in URLs). */
+  requireFeature: (user: User, feature: Feature) => void;
   /** A variant was produced: its output format and how long the transform took. */
   onTransformed?: (format: string, seconds: number) => void;
-  secret: Uint8Array;
+  tokens: Tokens;
   now: () => number;
   maxOutputPixels: number;
 }
 
+/** What a dialect's URL parser makes of the options, once the image is known. */
+export interface DeliverySpec {
+  /** null: the stored bytes answer the request as they are. */
+  spec: TransformSpec | null;
+  /** The tenant preset the URL used, counted as used. */
+  presetId?: string;
+}
+
+/** One delivery, as a dialect's URL says it; `O` is what its URL parser reads first. */
+export interface DeliveryRequest<O = unknown> {
+  /** The tenant (by username) and the image's path. */
+  username: string;
+  path: string;
+  /**
+   * Who may see the image: `signed` anyone when public, a valid signature of `search` when
+   * private; `owner` the tenant itself (private stays private in shared caches); `public` only
+   * public images.
+   */
+  access: "signed" | "owner" | "public";
+  /** The URL's query: what a signature covers. */
+  search?: URLSearchParams;
+  /** Counts a view against the plan (AssetsRepo), given back if the delivery fails. */
+  countView?: boolean;
+  /** Reads the URL's options once the image is found, before access is checked (a bad option is a 400 either way). */
+  options?: () => O;
+  /** The dialect's options into the canonical spec (not yet clamped to the source). */
+  spec: (ctx: SpecContext, options: O) => DeliverySpec | Promise<DeliverySpec>;
+  /** The 404's message when the path names no image. */
+  notFound?: string;
+  ifNoneMatch: (etag: string) => boolean;
+  /** Remember a public answer under this key (the URL) for the hot path. */
+  hotKey?: string;
+}
+
+export interface SpecContext {
+  user: User;
+  image: Image;
+  /** A tenant preset by name: `preset p:name not found` is the dialect's to say. */
+  preset: (name: string) => Promise<Preset | undefined>;
+}
+
 /**
- * resolve path → check access → parse options into the canonical spec → cached variant, or
- * one transform per variant however many ask at once (single flight) → store → serve.
+ * One pipeline for every URL dialect: resolve the path → check access → meter admission
+ * (views) → the dialect's options into the canonical spec → the original, a cached variant,
+ * or one transform per variant however many ask at once (single flight) → meter what was
+ * served. Dialects only parse their URLs and word the errors.
  */
 export class Delivery {
   readonly #flights = new Map<string, Promise<Delivered>>();
-  readonly #hot: HotRoutes;
+  readonly #hot: HotRoutes<Delivered>;
 
   constructor(private readonly d: DeliveryDeps) {
     this.#hot = new HotRoutes(d.now);
@@ -64,77 +113,74 @@ export class Delivery {
     this.#hot.forgetVariants(keys);
   }
 
-  /** The remembered answer for a URL, if any: no database, no parsing (the hot path). */
-  peek(username: string, path: string, search: string): Delivered | undefined {
-    const hot = this.#hot.get(`${username}/${path}?${search}`);
-    if (hot?.presetId) this.d.presets.countUseLater(hot.presetId);
-    return hot?.delivered;
+  /**
+   * The remembered answer for a URL (`hotKey`), if any: no database, no parsing (the hot
+   * path). Metered like any delivery.
+   */
+  fast(hotKey: string, ifNoneMatch: (etag: string) => boolean): Delivered | "not-modified" | undefined {
+    const hot = this.#hot.get(hotKey);
+    if (!hot) return undefined;
+    if (hot.presetId) this.d.presets.countUseLater(hot.presetId);
+    return this.#served(ifNoneMatch(hot.delivered.etag) ? "not-modified" : hot.delivered);
   }
 
-  /** `owner`: the tenant itself asks (with its key), so private images need no signature. */
-  async native(username: string, path: string, search: URLSearchParams, ifNoneMatch: (etag: string) => boolean, opts: { owner?: boolean } = {}): Promise<Delivered | "not-modified"> {
-    const hotKey = `${username}/${path}?${search}`;
-    const hot = this.peek(username, path, search.toString());
-    if (hot) return ifNoneMatch(hot.etag) ? "not-modified" : hot;
-    const result = await this.#native(username, path, search, ifNoneMatch, opts.owner ?? false);
-    // Remember public answers that are files on disk; fresh bytes become a cache hit next time.
-    if (result.delivered && result.delivered !== "not-modified" && result.delivered.file && result.delivered.privateUntil === undefined) {
-      this.#hot.set(hotKey, { delivered: result.delivered, variantKey: result.variantKey, presetId: result.presetId }, result.until);
+  async deliver<O>(req: DeliveryRequest<O>): Promise<Delivered | "not-modified"> {
+    if (req.hotKey) {
+      const hot = this.fast(req.hotKey, req.ifNoneMatch);
+      if (hot) return hot;
     }
-    return result.delivered;
+    const user = await this.d.users.byUsername(req.username);
+    const found = user && (await this.d.images.resolvePath(user.id, req.path));
+    if (!found) throw new AppError("NOT_FOUND", req.notFound ?? "Image not found");
+    const { image } = found;
+    const options = req.options?.() as O;
+    const privateUntil = this.#checkAccess(req, user, image);
+    const refund = req.countView ? await this.d.admitView(user) : undefined;
+    try {
+      const result = await this.#deliver(req, user, image, options, privateUntil);
+      // Remember public answers that are stored; fresh bytes become a cache hit next time.
+      if (req.hotKey && result.delivered !== "not-modified" && result.delivered.object && result.delivered.privateUntil === undefined) {
+        this.#hot.set(req.hotKey, { delivered: result.delivered, variantKey: result.variantKey, presetId: result.presetId }, image.expires_at ?? undefined);
+      }
+      return this.#served(result.delivered);
+    } catch (err) {
+      await refund?.().catch(() => {});
+      throw err;
+    }
   }
 
-  async #native(
-    username: string,
-    path: string,
-    search: URLSearchParams,
-    ifNoneMatch: (etag: string) => boolean,
-    owner: boolean,
-  ): Promise<{ delivered: Delivered | "not-modified"; variantKey?: string; presetId?: string; until?: number }> {
-    const user = await this.d.users.byUsername(username);
-    const found = user && (await this.d.images.resolvePath(user.id, path));
-    if (!found) throw new AppError("NOT_FOUND", "Image not found");
-    const { image } = found;
-    const query = splitQuery(search);
-    // The owner's private images stay private in shared caches (and out of the hot path).
-    const privateUntil = owner ? (image.visibility === "public" ? undefined : this.d.now() + 365 * 86_400_000) : this.#checkAccess(user, image, path, search);
+  #served(d: Delivered | "not-modified"): Delivered | "not-modified" {
+    if (d !== "not-modified") this.d.onServed?.(d);
+    return d;
+  }
 
-    const presetRow = query.preset !== undefined ? await this.d.presets.byName(user.id, query.preset) : undefined;
-    if (query.preset !== undefined && !presetRow) throw new AppError("NOT_FOUND", `No preset named '${query.preset}'`);
-    const preset = presetRow ? parseParams(JSON.parse(presetRow.params), `preset ${presetRow.name}`) : undefined;
-    const params = parseParams(query.params);
-    const ext = extensionOf(path);
-    checkWritableExtension(ext, extensionOf(found.path), isImageExtension);
-    const requested = ext ? (EXT_FORMAT[ext] ?? null) : null;
-    const raw = nativeSpec(params, preset, requested, image, {
-      fit: user.default_fit_mode,
-      quality: user.default_quality,
-      maxWidth: user.default_max_width,
-      maxHeight: user.default_max_height,
-    });
-    const presetId = presetRow?.id;
+  async #deliver<O>(req: DeliveryRequest<O>, user: User, image: Image, options: O, privateUntil: number | undefined): Promise<{ delivered: Delivered | "not-modified"; variantKey?: string; presetId?: string }> {
+    const preset = (name: string) => {
+      this.d.requireFeature(user, "presets");
+      return this.d.presets.byName(user.id, name);
+    };
+    const { spec: raw, presetId } = await req.spec({ user, image, preset }, options);
     if (presetId) this.d.presets.countUseLater(presetId);
-
     if (!raw) {
       const etag = `"${image.blob_hash}"`;
-      if (ifNoneMatch(etag)) return { delivered: "not-modified" };
-      const file = this.d.blobs.path(image.blob_hash);
-      return { delivered: { etag, mime: image.mime_type, size: image.size, file, cache: "original", privateUntil, userId: user.id }, presetId, until: image.expires_at ?? undefined };
+      if (req.ifNoneMatch(etag)) return { delivered: "not-modified" };
+      const object = await this.d.blobs.open(image.blob_hash);
+      if (!object) throw new AppError("NOT_FOUND", "Image not found");
+      return { delivered: { etag, mime: image.mime_type, size: object.size, object, cache: "original", privateUntil, userId: user.id }, presetId };
     }
     const spec = finalize(raw, image, this.d.maxOutputPixels);
-    const delivered = await this.variant(user.id, image, spec, ifNoneMatch, privateUntil);
-    // An image with a TTL is gone at its expiry: a remembered answer must not outlive it.
-    return { delivered, variantKey: variantKey(image.blob_hash, spec), presetId, until: image.expires_at ?? undefined };
+    const delivered = await this.#variant(user.id, image, spec, req.ifNoneMatch, privateUntil);
+    return { delivered, variantKey: variantKey(image.blob_hash, spec), presetId };
   }
 
-  /** Serves one variant of an image; shared by every URL dialect. */
-  async variant(userId: string, image: Image, spec: TransformSpec, ifNoneMatch: (etag: string) => boolean, privateUntil?: number): Promise<Delivered | "not-modified"> {
+  /** One variant of an image: cached, or made once however many ask at once. */
+  async #variant(userId: string, image: Image, spec: TransformSpec, ifNoneMatch: (etag: string) => boolean, privateUntil?: number): Promise<Delivered | "not-modified"> {
     const key = variantKey(image.blob_hash, spec);
     const etag = `"${key}"`;
     // The key says everything about the bytes: no need to look at the disk to answer a 304.
     if (ifNoneMatch(etag)) return "not-modified";
     const cached = await this.d.variants.get(key);
-    if (cached) return { etag, mime: cached.mime, size: cached.size, file: cached.path, cache: "hit", privateUntil, userId };
+    if (cached) return { etag, mime: cached.mime, size: cached.size, object: cached.object, cache: "hit", privateUntil, userId };
     let flight = this.#flights.get(key);
     if (!flight) {
       flight = this.#produce(userId, image, spec, key, etag).finally(() => this.#flights.delete(key));
@@ -151,7 +197,7 @@ export class Delivery {
     try {
       const started = performance.now();
       // Read when a worker takes the job, so queued jobs hold no image bytes.
-      out = await this.d.pool.transform(() => this.d.blobs.read(image.blob_hash), spec, { transfer: true });
+      out = await this.d.pool.transform(() => this.#original(image.blob_hash), spec, { transfer: true });
       this.d.onTransformed?.(out.mime.slice(out.mime.indexOf("/") + 1), (performance.now() - started) / 1000);
     } catch (err) {
       await refund().catch(() => {});
@@ -161,11 +207,24 @@ export class Delivery {
     return { etag, mime: out.mime, size: out.data.byteLength, bytes: out.data, cache: "miss", userId };
   }
 
-  /** Public images need nothing; private ones a valid, unexpired signature. Returns its expiry. */
-  #checkAccess(user: User, image: Image, path: string, search: URLSearchParams): number | undefined {
+  /** The original's bytes; gone means its image was deleted while the job waited: a 404, not a 500. */
+  async #original(hash: string): Promise<Uint8Array> {
+    try {
+      return await this.d.blobs.read(hash);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new AppError("NOT_FOUND", "Image not found: it was deleted");
+      throw err;
+    }
+  }
+
+  /** Returns until when the answer is private (undefined: public), or refuses. */
+  #checkAccess(req: Pick<DeliveryRequest, "access" | "path" | "search">, user: User, image: Image): number | undefined {
     if (image.visibility === "public") return undefined;
-    const check = verify(this.d.secret, user.username, path, search, this.d.now());
-    if (check === "valid") return Number(search.get("expires")) * 1000;
+    if (req.access === "public") throw new AppError("FORBIDDEN", "This image is private");
+    // The owner's private images stay private in shared caches (and out of the hot path).
+    if (req.access === "owner") return this.d.now() + 365 * 86_400_000;
+    const check = verify(this.d.tokens, user.username, req.path, req.search ?? new URLSearchParams());
+    if (check === "valid") return Number(req.search!.get("expires")) * 1000;
     const why = {
       missing: "This image is private: use a signed URL (POST /api/v1/images/{id}/signed-url)",
       expired: "This signed URL has expired: request a new one",

@@ -1,7 +1,6 @@
-import type { Delivered } from "./deliver.ts";
-
-interface Entry {
-  delivered: Delivered;
+/** What is remembered of an answer: the tenant is all this module needs to know of it. */
+interface Entry<T extends { userId: string }> {
+  delivered: T;
   variantKey?: string;
   presetId?: string;
   expires: number;
@@ -12,8 +11,8 @@ interface Entry {
  * database query. Bounded in size; entries expire after a few seconds so that a change made
  * by another node shows within that time, and changes made here drop them at once.
  */
-export class HotRoutes {
-  readonly #map = new Map<string, Entry>();
+export class HotRoutes<T extends { userId: string }> {
+  readonly #map = new Map<string, Entry<T>>();
 
   constructor(
     private readonly now: () => number,
@@ -21,7 +20,7 @@ export class HotRoutes {
     private readonly ttlMs = 10_000,
   ) {}
 
-  get(url: string): Entry | undefined {
+  get(url: string): Entry<T> | undefined {
     const e = this.#map.get(url);
     if (!e) return undefined;
     if (e.expires <= this.now()) {
@@ -32,7 +31,7 @@ export class HotRoutes {
   }
 
   /** `until`: the answer is wrong from then on (the image expires). */
-  set(url: string, entry: Omit<Entry, "expires">, until = Infinity) {
+  set(url: string, entry: Omit<Entry<T>, "expires">, until = Infinity) {
     if (this.#map.size >= this.maxEntries) {
       // Maps iterate in insertion order: the first key is the oldest.
       this.#map.delete(this.#map.keys().next().value!);

@@ -1,7 +1,8 @@
 import * as v from "valibot";
 import type { Fit, Gravity, OutputFormat, TransformSpec } from "../../codecs/types.ts";
 import { AppError } from "../domain/errors.ts";
-import type { NativeParams } from "./native.ts";
+import type { DeliveryRequest } from "./deliver.ts";
+import { type NativeParams, parseParams } from "./native.ts";
 import type { Source } from "./spec.ts";
 
 // Imgwire's URL parameters (reference/imgwire/url-parameters.md) parsed into the canonical
@@ -220,4 +221,45 @@ function crop(param: string, raw: string, src: Source): NonNullable<TransformSpe
   const left = /west/.test(g) ? 0 : /east/.test(g) ? dx : Math.floor(dx / 2);
   const top = /north/.test(g) ? 0 : /south/.test(g) ? dy : Math.floor(dy / 2);
   return { left, top, width: cw, height: ch };
+}
+
+/**
+ * An Imgwire CDN URL (`…/cdn/{username}/{path}[@preset]?{parameters}`) as a delivery request:
+ * public images only. `onAutoFormat` hears that the answer depends on Accept (Vary: Accept).
+ */
+export function imgwireDelivery(
+  username: string,
+  pathAndPreset: string,
+  search: URLSearchParams,
+  accept: string | undefined,
+  ifNoneMatch: (etag: string) => boolean,
+  onAutoFormat: () => void,
+): DeliveryRequest<undefined> {
+  let path = pathAndPreset;
+  let presetName: string | undefined;
+  const at = path.lastIndexOf("@");
+  if (at > path.lastIndexOf("/")) {
+    presetName = path.slice(at + 1);
+    path = path.slice(0, at);
+  }
+  return {
+    username,
+    path,
+    access: "public",
+    ifNoneMatch,
+    spec: async ({ user, image, preset: byName }) => {
+      let preset: Record<string, string> | undefined;
+      if (presetName !== undefined) {
+        preset = SIZE_PRESETS[presetName];
+        if (!preset) {
+          const row = await byName(presetName);
+          if (!row) throw new AppError("NOT_FOUND", `No preset named '${presetName}'`);
+          preset = fromNativePreset(parseParams(JSON.parse(row.params), `preset ${row.name}`));
+        }
+      }
+      const { spec, autoFormat } = imgwireSpec(splitImgwireQuery(search), preset, image, { accept, defaultQuality: user.default_quality });
+      if (autoFormat) onAutoFormat();
+      return { spec };
+    },
+  };
 }

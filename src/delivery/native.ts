@@ -1,7 +1,9 @@
 import * as v from "valibot";
 import type { Fit, OutputFormat, TransformSpec } from "../../codecs/types.ts";
 import { AppError } from "../domain/errors.ts";
-import { EXT_FORMAT, type Source, WEB_FORMATS } from "./spec.ts";
+import { extensionOf } from "../domain/paths.ts";
+import type { DeliveryRequest } from "./deliver.ts";
+import { checkWritableExtension, EXT_FORMAT, type Source, WEB_FORMATS } from "./spec.ts";
 
 // The native (img-src) URL dialect: ?w=&h=&fit=&q=, ?p:preset, img.pro's ?size=s|m|l, and the
 // output format from the file extension.
@@ -138,4 +140,47 @@ export function nativeSpec(
   if (spec.width === undefined || spec.height === undefined) spec = { ...spec, fit: "inside" };
   if (spec.width === undefined && spec.height === undefined) spec = { ...spec, enlarge: false };
   return spec;
+}
+
+/** The key of a native URL among remembered answers: the user, the path and the query as sent. */
+export const nativeHotKey = (username: string, path: string, search: string) => `${username}/${path}?${search}`;
+
+/**
+ * A native delivery URL (`/i/{username}/{path}?…`) as a delivery request. The same URL
+ * options serve AssetsRepo's `GET /api/images/{path}` (access `owner`, a view counted).
+ */
+export function nativeDelivery(
+  username: string,
+  path: string,
+  search: URLSearchParams,
+  ifNoneMatch: (etag: string) => boolean,
+  opts: { access: "signed" | "owner"; countView?: boolean; notFound?: string; remember?: boolean } = { access: "signed" },
+): DeliveryRequest<NativeQuery> {
+  return {
+    username,
+    path,
+    search,
+    access: opts.access,
+    countView: opts.countView,
+    notFound: opts.notFound,
+    ifNoneMatch,
+    hotKey: opts.remember ? nativeHotKey(username, path, search.toString()) : undefined,
+    options: () => splitQuery(search),
+    spec: async ({ user, image, preset }, query) => {
+      const presetRow = query.preset !== undefined ? await preset(query.preset) : undefined;
+      if (query.preset !== undefined && !presetRow) throw new AppError("NOT_FOUND", `No preset named '${query.preset}'`);
+      const presetParams = presetRow ? parseParams(JSON.parse(presetRow.params), `preset ${presetRow.name}`) : undefined;
+      const params = parseParams(query.params);
+      const ext = extensionOf(path);
+      checkWritableExtension(ext, image.format);
+      const requested = ext ? (EXT_FORMAT[ext] ?? null) : null;
+      const spec = nativeSpec(params, presetParams, requested, image, {
+        fit: user.default_fit_mode,
+        quality: user.default_quality,
+        maxWidth: user.default_max_width,
+        maxHeight: user.default_max_height,
+      });
+      return { spec, presetId: presetRow?.id };
+    },
+  };
 }

@@ -19,12 +19,19 @@ export const EXT_FORMAT: Record<string, OutputFormat> = {
   tiff: "tiff",
 };
 
+/** Image extensions imgd reads but cannot write, by the input format they name. */
+const READ_ONLY_EXT: Record<string, string> = {
+  bmp: "bmp", ico: "ico", heic: "heic", heif: "heic", svg: "svg", tga: "tga", qoi: "qoi",
+  pnm: "pnm", ppm: "pnm", pgm: "pnm", pbm: "pnm", pam: "pnm", pfm: "pnm", hdr: "hdr", exr: "exr",
+};
+
 /**
  * A URL extension that names an image format imgd cannot write (`.bmp`, `.heic`, `.svg`, …) is a
- * 400, unless it is the image's own extension (its own name serves the stored bytes).
+ * 400, unless it names the image's own format (its own name serves the stored bytes).
  */
-export function checkWritableExtension(ext: string | null, ownExt: string | null, isImageExt: (ext: string) => boolean): void {
-  if (!ext || ext in EXT_FORMAT || ext === ownExt || !isImageExt(ext)) return;
+export function checkWritableExtension(ext: string | null, sourceFormat: string): void {
+  const named = ext ? READ_ONLY_EXT[ext] : undefined;
+  if (!named || named === sourceFormat) return;
   throw new AppError("VALIDATION_ERROR", `.${ext}: imgd cannot write this format; ask for .webp, .avif, .jpg, .png, .jxl, .gif or .tiff`, { field: "extension" });
 }
 

@@ -50,7 +50,7 @@ export class Accounts {
       }
       user = existing;
     } else {
-      user = await this.d.users.create({ username: await this.#freeUsername(), email, plan: "free" });
+      user = await this.d.users.create({ username: await this.#freeUsername(), email, plan: "imgpro" });
       user = await this.d.users.update(user.id, { verified: 0 });
     }
     const { key, secret } = await this.d.keys.create(user.id, { name: input.keyName });

@@ -37,6 +37,8 @@ export class AppError extends Error {
       retryAfter?: number;
       /** A finer cause than the code, for dialects that name it (e.g. img.pro's `key_limit_reached`). */
       reason?: string;
+      /** What the client can do about it, for dialects that say so (img.pro's `action`). */
+      remedy?: "upgrade" | "verify" | "retry";
       /** Every field that failed, not only the first, for dialects that report them all. */
       errors?: Record<string, string>;
     } = {},

@@ -1,37 +1,35 @@
-import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, rename, rm } from "node:fs/promises";
-import { join } from "node:path";
-import { pipeline } from "node:stream/promises";
+import { Readable } from "node:stream";
 import yazl from "yazl";
 import type { ImgwireDownload } from "../db/imgwire-schema.ts";
 import type { Db } from "../db/connection.ts";
 import { AppError, notFound } from "./errors.ts";
 import { newId } from "./ids.ts";
 import type { Images } from "./images.ts";
-import type { BlobStore } from "../store/blobs.ts";
+import type { ArchiveStore, BlobStore, StoredObject } from "../store/types.ts";
 
 // Bulk downloads: a job row (PENDING → PROCESSING → READY | FAILED) and a ZIP of the originals
-// streamed file by file from the blob store to disk (memory stays flat whatever the total).
+// streamed file by file from the blob store into the archive store (memory stays flat
+// whatever the total).
 // Jobs are claimed with a conditional update, so any node's sweeper may finish one left behind.
 
 export interface DownloadsDeps {
   db: Db;
   images: Images;
   blobs: BlobStore;
-  dataDir: string;
+  archives: ArchiveStore;
   retentionMs: number;
   now: () => number;
   log: (line: string) => void;
 }
 
-export class ImgwireDownloads {
-  readonly #dir: string;
-  constructor(private readonly d: DownloadsDeps) {
-    this.#dir = join(d.dataDir, "downloads");
-  }
+const zipName = (id: string) => `${id}.zip`;
 
-  file(id: string) {
-    return join(this.#dir, `${id}.zip`);
+export class ImgwireDownloads {
+  constructor(private readonly d: DownloadsDeps) {}
+
+  /** The ZIP of a finished job, to send; null when there is none (not made, or swept). */
+  zip(id: string): Promise<StoredObject | null> {
+    return this.d.archives.open(zipName(id));
   }
 
   async create(userId: string, imageIds: string[]): Promise<ImgwireDownload> {
@@ -72,29 +70,32 @@ export class ImgwireDownloads {
       .executeTakeFirst();
     if (claimed.numUpdatedRows === 0n) return;
     const job = (await this.byId(id))!;
-    const temp = `${this.file(id)}.${process.pid}.part`;
     try {
-      await mkdir(this.#dir, { recursive: true });
       const images = await this.d.images.many(job.user_id, JSON.parse(job.image_ids));
       const zip = new yazl.ZipFile();
-      const written = pipeline(zip.outputStream, createWriteStream(temp));
+      const out = zip.outputStream as Readable;
+      // A source that fails (a blob gone missing) fails the archive, which then keeps nothing.
+      zip.on("error", (err) => out.destroy(err));
+      const written = this.d.archives.put(zipName(id), out);
       const names = new Set<string>();
       for (const img of images) {
         let name = img.paths[0] ?? `${img.id}.${img.format}`;
         if (names.has(name)) name = `${img.id}-${name}`;
         names.add(name);
         // Opened by yazl when it reaches this entry: one open file and one buffer at a time.
-        const file = this.d.blobs.path(img.blob_hash);
-        zip.addReadStreamLazy(name, { mtime: new Date(img.created_at), compress: false, size: img.size }, (cb) => cb(null, createReadStream(file)));
+        zip.addReadStreamLazy(name, { mtime: new Date(img.created_at), compress: false, size: img.size }, (cb) => {
+          this.d.blobs.open(img.blob_hash).then(
+            (object) => (object ? cb(null, Readable.fromWeb(object.stream() as any)) : cb(new Error(`blob of image ${img.id} is missing`), null as any)),
+            (err) => cb(err, null as any),
+          );
+        });
       }
       zip.end();
       await written;
-      await rename(temp, this.file(id));
       const now = this.d.now();
       await this.d.db.updateTable("imgwire_downloads").set({ status: "READY", expires_at: now + this.d.retentionMs, updated_at: now }).where("id", "=", id).execute();
     } catch (err) {
       this.d.log(`imgwire download ${id} failed: ${err instanceof Error ? err.message : String(err)}`);
-      await rm(temp, { force: true });
       await this.d.db.updateTable("imgwire_downloads").set({ status: "FAILED", updated_at: this.d.now() }).where("id", "=", id).execute();
     }
   }
@@ -103,7 +104,7 @@ export class ImgwireDownloads {
   async sweep() {
     const expired = await this.d.db.selectFrom("imgwire_downloads").select("id").where("expires_at", "is not", null).where("expires_at", "<=", this.d.now()).limit(100).execute();
     for (const { id } of expired) {
-      await rm(this.file(id), { force: true });
+      await this.d.archives.delete(zipName(id));
       await this.d.db.deleteFrom("imgwire_downloads").where("id", "=", id).execute();
     }
   }

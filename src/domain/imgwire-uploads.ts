@@ -1,5 +1,4 @@
-import { createHash, createHmac, timingSafeEqual } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
 import exifr from "exifr";
 import type { ImgwireToken, ImgwireUpload } from "../db/imgwire-schema.ts";
 import type { Db } from "../db/connection.ts";
@@ -7,8 +6,10 @@ import type { ApiKey } from "../db/schema.ts";
 import { AppError, notFound } from "./errors.ts";
 import type { Fetcher } from "./fetcher.ts";
 import { newId, randomAlnum } from "./ids.ts";
-import type { Images, Received } from "./images.ts";
+import type { Admission, Ingest } from "./ingest/ingest.ts";
 import { clientOptions } from "./imgwire-access.ts";
+import type { Tokens } from "./tokens/tokens.ts";
+import type { Users } from "./users.ts";
 
 // Imgwire's two-step upload: the image is promised first (an id, status PENDING and a signed,
 // expiring, single-use upload URL), and becomes READY when its bytes arrive and prove to be
@@ -27,10 +28,10 @@ export interface UploadDeclaration {
 
 export interface UploadsDeps {
   db: Db;
-  images: Images;
+  users: Users;
+  ingest: Ingest;
   fetcher: Fetcher;
-  secret: Uint8Array;
-  maxUploadBytes: number;
+  tokens: Tokens;
   urlTtlMs: number;
   tokenTtlMs: number;
   now: () => number;
@@ -153,35 +154,35 @@ export class ImgwireUploads {
     return this.d.db.selectFrom("imgwire_uploads").selectAll().where("user_id", "=", userId).where("idempotency_key", "=", key).executeTakeFirst();
   }
 
+  /** Whose upload an id is (for CORS preflights, which carry no signature), or undefined. */
+  async ownerOf(id: string): Promise<string | undefined> {
+    return (await this.d.db.selectFrom("imgwire_uploads").select("user_id").where("id", "=", id).executeTakeFirst())?.user_id;
+  }
+
   /** An absolute upload URL for a pending upload: HMAC over id and expiry. */
   signUploadPath(upload: ImgwireUpload): string {
     const expires = Math.floor((upload.upload_expires_at ?? 0) / 1000);
-    return `uploads/${upload.id}?expires=${expires}&signature=${this.#sig(upload.id, expires)}`;
-  }
-
-  #sig(id: string, expires: number) {
-    return createHmac("sha256", this.d.secret).update(`imgwire-upload\n${id}\n${expires}`).digest("hex");
+    return `uploads/${upload.id}?expires=${expires}&signature=${this.d.tokens.signExpiring("imgwire-upload-url", [upload.id], expires)}`;
   }
 
   /** Checks an upload URL's signature and expiry; returns the upload it names. */
   async verifyUploadUrl(id: string, expires: string | undefined, signature: string | undefined): Promise<ImgwireUpload> {
-    const exp = Number(expires);
-    const want = Buffer.from(this.#sig(id, exp));
-    const got = Buffer.from(signature ?? "");
-    if (!/^\d{1,12}$/.test(expires ?? "") || got.length !== want.length || !timingSafeEqual(got, want)) {
-      throw new AppError("FORBIDDEN", "This upload URL is not valid");
-    }
-    if (exp * 1000 <= this.d.now()) throw new AppError("FORBIDDEN", "This upload URL has expired: create a new upload");
+    const check = this.d.tokens.checkExpiring("imgwire-upload-url", [id], expires, signature);
+    if (check === "expired") throw new AppError("FORBIDDEN", "This upload URL has expired: create a new upload");
+    if (check !== "valid") throw new AppError("FORBIDDEN", "This upload URL is not valid");
     const upload = await this.d.db.selectFrom("imgwire_uploads").selectAll().where("id", "=", id).executeTakeFirst();
     if (!upload) throw notFound("Upload");
     return upload;
   }
 
   /**
-   * Receives the bytes of a pending upload. The claim (PENDING → PROCESSING) is one conditional
-   * update, so a URL works once even when two PUTs race.
+   * Receives the bytes of a pending upload. Admission (size limits, the month's uploads, the
+   * storage left) comes first: a refusal there reads no byte and leaves the upload pending.
+   * The claim (PENDING → PROCESSING) is one conditional update, so a URL works once even when
+   * two PUTs race.
    */
   async complete(upload: ImgwireUpload, key: ApiKey | undefined, body: AsyncIterable<Uint8Array>, put: { contentLength: number; contentType: string | null }) {
+    const admission = await this.admit(upload.user_id, key, put.contentLength);
     const now = this.d.now();
     const claimed = await this.d.db
       .updateTable("imgwire_uploads")
@@ -190,70 +191,69 @@ export class ImgwireUploads {
       .where("status", "=", "PENDING")
       .executeTakeFirst();
     if (claimed.numUpdatedRows === 0n) throw new AppError("CONFLICT", "This upload URL has been used already");
-    return this.#ingest(upload, key, body, { length: put.contentLength, contentType: put.contentType });
+    return this.#ingest(upload, key, admission, body, put.contentType, put.contentLength);
   }
 
   /** Fetches a URL through the SSRF-safe fetcher into an upload record made PROCESSING. */
   async fromUrl(upload: ImgwireUpload, key: ApiKey, url: string) {
+    let admission: Admission;
     let fetched;
     try {
-      fetched = await this.d.fetcher.open(url, this.#maxBytes(key));
+      admission = await this.admit(upload.user_id, key, null);
+      fetched = await this.d.fetcher.open(url, admission.maxBytes);
     } catch (err) {
       // Nothing was stored: a retry with the same idempotency key may try again.
       await this.d.db.deleteFrom("imgwire_uploads").where("id", "=", upload.id).execute();
       throw err;
     }
-    return this.#ingest(upload, key, fetched.body, { length: null, contentType: null });
+    return this.#ingest(upload, key, admission, fetched.body, null, null);
   }
 
-  #maxBytes(key: ApiKey | undefined) {
+  /**
+   * The upload admission of every dialect (plan size limit, month's uploads, storage left),
+   * within this key's own size limit; `declaredBytes` is what the client said it will send.
+   */
+  async admit(userId: string, key: ApiKey | undefined, declaredBytes: number | null): Promise<Admission> {
+    const user = await this.d.users.byId(userId);
+    if (!user) throw notFound("Environment");
     const limit = key ? clientOptions(key)?.maximum_upload_bytes : null;
-    return Math.min(this.d.maxUploadBytes, limit ?? Infinity);
+    return this.d.ingest.admit({ user, maxBytes: limit ?? null }, { declaredBytes });
   }
 
-  async #ingest(upload: ImgwireUpload, key: ApiKey | undefined, body: AsyncIterable<Uint8Array>, put: { length: number | null; contentType: string | null }) {
-    const { images } = this.d;
-    let received: Received | undefined;
+  async #ingest(upload: ImgwireUpload, key: ApiKey | undefined, admission: Admission, body: AsyncIterable<Uint8Array>, contentType: string | null, length: number | null) {
     try {
-      if (put.length !== null && upload.declared_length !== null && put.length !== upload.declared_length) {
-        throw new AppError("INVALID_FILE", `Content-Length ${put.length} differs from the declared content_length ${upload.declared_length}`);
-      }
-      received = await images.receive(body, this.#maxBytes(key));
-      const { staged, header } = received;
-      if (upload.declared_length !== null && staged.size !== upload.declared_length) {
-        throw new AppError("INVALID_FILE", `Received ${staged.size} bytes, but content_length declared ${upload.declared_length}`);
-      }
-      if (upload.declared_hash !== null && staged.hash !== upload.declared_hash) {
-        throw new AppError("INVALID_FILE", "The bytes do not match the declared hash_sha256");
-      }
-      const mime = imgwireMime(header.mime);
-      if (upload.declared_mime !== null && mime !== upload.declared_mime) {
-        throw new AppError("INVALID_FILE", `The file is ${mime}, but mime_type declared ${upload.declared_mime}`);
-      }
-      const sent = put.contentType?.split(";")[0].trim().toLowerCase();
-      if (sent && sent.startsWith("image/") && sent !== mime && sent !== header.mime && !(sent === "image/jpg" && mime === "image/jpeg")) {
-        throw new AppError("INVALID_FILE", `Content-Type ${sent} does not match the file, which is ${mime}`);
-      }
-      if (header.format === "svg") throw new AppError("INVALID_FILE", "SVG is not a supported Imgwire image type");
-      const allowed = key ? clientOptions(key)?.allowed_mime_types : null;
-      if (allowed && !allowed.includes(mime)) throw new AppError("INVALID_FILE", `This client key does not accept ${mime}`);
-      const exif = await readExif(staged.tempPath);
-      const r = received;
-      received = undefined;
-      await images.store(upload.user_id, r, {
-        id: upload.id,
-        filename: upload.file_name,
-        separate: true,
-        metadata: JSON.parse(upload.custom_metadata),
+      await this.d.ingest.run(admission, async (u) => {
+        if (length !== null && upload.declared_length !== null && length !== upload.declared_length) {
+          throw new AppError("INVALID_FILE", `Content-Length ${length} differs from the declared content_length ${upload.declared_length}`);
+        }
+        const { size, hash, header } = await u.receive(body);
+        if (upload.declared_length !== null && size !== upload.declared_length) {
+          throw new AppError("INVALID_FILE", `Received ${size} bytes, but content_length declared ${upload.declared_length}`);
+        }
+        if (upload.declared_hash !== null && hash !== upload.declared_hash) {
+          throw new AppError("INVALID_FILE", "The bytes do not match the declared hash_sha256");
+        }
+        const mime = imgwireMime(header.mime);
+        if (upload.declared_mime !== null && mime !== upload.declared_mime) {
+          throw new AppError("INVALID_FILE", `The file is ${mime}, but mime_type declared ${upload.declared_mime}`);
+        }
+        const sent = contentType?.split(";")[0].trim().toLowerCase();
+        if (sent && sent.startsWith("image/") && sent !== mime && sent !== header.mime && !(sent === "image/jpg" && mime === "image/jpeg")) {
+          throw new AppError("INVALID_FILE", `Content-Type ${sent} does not match the file, which is ${mime}`);
+        }
+        if (header.format === "svg") throw new AppError("INVALID_FILE", "SVG is not a supported Imgwire image type");
+        const allowed = key ? clientOptions(key)?.allowed_mime_types : null;
+        if (allowed && !allowed.includes(mime)) throw new AppError("INVALID_FILE", `This client key does not accept ${mime}`);
+        const exif = await readExif(await u.read());
+        await u.store({ id: upload.id, filename: upload.file_name, separate: true, metadata: JSON.parse(upload.custom_metadata) });
+        const now = this.d.now();
+        await this.d.db
+          .updateTable("imgwire_uploads")
+          .set({ status: "READY", exif_data: JSON.stringify(exif), processed_metadata_at: now, updated_at: now })
+          .where("id", "=", upload.id)
+          .execute();
       });
-      const now = this.d.now();
-      await this.d.db
-        .updateTable("imgwire_uploads")
-        .set({ status: "READY", exif_data: JSON.stringify(exif), processed_metadata_at: now, updated_at: now })
-        .where("id", "=", upload.id)
-        .execute();
     } catch (err) {
-      if (received) await images.discard(received);
       await this.d.db.updateTable("imgwire_uploads").set({ status: "QUARANTINE", updated_at: this.d.now() }).where("id", "=", upload.id).execute();
       throw err;
     }
@@ -279,9 +279,9 @@ export function imgwireMime(mime: string): string {
 }
 
 /** EXIF as plain JSON (dates as text, binary left out); a file without EXIF gives {}. */
-async function readExif(file: string): Promise<Record<string, unknown>> {
+async function readExif(bytes: Uint8Array): Promise<Record<string, unknown>> {
   try {
-    const parsed = await exifr.parse(await readFile(file), { translateValues: false, xmp: false, icc: false, iptc: false });
+    const parsed = await exifr.parse(bytes, { translateValues: false, xmp: false, icc: false, iptc: false });
     if (!parsed || typeof parsed !== "object") return {};
     return JSON.parse(JSON.stringify(parsed, (_k, v) => (v instanceof Uint8Array || ArrayBuffer.isView(v) ? undefined : v)));
   } catch {

@@ -1,15 +1,16 @@
-import type { Config } from "../config.ts";
 import type { Db } from "../db/connection.ts";
 import "../db/imgwire-schema.ts";
 import { DomainHosts } from "./imgwire-domains.ts";
-import type { BlobStore } from "../store/blobs.ts";
+import type { ArchiveStore, BlobStore } from "../store/types.ts";
 import type { Accounts } from "./accounts.ts";
 import type { Fetcher } from "./fetcher.ts";
 import type { Images } from "./images.ts";
+import type { Ingest } from "./ingest/ingest.ts";
 import { ImgwireAccess } from "./imgwire-access.ts";
 import { ImgwireDownloads } from "./imgwire-downloads.ts";
 import { ImgwireUploads } from "./imgwire-uploads.ts";
 import type { Keys } from "./keys.ts";
+import type { Tokens } from "./tokens/tokens.ts";
 import type { Users } from "./users.ts";
 
 /** The Imgwire dialect's resources, built once per imgd. */
@@ -24,20 +25,29 @@ export interface ImgwireServices {
   sweep: () => Promise<void>;
 }
 
-export function buildImgwire(d: { config: Config; db: Db; keys: Keys; users: Users; accounts: Accounts; images: Images; blobs: BlobStore; fetcher: Fetcher; secret: Uint8Array; log: (l: string) => void }): ImgwireServices {
+/** The settings the Imgwire dialect reads (from the server's config). */
+export interface ImgwireSettings {
+  imgwireUploadUrlTtlMs: number;
+  imgwireUploadTokenTtlMs: number;
+  imgwireDownloadRetentionMs: number;
+  publicUrl: string | undefined;
+  now: () => number;
+}
+
+export function buildImgwire(d: { config: ImgwireSettings; db: Db; keys: Keys; users: Users; accounts: Accounts; images: Images; ingest: Ingest; blobs: BlobStore; archives: ArchiveStore; fetcher: Fetcher; tokens: Tokens; log: (l: string) => void }): ImgwireServices {
   const { config } = d;
   const access = new ImgwireAccess({ db: d.db, keys: d.keys, users: d.users, accounts: d.accounts, now: config.now });
   const uploads = new ImgwireUploads({
     db: d.db,
-    images: d.images,
+    users: d.users,
+    ingest: d.ingest,
     fetcher: d.fetcher,
-    secret: d.secret,
-    maxUploadBytes: config.maxUploadBytes,
+    tokens: d.tokens,
     urlTtlMs: config.imgwireUploadUrlTtlMs,
     tokenTtlMs: config.imgwireUploadTokenTtlMs,
     now: config.now,
   });
-  const downloads = new ImgwireDownloads({ db: d.db, images: d.images, blobs: d.blobs, dataDir: config.dataDir, retentionMs: config.imgwireDownloadRetentionMs, now: config.now, log: d.log });
+  const downloads = new ImgwireDownloads({ db: d.db, images: d.images, blobs: d.blobs, archives: d.archives, retentionMs: config.imgwireDownloadRetentionMs, now: config.now, log: d.log });
   return {
     access,
     uploads,

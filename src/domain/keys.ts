@@ -68,6 +68,10 @@ export class Keys {
     return this.db.selectFrom("api_keys").selectAll().where("user_id", "=", userId).orderBy("created_at", "desc").orderBy("id", "desc").execute();
   }
 
+  byId(id: string): Promise<ApiKey | undefined> {
+    return this.db.selectFrom("api_keys").selectAll().where("id", "=", id).executeTakeFirst();
+  }
+
   async delete(userId: string, id: string): Promise<boolean> {
     const r = await this.db.deleteFrom("api_keys").where("id", "=", id).where("user_id", "=", userId).executeTakeFirst();
     return r.numDeletedRows > 0n;

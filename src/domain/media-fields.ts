@@ -1,8 +1,9 @@
+import * as v from "valibot";
 import { AppError } from "./errors.ts";
 
 // The rules of the library fields (tags, namespace, TTL, custom metadata), shared by every
-// dialect that sets them. Each check reports into one error list so a client learns every
-// bad field at once.
+// dialect that sets them: valibot schemas, each run into one error list so a client learns
+// every bad field at once.
 
 export const MAX_TAGS = 10;
 export const MAX_TAG_LENGTH = 50;
@@ -39,64 +40,83 @@ export class FieldErrors {
   }
 }
 
-/** Comma-separated text or an array; trimmed, lowercased, inner spaces collapsed, deduplicated. */
-export function parseTags(input: unknown, e: FieldErrors, field = "tags"): string[] | undefined {
-  let list: unknown[];
-  if (typeof input === "string") list = input.split(",");
-  else if (Array.isArray(input)) list = input;
-  else return void e.add(field, "must be a comma-separated string or an array of strings");
-  const tags: string[] = [];
-  for (const t of list) {
-    if (typeof t !== "string") return void e.add(field, "each tag must be a string");
-    const tag = t.normalize("NFKC").trim().replace(/\s+/g, " ").toLowerCase();
-    if (!tag) continue;
-    if (tag.length > MAX_TAG_LENGTH) return void e.add(field, `each tag must be at most ${MAX_TAG_LENGTH} characters ('${tag.slice(0, 20)}…' has ${tag.length})`);
-    if (/[\u0000-\u001f\u007f,]/.test(tag)) return void e.add(field, "tags must not contain control characters or commas");
-    if (!tags.includes(tag)) tags.push(tag);
-  }
-  if (tags.length > MAX_TAGS) return void e.add(field, `at most ${MAX_TAGS} tags (got ${tags.length})`);
-  return tags;
+/** Runs one field's schema; its first issue goes to the error list under `field`. */
+function field<S extends v.GenericSchema>(schema: S, input: unknown, e: FieldErrors, name: string): v.InferOutput<S> | undefined {
+  const r = v.safeParse(schema, input, { abortPipeEarly: true });
+  if (r.success) return r.output;
+  e.add(name, r.issues[0].message);
+  return undefined;
 }
 
-export function parseNamespace(input: unknown, e: FieldErrors, field = "namespace"): string | undefined {
-  if (typeof input !== "string" || !NAMESPACE.test(input)) {
-    return void e.add(field, "must be 2–64 characters: lowercase letters, digits and hyphens, starting with a letter or digit");
-  }
-  return input;
-}
+const normalizeTag = (t: string) => t.normalize("NFKC").trim().replace(/\s+/g, " ").toLowerCase();
+
+/** Comma-separated text or an array; trimmed, lowercased, inner spaces collapsed, deduplicated. */
+export const Tags = v.pipe(
+  v.union([v.pipe(v.string(), v.transform((s) => s.split(",") as unknown[])), v.array(v.unknown())], "must be a comma-separated string or an array of strings"),
+  v.check((list) => list.every((t) => typeof t === "string"), "each tag must be a string"),
+  v.transform((list) => (list as string[]).map(normalizeTag).filter(Boolean)),
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (!dataset.typed) return;
+    // Tag by tag, in order: the first bad one is the one reported.
+    for (const tag of dataset.value) {
+      if (tag.length > MAX_TAG_LENGTH) return addIssue({ message: `each tag must be at most ${MAX_TAG_LENGTH} characters ('${tag.slice(0, 20)}…' has ${tag.length})` });
+      if (/[\u0000-\u001f\u007f,]/.test(tag)) return addIssue({ message: "tags must not contain control characters or commas" });
+    }
+  }),
+  v.transform((tags) => [...new Set(tags)]),
+  v.check((tags) => tags.length <= MAX_TAGS, (issue) => `at most ${MAX_TAGS} tags (got ${(issue.input as string[]).length})`),
+);
+
+const NAMESPACE_RULE = "must be 2–64 characters: lowercase letters, digits and hyphens, starting with a letter or digit";
+export const Namespace = v.pipe(v.string(NAMESPACE_RULE), v.regex(NAMESPACE, NAMESPACE_RULE));
 
 const UNIT_S: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
+const TTL_FORM = "must be a number of seconds or a duration such as 5m, 12h or 7d";
 
 /** Seconds ("3600") or a duration ("5m", "12h", "7d"), from 5 minutes to 90 days. */
-export function parseTtl(input: unknown, e: FieldErrors, field = "ttl"): number | undefined {
-  const text = typeof input === "number" ? String(input) : input;
-  const m = typeof text === "string" ? /^(\d{1,10})([smhdw]?)$/.exec(text.trim()) : null;
-  if (!m) return void e.add(field, "must be a number of seconds or a duration such as 5m, 12h or 7d");
-  const seconds = Number(m[1]) * UNIT_S[m[2] || "s"];
-  if (seconds < MIN_TTL_S || seconds > MAX_TTL_S) return void e.add(field, "must be from 5 minutes (300) to 90 days (90d)");
-  return seconds;
-}
+export const Ttl = v.pipe(
+  v.union([v.pipe(v.number(), v.transform(String)), v.string()], TTL_FORM),
+  v.transform((text) => text.trim()),
+  v.regex(/^(\d{1,10})([smhdw]?)$/, TTL_FORM),
+  v.transform((text) => {
+    const m = /^(\d{1,10})([smhdw]?)$/.exec(text)!;
+    return Number(m[1]) * UNIT_S[m[2] || "s"];
+  }),
+  v.minValue(MIN_TTL_S, "must be from 5 minutes (300) to 90 days (90d)"),
+  v.maxValue(MAX_TTL_S, "must be from 5 minutes (300) to 90 days (90d)"),
+);
 
+const DATE_RULE = "must be a date such as 2024-01-15 (or an ISO 8601 date-time)";
 /** A date as YYYY-MM-DD or an ISO 8601 date-time; kept as sent. */
-export function parseDate(input: unknown, e: FieldErrors, field = "date"): string | undefined {
-  if (typeof input !== "string" || input.length > 40 || !/^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(input) || Number.isNaN(Date.parse(input))) {
-    return void e.add(field, "must be a date such as 2024-01-15 (or an ISO 8601 date-time)");
-  }
-  return input;
-}
+export const DateText = v.pipe(
+  v.string(DATE_RULE),
+  v.maxLength(40, DATE_RULE),
+  v.regex(/^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/, DATE_RULE),
+  v.check((s) => !Number.isNaN(Date.parse(s)), DATE_RULE),
+);
 
-export function parseText(input: unknown, e: FieldErrors, field: string, max: number): string | undefined {
-  if (typeof input !== "string" || input.trim() === "") return void e.add(field, "must be a non-empty string");
-  if (input.length > max) return void e.add(field, `must be at most ${max} characters`);
-  if (/[\u0000-\u001f\u007f]/.test(input)) return void e.add(field, "must not contain control characters");
-  return input;
-}
+/** Non-empty text of at most `max` characters, without control characters. */
+export const Text = (max: number) =>
+  v.pipe(
+    v.string("must be a non-empty string"),
+    v.check((s) => s.trim() !== "", "must be a non-empty string"),
+    v.maxLength(max, `must be at most ${max} characters`),
+    v.check((s) => !/[\u0000-\u001f\u007f]/.test(s), "must not contain control characters"),
+  );
 
-export function parseBool(input: unknown, e: FieldErrors, field: string): boolean | undefined {
-  if (typeof input === "boolean") return input;
-  if (typeof input === "string" && ["true", "false", "1", "0"].includes(input.trim().toLowerCase())) return ["true", "1"].includes(input.trim().toLowerCase());
-  return void e.add(field, "must be true or false");
-}
+const BOOL_RULE = "must be true or false";
+/** true/false, also as the text a form sends ("true", "false", "1", "0"). */
+export const Bool = v.union(
+  [v.boolean(), v.pipe(v.string(), v.transform((s) => s.trim().toLowerCase()), v.picklist(["true", "false", "1", "0"], BOOL_RULE), v.transform((s) => s === "true" || s === "1"))],
+  BOOL_RULE,
+);
+
+export const parseTags = (input: unknown, e: FieldErrors, name = "tags"): string[] | undefined => field(Tags, input, e, name);
+export const parseNamespace = (input: unknown, e: FieldErrors, name = "namespace"): string | undefined => field(Namespace, input, e, name);
+export const parseTtl = (input: unknown, e: FieldErrors, name = "ttl"): number | undefined => field(Ttl, input, e, name);
+export const parseDate = (input: unknown, e: FieldErrors, name = "date"): string | undefined => field(DateText, input, e, name);
+export const parseText = (input: unknown, e: FieldErrors, name: string, max: number): string | undefined => field(Text(max), input, e, name);
+export const parseBool = (input: unknown, e: FieldErrors, name: string): boolean | undefined => field(Bool, input, e, name);
 
 /**
  * Custom fields: every name not reserved; values are strings, numbers or booleans (`null`

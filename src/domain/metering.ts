@@ -3,7 +3,7 @@ import type { Db } from "../db/connection.ts";
 import type { Database, User } from "../db/schema.ts";
 import { AppError } from "./errors.ts";
 import type { Principal } from "./keys.ts";
-import type { Plan, Plans } from "./plans.ts";
+import { type Feature, FEATURE_REFUSALS, type Plan, type Plans } from "./plans.ts";
 import { periodBounds, periodOf, type Metric, type Usage } from "./usage.ts";
 
 // One metering service for every dialect: which limits a tenant has, the checks that refuse
@@ -53,7 +53,7 @@ export interface MeteringDeps {
 }
 
 const limitReached = (what: string, limit: number) =>
-  new AppError("PLAN_LIMIT_EXCEEDED", `Monthly ${what} limit of ${limit} reached; it resets at the start of next month (UTC)`, { reason: "quota_exceeded" });
+  new AppError("PLAN_LIMIT_EXCEEDED", `Monthly ${what} limit of ${limit} reached; it resets at the start of next month (UTC)`, { reason: "quota_exceeded", remedy: "upgrade" });
 
 export class Metering {
   constructor(private readonly d: MeteringDeps) {}
@@ -134,25 +134,11 @@ export class Metering {
     return this.d.enabled ? min(serverMax, this.limitsOf(user).maxUploadBytes)! : serverMax;
   }
 
-  /**
-   * Runs `receive` with the most bytes this upload may have: the size limit, or the storage
-   * left when that is less. A body that passes the storage left is cut off there (nothing is
-   * kept) and refused as over the plan rather than as too large.
-   */
-  async receiveWithin<T>(user: User, serverMax: number, receive: (maxBytes: number) => Promise<T>): Promise<T> {
-    const size = this.maxUploadBytes(user, serverMax);
-    const limits = this.limitsOf(user);
-    if (!this.d.enabled || limits.storageBytes === null) return receive(size);
-    const left = Math.max(0, limits.storageBytes - (await this.d.usage.storage(user.id)).bytes);
-    if (left >= size) return receive(size);
-    try {
-      return await receive(left);
-    } catch (err) {
-      if (err instanceof AppError && err.code === "PAYLOAD_TOO_LARGE") {
-        throw new AppError("PLAN_LIMIT_EXCEEDED", `Storage limit of ${limits.storageBytes} bytes reached: ${left} bytes left, the file is larger`, { reason: "quota_exceeded" });
-      }
-      throw err;
-    }
+  /** The storage the tenant's plan has left, in bytes; null when it has no storage limit (or nothing is metered). */
+  async storageLeft(user: User): Promise<{ left: number; limit: number } | null> {
+    const limit = this.limitsOf(user).storageBytes;
+    if (!this.d.enabled || limit === null) return null;
+    return { left: Math.max(0, limit - (await this.d.usage.storage(user.id)).bytes), limit };
   }
 
   /** Refuses before the body is read when the month's uploads are used up. */
@@ -178,7 +164,7 @@ export class Metering {
     if (limits.storageBytes !== null) {
       const used = (await this.d.usage.storage(userId, trx)).bytes;
       if (used + bytes > limits.storageBytes) {
-        throw new AppError("PLAN_LIMIT_EXCEEDED", `Storage limit of ${limits.storageBytes} bytes reached (${used} used, this file is ${bytes})`, { reason: "quota_exceeded" });
+        throw new AppError("PLAN_LIMIT_EXCEEDED", `Storage limit of ${limits.storageBytes} bytes reached (${used} used, this file is ${bytes})`, { reason: "quota_exceeded", remedy: "upgrade" });
       }
     }
     await this.d.usage.add(userId, "storage_added", bytes, trx);
@@ -190,16 +176,31 @@ export class Metering {
     const user = await this.d.db.selectFrom("users").selectAll().where("id", "=", userId).executeTakeFirst();
     const limit = user ? this.limitsOf(user).transformationsPerMonth : null;
     if (!(await this.d.usage.consume(userId, "transformations", 1, limit))) {
-      throw new AppError("PLAN_LIMIT_EXCEEDED", `Monthly transformation limit of ${limit} reached: images already transformed are still served`, { reason: "quota_exceeded" });
+      throw new AppError("PLAN_LIMIT_EXCEEDED", `Monthly transformation limit of ${limit} reached: images already transformed are still served`, { reason: "quota_exceeded", remedy: "upgrade" });
     }
     return () => this.d.usage.add(userId, "transformations", -1);
+  }
+
+  /** One image served: its bytes, one request, and whether the cache had it (kept in memory, flushed soon). */
+  countDelivery(userId: string, bytes: number, cache: "hit" | "miss" | "original") {
+    if (this.d.enabled) this.d.usage.countDelivery(userId, bytes, cache);
+  }
+
+  /**
+   * The one check for what a plan includes (private images, signed URLs, presets, AssetsRepo):
+   * 403 with the reference's words and an upgrade remedy. Off with metering, like every limit.
+   */
+  requireFeature(user: User, feature: Feature): void {
+    if (!this.d.enabled || this.d.plans.includes(user.plan, feature)) return;
+    throw new AppError("FORBIDDEN", FEATURE_REFUSALS[feature], { remedy: "upgrade" });
   }
 
   /** Takes one view (AssetsRepo); refuses with 429 when the month's views are used up. */
   async admitView(user: User): Promise<() => Promise<void>> {
     if (!this.d.enabled) return async () => {};
+    this.requireFeature(user, "assetsrepo");
     const limit = this.limitsOf(user).viewsPerMonth;
-    if (limit === 0) throw new AppError("FORBIDDEN", "Your plan does not include image views through this API");
+    if (limit === 0) throw new AppError("FORBIDDEN", "Your plan includes no image views through this API", { remedy: "upgrade" });
     if (!(await this.d.usage.consume(user.id, "views", 1, limit))) {
       const now = this.d.now();
       throw new AppError("RATE_LIMIT_EXCEEDED", `Monthly view limit of ${limit} exceeded; it resets on the 1st (UTC)`, {

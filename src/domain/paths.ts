@@ -10,9 +10,6 @@ const IMAGE_EXTENSIONS = new Set([
   "tga", "qoi", "pnm", "ppm", "pgm", "pbm", "pam", "pfm", "hdr", "exr",
 ]);
 
-export function isImageExtension(ext: string): boolean {
-  return IMAGE_EXTENSIONS.has(ext);
-}
 
 export function extensionOf(path: string): string | null {
   const name = path.slice(path.lastIndexOf("/") + 1);

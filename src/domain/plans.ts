@@ -1,6 +1,21 @@
 import { readFileSync } from "node:fs";
 import * as v from "valibot";
 
+/**
+ * What a plan includes besides its limits. img-src keeps private images, signed URLs and
+ * presets for Pro; AssetsRepo's delivery API needs one of its subscriptions.
+ */
+export const FEATURES = ["private_images", "signed_urls", "presets", "assetsrepo"] as const;
+export type Feature = (typeof FEATURES)[number];
+
+/** The refusal for a plan without a feature: the reference's words where it has them. */
+export const FEATURE_REFUSALS: Record<Feature, string> = {
+  private_images: "Pro plan required for private images",
+  signed_urls: "Pro plan required for signed URLs",
+  presets: "Pro plan required for presets",
+  assetsrepo: "No active subscription: this plan does not include image delivery through the AssetsRepo API",
+};
+
 /** A named set of limits; `null` is unlimited. */
 export interface Plan {
   /** Display name ("Free Plan"). */
@@ -15,14 +30,34 @@ export interface Plan {
   requestsPerMinute: number | null;
   maxUploadBytes: number | null;
   bandwidthPerMonth: number | null;
+  features: readonly Feature[];
 }
 
 const GB = 1024 ** 3;
 const MB = 1024 ** 2;
 
+const PRO_FEATURES: readonly Feature[] = ["private_images", "signed_urls", "presets"];
+
+/** AssetsRepo's subscriptions: "Pro" on any tier, told apart by their monthly views. */
+const assetsrepoTier = (name: string, views: number): Plan => ({
+  name: `AssetsRepo Pro ${name}`,
+  uploadsPerMonth: null,
+  storageBytes: 50 * GB,
+  transformationsPerMonth: 10_000,
+  apiRequestsPerMonth: 10_000,
+  viewsPerMonth: views,
+  requestsPerMinute: 500,
+  maxUploadBytes: 5 * MB,
+  bandwidthPerMonth: null,
+  features: [...PRO_FEATURES, "assetsrepo"],
+});
+
 /**
  * `free` and `pro` are img-src's published figures (5 MB uploads, 100 and 500 requests a
- * minute); views follow AssetsRepo's smallest tiers. The admin's `unlimited` has no limit.
+ * minute; private images, signed URLs and presets on Pro only). `imgpro` is img.pro's account
+ * (70 MB uploads, 100 a month, 5 GB), given to accounts registered through POST /v1/keys. The
+ * four `assetsrepo-*` plans are AssetsRepo's tiers. The admin's `unlimited` has no limit and
+ * every feature.
  */
 export const BUILTIN_PLANS: Readonly<Record<string, Plan>> = {
   free: {
@@ -31,10 +66,11 @@ export const BUILTIN_PLANS: Readonly<Record<string, Plan>> = {
     storageBytes: 10 * GB,
     transformationsPerMonth: 1000,
     apiRequestsPerMonth: 1000,
-    viewsPerMonth: 50_000,
+    viewsPerMonth: 0,
     requestsPerMinute: 100,
     maxUploadBytes: 5 * MB,
     bandwidthPerMonth: null,
+    features: [],
   },
   pro: {
     name: "Pro Plan",
@@ -42,11 +78,28 @@ export const BUILTIN_PLANS: Readonly<Record<string, Plan>> = {
     storageBytes: 50 * GB,
     transformationsPerMonth: 10_000,
     apiRequestsPerMonth: 10_000,
-    viewsPerMonth: 250_000,
+    viewsPerMonth: 0,
     requestsPerMinute: 500,
     maxUploadBytes: 5 * MB,
     bandwidthPerMonth: null,
+    features: PRO_FEATURES,
   },
+  imgpro: {
+    name: "img.pro Free",
+    uploadsPerMonth: 100,
+    storageBytes: 5120 * MB,
+    transformationsPerMonth: null,
+    apiRequestsPerMonth: null,
+    viewsPerMonth: 0,
+    requestsPerMinute: 100,
+    maxUploadBytes: 70 * MB,
+    bandwidthPerMonth: null,
+    features: [],
+  },
+  "assetsrepo-50k": assetsrepoTier("50K", 50_000),
+  "assetsrepo-250k": assetsrepoTier("250K", 250_000),
+  "assetsrepo-1m": assetsrepoTier("1M", 1_000_000),
+  "assetsrepo-5m": assetsrepoTier("5M", 5_000_000),
   unlimited: {
     name: "Unlimited",
     uploadsPerMonth: null,
@@ -57,6 +110,7 @@ export const BUILTIN_PLANS: Readonly<Record<string, Plan>> = {
     requestsPerMinute: null,
     maxUploadBytes: null,
     bandwidthPerMonth: null,
+    features: [...FEATURES],
   },
 };
 
@@ -74,6 +128,7 @@ const PlanInput = v.strictObject(
     requests_per_minute: v.optional(limit),
     max_upload_bytes: v.optional(limit),
     bandwidth_per_month: v.optional(limit),
+    features: v.optional(v.array(v.picklist(FEATURES, `must be a list of: ${FEATURES.join(", ")}`))),
   },
   "unknown field",
 );
@@ -86,6 +141,7 @@ const PlansInput = v.record(v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9_-]{0,39
  * built-in changes only the fields it gives.
  */
 export function parsePlans(source: string): Record<string, Plan> {
+  if (!source.trim()) return { ...BUILTIN_PLANS };
   const text = source.trimStart().startsWith("{") ? source : readFileSync(source, "utf8");
   const r = v.safeParse(PlansInput, JSON.parse(text));
   if (!r.success) {
@@ -106,6 +162,7 @@ export function parsePlans(source: string): Record<string, Plan> {
       requestsPerMinute: p.requests_per_minute !== undefined ? p.requests_per_minute : base.requestsPerMinute,
       maxUploadBytes: p.max_upload_bytes !== undefined ? p.max_upload_bytes : base.maxUploadBytes,
       bandwidthPerMonth: p.bandwidth_per_month !== undefined ? p.bandwidth_per_month : base.bandwidthPerMonth,
+      features: p.features !== undefined ? [...new Set(p.features)] : base.features,
     };
   }
   return out;
@@ -118,6 +175,11 @@ export class Plans {
   /** A tenant whose plan was removed from the config keeps working under `free`, not unlimited. */
   of(name: string): Plan {
     return this.all[name] ?? this.all.free ?? BUILTIN_PLANS.free;
+  }
+
+  /** Whether a plan includes a feature. */
+  includes(name: string, feature: Feature): boolean {
+    return this.of(name).features.includes(feature);
   }
 
   has(name: string): boolean {

@@ -10,6 +10,11 @@ export class Users {
     return this.db.selectFrom("users").selectAll().where("id", "=", id).executeTakeFirst();
   }
 
+  /** Every user, oldest first. */
+  list(): Promise<User[]> {
+    return this.db.selectFrom("users").selectAll().orderBy("created_at").execute();
+  }
+
   byUsername(username: string): Promise<User | undefined> {
     return this.db.selectFrom("users").selectAll().where("username", "=", username).executeTakeFirst();
   }

@@ -1,9 +1,8 @@
 import { Hono } from "hono";
 import { AppError } from "../domain/errors.ts";
-import type { Services } from "../services.ts";
-import { requireKey } from "./auth.ts";
+import { rateLimitHeaders, requireKey } from "./auth.ts";
 import { deliveryRoutes } from "./delivery.ts";
-import type { AppEnv } from "./env.ts";
+import type { AppEnv, AppServices } from "./env.ts";
 import { nativeErrorResponse, settleBody, toAppError } from "./errors.ts";
 import { healthRoutes } from "./native/health.ts";
 import { imageRoutes, pathRoutes } from "./native/images.ts";
@@ -19,19 +18,12 @@ import { assetsrepoApp } from "./assetsrepo/app.ts";
 import { metricsRoutes } from "./native/metrics.ts";
 import { prometheusRoutes } from "./metrics/prometheus.ts";
 
-export function buildApp(services: Services) {
+export function buildApp(services: AppServices) {
   const app = new Hono<AppEnv>();
   app.use(async (c, next) => {
     c.set("services", services);
     c.set("requestId", c.req.header("x-request-id")?.slice(0, 128) || crypto.randomUUID());
     await next();
-    const h = c.res.headers;
-    const rate = c.get("rateLimit");
-    if (rate) {
-      h.set("X-RateLimit-Limit", String(rate.limit));
-      h.set("X-RateLimit-Remaining", String(rate.remaining));
-      h.set("X-RateLimit-Reset", String(rate.reset));
-    }
     if (services.accessLog.enabled) {
       const route = c.req.matchedRoutes.filter((r) => r.method !== "ALL").at(-1)?.path;
       services.accessLog.note(c.req.raw, { tenant: c.get("principal")?.user.username, ...(route ? { route } : {}) });
@@ -40,6 +32,8 @@ export function buildApp(services: Services) {
     // a stream, and a file body would lose its Content-Length and sendfile.
     if (!c.res.headers.has("X-Request-Id")) c.res.headers.set("X-Request-Id", c.var.requestId);
   });
+
+  app.use(rateLimitHeaders);
 
   app.route("/health", healthRoutes);
   app.route("/i", deliveryRoutes);

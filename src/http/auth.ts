@@ -1,7 +1,10 @@
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
+import { type AdmitOptions, scopeOf } from "../domain/auth/auth.ts";
 import { AppError } from "../domain/errors.ts";
-import { KEY_PREFIX, type Scope } from "../domain/keys.ts";
-import type { AppEnv } from "./env.ts";
+import { KEY_PREFIX, type Principal, type Scope } from "../domain/keys.ts";
+import type { RouteEnv } from "./env.ts";
+
+export { bearer } from "../domain/auth/auth.ts";
 
 const KEY_PARAMS = new Set(["key", "api_key", "apikey", "api-key", "access_token", "token", "auth", "authorization"]);
 
@@ -20,17 +23,43 @@ export function refuseKeyInQuery(url: string) {
   }
 }
 
-export function bearer(header: string | undefined): string | null {
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? "");
-  return m ? m[1] : null;
+/**
+ * The one admission step (authenticate, scope, dialect rules, meter) for a request of any
+ * dialect: leaves the principal and the key's rate window on the context.
+ */
+export async function admit<E extends RouteEnv<"auth">>(ctx: Context<E>, opts: Omit<AdmitOptions, "scope" | "onRate"> & { scope?: Scope }): Promise<Principal> {
+  const c = ctx as unknown as Context<RouteEnv<"auth">>;
+  const principal = await c.var.services.auth.admit(c.req.header("authorization"), {
+    ...opts,
+    scope: opts.scope ?? scopeOf(c.req.method),
+    authorize: async (p) => {
+      c.set("principal", p);
+      await opts.authorize?.(p);
+    },
+    onRate: (s) => c.set("rateLimit", s),
+  });
+  return principal;
 }
+
+/** X-RateLimit-* from the key's window, on every answer of a metered request (refusals too). */
+export const rateLimitHeaders: MiddlewareHandler<RouteEnv<never>> = async (c, next) => {
+  await next();
+  const rate = c.get("rateLimit");
+  if (!rate) return;
+  // Set on the response itself: c.header() here would make Hono rebuild the response around
+  // a stream, and a file body would lose its Content-Length and sendfile.
+  const h = c.res.headers;
+  h.set("X-RateLimit-Limit", String(rate.limit));
+  h.set("X-RateLimit-Remaining", String(rate.remaining));
+  h.set("X-RateLimit-Reset", String(rate.reset));
+};
 
 /**
  * Authenticates when an Authorization header is present (a bad key is still a 401) and lets
  * the request through without a principal when there is none: routes open to anonymous use.
  */
-export function optionalKey(scope?: Scope): MiddlewareHandler<AppEnv> {
-  const required = requireKey(scope);
+export function optionalKey<E extends RouteEnv<"auth">>(scope?: Scope): MiddlewareHandler<E> {
+  const required = requireKey<E>(scope);
   return async (c, next) => {
     if (c.req.header("authorization") === undefined) {
       refuseKeyInQuery(c.req.url);
@@ -41,18 +70,10 @@ export function optionalKey(scope?: Scope): MiddlewareHandler<AppEnv> {
 }
 
 /** Requires a valid key; the scope defaults from the method (reads need `read`, the rest `write`). */
-export function requireKey(scope?: Scope): MiddlewareHandler<AppEnv> {
+export function requireKey<E extends RouteEnv<"auth">>(scope?: Scope): MiddlewareHandler<E> {
   return async (c, next) => {
     refuseKeyInQuery(c.req.url);
-    const secret = bearer(c.req.header("authorization"));
-    if (!secret) throw new AppError("UNAUTHORIZED", "Missing API key: send 'Authorization: Bearer <key>'");
-    const principal = await c.var.services.keys.authenticate(secret);
-    const needed = scope ?? (c.req.method === "GET" || c.req.method === "HEAD" ? "read" : "write");
-    if (!principal.scopes.has(needed)) {
-      throw new AppError("FORBIDDEN", `This API key lacks the '${needed}' scope`);
-    }
-    c.set("principal", principal);
-    await c.var.services.metering.request(principal, (s) => c.set("rateLimit", s));
+    await admit(c, { scope });
     await next();
   };
 }

@@ -1,14 +1,14 @@
 import type { Context } from "hono";
 import { inCidr, parseAddress, unmapped } from "../domain/addresses.ts";
-import type { AppEnv } from "./env.ts";
+import type { RouteEnv } from "./env.ts";
 
 /**
  * The client's address: the socket's, unless the socket is a proxy named in IMGD_TRUST_PROXY;
  * then X-Forwarded-For is walked from the right (the part our proxies wrote) to the first
  * address that is not one of them. A client cannot forge its way past a proxy we trust.
  */
-export function clientIp(c: Context<AppEnv>): string {
-  const trusted = c.var.services.trustedProxies;
+export function clientIp<E extends RouteEnv<"trustedProxies">>(c: Context<E>): string {
+  const trusted = (c as unknown as Context<RouteEnv<"trustedProxies">>).var.services.trustedProxies;
   let addr = unmapped(c.env?.remoteAddress ?? "");
   if (trusted.length === 0) return addr;
   const isTrusted = (a: string) => {

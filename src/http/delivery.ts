@@ -1,8 +1,8 @@
 import { type Context, Hono } from "hono";
 import type { Delivered } from "../delivery/deliver.ts";
+import { nativeDelivery, nativeHotKey } from "../delivery/native.ts";
 import { AppError } from "../domain/errors.ts";
-import type { Services } from "../services.ts";
-import type { AppEnv } from "./env.ts";
+import type { AppServices, RouteEnv } from "./env.ts";
 
 const IMMUTABLE = "public, max-age=31536000, immutable";
 
@@ -25,11 +25,11 @@ export function pathAfter(c: Context, segments: number): string {
 }
 
 /** Builds the response of a delivery: headers first, so a 304 carries them too. */
-export function sendDelivered(c: Context<AppEnv>, d: Delivered | "not-modified", etagOf?: string): Response {
+export function sendDelivered<E extends RouteEnv<"config" | "runtime">>(c: Context<E>, d: Delivered | "not-modified", etagOf?: string): Response {
   return respond(c.var.services, c.req.method, c.var.requestId, d, etagOf);
 }
 
-function respond(services: Services, method: string, requestId: string, d: Delivered | "not-modified", etagOf?: string): Response {
+function respond(services: Pick<AppServices, "config" | "runtime">, method: string, requestId: string, d: Delivered | "not-modified", etagOf?: string): Response {
   const headers = new Headers({ "Cache-Control": IMMUTABLE, "X-Request-Id": requestId });
   if (d === "not-modified") {
     if (etagOf) headers.set("ETag", etagOf);
@@ -42,11 +42,9 @@ function respond(services: Services, method: string, requestId: string, d: Deliv
   headers.set("Content-Type", d.mime);
   headers.set("Content-Length", String(d.size));
   headers.set("X-Cache", d.cache === "hit" ? "HIT" : d.cache === "miss" ? "MISS" : "ORIGINAL");
-  services.telemetry.delivered(d.cache, d.size);
-  if (services.metering.enabled) services.usage.countDelivery(d.userId, d.size, d.cache);
-  // A Response built here (not through c.body) lets the runtime send a file with sendfile
-  // and its real Content-Length.
-  const body = method === "HEAD" ? null : (d.bytes ?? services.runtime.fileBody(d.file!));
+  // A Response built here (not through c.body) lets the runtime send a stored file with
+  // sendfile and its real Content-Length.
+  const body = method === "HEAD" ? null : (d.bytes ?? d.object!.body());
   return new Response(body as BodyInit | null, { status: 200, headers });
 }
 
@@ -55,7 +53,7 @@ function respond(services: Services, method: string, requestId: string, d: Deliv
  * memory and disk without touching the router or the database. Anything else returns null
  * and goes the ordinary way.
  */
-export function deliverFast(services: Services, req: Request): Response | null {
+export function deliverFast(services: Pick<AppServices, "config" | "runtime" | "delivery" | "accessLog">, req: Request): Response | null {
   if (req.method !== "GET" && req.method !== "HEAD") return null;
   const url = req.url;
   const start = url.indexOf("/i/", url.indexOf("//") + 2);
@@ -72,21 +70,26 @@ export function deliverFast(services: Services, req: Request): Response | null {
   } catch {
     return null;
   }
-  const hot = services.delivery.peek(username, path, q < 0 ? "" : new URLSearchParams(url.slice(q + 1)).toString());
-  if (!hot) return null;
-  const requestId = req.headers.get("x-request-id")?.slice(0, 128) || crypto.randomUUID();
-  services.accessLog.note(req, { tenant: username, route: "/i/:username/*" });
-  return respond(services, req.method, requestId, matchesEtag(req.headers.get("if-none-match") ?? undefined, hot.etag) ? "not-modified" : hot, hot.etag);
-}
-
-/** `GET /i/{username}/{path}` with the native URL options. */
-export const deliveryRoutes = new Hono<AppEnv>().on(["GET", "HEAD"], "/:username/*", async (c) => {
-  const inm = c.req.header("if-none-match");
-  c.var.services.accessLog.note(c.req.raw, { tenant: c.req.param("username"), route: "/i/:username/*" });
   let matched: string | undefined;
-  const result = await c.var.services.delivery.native(c.req.param("username"), pathAfter(c, 2), new URL(c.req.url).searchParams, (etag) => {
+  const inm = req.headers.get("if-none-match") ?? undefined;
+  const hot = services.delivery.fast(nativeHotKey(username, path, q < 0 ? "" : new URLSearchParams(url.slice(q + 1)).toString()), (etag) => {
     matched = etag;
     return matchesEtag(inm, etag);
   });
-  return sendDelivered(c, result, matched);
+  if (!hot) return null;
+  const requestId = req.headers.get("x-request-id")?.slice(0, 128) || crypto.randomUUID();
+  services.accessLog.note(req, { tenant: username, route: "/i/:username/*" });
+  return respond(services, req.method, requestId, hot, matched);
+}
+
+/** `GET /i/{username}/{path}` with the native URL options. */
+export const deliveryRoutes = new Hono<RouteEnv<"delivery" | "accessLog" | "config" | "runtime">>().on(["GET", "HEAD"], "/:username/*", async (c) => {
+  const inm = c.req.header("if-none-match");
+  c.var.services.accessLog.note(c.req.raw, { tenant: c.req.param("username"), route: "/i/:username/*" });
+  let matched: string | undefined;
+  const request = nativeDelivery(c.req.param("username"), pathAfter(c, 2), new URL(c.req.url).searchParams, (etag) => {
+    matched = etag;
+    return matchesEtag(inm, etag);
+  }, { access: "signed", remember: true });
+  return sendDelivered(c, await c.var.services.delivery.deliver(request), matched);
 });

@@ -1,11 +1,13 @@
 import type { Principal } from "../domain/keys.ts";
 import type { RateState } from "../domain/metering.ts";
-import type { Services } from "../services.ts";
+import type { AppServices } from "../services.ts";
 
-/** Hono's typing of what middleware leaves on the context. */
-export interface AppEnv {
+export type { AppServices } from "../services.ts";
+
+/** A router's Hono environment: only the services named in `K` are visible to it. */
+export interface RouteEnv<K extends keyof AppServices = keyof AppServices> {
   Variables: {
-    services: Services;
+    services: Pick<AppServices, K>;
     principal: Principal;
     requestId: string;
     /** The key's rate window, for the X-RateLimit-* headers (absent: no key or no limit). */
@@ -13,3 +15,6 @@ export interface AppEnv {
   };
   Bindings: { remoteAddress: string };
 }
+
+/** Hono's typing of what middleware leaves on the context (every service: the app itself). */
+export type AppEnv = RouteEnv;

@@ -1,8 +1,11 @@
 import { Hono } from "hono";
-import type { AppEnv } from "./env.ts";
+import type { RouteEnv } from "./env.ts";
 import { isPagePublic, viewerUrl } from "./imgpro/shape.ts";
 import { cdnUrl } from "./native/shape.ts";
 import { baseUrl } from "./urls.ts";
+
+/** The services these routes use. */
+type Env = RouteEnv<"config" | "images" | "users">;
 
 // GET /p/{id}: the public viewer page of an image (img.pro's `url`), with the image, its name
 // and Open Graph / Twitter card tags so a shared link unfurls. 404 unless the page is public.
@@ -24,7 +27,7 @@ ${body}
 </html>
 `;
 
-export const viewerRoutes = new Hono<AppEnv>().get("/:id", async (c) => {
+export const viewerRoutes = new Hono<Env>().get("/:id", async (c) => {
   const { images, users } = c.var.services;
   const img = await images.byId(c.req.param("id"));
   const owner = img && isPagePublic(img) ? await users.byId(img.user_id) : undefined;

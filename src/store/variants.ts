@@ -1,11 +1,9 @@
-import { randomUUID } from "node:crypto";
-import { mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
 import type { Db } from "../db/connection.ts";
+import type { StoredObject, VariantStore } from "./types.ts";
 
 export interface CachedVariant {
   key: string;
-  path: string;
+  object: StoredObject;
   size: number;
   mime: string;
   width: number;
@@ -24,13 +22,11 @@ export interface VariantCacheStats {
 const TOUCH_EVERY_MS = 60_000;
 
 /**
- * Transformed images on disk, keyed by (blob hash + canonical spec), with a size cap and
+ * Transformed images, keyed by (blob hash + canonical spec), with a size cap and
  * least-recently-used eviction. The index lives in the database so the cap and the order
- * survive restarts; a file is written to a temp name and renamed, so readers see whole files.
+ * survive restarts; the bytes live in a VariantStore driver, which writes them whole.
  */
 export class VariantCache {
-  readonly #root: string;
-  readonly #tmp: string;
   #bytes = 0;
   #entries = 0;
   #evicting: Promise<void> | null = null;
@@ -41,17 +37,17 @@ export class VariantCache {
 
   constructor(
     private readonly db: Db,
-    dataDir: string,
+    private readonly store: VariantStore,
     private readonly capBytes: number,
     private readonly now: () => number,
-  ) {
-    this.#root = join(dataDir, "variants");
-    this.#tmp = join(dataDir, "tmp");
-  }
+  ) {}
 
-  async init() {
-    await mkdir(this.#root, { recursive: true });
-    await mkdir(this.#tmp, { recursive: true });
+  /**
+   * Counts the index. `sweep` first makes index and files agree (see sweep); only the process
+   * that owns the data directory may, since it removes what a running writer may be making.
+   */
+  async init({ sweep = true }: { sweep?: boolean } = {}) {
+    if (sweep) await this.sweep();
     const r = await this.db
       .selectFrom("variants")
       .select((eb) => [eb.fn.countAll<number>().as("n"), eb.fn.coalesce(eb.fn.sum<number>("size"), eb.lit(0)).as("bytes")])
@@ -60,19 +56,14 @@ export class VariantCache {
     this.#bytes = Number(r.bytes);
   }
 
-  path(key: string) {
-    return join(this.#root, key.slice(0, 2), key.slice(2, 4), key);
-  }
-
   async get(key: string): Promise<CachedVariant | null> {
     const row = await this.db.selectFrom("variants").selectAll().where("key", "=", key).executeTakeFirst();
     if (!row) {
       this.#stats.misses++;
       return null;
     }
-    const path = this.path(key);
-    const size = await stat(path).then((s) => s.size, () => -1);
-    if (size !== Number(row.size)) {
+    const object = await this.store.open(key);
+    if (!object || object.size !== Number(row.size)) {
       // Lost or cut short (a crash before the data reached the disk): forget it.
       await this.#remove([key]);
       this.#stats.misses++;
@@ -83,22 +74,30 @@ export class VariantCache {
     if (now - row.last_access_at > TOUCH_EVERY_MS) {
       await this.db.updateTable("variants").set({ last_access_at: now }).where("key", "=", key).execute();
     }
-    return { key, path, size, mime: row.mime, width: row.width, height: row.height };
+    return { key, object, size: object.size, mime: row.mime, width: row.width, height: row.height };
   }
 
   async put(key: string, blobHash: string, data: Uint8Array, meta: { mime: string; width: number; height: number }) {
-    const path = this.path(key);
-    const tmp = join(this.#tmp, `${randomUUID()}.variant`);
-    await writeFile(tmp, data);
-    await mkdir(dirname(path), { recursive: true });
-    await rename(tmp, path);
+    await this.store.put(key, data);
     const now = this.now();
     const existed = await this.db.selectFrom("variants").select("size").where("key", "=", key).executeTakeFirst();
-    await this.db
+    // Only while the source blob exists: its image may have been deleted during the transform,
+    // and a row then would outlive its blob.
+    const r = await this.db
       .insertInto("variants")
-      .values({ key, blob_hash: blobHash, size: data.byteLength, mime: meta.mime, width: meta.width, height: meta.height, created_at: now, last_access_at: now })
+      .columns(["key", "blob_hash", "size", "mime", "width", "height", "created_at", "last_access_at"])
+      .expression((eb) =>
+        eb
+          .selectFrom("blobs")
+          .select([eb.val(key).as("key"), eb.val(blobHash).as("blob_hash"), eb.val(data.byteLength).as("size"), eb.val(meta.mime).as("mime"), eb.val(meta.width).as("width"), eb.val(meta.height).as("height"), eb.val(now).as("created_at"), eb.val(now).as("last_access_at")])
+          .where("hash", "=", blobHash),
+      )
       .onConflict((oc) => oc.column("key").doUpdateSet({ size: data.byteLength, last_access_at: now }))
-      .execute();
+      .executeTakeFirst();
+    if (Number(r.numInsertedOrUpdatedRows ?? 0) === 0) {
+      await this.store.delete([key]);
+      return;
+    }
     this.#bytes += data.byteLength - Number(existed?.size ?? 0);
     if (!existed) this.#entries++;
     if (this.#bytes > this.capBytes) void this.evict();
@@ -129,6 +128,24 @@ export class VariantCache {
     return this.#evicting;
   }
 
+  /**
+   * At start, before serving: makes the index and the files agree after a crash. Drops rows
+   * whose file is missing or cut short or whose blob is gone, and files no row names.
+   */
+  async sweep(): Promise<{ removed: number }> {
+    const rows = await this.db.selectFrom("variants").leftJoin("blobs", "blobs.hash", "variants.blob_hash").select(["variants.key", "variants.size", "blobs.hash"]).execute();
+    const known = new Set<string>();
+    const stale: string[] = [];
+    for (const r of rows) {
+      const object = r.hash === null ? null : await this.store.open(r.key);
+      if (object?.size === Number(r.size)) known.add(r.key);
+      else stale.push(r.key);
+    }
+    for (let i = 0; i < stale.length; i += 500) await this.#remove(stale.slice(i, i + 500));
+    const files = await this.store.sweep(async (key) => known.has(key));
+    return { removed: stale.length + files.removed };
+  }
+
   /** Called when blobs are deleted: their variants go too. */
   async deleteForBlobs(hashes: string[]) {
     if (hashes.length === 0) return;
@@ -145,7 +162,7 @@ export class VariantCache {
       this.#bytes -= Number(r.size);
       this.#entries--;
     }
-    await Promise.all(keys.map((k) => rm(this.path(k), { force: true })));
+    await this.store.delete(keys);
   }
 
   stats(): VariantCacheStats {

@@ -63,7 +63,8 @@ describe("registration", () => {
     // Verified by the admin: limits lifted, no retention.
     const users = (await (await s.api("/api/v1/admin/users")).json()) as any;
     const dev = users.users.find((u: any) => u.email === "dev@example.com");
-    expect(dev).toMatchObject({ verified: false, plan: "free" });
+    // img.pro's own account plan (70 MB uploads); img.pro's /v1/usage calls it "free", as img.pro does.
+    expect(dev).toMatchObject({ verified: false, plan: "imgpro" });
     expect((await s.api("/api/v1/admin/users", { key })).status).toBe(403);
     const v = await json("PATCH", `/api/v1/admin/users/${dev.id}`, { verified: true });
     expect(((await v.json()) as any).verified).toBe(true);

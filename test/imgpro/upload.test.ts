@@ -22,7 +22,7 @@ describe("upload", () => {
     const res = await upload({ file: { bytes: jpeg, filename: "photo.jpg" }, tags: " Hero ,homepage,hero,, ", namespace: "my-project", description: "Sunset over the Pacific", author: "Jane Doe" });
     expect(res.status).toBe(201);
     const body = (await res.json()) as any;
-    expect(Object.keys(body)).toEqual(["id", "name", "url", "src", "width", "height", "filesize", "editable", "tags", "namespace", "description", "author", "created_at"]);
+    expect(Object.keys(body)).toEqual(["id", "name", "url", "src", "width", "height", "filesize", "status", "editable", "tags", "namespace", "description", "author", "created_at", "sizes"]);
     expect(body).toMatchObject({ name: "photo.jpg", width: 800, height: 600, filesize: jpeg.length, editable: true, tags: ["hero", "homepage"], namespace: "my-project" });
     expect(body.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7/);
     expect(body.src).toBe(`${s.url}/i/admin/${body.id}.jpeg`);

@@ -1,9 +1,9 @@
 import { type Context, Hono } from "hono";
+import { nativeDelivery } from "../../delivery/native.ts";
 import { AppError } from "../../domain/errors.ts";
-import type { Services } from "../../services.ts";
-import { bearer, refuseKeyInQuery } from "../auth.ts";
+import { admit, refuseKeyInQuery } from "../auth.ts";
 import { matchesEtag, pathAfter, sendDelivered } from "../delivery.ts";
-import type { AppEnv } from "../env.ts";
+import type { AppServices, RouteEnv } from "../env.ts";
 import { settleBody, toAppError } from "../errors.ts";
 
 // The AssetsRepo dialect: `GET /api/images/{path}` with a Bearer key serves the key's tenant's
@@ -20,33 +20,21 @@ function assetsrepoError(c: Context, err: AppError) {
   return c.json({ error: { code, message: err.message, status: err.status, path: c.req.path } }, err.status as any);
 }
 
-export function assetsrepoApp(services: Services) {
-  const app = new Hono<AppEnv>();
+export function assetsrepoApp(services: Pick<AppServices, "delivery" | "log">) {
+  const app = new Hono<RouteEnv<"auth" | "delivery" | "config" | "runtime">>();
   app.on(["GET", "HEAD"], "/*", async (c) => {
     refuseKeyInQuery(c.req.url);
-    const secret = bearer(c.req.header("authorization"));
-    if (!secret) throw new AppError("UNAUTHORIZED", "Missing API key: send 'Authorization: Bearer <key>'");
-    const principal = await services.keys.authenticate(secret);
-    c.set("principal", principal);
-    if (!principal.scopes.has("read")) throw new AppError("FORBIDDEN", "This API key lacks the 'read' scope");
+    const principal = await admit(c, { scope: "read" });
     const path = pathAfter(c, 2);
     if (path === "" || path.length > 1024 || BAD_SEGMENT.test(path)) throw new AppError("VALIDATION_ERROR", "Invalid storage key: give the image's path, e.g. /api/images/illustrations/hero.png");
-    const { user } = principal;
-    // Found first: an unknown path is a 404 and costs no view.
-    if (!(await services.images.resolvePath(user.id, path))) throw new AppError("NOT_FOUND", `No image at '${path}'`);
-    const refund = await services.metering.admitView(user);
     const inm = c.req.header("if-none-match");
     let matched: string | undefined;
-    try {
-      const result = await services.delivery.native(user.username, path, new URL(c.req.url).searchParams, (etag) => {
-        matched = etag;
-        return matchesEtag(inm, etag);
-      }, { owner: true });
-      return sendDelivered(c, result, matched);
-    } catch (err) {
-      await refund().catch(() => {});
-      throw err;
-    }
+    // The key's own images (private ones too); an unknown path is a 404 and costs no view.
+    const request = nativeDelivery(principal.user.username, path, new URL(c.req.url).searchParams, (etag) => {
+      matched = etag;
+      return matchesEtag(inm, etag);
+    }, { access: "owner", countView: true, notFound: `No image at '${path}'` });
+    return sendDelivered(c, await services.delivery.deliver(request), matched);
   });
   app.all("*", (c) => {
     throw new AppError("NOT_FOUND", `No route for ${c.req.method} ${c.req.path}`);

@@ -3,8 +3,11 @@ import * as v from "valibot";
 import { AppError } from "../../domain/errors.ts";
 import { optionalKey, requireKey } from "../auth.ts";
 import { clientIp } from "../client-ip.ts";
-import type { AppEnv } from "../env.ts";
+import type { RouteEnv } from "../env.ts";
 import { jsonBody, parse, queryInt } from "../validate.ts";
+
+/** The services these routes use. */
+type Env = RouteEnv<"accounts" | "auth" | "config" | "media" | "metering" | "trustedProxies">;
 
 // POST /v1/keys, GET /v1/usage, GET /v1/namespaces.
 
@@ -18,7 +21,7 @@ const CreateKey = v.object({
 
 const NamespacesQuery = v.object({ limit: queryInt(1, 100, 100), offset: queryInt(0, 1_000_000_000, 0) });
 
-export const accountRoutes = new Hono<AppEnv>()
+export const accountRoutes = new Hono<Env>()
   .post("/keys", optionalKey("write"), async (c) => {
     const { config, accounts } = c.var.services;
     if (config.registration !== "open") {
@@ -60,7 +63,8 @@ export const accountRoutes = new Hono<AppEnv>()
         storage_limit_bytes: s.limits.storageBytes,
         storage_remaining_bytes: remaining(s.limits.storageBytes, s.storageUsed),
       },
-      plan: user.plan,
+      // img.pro calls its own account plan "free"; imgd names it "imgpro" beside img-src's free.
+      plan: user.plan === "imgpro" ? "free" : user.plan,
       verified: !!user.verified,
     });
   })

@@ -1,7 +1,6 @@
 import { Hono } from "hono";
 import { AppError } from "../../domain/errors.ts";
-import type { Services } from "../../services.ts";
-import type { AppEnv } from "../env.ts";
+import type { AppEnv, AppServices } from "../env.ts";
 import { settleBody, toAppError } from "../errors.ts";
 import { accountRoutes } from "./account.ts";
 import { imgproErrorResponse } from "./errors.ts";
@@ -13,7 +12,7 @@ import { mediaRoutes } from "./media.ts";
  * routes with the sub-app's onError, so errors here are answered in img.pro's words while the
  * rest of imgd keeps the native envelope.
  */
-export function imgproApp(services: Services) {
+export function imgproApp(services: Pick<AppServices, "metering" | "log">) {
   const app = new Hono<AppEnv>();
   // Quota headers on every authenticated answer, errors included.
   app.use(async (c, next) => {

@@ -1,18 +1,21 @@
 import { Hono, type Context } from "hono";
-import type { User } from "../../db/schema.ts";
+import type { User } from "../../domain/records.ts";
 import { AppError } from "../../domain/errors.ts";
 import { Fetcher } from "../../domain/fetcher.ts";
-import type { Received } from "../../domain/images.ts";
+import type { Upload, Uploader } from "../../domain/ingest/ingest.ts";
 import { FieldErrors, checkCustomSize, parseBool, parseCustom, parseDate, parseNamespace, parseTags, parseText, parseTtl } from "../../domain/media-fields.ts";
 import { ANONYMOUS_RETENTION_DAYS } from "../../domain/metering.ts";
 import { DAY, HOUR } from "../../domain/ratelimits.ts";
 import { optionalKey } from "../auth.ts";
 import { clientIp } from "../client-ip.ts";
-import type { AppEnv } from "../env.ts";
+import type { RouteEnv } from "../env.ts";
 import { boundaryOf, parseMultipart, readField } from "../multipart.ts";
 import { baseUrl } from "../urls.ts";
 import { jsonBody } from "../validate.ts";
 import { mediaItem, upgradeHint } from "./shape.ts";
+
+/** The services these routes use. */
+type Env = RouteEnv<"accounts" | "auth" | "config" | "fetcher" | "images" | "ingest" | "metering" | "rates" | "trustedProxies">;
 
 // POST /v1/upload and POST /v1/import: the same fields, a file or a URL. Every field is checked
 // (all errors reported at once) before anything is stored; the received bytes are discarded
@@ -53,7 +56,7 @@ interface Caller {
 }
 
 /** The tenant the upload goes to: the key's, or the anonymous owner when that is allowed. */
-async function callerOf(c: Context<AppEnv>): Promise<Caller> {
+async function callerOf(c: Context<Env>): Promise<Caller> {
   const principal = c.get("principal");
   if (principal) return { user: principal.user, anonymous: false };
   if (!c.var.services.config.anonymousUploads) {
@@ -62,112 +65,92 @@ async function callerOf(c: Context<AppEnv>): Promise<Caller> {
   return { user: await c.var.services.accounts.anonymous(), anonymous: true };
 }
 
-const maxBytesOf = (c: Context<AppEnv>, caller: Caller) =>
-  caller.anonymous
-    ? Math.min(c.var.services.config.maxAnonymousUploadBytes, c.var.services.config.maxUploadBytes)
-    : c.var.services.metering.maxUploadBytes(caller.user, c.var.services.config.maxUploadBytes);
-
-/** Receives a body within the caller's size limit and, for tenants, the storage they have left. */
-const receiveFor = (c: Context<AppEnv>, caller: Caller, body: AsyncIterable<Uint8Array>) =>
-  caller.anonymous
-    ? c.var.services.images.receive(body, maxBytesOf(c, caller))
-    : c.var.services.metering.receiveWithin(caller.user, c.var.services.config.maxUploadBytes, (max) => c.var.services.images.receive(body, max));
+/** Anonymous uploads have their own size limit; a tenant's come from its plan. */
+const uploaderOf = (c: Context<Env>, caller: Caller): Uploader =>
+  caller.anonymous ? { user: caller.user, anonymous: true, maxBytes: c.var.services.config.maxAnonymousUploadBytes } : { user: caller.user };
 
 /** A match on external_id answers with the stored item: 200 and X-Deduplicated. */
-function deduplicated(c: Context<AppEnv>, caller: Caller, img: Parameters<typeof mediaItem>[2]) {
+function deduplicated(c: Context<Env>, caller: Caller, img: Parameters<typeof mediaItem>[2]) {
   c.header("X-Deduplicated", "true");
   return c.json(mediaItem(baseUrl(c), caller.user, img, { editable: !caller.anonymous }), 200);
 }
 
-/** Checks quota and limits, then stores; always consumes `received`. */
-async function finish(c: Context<AppEnv>, caller: Caller, received: Received, f: IngestFields, filename: string, sourceUrl: string | null) {
+/** Checks img.pro's own limits, then stores what `upload` received. */
+async function finish(c: Context<Env>, caller: Caller, upload: Upload, f: IngestFields, filename: string, sourceUrl: string | null) {
   const { services } = c.var;
   const { config, images, metering, rates } = services;
-  try {
-    if (received.header.format === "svg" && received.staged.size > config.maxSvgBytes) {
-      throw new AppError("PAYLOAD_TOO_LARGE", `SVG files may be at most ${config.maxSvgBytes} bytes`);
-    }
-    if (f.externalId && !caller.anonymous) {
-      const same = await images.byExternalId(caller.user.id, f.externalId);
-      if (same) return deduplicated(c, caller, same);
-    }
-    const now = config.now();
-    let expiresAt = f.ttlSeconds !== undefined ? now + f.ttlSeconds * 1000 : null;
-    if (caller.anonymous) {
-      const ip = clientIp(c);
-      await rates.take(
-        [
-          { subject: `anon-upload:${ip}`, limit: config.anonymousUploadsPerHour, windowMs: HOUR, label: `${config.anonymousUploadsPerHour} per hour per IP address` },
-          { subject: `anon-upload:${ip}`, limit: config.anonymousUploadsPerDay, windowMs: DAY, label: `${config.anonymousUploadsPerDay} per day per IP address` },
-        ],
-        "anonymous uploads",
-      );
-      expiresAt = Math.min(expiresAt ?? Infinity, now + ANONYMOUS_RETENTION_DAYS * DAY);
-    } else {
-      // Counted (and refused when over the plan) as it is stored: see Metering.countUpload.
-      const retention = metering.limitsOf(caller.user).retentionDays;
-      if (retention !== null) expiresAt = Math.min(expiresAt ?? Infinity, now + retention * DAY);
-    }
-    const r = received;
-    received = undefined as unknown as Received;
-    const stored = await images.store(caller.user.id, r, {
-      filename: f.name ?? (filename || "image"),
-      tags: f.tags,
-      namespace: f.namespace,
-      metadata: f.custom,
-      expiresAt,
-      externalId: caller.anonymous ? null : (f.externalId ?? null),
-      sourceUrl,
-      displayDate: f.date ?? null,
-      pagePublic: f.pagePublic ?? true,
-      separate: true,
-    });
-    if (stored.deduplicated) return deduplicated(c, caller, stored.image);
-    const item = mediaItem(baseUrl(c), caller.user, stored.image, { editable: !caller.anonymous });
-    return c.json(caller.anonymous ? { ...item, upgrade: upgradeHint(baseUrl(c)) } : item, 201);
-  } finally {
-    if (received) await images.discard(received);
+  const received = upload.received!;
+  if (received.header.format === "svg" && received.size > config.maxSvgBytes) {
+    throw new AppError("PAYLOAD_TOO_LARGE", `SVG files may be at most ${config.maxSvgBytes} bytes`);
   }
+  if (f.externalId && !caller.anonymous) {
+    const same = await images.byExternalId(caller.user.id, f.externalId);
+    if (same) return deduplicated(c, caller, same);
+  }
+  const now = config.now();
+  let expiresAt = f.ttlSeconds !== undefined ? now + f.ttlSeconds * 1000 : null;
+  if (caller.anonymous) {
+    const ip = clientIp(c);
+    await rates.take(
+      [
+        { subject: `anon-upload:${ip}`, limit: config.anonymousUploadsPerHour, windowMs: HOUR, label: `${config.anonymousUploadsPerHour} per hour per IP address` },
+        { subject: `anon-upload:${ip}`, limit: config.anonymousUploadsPerDay, windowMs: DAY, label: `${config.anonymousUploadsPerDay} per day per IP address` },
+      ],
+      "anonymous uploads",
+    );
+    expiresAt = Math.min(expiresAt ?? Infinity, now + ANONYMOUS_RETENTION_DAYS * DAY);
+  } else {
+    // Counted (and refused when over the plan) as it is stored: see Metering.countUpload.
+    const retention = metering.limitsOf(caller.user).retentionDays;
+    if (retention !== null) expiresAt = Math.min(expiresAt ?? Infinity, now + retention * DAY);
+  }
+  const stored = await upload.store({
+    filename: f.name ?? (filename || "image"),
+    tags: f.tags,
+    namespace: f.namespace,
+    metadata: f.custom,
+    expiresAt,
+    externalId: caller.anonymous ? null : (f.externalId ?? null),
+    sourceUrl,
+    displayDate: f.date ?? null,
+    pagePublic: f.pagePublic ?? true,
+    separate: true,
+  });
+  if (stored.deduplicated) return deduplicated(c, caller, stored.image);
+  const item = mediaItem(baseUrl(c), caller.user, stored.image, { editable: !caller.anonymous });
+  return c.json(caller.anonymous ? { ...item, upgrade: upgradeHint(baseUrl(c)) } : item, 201);
 }
 
-export const ingestRoutes = new Hono<AppEnv>()
+export const ingestRoutes = new Hono<Env>()
   .post("/upload", optionalKey("write"), async (c) => {
     const caller = await callerOf(c);
-    const { images } = c.var.services;
-    const maxBytes = maxBytesOf(c, caller);
+    const { ingest } = c.var.services;
     const boundary = boundaryOf(c.req.header("content-type"));
-    if (!boundary || !c.req.raw.body) {
+    const body = c.req.raw.body;
+    if (!boundary || !body) {
       throw new AppError("VALIDATION_ERROR", "file: send multipart/form-data with the image in a 'file' field", { field: "file" });
     }
-    const declared = Number(c.req.header("content-length") ?? NaN);
-    if (declared > maxBytes + 64 * 1024) throw new AppError("PAYLOAD_TOO_LARGE", `File is larger than the upload limit of ${maxBytes} bytes`);
-    if (!caller.anonymous) await c.var.services.metering.admitUpload(caller.user);
-    let received: Received | undefined;
-    let filename = "";
-    const fields: Record<string, string> = {};
-    try {
-      for await (const part of parseMultipart(c.req.raw.body, boundary)) {
+    const admission = await ingest.admit(uploaderOf(c, caller), { declaredBytes: Number(c.req.header("content-length") ?? NaN), overhead: 64 * 1024 });
+    return ingest.run(admission, async (upload) => {
+      let filename = "";
+      const fields: Record<string, string> = {};
+      for await (const part of parseMultipart(body, boundary)) {
         if (part.name === "file") {
-          if (received) throw new AppError("VALIDATION_ERROR", "file: send one file per upload", { field: "file" });
           filename = part.filename ?? "";
-          received = await receiveFor(c, caller, part.body);
+          await upload.receive(part.body);
         } else {
           if (part.name in fields) throw new AppError("VALIDATION_ERROR", `${part.name}: given more than once`, { field: part.name });
           fields[part.name] = await readField(part, 16 * 1024);
         }
       }
       const f = parseIngestFields(fields, ["file"]);
-      if (!received) throw new AppError("VALIDATION_ERROR", "file: is required", { field: "file" });
-      const r = received;
-      received = undefined;
-      return await finish(c, caller, r, f, filename, null);
-    } finally {
-      if (received) await images.discard(received);
-    }
+      if (!upload.received) throw new AppError("VALIDATION_ERROR", "file: is required", { field: "file" });
+      return finish(c, caller, upload, f, filename, null);
+    });
   })
   .post("/import", optionalKey("write"), async (c) => {
     const caller = await callerOf(c);
-    const { images, fetcher } = c.var.services;
+    const { images, fetcher, ingest } = c.var.services;
     const raw = await importBody(c);
     const e = new FieldErrors();
     let url: URL | undefined;
@@ -184,21 +167,23 @@ export const ingestRoutes = new Hono<AppEnv>()
       const same = await images.byExternalId(caller.user.id, f.externalId);
       if (same) return deduplicated(c, caller, same);
     }
-    const fetched = await fetcher.open(url!.href, maxBytesOf(c, caller));
-    let received: Received;
-    try {
-      received = await receiveFor(c, caller, fetched.body);
-    } catch (err) {
-      if (err instanceof AppError && err.code === "INVALID_FILE") {
-        throw new AppError("INVALID_FILE", `The URL did not return an image: ${err.message}`, { field: "url", reason: "fetch_failed" });
+    const admission = await ingest.admit(uploaderOf(c, caller));
+    const fetched = await fetcher.open(url!.href, admission.maxBytes);
+    return ingest.run(admission, async (upload) => {
+      try {
+        await upload.receive(fetched.body);
+      } catch (err) {
+        if (err instanceof AppError && err.code === "INVALID_FILE") {
+          throw new AppError("INVALID_FILE", `The URL did not return an image: ${err.message}`, { field: "url", reason: "fetch_failed" });
+        }
+        throw err;
       }
-      throw err;
-    }
-    return finish(c, caller, received, f, fetched.filename, url!.href);
+      return finish(c, caller, upload, f, fetched.filename, url!.href);
+    });
   });
 
 /** JSON, urlencoded or multipart form: all flat fields. */
-async function importBody(c: Context<AppEnv>): Promise<Record<string, unknown>> {
+async function importBody(c: Context<Env>): Promise<Record<string, unknown>> {
   const type = c.req.header("content-type") ?? "";
   if (/^application\/x-www-form-urlencoded/i.test(type) || /^multipart\/form-data/i.test(type)) {
     const out: Record<string, unknown> = {};

@@ -1,14 +1,17 @@
-import { createHmac, timingSafeEqual } from "node:crypto";
 import { Hono, type Context } from "hono";
 import * as v from "valibot";
 import { AppError, notFound } from "../../domain/errors.ts";
+import type { Tokens } from "../../domain/tokens/tokens.ts";
 import { BATCH_MAX_IDS, type MediaPatch } from "../../domain/media.ts";
 import { FieldErrors, parseBool, parseCustom, parseDate, parseNamespace, parseTags, parseText } from "../../domain/media-fields.ts";
 import { optionalKey, requireKey } from "../auth.ts";
-import type { AppEnv } from "../env.ts";
+import type { RouteEnv } from "../env.ts";
 import { baseUrl } from "../urls.ts";
 import { jsonBody, parse, queryInt } from "../validate.ts";
 import { isPagePublic, mediaItem } from "./shape.ts";
+
+/** The services these routes use. */
+type Env = RouteEnv<"auth" | "config" | "images" | "media" | "tokens" | "users">;
 
 // GET/PATCH/DELETE /v1/media…: the library. Batch routes come first so "batch" is never an id.
 
@@ -47,23 +50,16 @@ const BatchDelete = v.union(
   "send either ids (up to 100) or a namespace",
 );
 
-/** Cursors are signed: a client can pass them back, not forge or alter them. */
-function cursorCodec(secret: Uint8Array) {
-  const mac = (payload: string) => createHmac("sha256", secret).update(`media-cursor\n${payload}`).digest("base64url").slice(0, 22);
+/** Cursors are sealed: a client can pass them back, not forge or alter them. */
+function cursorCodec(tokens: Tokens) {
   return {
-    encode: (lastId: string) => {
-      const payload = Buffer.from(JSON.stringify({ after: lastId })).toString("base64url");
-      return `${payload}.${mac(payload)}`;
-    },
+    encode: (lastId: string) => tokens.seal("imgpro-cursor", JSON.stringify({ after: lastId })),
     decode: (cursor: string): string => {
       const bad = () => new AppError("VALIDATION_ERROR", "cursor: is not a cursor from this API (pass next_cursor back unchanged)", { field: "cursor" });
-      const [payload, sig, extra] = cursor.split(".");
-      if (!payload || !sig || extra !== undefined) throw bad();
-      const want = Buffer.from(mac(payload));
-      const got = Buffer.from(sig);
-      if (want.length !== got.length || !timingSafeEqual(want, got)) throw bad();
+      const value = tokens.open("imgpro-cursor", cursor);
+      if (value === null) throw bad();
       try {
-        const after = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")).after;
+        const after = JSON.parse(value).after;
         if (typeof after !== "string") throw bad();
         return after;
       } catch {
@@ -90,13 +86,13 @@ function patchOf(raw: Record<string, unknown>): MediaPatch {
   return p;
 }
 
-async function objectBody(c: Context<AppEnv>): Promise<Record<string, unknown>> {
+async function objectBody(c: Context<Env>): Promise<Record<string, unknown>> {
   const body = await jsonBody(c.req.raw);
   if (!body || typeof body !== "object" || Array.isArray(body)) throw new AppError("VALIDATION_ERROR", "body: must be a JSON object", { field: "body" });
   return body as Record<string, unknown>;
 }
 
-export const mediaRoutes = new Hono<AppEnv>()
+export const mediaRoutes = new Hono<Env>()
   .patch("/batch", requireKey(), async (c) => {
     const body = parse(BatchPatch, await objectBody(c));
     const e = new FieldErrors();
@@ -118,7 +114,7 @@ export const mediaRoutes = new Hono<AppEnv>()
     const namespace = q.namespace !== undefined ? parseNamespace(q.namespace, e) : undefined;
     const tags = q.tags !== undefined ? parseTags(q.tags, e) : undefined;
     e.throwIfAny();
-    const cursors = cursorCodec(c.var.services.secret);
+    const cursors = cursorCodec(c.var.services.tokens);
     const after = q.cursor ? cursors.decode(q.cursor) : undefined;
     const { user } = c.var.principal;
     const { items, hasMore } = await c.var.services.media.list(user.id, { namespace, tags, tagMode: q.tag_mode, ids: q.ids, limit: q.limit, after });

@@ -1,4 +1,4 @@
-import type { User } from "../../db/schema.ts";
+import type { User } from "../../domain/records.ts";
 import type { ImageRecord } from "../../domain/images.ts";
 import { parseMetadata, RESERVED } from "../../domain/media-fields.ts";
 import { cdnUrl } from "../native/shape.ts";
@@ -12,16 +12,33 @@ export const viewerUrl = (base: string, id: string) => `${base}/p/${id}`;
 
 export const isPagePublic = (img: ImageRecord) => img.page_public === 1 && img.visibility === "public";
 
+/** img.pro's `?size=` short edges; a size is listed only when it is smaller than the original. */
+const SIZES = { s: 320, m: 640, l: 1080 } as const;
+
+function sizesOf(src: string, width: number, height: number) {
+  const short = Math.min(width, height);
+  const out: Record<string, { url: string; width: number; height: number }> = {};
+  for (const [name, edge] of Object.entries(SIZES)) {
+    if (short <= edge) continue;
+    const scale = edge / short;
+    out[name] = { url: `${src}?size=${name}`, width: width <= height ? edge : Math.max(1, Math.round(width * scale)), height: width <= height ? Math.max(1, Math.round(height * scale)) : edge };
+  }
+  return Object.keys(out).length ? { sizes: out } : {};
+}
+
 export function mediaItem(base: string, owner: User, img: ImageRecord, opts: { editable: boolean }) {
   const custom = Object.fromEntries(Object.entries(parseMetadata(img.metadata)).filter(([k]) => !RESERVED.has(k)));
+  const src = cdnUrl(base, owner.username, img.paths[0] ?? img.sanitized_filename);
   return {
     id: img.id,
     name: img.original_filename,
     ...(isPagePublic(img) ? { url: viewerUrl(base, img.id) } : {}),
-    src: cdnUrl(base, owner.username, img.paths[0] ?? img.sanitized_filename),
+    src,
     width: img.width,
     height: img.height,
     filesize: img.size,
+    // imgd answers an upload only once the image is stored and decoded: never processing.
+    status: "ready" as "ready" | "processing" | "failed",
     ...(opts.editable ? { editable: true } : {}),
     ...(img.tags.length ? { tags: img.tags } : {}),
     ...(img.namespace ? { namespace: img.namespace } : {}),
@@ -31,12 +48,16 @@ export function mediaItem(base: string, owner: User, img: ImageRecord, opts: { e
     ...(img.source_url ? { source_url: img.source_url } : {}),
     ...(img.expires_at !== null ? { expires_at: unix(img.expires_at) } : {}),
     created_at: unix(img.created_at),
+    ...sizesOf(src, img.width, img.height),
   };
 }
 
+/** The page an upgrade, a sign-up or a verification leads to: the dashboard's sign-up. */
+export const signupUrl = (base: string) => `${base}/signup`;
+
 export const upgradeHint = (base: string) => ({
   type: "register",
-  url: `${base}/v1/keys`,
+  url: signupUrl(base),
   message: "Get an API key for permanent storage and 100 uploads/month",
   label: "Create API Key",
 });

@@ -1,10 +1,14 @@
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import * as v from "valibot";
 import { AppError } from "../../domain/errors.ts";
 import { normalizeHostname } from "../../domain/imgwire-access.ts";
-import { baseUrl, body, type Ctx, type ImgwireEnv, PageQuery, paged, parseIn, pathId } from "./context.ts";
+import { baseUrl, body, type ImgwireEnv, PageQuery, paged, parseIn, pathId } from "./context.ts";
 import { checkDomain } from "./domains.ts";
 import { corsSchema, domainSchema, environmentSchema, keyItem } from "./shape.ts";
+
+/** The services these routes use. */
+type Env = ImgwireEnv<"config" | "imgwire" | "tokens">;
+type C = Context<Env>;
 
 // API keys, environments, CORS origins and the custom domain.
 
@@ -27,7 +31,7 @@ const Hostname = v.object({ hostname: v.pipe(v.string("Field required"), v.minLe
 
 const offset = (q: { page: number; limit: number }) => ({ limit: q.limit, offset: (q.page - 1) * q.limit });
 
-export const keyRoutes = new Hono<ImgwireEnv>()
+export const keyRoutes = new Hono<Env>()
   .get("/", async (c) => {
     const q = parseIn(KeyListQuery, c.req.query(), "query");
     const kind = q.key_type === "CLIENT" ? "client" : q.key_type === "SERVER" ? "server" : undefined;
@@ -50,7 +54,7 @@ export const keyRoutes = new Hono<ImgwireEnv>()
     return c.json({ detail: "API key deleted" });
   });
 
-export const environmentRoutes = new Hono<ImgwireEnv>()
+export const environmentRoutes = new Hono<Env>()
   .get("/", async (c) => {
     const q = parseIn(PageQuery, c.req.query(), "query");
     const caller = c.var.principal.user;
@@ -76,7 +80,7 @@ export const environmentRoutes = new Hono<ImgwireEnv>()
     return c.json({ detail: "Environment deleted" });
   });
 
-export const corsRoutes = new Hono<ImgwireEnv>()
+export const corsRoutes = new Hono<Env>()
   .get("/", async (c) => {
     const q = parseIn(PageQuery, c.req.query(), "query");
     const r = await c.var.services.imgwire.access.origins(c.var.env.id, offset(q));
@@ -94,9 +98,9 @@ export const corsRoutes = new Hono<ImgwireEnv>()
   });
 
 /** The host the operator's CNAME must point at: imgd's public host. */
-const publicHost = (c: Ctx) => new URL(baseUrl(c)).hostname;
+const publicHost = (c: C) => new URL(baseUrl(c)).hostname;
 
-export const domainRoutes = new Hono<ImgwireEnv>()
+export const domainRoutes = new Hono<Env>()
   .get("/", async (c) => {
     const d = await c.var.services.imgwire.access.domain(c.var.env.id);
     if (!d) throw new AppError("NOT_FOUND", "No custom domain is set");

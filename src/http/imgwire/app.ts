@@ -1,7 +1,7 @@
-import { Hono } from "hono";
+import { Hono, type MiddlewareHandler } from "hono";
+import { rateLimitHeaders } from "../auth.ts";
 import { AppError } from "../../domain/errors.ts";
-import type { Services } from "../../services.ts";
-import type { AppEnv } from "../env.ts";
+import type { AppEnv, AppServices } from "../env.ts";
 import { settleBody, toAppError } from "../errors.ts";
 import { corsRoutes, domainRoutes, environmentRoutes, keyRoutes } from "./account.ts";
 import { cdnRoutes, uploadRoutes, zipRoutes } from "./cdn.ts";
@@ -16,7 +16,7 @@ const PREFLIGHT_HEADERS = "Authorization, Content-Type, X-Environment-Id";
  * The Imgwire dialect under its mount (default /imgwire): the resource API at /api/v1 with the
  * document's exact paths (trailing slashes included), the CDN, upload and download URLs.
  */
-export function imgwireApp(services: Services) {
+export function imgwireApp(services: AppServices) {
   // Not strict: the document's list routes end in '/', and both spellings should work.
   const app = new Hono<ImgwireEnv>({ strict: false }).basePath(services.config.imgwireMount);
   app.use(async (c, next) => {
@@ -24,6 +24,7 @@ export function imgwireApp(services: Services) {
     c.set("requestId", c.req.header("x-request-id")?.slice(0, 128) || crypto.randomUUID());
     await next();
   });
+  app.use(rateLimitHeaders as unknown as MiddlewareHandler<ImgwireEnv>);
   // CORS: only what a client key may do is ever granted, and only to the origins of the
   // environment (checked per request, where the key is known); server routes grant nothing.
   app.use(async (c, next) => {
@@ -35,8 +36,8 @@ export function imgwireApp(services: Services) {
       const upload = /\/uploads\/([0-9a-f-]{36})$/i.exec(path);
       let grant = false;
       if (origin && upload && wantedMethod === "PUT") {
-        const row = await services.db.selectFrom("imgwire_uploads").select("user_id").where("id", "=", upload[1].toLowerCase()).executeTakeFirst();
-        grant = !!row && (await services.imgwire.access.originAllowed(row.user_id, origin));
+        const owner = await services.imgwire.uploads.ownerOf(upload[1].toLowerCase());
+        grant = owner !== undefined && (await services.imgwire.access.originAllowed(owner, origin));
       } else if (origin && clientMayUse(wantedMethod, path)) {
         grant = true;
       }
@@ -88,7 +89,7 @@ export function imgwireApp(services: Services) {
 }
 
 /** Hands every request under the mount to the Imgwire app (its own router, errors and CORS). */
-export function mountImgwire(parent: Hono<AppEnv>, services: Services) {
+export function mountImgwire(parent: Hono<AppEnv>, services: AppServices) {
   const iw = imgwireApp(services);
   const mount = services.config.imgwireMount;
   const handler = (c: { req: { raw: Request }; env: AppEnv["Bindings"] }) => iw.fetch(c.req.raw, c.env);

@@ -1,56 +1,33 @@
-import { stat } from "node:fs/promises";
-import { timingSafeEqual } from "node:crypto";
-import { type Context, Hono } from "hono";
-import type { AppEnv } from "../env.ts";
-import { fromNativePreset, imgwireSpec, SIZE_PRESETS, splitImgwireQuery } from "../../delivery/imgwire.ts";
-import { parseParams } from "../../delivery/native.ts";
-import { finalize } from "../../delivery/spec.ts";
+import { Hono } from "hono";
+import { imgwireDelivery } from "../../delivery/imgwire.ts";
 import { AppError } from "../../domain/errors.ts";
 import { matchesEtag, pathAfter, sendDelivered } from "../delivery.ts";
 import { markBodyRead } from "../validate.ts";
 import type { ImgwireEnv } from "./context.ts";
-import { downloadSignature } from "./images.ts";
+
+/** The services these routes use. */
+type Env = ImgwireEnv<"config" | "delivery" | "imgwire" | "keys" | "runtime" | "tokens">;
 
 // What browsers reach without a key: the CDN (Imgwire URL parameters), the signed upload URL
 // and the signed ZIP of a bulk download.
 
-export const cdnRoutes = new Hono<ImgwireEnv>().on(["GET", "HEAD"], "/:username/*", async (c) => {
-  const { users, images, presets, delivery, config } = c.var.services;
-  let path = pathAfter(c, 3 + config.imgwireMount.split("/").length - 2);
-  let preset: Record<string, string> | undefined;
-  const at = path.lastIndexOf("@");
-  const user = await users.byUsername(c.req.param("username"));
-  if (!user) throw new AppError("NOT_FOUND", "Image not found");
-  if (at > path.lastIndexOf("/")) {
-    const name = path.slice(at + 1);
-    path = path.slice(0, at);
-    preset = SIZE_PRESETS[name];
-    if (!preset) {
-      const row = await presets.byName(user.id, name);
-      if (!row) throw new AppError("NOT_FOUND", `No preset named '${name}'`);
-      preset = fromNativePreset(parseParams(JSON.parse(row.params), `preset ${row.name}`));
-    }
-  }
-  const found = await images.resolvePath(user.id, path);
-  if (!found) throw new AppError("NOT_FOUND", "Image not found");
-  const { image } = found;
-  if (image.visibility !== "public") throw new AppError("FORBIDDEN", "This image is private");
-  const query = splitImgwireQuery(new URL(c.req.url).searchParams);
-  const accept = c.req.header("accept");
-  const { spec, autoFormat } = imgwireSpec(query, preset, image, { accept, defaultQuality: user.default_quality });
+export const cdnRoutes = new Hono<Env>().on(["GET", "HEAD"], "/:username/*", async (c) => {
+  const { delivery, config } = c.var.services;
   const inm = c.req.header("if-none-match");
   let matched: string | undefined;
-  const result = await delivery.variant(user.id, image, finalize(spec, image, config.maxSourcePixels), (etag) => {
+  let autoFormat = false;
+  const path = pathAfter(c, 3 + config.imgwireMount.split("/").length - 2);
+  const request = imgwireDelivery(c.req.param("username"), path, new URL(c.req.url).searchParams, c.req.header("accept"), (etag) => {
     matched = etag;
     return matchesEtag(inm, etag);
-  });
-  const res = sendDelivered(c as unknown as Context<AppEnv>, result, matched);
+  }, () => (autoFormat = true));
+  const res = sendDelivered(c, await delivery.deliver(request), matched);
   if (autoFormat) res.headers.set("Vary", "Accept");
   res.headers.set("Access-Control-Allow-Origin", "*");
   return res;
 });
 
-export const uploadRoutes = new Hono<ImgwireEnv>().put("/:id", async (c) => {
+export const uploadRoutes = new Hono<Env>().put("/:id", async (c) => {
   // Take the body's reader before the first await: Bun 1.3.14 loses a request stream that is
   // left alone across the database calls below ("undefined is not a function" when read).
   const reader = c.req.raw.body?.getReader();
@@ -72,7 +49,7 @@ export const uploadRoutes = new Hono<ImgwireEnv>().put("/:id", async (c) => {
     const stream = (async function* () {
       for (let r = await reader.read(); !r.done; r = await reader.read()) yield r.value;
     })();
-    const key = upload.key_id ? await c.var.services.db.selectFrom("api_keys").selectAll().where("id", "=", upload.key_id).executeTakeFirst() : undefined;
+    const key = upload.key_id ? await c.var.services.keys.byId(upload.key_id) : undefined;
     await uploads.complete(upload, key, stream, { contentLength: Number(length), contentType: c.req.header("content-type") ?? null });
     markBodyRead(c.req.raw);
     return c.body(null, 200);
@@ -84,19 +61,17 @@ export const uploadRoutes = new Hono<ImgwireEnv>().put("/:id", async (c) => {
   }
 });
 
-export const zipRoutes = new Hono<ImgwireEnv>().get("/:file", async (c) => {
+export const zipRoutes = new Hono<Env>().get("/:file", async (c) => {
   const m = /^([0-9a-f-]{36})\.zip$/.exec(c.req.param("file"));
   const expires = c.req.query("expires") ?? "";
   if (!m || !/^\d{1,12}$/.test(expires)) throw new AppError("NOT_FOUND", "Download not found");
-  const want = Buffer.from(downloadSignature(c.var.services.secret, m[1], Number(expires)));
-  const got = Buffer.from(c.req.query("signature") ?? "");
-  if (got.length !== want.length || !timingSafeEqual(got, want)) throw new AppError("FORBIDDEN", "This download URL is not valid");
-  if (Number(expires) * 1000 <= c.var.services.config.now()) throw new AppError("FORBIDDEN", "This download URL has expired");
-  const file = c.var.services.imgwire.downloads.file(m[1]);
-  const st = await stat(file).catch(() => null);
-  if (!st) throw new AppError("NOT_FOUND", "Download not found");
-  return new Response(c.var.services.runtime.fileBody(file) as BodyInit, {
-    headers: { "Content-Type": "application/zip", "Content-Length": String(st.size), "Content-Disposition": `attachment; filename="images-${m[1]}.zip"` },
+  const check = c.var.services.tokens.checkExpiring("imgwire-download-url", [m[1]], expires, c.req.query("signature"));
+  if (check === "expired") throw new AppError("FORBIDDEN", "This download URL has expired");
+  if (check !== "valid") throw new AppError("FORBIDDEN", "This download URL is not valid");
+  const zip = await c.var.services.imgwire.downloads.zip(m[1]);
+  if (!zip) throw new AppError("NOT_FOUND", "Download not found");
+  return new Response(zip.body(), {
+    headers: { "Content-Type": "application/zip", "Content-Length": String(zip.size), "Content-Disposition": `attachment; filename="images-${m[1]}.zip"` },
   });
 });
 

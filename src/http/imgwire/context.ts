@@ -1,23 +1,30 @@
 import type { Context, MiddlewareHandler } from "hono";
 import * as v from "valibot";
-import type { User } from "../../db/schema.ts";
+import type { User } from "../../domain/records.ts";
 import { AppError } from "../../domain/errors.ts";
-import type { Principal } from "../../domain/keys.ts";
-import type { AppEnv } from "../env.ts";
-import { bearer } from "../auth.ts";
+import type { AppServices, RouteEnv } from "../env.ts";
+import { admit } from "../auth.ts";
 import { jsonBody } from "../validate.ts";
 import { ImgwireValidation, type Issue } from "./errors.ts";
 import { setPageHeaders } from "../paging.ts";
 
-/** What the Imgwire middleware leaves on the context besides the native principal. */
-export interface ImgwireEnv extends AppEnv {
-  Variables: AppEnv["Variables"] & {
+/**
+ * What the Imgwire middleware leaves on the context besides the native principal; `K` names
+ * the services a router uses.
+ */
+export interface ImgwireEnv<K extends keyof AppServices = keyof AppServices> {
+  Variables: RouteEnv<K>["Variables"] & {
     /** The environment (tenant) the request acts on. */
     env: User;
     isClient: boolean;
   };
+  Bindings: RouteEnv["Bindings"];
 }
-export type Ctx = Context<ImgwireEnv>;
+/** Any Imgwire context: for helpers that read only the request. */
+export type Ctx = Context<any>;
+/** An Imgwire context whose services include `K`. */
+type With<K extends keyof AppServices> = Context<ImgwireEnv<K>>;
+const narrow = <K extends keyof AppServices>(c: Context<any>) => c as With<K>;
 
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -65,48 +72,49 @@ export function clientMayUse(method: string, path: string): boolean {
  * Authenticates a server or client key, picks the environment (X-Environment-Id: any one for
  * an admin key, only its own otherwise) and holds client keys to their routes and origins.
  */
-export function imgwireAuth(): MiddlewareHandler<ImgwireEnv> {
+export function imgwireAuth(): MiddlewareHandler<ImgwireEnv<"auth" | "users" | "imgwire">> {
   return async (c, next) => {
-    const { keys, access, usage } = { ...c.var.services, access: c.var.services.imgwire.access };
-    const secret = bearer(c.req.header("authorization"));
-    if (!secret) throw new AppError("UNAUTHORIZED", "Not authenticated: send 'Authorization: Bearer <key>'");
-    const principal: Principal = await keys.authenticate(secret, { allowClient: true });
-    const isClient = principal.key.kind === "client";
-    if (isClient && !clientMayUse(c.req.method, c.req.path)) {
-      throw new AppError("FORBIDDEN", "A client key may only create standard uploads and get images: use a server key");
-    }
-    const needed = c.req.method === "GET" || c.req.method === "HEAD" ? "read" : "write";
-    if (!principal.scopes.has(needed)) throw new AppError("FORBIDDEN", `This API key lacks the '${needed}' scope`);
-    let env = principal.user;
-    const wanted = c.req.header("x-environment-id");
-    if (wanted !== undefined && wanted !== "" && wanted !== "null") {
-      if (!UUID.test(wanted)) throw new ImgwireValidation([{ loc: ["header", "X-Environment-Id"], msg: "Input should be a valid UUID", type: "uuid_parsing" }]);
-      const id = wanted.toLowerCase();
-      if (id !== principal.user.id) {
-        if (principal.user.role !== "admin" || isClient) throw new AppError("FORBIDDEN", "This key may not act on that environment");
-        const found = await c.var.services.users.byId(id);
-        if (!found) throw new AppError("NOT_FOUND", "Environment not found");
-        env = found;
-      }
-    }
-    const origin = c.req.header("origin");
-    if (isClient && origin !== undefined) {
-      if (!(await access.originAllowed(env.id, origin))) throw new AppError("FORBIDDEN", `Origin ${origin} is not an allowed CORS origin of this environment`);
-    }
-    c.set("principal", principal);
-    c.set("env", env);
-    c.set("isClient", isClient);
-    await usage.add(principal.user.id, "api_requests");
+    await admit(c, {
+      allowClient: true,
+      missingKey: "Not authenticated: send 'Authorization: Bearer <key>'",
+      authorize: async (principal) => {
+        const isClient = principal.key.kind === "client";
+        if (isClient && !clientMayUse(c.req.method, c.req.path)) {
+          throw new AppError("FORBIDDEN", "A client key may only create standard uploads and get images: use a server key");
+        }
+        let env = principal.user;
+        const wanted = c.req.header("x-environment-id");
+        if (wanted !== undefined && wanted !== "" && wanted !== "null") {
+          if (!UUID.test(wanted)) throw new ImgwireValidation([{ loc: ["header", "X-Environment-Id"], msg: "Input should be a valid UUID", type: "uuid_parsing" }]);
+          const id = wanted.toLowerCase();
+          if (id !== principal.user.id) {
+            if (principal.user.role !== "admin" || isClient) throw new AppError("FORBIDDEN", "This key may not act on that environment");
+            const found = await c.var.services.users.byId(id);
+            if (!found) throw new AppError("NOT_FOUND", "Environment not found");
+            env = found;
+          }
+        }
+        const origin = c.req.header("origin");
+        if (isClient && origin !== undefined) {
+          if (!(await c.var.services.imgwire.access.originAllowed(env.id, origin))) throw new AppError("FORBIDDEN", `Origin ${origin} is not an allowed CORS origin of this environment`);
+        }
+        c.set("env", env);
+        c.set("isClient", isClient);
+      },
+    });
     await next();
   };
 }
 
 /** The base of absolute URLs: the configured public URL, else this request's origin and base path. */
-export const baseUrl = (c: Ctx) => c.var.services.config.publicUrl ?? new URL(c.req.url).origin + c.var.services.config.basePath;
+export const baseUrl = (c: Ctx): string => {
+  const { config } = narrow<"config">(c).var.services;
+  return config.publicUrl ?? new URL(c.req.url).origin + config.basePath;
+};
 
 /** Where a tenant's images are delivered: its connected custom domain, else imgd's CDN route. */
 export async function cdnBase(c: Ctx, user: User): Promise<string> {
-  const { config, imgwire } = c.var.services;
+  const { config, imgwire } = narrow<"config" | "imgwire">(c).var.services;
   const domain = await imgwire.access.domain(user.id);
   const base = baseUrl(c);
   if (domain?.status === "CONNECTED") {
@@ -116,4 +124,4 @@ export async function cdnBase(c: Ctx, user: User): Promise<string> {
   return `${base}${config.imgwireMount}/cdn/${encodeURIComponent(user.username)}`;
 }
 
-export const apiBase = (c: Ctx) => `${baseUrl(c)}${c.var.services.config.imgwireMount}`;
+export const apiBase = (c: Ctx) => `${baseUrl(c)}${narrow<"config">(c).var.services.config.imgwireMount}`;

@@ -1,22 +1,24 @@
-import { createHmac } from "node:crypto";
-import type { Services } from "../../services.ts";
-import { baseUrl, type Ctx } from "./context.ts";
+import type { Tokens } from "../../domain/tokens/tokens.ts";
+import type { AppServices } from "../env.ts";
+import type { Context } from "hono";
+import { baseUrl, type Ctx, type ImgwireEnv } from "./context.ts";
 
 export const DOMAIN_CHECK_PATH = "/.well-known/imgd-domain-check";
 
 /** What this imgd answers on the check path: derived from its secret, the same on every node sharing it. */
-export const domainCheckToken = (secret: Uint8Array) => createHmac("sha256", secret).update("imgd-domain-check").digest("hex").slice(0, 32);
+export const domainCheckToken = (tokens: Tokens) => tokens.sign("domain-check", []);
 
 /**
  * Whether a request to the domain reaches this imgd: one GET of a fixed path, no redirects
  * followed, a short deadline; only a yes or no comes back to the caller.
  */
 export async function checkDomain(c: Ctx, hostname: string): Promise<boolean> {
+  const { config, tokens } = (c as Context<ImgwireEnv<"config" | "tokens">>).var.services;
   const base = new URL(baseUrl(c));
-  const url = `${base.protocol}//${hostname}${base.port ? `:${base.port}` : ""}${c.var.services.config.basePath}${DOMAIN_CHECK_PATH}`;
+  const url = `${base.protocol}//${hostname}${base.port ? `:${base.port}` : ""}${config.basePath}${DOMAIN_CHECK_PATH}`;
   try {
     const res = await fetch(url, { redirect: "manual", signal: AbortSignal.timeout(3000) });
-    return res.status === 200 && (await res.text()).trim() === domainCheckToken(c.var.services.secret);
+    return res.status === 200 && (await res.text()).trim() === domainCheckToken(tokens);
   } catch {
     return false;
   }
@@ -26,10 +28,10 @@ export async function checkDomain(c: Ctx, hostname: string): Promise<boolean> {
  * Before routing: the check path answers on any host; on a connected domain's host every
  * GET is that tenant's CDN. Returns the rewritten request, a response, or null (not ours).
  */
-export async function routeCustomDomain(services: Services, req: Request): Promise<Request | Response | null> {
+export async function routeCustomDomain(services: Pick<AppServices, "tokens" | "imgwire" | "config">, req: Request): Promise<Request | Response | null> {
   // Every request passes here, so the common answers come from string checks alone.
   if (req.url.includes(DOMAIN_CHECK_PATH) && new URL(req.url).pathname === DOMAIN_CHECK_PATH) {
-    return new Response(domainCheckToken(services.secret), { headers: { "content-type": "text/plain" } });
+    return new Response(domainCheckToken(services.tokens), { headers: { "content-type": "text/plain" } });
   }
   const host = (req.headers.get("host") ?? new URL(req.url).host).toLowerCase().replace(/:\d+$/, "");
   if (!host || /^[\d.]+$/.test(host) || host.startsWith("[") || host === services.imgwire.publicHost) return null;

@@ -1,14 +1,17 @@
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import * as v from "valibot";
-import type { ImgwireUpload } from "../../db/imgwire-schema.ts";
-import type { User } from "../../db/schema.ts";
+import type { ImgwireUpload } from "../../domain/records.ts";
+import type { User } from "../../domain/records.ts";
 import { AppError } from "../../domain/errors.ts";
 import { Fetcher } from "../../domain/fetcher.ts";
 import type { ImageRecord } from "../../domain/images.ts";
 import { clientOptions } from "../../domain/imgwire-access.ts";
-import { apiBase, body, type Ctx, cdnBase, type ImgwireEnv, PageQuery, paged, parseIn, pathId } from "./context.ts";
+import { apiBase, body, cdnBase, type ImgwireEnv, PageQuery, paged, parseIn, pathId } from "./context.ts";
 import { downloadSchema, imageSchema, tokenSchema } from "./shape.ts";
-import { createHmac } from "node:crypto";
+
+/** The services these routes use. */
+type Env = ImgwireEnv<"config" | "images" | "imgwire" | "log" | "tokens">;
+type C = Context<Env>;
 
 const MIMES = ["image/jpeg", "image/jxl", "image/png", "image/webp", "image/avif", "image/gif", "image/vnd.microsoft.icon", "image/heic", "image/bmp", "image/tiff"] as const;
 const nullish = <S extends v.GenericSchema>(s: S) => v.optional(v.nullable(s));
@@ -39,7 +42,7 @@ const IdList = v.object({
 });
 
 /** Images and upload records by id, shaped; unknown ids are left out. */
-async function shapeMany(c: Ctx, user: User, ids: string[], images?: ImageRecord[]) {
+async function shapeMany(c: C, user: User, ids: string[], images?: ImageRecord[]) {
   const imgs = images ?? (await c.var.services.images.many(user.id, ids));
   const ups = await c.var.services.imgwire.uploads.many(ids);
   const base = await cdnBase(c, user);
@@ -48,19 +51,19 @@ async function shapeMany(c: Ctx, user: User, ids: string[], images?: ImageRecord
   return ids.filter((id) => byImg.has(id) || byUp.has(id)).map((id) => imageSchema(base, user, byImg.get(id), byUp.get(id)));
 }
 
-async function one(c: Ctx, user: User, id: string) {
+async function one(c: C, user: User, id: string) {
   const [img] = await shapeMany(c, user, [id]);
   if (!img) throw new AppError("NOT_FOUND", "Image not found");
   return img;
 }
 
-async function uploadResponse(c: Ctx, user: User, upload: ImgwireUpload) {
+async function uploadResponse(c: C, user: User, upload: ImgwireUpload) {
   const image = await one(c, user, upload.id);
   const url = upload.status === "PENDING" ? `${apiBase(c)}/${c.var.services.imgwire.uploads.signUploadPath(upload)}` : "";
   return { image, upload_url: url };
 }
 
-export const imageRoutes = new Hono<ImgwireEnv>()
+export const imageRoutes = new Hono<Env>()
   .get("/", async (c) => {
     const q = parseIn(PageQuery, c.req.query(), "query");
     const env = c.var.env;
@@ -82,9 +85,9 @@ export const imageRoutes = new Hono<ImgwireEnv>()
       }
       if (!client.allow_unsigned_upload && !token) throw new AppError("FORBIDDEN", "This client key requires an upload_token");
     }
-    if (input.content_length != null && input.content_length > c.var.services.config.maxUploadBytes) {
-      throw new AppError("PAYLOAD_TOO_LARGE", `The upload limit is ${c.var.services.config.maxUploadBytes} bytes`);
-    }
+    // The upload admission of every dialect (size limits, the month's uploads, storage left),
+    // before an upload URL is handed out; the PUT is admitted again.
+    await uploads.admit(c.var.env.id, principal.key, input.content_length ?? null);
     const tokenId = token ? await uploads.consumeToken(c.var.env.id, token) : null;
     const { upload } = await uploads.create(c.var.env.id, principal.key, {
       fileName: input.file_name,
@@ -151,11 +154,7 @@ export const imageRoutes = new Hono<ImgwireEnv>()
   });
 
 /** A signed link to a finished ZIP, valid while it is kept. */
-export function downloadSignature(secret: Uint8Array, id: string, expires: number) {
-  return createHmac("sha256", secret).update(`imgwire-download\n${id}\n${expires}`).digest("hex");
-}
-
-function downloadUrl(c: Ctx, id: string, expiresMs: number) {
+function downloadUrl(c: C, id: string, expiresMs: number) {
   const exp = Math.floor(expiresMs / 1000);
-  return `${apiBase(c)}/downloads/${id}.zip?expires=${exp}&signature=${downloadSignature(c.var.services.secret, id, exp)}`;
+  return `${apiBase(c)}/downloads/${id}.zip?expires=${exp}&signature=${c.var.services.tokens.signExpiring("imgwire-download-url", [id], exp)}`;
 }

@@ -1,5 +1,5 @@
-import type { ImgwireCorsOrigin, ImgwireDomain, ImgwireDownload, ImgwireToken, ImgwireUpload } from "../../db/imgwire-schema.ts";
-import type { ApiKey, User } from "../../db/schema.ts";
+import type { ImgwireCorsOrigin, ImgwireDomain, ImgwireDownload, ImgwireToken, ImgwireUpload } from "../../domain/records.ts";
+import type { ApiKey, User } from "../../domain/records.ts";
 import { WEB_FORMATS } from "../../delivery/spec.ts";
 import type { ImageRecord } from "../../domain/images.ts";
 import { clientOptions, keyExtras } from "../../domain/imgwire-access.ts";

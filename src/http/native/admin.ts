@@ -1,11 +1,14 @@
 import { Hono } from "hono";
 import * as v from "valibot";
-import type { User } from "../../db/schema.ts";
+import type { User } from "../../domain/records.ts";
 import { AppError } from "../../domain/errors.ts";
 import type { Plans } from "../../domain/plans.ts";
-import type { AppEnv } from "../env.ts";
+import type { RouteEnv } from "../env.ts";
 import { jsonBody, parse } from "../validate.ts";
 import { unix } from "./shape.ts";
+
+/** The services these routes use. */
+type Env = RouteEnv<"accounts" | "delivery" | "plans" | "users">;
 
 // /api/v1/admin/users: the operator's view of tenants. Admin keys only.
 
@@ -41,7 +44,7 @@ export const userItem = (u: User) => ({
   created_at: unix(u.created_at),
 });
 
-export const adminRoutes = new Hono<AppEnv>()
+export const adminRoutes = new Hono<Env>()
   .use(async (c, next) => {
     if (c.var.principal.user.role !== "admin") throw new AppError("FORBIDDEN", "Only admin keys may manage users");
     await next();

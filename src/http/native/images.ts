@@ -1,16 +1,18 @@
 import { Hono } from "hono";
 import * as v from "valibot";
 import { AppError } from "../../domain/errors.ts";
-import type { Received } from "../../domain/images.ts";
 import { validatePath } from "../../domain/paths.ts";
 import { MAX_TAG_LENGTH, NAMESPACE } from "../../domain/media-fields.ts";
-import type { AppEnv } from "../env.ts";
+import type { RouteEnv } from "../env.ts";
 import { boundaryOf, parseMultipart, readField } from "../multipart.ts";
 import { jsonBody, markBodyRead, parse, queryInt } from "../validate.ts";
 import { setPageHeaders } from "../paging.ts";
 import { baseUrl } from "../urls.ts";
 import { sign } from "../../delivery/signing.ts";
 import { cdnUrl, listItem, metadataResponse, rfc3339, uploadResponse } from "./shape.ts";
+
+/** The services these routes use. */
+type Env = RouteEnv<"config" | "images" | "ingest" | "metering" | "tokens">;
 
 const visibility = v.picklist(["public", "private"], "must be 'public' or 'private'");
 
@@ -42,50 +44,36 @@ const expiry = v.pipe(v.number("must be a number"), v.integer("must be a whole n
 // `expires_in` is the name one of the reference's pages uses for the same thing.
 const SignedUrlBody = v.object({ expires_in_seconds: v.optional(expiry), expires_in: v.optional(expiry) });
 
-export const imageRoutes = new Hono<AppEnv>()
+export const imageRoutes = new Hono<Env>()
   .post("/", async (c) => {
-    const { images, config, metering } = c.var.services;
+    const { ingest, metering } = c.var.services;
     const { user } = c.var.principal;
     const boundary = boundaryOf(c.req.header("content-type"));
-    if (!boundary || !c.req.raw.body) {
+    const body = c.req.raw.body;
+    if (!boundary || !body) {
       throw new AppError("VALIDATION_ERROR", "Send multipart/form-data with the image in a 'file' field", { field: "file" });
     }
-    // Refuse a declared oversize body, or a month without uploads left, before reading any of it
-    // (form overhead allowed for).
-    const maxBytes = metering.maxUploadBytes(user, config.maxUploadBytes);
-    const declared = Number(c.req.header("content-length") ?? NaN);
-    if (declared > maxBytes + 64 * 1024) {
-      throw new AppError("PAYLOAD_TOO_LARGE", `File is larger than the upload limit of ${maxBytes} bytes`);
-    }
-    await metering.admitUpload(user);
-    let received: Received | undefined;
-    let filename = "image";
-    const fields: Record<string, string> = {};
-    try {
-      for await (const part of parseMultipart(c.req.raw.body, boundary)) {
+    // Refused before any of the body is read (form overhead allowed for).
+    const admission = await ingest.admit({ user }, { declaredBytes: Number(c.req.header("content-length") ?? NaN), overhead: 64 * 1024 });
+    return ingest.run(admission, async (upload) => {
+      let filename = "image";
+      const fields: Record<string, string> = {};
+      for await (const part of parseMultipart(body, boundary)) {
         if (part.name === "file") {
-          if (received) throw new AppError("VALIDATION_ERROR", "file: send one file per upload", { field: "file" });
           filename = part.filename || "image";
-          received = await metering.receiveWithin(user, config.maxUploadBytes, (max) => images.receive(part.body, max));
+          await upload.receive(part.body);
         } else {
           fields[part.name] = await readField(part);
         }
       }
       markBodyRead(c.req.raw);
       const f = parse(UploadFields, fields);
-      if (!received) throw new AppError("VALIDATION_ERROR", "file: is required", { field: "file" });
-      const r = received;
-      received = undefined;
+      if (!upload.received) throw new AppError("VALIDATION_ERROR", "file: is required", { field: "file" });
+      if (f.visibility === "private") metering.requireFeature(user, "private_images");
       const target = f.target_path ?? f.path;
-      const { image, isNew } = await images.store(c.var.principal.user.id, r, {
-        filename,
-        path: target === "" ? undefined : target,
-        visibility: f.visibility,
-      });
-      return c.json(uploadResponse(baseUrl(c), c.var.principal.user, image, isNew), 201);
-    } finally {
-      if (received) await images.discard(received);
-    }
+      const { image, isNew } = await upload.store({ filename, path: target === "" ? undefined : target, visibility: f.visibility });
+      return c.json(uploadResponse(baseUrl(c), user, image, isNew), 201);
+    });
   })
   .get("/", async (c) => {
     const raw = c.req.query();
@@ -134,26 +122,28 @@ export const imageRoutes = new Hono<AppEnv>()
     return c.json({ success: true, message: "Image deleted", deleted_paths: img.paths, deleted_at: rfc3339(c.var.services.config.now()) });
   })
   .post("/:id/signed-url", async (c) => {
+    c.var.services.metering.requireFeature(c.var.principal.user, "signed_urls");
     const body = parse(SignedUrlBody, await jsonBody(c.req.raw));
-    const { images, config, secret } = c.var.services;
+    const { images, config, tokens } = c.var.services;
     const { user } = c.var.principal;
     const img = await images.get(user.id, c.req.param("id"));
     const seconds = body.expires_in_seconds ?? body.expires_in ?? 3600;
     const expires = Math.floor(config.now() / 1000) + seconds;
     const path = img.paths[0];
-    const token = sign(secret, user.username, path, new URLSearchParams(), expires);
+    const token = sign(tokens, user.username, path, new URLSearchParams(), expires);
     const url = `${cdnUrl(baseUrl(c), user.username, path)}?token=${token}&expires=${expires}`;
     await images.recordSignedUrl(img.id, url, expires * 1000);
     return c.json({ signed_url: url, expires_at: expires, expires_in_seconds: seconds });
   })
   .on(["PUT", "PATCH"], "/:id/visibility", async (c) => {
     const body = parse(VisibilityBody, await jsonBody(c.req.raw));
+    if (body.visibility === "private") c.var.services.metering.requireFeature(c.var.principal.user, "private_images");
     const img = await c.var.services.images.setVisibility(c.var.principal.user.id, c.req.param("id"), body.visibility);
     return c.json({ id: img.id, visibility: img.visibility, message: `Visibility updated to ${img.visibility}` });
   });
 
 /** `DELETE /api/v1/images/path/{username}/{filepath}`: the path may arrive percent-encoded whole. */
-export const pathRoutes = new Hono<AppEnv>().delete("/:username/*", async (c) => {
+export const pathRoutes = new Hono<Env>().delete("/:username/*", async (c) => {
   const { user } = c.var.principal;
   if (c.req.param("username") !== user.username) throw new AppError("FORBIDDEN", "That path belongs to another user");
   const raw = new URL(c.req.url).pathname.split("/").slice(6).join("/");

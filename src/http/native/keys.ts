@@ -1,9 +1,12 @@
 import { Hono } from "hono";
 import * as v from "valibot";
 import { notFound } from "../../domain/errors.ts";
-import type { AppEnv } from "../env.ts";
+import type { RouteEnv } from "../env.ts";
 import { jsonBody, parse } from "../validate.ts";
 import { keyItem, unix } from "./shape.ts";
+
+/** The services these routes use. */
+type Env = RouteEnv<"keys">;
 
 const CreateKey = v.strictObject({
   name: v.pipe(v.string("must be a string"), v.trim(), v.minLength(1, "must not be empty"), v.maxLength(100, "at most 100 characters")),
@@ -18,7 +21,7 @@ const CreateKey = v.strictObject({
   ),
 });
 
-export const keyRoutes = new Hono<AppEnv>()
+export const keyRoutes = new Hono<Env>()
   .get("/", async (c) => {
     const keys = await c.var.services.keys.list(c.var.principal.user.id);
     return c.json({ api_keys: keys.map(keyItem), total: keys.length });

@@ -1,8 +1,11 @@
 import { Hono } from "hono";
 import * as v from "valibot";
 import { INTERVALS, type MetricsQuery, validTimeZone } from "../../domain/metrics.ts";
-import type { AppEnv } from "../env.ts";
+import type { RouteEnv } from "../env.ts";
 import { parse } from "../validate.ts";
+
+/** The services these routes use. */
+type Env = RouteEnv<"metrics">;
 
 // GET /api/v1/metrics/datasets and /stats: the tenant's time series, in Imgwire's shapes and
 // with Imgwire's query parameters (interval, tz, date_start, date_end).
@@ -25,6 +28,6 @@ export function metricsQuery(raw: Record<string, string>): MetricsQuery {
   return { interval: q.interval, tz: q.tz, start: q.date_start, end: q.date_end };
 }
 
-export const metricsRoutes = new Hono<AppEnv>()
+export const metricsRoutes = new Hono<Env>()
   .get("/datasets", async (c) => c.json(await c.var.services.metrics.datasets(c.var.principal.user.id, metricsQuery(c.req.query()))))
   .get("/stats", async (c) => c.json(await c.var.services.metrics.stats(c.var.principal.user.id, metricsQuery(c.req.query()))));

@@ -1,10 +1,13 @@
 import { Hono } from "hono";
 import * as v from "valibot";
-import type { Preset } from "../../db/schema.ts";
+import type { Preset } from "../../domain/records.ts";
 import { parseParams } from "../../delivery/native.ts";
-import type { AppEnv } from "../env.ts";
+import type { RouteEnv } from "../env.ts";
 import { jsonBody, parse } from "../validate.ts";
 import { unix } from "./shape.ts";
+
+/** The services these routes use. */
+type Env = RouteEnv<"delivery" | "metering" | "presets">;
 
 const name = v.pipe(v.string("must be a string"), v.trim(), v.minLength(1, "must not be empty"), v.maxLength(50, "at most 50 characters"), v.regex(/^[\w.-]+$/, "may hold letters, digits, '_', '-' and '.'"));
 const description = v.nullable(v.pipe(v.string("must be a string"), v.maxLength(200, "at most 200 characters")));
@@ -29,7 +32,8 @@ function checkParams(p: Record<string, unknown>) {
   return p;
 }
 
-export const presetRoutes = new Hono<AppEnv>()
+export const presetRoutes = new Hono<Env>()
+  .use((c, next) => (c.var.services.metering.requireFeature(c.var.principal.user, "presets"), next()))
   .get("/", async (c) => {
     const list = await c.var.services.presets.list(c.var.principal.user.id);
     return c.json({ presets: list.map(shape), total: list.length });

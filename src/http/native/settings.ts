@@ -1,11 +1,13 @@
 import { Hono } from "hono";
 import * as v from "valibot";
-import type { User } from "../../db/schema.ts";
-import type { Services } from "../../services.ts";
-import type { AppEnv } from "../env.ts";
+import type { User } from "../../domain/records.ts";
+import type { AppServices, RouteEnv } from "../env.ts";
 import { FITS } from "../../delivery/native.ts";
 import { jsonBody, parse } from "../validate.ts";
 import { unix } from "./shape.ts";
+
+/** The services these routes use. */
+type Env = RouteEnv<"delivery" | "usage" | "users">;
 
 const positive = v.nullable(v.pipe(v.number("must be a number"), v.integer("must be a whole number"), v.minValue(1, "must be at least 1"), v.maxValue(10000, "must be at most 10000")));
 
@@ -25,7 +27,7 @@ const UpdateSettings = v.strictObject({
   language: v.optional(v.pipe(v.string(), v.regex(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$/, "must be a language tag like en or pt-BR"))),
 });
 
-async function settingsOf(s: Services, user: User) {
+async function settingsOf(s: Pick<AppServices, "usage">, user: User) {
   const storage = await s.usage.storage(user.id);
   return {
     id: user.id,
@@ -46,7 +48,7 @@ async function settingsOf(s: Services, user: User) {
   };
 }
 
-export const settingsRoutes = new Hono<AppEnv>()
+export const settingsRoutes = new Hono<Env>()
   .get("/", async (c) => c.json({ settings: await settingsOf(c.var.services, c.var.principal.user) }))
   .put("/", async (c) => {
     const body = parse(UpdateSettings, await jsonBody(c.req.raw));

@@ -1,4 +1,4 @@
-import type { ApiKey, User } from "../../db/schema.ts";
+import type { ApiKey, User } from "../../domain/records.ts";
 import type { ImageRecord } from "../../domain/images.ts";
 import { stemOf } from "../../domain/paths.ts";
 import { parseMetadata } from "../../domain/media-fields.ts";

@@ -1,9 +1,12 @@
 import { Hono } from "hono";
 import { periodBounds } from "../../domain/usage.ts";
-import type { AppEnv } from "../env.ts";
+import type { RouteEnv } from "../env.ts";
 import { unix } from "./shape.ts";
 
-export const usageRoutes = new Hono<AppEnv>().get("/", async (c) => {
+/** The services these routes use. */
+type Env = RouteEnv<"metering">;
+
+export const usageRoutes = new Hono<Env>().get("/", async (c) => {
   const { metering } = c.var.services;
   const { user } = c.var.principal;
   const s = await metering.status(user);
@@ -21,6 +24,8 @@ export const usageRoutes = new Hono<AppEnv>().get("/", async (c) => {
       max_api_requests_per_month: l.apiRequestsPerMonth,
       max_transformations_per_month: l.transformationsPerMonth,
     },
+    // What the plan includes (private_images, signed_urls, presets, assetsrepo): imgd's own field.
+    plan_features: l.features,
     // imgd's own limits, beside the reference's shape rather than inside it.
     other_limits: {
       max_views_per_month: l.viewsPerMonth,

@@ -1,7 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { CodecPool } from "../../../codecs/pool.ts";
-import type { Db } from "../../db/connection.ts";
-import type { VariantCache } from "../../store/variants.ts";
+import type { CodecPool } from "../../codecs/pool.ts";
+import type { VariantCache } from "../store/variants.ts";
 
 // Prometheus metrics of one imgd instance. Each instance has its own registry (no global
 // state), so embedders and tests can run several side by side. Figures that other parts keep
@@ -34,7 +33,7 @@ export class Telemetry {
   readonly #delivered: Counter<"cache">;
   readonly #deliveredBytes: Counter<"cache">;
 
-  constructor(d: { db: Db; pool: CodecPool; variants: VariantCache }) {
+  constructor(d: { pool: CodecPool; variants: VariantCache; blobTotals: () => Promise<{ count: number; bytes: number }> }) {
     const registers = [this.registry];
     this.#requests = new Counter({ name: "imgd_http_requests_total", help: "HTTP requests answered, by route group and status", labelNames: ["group", "status"], registers });
     this.#duration = new Histogram({
@@ -63,14 +62,9 @@ export class Telemetry {
     new Counter({ name: "imgd_variant_cache_evictions_total", help: "Variants evicted to stay under the size cap", registers, collect() { mirror(this, d.variants.stats().evictions); } });
     new Gauge({ name: "imgd_variant_cache_bytes", help: "Bytes of cached variants", registers, collect() { this.set(d.variants.stats().bytes); } });
     new Gauge({ name: "imgd_variant_cache_entries", help: "Cached variants", registers, collect() { this.set(d.variants.stats().entries); } });
-    const blobFigures = () =>
-      d.db
-        .selectFrom("blobs")
-        .select((eb) => [eb.fn.countAll<number>().as("n"), eb.fn.coalesce(eb.fn.sum<number>("size"), eb.lit(0)).as("bytes")])
-        .executeTakeFirstOrThrow();
     // Collected concurrently by the registry, so each asks for itself.
-    new Gauge({ name: "imgd_blobs", help: "Blobs (distinct uploaded files) stored", registers, async collect() { this.set(Number((await blobFigures()).n)); } });
-    new Gauge({ name: "imgd_blob_bytes", help: "Bytes of stored blobs", registers, async collect() { this.set(Number((await blobFigures()).bytes)); } });
+    new Gauge({ name: "imgd_blobs", help: "Blobs (distinct uploaded files) stored", registers, async collect() { this.set((await d.blobTotals()).count); } });
+    new Gauge({ name: "imgd_blob_bytes", help: "Bytes of stored blobs", registers, async collect() { this.set((await d.blobTotals()).bytes); } });
   }
 
   /** Label children, kept: looking them up by a labels object on every request costs more than the count. */

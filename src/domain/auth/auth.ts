@@ -1,0 +1,44 @@
+import { AppError } from "../errors.ts";
+import type { Keys, Principal, Scope } from "../keys.ts";
+import type { Metering, RateState } from "../metering.ts";
+
+// One admission step for every dialect: who is calling (the key), may it (scope, then the
+// dialect's own rules), and may it now (the key's minute window and the tenant's monthly API
+// requests). Dialects differ only in how they word a refusal.
+
+export interface AdmitOptions {
+  /** The scope this request needs. */
+  scope: Scope;
+  /** Imgwire's public client keys are accepted (their routes are held by `authorize`). */
+  allowClient?: boolean;
+  /** The dialect's own rules for this key, after the scope and before metering: throw to refuse. */
+  authorize?: (principal: Principal) => void | Promise<void>;
+  /** What a request without a key is told (dialects word it their own way). */
+  missingKey?: string;
+  /** Hears the key's rate window, for the X-RateLimit-* headers: also when the request is refused. */
+  onRate?: (state: RateState) => void;
+}
+
+/** The secret of `Authorization: Bearer <secret>`, or null. */
+export function bearer(header: string | null | undefined): string | null {
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? "");
+  return m ? m[1] : null;
+}
+
+/** The scope a method needs when a route says nothing else: reads `read`, the rest `write`. */
+export const scopeOf = (method: string): Scope => (method === "GET" || method === "HEAD" ? "read" : "write");
+
+export class Auth {
+  constructor(private readonly d: { keys: Keys; metering: Metering }) {}
+
+  /** authenticate → scope → dialect rules → meter. A refused request is not counted. */
+  async admit(authorization: string | null | undefined, opts: AdmitOptions): Promise<Principal> {
+    const secret = bearer(authorization);
+    if (!secret) throw new AppError("UNAUTHORIZED", opts.missingKey ?? "Missing API key: send 'Authorization: Bearer <key>'");
+    const principal = await this.d.keys.authenticate(secret, { allowClient: opts.allowClient });
+    if (!principal.scopes.has(opts.scope)) throw new AppError("FORBIDDEN", `This API key lacks the '${opts.scope}' scope`);
+    await opts.authorize?.(principal);
+    await this.d.metering.request(principal, opts.onRate ?? (() => {}));
+    return principal;
+  }
+}

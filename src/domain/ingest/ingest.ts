@@ -1,0 +1,302 @@
+import type { Kysely } from "kysely";
+import { checkComplete, probe, SUPPORTED_INPUTS, unsupportedFormat } from "../../../codecs/probe.ts";
+import type { InspectResult, ProbeResult } from "../../../codecs/types.ts";
+import type { Db } from "../../db/connection.ts";
+import type { Database, User } from "../../db/schema.ts";
+import { BlobTooLargeError, type BlobStore, type StagedBlob } from "../../store/types.ts";
+import { AppError } from "../errors.ts";
+import { newId } from "../ids.ts";
+import { type ImageRecord, live, type Visibility, withPaths } from "../image-rows.ts";
+import type { Metering } from "../metering.ts";
+import { stemOf, uploadPath } from "../paths.ts";
+
+// Every way an image arrives (native multipart, img.pro upload and import, Imgwire's signed PUT
+// and URL upload, the CLI through the native route) goes through these steps, in order:
+//   admit   — before any byte is read: the size limit (server, plan, dialect), the month's
+//             uploads, the storage left;
+//   receive — stream into the blob store while hashing (cut off at the limit), then check the
+//             header: format, pixel count, not cut short;
+//   verify  — decode once in the codec pool (a corrupt image is refused, nothing kept);
+//   store   — count the upload against the plan and commit blob and rows in one transaction.
+// The staged bytes belong to the Upload: whatever happens, they are committed or discarded,
+// once (`Ingest.run` guarantees the discard).
+
+export interface Uploader {
+  user: User;
+  /** Uploads without an account (img.pro): no plan, nothing metered, `maxBytes` limits them. */
+  anonymous?: boolean;
+  /** The dialect's own size limit, when it has a tighter one (an Imgwire client key, anonymous uploads). */
+  maxBytes?: number | null;
+}
+
+/** An upload let in: the most bytes it may have, and the storage its tenant has left. */
+export interface Admission {
+  readonly uploader: Uploader;
+  readonly maxBytes: number;
+  /** Bytes the plan lets the tenant add (null: no storage limit). */
+  readonly storageLeft: number | null;
+  readonly storageLimit: number | null;
+}
+
+export interface UploadInput {
+  filename: string;
+  /** A folder or a full path; see `uploadPath`. */
+  path?: string;
+  visibility?: Visibility;
+  /** Already normalised (see media-fields.ts). */
+  tags?: string[];
+  namespace?: string | null;
+  /** Custom fields, shown back as sent. */
+  metadata?: Record<string, unknown>;
+  expiresAt?: number | null;
+  /** Unique per tenant among live images: a match returns that image instead (`deduplicated`). */
+  externalId?: string | null;
+  sourceUrl?: string | null;
+  displayDate?: string | null;
+  /** Whether the viewer page is shown (img.pro's `public`); delivery follows `visibility`. */
+  pagePublic?: boolean;
+  /**
+   * Store as an item of its own even when the tenant has these bytes already (img.pro: every
+   * upload is a new media item), under the alias `{id}.{ext}`. The blob is still shared.
+   */
+  separate?: boolean;
+  /** The id the image gets, when the caller promised one before the bytes arrived (Imgwire). */
+  id?: string;
+}
+
+/** What was received, checked from its header, not yet stored. */
+export interface Received {
+  hash: string;
+  size: number;
+  header: ProbeResult;
+}
+
+export interface Stored {
+  image: ImageRecord;
+  isNew: boolean;
+  /** An image with the same external id was returned instead of storing this one. */
+  deduplicated?: boolean;
+}
+
+export interface IngestDeps {
+  db: Db;
+  blobs: BlobStore;
+  metering: Metering;
+  /** Decodes the whole image once: proves it is valid and yields its dominant colour. */
+  inspect: (source: () => Promise<Uint8Array>) => Promise<InspectResult>;
+  limits: { maxUploadBytes: number; maxSourcePixels: number };
+  now: () => number;
+}
+
+const storageFull = (limit: number, left: number, size?: number) =>
+  new AppError(
+    "PLAN_LIMIT_EXCEEDED",
+    `Storage limit of ${limit} bytes reached: ${left} bytes left${left > 0 ? `, the file is ${size ?? "larger"}` : ""}; delete images or move to a plan with more storage`,
+    { reason: "quota_exceeded" },
+  );
+
+export class Ingest {
+  constructor(private readonly d: IngestDeps) {}
+
+  /**
+   * Lets an upload in or refuses it before its body is read. `declaredBytes` is what the
+   * request says it carries; `overhead` how much of that is not the file (multipart framing).
+   */
+  async admit(uploader: Uploader, opts: { declaredBytes?: number | null; overhead?: number } = {}): Promise<Admission> {
+    const { metering, limits } = this.d;
+    const { user, anonymous = false } = uploader;
+    let maxBytes = anonymous ? limits.maxUploadBytes : metering.maxUploadBytes(user, limits.maxUploadBytes);
+    if (uploader.maxBytes != null) maxBytes = Math.min(maxBytes, uploader.maxBytes);
+    const overhead = opts.overhead ?? 0;
+    const declared = opts.declaredBytes ?? NaN;
+    if (declared > maxBytes + overhead) throw new AppError("PAYLOAD_TOO_LARGE", `File is larger than the upload limit of ${maxBytes} bytes`);
+    if (anonymous) return { uploader, maxBytes, storageLeft: null, storageLimit: null };
+    await metering.admitUpload(user);
+    const storage = await metering.storageLeft(user);
+    if (storage && (storage.left === 0 || declared - overhead > storage.left)) {
+      throw storageFull(storage.limit, storage.left, Number.isFinite(declared) && overhead === 0 ? declared : undefined);
+    }
+    return { uploader, maxBytes, storageLeft: storage?.left ?? null, storageLimit: storage?.limit ?? null };
+  }
+
+  /** Runs one upload; its staged bytes are discarded when `fn` ends without storing them. */
+  async run<T>(admission: Admission, fn: (upload: Upload) => Promise<T>): Promise<T> {
+    const upload = new Upload(this.d, admission);
+    try {
+      return await fn(upload);
+    } finally {
+      await upload.discard();
+    }
+  }
+}
+
+/** One upload's bytes on their way in. Made by `Ingest.run`, which owns its clean-up. */
+export class Upload {
+  #staged: StagedBlob | undefined;
+  #received: Received | undefined;
+  #used = false;
+
+  constructor(
+    private readonly d: IngestDeps,
+    private readonly admission: Admission,
+  ) {}
+
+  get received(): Received | undefined {
+    return this.#received;
+  }
+
+  /**
+   * Streams the body into the blob store while hashing and checks the header (format, pixel
+   * count, not cut off) without decoding. A refusal keeps nothing.
+   */
+  async receive(body: AsyncIterable<Uint8Array>): Promise<Received> {
+    if (this.#used) throw new AppError("VALIDATION_ERROR", "file: send one file per upload", { field: "file" });
+    this.#used = true;
+    const { maxBytes, storageLeft, storageLimit } = this.admission;
+    const byStorage = storageLeft !== null && storageLeft < maxBytes;
+    const limit = byStorage ? storageLeft : maxBytes;
+    let staged: StagedBlob;
+    try {
+      staged = await this.d.blobs.stage(body, limit);
+    } catch (err) {
+      if (!(err instanceof BlobTooLargeError)) throw err;
+      // Cut off at the storage left: over the plan rather than too large.
+      if (byStorage) throw storageFull(storageLimit!, storageLeft);
+      throw new AppError("PAYLOAD_TOO_LARGE", `File is larger than the upload limit of ${maxBytes} bytes`);
+    }
+    this.#staged = staged;
+    const header = checkHeader(staged, this.d.limits.maxSourcePixels);
+    this.#received = { hash: staged.hash, size: staged.size, header };
+    return this.#received;
+  }
+
+  /** The received bytes (for reading metadata before they are stored). */
+  read(): Promise<Uint8Array> {
+    if (!this.#staged) throw new Error("nothing received");
+    return this.#staged.read();
+  }
+
+  /** Decodes the image once (proof it is whole), then stores blob and rows; the bytes are consumed either way. */
+  async store(input: UploadInput): Promise<Stored> {
+    const staged = this.#staged;
+    const received = this.#received;
+    if (!staged || !received) throw new AppError("VALIDATION_ERROR", "file: is required", { field: "file" });
+    try {
+      // Read when a worker takes the job, so queued uploads hold no image bytes.
+      const inspected = await this.d.inspect(() => staged.read());
+      return await insert(this.d, this.admission.uploader.user.id, staged, received.header, inspected, input);
+    } finally {
+      await this.discard();
+    }
+  }
+
+  /** Drops the received bytes unless they were stored; safe to call again. */
+  async discard() {
+    const staged = this.#staged;
+    this.#staged = undefined;
+    await staged?.discard();
+  }
+}
+
+function checkHeader(staged: StagedBlob, maxSourcePixels: number): ProbeResult {
+  if (staged.size === 0) throw new AppError("INVALID_FILE", "File is empty");
+  const header = probe(staged.head);
+  if (!header) throw new AppError("INVALID_FILE", unsupportedFormat(staged.head) ?? `File is not a supported image (${SUPPORTED_INPUTS})`);
+  if (header.width * header.height > maxSourcePixels) {
+    throw new AppError("INVALID_FILE", `Image is ${header.width}×${header.height}, over the limit of ${maxSourcePixels} pixels`);
+  }
+  if (!checkComplete(staged.head, staged.tail, header.format)) {
+    throw new AppError("INVALID_FILE", `File is a truncated ${header.format.toUpperCase()}: its end is missing`);
+  }
+  return header;
+}
+
+function insert(d: IngestDeps, userId: string, staged: StagedBlob, header: ProbeResult, inspected: InspectResult, input: UploadInput): Promise<Stored> {
+  const now = d.now();
+  const wanted = uploadPath(input.path, input.filename, header.format);
+  return d.db.transaction().execute(async (trx): Promise<Stored> => {
+    if (input.externalId) {
+      // Checked again here, inside the write transaction: two uploads racing with one
+      // external id end with one image.
+      const same = await live(trx.selectFrom("images").selectAll().where("user_id", "=", userId).where("external_id", "=", input.externalId), now).executeTakeFirst();
+      if (same) return { image: await withPaths(trx, same), isNew: false, deduplicated: true };
+    }
+    const existing = input.separate
+      ? undefined
+      : await live(trx.selectFrom("images").selectAll().where("user_id", "=", userId).where("blob_hash", "=", staged.hash), now).orderBy("created_at").executeTakeFirst();
+    const id = input.id ?? newId(now);
+    const path = input.separate ? { path: `${id}.${header.format}`, free: true } : await claimPath(trx, userId, wanted.path, existing?.id, wanted.explicit);
+    if (existing) {
+      if (path.free) await insertPath(trx, userId, path.path, existing.id, now);
+      return { image: await withPaths(trx, existing), isNew: false };
+    }
+    // Refuses (throws) when over the plan: before the blob is committed, so nothing is kept.
+    await d.metering.countUpload(trx, userId, staged.size);
+    await trx
+      .insertInto("blobs")
+      .values({ hash: staged.hash, size: staged.size, format: header.format, mime: header.mime, width: inspected.width, height: inspected.height, created_at: now })
+      .onConflict((oc) => oc.column("hash").doNothing())
+      .execute();
+    // Inside the transaction: a concurrent delete of the same content cannot trash the file
+    // between our check and our row.
+    await staged.commit();
+    await trx
+      .insertInto("images")
+      .values({
+        id,
+        user_id: userId,
+        blob_hash: staged.hash,
+        original_filename: input.filename.slice(0, 255) || "image",
+        sanitized_filename: path.path.slice(path.path.lastIndexOf("/") + 1),
+        format: header.format,
+        mime_type: header.mime,
+        size: staged.size,
+        width: inspected.width,
+        height: inspected.height,
+        visibility: input.visibility ?? "public",
+        dominant_color: inspected.dominantColor,
+        namespace: input.namespace ?? null,
+        metadata: JSON.stringify(input.metadata ?? {}),
+        external_id: input.externalId ?? null,
+        source_url: input.sourceUrl ?? null,
+        expires_at: input.expiresAt ?? null,
+        page_public: input.pagePublic === false ? 0 : 1,
+        display_date: input.displayDate ?? null,
+        signed_url: null,
+        signed_url_expires_at: null,
+        created_at: now,
+        updated_at: now,
+      })
+      .execute();
+    await insertPath(trx, userId, path.path, id, now);
+    const tags = [...new Set(input.tags ?? [])];
+    if (tags.length) await trx.insertInto("image_tags").values(tags.map((tag) => ({ image_id: id, tag }))).execute();
+    const image = await trx.selectFrom("images").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
+    return { image: { ...image, paths: [path.path], tags: tags.sort() }, isNew: true };
+  });
+}
+
+/**
+ * Picks the alias for an upload. An explicit path that another image holds is a conflict; a
+ * path derived from the file name gets a numeric suffix instead, so re-uploading "photo.jpg"
+ * with new content never fails.
+ */
+async function claimPath(trx: Kysely<Database>, userId: string, wanted: string, sameImageId: string | undefined, explicit: boolean) {
+  for (let n = 0; n < 1000; n++) {
+    const path = n === 0 ? wanted : withSuffix(wanted, n);
+    const holder = await trx.selectFrom("image_paths").select("image_id").where("user_id", "=", userId).where("stem", "=", stemOf(path)).executeTakeFirst();
+    if (!holder) return { path, free: true };
+    if (holder.image_id === sameImageId) return { path, free: false };
+    if (explicit) throw new AppError("CONFLICT", `Path '${path}' is already used by another image`);
+  }
+  throw new AppError("CONFLICT", `Too many images named like '${wanted}'`);
+}
+
+function withSuffix(path: string, n: number) {
+  const stem = stemOf(path);
+  return `${stem}-${n}${path.slice(stem.length)}`;
+}
+
+async function insertPath(trx: Kysely<Database>, userId: string, path: string, imageId: string, now: number) {
+  await trx.insertInto("image_paths").values({ user_id: userId, stem: stemOf(path), path, image_id: imageId, created_at: now }).execute();
+}

@@ -1,0 +1,74 @@
+import type { Kysely } from "kysely";
+import type { Db } from "../db/connection.ts";
+import type { Database } from "../db/schema.ts";
+import type { BlobStore } from "../store/types.ts";
+import { notFound } from "./errors.ts";
+import { attachPaths, type ImageRecord } from "./image-rows.ts";
+
+// Removing images: rows, paths and tags in one transaction; a blob no image uses any more is
+// moved to the store's trash inside it, then purged after the commit or restored after a
+// rollback (a crash in between is settled by the store's start-up sweep).
+
+export interface RemovalDeps {
+  db: Db;
+  blobs: BlobStore;
+  /** A tenant's images changed in a way that changes what a delivery URL answers. */
+  onChanged: (userId: string) => void;
+  /** Called after the rows of deleted images are gone, to drop their cached variants. */
+  onBlobsReleased: (hashes: string[]) => Promise<void>;
+}
+
+export class Removal {
+  constructor(private readonly d: RemovalDeps) {}
+
+  /** Deletes images (rows, paths, tags) and any blob no image uses any more. */
+  async delete(userId: string, ids: string[]): Promise<ImageRecord[]> {
+    if (ids.length === 0) return [];
+    const released: string[] = [];
+    try {
+      const deleted = await this.d.db.transaction().execute(async (trx) => {
+        const rows = await trx.selectFrom("images").selectAll().where("user_id", "=", userId).where("id", "in", ids).execute();
+        if (rows.length === 0) return [];
+        const withPaths = await attachPaths(trx, rows);
+        await trx.deleteFrom("images").where("id", "in", rows.map((r) => r.id)).execute();
+        await releaseBlobs(trx, this.d.blobs, [...new Set(rows.map((r) => r.blob_hash))], released);
+        return withPaths;
+      });
+      this.d.onChanged(userId);
+      if (released.length) {
+        await Promise.all(released.map((h) => this.d.blobs.purge(h)));
+        await this.d.onBlobsReleased(released);
+      }
+      return deleted;
+    } catch (err) {
+      // The rows are back (rolled back): so must be their files.
+      await Promise.all(released.map((h) => this.d.blobs.restore(h)));
+      throw err;
+    }
+  }
+
+  /** Removes one alias; the image goes with its last one. */
+  async deletePath(userId: string, path: string): Promise<{ remaining: string[]; imageDeleted: boolean }> {
+    const row = await this.d.db.selectFrom("image_paths").select(["image_id", "path"]).where("user_id", "=", userId).where("path", "=", path).executeTakeFirst();
+    if (!row) throw notFound("Path");
+    const others = await this.d.db.selectFrom("image_paths").select("path").where("image_id", "=", row.image_id).where("path", "!=", path).execute();
+    if (others.length === 0) {
+      await this.delete(userId, [row.image_id]);
+      return { remaining: [], imageDeleted: true };
+    }
+    await this.d.db.deleteFrom("image_paths").where("user_id", "=", userId).where("path", "=", path).execute();
+    this.d.onChanged(userId);
+    return { remaining: others.map((o) => o.path).sort(), imageDeleted: false };
+  }
+}
+
+/** Within a transaction: drops blob rows no image references and moves their files aside. */
+async function releaseBlobs(trx: Kysely<Database>, blobs: BlobStore, hashes: string[], released: string[]): Promise<void> {
+  for (const hash of hashes) {
+    const used = await trx.selectFrom("images").select("id").where("blob_hash", "=", hash).limit(1).executeTakeFirst();
+    if (used) continue;
+    await trx.deleteFrom("blobs").where("hash", "=", hash).execute();
+    await blobs.trash(hash);
+    released.push(hash);
+  }
+}

@@ -1,0 +1,62 @@
+// The on-disk layout of an embedded (SQLite + filesystem) imgd data directory, as operator
+// tools see it. The server reaches these files only through its stores; backup, restore and
+// doctor work on the directory itself, so they share this one description of it.
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { readdir, stat } from "node:fs/promises";
+import { join } from "node:path";
+
+export const HASH = /^[0-9a-f]{64}$/;
+
+export function layout(dataDir: string) {
+  return {
+    database: join(dataDir, "imgd.sqlite"),
+    secret: join(dataDir, "secret.key"),
+    blobs: join(dataDir, "blobs"),
+    variants: join(dataDir, "variants"),
+    tmp: join(dataDir, "tmp"),
+    trash: join(dataDir, "trash"),
+    blob: (hash: string) => join(dataDir, "blobs", hash.slice(0, 2), hash.slice(2, 4), hash),
+    variant: (key: string) => join(dataDir, "variants", key.slice(0, 2), key.slice(2, 4), key),
+  };
+}
+
+/** Files of a two-level sharded tree (root/ab/cd/name); a missing root has none. */
+export async function* shardedFiles(root: string): AsyncGenerator<{ name: string; path: string }> {
+  for (const a of await readdir(root).catch(() => [] as string[])) {
+    for (const b of await readdir(join(root, a)).catch(() => [] as string[])) {
+      for (const name of await readdir(join(root, a, b)).catch(() => [] as string[])) yield { name, path: join(root, a, b, name) };
+    }
+  }
+}
+
+export async function sha256File(path: string): Promise<string> {
+  const h = createHash("sha256");
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest("hex");
+}
+
+export async function exists(path: string): Promise<boolean> {
+  return stat(path).then(() => true, () => false);
+}
+
+/** Entries of a directory, none if it is missing. */
+export async function entries(dir: string): Promise<string[]> {
+  return readdir(dir).catch(() => []);
+}
+
+/** Reports progress on stderr: rewritten in place on a terminal, a line every few seconds otherwise. */
+export function progressReporter(label: string, quiet: boolean) {
+  const tty = !!process.stderr.isTTY;
+  let last = 0;
+  return {
+    step(done: number, total: number) {
+      if (quiet) return;
+      const now = Date.now();
+      if (done !== total && now - last < (tty ? 100 : 2000)) return;
+      last = now;
+      const line = `${label}: ${done}/${total}${total ? ` (${Math.floor((done / total) * 100)} %)` : ""}`;
+      process.stderr.write(tty ? `\r${line}${done === total ? "\n" : ""}` : `${line}\n`);
+    },
+  };
+}

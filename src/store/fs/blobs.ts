@@ -1,0 +1,185 @@
+import { createHash, randomUUID } from "node:crypto";
+import { mkdir, open, readdir, rename, stat } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { BlobTooLargeError, type BlobStore, type StagedBlob, type StoredObject } from "../types.ts";
+import { type FileBody, fileObject, fileStream, ignoreMissing, readWhole, syncDir, unlinkIfPresent } from "./files.ts";
+
+const HEAD_BYTES = 1 << 20;
+const TAIL_BYTES = 8 << 10;
+const HASH = /^[0-9a-f]{64}$/;
+const PART = ".part";
+
+/**
+ * Blobs as files under `blobs/ab/cd/<sha256>`. A blob is written to `tmp/`, fsynced, then
+ * renamed into place (and the directory fsynced), so a crash leaves a whole blob or a leftover
+ * in `tmp/` that the start-up sweep removes. Deleted blobs wait in `trash/` until the
+ * transaction that deleted their rows has committed.
+ */
+export class FsBlobStore implements BlobStore {
+  readonly #root: string;
+  readonly #tmp: string;
+  readonly #trash: string;
+  readonly #fileBody: FileBody;
+
+  constructor(dataDir: string, options: { fileBody?: FileBody } = {}) {
+    this.#root = join(dataDir, "blobs");
+    this.#tmp = join(dataDir, "tmp");
+    this.#trash = join(dataDir, "trash");
+    this.#fileBody = options.fileBody ?? fileStream;
+  }
+
+  async init() {
+    await Promise.all([this.#root, this.#tmp, this.#trash].map((d) => mkdir(d, { recursive: true })));
+  }
+
+  #path(hash: string) {
+    if (!HASH.test(hash)) throw new Error(`not a blob hash: ${hash}`);
+    return join(this.#root, hash.slice(0, 2), hash.slice(2, 4), hash);
+  }
+
+  async stage(source: AsyncIterable<Uint8Array>, maxBytes: number): Promise<StagedBlob> {
+    const tempPath = join(this.#tmp, `${randomUUID()}${PART}`);
+    const file = await open(tempPath, "wx");
+    const hasher = createHash("sha256");
+    const head = new Uint8Array(HEAD_BYTES);
+    let headLen = 0;
+    let tail: Uint8Array = new Uint8Array(0);
+    let size = 0;
+    try {
+      try {
+        for await (const chunk of source) {
+          size += chunk.byteLength;
+          if (size > maxBytes) throw new BlobTooLargeError(maxBytes);
+          hasher.update(chunk);
+          if (headLen < HEAD_BYTES) {
+            const n = Math.min(HEAD_BYTES - headLen, chunk.byteLength);
+            head.set(chunk.subarray(0, n), headLen);
+            headLen += n;
+          }
+          tail = lastBytes(tail, chunk, TAIL_BYTES);
+          await file.write(chunk);
+        }
+        await file.sync();
+      } finally {
+        // Closed before anything renames or removes it.
+        await file.close();
+      }
+    } catch (err) {
+      await unlinkIfPresent(tempPath);
+      throw err;
+    }
+    const hash = hasher.digest("hex");
+    return new FsStagedBlob(hash, size, head.slice(0, headLen), tail, tempPath, () => this.#commit(tempPath, hash));
+  }
+
+  async #commit(tempPath: string, hash: string) {
+    const target = this.#path(hash);
+    if (await isFile(target)) {
+      await unlinkIfPresent(tempPath);
+      return;
+    }
+    await mkdir(dirname(target), { recursive: true });
+    // Replaces a target that appeared meanwhile: same hash, same bytes.
+    await rename(tempPath, target);
+    await syncDir(dirname(target));
+  }
+
+  async read(hash: string): Promise<Uint8Array> {
+    return readWhole(this.#path(hash));
+  }
+
+  async open(hash: string): Promise<StoredObject | null> {
+    return fileObject(this.#path(hash), this.#fileBody);
+  }
+
+  async exists(hash: string) {
+    return isFile(this.#path(hash));
+  }
+
+  async trash(hash: string) {
+    await rename(this.#path(hash), join(this.#trash, hash)).catch(ignoreMissing);
+  }
+
+  async restore(hash: string) {
+    const target = this.#path(hash);
+    await mkdir(dirname(target), { recursive: true });
+    await rename(join(this.#trash, hash), target).catch(ignoreMissing);
+  }
+
+  async purge(hash: string) {
+    if (!HASH.test(hash)) throw new Error(`not a blob hash: ${hash}`);
+    await unlinkIfPresent(join(this.#trash, hash));
+  }
+
+  async sweep(isKnown: (hash: string) => Promise<boolean>) {
+    let removed = 0;
+    // Partial uploads from a crash or a cut connection.
+    for (const name of await readdir(this.#tmp)) {
+      if (!name.endsWith(PART)) continue;
+      await unlinkIfPresent(join(this.#tmp, name));
+      removed++;
+    }
+    // Trashed blobs: a crash between trash and purge; restore the ones a row still uses.
+    for (const name of await readdir(this.#trash)) {
+      if (HASH.test(name) && (await isKnown(name))) await this.restore(name);
+      else {
+        await unlinkIfPresent(join(this.#trash, name));
+        removed++;
+      }
+    }
+    // Blobs whose row never committed (a crash between commit and the database insert).
+    for (const a of await readdir(this.#root)) {
+      for (const b of await readdir(join(this.#root, a)).catch(() => [])) {
+        for (const name of await readdir(join(this.#root, a, b)).catch(() => [])) {
+          if (!HASH.test(name) || !(await isKnown(name))) {
+            await unlinkIfPresent(join(this.#root, a, b, name));
+            removed++;
+          }
+        }
+      }
+    }
+    return { removed };
+  }
+}
+
+/** The handle of a staged file; its path stays private to the driver. */
+class FsStagedBlob implements StagedBlob {
+  readonly #path: string;
+  readonly #move: () => Promise<void>;
+  #state: "staged" | "committed" | "discarded" = "staged";
+
+  constructor(readonly hash: string, readonly size: number, readonly head: Uint8Array, readonly tail: Uint8Array, path: string, move: () => Promise<void>) {
+    this.#path = path;
+    this.#move = move;
+  }
+
+  read() {
+    if (this.#state !== "staged") return Promise.reject(new Error(`staged blob ${this.hash} was ${this.#state}`));
+    return readWhole(this.#path);
+  }
+
+  async commit() {
+    if (this.#state !== "staged") throw new Error(`staged blob ${this.hash} was ${this.#state}`);
+    await this.#move();
+    this.#state = "committed";
+  }
+
+  async discard() {
+    if (this.#state !== "staged") return;
+    this.#state = "discarded";
+    await unlinkIfPresent(this.#path);
+  }
+}
+
+async function isFile(path: string) {
+  return stat(path).then((s) => s.isFile(), () => false);
+}
+
+function lastBytes(prev: Uint8Array, chunk: Uint8Array, n: number): Uint8Array {
+  if (chunk.byteLength >= n) return chunk.slice(chunk.byteLength - n);
+  const keep = Math.min(prev.byteLength, n - chunk.byteLength);
+  const out = new Uint8Array(keep + chunk.byteLength);
+  out.set(prev.subarray(prev.byteLength - keep), 0);
+  out.set(chunk, keep);
+  return out;
+}

@@ -1,0 +1,79 @@
+import { open, stat, unlink } from "node:fs/promises";
+import type { StoredObject } from "../types.ts";
+
+// File helpers the filesystem drivers share. Single files are removed with unlink: a recursive
+// rm is for trees only, and under Windows emulation rm of a file fails outright. Every handle
+// opened here is closed before the file can be renamed or removed (Windows refuses either
+// while a handle is open).
+
+/** Turns a local file into a response body as cheaply as the runtime can (sendfile on Bun). */
+export type FileBody = (path: string) => BodyInit;
+
+const CHUNK = 256 * 1024;
+
+export async function unlinkIfPresent(path: string): Promise<void> {
+  await unlink(path).catch(ignoreMissing);
+}
+
+export function ignoreMissing(err: NodeJS.ErrnoException) {
+  if (err.code !== "ENOENT") throw err;
+}
+
+/**
+ * Makes a rename in `dir` durable. Windows cannot open a directory, and does not need this:
+ * NTFS journals the rename itself. So it is skipped there on purpose, and elsewhere a platform
+ * that refuses is tolerated the same way.
+ */
+export async function syncDir(dir: string): Promise<void> {
+  if (process.platform === "win32") return;
+  const fd = await open(dir, "r").catch(() => null);
+  if (!fd) return;
+  try {
+    await fd.sync().catch(() => {});
+  } finally {
+    await fd.close();
+  }
+}
+
+/** A file as a web stream; the handle is open only while it is read and closes at the end or on cancel. */
+export function fileStream(path: string): ReadableStream<Uint8Array> {
+  let fd: Awaited<ReturnType<typeof open>> | null = null;
+  const close = async () => {
+    const f = fd;
+    fd = null;
+    await f?.close();
+  };
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        fd ??= await open(path, "r");
+        const buf = new Uint8Array(CHUNK);
+        const { bytesRead } = await fd.read(buf, 0, CHUNK, null);
+        if (bytesRead === 0) {
+          await close();
+          controller.close();
+        } else controller.enqueue(bytesRead === CHUNK ? buf : buf.slice(0, bytesRead));
+      } catch (err) {
+        await close().catch(() => {});
+        controller.error(err);
+      }
+    },
+    cancel: close,
+  });
+}
+
+export async function readWhole(path: string): Promise<Uint8Array> {
+  const f = await open(path, "r");
+  try {
+    return new Uint8Array(await f.readFile());
+  } finally {
+    await f.close();
+  }
+}
+
+/** A stored file of known size, or null when it is missing. */
+export async function fileObject(path: string, fileBody: FileBody): Promise<StoredObject | null> {
+  const size = await stat(path).then((s) => (s.isFile() ? s.size : -1), () => -1);
+  if (size < 0) return null;
+  return { size, body: () => fileBody(path), stream: () => fileStream(path) };
+}
