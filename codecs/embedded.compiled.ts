@@ -17,6 +17,7 @@ import vipsHeif from "wasm-vips/vips-heif.wasm" with { type: "file" };
 import vipsJxl from "wasm-vips/vips-jxl.wasm" with { type: "file" };
 import vipsResvg from "wasm-vips/vips-resvg.wasm" with { type: "file" };
 import webpEnc from "@jsquash/webp/codec/enc/webp_enc.wasm" with { type: "file" };
+import libheif from "libheif-js/libheif-wasm/libheif.wasm" with { type: "file" };
 // Types only: a value import from wasm.ts would be a cycle (wasm.ts imports this module).
 import type { EmbeddedVipsAssets } from "./wasm.ts";
 
@@ -33,14 +34,16 @@ export function embeddedAssets(entries: EmbeddedEntries): EmbeddedVipsAssets {
   // "[name]-[hash].[ext]"); entrypoints are below it at their root-relative paths.
   const root = dirname(vipsWasm);
   // Keyed by the names wasm-vips asks `locateFile` for (vips.wasm and VIPS_SIDE_MODULES) and by
-  // WEBP_ENCODER_WASM. Every worker loads all of them at start, so a missing one makes the
-  // binary fail to start (test/binary.test.ts).
+  // WEBP_ENCODER_WASM and HEIF_DECODER_WASM. Every worker loads all but libheif at start, so a
+  // missing one makes the binary fail to start; libheif loads on a worker's first HEIC
+  // (test/binary.test.ts uploads one).
   const files: Record<string, string> = {
     "vips.wasm": vipsWasm,
     "vips-heif.wasm": vipsHeif,
     "vips-jxl.wasm": vipsJxl,
     "vips-resvg.wasm": vipsResvg,
     "webp_enc.wasm": webpEnc,
+    "libheif.wasm": libheif,
   };
   // Joined with "/" on every platform: on Windows the root is "B:/~BUN/root", and `new Worker`
   // finds an embedded script only by that spelling (with "\" it fails with ENOENT, measured

@@ -9,10 +9,11 @@
 // mean the same thing for every source; it still runs after shrink-on-load and crop, so it
 // touches at most about four times the output's pixels.
 
+import type { Prepared, RawImage } from "./decoders/index.ts";
 import { plan, shrinkOnLoad, type Plan } from "./geometry.ts";
 import { avifTooLarge, CodecError, type Gravity, type InputFormat, type InspectResult, OUTPUT_MIME, type OutputFormat, type TransformResult, type TransformSpec } from "./types.ts";
 import type { Vips, VipsImage, WebpEncoder } from "./wasm.ts";
-import { encodeWebp, type Keep } from "./webp.ts";
+import { encodeAnimatedWebp, encodeWebp, type Keep } from "./webp.ts";
 
 /** The encoders a worker holds: wasm-vips for everything, jsquash's libwebp for lossy WebP. */
 export interface Codecs {
@@ -21,9 +22,17 @@ export interface Codecs {
 }
 
 export interface Limits {
-  /** Refuse sources with more pixels than this (upright width × height). */
+  /** Refuse sources with more pixels than this (width × height × frames of an animation). */
   maxSourcePixels?: number;
+  /** Refuse animations with more frames than this. */
+  maxAnimationFrames?: number;
 }
+
+/** Output formats that keep an animated source animated. */
+const ANIMATED_OUTPUT: ReadonlySet<OutputFormat> = new Set(["gif", "webp"]);
+
+/** Frame delay when the source has none, in ms (browsers' own default for GIF is about this). */
+const DEFAULT_DELAY = 100;
 
 /** Loaders we accept; every other libvips loader is blocked (see `restrictLoaders`). */
 const LOADERS: Record<string, InputFormat> = {
@@ -35,8 +44,10 @@ const LOADERS: Record<string, InputFormat> = {
   tiffload: "tiff",
   svgload: "svg",
   jxlload: "jxl",
+  ppmload: "pnm",
+  radload: "hdr",
 };
-const LOADER_CLASSES = ["Jpeg", "Png", "Webp", "Nsgif", "Heif", "Tiff", "Svg", "Jxl"];
+const LOADER_CLASSES = ["Jpeg", "Png", "Webp", "Nsgif", "Heif", "Tiff", "Svg", "Jxl", "Ppm", "Rad"];
 
 /** Blocks all libvips loaders except those for the formats imgd accepts (less attack surface). */
 export function restrictLoaders(vips: Vips): void {
@@ -61,6 +72,8 @@ class State {
   orientation = 1;
   hadProfile = false;
   keep: Keep = "none";
+  /** Set when every frame of an animated source is kept: `image` is then all frames stacked. */
+  animation: { pages: number; pageHeight: number; delays: number[]; loop: number } | null = null;
   format: OutputFormat;
   output: Uint8Array | null = null;
 
@@ -68,7 +81,7 @@ class State {
 
   constructor(
     readonly codecs: Codecs,
-    readonly bytes: Uint8Array,
+    readonly source: Prepared,
     readonly spec: TransformSpec,
     readonly limits: Limits,
   ) {
@@ -85,6 +98,13 @@ class State {
   replace(next: VipsImage): void {
     if (this.#image && this.#image !== next) this.#image.delete();
     this.#image = next;
+  }
+
+  /** Hands the current image over to the caller, who must delete it. */
+  take(): VipsImage {
+    const img = this.image;
+    this.#image = null;
+    return img;
   }
 
   dispose(): void {
@@ -110,15 +130,48 @@ function loaderName(image: VipsImage): string {
   return image.getString("vips-loader").replace(/_(buffer|source|file)$/, "");
 }
 
-function checkPixels(width: number, height: number, limits: Limits): void {
-  if (limits.maxSourcePixels !== undefined && width * height > limits.maxSourcePixels) {
-    throw new CodecError("too_large", `source is ${width}×${height}, over the limit of ${limits.maxSourcePixels} pixels`);
+function checkFrames(frames: number, limits: Limits): void {
+  if (limits.maxAnimationFrames !== undefined && frames > limits.maxAnimationFrames) {
+    throw new CodecError("too_large", `source has ${frames} frames, over the limit of ${limits.maxAnimationFrames}`);
   }
+}
+
+/** `frames`: how many frames will be decoded (all of an animation kept animated, else one). */
+function checkPixels(width: number, height: number, limits: Limits, frames = 1): void {
+  if (limits.maxSourcePixels !== undefined && width * height * frames > limits.maxSourcePixels) {
+    const size = frames > 1 ? `${width}×${height}×${frames} frames` : `${width}×${height}`;
+    throw new CodecError("too_large", `source is ${size}, over the limit of ${limits.maxSourcePixels} pixels`);
+  }
+}
+
+function pagesOf(image: VipsImage): number {
+  return image.getTypeof("n-pages") ? Math.max(1, image.getInt("n-pages")) : 1;
 }
 
 /** Opens the source lazily: only the header is read until pixels are asked for. */
 function openHeader(vips: Vips, bytes: Uint8Array): VipsImage {
   return vips.Image.newFromBuffer(bytes, "", { access: "sequential", fail_on: "truncated" });
+}
+
+/** Pixels from a decoder of ours as a vips image (copied into wasm memory). */
+function fromRaw(vips: Vips, raw: RawImage): VipsImage {
+  const mem = vips.Image.newFromMemory(raw.data, raw.width, raw.height, raw.bands, vips.BandFormat.uchar);
+  const out = mem.copy({ interpretation: raw.bands <= 2 ? "b-w" : "srgb" });
+  mem.delete();
+  if (raw.orientation && raw.orientation !== 1) out.setInt("orientation", raw.orientation);
+  return out;
+}
+
+/** The source, opened: a header-only libvips load, or decoded pixels. */
+function open(vips: Vips, source: Prepared): { image: VipsImage; loader: string } {
+  if (source.raw) return { image: fromRaw(vips, source.raw), loader: "decoded" };
+  const image = openHeader(vips, source.bytes!);
+  const loader = loaderName(image);
+  if (image.coding !== "rad") return { image, loader };
+  // Radiance pixels load still coded (RGBE, 4 bytes that are not RGBA): to float scRGB first.
+  const float = image.rad2float();
+  image.delete();
+  return { image: float, loader };
 }
 
 /** 16-bit (and other wide) pixels to 8-bit, keeping alpha meaningful. */
@@ -196,21 +249,41 @@ function anchor(g: Gravity, W: number, H: number, w: number, h: number): { left:
 const load: Step = {
   name: "load",
   run(s) {
-    const { vips, bytes, spec } = s;
-    const head = openHeader(vips, bytes);
+    const { vips, spec } = s;
+    const { image: head, loader } = open(vips, s.source);
     s.replace(head);
-    s.loader = loaderName(head);
-    if (!(s.loader in LOADERS)) throw new CodecError("invalid_image", `unsupported format (${s.loader})`);
+    s.loader = loader;
+    if (!(s.loader in LOADERS) && loader !== "decoded") throw new CodecError("invalid_image", `unsupported format (${s.loader})`);
+    const bytes = s.source.bytes!;
     s.orientation = orientationOf(head);
     const swap = s.orientation >= 5;
     s.sourceWidth = swap ? head.height : head.width;
     s.sourceHeight = swap ? head.width : head.height;
-    checkPixels(s.sourceWidth, s.sourceHeight, s.limits);
+    const pages = pagesOf(head);
+    const animate = pages > 1 && spec.frame === undefined && ANIMATED_OUTPUT.has(spec.format);
+    checkFrames(pages, s.limits);
+    checkPixels(s.sourceWidth, s.sourceHeight, s.limits, animate ? pages : 1);
+    const frame = spec.frame ?? 0;
+    if (frame >= pages) throw new CodecError("invalid_image", `frame ${frame} does not exist: the image has ${pages} (numbered from 0)`);
 
     s.region = clampRect(spec.crop, s.sourceWidth, s.sourceHeight);
     s.plan = plan(s.region.width, s.region.height, spec);
+    if (animate) {
+      // Every frame, stacked (libvips' "toilet roll"), composited as they are shown.
+      const delays = head.getTypeof("delay") ? head.getArrayInt("delay") : [];
+      s.animation = {
+        pages,
+        pageHeight: head.height,
+        delays: Array.from({ length: pages }, (_, i) => (delays[i] !== undefined && delays[i]! > 0 ? delays[i]! : DEFAULT_DELAY)),
+        loop: head.getTypeof("loop") ? head.getInt("loop") : 0,
+      };
+      // (`n` is an option of the GIF and WebP loaders that the generic typing does not list.)
+      s.replace(vips.Image.newFromBuffer(bytes, "", { n: -1, fail_on: "truncated" } as { fail_on: string }));
+      return;
+    }
     const factor = shrinkOnLoad(s.region.width, s.region.height, s.plan.resize);
-    const options = { access: "sequential", fail_on: "truncated" } as const;
+    const options = { access: "sequential", fail_on: "truncated", ...(frame > 0 ? { page: frame } : {}) } as const;
+    if (frame > 0 && !(s.loader === "webpload" && factor > 1)) s.replace(vips.Image.newFromBuffer(bytes, "", options as { access: string }));
     if (s.loader === "jpegload" && factor > 1) {
       s.replace(vips.Image.jpegloadBuffer(bytes, { ...options, shrink: factor }));
     } else if (s.loader === "webpload" && factor > 1) {
@@ -372,6 +445,10 @@ const encode: Step = {
       case "gif":
         s.output = img.writeToBuffer(".gif", { keep });
         break;
+      case "tiff":
+        // Lossless, as TIFF is used for (Imgwire's format=tiff): deflate with the predictor.
+        s.output = img.writeToBuffer(".tif", { compression: "deflate", predictor: "horizontal", keep });
+        break;
     }
   },
 };
@@ -379,14 +456,64 @@ const encode: Step = {
 /** The transform, step by step. Exported so its shape can be read (and logged) in one place. */
 export const STEPS: readonly Step[] = [load, orient, crop, srgb, resize, pad, flatten, metadata, encode];
 
-export function transform(codecs: Codecs, bytes: Uint8Array, spec: TransformSpec, limits: Limits = {}): TransformResult {
-  const s = new State(codecs, bytes, spec, limits);
+/** The steps applied to each frame of an animation, between load and encode. */
+const FRAME_STEPS: readonly Step[] = [crop, srgb, resize, pad];
+
+export function transform(codecs: Codecs, source: Prepared, spec: TransformSpec, limits: Limits = {}): TransformResult {
+  const s = new State(codecs, source, spec, limits);
   try {
-    for (const step of STEPS) step.run(s);
+    load.run(s);
+    if (s.animation) return transformFrames(s);
+    for (const step of STEPS.slice(1)) step.run(s);
     const data = s.output!;
     return { data, format: s.format, mime: OUTPUT_MIME[s.format], width: s.image.width, height: s.image.height };
   } finally {
     s.dispose();
+  }
+}
+
+/**
+ * An animation to GIF or WebP: the per-frame steps on each frame (same geometry for all), then
+ * one animated file with the source's delays and loop count.
+ */
+function transformFrames(s: State): TransformResult {
+  const { pages, pageHeight, delays, loop } = s.animation!;
+  const full = s.image;
+  const frames: VipsImage[] = [];
+  try {
+    for (let i = 0; i < pages; i++) {
+      const f = new State(s.codecs, s.source, s.spec, s.limits);
+      Object.assign(f, { sourceWidth: s.sourceWidth, sourceHeight: s.sourceHeight, region: s.region, plan: s.plan, format: s.format });
+      f.replace(full.extractArea(0, i * pageHeight, full.width, pageHeight));
+      try {
+        for (const step of FRAME_STEPS) step.run(f);
+        // Frames must share a band layout to be stacked again (pad may add alpha to some).
+        frames.push(f.take());
+      } finally {
+        f.dispose();
+      }
+    }
+    const { width, height } = frames[0]!;
+    const q = Math.min(100, Math.max(1, Math.round(s.spec.quality)));
+    let data: Uint8Array;
+    if (s.format === "webp") {
+      data = encodeAnimatedWebp(frames.map((fr) => encodeWebp(fr, s.codecs.webp, q, "none")), width, height, delays, loop);
+    } else {
+      const stacked = s.vips.Image.arrayjoin(frames, { across: 1 });
+      try {
+        const out = stacked.copy();
+        out.setInt("page-height", height);
+        out.setArrayInt("delay", delays);
+        out.setInt("loop", loop);
+        data = out.writeToBuffer(".gif", { keep: "none" });
+        out.delete();
+      } finally {
+        stacked.delete();
+      }
+    }
+    return { data, format: s.format, mime: OUTPUT_MIME[s.format], width, height, frames: pages };
+  } finally {
+    for (const f of frames) f.delete();
   }
 }
 
@@ -398,20 +525,24 @@ const DOMINANT_SIZE = 64;
  * Decodes every pixel (a truncated or corrupt file fails here, not later at delivery) while
  * shrinking to a tiny thumbnail, whose histogram gives the dominant colour.
  */
-export function inspect(vips: Vips, bytes: Uint8Array, limits: Limits = {}): InspectResult {
+export function inspect(vips: Vips, source: Prepared, limits: Limits = {}): InspectResult {
   const owned: VipsImage[] = [];
   const keep = (i: VipsImage) => (owned.push(i), i);
   try {
-    const head = keep(openHeader(vips, bytes));
-    const loader = loaderName(head);
-    let format = LOADERS[loader];
+    const opened = open(vips, source);
+    const head = keep(opened.image);
+    const loader = opened.loader;
+    let format = loader === "decoded" ? source.format : LOADERS[loader];
     if (!format) throw new CodecError("invalid_image", `unsupported format (${loader})`);
+    // An ICO's PNG entry is loaded by pngload but is still an ICO.
+    if (source.format === "ico") format = "ico";
     if (format === "heic" && head.getTypeof("heif-compression") && head.getString("heif-compression") === "av1") format = "avif";
     const orientation = orientationOf(head);
     const width = orientation >= 5 ? head.height : head.width;
     const height = orientation >= 5 ? head.width : head.height;
-    checkPixels(width, height, limits);
-    const pages = head.getTypeof("n-pages") ? Math.max(1, head.getInt("n-pages")) : 1;
+    const pages = pagesOf(head);
+    checkFrames(pages, limits);
+    checkPixels(width, height, limits, pages);
     const hasAlpha = head.hasAlpha();
     const thumb = keep(head.thumbnailImage(DOMINANT_SIZE, { height: DOMINANT_SIZE, no_rotate: true }));
     const { image: rgb } = toSrgb(thumb, vips);

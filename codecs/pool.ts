@@ -17,6 +17,8 @@ export interface CodecPoolOptions {
   jobTimeoutMs: number;
   /** Sources with more (upright) pixels are refused with `too_large` before decoding. */
   maxSourcePixels: number;
+  /** Animations with more frames are refused with `too_large` (their frames count toward the pixel limit too). */
+  maxAnimationFrames?: number;
   /** Deadline for a worker to load wasm-vips. */
   startTimeoutMs?: number;
 }
@@ -108,7 +110,7 @@ export class CodecPool {
   constructor(options: CodecPoolOptions) {
     if (!(options.size >= 1)) throw new RangeError("CodecPool: size must be at least 1");
     if (!(options.maxQueue >= 0)) throw new RangeError("CodecPool: maxQueue must be at least 0");
-    this.#options = { startTimeoutMs: 30_000, ...options };
+    this.#options = { startTimeoutMs: 30_000, maxAnimationFrames: 200, ...options };
   }
 
   /** Spawns the workers; resolves when every one has loaded wasm-vips. */
@@ -212,9 +214,9 @@ export class CodecPool {
     if (!(bytes instanceof Uint8Array)) return new CodecError("invalid_image", "source is not a Uint8Array");
     const head = probe(bytes.subarray(0, PROBE_BYTES));
     if (!head) return new CodecError("invalid_image", "not a recognised image format");
-    const pixels = head.uprightWidth * head.uprightHeight;
+    const pixels = head.width * head.height;
     if (pixels > this.#options.maxSourcePixels) {
-      return new CodecError("too_large", `source is ${head.uprightWidth}×${head.uprightHeight}, over the limit of ${this.#options.maxSourcePixels} pixels`);
+      return new CodecError("too_large", `source is ${head.width}×${head.height}, over the limit of ${this.#options.maxSourcePixels} pixels`);
     }
     return null;
   }
@@ -262,7 +264,7 @@ export class CodecPool {
 
   /** Sends the job (with its bytes, unless it is the crash hook) to the slot's worker. */
   #post(slot: Slot, job: Job, bytes: Uint8Array | null): void {
-    const limits: Limits = { maxSourcePixels: this.#options.maxSourcePixels };
+    const limits: Limits = { maxSourcePixels: this.#options.maxSourcePixels, maxAnimationFrames: this.#options.maxAnimationFrames };
     const body = job.body;
     const request: Request =
       body.kind === "crash" ? { id: job.id, kind: "crash" }

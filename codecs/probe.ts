@@ -1,7 +1,8 @@
-// Format, size and orientation from the first bytes of a file, without decoding pixels and
-// without wasm: the upload path uses it to refuse non-images and decompression bombs before
-// any decoder sees them. Every reader is defensive: a field that runs past the buffer means
-// "not recognised" (null), never an exception.
+// Format and size from the first bytes of a file, without decoding pixels and without wasm:
+// the upload path uses it to refuse non-images and decompression bombs before any decoder sees
+// them, and the worker to pick the decoder. Every reader is defensive: a field that runs past
+// the buffer means "not recognised" (null), never an exception. Sizes are as stored (EXIF
+// orientation is the pipeline's business: a pixel count does not depend on it).
 
 import type { InputFormat, ProbeResult } from "./types.ts";
 
@@ -17,6 +18,10 @@ const MIME: Record<InputFormat, string> = {
   ico: "image/x-icon",
   svg: "image/svg+xml",
   jxl: "image/jxl",
+  tga: "image/x-tga",
+  qoi: "image/qoi",
+  pnm: "image/x-portable-anymap",
+  hdr: "image/vnd.radiance",
 };
 
 /** Big- or little-endian reads that return -1 instead of reading past the end. */
@@ -48,19 +53,9 @@ class Bytes {
   }
 }
 
-function result(format: InputFormat, width: number, height: number, orientation = 1): ProbeResult | null {
+function result(format: InputFormat, width: number, height: number, mime = MIME[format]): ProbeResult | null {
   if (!(width > 0 && height > 0) || !Number.isFinite(width) || !Number.isFinite(height)) return null;
-  const o = orientation >= 1 && orientation <= 8 ? orientation : 1;
-  const swap = o >= 5;
-  return {
-    format,
-    mime: MIME[format],
-    width,
-    height,
-    orientation: o,
-    uprightWidth: swap ? height : width,
-    uprightHeight: swap ? width : height,
-  };
+  return { format, mime, width, height };
 }
 
 export function probe(head: Uint8Array): ProbeResult | null {
@@ -77,7 +72,23 @@ export function probe(head: Uint8Array): ProbeResult | null {
   if (r.ascii(0, 2) === "BM") return probeBmp(r);
   if (r.u32(0) === 0x00000100) return probeIco(r);
   if ((r.u8(0) === 0xff && r.u8(1) === 0x0a) || r.ascii(4, 8) === "JXL \r\n\x87\n") return probeJxl(head);
-  return probeSvg(head);
+  if (r.ascii(0, 4) === "qoif") return probeQoi(r);
+  if (r.u8(0) === 0x50 && /^P[1-7Ff]\s$/.test(r.ascii(0, 3))) return probePnm(head);
+  if (r.ascii(0, 2) === "#?") return probeHdr(head);
+  return probeSvg(head) ?? probeTga(r);
+}
+
+/** What probe() recognises, for messages that tell a user what to send instead. */
+export const SUPPORTED_INPUTS =
+  "JPEG, PNG, WebP, GIF, AVIF, HEIC/HEIF, TIFF, BMP, ICO, SVG, JPEG XL, TGA, QOI, PNM (PBM, PGM, PPM, PAM) and Radiance HDR";
+
+/** Formats recognised only to be refused with a reason (a message naming what to do). */
+export function unsupportedFormat(head: Uint8Array): string | null {
+  const r = new Bytes(head);
+  if (r.u32(0) === 0x762f3101) {
+    return "OpenEXR is not supported (no maintained WebAssembly OpenEXR decoder exists): convert it to 16-bit TIFF or PNG, or Radiance HDR";
+  }
+  return null;
 }
 
 // ---------------------------------------------------------------------------------------- JPEG
@@ -89,7 +100,6 @@ function isSof(m: number): boolean {
 
 function probeJpeg(r: Bytes): ProbeResult | null {
   let pos = 2;
-  let orientation = 1;
   while (pos < r.length) {
     if (r.u8(pos) !== 0xff) return null;
     let m = r.u8(pos + 1);
@@ -103,11 +113,7 @@ function probeJpeg(r: Bytes): ProbeResult | null {
     if (m === 0xd9 || m === 0xda) return null; // EOI or scan before any frame header
     const len = r.u16(pos + 2);
     if (len < 2) return null;
-    if (isSof(m)) return result("jpeg", r.u16(pos + 7), r.u16(pos + 5), orientation);
-    if (m === 0xe1 && r.ascii(pos + 4, 6) === "Exif\0\0") {
-      const exif = r.b.subarray(pos + 10, pos + 2 + len);
-      orientation = tiffOrientation(exif) ?? orientation;
-    }
+    if (isSof(m)) return result("jpeg", r.u16(pos + 7), r.u16(pos + 5));
     pos += 2 + len;
   }
   return null;
@@ -118,10 +124,9 @@ function probeJpeg(r: Bytes): ProbeResult | null {
 interface Ifd0 {
   width?: number;
   height?: number;
-  orientation?: number;
 }
 
-/** Reads the tags of IFD0 of a TIFF structure (a TIFF file or an EXIF block). */
+/** Reads the size tags of IFD0 of a TIFF file. */
 function readIfd0(b: Uint8Array): Ifd0 | null {
   const r = new Bytes(b);
   const order = r.ascii(0, 2);
@@ -142,19 +147,14 @@ function readIfd0(b: Uint8Array): Ifd0 | null {
     if (value < 0) continue;
     if (tag === 0x0100) out.width = value;
     else if (tag === 0x0101) out.height = value;
-    else if (tag === 0x0112) out.orientation = value;
   }
   return out;
-}
-
-function tiffOrientation(b: Uint8Array): number | undefined {
-  return readIfd0(b)?.orientation;
 }
 
 function probeTiff(r: Bytes): ProbeResult | null {
   const ifd = readIfd0(r.b);
   if (!ifd || ifd.width === undefined || ifd.height === undefined) return null;
-  return result("tiff", ifd.width, ifd.height, ifd.orientation ?? 1);
+  return result("tiff", ifd.width, ifd.height);
 }
 
 // ----------------------------------------------------------------------------------------- PNG
@@ -181,32 +181,12 @@ function probeWebp(r: Bytes): ProbeResult | null {
     return result("webp", 1 + (bits & 0x3fff), 1 + ((bits >>> 14) & 0x3fff));
   }
   if (chunk === "VP8X") {
-    const flags = r.u8(20);
     const w = r.u24le(24);
     const h = r.u24le(27);
     if (w < 0 || h < 0) return null;
-    let orientation = 1;
-    if (flags & 0x08) orientation = webpExifOrientation(r) ?? 1;
-    return result("webp", w + 1, h + 1, orientation);
+    return result("webp", w + 1, h + 1);
   }
   return null;
-}
-
-function webpExifOrientation(r: Bytes): number | undefined {
-  let pos = 12;
-  while (pos + 8 <= r.length) {
-    const id = r.ascii(pos, 4);
-    const size = r.u32(pos + 4);
-    if (size < 0) return undefined;
-    if (id === "EXIF") {
-      let exif = r.b.subarray(pos + 8, pos + 8 + size);
-      // Some writers keep the JPEG-style "Exif\0\0" prefix.
-      if (new Bytes(exif).ascii(0, 6) === "Exif\0\0") exif = exif.subarray(6);
-      return tiffOrientation(exif);
-    }
-    pos += 8 + size + (size & 1);
-  }
-  return undefined;
 }
 
 // ------------------------------------------------------------------------------- AVIF and HEIC
@@ -245,13 +225,6 @@ function child(r: Bytes, parent: Box, type: string, skip = 0): Box | undefined {
 
 const AVIF_BRANDS = new Set(["avif", "avis"]);
 const HEIC_BRANDS = new Set(["heic", "heix", "hevc", "hevx", "heim", "heis", "hevm", "hevs"]);
-
-/** A transformation in the dihedral group: optional horizontal flip, then `rot` × 90° clockwise. */
-interface Orient {
-  flip: boolean;
-  rot: number;
-}
-const EXIF_OF: Record<string, number> = { "0,0": 1, "1,0": 2, "0,2": 3, "1,2": 4, "1,3": 5, "0,1": 6, "1,1": 7, "0,3": 8 };
 
 function probeHeif(r: Bytes): ProbeResult | null {
   const ftyp = r.u32(0);
@@ -296,7 +269,7 @@ function probeHeif(r: Bytes): ProbeResult | null {
   if (!ipco) return null;
   const props = [...boxes(r, ipco.start, ipco.end)];
 
-  // Property indices (1-based) associated with each item, in order: order matters for irot/imir.
+  // Property indices (1-based) associated with each item.
   const assoc = new Map<number, number[]>();
   for (const ipma of boxes(r, iprp.start, iprp.end)) {
     if (ipma.type !== "ipma") continue;
@@ -319,26 +292,11 @@ function probeHeif(r: Bytes): ProbeResult | null {
 
   const list = assoc.get(primary) ?? (primary < 0 ? [...assoc.values()][0] : undefined);
   const indices = list ?? props.map((_, i) => i + 1);
-  let width = -1;
-  let height = -1;
-  let o: Orient = { flip: false, rot: 0 };
   for (const idx of indices) {
     const p = props[idx - 1];
-    if (!p) continue;
-    if (p.type === "ispe" && width < 0) {
-      width = r.u32(p.start + 4);
-      height = r.u32(p.start + 8);
-    } else if (p.type === "irot") {
-      // Anticlockwise quarter turns.
-      o = { flip: o.flip, rot: (o.rot + 4 - (r.u8(p.start) & 3)) % 4 };
-    } else if (p.type === "imir") {
-      // Axis 0 mirrors left-right; axis 1 top-bottom (= left-right then a half turn).
-      // A flip after a rotation R^r equals R^-r followed by the flip.
-      const axis = r.u8(p.start) & 1;
-      o = { flip: !o.flip, rot: (4 - o.rot + axis * 2) % 4 };
-    }
+    if (p?.type === "ispe") return result(format, r.u32(p.start + 4), r.u32(p.start + 8));
   }
-  return result(format, width, height, EXIF_OF[`${o.flip ? 1 : 0},${o.rot}`] ?? 1);
+  return null;
 }
 
 // ----------------------------------------------------------------------------------- BMP, ICO
@@ -422,10 +380,7 @@ function probeJxl(head: Uint8Array): ProbeResult | null {
       const ratio = bits.read(3);
       width = ratio ? Math.floor(height * RATIO[ratio]!) : size();
     }
-    // ImageMetadata: all_default, then extra_fields, then the orientation.
-    let orientation = 1;
-    if (!bits.read(1) && bits.read(1)) orientation = 1 + bits.read(3);
-    return result("jxl", width, height, orientation);
+    return result("jxl", width, height);
   } catch {
     return null;
   }
@@ -507,6 +462,200 @@ function probeSvg(head: Uint8Array): ProbeResult | null {
     Math.max(1, Math.round(width ?? SVG_DEFAULT.width)),
     Math.max(1, Math.round(height ?? SVG_DEFAULT.height)),
   );
+}
+
+// ------------------------------------------------------------------------ QOI, PNM, HDR, TGA
+
+function probeQoi(r: Bytes): ProbeResult | null {
+  const channels = r.u8(12);
+  if (channels !== 3 && channels !== 4) return null;
+  return result("qoi", r.u32(4), r.u32(8));
+}
+
+const PNM_MIME: Record<string, string> = {
+  P1: "image/x-portable-bitmap",
+  P4: "image/x-portable-bitmap",
+  P2: "image/x-portable-graymap",
+  P5: "image/x-portable-graymap",
+  P3: "image/x-portable-pixmap",
+  P6: "image/x-portable-pixmap",
+  P7: "image/x-portable-arbitrarymap",
+  PF: "image/x-portable-floatmap",
+  Pf: "image/x-portable-floatmap",
+};
+
+/** Netpbm: "P1"–"P6" and "PF"/"Pf" then width and height as text (comments allowed); PAM's keyed header. */
+function probePnm(head: Uint8Array): ProbeResult | null {
+  const text = new TextDecoder("latin1").decode(head.subarray(0, 1024));
+  const magic = text.slice(0, 2);
+  if (magic === "P7") {
+    const w = /\nWIDTH\s+(\d{1,9})\s/.exec(text);
+    const h = /\nHEIGHT\s+(\d{1,9})\s/.exec(text);
+    if (!w || !h || !text.includes("ENDHDR\n")) return null;
+    return result("pnm", Number(w[1]), Number(h[1]), PNM_MIME.P7);
+  }
+  const tokens = text.slice(2).replace(/#[^\n]*\n/g, " ").trim().split(/\s+/);
+  if (!/^\d{1,9}$/.test(tokens[0] ?? "") || !/^\d{1,9}$/.test(tokens[1] ?? "")) return null;
+  return result("pnm", Number(tokens[0]), Number(tokens[1]), PNM_MIME[magic]);
+}
+
+/** Radiance RGBE: "#?RADIANCE" (or "#?RGBE"), header lines, a blank line, then "-Y h +X w". */
+function probeHdr(head: Uint8Array): ProbeResult | null {
+  const text = new TextDecoder("latin1").decode(head.subarray(0, 4096));
+  if (!/^#\?(RADIANCE|RGBE)\n/.test(text)) return null;
+  const m = /\n\n([-+])Y +(\d{1,9}) +([-+])X +(\d{1,9})\n/.exec(text);
+  if (!m) return null;
+  return result("hdr", Number(m[4]), Number(m[2]));
+}
+
+/**
+ * TGA has no signature; its 18-byte header is checked field by field (image type, colour map,
+ * pixel depth, reserved descriptor bits), which plain text or another format's bytes fail.
+ */
+function probeTga(r: Bytes): ProbeResult | null {
+  r.le = true;
+  const mapType = r.u8(1);
+  const type = r.u8(2);
+  const depth = r.u8(16);
+  const descriptor = r.u8(17);
+  if (r.length < 18 || (mapType !== 0 && mapType !== 1)) return null;
+  if (![1, 2, 3, 9, 10, 11].includes(type)) return null;
+  if ((type === 1 || type === 9) !== (mapType === 1)) return null;
+  if (![8, 15, 16, 24, 32].includes(depth) || descriptor & 0xc0) return null;
+  if (mapType === 1 && ![15, 16, 24, 32].includes(r.u8(7))) return null;
+  return result("tga", r.u16(12), r.u16(14));
+}
+
+// ------------------------------------------------------------------------ frames and alpha
+
+/** What the header says about frames and transparency (see `probeLayout`). */
+export interface Layout {
+  /** Frames (animation frames, or pages an animated PNG declares); 1 for a still image. */
+  frames: number;
+  /** Whether the file declares an alpha channel or a transparent colour. */
+  hasAlpha: boolean;
+}
+
+/**
+ * Frames and alpha from the structure of a whole file, without decoding pixels: GIF blocks,
+ * WebP chunks, PNG chunks, and header fields elsewhere. JPEG XL's extra channels are not read
+ * (reported opaque).
+ */
+export function probeLayout(bytes: Uint8Array, format: InputFormat): Layout {
+  const r = new Bytes(bytes);
+  const still = (hasAlpha: boolean): Layout => ({ frames: 1, hasAlpha });
+  switch (format) {
+    case "gif":
+      return gifLayout(r);
+    case "webp":
+      return webpLayout(r);
+    case "png": {
+      let frames = 1;
+      let alpha = r.u8(25) === 4 || r.u8(25) === 6;
+      for (let pos = 8; pos + 8 <= r.length; ) {
+        const len = r.u32(pos);
+        const type = r.ascii(pos + 4, 4);
+        if (len < 0 || type === "IDAT" || type === "IEND") break;
+        if (type === "tRNS") alpha = true;
+        if (type === "acTL") frames = Math.max(1, r.u32(pos + 8));
+        pos += 12 + len;
+      }
+      return { frames, hasAlpha: alpha };
+    }
+    case "bmp": {
+      r.le = true;
+      const dib = r.u32(14);
+      const bpp = r.u16(28);
+      const compression = r.u32(30);
+      return still(bpp === 32 && (compression === 6 || (dib >= 56 && r.u32(14 + 52) !== 0)));
+    }
+    case "ico":
+    case "svg":
+      return still(true);
+    case "tga":
+      return still((r.u8(17) & 0x0f) > 0);
+    case "qoi":
+      return still(r.u8(12) === 4);
+    case "pnm":
+      return still(/TUPLTYPE\s+\S*_ALPHA/.test(r.ascii(0, Math.min(r.length, 512))));
+    case "tiff":
+      return still(tiffHasExtraSamples(bytes));
+    case "avif":
+    case "heic": {
+      // An alpha plane is an auxiliary item whose auxC names the alpha URN (AV1 or HEVC form).
+      const head = new TextDecoder("latin1").decode(bytes.subarray(0, 64 * 1024));
+      return still(head.includes("auxiliary:alpha") || head.includes("urn:mpeg:hevc:2015:auxid:1"));
+    }
+    default:
+      return still(false);
+  }
+}
+
+function gifLayout(r: Bytes): Layout {
+  r.le = true;
+  let pos = 13;
+  const flags = r.u8(10);
+  if (flags & 0x80) pos += 3 * 2 ** ((flags & 7) + 1);
+  let frames = 0;
+  let alpha = false;
+  const skipSubBlocks = () => {
+    for (let n = r.u8(pos); n > 0; n = r.u8(pos)) pos += n + 1;
+    pos += 1;
+  };
+  while (pos < r.length) {
+    const b = r.u8(pos);
+    if (b === 0x21) {
+      if (r.u8(pos + 1) === 0xf9 && r.u8(pos + 3) & 1) alpha = true;
+      pos += 2;
+      skipSubBlocks();
+    } else if (b === 0x2c) {
+      frames++;
+      const local = r.u8(pos + 9);
+      pos += 10;
+      if (local & 0x80) pos += 3 * 2 ** ((local & 7) + 1);
+      pos += 1; // LZW minimum code size
+      skipSubBlocks();
+    } else break; // 0x3B trailer, or something broken: count what was seen
+  }
+  return { frames: Math.max(1, frames), hasAlpha: alpha };
+}
+
+function webpLayout(r: Bytes): Layout {
+  r.le = true;
+  const first = r.ascii(12, 4);
+  if (first === "VP8L") return { frames: 1, hasAlpha: ((r.u32(21) >>> 28) & 1) === 1 };
+  if (first !== "VP8X") return { frames: 1, hasAlpha: false };
+  const flags = r.u8(20);
+  let frames = 0;
+  for (let pos = 12; pos + 8 <= r.length; ) {
+    const size = r.u32(pos + 4);
+    if (size < 0) break;
+    if (r.ascii(pos, 4) === "ANMF") frames++;
+    pos += 8 + size + (size & 1);
+  }
+  return { frames: flags & 0x02 ? Math.max(1, frames) : 1, hasAlpha: (flags & 0x10) !== 0 };
+}
+
+/**
+ * An extra channel in IFD0: the ExtraSamples tag (0x0152), or more samples per pixel (0x0115)
+ * than the photometric interpretation (0x0106) uses (some writers leave ExtraSamples out).
+ */
+function tiffHasExtraSamples(b: Uint8Array): boolean {
+  const r = new Bytes(b);
+  r.le = r.ascii(0, 2) === "II";
+  const ifd = r.u32(4);
+  const count = r.u16(ifd);
+  let photometric = -1;
+  let samples = 1;
+  for (let i = 0; i < count; i++) {
+    const e = ifd + 2 + i * 12;
+    const tag = r.u16(e);
+    if (tag === 0x0152) return true;
+    if (tag === 0x0106) photometric = r.u16(e + 8);
+    if (tag === 0x0115) samples = r.u16(e + 8);
+  }
+  const colour = photometric === 2 || photometric === 6 || photometric === 8 ? 3 : photometric === 5 ? 4 : 1;
+  return samples > colour;
 }
 
 // ------------------------------------------------------------------------------ completeness

@@ -2,9 +2,10 @@
 // can cross a worker boundary with structured clone; nothing here knows of HTTP or SQL.
 
 export type InputFormat =
-  | "jpeg" | "png" | "webp" | "gif" | "avif" | "heic" | "tiff" | "bmp" | "ico" | "svg" | "jxl";
+  | "jpeg" | "png" | "webp" | "gif" | "avif" | "heic" | "tiff" | "bmp" | "ico" | "svg" | "jxl"
+  | "tga" | "qoi" | "pnm" | "hdr";
 
-export type OutputFormat = "webp" | "avif" | "jpeg" | "png" | "jxl" | "gif";
+export type OutputFormat = "webp" | "avif" | "jpeg" | "png" | "jxl" | "gif" | "tiff";
 
 export const OUTPUT_MIME: Record<OutputFormat, string> = {
   webp: "image/webp",
@@ -13,6 +14,7 @@ export const OUTPUT_MIME: Record<OutputFormat, string> = {
   png: "image/png",
   jxl: "image/jxl",
   gif: "image/gif",
+  tiff: "image/tiff",
 };
 
 /** AVIF encoding in wasm is slow; past this size (the reference's limits) WebP is sent instead. */
@@ -52,6 +54,11 @@ export interface TransformSpec {
   background?: [number, number, number, number];
   /** Keep EXIF/XMP/IPTC; the colour profile is handled by `colour` regardless. */
   keepMetadata: boolean;
+  /**
+   * One frame (from 0) of an animated source, for a still output. Unset: an animation stays
+   * animated where the output can animate (GIF, WebP), else its first frame is taken.
+   */
+  frame?: number;
 }
 
 export interface TransformResult {
@@ -60,6 +67,8 @@ export interface TransformResult {
   mime: string;
   width: number;
   height: number;
+  /** Frames of an animated output; absent for a still one. */
+  frames?: number;
 }
 
 export interface InspectResult {
@@ -77,14 +86,9 @@ export interface InspectResult {
 export interface ProbeResult {
   format: InputFormat;
   mime: string;
-  /** Stored dimensions as in the header. */
+  /** Stored dimensions as in the header (before any EXIF orientation). */
   width: number;
   height: number;
-  /** EXIF orientation 1–8 (1 when absent). */
-  orientation: number;
-  /** Dimensions after applying the orientation. */
-  uprightWidth: number;
-  uprightHeight: number;
 }
 
 export type CodecErrorCode =

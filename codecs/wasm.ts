@@ -34,7 +34,8 @@ export const VIPS_SIDE_MODULES = ["vips-heif.wasm", "vips-jxl.wasm", "vips-resvg
 export interface EmbeddedVipsAssets {
   /**
    * File name as wasm-vips asks for it (e.g. "vips.wasm") → path or URL of the embedded file.
-   * Also holds `WEBP_ENCODER_WASM` ("webp_enc.wasm"), jsquash's non-SIMD WebP encoder.
+   * Also holds `WEBP_ENCODER_WASM` ("webp_enc.wasm"), jsquash's non-SIMD WebP encoder, and
+   * `HEIF_DECODER_WASM` ("libheif.wasm"), libheif-js' HEIC decoder.
    */
   files: Record<string, string>;
   /** The embedded copy of wasm-vips' vips-node.mjs, which its pthread workers load. */
@@ -155,6 +156,18 @@ export async function loadWebpEncoder(embedded: EmbeddedVipsAssets | undefined =
       return out.byteOffset === 0 && out.buffer.byteLength === out.length && !(out.buffer instanceof SharedArrayBuffer) ? out : out.slice();
     },
   };
+}
+
+// ------------------------------------------------------------------------- HEIC decoder
+
+/** libheif-js' wasm file (libheif + libde265), for HEVC-coded HEIF, which wasm-vips lacks. */
+export const HEIF_DECODER_WASM = "libheif.wasm";
+
+/** Path of libheif's wasm file: embedded copy, else node_modules. */
+export function heifDecoderWasm(embedded: EmbeddedVipsAssets | undefined = builtIn): string {
+  const file = embedded?.files[HEIF_DECODER_WASM];
+  if (file) return file;
+  return fileURLToPath(import.meta.resolve(`libheif-js/libheif-wasm/${HEIF_DECODER_WASM}`));
 }
 
 // ----------------------------------------------------------------------------------------

@@ -187,3 +187,51 @@ export function mux(file: Uint8Array, extra: Extra, width: number, height: numbe
   }
   return out;
 }
+
+// ---------------------------------------------------------------------------- animation
+
+/**
+ * Animated WebP from single-frame WebP files of the canvas size (each from the non-SIMD
+ * encoder): VP8X with the animation flag, ANIM (loop count), then one ANMF per frame holding
+ * that frame's ALPH/VP8/VP8L chunks. Frames are whole canvases, so each replaces the last
+ * (no blending, no disposal needed).
+ */
+export function encodeAnimatedWebp(files: Uint8Array[], width: number, height: number, delays: number[], loop: number): Uint8Array {
+  const frameChunks = files.map((f) => readChunks(f).filter((c) => c.id === "ALPH" || c.id === "VP8 " || c.id === "VP8L"));
+  const hasAlpha = frameChunks.some((cs) => cs.some((c) => c.id === "ALPH" || (c.id === "VP8L" && ((c.data[4]! >> 4) & 1) === 1)));
+  const u24 = (n: number) => [n & 255, (n >> 8) & 255, (n >> 16) & 255];
+  const vp8x = new Uint8Array([0x02 | (hasAlpha ? 0x10 : 0), 0, 0, 0, ...u24(width - 1), ...u24(height - 1)]);
+  const anim = new Uint8Array([0, 0, 0, 0, loop & 255, (loop >> 8) & 255]);
+  const chunks: Chunk[] = [{ id: "VP8X", data: vp8x }, { id: "ANIM", data: anim }];
+  frameChunks.forEach((cs, i) => {
+    const head = [...u24(0), ...u24(0), ...u24(width - 1), ...u24(height - 1), ...u24(Math.min(0xffffff, delays[i] ?? 100)), 0x02];
+    const body = cs.reduce((n, c) => n + 8 + c.data.length + (c.data.length & 1), 0);
+    const data = new Uint8Array(head.length + body);
+    data.set(head);
+    writeChunks(data, head.length, cs);
+    chunks.push({ id: "ANMF", data });
+  });
+  return riff(chunks);
+}
+
+function writeChunks(out: Uint8Array, at: number, chunks: Chunk[]): number {
+  const v = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  let pos = at;
+  for (const c of chunks) {
+    for (let i = 0; i < 4; i++) out[pos + i] = c.id.charCodeAt(i);
+    v.setUint32(pos + 4, c.data.length, true);
+    out.set(c.data, pos + 8);
+    pos += 8 + c.data.length + (c.data.length & 1);
+  }
+  return pos;
+}
+
+function riff(chunks: Chunk[]): Uint8Array {
+  const total = 12 + chunks.reduce((n, c) => n + 8 + c.data.length + (c.data.length & 1), 0);
+  const out = new Uint8Array(total);
+  out.set([0x52, 0x49, 0x46, 0x46]);
+  new DataView(out.buffer).setUint32(4, total - 8, true);
+  out.set([0x57, 0x45, 0x42, 0x50], 8);
+  writeChunks(out, 12, chunks);
+  return out;
+}

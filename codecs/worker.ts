@@ -1,10 +1,13 @@
 // A codec worker: one wasm-vips instance, one job at a time. Spawned by CodecPool with
 // `new Worker(url, { type: "module" })`; speaks the messages of protocol.ts.
 
+import { prepare, type ForeignDecoders } from "./decoders/index.ts";
+import { loadHeifDecoder, type HeifDecoder } from "./decoders/heic.ts";
 import { inspect, restrictLoaders, transform, type Codecs } from "./pipeline.ts";
+import { probe } from "./probe.ts";
 import type { Reply, Request, WorkerMemory } from "./protocol.ts";
 import { CodecError } from "./types.ts";
-import { loadVips, loadWebpEncoder, type Vips } from "./wasm.ts";
+import { heifDecoderWasm, loadVips, loadWebpEncoder, type Vips } from "./wasm.ts";
 
 interface WorkerScope {
   postMessage(message: Reply, transfer?: Transferable[]): void;
@@ -30,15 +33,21 @@ function exitNow(): void {
   scope.close();
 }
 
-function run(codecs: Codecs, req: Request): Reply {
+/** libheif, instantiated on the first HEIC this worker sees. */
+function foreignDecoders(): ForeignDecoders {
+  let heif: Promise<HeifDecoder> | null = null;
+  return { heif: () => (heif ??= loadHeifDecoder(heifDecoderWasm())) };
+}
+
+async function run(codecs: Codecs, decoders: ForeignDecoders, req: Request): Promise<Reply> {
   const vips = codecs.vips;
   try {
-    if (req.kind === "transform") {
-      const value = transform(codecs, req.bytes, req.spec, req.limits);
-      return { type: "done", id: req.id, ok: true, value, memory: memoryOf(vips) };
-    }
-    if (req.kind === "inspect") {
-      const value = inspect(vips, req.bytes, req.limits);
+    if (req.kind === "transform" || req.kind === "inspect") {
+      // The pool probed these bytes already (it refuses what probe does not know).
+      const head = probe(req.bytes.subarray(0, 1 << 20));
+      if (!head) throw new CodecError("invalid_image", "not a recognised image format");
+      const source = await prepare(head.format, req.bytes, decoders, req.limits.maxSourcePixels);
+      const value = req.kind === "transform" ? transform(codecs, source, req.spec, req.limits) : inspect(vips, source, req.limits);
       return { type: "done", id: req.id, ok: true, value, memory: memoryOf(vips) };
     }
     exitNow();
@@ -71,7 +80,7 @@ function warmUp(codecs: Codecs): void {
   const jpeg = img.writeToBuffer(".jpg", { Q: 85 });
   for (const i of [noise, rgb, img]) i.delete();
   for (const format of ["webp", "jpeg"] as const) {
-    transform(codecs, jpeg, { width: WARM_SIZE >> 2, fit: "inside", enlarge: false, gravity: "centre", format, quality: 80, keepMetadata: false });
+    transform(codecs, { format: "jpeg", bytes: jpeg }, { width: WARM_SIZE >> 2, fit: "inside", enlarge: false, gravity: "centre", format, quality: 80, keepMetadata: false });
   }
 }
 /** Width of the warm-up JPEG (512×384): ~0.5 s per worker, in parallel (measured, 2 cores). */
@@ -86,8 +95,10 @@ try {
   vips.Cache.max(0);
   restrictLoaders(vips);
   warmUp(codecs);
-  scope.addEventListener("message", (event) => {
-    const reply = run(codecs, event.data);
+  const decoders = foreignDecoders();
+  // One job at a time (the pool sends the next only after a reply), so awaiting inside is safe.
+  scope.addEventListener("message", async (event) => {
+    const reply = await run(codecs, decoders, event.data);
     const transfer = reply.type === "done" && reply.ok ? [reply.value as { data?: Uint8Array }].flatMap((v) => (v.data ? [v.data.buffer as ArrayBuffer] : [])) : [];
     scope.postMessage(reply, transfer);
   });

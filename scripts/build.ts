@@ -11,7 +11,8 @@
 //   worker (codecs/worker.ts), which the pool spawns, and wasm-vips' vips-node.mjs, which its
 //   pthreads load (`mainScriptUrlOrBlob`); without the latter the first pixel operation hangs.
 // - In the binary, src/runtime/deno.ts is replaced by an empty stub (see `files` below).
-// - The wasm files (vips.wasm and its side modules, jsquash's non-SIMD WebP encoder), imported
+// - The wasm files (vips.wasm and its side modules, jsquash's non-SIMD WebP encoder, libheif-js'
+//   HEIC decoder), imported
 //   `with { type: "file" }` by codecs/embedded.compiled.ts. The build replaces codecs/embedded.ts
 //   (which says "nothing embedded" to source-tree runs and to Deno) by a module that calls it
 //   with the entrypoints' paths inside the binary.

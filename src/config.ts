@@ -72,6 +72,7 @@ export const settings = {
   adminUsername: { env: "IMGD_ADMIN_USERNAME", flag: "admin-username", schema: username, default: "admin", help: "Username of the admin user created on first start" },
   maxUploadBytes: { env: "IMGD_MAX_UPLOAD_BYTES", flag: "max-upload-bytes", schema: int(1, 16 * GiB), default: 70 * MiB, help: "Largest accepted upload, in bytes" },
   maxSourcePixels: { env: "IMGD_MAX_SOURCE_PIXELS", flag: "max-source-pixels", schema: int(1, 2 ** 40), default: 100_000_000, help: "Largest accepted source image, in pixels (width × height), checked from the header" },
+  maxAnimationFrames: { env: "IMGD_MAX_ANIMATION_FRAMES", flag: "max-animation-frames", schema: int(1, 100_000), default: 200, help: "Most frames an animated source may have; every frame counts toward the source pixel limit (width × height × frames)" },
   workers: { env: "IMGD_WORKERS", flag: "workers", schema: int(1, 256), default: undefined as number | undefined, help: "Codec worker threads (default: number of cores)" },
   queueLimit: { env: "IMGD_QUEUE_LIMIT", flag: "queue-limit", schema: int(0, 100_000), default: 64, help: "Transform jobs allowed to wait for a worker before new ones get 503" },
   jobTimeoutMs: { env: "IMGD_JOB_TIMEOUT_MS", flag: "job-timeout-ms", schema: int(100, 600_000), default: 30_000, help: "Time limit of one transform job, and of a codec worker's start (at least 30 s), in milliseconds" },

@@ -119,6 +119,7 @@ export async function buildServices(config: Config, runtime: Runtime, log: (line
     maxQueue: config.queueLimit,
     jobTimeoutMs: config.jobTimeoutMs,
     maxSourcePixels: config.maxSourcePixels,
+    maxAnimationFrames: config.maxAnimationFrames,
     // Loading wasm-vips is a worker's first long job: under emulation (qemu-user) it takes
     // longer than 30 s, and a longer job deadline is what such a machine sets anyway.
     startTimeoutMs: Math.max(30_000, config.jobTimeoutMs),
@@ -139,7 +140,7 @@ export async function buildServices(config: Config, runtime: Runtime, log: (line
     onChanged: (userId) => delivery.forgetUser(userId),
     onBlobsReleased: (hashes) => variants.deleteForBlobs(hashes),
   });
-  const images = new Images({ db, removal, onChanged: (userId) => delivery.forgetUser(userId), now: config.now });
+  const images = new Images({ db, removal, blobs, onChanged: (userId) => delivery.forgetUser(userId), now: config.now });
   const ingest = new Ingest({
     db,
     blobs,

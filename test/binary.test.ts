@@ -7,8 +7,10 @@ import { copyFile, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promise
 import { tmpdir } from "node:os";
 import { dirname, join, parse } from "node:path";
 import pkg from "../package.json" with { type: "json" };
+import sharp from "sharp";
+import { pattern, tga } from "./formats/samples.ts";
 import { decode, makeImage } from "./helpers/images.ts";
-import { ROOT } from "./helpers/server.ts";
+import { FIXTURES, ROOT } from "./helpers/server.ts";
 
 const EXE = process.platform === "win32" ? "imgd.exe" : "imgd";
 
@@ -101,6 +103,18 @@ describe("the compiled binary", () => {
     };
     expect(await variant("photo.avif?w=200", "image/avif")).toMatchObject({ format: "avif", width: 200, height: 150 });
     expect(await variant("photo.webp?w=120&h=120&fit=cover", "image/webp")).toMatchObject({ format: "webp", width: 120, height: 120 });
+
+    // Decoders outside wasm-vips are embedded too: libheif's wasm (HEIC), the TGA package; and
+    // an animation stays animated.
+    await copyFile(join(FIXTURES, "iphone-like-10bit-orientation-6.heic"), join(runDir, "phone.heic"));
+    await writeFile(join(runDir, "pattern.tga"), await tga(pattern(64, 48), 64, 48));
+    await copyFile(join(FIXTURES, "animated-loop-3.gif"), join(runDir, "anim.gif"));
+    const more = Bun.spawnSync([bin, "upload", "phone.heic", "pattern.tga", "anim.gif", "--server", url], { cwd: runDir, env: cleanEnv({ IMGD_API_KEY: adminKey }) });
+    expect({ code: more.exitCode, err: more.stderr.toString() }).toMatchObject({ code: 0 });
+    expect(await variant("phone.png", "image/png")).toMatchObject({ format: "png", width: 160, height: 120 });
+    expect(await variant("pattern.jpg?w=32", "image/jpeg")).toMatchObject({ format: "jpeg", width: 32, height: 24 });
+    const anim = await fetch(`${url}/i/admin/anim.webp?w=100`);
+    expect((await sharp(new Uint8Array(await anim.arrayBuffer()), { animated: true }).metadata()).pages).toBe(10);
 
     proc.kill("SIGTERM");
     expect(await proc.exited).toBe(0);

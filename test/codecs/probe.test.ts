@@ -1,12 +1,13 @@
 import { expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { checkComplete, probe } from "../../codecs/probe.ts";
+import { checkComplete, probe, probeLayout, unsupportedFormat } from "../../codecs/probe.ts";
 import { FIXTURES } from "./helpers.ts";
 
-// What the header says, per fixture (stored size, orientation, upright size); null = refused.
+// What the header says, per fixture (stored size; the last three columns are no longer probed); null = refused.
 const EXPECTED: Record<string, [string, number, number, number, number, number] | null> = {
   "16-bit-grey-alpha.png": ["png", 109, 96, 1, 109, 96],
+  "iphone-like-10bit-orientation-6.heic": ["heic", 120, 160, 1, 120, 160],
   "2569067123_aca715a2ee_o.jpg": ["jpeg", 2725, 2225, 1, 2725, 2225],
   "4.webp": ["webp", 1024, 772, 1, 1024, 772],
   "5_webp_a.webp": ["webp", 300, 300, 1, 300, 300],
@@ -49,8 +50,8 @@ for (const [name, want] of Object.entries(EXPECTED)) {
   test(`probe ${name}`, () => {
     const got = probe(read(name).subarray(0, HEAD));
     if (want === null) return expect(got).toBeNull();
-    const [format, width, height, orientation, uprightWidth, uprightHeight] = want;
-    expect(got).toMatchObject({ format, width, height, orientation, uprightWidth, uprightHeight });
+    const [format, width, height] = want;
+    expect(got).toMatchObject({ format, width, height });
     expect(got!.mime).toStartWith("image/");
   });
 }
@@ -93,7 +94,7 @@ function tiffLE(tags: [number, number][]): number[] {
   return [...out, ...u32le(0)];
 }
 
-test("JPEG: huge dimensions and EXIF orientation from the header", () => {
+test("JPEG: huge dimensions from the header, stored (EXIF orientation is not probed)", () => {
   const exif = [...ascii("Exif\0\0"), ...tiffLE([[0x0112, 8]])];
   const jpeg = bytes(
     [0xff, 0xd8],
@@ -102,7 +103,7 @@ test("JPEG: huge dimensions and EXIF orientation from the header", () => {
     [0xff, 0xda, 0, 12],
   );
   expect(probe(jpeg)).toEqual({
-    format: "jpeg", mime: "image/jpeg", width: 40000, height: 50000, orientation: 8, uprightWidth: 50000, uprightHeight: 40000,
+    format: "jpeg", mime: "image/jpeg", width: 40000, height: 50000,
   });
   // A scan before any frame header, or a cut-off header, is not an image.
   expect(probe(bytes([0xff, 0xd8], [0xff, 0xda, 0, 12]))).toBeNull();
@@ -114,12 +115,12 @@ test("TIFF in both byte orders", () => {
     u16be(0x0100), u16be(4), u32be(1), u32be(70000),
     u16be(0x0101), u16be(3), u32be(1), u16be(300), [0, 0],
     u16be(0x0112), u16be(3), u32be(1), u16be(6), [0, 0], u32be(0));
-  expect(probe(mm)).toMatchObject({ format: "tiff", width: 70000, height: 300, orientation: 6, uprightWidth: 300, uprightHeight: 70000 });
+  expect(probe(mm)).toMatchObject({ format: "tiff", width: 70000, height: 300 });
   const ii = bytes(tiffLE([[0x0100, 640], [0x0101, 480]]));
-  expect(probe(ii)).toMatchObject({ format: "tiff", width: 640, height: 480, orientation: 1 });
+  expect(probe(ii)).toMatchObject({ format: "tiff", width: 640, height: 480 });
 });
 
-test("WebP: VP8L and VP8X with an EXIF orientation", () => {
+test("WebP: VP8L and VP8X (an EXIF chunk does not change the stored size)", () => {
   const w = 1000, h = 20;
   const bits = (w - 1) | ((h - 1) << 14);
   const vp8l = bytes(ascii("RIFF"), u32le(30), ascii("WEBPVP8L"), u32le(10), [0x2f], u32le(bits), [0, 0, 0, 0, 0]);
@@ -127,7 +128,7 @@ test("WebP: VP8L and VP8X with an EXIF orientation", () => {
   const exif = tiffLE([[0x0112, 6]]);
   const vp8x = bytes(ascii("RIFF"), u32le(0), ascii("WEBPVP8X"), u32le(10), [0x08, 0, 0, 0], [0x3f, 0x1f, 0], [0xdf, 0x0e, 0],
     ascii("EXIF"), u32le(exif.length), exif);
-  expect(probe(vp8x)).toMatchObject({ format: "webp", width: 8000, height: 3808, orientation: 6, uprightWidth: 3808, uprightHeight: 8000 });
+  expect(probe(vp8x)).toMatchObject({ format: "webp", width: 8000, height: 3808 });
 });
 
 test("GIF, BMP (both header kinds, top-down) and ICO (largest entry, PNG-sized)", () => {
@@ -164,17 +165,14 @@ function heif(brand: string, props: number[][], primaryProps: number[], itemType
   return bytes(box("ftyp", ascii(brand), u32be(0), ascii("mif1"), ascii(brand)), meta);
 }
 
-test("HEIF: the primary item's ispe, irot and imir", () => {
+test("HEIF: the primary item's ispe (stored size; irot/imir are the decoder's business)", () => {
   const ispe = fullBox("ispe", 0, u32be(4000), u32be(3000));
   const irot = (a: number) => box("irot", [a]);
   const imir = (axis: number) => box("imir", [axis]);
   // Property indices are 1-based and index 1 is the small ispe of item 1.
-  expect(probe(heif("heic", [ispe], [2]))).toMatchObject({ format: "heic", width: 4000, height: 3000, orientation: 1 });
-  expect(probe(heif("heic", [ispe, irot(1)], [2, 3]))).toMatchObject({ orientation: 8, uprightWidth: 3000, uprightHeight: 4000 });
-  expect(probe(heif("heic", [ispe, irot(3)], [2, 3]))).toMatchObject({ orientation: 6 });
-  expect(probe(heif("heic", [ispe, irot(2)], [2, 3]))).toMatchObject({ orientation: 3, uprightWidth: 4000 });
-  expect(probe(heif("heic", [ispe, imir(0)], [2, 3]))).toMatchObject({ orientation: 2 });
-  expect(probe(heif("heic", [ispe, imir(1)], [2, 3]))).toMatchObject({ orientation: 4 });
+  expect(probe(heif("heic", [ispe], [2]))).toMatchObject({ format: "heic", width: 4000, height: 3000 });
+  expect(probe(heif("heic", [irot(1), ispe], [2, 3]))).toMatchObject({ width: 4000, height: 3000 });
+  expect(probe(heif("heic", [imir(0), ispe], [2, 3]))).toMatchObject({ width: 4000, height: 3000 });
   // Generic brands: the primary item's type decides.
   expect(probe(heif("mif1", [ispe], [2], "av01"))).toMatchObject({ format: "avif", mime: "image/avif" });
   expect(probe(heif("avif", [ispe], [2], "av01"))).toMatchObject({ format: "avif", width: 4000 });
@@ -202,7 +200,7 @@ test("JPEG XL codestream header", () => {
   let bits = 1 | (7 << 1) | (0 << 6) | (15 << 9) | (0 << 14) | (1 << 15) | (5 << 16);
   const cs = [0xff, 0x0a];
   for (let i = 0; i < 3; i++, bits >>>= 8) cs.push(bits & 255);
-  expect(probe(bytes(cs))).toMatchObject({ format: "jxl", width: 128, height: 64, orientation: 6, uprightWidth: 64 });
+  expect(probe(bytes(cs))).toMatchObject({ format: "jxl", width: 128, height: 64 });
   const container = bytes(box("JXL ", [0x0d, 0x0a, 0x87, 0x0a]), box("ftyp", ascii("jxl "), u32be(0), ascii("jxl ")), box("jxlc", cs));
   expect(probe(container)).toMatchObject({ format: "jxl", width: 128, height: 64 });
 });
@@ -212,4 +210,44 @@ test("garbage is not an image", () => {
   expect(probe(new Uint8Array([0xff, 0xd8, 0xff]))).toBeNull();
   expect(probe(new Uint8Array(64).fill(7))).toBeNull();
   expect(probe(bytes(ascii("RIFF"), u32le(4), ascii("WAVEfmt ")))).toBeNull();
+});
+
+test("QOI, netpbm (text sizes with comments, PAM), Radiance HDR and TGA headers", () => {
+  expect(probe(bytes(ascii("qoif"), u32be(640), u32be(480), [4, 0]))).toMatchObject({ format: "qoi", mime: "image/qoi", width: 640, height: 480 });
+  expect(probe(bytes(ascii("qoif"), u32be(640), u32be(480), [5, 0]))).toBeNull();
+  const text = (s: string) => new TextEncoder().encode(s);
+  expect(probe(text("P6\n# made by hand\n 320 200\n255\n"))).toMatchObject({ format: "pnm", mime: "image/x-portable-pixmap", width: 320, height: 200 });
+  expect(probe(text("P5 7 9 255 "))).toMatchObject({ mime: "image/x-portable-graymap", width: 7, height: 9 });
+  expect(probe(text("P7\nWIDTH 30\nHEIGHT 20\nDEPTH 4\nMAXVAL 255\nTUPLTYPE RGB_ALPHA\nENDHDR\n"))).toMatchObject({ mime: "image/x-portable-arbitrarymap", width: 30, height: 20 });
+  expect(probe(text("P6\nabc def\n"))).toBeNull();
+  expect(probe(text("#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 100 +X 250\n"))).toMatchObject({ format: "hdr", width: 250, height: 100 });
+  expect(probe(text("#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n"))).toBeNull();
+  const tga = (type: number, mapType: number, depth: number, descriptor = 8) => bytes([0, mapType, type], [0, 0, 0, 0, mapType ? 24 : 0], u16le(0), u16le(0), u16le(300), u16le(150), [depth, descriptor]);
+  expect(probe(tga(10, 0, 32))).toMatchObject({ format: "tga", mime: "image/x-tga", width: 300, height: 150 });
+  expect(probe(tga(1, 1, 8, 0))).toMatchObject({ format: "tga" });
+  expect(probe(tga(1, 0, 8))).toBeNull(); // colour-mapped without a map
+  expect(probe(tga(12, 0, 32))).toBeNull();
+  expect(probe(tga(2, 0, 32, 0xc8))).toBeNull(); // reserved descriptor bits
+});
+
+test("EXR is recognised only to be refused, with the reason", () => {
+  const exr = bytes([0x76, 0x2f, 0x31, 0x01, 2, 0, 0, 0]);
+  expect(probe(exr)).toBeNull();
+  expect(unsupportedFormat(exr)).toContain("no maintained WebAssembly OpenEXR decoder");
+  expect(unsupportedFormat(bytes(ascii("hello")))).toBeNull();
+});
+
+test("probeLayout: frames and alpha from the structure of real files", () => {
+  expect(probeLayout(read("animated-loop-3.gif"), "gif")).toEqual({ frames: 10, hasAlpha: true });
+  expect(probeLayout(read("animated-loop-3.webp"), "webp").frames).toBe(10);
+  expect(probeLayout(read("big-height.webp"), "webp").frames).toBe(97);
+  expect(probeLayout(read("with-alpha.png"), "png")).toEqual({ frames: 1, hasAlpha: true });
+  expect(probeLayout(read("gradients-rgb8.png"), "png")).toEqual({ frames: 1, hasAlpha: false });
+  expect(probeLayout(read("5_webp_a.webp"), "webp").hasAlpha).toBe(true);
+  expect(probeLayout(read("4.webp"), "webp")).toEqual({ frames: 1, hasAlpha: false });
+  expect(probeLayout(read("flowers.jpeg"), "jpeg")).toEqual({ frames: 1, hasAlpha: false });
+  expect(probeLayout(read("iphone-like-10bit-orientation-6.heic"), "heic")).toEqual({ frames: 1, hasAlpha: false });
+  // A cut-off GIF counts the frames it has.
+  const gif = read("animated-loop-3.gif");
+  expect(probeLayout(gif.subarray(0, gif.length >> 1), "gif").frames).toBeLessThan(10);
 });

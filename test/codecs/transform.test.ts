@@ -237,16 +237,18 @@ test("metadata is stripped unless asked for", async () => {
   }
 });
 
-test("SVG is rasterised at the target size; animations give their first frame", async () => {
+test("SVG is rasterised at the target size; animations stay animated in WebP and GIF", async () => {
   const svg = await pool.transform(fixture("circle.svg"), spec({ width: 256, enlarge: true, format: "png" }));
   const d = await decode(svg.data);
   expect([d.width, d.height, svg.format]).toEqual([256, 256, "png"]);
   expect(d.px(128, 128).slice(0, 3)).toEqual([255, 20, 147]); // deeppink, crisp at 32× the intrinsic size
   expect(d.px(2, 2)[3]).toBe(0);
-  for (const name of ["animated-loop-3.gif", "animated-loop-3.webp", "big-height.webp"]) {
+  for (const [name, pages] of [["animated-loop-3.gif", 10], ["animated-loop-3.webp", 10], ["big-height.webp", 97]] as const) {
     const r = await pool.transform(fixture(name), spec({ width: 10, format: "webp" }));
     const m = await sharp(r.data).metadata();
-    expect({ name, pages: m.pages ?? 1, w: m.width }).toEqual({ name, pages: 1, w: 10 });
+    expect({ name, pages: m.pages ?? 1, w: m.width }).toEqual({ name, pages, w: 10 });
+    const still = await pool.transform(fixture(name), spec({ width: 10, format: "png" }));
+    expect((await sharp(still.data).metadata()).pages ?? 1).toBe(1);
   }
   const gif = await pool.transform(fixture("animated-loop-3.gif"), spec({ width: 64, format: "gif" }));
   expect((await sharp(gif.data).metadata()).format).toBe("gif");

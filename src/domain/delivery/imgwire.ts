@@ -21,6 +21,7 @@ const ALIASES: Record<string, string[]> = {
   enlarge: ["el", "enlarge"],
   strip_metadata: ["sm", "strip_metadata"],
   background: ["bg", "background"],
+  page: ["page", "pg", "frame"],
 };
 const CANONICAL = new Map(Object.entries(ALIASES).flatMap(([canon, names]) => names.map((n) => [n, canon] as const)));
 
@@ -44,7 +45,7 @@ const GRAVITY: Record<string, Gravity> = {
   sm: "attention", attention: "attention", entropy: "entropy",
 };
 
-const FORMATS: Record<string, OutputFormat | "auto"> = { auto: "auto", jpg: "jpeg", jpeg: "jpeg", png: "png", webp: "webp", avif: "avif", gif: "gif" };
+const FORMATS: Record<string, OutputFormat | "auto"> = { auto: "auto", jpg: "jpeg", jpeg: "jpeg", png: "png", webp: "webp", avif: "avif", gif: "gif", tiff: "tiff", tif: "tiff" };
 
 const intIn = (min: number, max: number) => v.pipe(v.string(), v.regex(/^\d{1,6}$/, `must be a whole number from ${min} to ${max}`), v.transform(Number), v.minValue(min, `must be a whole number from ${min} to ${max}`), v.maxValue(max, `must be a whole number from ${min} to ${max}`));
 const boolean = v.pipe(v.string(), v.toLowerCase(), v.picklist(["true", "false", "t", "f", "1", "0"], "must be true or false"), v.transform((s) => ["true", "t", "1"].includes(s)));
@@ -160,7 +161,7 @@ export function imgwireSpec(
   const fmt = get("format");
   let autoFormat = true;
   let format: OutputFormat;
-  if (fmt && FORMATS[fmt.value.toLowerCase()] === undefined) throw bad(fmt.name, "must be auto, jpg, jpeg, png, webp, avif or gif");
+  if (fmt && FORMATS[fmt.value.toLowerCase()] === undefined) throw bad(fmt.name, "must be auto, jpg, jpeg, png, webp, avif, gif or tiff");
   const named = fmt ? FORMATS[fmt.value.toLowerCase()] : "auto";
   if (named === "auto") format = negotiate(opts.accept, src);
   else {
@@ -173,6 +174,9 @@ export function imgwireSpec(
   const background = get("background") ? color(get("background")!.name, get("background")!.value) : undefined;
 
   let spec: TransformSpec = { fit, enlarge, gravity: g, format, quality, keepMetadata };
+  // One frame of an animation (from 0); without it an animation stays animated in GIF/WebP.
+  const page = get("page");
+  if (page) spec.frame = one(page.name, intIn(0, 9999), page.value);
   const c = get("crop");
   if (c) spec.crop = crop(c.name, c.value, src);
   if (width !== undefined) spec.width = width;

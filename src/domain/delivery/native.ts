@@ -3,7 +3,7 @@ import type { Fit, OutputFormat, TransformSpec } from "../../../codecs/types.ts"
 import { AppError } from "../errors.ts";
 import { extensionOf } from "../library/paths.ts";
 import type { DeliveryRequest } from "./deliver.ts";
-import { EXT_FORMAT, type Source, WEB_FORMATS } from "./spec.ts";
+import { checkWritableExtension, EXT_FORMAT, type Source, WEB_FORMATS } from "./spec.ts";
 
 // The native (img-src) URL dialect: ?w=&h=&fit=&q=, ?p:preset, img.pro's ?size=s|m|l, and the
 // output format from the file extension.
@@ -27,9 +27,10 @@ export const NativeParams = v.strictObject(
     fit: v.optional(v.picklist(FITS, "must be cover, contain, fill or scale-down")),
     q: v.optional(int(1, 100)),
     size: v.optional(v.picklist(["s", "m", "l"], "must be s, m or l")),
-    format: v.optional(v.picklist(["webp", "avif", "jpeg", "jpg", "png", "jxl", "gif"], "must be webp, avif, jpeg, png, jxl or gif")),
+    frame: v.optional(int(0, 9999)),
+    format: v.optional(v.picklist(["webp", "avif", "jpeg", "jpg", "png", "jxl", "gif", "tiff"], "must be webp, avif, jpeg, png, jxl, gif or tiff")),
   },
-  "is not an option (w, h, fit, q, size, format)",
+  "is not an option (w, h, fit, q, size, format, frame)",
 );
 export type NativeParams = v.InferOutput<typeof NativeParams>;
 
@@ -65,7 +66,7 @@ export function splitQuery(search: URLSearchParams, extra: readonly string[] = [
     } else if (key in NativeParams.entries || extra.includes(key)) {
       q.params[key] = value;
     } else {
-      throw new AppError("VALIDATION_ERROR", `${key}: unknown option (w, h, fit, q, size, p:name)`, { field: key });
+      throw new AppError("VALIDATION_ERROR", `${key}: unknown option (w, h, fit, q, size, frame, p:name)`, { field: key });
     }
   }
   return q;
@@ -105,11 +106,14 @@ export function nativeSpec(
   }
   // A preset's format applies unless the URL's extension asks for a conversion.
   const presetFormat = preset?.format ? EXT_FORMAT[preset.format] : undefined;
+  // A source browsers do not show, asked for by its own extension (photo.tiff), is converted
+  // like one asked for with no extension: the URL names the file, not an output format.
+  if (requestedFormat === src.format && !WEB_FORMATS.has(src.format)) requestedFormat = null;
   const conversion = requestedFormat !== null && requestedFormat !== src.format ? requestedFormat : null;
   const format: OutputFormat | null = conversion ?? presetFormat ?? requestedFormat;
   const sourceIsOutput = src.format in EXT_FORMAT && WEB_FORMATS.has(src.format);
   const resizes = p.w !== undefined || p.h !== undefined || p.size !== undefined;
-  if (!resizes && p.q === undefined && (format === null || format === src.format) && sourceIsOutput) {
+  if (!resizes && p.q === undefined && p.frame === undefined && (format === null || format === src.format) && sourceIsOutput) {
     return null;
   }
   const fitName = (p.fit ?? (FITS.includes(defaults.fit as NativeFit) ? defaults.fit : "contain")) as NativeFit;
@@ -119,6 +123,7 @@ export function nativeSpec(
     format: format ?? (src.format === "svg" ? "png" : "webp"),
     quality: p.q ?? defaults.quality,
     keepMetadata: false,
+    ...(p.frame !== undefined && { frame: p.frame }),
   };
   if (p.size) {
     const edge = SHORT_EDGE[p.size];
@@ -167,6 +172,7 @@ export function nativeDelivery(
       const presetParams = presetRow ? parseParams(JSON.parse(presetRow.params), `preset ${presetRow.name}`) : undefined;
       const params = parseParams(query.params);
       const ext = extensionOf(path);
+      checkWritableExtension(ext, image.format);
       const requested = ext ? (EXT_FORMAT[ext] ?? null) : null;
       const spec = nativeSpec(params, presetParams, requested, image, {
         fit: user.default_fit_mode,

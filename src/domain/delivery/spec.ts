@@ -15,12 +15,30 @@ export const EXT_FORMAT: Record<string, OutputFormat> = {
   png: "png",
   jxl: "jxl",
   gif: "gif",
+  tif: "tiff",
+  tiff: "tiff",
 };
+
+/** Image extensions imgd reads but cannot write, by the input format they name. */
+const READ_ONLY_EXT: Record<string, string> = {
+  bmp: "bmp", ico: "ico", heic: "heic", heif: "heic", svg: "svg", tga: "tga", qoi: "qoi",
+  pnm: "pnm", ppm: "pnm", pgm: "pnm", pbm: "pnm", pam: "pnm", pfm: "pnm", hdr: "hdr", exr: "exr",
+};
+
+/**
+ * A URL extension that names an image format imgd cannot write (`.bmp`, `.heic`, `.svg`, …) is a
+ * 400, unless it names the image's own format (its own name serves the stored bytes).
+ */
+export function checkWritableExtension(ext: string | null, sourceFormat: string): void {
+  const named = ext ? READ_ONLY_EXT[ext] : undefined;
+  if (!named || named === sourceFormat) return;
+  throw new AppError("VALIDATION_ERROR", `.${ext}: imgd cannot write this format; ask for .webp, .avif, .jpg, .png, .jxl, .gif or .tiff`, { field: "extension" });
+}
 
 /** Source formats a browser shows as they are; others are converted when asked for by their own name. */
 export const WEB_FORMATS = new Set(["jpeg", "png", "webp", "gif", "avif"]);
 
-const LOSSLESS: ReadonlySet<OutputFormat> = new Set(["png", "gif"]);
+const LOSSLESS: ReadonlySet<OutputFormat> = new Set(["png", "gif", "tiff"]);
 
 
 export interface Source {

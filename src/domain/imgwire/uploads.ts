@@ -238,7 +238,7 @@ export class ImgwireUploads {
           throw new AppError("INVALID_FILE", `The file is ${mime}, but mime_type declared ${upload.declared_mime}`);
         }
         const sent = contentType?.split(";")[0].trim().toLowerCase();
-        if (sent && sent.startsWith("image/") && sent !== mime && !(sent === "image/jpg" && mime === "image/jpeg")) {
+        if (sent && sent.startsWith("image/") && sent !== mime && sent !== header.mime && !(sent === "image/jpg" && mime === "image/jpeg")) {
           throw new AppError("INVALID_FILE", `Content-Type ${sent} does not match the file, which is ${mime}`);
         }
         if (header.format === "svg") throw new AppError("INVALID_FILE", "SVG is not a supported Imgwire image type");
@@ -266,9 +266,16 @@ export class ImgwireUploads {
   }
 }
 
-/** The SupportedMimeType spelling of a probed type. */
+const SUPPORTED_MIME = new Set(["image/jpeg", "image/jxl", "image/png", "image/webp", "image/avif", "image/gif", "image/vnd.microsoft.icon", "image/heic", "image/bmp", "image/tiff"]);
+
+/**
+ * The SupportedMimeType spelling of a probed type. Types the enum lacks (SVG, TGA, QOI, PNM,
+ * Radiance HDR) are reported as PNG, as SVG always was: a value the SDKs accept, and a format
+ * every one of them converts to.
+ */
 export function imgwireMime(mime: string): string {
-  return mime === "image/x-icon" ? "image/vnd.microsoft.icon" : mime === "image/svg+xml" ? "image/png" : mime;
+  if (mime === "image/x-icon") return "image/vnd.microsoft.icon";
+  return SUPPORTED_MIME.has(mime) ? mime : "image/png";
 }
 
 /** EXIF as plain JSON (dates as text, binary left out); a file without EXIF gives {}. */

@@ -1,5 +1,5 @@
 import type { Kysely } from "kysely";
-import { checkComplete, probe } from "../../../codecs/probe.ts";
+import { checkComplete, probe, SUPPORTED_INPUTS, unsupportedFormat } from "../../../codecs/probe.ts";
 import type { InspectResult, ProbeResult } from "../../../codecs/types.ts";
 import type { Db } from "../../db/connection.ts";
 import type { Database, User } from "../../db/schema.ts";
@@ -201,7 +201,7 @@ export class Upload {
 function checkHeader(staged: StagedBlob, maxSourcePixels: number): ProbeResult {
   if (staged.size === 0) throw new AppError("INVALID_FILE", "File is empty");
   const header = probe(staged.head);
-  if (!header) throw new AppError("INVALID_FILE", "File is not a supported image (JPEG, PNG, WebP, GIF, AVIF, HEIC, TIFF, BMP, ICO, SVG)");
+  if (!header) throw new AppError("INVALID_FILE", unsupportedFormat(staged.head) ?? `File is not a supported image (${SUPPORTED_INPUTS})`);
   if (header.width * header.height > maxSourcePixels) {
     throw new AppError("INVALID_FILE", `Image is ${header.width}×${header.height}, over the limit of ${maxSourcePixels} pixels`);
   }

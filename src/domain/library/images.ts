@@ -1,9 +1,12 @@
 import { type Kysely, sql } from "kysely";
+import { type Layout, probeLayout } from "../../../codecs/probe.ts";
+import type { InputFormat } from "../../../codecs/types.ts";
 import type { Db } from "../../db/connection.ts";
 import type { Database, Image } from "../../db/schema.ts";
 import { notFound } from "../errors.ts";
 import { attachPaths, escapeLike, type ImageRecord, like, live, type Visibility, withPaths } from "./image-rows.ts";
 import { stemOf } from "./paths.ts";
+import type { BlobStore } from "../../store/types.ts";
 import type { Removal } from "./removal.ts";
 
 export type { ImageRecord, Visibility } from "./image-rows.ts";
@@ -14,6 +17,8 @@ export type { ImageRecord, Visibility } from "./image-rows.ts";
 export interface ImagesDeps {
   db: Db;
   removal: Removal;
+  /** Read for what an image's structure says (frames, alpha). */
+  blobs: Pick<BlobStore, "read">;
   /** A tenant's images changed in a way that changes what a delivery URL answers. */
   onChanged: (userId: string) => void;
   now: () => number;
@@ -69,6 +74,11 @@ export class Images {
 
   attach(rows: Image[], db: Kysely<Database> = this.d.db): Promise<ImageRecord[]> {
     return attachPaths(db, rows);
+  }
+
+  /** Frames and alpha of the stored file, read from its structure (no decoding). */
+  async layout(image: Image): Promise<Layout> {
+    return probeLayout(await this.d.blobs.read(image.blob_hash), image.format as InputFormat);
   }
 
   async get(userId: string, id: string): Promise<ImageRecord> {

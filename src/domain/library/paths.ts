@@ -7,7 +7,9 @@ const MAX_PATH = 1024;
 
 const IMAGE_EXTENSIONS = new Set([
   "jpg", "jpeg", "png", "webp", "avif", "gif", "heic", "heif", "tif", "tiff", "bmp", "ico", "svg", "jxl",
+  "tga", "qoi", "pnm", "ppm", "pgm", "pbm", "pam", "pfm", "hdr", "exr",
 ]);
+
 
 export function extensionOf(path: string): string | null {
   const name = path.slice(path.lastIndexOf("/") + 1);

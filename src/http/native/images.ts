@@ -113,7 +113,7 @@ export const imageRoutes = new Hono<Env>()
   .get("/:id", async (c) => {
     const { user } = c.var.principal;
     const img = await c.var.services.images.get(user.id, c.req.param("id"));
-    return c.json(metadataResponse(baseUrl(c), user, img));
+    return c.json(metadataResponse(baseUrl(c), user, img, await c.var.services.images.layout(img)));
   })
   .delete("/:id", async (c) => {
     const { user } = c.var.principal;

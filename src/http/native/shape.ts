@@ -68,7 +68,7 @@ export function listItem(base: string, user: User, img: ImageRecord, now: number
   };
 }
 
-export function metadataResponse(base: string, user: User, img: ImageRecord) {
+export function metadataResponse(base: string, user: User, img: ImageRecord, layout: { frames: number; hasAlpha: boolean }) {
   return {
     id: img.id,
     metadata: {
@@ -80,6 +80,9 @@ export function metadataResponse(base: string, user: User, img: ImageRecord) {
       width: img.width,
       height: img.height,
       dominant_color: img.dominant_color,
+      // imgd's own: the schema's ImageMetadata allows more properties.
+      frames: layout.frames,
+      has_alpha: layout.hasAlpha,
     },
     urls: { original: cdnUrl(base, user.username, primary(img)), ...formatUrls(base, user.username, primary(img)) },
     paths: img.paths,
