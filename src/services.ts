@@ -24,7 +24,7 @@ import { Metrics } from "./domain/metering/metrics.ts";
 import { parsePlans, Plans } from "./domain/metering/plans.ts";
 import { Passwords } from "./domain/accounts/passwords.ts";
 import { Sessions, SignInGuard } from "./domain/accounts/sessions.ts";
-import { blobTotals } from "./db/stats.ts";
+import { blobKnown, blobTotals } from "./db/stats.ts";
 import { AccessLog } from "./observability/access-log.ts";
 import { Telemetry } from "./observability/telemetry.ts";
 import { RateLimits } from "./domain/metering/ratelimits.ts";
@@ -112,7 +112,7 @@ export async function buildServices(config: Config, runtime: Runtime, log: (line
   const blobs = storage.blobs;
   if (background) {
     await storage.archives.sweep();
-    await blobs.sweep(async (hash) => !!(await db.selectFrom("blobs").select("hash").where("hash", "=", hash).executeTakeFirst()));
+    await blobs.sweep((hash) => blobKnown(db, hash));
   }
   const pool = new CodecPool({
     size: config.workers ?? defaultPoolSize(),

@@ -8,3 +8,8 @@ export async function blobTotals(db: Db): Promise<{ count: number; bytes: number
     .executeTakeFirstOrThrow();
   return { count: Number(row.n), bytes: Number(row.bytes) };
 }
+
+/** Whether a blob row exists (the start-up sweep keeps only files the database names). */
+export async function blobKnown(db: Db, hash: string): Promise<boolean> {
+  return !!(await db.selectFrom("blobs").select("hash").where("hash", "=", hash).executeTakeFirst());
+}

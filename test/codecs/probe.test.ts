@@ -43,7 +43,8 @@ const read = (name: string) => new Uint8Array(readFileSync(join(FIXTURES, name))
 const HEAD = 1 << 20;
 
 test("every fixture is listed here", () => {
-  expect(readdirSync(FIXTURES).sort()).toEqual(Object.keys(EXPECTED).sort());
+  // tls/ holds certificates for the outgoing-connection tests, not images.
+  expect(readdirSync(FIXTURES).filter((n) => n !== "tls").sort()).toEqual(Object.keys(EXPECTED).sort());
 });
 
 for (const [name, want] of Object.entries(EXPECTED)) {
