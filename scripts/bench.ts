@@ -69,7 +69,8 @@ async function spawnUntil(cmd: string[], ready: RegExp, env: Record<string, stri
   for (const s of [proc.stdout, proc.stderr]) {
     void (async () => {
       const dec = new TextDecoder();
-      for await (const chunk of s as ReadableStream<Uint8Array>) text += dec.decode(chunk, { stream: true });
+      const reader = (s as ReadableStream<Uint8Array>).getReader();
+      for (let r = await reader.read(); !r.done; r = await reader.read()) text += dec.decode(r.value, { stream: true });
     })();
   }
   const t0 = performance.now();
