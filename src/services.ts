@@ -105,6 +105,7 @@ export async function buildServices(config: Config, runtime: Runtime, log: (line
     secret,
     now: config.now,
     maxOutputPixels: config.maxSourcePixels,
+    memoryCacheBytes: config.memoryCacheBytes,
   });
   variants.onRemoved = (keys) => delivery.forgetVariants(keys);
   const rates = new RateLimits(db, config.now);

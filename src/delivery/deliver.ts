@@ -9,6 +9,7 @@ import type { Users } from "../domain/users.ts";
 import type { BlobStore } from "../store/blobs.ts";
 import type { VariantCache } from "../store/variants.ts";
 import { HotRoutes } from "./hot.ts";
+import { MemoryCache } from "./memory.ts";
 import { nativeSpec, parseParams, splitQuery } from "./native.ts";
 import { verify } from "./signing.ts";
 import { EXT_FORMAT, finalize, variantKey } from "./spec.ts";
@@ -40,6 +41,8 @@ export interface DeliveryDeps {
   secret: Uint8Array;
   now: () => number;
   maxOutputPixels: number;
+  /** Bytes of small hot variants kept in memory (IMGD_MEMORY_CACHE_BYTES); 0 keeps none. */
+  memoryCacheBytes?: number;
 }
 
 /**
@@ -49,9 +52,11 @@ export interface DeliveryDeps {
 export class Delivery {
   readonly #flights = new Map<string, Promise<Delivered>>();
   readonly #hot: HotRoutes;
+  readonly #memory: MemoryCache;
 
   constructor(private readonly d: DeliveryDeps) {
     this.#hot = new HotRoutes(d.now);
+    this.#memory = new MemoryCache(d.memoryCacheBytes ?? 0);
   }
 
   /** A tenant's images, settings or presets changed: answers remembered for its URLs are stale. */
@@ -62,13 +67,15 @@ export class Delivery {
   /** Variants left the cache (evicted or deleted). */
   forgetVariants(keys: string[]) {
     this.#hot.forgetVariants(keys);
+    this.#memory.forget(keys);
   }
 
   /** The remembered answer for a URL, if any: no database, no parsing (the hot path). */
   peek(username: string, path: string, search: string): Delivered | undefined {
     const hot = this.#hot.get(`${username}/${path}?${search}`);
-    if (hot?.presetId) this.d.presets.countUseLater(hot.presetId);
-    return hot?.delivered;
+    if (!hot) return undefined;
+    if (hot.presetId) this.d.presets.countUseLater(hot.presetId);
+    return (hot.variantKey && this.#memory.get(hot.variantKey)) || hot.delivered;
   }
 
   /** `owner`: the tenant itself asks (with its key), so private images need no signature. */
@@ -79,7 +86,9 @@ export class Delivery {
     const result = await this.#native(username, path, search, ifNoneMatch, opts.owner ?? false);
     // Remember public answers that are files on disk; fresh bytes become a cache hit next time.
     if (result.delivered && result.delivered !== "not-modified" && result.delivered.file && result.delivered.privateUntil === undefined) {
-      this.#hot.set(hotKey, { delivered: result.delivered, variantKey: result.variantKey, presetId: result.presetId }, result.until);
+      // Without the bytes: memory holds them only while the memory cache keeps the variant.
+      const { bytes: _, ...onDisk } = result.delivered;
+      this.#hot.set(hotKey, { delivered: onDisk, variantKey: result.variantKey, presetId: result.presetId }, result.until);
     }
     return result.delivered;
   }
@@ -132,8 +141,13 @@ export class Delivery {
     const etag = `"${key}"`;
     // The key says everything about the bytes: no need to look at the disk to answer a 304.
     if (ifNoneMatch(etag)) return "not-modified";
+    const inMemory = this.#memory.get(key);
+    if (inMemory) return privateUntil === undefined ? inMemory : { ...inMemory, privateUntil };
     const cached = await this.d.variants.get(key);
-    if (cached) return { etag, mime: cached.mime, size: cached.size, file: cached.path, cache: "hit", privateUntil, userId };
+    if (cached) {
+      this.#memory.fill(key, { etag, mime: cached.mime, size: cached.size, file: cached.path, userId });
+      return { etag, mime: cached.mime, size: cached.size, file: cached.path, cache: "hit", privateUntil, userId };
+    }
     let flight = this.#flights.get(key);
     if (!flight) {
       flight = this.#produce(userId, image, spec, key, etag).finally(() => this.#flights.delete(key));
@@ -156,7 +170,9 @@ export class Delivery {
       await refund().catch(() => {});
       throw err;
     }
+    const since = this.#memory.epoch();
     await this.d.variants.put(key, image.blob_hash, out.data, { mime: out.mime, width: out.width, height: out.height });
+    this.#memory.set(key, since, { etag, mime: out.mime, file: this.d.variants.path(key), bytes: out.data, userId });
     return { etag, mime: out.mime, size: out.data.byteLength, bytes: out.data, cache: "miss", userId };
   }
 
