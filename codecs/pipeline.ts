@@ -9,6 +9,7 @@
 // mean the same thing for every source; it still runs after shrink-on-load and crop, so it
 // touches at most about four times the output's pixels.
 
+import { DEFAULT_EFFORT, type Effort } from "./effort.ts";
 import { plan, shrinkOnLoad, type Plan } from "./geometry.ts";
 import { avifTooLarge, CodecError, type Gravity, type InputFormat, type InspectResult, OUTPUT_MIME, type OutputFormat, type TransformResult, type TransformSpec } from "./types.ts";
 import type { Vips, VipsImage, WebpEncoder } from "./wasm.ts";
@@ -71,6 +72,7 @@ class State {
     readonly bytes: Uint8Array,
     readonly spec: TransformSpec,
     readonly limits: Limits,
+    readonly effort: Effort,
   ) {
     this.vips = codecs.vips;
     this.format = spec.format;
@@ -355,10 +357,10 @@ const encode: Step = {
     switch (s.format) {
       case "webp":
         // Not vips' webpsave: see wasm.ts (Bun's wasm JIT miscompiles libwebp's SIMD paths).
-        s.output = encodeWebp(img, s.codecs.webp, q, keep);
+        s.output = encodeWebp(img, s.codecs.webp, q, keep, s.effort.webp);
         break;
       case "avif":
-        s.output = img.writeToBuffer(".avif", { Q: q, effort: 4, bitdepth: 8, keep });
+        s.output = img.writeToBuffer(".avif", { Q: q, effort: s.effort.avif, bitdepth: 8, keep });
         break;
       case "jpeg":
         s.output = img.writeToBuffer(".jpg", { Q: q, optimize_coding: true, keep });
@@ -379,8 +381,8 @@ const encode: Step = {
 /** The transform, step by step. Exported so its shape can be read (and logged) in one place. */
 export const STEPS: readonly Step[] = [load, orient, crop, srgb, resize, pad, flatten, metadata, encode];
 
-export function transform(codecs: Codecs, bytes: Uint8Array, spec: TransformSpec, limits: Limits = {}): TransformResult {
-  const s = new State(codecs, bytes, spec, limits);
+export function transform(codecs: Codecs, bytes: Uint8Array, spec: TransformSpec, limits: Limits = {}, effort: Effort = DEFAULT_EFFORT): TransformResult {
+  const s = new State(codecs, bytes, spec, limits, effort);
   try {
     for (const step of STEPS) step.run(s);
     const data = s.output!;

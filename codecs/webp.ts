@@ -2,6 +2,7 @@
 // wasm-vips' webpsave): RGBA pixels out of the final vips image, libwebp's encoder, then a
 // small RIFF mux that adds back what webpsave would have written (ICC profile, EXIF, XMP).
 
+import { WEBP_EFFORT } from "./effort.ts";
 import type { VipsImage, WebpEncodeOptions, WebpEncoder } from "./wasm.ts";
 
 /**
@@ -11,15 +12,15 @@ import type { VipsImage, WebpEncodeOptions, WebpEncoder } from "./wasm.ts";
  * mean error is 2.64–2.72 for all. 4 is libvips' and sharp's default `effort`; 2 would make the
  * encode ~3× faster for files ~4 % larger.
  */
-export const WEBP_METHOD = 4;
+export const WEBP_METHOD = WEBP_EFFORT;
 
 /** libwebp's WebPConfig for lossy output: WebPConfigPreset(DEFAULT, q), as webpsave and sharp use. */
-export function webpOptions(quality: number): WebpEncodeOptions {
+export function webpOptions(quality: number, method = WEBP_METHOD): WebpEncodeOptions {
   return {
     quality,
     target_size: 0,
     target_PSNR: 0,
-    method: WEBP_METHOD,
+    method,
     sns_strength: 50,
     filter_strength: 60,
     filter_sharpness: 0,
@@ -54,7 +55,7 @@ export type Keep = "none" | "icc" | "all";
  * Alpha is kept when the image has it; otherwise an opaque alpha is added and libwebp, seeing
  * it opaque, writes no alpha channel.
  */
-export function encodeWebp(image: VipsImage, encoder: WebpEncoder, quality: number, keep: Keep): Uint8Array {
+export function encodeWebp(image: VipsImage, encoder: WebpEncoder, quality: number, keep: Keep, method = WEBP_METHOD): Uint8Array {
   const owned: VipsImage[] = [];
   try {
     let img = image;
@@ -66,7 +67,7 @@ export function encodeWebp(image: VipsImage, encoder: WebpEncoder, quality: numb
     }
     if (img.bands === 3) owned.push((img = img.bandjoin(255)));
     const rgba = img.writeToMemory() as Uint8Array;
-    const file = encoder.encode(rgba, img.width, img.height, webpOptions(quality));
+    const file = encoder.encode(rgba, img.width, img.height, webpOptions(quality, method));
     return keep === "none" ? file : mux(file, chunksToKeep(image, keep), img.width, img.height);
   } finally {
     for (const i of owned) i.delete();

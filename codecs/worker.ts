@@ -34,7 +34,7 @@ function run(codecs: Codecs, req: Request): Reply {
   const vips = codecs.vips;
   try {
     if (req.kind === "transform") {
-      const value = transform(codecs, req.bytes, req.spec, req.limits);
+      const value = transform(codecs, req.bytes, req.spec, req.limits, req.effort);
       return { type: "done", id: req.id, ok: true, value, memory: memoryOf(vips) };
     }
     if (req.kind === "inspect") {

@@ -72,8 +72,11 @@ export async function buildServices(config: Config, runtime: Runtime, log: (line
     maxQueue: config.queueLimit,
     jobTimeoutMs: config.jobTimeoutMs,
     maxSourcePixels: config.maxSourcePixels,
+    effort: { avif: config.avifEffort, webp: config.webpEffort },
   });
-  await pool.start();
+  // Not awaited: the server listens while the workers warm up, and jobs wait for a warm one.
+  // A failed start closes the pool (jobs get 503); `imgd serve` exits on it (see cli/serve.ts).
+  pool.start().catch((err) => log(`codec workers failed to start: ${err instanceof Error ? err.message : String(err)}`));
   const users = new Users(db, config.now);
   const keys = new Keys(db, config.now);
   const presets = new Presets(db, config.now);
