@@ -8,6 +8,6 @@ export interface Effort {
   webp: number;
 }
 
-export const AVIF_EFFORT = 4;
+export const AVIF_EFFORT = 3;
 export const WEBP_EFFORT = 4;
 export const DEFAULT_EFFORT: Effort = { avif: AVIF_EFFORT, webp: WEBP_EFFORT };

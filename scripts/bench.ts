@@ -51,6 +51,24 @@ function report(row: Row, lines: string[]) {
   for (const l of lines) console.log(`  ${l}`);
 }
 
+/** CPU time (user + system, all threads) a process has used so far, in ms; Linux /proc. */
+function cpuMs(pid: number): number {
+  try {
+    const stat = require("node:fs").readFileSync(`/proc/${pid}/stat`, "utf8") as string;
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime, stime in 1/100 s ticks
+  } catch {
+    return NaN;
+  }
+}
+/** Runs `f`, adding the CPU `pid` spent meanwhile to `into`. */
+async function withCpu<T>(pid: number, into: number[], f: () => Promise<T>): Promise<T> {
+  const c = cpuMs(pid);
+  const out = await f();
+  into.push(cpuMs(pid) - c);
+  return out;
+}
+
 async function freePort(): Promise<number> {
   const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
   const port = s.port;
@@ -157,13 +175,15 @@ try {
       const n = c * 8;
       const a: LoadResult[] = [];
       const b: LoadResult[] = [];
+      const ca: number[] = [];
+      const cb: number[] = [];
       for (let r = 0; r < ROUNDS; r++) {
         // A new source per round and side: widths 400–800, never asked before.
         const si = await newSource();
         const sp = await newSource();
         const widths = (i: number) => 400 + ((i * 37) % 401);
-        const runImgd = () => load((i) => imgdUrl(si, widths(i)), { concurrency: c, requests: n, check: webpCheck });
-        const runIpx = () => load((i) => ipxUrl(sp, widths(i)), { concurrency: c, requests: n, check: webpCheck });
+        const runImgd = () => withCpu(imgd!.proc.pid, ca, () => load((i) => imgdUrl(si, widths(i)), { concurrency: c, requests: n, check: webpCheck }));
+        const runIpx = () => withCpu(ipx!.proc.pid, cb, () => load((i) => ipxUrl(sp, widths(i)), { concurrency: c, requests: n, check: webpCheck }));
         if (r % 2 === 0) {
           a.push(await runImgd());
           b.push(await runIpx());
@@ -177,9 +197,13 @@ try {
       const ip = median(a.map((x) => x.p99));
       const pp = median(b.map((x) => x.p99));
       const errors = a.reduce((s, x) => s + x.errors, 0) + b.reduce((s, x) => s + x.errors, 0);
+      // CPU per transform: what a request costs, whatever share of a busy machine each server got.
+      const ic = median(ca) / n;
+      const pc = median(cb) / n;
       report(
-        { row: `cold c=${c}`, imgd: { rps: ir, p99: ip }, ipx: { rps: pr, p99: pp }, rpsRatio: ir / pr, p99Ratio: ip / pp, errors, requestsPerRound: n },
+        { row: `cold c=${c}`, imgd: { rps: ir, p99: ip, cpuMsPerRequest: ic }, ipx: { rps: pr, p99: pp, cpuMsPerRequest: pc }, rpsRatio: ir / pr, p99Ratio: ip / pp, cpuRatio: ic / pc, errors, requestsPerRound: n },
         [
+          `CPU per transform: imgd ${f0(ic)} ms, ipx ${f0(pc)} ms: ipx/imgd ${ratio(pc, ic)} (the req/s ratio an idle machine would give, all cores busy)`,
           `imgd ${f1(ir)} req/s, p99 ${f0(ip)} ms | ipx ${f1(pr)} req/s, p99 ${f0(pp)} ms | req/s ${ratio(ir, pr)} (goal ≥ 0.7×), p99 ${ratio(ip, pp)} (goal ≤ 1.5×)`,
           `${n} requests per round, median of ${ROUNDS}; errors ${errors}`,
         ],
@@ -251,17 +275,21 @@ try {
       return performance.now() - t;
     };
     const m = { imgd4: [] as number[], imgd1: [] as number[], ipx4: [] as number[], ipx1: [] as number[] };
+    const cpu4: number[] = [];
+    const cpu1: number[] = [];
     for (let r = 0; r < ROUNDS; r++) {
-      m.imgd1.push(await burst(imgdUrl, await newSource(), [1280]));
-      m.imgd4.push(await burst(imgdUrl, await newSource(), WIDTHS));
+      const one = await newSource();
+      const four = await newSource();
+      m.imgd1.push(await withCpu(imgd!.proc.pid, cpu1, () => burst(imgdUrl, one, [1280])));
+      m.imgd4.push(await withCpu(imgd!.proc.pid, cpu4, () => burst(imgdUrl, four, WIDTHS)));
       m.ipx1.push(await burst(ipxUrl, await newSource(), [1280]));
       m.ipx4.push(await burst(ipxUrl, await newSource(), WIDTHS));
     }
     const [i4, i1, p4, p1] = [median(m.imgd4), median(m.imgd1), median(m.ipx4), median(m.ipx1)];
     report(
-      { row: "srcset burst", imgd: { burstMs: i4, oneMs: i1, ratio: i4 / i1 }, ipx: { burstMs: p4, oneMs: p1, ratio: p4 / p1 } },
+      { row: "srcset burst", imgd: { burstMs: i4, oneMs: i1, ratio: i4 / i1, burstCpuMs: median(cpu4), oneCpuMs: median(cpu1), cpuRatio: median(cpu4) / median(cpu1) }, ipx: { burstMs: p4, oneMs: p1, ratio: p4 / p1 } },
       [
-        `imgd: 4 widths together ${f0(i4)} ms, 1280 alone ${f0(i1)} ms: ${ratio(i4, i1)} (goal ≤ 2×)`,
+        `imgd: 4 widths together ${f0(i4)} ms, 1280 alone ${f0(i1)} ms: ${ratio(i4, i1)} (goal ≤ 2×); CPU ${f0(median(cpu4))} vs ${f0(median(cpu1))} ms: ${ratio(median(cpu4), median(cpu1))}`,
         `ipx:  4 widths together ${f0(p4)} ms, 1280 alone ${f0(p1)} ms: ${ratio(p4, p1)}; imgd/ipx burst ${ratio(i4, p4)}`,
       ],
     );
