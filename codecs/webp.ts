@@ -6,11 +6,8 @@ import { WEBP_EFFORT } from "./effort.ts";
 import type { VipsImage, WebpEncodeOptions, WebpEncoder } from "./wasm.ts";
 
 /**
- * libwebp's `method` (speed/size trade-off, 0–6). Measured (non-SIMD build, Bun default JIT,
- * 800×600 photo at Q80): method 0: 31 ms, 71.8 kB; 2: 46 ms, 57.0 kB; 3: 136 ms, 54.6 kB;
- * 4: 135 ms, 54.8 kB (sharp's webp() at Q80 gives the same 54.8 kB); 6: 187 ms, 51.4 kB; the
- * mean error is 2.64–2.72 for all. 4 is libvips' and sharp's default `effort`; 2 would make the
- * encode ~3× faster for files ~4 % larger.
+ * libwebp's `method` (speed/size trade-off, 0–6), by default IMGD_WEBP_EFFORT's: see
+ * codecs/effort.ts and the measured table in README "Encoder effort".
  */
 export const WEBP_METHOD = WEBP_EFFORT;
 

@@ -134,10 +134,13 @@ let imgd: (Proc & { base: string; key: string }) | null = null;
 let ipx: (Proc & { base: string }) | null = null;
 let nginx: Proc | null = null;
 
+/** Admin keys by data dir: printed on a data dir's first start only. */
+const adminKeys = new Map<string, string>();
 async function startImgd(cmd: string[], dataDir: string, env: Record<string, string> = {}) {
   const p = await spawnUntil([...cmd, "serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", dataDir], /imgd listening on (http:\/\/\S+)/, env);
-  const key = /Admin API key[^\n]*\n(imgsrc_\w+)/.exec(p.out())?.[1] ?? "";
-  return { ...p, base: p.match[1]!, key };
+  const printed = /Admin API key[^\n]*\n(imgsrc_\w+)/.exec(p.out())?.[1];
+  if (printed) adminKeys.set(dataDir, printed);
+  return { ...p, base: p.match[1]!, key: adminKeys.get(dataDir) ?? "" };
 }
 async function upload(base: string, key: string, name: string, bytes: Uint8Array) {
   const fd = new FormData();
