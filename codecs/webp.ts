@@ -1,5 +1,5 @@
-// Lossy WebP output through @jsquash/webp's non-SIMD libwebp build (see wasm.ts for why not
-// wasm-vips' webpsave): RGBA pixels out of the final vips image, libwebp's encoder, then a
+// Lossy WebP output through @jsquash/webp's SIMD libwebp build, rewritten where Bun's JIT
+// miscompiles it (see wasm.ts; wasm-vips' webpsave has the unrewritten SIMD code): RGBA pixels out of the final vips image, libwebp's encoder, then a
 // small RIFF mux that adds back what webpsave would have written (ICC profile, EXIF, XMP).
 
 import { WEBP_EFFORT } from "./effort.ts";
