@@ -16,7 +16,7 @@ import vipsWasm from "wasm-vips/vips.wasm" with { type: "file" };
 import vipsHeif from "wasm-vips/vips-heif.wasm" with { type: "file" };
 import vipsJxl from "wasm-vips/vips-jxl.wasm" with { type: "file" };
 import vipsResvg from "wasm-vips/vips-resvg.wasm" with { type: "file" };
-import webpEnc from "@jsquash/webp/codec/enc/webp_enc.wasm" with { type: "file" };
+import webpEnc from "./webp_enc_simd_jsc.wasm" with { type: "file" };
 import libheif from "libheif-js/libheif-wasm/libheif.wasm" with { type: "file" };
 // Types only: a value import from wasm.ts would be a cycle (wasm.ts imports this module).
 import type { EmbeddedVipsAssets } from "./wasm.ts";
@@ -42,7 +42,7 @@ export function embeddedAssets(entries: EmbeddedEntries): EmbeddedVipsAssets {
     "vips-heif.wasm": vipsHeif,
     "vips-jxl.wasm": vipsJxl,
     "vips-resvg.wasm": vipsResvg,
-    "webp_enc.wasm": webpEnc,
+    "webp_enc_simd_jsc.wasm": webpEnc,
     "libheif.wasm": libheif,
   };
   // Joined with "/" on every platform: on Windows the root is "B:/~BUN/root", and `new Worker`

@@ -10,6 +10,7 @@
 // touches at most about four times the output's pixels.
 
 import type { Prepared, RawImage } from "./decoders/index.ts";
+import { DEFAULT_EFFORT, type Effort } from "./effort.ts";
 import { plan, shrinkOnLoad, type Plan } from "./geometry.ts";
 import { avifTooLarge, CodecError, type Gravity, type InputFormat, type InspectResult, OUTPUT_MIME, type OutputFormat, type TransformResult, type TransformSpec } from "./types.ts";
 import type { Vips, VipsImage, WebpEncoder } from "./wasm.ts";
@@ -84,6 +85,7 @@ class State {
     readonly source: Prepared,
     readonly spec: TransformSpec,
     readonly limits: Limits,
+    readonly effort: Effort,
   ) {
     this.vips = codecs.vips;
     this.format = spec.format;
@@ -428,10 +430,10 @@ const encode: Step = {
     switch (s.format) {
       case "webp":
         // Not vips' webpsave: see wasm.ts (Bun's wasm JIT miscompiles libwebp's SIMD paths).
-        s.output = encodeWebp(img, s.codecs.webp, q, keep);
+        s.output = encodeWebp(img, s.codecs.webp, q, keep, s.effort.webp);
         break;
       case "avif":
-        s.output = img.writeToBuffer(".avif", { Q: q, effort: 4, bitdepth: 8, keep });
+        s.output = img.writeToBuffer(".avif", { Q: q, effort: s.effort.avif, bitdepth: 8, keep });
         break;
       case "jpeg":
         s.output = img.writeToBuffer(".jpg", { Q: q, optimize_coding: true, keep });
@@ -459,8 +461,8 @@ export const STEPS: readonly Step[] = [load, orient, crop, srgb, resize, pad, fl
 /** The steps applied to each frame of an animation, between load and encode. */
 const FRAME_STEPS: readonly Step[] = [crop, srgb, resize, pad];
 
-export function transform(codecs: Codecs, source: Prepared, spec: TransformSpec, limits: Limits = {}): TransformResult {
-  const s = new State(codecs, source, spec, limits);
+export function transform(codecs: Codecs, source: Prepared, spec: TransformSpec, limits: Limits = {}, effort: Effort = DEFAULT_EFFORT): TransformResult {
+  const s = new State(codecs, source, spec, limits, effort);
   try {
     load.run(s);
     if (s.animation) return transformFrames(s);
@@ -482,7 +484,7 @@ function transformFrames(s: State): TransformResult {
   const frames: VipsImage[] = [];
   try {
     for (let i = 0; i < pages; i++) {
-      const f = new State(s.codecs, s.source, s.spec, s.limits);
+      const f = new State(s.codecs, s.source, s.spec, s.limits, s.effort);
       Object.assign(f, { sourceWidth: s.sourceWidth, sourceHeight: s.sourceHeight, region: s.region, plan: s.plan, format: s.format });
       f.replace(full.extractArea(0, i * pageHeight, full.width, pageHeight));
       try {

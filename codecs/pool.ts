@@ -2,6 +2,7 @@
 // worker, owns every failure policy: what is refused before decoding, when a worker is
 // killed, and what the caller is told.
 
+import { DEFAULT_EFFORT, type Effort } from "./effort.ts";
 import { probe } from "./probe.ts";
 import type { Limits } from "./pipeline.ts";
 import type { Reply, Request, WorkerMemory } from "./protocol.ts";
@@ -21,6 +22,8 @@ export interface CodecPoolOptions {
   maxAnimationFrames?: number;
   /** Deadline for a worker to load wasm-vips. */
   startTimeoutMs?: number;
+  /** Encoder effort for AVIF and WebP (speed against size). */
+  effort?: Effort;
 }
 
 export interface CodecPoolStats {
@@ -103,6 +106,7 @@ export class CodecPool {
   readonly #queue: Job[] = [];
   #nextId = 1;
   #closed = false;
+  #starting: Promise<void> | null = null;
   #counters = { completed: 0, failed: 0, rejected: 0, timeouts: 0, restarts: 0 };
   /** Waiters for a slot becoming ready (used by start()). */
   readonly #readyWaiters = new Map<number, { resolve(): void; reject(e: Error): void }>();
@@ -110,11 +114,20 @@ export class CodecPool {
   constructor(options: CodecPoolOptions) {
     if (!(options.size >= 1)) throw new RangeError("CodecPool: size must be at least 1");
     if (!(options.maxQueue >= 0)) throw new RangeError("CodecPool: maxQueue must be at least 0");
-    this.#options = { startTimeoutMs: 30_000, maxAnimationFrames: 200, ...options };
+    this.#options = { startTimeoutMs: 30_000, maxAnimationFrames: 200, effort: DEFAULT_EFFORT, ...options };
   }
 
-  /** Spawns the workers; resolves when every one has loaded wasm-vips. */
-  async start(): Promise<void> {
+  /**
+   * Spawns the workers; resolves when every one has loaded wasm-vips and warmed up. Jobs may be
+   * submitted before that: they wait in the queue and go to the first worker that is warm, so
+   * a server can listen at once instead of after the workers' start-up.
+   */
+  start(): Promise<void> {
+    this.#starting ??= this.#start();
+    return this.#starting;
+  }
+
+  async #start(): Promise<void> {
     if (this.#closed) throw new CodecError("closed", "codec pool is closed");
     const ready: Promise<void>[] = [];
     for (let i = 0; i < this.#options.size; i++) ready.push(this.#spawn(i));
@@ -268,7 +281,7 @@ export class CodecPool {
     const body = job.body;
     const request: Request =
       body.kind === "crash" ? { id: job.id, kind: "crash" }
-      : body.kind === "transform" ? { id: job.id, kind: "transform", bytes: bytes!, spec: body.spec, limits }
+      : body.kind === "transform" ? { id: job.id, kind: "transform", bytes: bytes!, spec: body.spec, limits, effort: this.#options.effort }
       : { id: job.id, kind: "inspect", bytes: bytes!, limits };
     const transfer: Transferable[] = [];
     if (job.transfer && bytes) transfer.push(bytes.buffer as ArrayBuffer);

@@ -34,7 +34,7 @@ export const VIPS_SIDE_MODULES = ["vips-heif.wasm", "vips-jxl.wasm", "vips-resvg
 export interface EmbeddedVipsAssets {
   /**
    * File name as wasm-vips asks for it (e.g. "vips.wasm") → path or URL of the embedded file.
-   * Also holds `WEBP_ENCODER_WASM` ("webp_enc.wasm"), jsquash's non-SIMD WebP encoder, and
+   * Also holds `WEBP_ENCODER_WASM`, jsquash's SIMD WebP encoder as rewritten for Bun, and
    * `HEIF_DECODER_WASM` ("libheif.wasm"), libheif-js' HEIC decoder.
    */
   files: Record<string, string>;
@@ -79,8 +79,12 @@ export async function loadVips(embedded: EmbeddedVipsAssets | undefined = builtI
 
 // ------------------------------------------------------------------------- WebP encoder
 
-/** The file name of @jsquash/webp's non-SIMD encoder (the SIMD one is miscompiled by Bun). */
-export const WEBP_ENCODER_WASM = "webp_enc.wasm";
+/**
+ * @jsquash/webp's SIMD encoder with the shuffles Bun's optimizing wasm tier miscompiles
+ * rewritten (scripts/webp-simd-jsc.ts; test/speed/webp-simd.test.ts checks it against V8 byte
+ * for byte). It sits in codecs/, beside this module.
+ */
+export const WEBP_ENCODER_WASM = "webp_enc_simd_jsc.wasm";
 
 /** libwebp's WebPConfig as jsquash's embind glue takes it (all fields required). */
 export interface WebpEncodeOptions {
@@ -124,7 +128,7 @@ export function webpEncoderWasm(embedded: EmbeddedVipsAssets | undefined = built
   const file = embedded?.files[WEBP_ENCODER_WASM];
   if (file) return file;
   // import.meta.resolve is synchronous and gives a file: URL on Bun, Deno and Node alike.
-  return fileURLToPath(import.meta.resolve(`@jsquash/webp/codec/enc/${WEBP_ENCODER_WASM}`));
+  return fileURLToPath(new URL(`./${WEBP_ENCODER_WASM}`, import.meta.url));
 }
 
 interface WebpGlueModule {
@@ -132,13 +136,13 @@ interface WebpGlueModule {
 }
 type WebpGlueFactory = (options: Record<string, unknown>) => Promise<WebpGlueModule>;
 
-/** Instantiates jsquash's non-SIMD WebP encoder. Call once per worker. */
+/** Instantiates the WebP encoder (jsquash's SIMD build, rewritten for Bun). Call once per worker. */
 export async function loadWebpEncoder(embedded: EmbeddedVipsAssets | undefined = builtIn): Promise<WebpEncoder> {
   const bytes = await readFile(webpEncoderWasm(embedded));
   const compiled = await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
-  // The glue of the *non-SIMD* build, imported directly: jsquash's encode.js would pick the
-  // SIMD glue by feature detection. Its own wasm lookup (fetch next to the glue) is bypassed.
-  const { default: factory } = (await import("@jsquash/webp/codec/enc/webp_enc.js")) as unknown as { default: WebpGlueFactory };
+  // The glue of the SIMD build, imported directly (jsquash's encode.js would pick one by
+  // feature detection); its own wasm lookup (fetch next to the glue) is bypassed.
+  const { default: factory } = (await import("@jsquash/webp/codec/enc/webp_enc_simd.js")) as unknown as { default: WebpGlueFactory };
   const glue = await factory({
     noInitialRun: true,
     instantiateWasm(imports: WebAssembly.Imports, done: (instance: WebAssembly.Instance) => void) {

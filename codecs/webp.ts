@@ -1,25 +1,23 @@
-// Lossy WebP output through @jsquash/webp's non-SIMD libwebp build (see wasm.ts for why not
-// wasm-vips' webpsave): RGBA pixels out of the final vips image, libwebp's encoder, then a
+// Lossy WebP output through @jsquash/webp's SIMD libwebp build, rewritten where Bun's JIT
+// miscompiles it (see wasm.ts; wasm-vips' webpsave has the unrewritten SIMD code): RGBA pixels out of the final vips image, libwebp's encoder, then a
 // small RIFF mux that adds back what webpsave would have written (ICC profile, EXIF, XMP).
 
+import { WEBP_EFFORT } from "./effort.ts";
 import type { VipsImage, WebpEncodeOptions, WebpEncoder } from "./wasm.ts";
 
 /**
- * libwebp's `method` (speed/size trade-off, 0–6). Measured (non-SIMD build, Bun default JIT,
- * 800×600 photo at Q80): method 0: 31 ms, 71.8 kB; 2: 46 ms, 57.0 kB; 3: 136 ms, 54.6 kB;
- * 4: 135 ms, 54.8 kB (sharp's webp() at Q80 gives the same 54.8 kB); 6: 187 ms, 51.4 kB; the
- * mean error is 2.64–2.72 for all. 4 is libvips' and sharp's default `effort`; 2 would make the
- * encode ~3× faster for files ~4 % larger.
+ * libwebp's `method` (speed/size trade-off, 0–6), by default IMGD_WEBP_EFFORT's: see
+ * codecs/effort.ts and the measured table in README "Encoder effort".
  */
-export const WEBP_METHOD = 4;
+export const WEBP_METHOD = WEBP_EFFORT;
 
 /** libwebp's WebPConfig for lossy output: WebPConfigPreset(DEFAULT, q), as webpsave and sharp use. */
-export function webpOptions(quality: number): WebpEncodeOptions {
+export function webpOptions(quality: number, method = WEBP_METHOD): WebpEncodeOptions {
   return {
     quality,
     target_size: 0,
     target_PSNR: 0,
-    method: WEBP_METHOD,
+    method,
     sns_strength: 50,
     filter_strength: 60,
     filter_sharpness: 0,
@@ -54,7 +52,7 @@ export type Keep = "none" | "icc" | "all";
  * Alpha is kept when the image has it; otherwise an opaque alpha is added and libwebp, seeing
  * it opaque, writes no alpha channel.
  */
-export function encodeWebp(image: VipsImage, encoder: WebpEncoder, quality: number, keep: Keep): Uint8Array {
+export function encodeWebp(image: VipsImage, encoder: WebpEncoder, quality: number, keep: Keep, method = WEBP_METHOD): Uint8Array {
   const owned: VipsImage[] = [];
   try {
     let img = image;
@@ -66,7 +64,7 @@ export function encodeWebp(image: VipsImage, encoder: WebpEncoder, quality: numb
     }
     if (img.bands === 3) owned.push((img = img.bandjoin(255)));
     const rgba = img.writeToMemory() as Uint8Array;
-    const file = encoder.encode(rgba, img.width, img.height, webpOptions(quality));
+    const file = encoder.encode(rgba, img.width, img.height, webpOptions(quality, method));
     return keep === "none" ? file : mux(file, chunksToKeep(image, keep), img.width, img.height);
   } finally {
     for (const i of owned) i.delete();

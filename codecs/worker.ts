@@ -47,7 +47,7 @@ async function run(codecs: Codecs, decoders: ForeignDecoders, req: Request): Pro
       const head = probe(req.bytes.subarray(0, 1 << 20));
       if (!head) throw new CodecError("invalid_image", "not a recognised image format");
       const source = await prepare(head.format, req.bytes, decoders, req.limits.maxSourcePixels);
-      const value = req.kind === "transform" ? transform(codecs, source, req.spec, req.limits) : inspect(vips, source, req.limits);
+      const value = req.kind === "transform" ? transform(codecs, source, req.spec, req.limits, req.effort) : inspect(vips, source, req.limits);
       return { type: "done", id: req.id, ok: true, value, memory: memoryOf(vips) };
     }
     exitNow();

@@ -93,6 +93,8 @@ export async function buildBinary(options: { outfile: string; target?: string; m
       },
       minify: options.minify ?? true,
       sourcemap: "none",
+      bytecode: true,
+      format: "esm",
       compile: {
         ...(options.target ? { target: options.target as Bun.Build.CompileTarget } : {}),
         outfile,

@@ -1,4 +1,5 @@
 import * as v from "valibot";
+import { AVIF_EFFORT, WEBP_EFFORT } from "../codecs/effort.ts";
 
 // One table of settings: each has an environment variable, a `serve` flag, a schema and a help
 // line, so the CLI help, the env parsing and the embedding API cannot drift apart.
@@ -77,6 +78,9 @@ export const settings = {
   queueLimit: { env: "IMGD_QUEUE_LIMIT", flag: "queue-limit", schema: int(0, 100_000), default: 64, help: "Transform jobs allowed to wait for a worker before new ones get 503" },
   jobTimeoutMs: { env: "IMGD_JOB_TIMEOUT_MS", flag: "job-timeout-ms", schema: int(100, 600_000), default: 30_000, help: "Time limit of one transform job, and of a codec worker's start (at least 30 s), in milliseconds" },
   variantCacheBytes: { env: "IMGD_VARIANT_CACHE_BYTES", flag: "variant-cache-bytes", schema: int(0, 2 ** 50), default: 2 * GiB, help: "Size cap of the on-disk variant cache, in bytes (least recently used evicted)" },
+  memoryCacheBytes: { env: "IMGD_MEMORY_CACHE_BYTES", flag: "memory-cache-bytes", schema: int(0, 2 ** 40), default: 64 * MiB, help: "Memory kept for small hot variants (up to 1 MiB each), answered without reading the disk; 0 turns it off" },
+  avifEffort: { env: "IMGD_AVIF_EFFORT", flag: "avif-effort", schema: int(0, 9), default: AVIF_EFFORT, help: "AVIF encoder effort 0–9: higher is slower and a little smaller at the same quality (README: Encoder effort)" },
+  webpEffort: { env: "IMGD_WEBP_EFFORT", flag: "webp-effort", schema: int(0, 6), default: WEBP_EFFORT, help: "WebP encoder effort (libwebp method) 0–6: higher is slower and a little smaller at the same quality" },
   maxSvgBytes: { env: "IMGD_MAX_SVG_BYTES", flag: "max-svg-bytes", schema: int(1, 16 * GiB), default: 10 * MiB, help: "Largest accepted SVG upload, in bytes" },
   maxAnonymousUploadBytes: { env: "IMGD_MAX_ANONYMOUS_UPLOAD_BYTES", flag: "max-anonymous-upload-bytes", schema: int(1, 16 * GiB), default: 20 * MiB, help: "Largest accepted anonymous upload, in bytes" },
   registration: { env: "IMGD_REGISTRATION", flag: "registration", schema: v.picklist(["open", "closed"], "expected open or closed"), default: "closed" as "open" | "closed", help: "Whether POST /v1/keys creates accounts for anyone (open) or is refused (closed)" },

@@ -40,6 +40,8 @@ export interface Services {
   db: Db;
   blobs: BlobStore;
   pool: CodecPool;
+  /** Settles when the codec workers are warm (rejects when they cannot start). */
+  codecsReady: Promise<void>;
   users: Users;
   keys: Keys;
   images: Images;
@@ -123,9 +125,12 @@ export async function buildServices(config: Config, runtime: Runtime, log: (line
     // Loading wasm-vips is a worker's first long job: under emulation (qemu-user) it takes
     // longer than 30 s, and a longer job deadline is what such a machine sets anyway.
     startTimeoutMs: Math.max(30_000, config.jobTimeoutMs),
+    effort: { avif: config.avifEffort, webp: config.webpEffort },
   });
-  if (codecs) await pool.start();
-  else await pool.close();
+  // Not awaited: the server listens while the workers warm up, and jobs wait for a warm one.
+  // A failed start closes the pool (jobs get 503); `imgd serve` exits on it (see cli/serve.ts).
+  const codecsReady = codecs ? pool.start() : pool.close();
+  codecsReady.catch((err) => log(`codec workers failed to start: ${err instanceof Error ? err.message : String(err)}`));
   const users = new Users(db, config.now);
   const keys = new Keys(db, config.now);
   const presets = new Presets(db, config.now);
@@ -167,6 +172,7 @@ export async function buildServices(config: Config, runtime: Runtime, log: (line
     tokens,
     now: config.now,
     maxOutputPixels: config.maxSourcePixels,
+    memoryCacheBytes: config.memoryCacheBytes,
   });
   variants.onRemoved = (keys) => delivery.forgetVariants(keys);
   const rates = new RateLimits(db, config.now);
@@ -188,7 +194,7 @@ export async function buildServices(config: Config, runtime: Runtime, log: (line
   }, log);
   if (background) sweeper.start();
   return {
-    config, runtime, db, blobs, pool, users, keys, images, ingest, presets, usage, variants, delivery,
+    config, runtime, db, blobs, pool, codecsReady, users, keys, images, ingest, presets, usage, variants, delivery,
     media, accounts, plans, metering, metrics, telemetry, accessLog, rates, auth, passwords, sessions, signins, fetcher, imgwire, trustedProxies: parseCidrList(config.trustProxy), sweeper, tokens, log,
   };
 }

@@ -74,6 +74,8 @@ export async function serve(argv: string[], env: Record<string, string | undefin
     // The app refuses oversize bodies itself, in its error shape; this is only the outer guard.
     maxRequestBodySize: config.maxUploadBytes * 2 + 64 * 1024 * 1024,
   });
+  // The workers warm up behind the listener; a broken installation still ends the process.
+  imgd.services.codecsReady.catch(() => process.exit(1));
   const metrics = config.metricsAddr ? await serveMetrics(runtime, config.metricsAddr, () => metricsResponse(imgd.services.telemetry)) : null;
   if (metrics) say(`imgd metrics on http://${metrics.hostname.includes(":") ? `[${metrics.hostname}]` : metrics.hostname}:${metrics.port}/metrics`);
   const shown = listener.hostname === "0.0.0.0" || listener.hostname === "::" ? "localhost" : listener.hostname;

@@ -10,6 +10,7 @@ import type { BlobStore, StoredObject } from "../../store/types.ts";
 import type { VariantCache } from "../../store/variants.ts";
 import type { Tokens } from "../tokens/tokens.ts";
 import { HotRoutes } from "./hot.ts";
+import { MemoryCache } from "./memory.ts";
 import { verify } from "./signing.ts";
 import { finalize, variantKey } from "./spec.ts";
 
@@ -46,6 +47,8 @@ export interface DeliveryDeps {
   tokens: Tokens;
   now: () => number;
   maxOutputPixels: number;
+  /** Bytes of small hot variants kept in memory (IMGD_MEMORY_CACHE_BYTES); 0 keeps none. */
+  memoryCacheBytes?: number;
 }
 
 /** What a dialect's URL parser makes of the options, once the image is known. */
@@ -98,9 +101,11 @@ export interface SpecContext {
 export class Delivery {
   readonly #flights = new Map<string, Promise<Delivered>>();
   readonly #hot: HotRoutes<Delivered>;
+  readonly #memory: MemoryCache;
 
   constructor(private readonly d: DeliveryDeps) {
     this.#hot = new HotRoutes(d.now);
+    this.#memory = new MemoryCache(d.memoryCacheBytes ?? 0);
   }
 
   /** A tenant's images, settings or presets changed: answers remembered for its URLs are stale. */
@@ -111,6 +116,7 @@ export class Delivery {
   /** Variants left the cache (evicted or deleted). */
   forgetVariants(keys: string[]) {
     this.#hot.forgetVariants(keys);
+    this.#memory.forget(keys);
   }
 
   /**
@@ -121,7 +127,8 @@ export class Delivery {
     const hot = this.#hot.get(hotKey);
     if (!hot) return undefined;
     if (hot.presetId) this.d.presets.countUseLater(hot.presetId);
-    return this.#served(ifNoneMatch(hot.delivered.etag) ? "not-modified" : hot.delivered);
+    const delivered = (hot.variantKey && this.#memory.get(hot.variantKey)) || hot.delivered;
+    return this.#served(ifNoneMatch(delivered.etag) ? "not-modified" : delivered);
   }
 
   async deliver<O>(req: DeliveryRequest<O>): Promise<Delivered | "not-modified"> {
@@ -140,7 +147,9 @@ export class Delivery {
       const result = await this.#deliver(req, user, image, options, privateUntil);
       // Remember public answers that are stored; fresh bytes become a cache hit next time.
       if (req.hotKey && result.delivered !== "not-modified" && result.delivered.object && result.delivered.privateUntil === undefined) {
-        this.#hot.set(req.hotKey, { delivered: result.delivered, variantKey: result.variantKey, presetId: result.presetId }, image.expires_at ?? undefined);
+        // Without the bytes: memory holds them only while the memory cache keeps the variant.
+        const { bytes: _, ...stored } = result.delivered;
+        this.#hot.set(req.hotKey, { delivered: stored, variantKey: result.variantKey, presetId: result.presetId }, image.expires_at ?? undefined);
       }
       return this.#served(result.delivered);
     } catch (err) {
@@ -179,8 +188,13 @@ export class Delivery {
     const etag = `"${key}"`;
     // The key says everything about the bytes: no need to look at the disk to answer a 304.
     if (ifNoneMatch(etag)) return "not-modified";
+    const inMemory = this.#memory.get(key);
+    if (inMemory) return privateUntil === undefined ? inMemory : { ...inMemory, privateUntil };
     const cached = await this.d.variants.get(key);
-    if (cached) return { etag, mime: cached.mime, size: cached.size, object: cached.object, cache: "hit", privateUntil, userId };
+    if (cached) {
+      this.#memory.fill(key, { etag, mime: cached.mime, size: cached.size, object: cached.object, userId });
+      return { etag, mime: cached.mime, size: cached.size, object: cached.object, cache: "hit", privateUntil, userId };
+    }
     let flight = this.#flights.get(key);
     if (!flight) {
       flight = this.#produce(userId, image, spec, key, etag).finally(() => this.#flights.delete(key));
@@ -203,7 +217,9 @@ export class Delivery {
       await refund().catch(() => {});
       throw err;
     }
+    const since = this.#memory.epoch();
     await this.d.variants.put(key, image.blob_hash, out.data, { mime: out.mime, width: out.width, height: out.height });
+    this.#memory.set(key, since, { etag, mime: out.mime, bytes: out.data, userId });
     return { etag, mime: out.mime, size: out.data.byteLength, bytes: out.data, cache: "miss", userId };
   }
 
