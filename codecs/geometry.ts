@@ -48,7 +48,10 @@ export function plan(sw: number, sh: number, spec: Pick<TransformSpec, "width" |
   // cover and contain
   const s = fit === "cover" ? Math.max(sx, sy) : Math.min(sx, sy);
   if (!enlarge && s > 1) {
-    const box = { width: Math.min(atLeast1(tw / s), fit === "cover" ? sw : Infinity), height: Math.min(atLeast1(th / s), fit === "cover" ? sh : Infinity) };
+    const box = {
+      width: Math.min(atLeast1(tw / s), fit === "cover" ? sw : Infinity),
+      height: Math.min(atLeast1(th / s), fit === "cover" ? sh : Infinity),
+    };
     return { resize: { width: sw, height: sh }, box };
   }
   const width = s === sx ? tw : atLeast1(sw * s);

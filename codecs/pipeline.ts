@@ -12,7 +12,17 @@
 import type { Prepared, RawImage } from "./decoders/index.ts";
 import { DEFAULT_EFFORT, type Effort } from "./effort.ts";
 import { plan, shrinkOnLoad, type Plan } from "./geometry.ts";
-import { avifTooLarge, CodecError, type Gravity, type InputFormat, type InspectResult, OUTPUT_MIME, type OutputFormat, type TransformResult, type TransformSpec } from "./types.ts";
+import {
+  avifTooLarge,
+  CodecError,
+  type Gravity,
+  type InputFormat,
+  type InspectResult,
+  OUTPUT_MIME,
+  type OutputFormat,
+  type TransformResult,
+  type TransformSpec,
+} from "./types.ts";
 import type { Vips, VipsImage, WebpEncoder } from "./wasm.ts";
 import { encodeAnimatedWebp, encodeWebp, type Keep } from "./webp.ts";
 
@@ -55,7 +65,6 @@ export function restrictLoaders(vips: Vips): void {
   vips.operationBlock("VipsForeignLoad", true);
   for (const c of LOADER_CLASSES) vips.operationBlock(`VipsForeignLoad${c}`, false);
 }
-
 
 const WHITE: [number, number, number, number] = [255, 255, 255, 255];
 
@@ -183,7 +192,8 @@ function to8bit(image: VipsImage): VipsImage {
     const scaled = image.linear(1 / 257, 0);
     const cast = scaled.cast("uchar");
     scaled.delete();
-    const interpretation = image.interpretation === "grey16" ? "b-w" : image.interpretation === "rgb16" ? "srgb" : image.interpretation;
+    const interpretation =
+      image.interpretation === "grey16" ? "b-w" : image.interpretation === "rgb16" ? "srgb" : image.interpretation;
     const out = cast.copy({ interpretation });
     cast.delete();
     return out;
@@ -255,7 +265,8 @@ const load: Step = {
     const { image: head, loader } = open(vips, s.source);
     s.replace(head);
     s.loader = loader;
-    if (!(s.loader in LOADERS) && loader !== "decoded") throw new CodecError("invalid_image", `unsupported format (${s.loader})`);
+    if (!(s.loader in LOADERS) && loader !== "decoded")
+      throw new CodecError("invalid_image", `unsupported format (${s.loader})`);
     const bytes = s.source.bytes!;
     s.orientation = orientationOf(head);
     const swap = s.orientation >= 5;
@@ -266,7 +277,8 @@ const load: Step = {
     checkFrames(pages, s.limits);
     checkPixels(s.sourceWidth, s.sourceHeight, s.limits, animate ? pages : 1);
     const frame = spec.frame ?? 0;
-    if (frame >= pages) throw new CodecError("invalid_image", `frame ${frame} does not exist: the image has ${pages} (numbered from 0)`);
+    if (frame >= pages)
+      throw new CodecError("invalid_image", `frame ${frame} does not exist: the image has ${pages} (numbered from 0)`);
 
     s.region = clampRect(spec.crop, s.sourceWidth, s.sourceHeight);
     s.plan = plan(s.region.width, s.region.height, spec);
@@ -276,7 +288,9 @@ const load: Step = {
       s.animation = {
         pages,
         pageHeight: head.height,
-        delays: Array.from({ length: pages }, (_, i) => (delays[i] !== undefined && delays[i]! > 0 ? delays[i]! : DEFAULT_DELAY)),
+        delays: Array.from({ length: pages }, (_, i) =>
+          delays[i] !== undefined && delays[i]! > 0 ? delays[i]! : DEFAULT_DELAY,
+        ),
         loop: head.getTypeof("loop") ? head.getInt("loop") : 0,
       };
       // (`n` is an option of the GIF and WebP loaders that the generic typing does not list.)
@@ -285,7 +299,8 @@ const load: Step = {
     }
     const factor = shrinkOnLoad(s.region.width, s.region.height, s.plan.resize);
     const options = { access: "sequential", fail_on: "truncated", ...(frame > 0 ? { page: frame } : {}) } as const;
-    if (frame > 0 && !(s.loader === "webpload" && factor > 1)) s.replace(vips.Image.newFromBuffer(bytes, "", options as { access: string }));
+    if (frame > 0 && !(s.loader === "webpload" && factor > 1))
+      s.replace(vips.Image.newFromBuffer(bytes, "", options as { access: string }));
     if (s.loader === "jpegload" && factor > 1) {
       s.replace(vips.Image.jpegloadBuffer(bytes, { ...options, shrink: factor }));
     } else if (s.loader === "webpload" && factor > 1) {
@@ -394,7 +409,9 @@ const pad: Step = {
       img = s.image;
     }
     const direction = COMPASS[s.spec.gravity] ?? "centre";
-    s.replace(img.gravity(direction, box.width, box.height, { extend: "background", background: backgroundFor(img, bg) }));
+    s.replace(
+      img.gravity(direction, box.width, box.height, { extend: "background", background: backgroundFor(img, bg) }),
+    );
   },
 };
 
@@ -461,7 +478,13 @@ export const STEPS: readonly Step[] = [load, orient, crop, srgb, resize, pad, fl
 /** The steps applied to each frame of an animation, between load and encode. */
 const FRAME_STEPS: readonly Step[] = [crop, srgb, resize, pad];
 
-export function transform(codecs: Codecs, source: Prepared, spec: TransformSpec, limits: Limits = {}, effort: Effort = DEFAULT_EFFORT): TransformResult {
+export function transform(
+  codecs: Codecs,
+  source: Prepared,
+  spec: TransformSpec,
+  limits: Limits = {},
+  effort: Effort = DEFAULT_EFFORT,
+): TransformResult {
   const s = new State(codecs, source, spec, limits, effort);
   try {
     load.run(s);
@@ -485,7 +508,13 @@ function transformFrames(s: State): TransformResult {
   try {
     for (let i = 0; i < pages; i++) {
       const f = new State(s.codecs, s.source, s.spec, s.limits, s.effort);
-      Object.assign(f, { sourceWidth: s.sourceWidth, sourceHeight: s.sourceHeight, region: s.region, plan: s.plan, format: s.format });
+      Object.assign(f, {
+        sourceWidth: s.sourceWidth,
+        sourceHeight: s.sourceHeight,
+        region: s.region,
+        plan: s.plan,
+        format: s.format,
+      });
       f.replace(full.extractArea(0, i * pageHeight, full.width, pageHeight));
       try {
         for (const step of FRAME_STEPS) step.run(f);
@@ -499,7 +528,13 @@ function transformFrames(s: State): TransformResult {
     const q = Math.min(100, Math.max(1, Math.round(s.spec.quality)));
     let data: Uint8Array;
     if (s.format === "webp") {
-      data = encodeAnimatedWebp(frames.map((fr) => encodeWebp(fr, s.codecs.webp, q, "none")), width, height, delays, loop);
+      data = encodeAnimatedWebp(
+        frames.map((fr) => encodeWebp(fr, s.codecs.webp, q, "none")),
+        width,
+        height,
+        delays,
+        loop,
+      );
     } else {
       const stacked = s.vips.Image.arrayjoin(frames, { across: 1 });
       try {
@@ -538,7 +573,8 @@ export function inspect(vips: Vips, source: Prepared, limits: Limits = {}): Insp
     if (!format) throw new CodecError("invalid_image", `unsupported format (${loader})`);
     // An ICO's PNG entry is loaded by pngload but is still an ICO.
     if (source.format === "ico") format = "ico";
-    if (format === "heic" && head.getTypeof("heif-compression") && head.getString("heif-compression") === "av1") format = "avif";
+    if (format === "heic" && head.getTypeof("heif-compression") && head.getString("heif-compression") === "av1")
+      format = "avif";
     const orientation = orientationOf(head);
     const width = orientation >= 5 ? head.height : head.width;
     const height = orientation >= 5 ? head.width : head.height;
@@ -578,6 +614,9 @@ function dominant(image: VipsImage): string {
   let best = 0;
   for (let i = 1; i < 4096; i++) if (count[i]! > count[best]!) best = i;
   if (count[best] === 0) return "000000";
-  const hex = (v: number) => Math.round(v / count[best]!).toString(16).padStart(2, "0");
+  const hex = (v: number) =>
+    Math.round(v / count[best]!)
+      .toString(16)
+      .padStart(2, "0");
   return hex(sum[best * 3]!) + hex(sum[best * 3 + 1]!) + hex(sum[best * 3 + 2]!);
 }

@@ -66,7 +66,9 @@ export function defaultPoolSize(): number {
   if (n && n > 0) return n;
   try {
     // Deno and Bun both provide node:os; only reached where navigator lacks the count.
-    const os = (globalThis as { process?: { getBuiltinModule?(m: string): { cpus(): unknown[] } } }).process?.getBuiltinModule?.("node:os");
+    const os = (
+      globalThis as { process?: { getBuiltinModule?(m: string): { cpus(): unknown[] } } }
+    ).process?.getBuiltinModule?.("node:os");
     if (os) return Math.max(1, os.cpus().length);
   } catch {
     // fall through
@@ -74,7 +76,10 @@ export function defaultPoolSize(): number {
   return 1;
 }
 
-type JobBody = { kind: "transform"; source: Source; spec: TransformSpec } | { kind: "inspect"; source: Source } | { kind: "crash" };
+type JobBody =
+  | { kind: "transform"; source: Source; spec: TransformSpec }
+  | { kind: "inspect"; source: Source }
+  | { kind: "crash" };
 
 interface Job {
   id: number;
@@ -229,7 +234,10 @@ export class CodecPool {
     if (!head) return new CodecError("invalid_image", "not a recognised image format");
     const pixels = head.width * head.height;
     if (pixels > this.#options.maxSourcePixels) {
-      return new CodecError("too_large", `source is ${head.width}×${head.height}, over the limit of ${this.#options.maxSourcePixels} pixels`);
+      return new CodecError(
+        "too_large",
+        `source is ${head.width}×${head.height}, over the limit of ${this.#options.maxSourcePixels} pixels`,
+      );
     }
     return null;
   }
@@ -277,12 +285,17 @@ export class CodecPool {
 
   /** Sends the job (with its bytes, unless it is the crash hook) to the slot's worker. */
   #post(slot: Slot, job: Job, bytes: Uint8Array | null): void {
-    const limits: Limits = { maxSourcePixels: this.#options.maxSourcePixels, maxAnimationFrames: this.#options.maxAnimationFrames };
+    const limits: Limits = {
+      maxSourcePixels: this.#options.maxSourcePixels,
+      maxAnimationFrames: this.#options.maxAnimationFrames,
+    };
     const body = job.body;
     const request: Request =
-      body.kind === "crash" ? { id: job.id, kind: "crash" }
-      : body.kind === "transform" ? { id: job.id, kind: "transform", bytes: bytes!, spec: body.spec, limits, effort: this.#options.effort }
-      : { id: job.id, kind: "inspect", bytes: bytes!, limits };
+      body.kind === "crash"
+        ? { id: job.id, kind: "crash" }
+        : body.kind === "transform"
+          ? { id: job.id, kind: "transform", bytes: bytes!, spec: body.spec, limits, effort: this.#options.effort }
+          : { id: job.id, kind: "inspect", bytes: bytes!, limits };
     const transfer: Transferable[] = [];
     if (job.transfer && bytes) transfer.push(bytes.buffer as ArrayBuffer);
     job.sent = true;
@@ -320,7 +333,10 @@ export class CodecPool {
     const slot: Slot = { index, worker, ready: false, job: null, timer: null, memory: null, startTimer: null };
     this.#slots[index] = slot;
     const ready = new Promise<void>((resolve, reject) => this.#readyWaiters.set(index, { resolve, reject }));
-    slot.startTimer = setTimeout(() => this.#onStartFailure(slot, "worker did not start in time"), this.#options.startTimeoutMs);
+    slot.startTimer = setTimeout(
+      () => this.#onStartFailure(slot, "worker did not start in time"),
+      this.#options.startTimeoutMs,
+    );
 
     worker.addEventListener("message", (event: MessageEvent<Reply>) => this.#onMessage(slot, event.data));
     worker.addEventListener("error", (event: Event) => {

@@ -26,7 +26,10 @@ const MIME: Record<InputFormat, string> = {
 
 /** Big- or little-endian reads that return -1 instead of reading past the end. */
 class Bytes {
-  constructor(readonly b: Uint8Array, public le = false) {}
+  constructor(
+    readonly b: Uint8Array,
+    public le = false,
+  ) {}
   get length(): number {
     return this.b.length;
   }
@@ -447,7 +450,10 @@ function probeSvg(head: Uint8Array): ProbeResult | null {
   }
   let width = svgLength(attrs.get("width"));
   let height = svgLength(attrs.get("height"));
-  const vb = (attrs.get("viewBox") ?? "").trim().split(/[\s,]+/).map(Number);
+  const vb = (attrs.get("viewBox") ?? "")
+    .trim()
+    .split(/[\s,]+/)
+    .map(Number);
   const vbw = vb.length === 4 && vb[2]! > 0 ? vb[2]! : undefined;
   const vbh = vb.length === 4 && vb[3]! > 0 ? vb[3]! : undefined;
   if (vbw !== undefined && vbh !== undefined) {
@@ -494,7 +500,11 @@ function probePnm(head: Uint8Array): ProbeResult | null {
     if (!w || !h || !text.includes("ENDHDR\n")) return null;
     return result("pnm", Number(w[1]), Number(h[1]), PNM_MIME.P7);
   }
-  const tokens = text.slice(2).replace(/#[^\n]*\n/g, " ").trim().split(/\s+/);
+  const tokens = text
+    .slice(2)
+    .replace(/#[^\n]*\n/g, " ")
+    .trim()
+    .split(/\s+/);
   if (!/^\d{1,9}$/.test(tokens[0] ?? "") || !/^\d{1,9}$/.test(tokens[1] ?? "")) return null;
   return result("pnm", Number(tokens[0]), Number(tokens[1]), PNM_MIME[magic]);
 }
@@ -679,8 +689,17 @@ export function checkComplete(head: Uint8Array, tail: Uint8Array, format: InputF
     const from = Math.max(0, tail.length - TRAILER_SLACK - 12);
     for (let i = tail.length - 12; i >= from; i--) {
       // Length 0, then "IEND".
-      if (tail[i] === 0 && tail[i + 1] === 0 && tail[i + 2] === 0 && tail[i + 3] === 0 &&
-          tail[i + 4] === 0x49 && tail[i + 5] === 0x45 && tail[i + 6] === 0x4e && tail[i + 7] === 0x44) return true;
+      if (
+        tail[i] === 0 &&
+        tail[i + 1] === 0 &&
+        tail[i + 2] === 0 &&
+        tail[i + 3] === 0 &&
+        tail[i + 4] === 0x49 &&
+        tail[i + 5] === 0x45 &&
+        tail[i + 6] === 0x4e &&
+        tail[i + 7] === 0x44
+      )
+        return true;
     }
     return false;
   }

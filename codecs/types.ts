@@ -2,8 +2,21 @@
 // can cross a worker boundary with structured clone; nothing here knows of HTTP or SQL.
 
 export type InputFormat =
-  | "jpeg" | "png" | "webp" | "gif" | "avif" | "heic" | "tiff" | "bmp" | "ico" | "svg" | "jxl"
-  | "tga" | "qoi" | "pnm" | "hdr";
+  | "jpeg"
+  | "png"
+  | "webp"
+  | "gif"
+  | "avif"
+  | "heic"
+  | "tiff"
+  | "bmp"
+  | "ico"
+  | "svg"
+  | "jxl"
+  | "tga"
+  | "qoi"
+  | "pnm"
+  | "hdr";
 
 export type OutputFormat = "webp" | "avif" | "jpeg" | "png" | "jxl" | "gif" | "tiff";
 
@@ -18,7 +31,8 @@ export const OUTPUT_MIME: Record<OutputFormat, string> = {
 };
 
 /** AVIF encoding in wasm is slow; past this size (the reference's limits) WebP is sent instead. */
-export const avifTooLarge = (width: number, height: number) => width * height > 8_000_000 || Math.max(width, height) > 4000;
+export const avifTooLarge = (width: number, height: number) =>
+  width * height > 8_000_000 || Math.max(width, height) > 4000;
 
 /** How the image is fitted into width × height (the names of sharp and Imgwire). */
 export type Fit =
@@ -29,9 +43,17 @@ export type Fit =
   | "outside"; // cover the box, output may be larger on one axis, no crop
 
 export type Gravity =
-  | "centre" | "north" | "south" | "east" | "west"
-  | "northeast" | "northwest" | "southeast" | "southwest"
-  | "attention" | "entropy";
+  | "centre"
+  | "north"
+  | "south"
+  | "east"
+  | "west"
+  | "northeast"
+  | "northwest"
+  | "southeast"
+  | "southwest"
+  | "attention"
+  | "entropy";
 
 /**
  * The canonical transform: every URL dialect parses into this, and the variant cache key is
@@ -100,7 +122,10 @@ export type CodecErrorCode =
   | "closed"; // the pool is shut down
 
 export class CodecError extends Error {
-  constructor(readonly code: CodecErrorCode, message: string) {
+  constructor(
+    readonly code: CodecErrorCode,
+    message: string,
+  ) {
     super(message);
     this.name = "CodecError";
   }

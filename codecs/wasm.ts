@@ -142,7 +142,9 @@ export async function loadWebpEncoder(embedded: EmbeddedVipsAssets | undefined =
   const compiled = await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
   // The glue of the SIMD build, imported directly (jsquash's encode.js would pick one by
   // feature detection); its own wasm lookup (fetch next to the glue) is bypassed.
-  const { default: factory } = (await import("@jsquash/webp/codec/enc/webp_enc_simd.js")) as unknown as { default: WebpGlueFactory };
+  const { default: factory } = (await import("@jsquash/webp/codec/enc/webp_enc_simd.js")) as unknown as {
+    default: WebpGlueFactory;
+  };
   const glue = await factory({
     noInitialRun: true,
     instantiateWasm(imports: WebAssembly.Imports, done: (instance: WebAssembly.Instance) => void) {
@@ -153,11 +155,14 @@ export async function loadWebpEncoder(embedded: EmbeddedVipsAssets | undefined =
   });
   return {
     encode(rgba, width, height, options) {
-      if (rgba.length !== width * height * 4) throw new RangeError(`webp encode: ${rgba.length} bytes for ${width}×${height} RGBA`);
+      if (rgba.length !== width * height * 4)
+        throw new RangeError(`webp encode: ${rgba.length} bytes for ${width}×${height} RGBA`);
       const out = glue.encode(rgba as Uint8Array<ArrayBuffer>, width, height, options);
       if (!out) throw new Error("webp encode failed");
       // The glue returns a copy; make sure it never is a view of wasm memory (it gets transferred).
-      return out.byteOffset === 0 && out.buffer.byteLength === out.length && !(out.buffer instanceof SharedArrayBuffer) ? out : out.slice();
+      return out.byteOffset === 0 && out.buffer.byteLength === out.length && !(out.buffer instanceof SharedArrayBuffer)
+        ? out
+        : out.slice();
     },
   };
 }

@@ -52,7 +52,13 @@ export type Keep = "none" | "icc" | "all";
  * Alpha is kept when the image has it; otherwise an opaque alpha is added and libwebp, seeing
  * it opaque, writes no alpha channel.
  */
-export function encodeWebp(image: VipsImage, encoder: WebpEncoder, quality: number, keep: Keep, method = WEBP_METHOD): Uint8Array {
+export function encodeWebp(
+  image: VipsImage,
+  encoder: WebpEncoder,
+  quality: number,
+  keep: Keep,
+  method = WEBP_METHOD,
+): Uint8Array {
   const owned: VipsImage[] = [];
   try {
     let img = image;
@@ -194,15 +200,35 @@ export function mux(file: Uint8Array, extra: Extra, width: number, height: numbe
  * that frame's ALPH/VP8/VP8L chunks. Frames are whole canvases, so each replaces the last
  * (no blending, no disposal needed).
  */
-export function encodeAnimatedWebp(files: Uint8Array[], width: number, height: number, delays: number[], loop: number): Uint8Array {
-  const frameChunks = files.map((f) => readChunks(f).filter((c) => c.id === "ALPH" || c.id === "VP8 " || c.id === "VP8L"));
-  const hasAlpha = frameChunks.some((cs) => cs.some((c) => c.id === "ALPH" || (c.id === "VP8L" && ((c.data[4]! >> 4) & 1) === 1)));
+export function encodeAnimatedWebp(
+  files: Uint8Array[],
+  width: number,
+  height: number,
+  delays: number[],
+  loop: number,
+): Uint8Array {
+  const frameChunks = files.map((f) =>
+    readChunks(f).filter((c) => c.id === "ALPH" || c.id === "VP8 " || c.id === "VP8L"),
+  );
+  const hasAlpha = frameChunks.some((cs) =>
+    cs.some((c) => c.id === "ALPH" || (c.id === "VP8L" && ((c.data[4]! >> 4) & 1) === 1)),
+  );
   const u24 = (n: number) => [n & 255, (n >> 8) & 255, (n >> 16) & 255];
   const vp8x = new Uint8Array([0x02 | (hasAlpha ? 0x10 : 0), 0, 0, 0, ...u24(width - 1), ...u24(height - 1)]);
   const anim = new Uint8Array([0, 0, 0, 0, loop & 255, (loop >> 8) & 255]);
-  const chunks: Chunk[] = [{ id: "VP8X", data: vp8x }, { id: "ANIM", data: anim }];
+  const chunks: Chunk[] = [
+    { id: "VP8X", data: vp8x },
+    { id: "ANIM", data: anim },
+  ];
   frameChunks.forEach((cs, i) => {
-    const head = [...u24(0), ...u24(0), ...u24(width - 1), ...u24(height - 1), ...u24(Math.min(0xffffff, delays[i] ?? 100)), 0x02];
+    const head = [
+      ...u24(0),
+      ...u24(0),
+      ...u24(width - 1),
+      ...u24(height - 1),
+      ...u24(Math.min(0xffffff, delays[i] ?? 100)),
+      0x02,
+    ];
     const body = cs.reduce((n, c) => n + 8 + c.data.length + (c.data.length & 1), 0);
     const data = new Uint8Array(head.length + body);
     data.set(head);

@@ -47,23 +47,49 @@ async function run(codecs: Codecs, decoders: ForeignDecoders, req: Request): Pro
       const head = probe(req.bytes.subarray(0, 1 << 20));
       if (!head) throw new CodecError("invalid_image", "not a recognised image format");
       const source = await prepare(head.format, req.bytes, decoders, req.limits.maxSourcePixels);
-      const value = req.kind === "transform" ? transform(codecs, source, req.spec, req.limits, req.effort) : inspect(vips, source, req.limits);
+      const value =
+        req.kind === "transform"
+          ? transform(codecs, source, req.spec, req.limits, req.effort)
+          : inspect(vips, source, req.limits);
       return { type: "done", id: req.id, ok: true, value, memory: memoryOf(vips) };
     }
     exitNow();
     throw new Error("unreachable");
   } catch (e) {
     if (e instanceof CodecError) {
-      return { type: "done", id: req.id, ok: false, code: e.code, message: e.message, fatal: false, memory: memoryOf(vips) };
+      return {
+        type: "done",
+        id: req.id,
+        ok: false,
+        code: e.code,
+        message: e.message,
+        fatal: false,
+        memory: memoryOf(vips),
+      };
     }
     const text = vipsErrorText(e);
     if (text !== null) {
       // libvips refused the input; its state is intact.
       const first = text.split("\n").filter(Boolean).slice(-1)[0] ?? "cannot decode image";
-      return { type: "done", id: req.id, ok: false, code: "invalid_image", message: first, fatal: false, memory: memoryOf(vips) };
+      return {
+        type: "done",
+        id: req.id,
+        ok: false,
+        code: "invalid_image",
+        message: first,
+        fatal: false,
+        memory: memoryOf(vips),
+      };
     }
     // A wasm trap or abort (out of memory, `unreachable`): the instance is unusable.
-    return { type: "done", id: req.id, ok: false, code: "worker_crashed", message: String((e as Error)?.message ?? e), fatal: true };
+    return {
+      type: "done",
+      id: req.id,
+      ok: false,
+      code: "worker_crashed",
+      message: String((e as Error)?.message ?? e),
+      fatal: true,
+    };
   }
 }
 
@@ -80,7 +106,19 @@ function warmUp(codecs: Codecs): void {
   const jpeg = img.writeToBuffer(".jpg", { Q: 85 });
   for (const i of [noise, rgb, img]) i.delete();
   for (const format of ["webp", "jpeg"] as const) {
-    transform(codecs, { format: "jpeg", bytes: jpeg }, { width: WARM_SIZE >> 2, fit: "inside", enlarge: false, gravity: "centre", format, quality: 80, keepMetadata: false });
+    transform(
+      codecs,
+      { format: "jpeg", bytes: jpeg },
+      {
+        width: WARM_SIZE >> 2,
+        fit: "inside",
+        enlarge: false,
+        gravity: "centre",
+        format,
+        quality: 80,
+        keepMetadata: false,
+      },
+    );
   }
 }
 /** Width of the warm-up JPEG (512×384): ~0.5 s per worker, in parallel (measured, 2 cores). */
@@ -99,7 +137,10 @@ try {
   // One job at a time (the pool sends the next only after a reply), so awaiting inside is safe.
   scope.addEventListener("message", async (event) => {
     const reply = await run(codecs, decoders, event.data);
-    const transfer = reply.type === "done" && reply.ok ? [reply.value as { data?: Uint8Array }].flatMap((v) => (v.data ? [v.data.buffer as ArrayBuffer] : [])) : [];
+    const transfer =
+      reply.type === "done" && reply.ok
+        ? [reply.value as { data?: Uint8Array }].flatMap((v) => (v.data ? [v.data.buffer as ArrayBuffer] : []))
+        : [];
     scope.postMessage(reply, transfer);
   });
   scope.postMessage({ type: "ready" });

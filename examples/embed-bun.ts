@@ -14,7 +14,9 @@ const server = Bun.serve({
       return imgd.fetch(req, { remoteAddress: srv.requestIP(req)?.address });
     }
     if (pathname === "/") {
-      return new Response(`Host app. imgd is mounted at /photos.\nTry: curl -H "Authorization: Bearer ${key}" -F file=@photo.jpg ${srv.url}photos/api/v1/images\n`);
+      return new Response(
+        `Host app. imgd is mounted at /photos.\nTry: curl -H "Authorization: Bearer ${key}" -F file=@photo.jpg ${srv.url}photos/api/v1/images\n`,
+      );
     }
     return new Response("not found", { status: 404 });
   },

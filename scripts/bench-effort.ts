@@ -26,13 +26,26 @@ const Q = Number(opt("quality", "80"));
 const MAX_S = Number(opt("max-seconds", "20"));
 const ONLY = opt("only", "avif,webp").split(",");
 
-const source: Prepared = { bytes: new Uint8Array(await sharp(join(ROOT, "test/fixtures/2569067123_aca715a2ee_o.jpg")).resize(3840).jpeg({ quality: 90 }).toBuffer()), format: "jpeg" };
+const source: Prepared = {
+  bytes: new Uint8Array(
+    await sharp(join(ROOT, "test/fixtures/2569067123_aca715a2ee_o.jpg")).resize(3840).jpeg({ quality: 90 }).toBuffer(),
+  ),
+  format: "jpeg",
+};
 const [vips, webp] = await Promise.all([loadVips(), loadWebpEncoder()]);
 vips.concurrency(1);
 vips.Cache.max(0);
 restrictLoaders(vips);
 const codecs: Codecs = { vips, webp };
-const base: TransformSpec = { width: 800, fit: "inside", enlarge: false, gravity: "centre", format: "png", quality: Q, keepMetadata: false };
+const base: TransformSpec = {
+  width: 800,
+  fit: "inside",
+  enlarge: false,
+  gravity: "centre",
+  format: "png",
+  quality: Q,
+  keepMetadata: false,
+};
 
 /** RGB pixels of an encoded image, decoded by wasm-vips. */
 function pixels(bytes: Uint8Array): { data: Uint8Array; width: number; height: number } {
@@ -60,17 +73,28 @@ function ssim(a: Uint8Array, b: Uint8Array, w: number, h: number): number {
   let n = 0;
   for (let y = 0; y + 8 <= h; y += 4) {
     for (let x = 0; x + 8 <= w; x += 4) {
-      let sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0;
+      let sa = 0,
+        sb = 0,
+        saa = 0,
+        sbb = 0,
+        sab = 0;
       for (let j = 0; j < 8; j++) {
         for (let i = 0; i < 8; i++) {
           const k = (y + j) * w + x + i;
           const va = luma(a, k);
           const vb = luma(b, k);
-          sa += va; sb += vb; saa += va * va; sbb += vb * vb; sab += va * vb;
+          sa += va;
+          sb += vb;
+          saa += va * va;
+          sbb += vb * vb;
+          sab += va * vb;
         }
       }
-      const ma = sa / 64, mb = sb / 64;
-      const va = saa / 64 - ma * ma, vb = sbb / 64 - mb * mb, cov = sab / 64 - ma * mb;
+      const ma = sa / 64,
+        mb = sb / 64;
+      const va = saa / 64 - ma * ma,
+        vb = sbb / 64 - mb * mb,
+        cov = sab / 64 - ma * mb;
       sum += ((2 * ma * mb + C1) * (2 * cov + C2)) / ((ma * ma + mb * mb + C1) * (va + vb + C2));
       n++;
     }
@@ -79,13 +103,18 @@ function ssim(a: Uint8Array, b: Uint8Array, w: number, h: number): number {
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
-console.log(`encoder effort, 12 MP JPEG (${source.bytes.length >> 10} KiB) → 800 px at q${Q}, one thread, ${process.versions.bun ? `Bun ${Bun.version}` : "?"}; ${cpus().length} cores (shared); ${new Date().toISOString().slice(0, 16)}Z`);
+console.log(
+  `encoder effort, 12 MP JPEG (${source.bytes.length >> 10} KiB) → 800 px at q${Q}, one thread, ${process.versions.bun ? `Bun ${Bun.version}` : "?"}; ${cpus().length} cores (shared); ${new Date().toISOString().slice(0, 16)}Z`,
+);
 console.log(`defaults now: AVIF effort ${DEFAULT_EFFORT.avif}, WebP method ${DEFAULT_EFFORT.webp}\n`);
 console.log("| format | effort | CPU ms (median) | wall ms (median) | bytes | PSNR dB | SSIM |");
 console.log("|---|---|---|---|---|---|---|");
 transform(codecs, source, { ...base, format: "webp" }); // JIT warm-up, not measured
 
-for (const [format, max] of [["avif", 9], ["webp", 6]] as const) {
+for (const [format, max] of [
+  ["avif", 9],
+  ["webp", 6],
+] as const) {
   if (!ONLY.includes(format)) continue;
   for (let e = 0; e <= max; e++) {
     const effort = { ...DEFAULT_EFFORT, [format]: e };
@@ -104,7 +133,9 @@ for (const [format, max] of [["avif", 9], ["webp", 6]] as const) {
     const got = pixels(out!);
     const q = psnr(reference.data, got.data);
     const s = ssim(reference.data, got.data, got.width, got.height);
-    console.log(`| ${format} | ${e} | ${median(cpu).toFixed(0)}${times.length < REPS ? ` (${times.length} run)` : ""} | ${median(times).toFixed(0)} | ${out!.length} | ${q.toFixed(2)} | ${s.toFixed(4)} |`);
+    console.log(
+      `| ${format} | ${e} | ${median(cpu).toFixed(0)}${times.length < REPS ? ` (${times.length} run)` : ""} | ${median(times).toFixed(0)} | ${out!.length} | ${q.toFixed(2)} | ${s.toFixed(4)} |`,
+    );
     if (times[0]! > MAX_S * 1000) {
       console.log(`| ${format} | ${e + 1}–${max} | skipped: effort ${e} took over ${MAX_S} s | | | | |`);
       break;

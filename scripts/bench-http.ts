@@ -87,10 +87,18 @@ try {
   // A 24-megapixel photo-like JPEG: noise over gradients, so codecs do real work.
   const W = 6000;
   const H = 4000;
-  const noise = await sharp({ create: { width: W, height: H, channels: 3, noise: { type: "gaussian", mean: 128, sigma: 40 } } as any }).jpeg({ quality: 88 }).toBuffer();
+  const noise = await sharp({
+    create: { width: W, height: H, channels: 3, noise: { type: "gaussian", mean: 128, sigma: 40 } } as any,
+  })
+    .jpeg({ quality: 88 })
+    .toBuffer();
   const fd = new FormData();
   fd.append("file", new Blob([noise]), "big.jpg");
-  const up = await fetch(`${base}/api/v1/images`, { method: "POST", body: fd, headers: { authorization: `Bearer ${key}` } });
+  const up = await fetch(`${base}/api/v1/images`, {
+    method: "POST",
+    body: fd,
+    headers: { authorization: `Bearer ${key}` },
+  });
   if (up.status !== 201) throw new Error(`upload failed: ${up.status} ${await up.text()}`);
   console.log(`source: ${W}×${H} JPEG, ${mb(noise.length)}`);
 
@@ -100,14 +108,19 @@ try {
   const file = join(dir, "variant.webp");
   await writeFile(file, variant);
   const staticSrv = await spawnUntil(
-    [process.execPath, "-e", `const s = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response(Bun.file(${JSON.stringify(file)}), { headers: { "content-type": "image/webp", "cache-control": "public, max-age=31536000, immutable" } }) }); console.log("static on http://127.0.0.1:" + s.port);`],
+    [
+      process.execPath,
+      "-e",
+      `const s = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response(Bun.file(${JSON.stringify(file)}), { headers: { "content-type": "image/webp", "cache-control": "public, max-age=31536000, immutable" } }) }); console.log("static on http://127.0.0.1:" + s.port);`,
+    ],
     /static on (http:\/\/\S+)/,
   );
   const staticUrl = staticSrv.match[1] + "/variant.webp";
   await load(() => staticUrl, 1, CONCURRENCY);
   await load(() => variantUrl, 1, CONCURRENCY);
   // Alternating rounds, best of each: on a shared 2-core machine one round says little.
-  const best = (a: Awaited<ReturnType<typeof load>> | undefined, b: Awaited<ReturnType<typeof load>>) => (!a || b.rps > a.rps ? b : a);
+  const best = (a: Awaited<ReturnType<typeof load>> | undefined, b: Awaited<ReturnType<typeof load>>) =>
+    !a || b.rps > a.rps ? b : a;
   let st: Awaited<ReturnType<typeof load>> | undefined;
   let hot: Awaited<ReturnType<typeof load>> | undefined;
   for (let round = 0; round < ROUNDS; round++) {
@@ -116,9 +129,15 @@ try {
   }
   if (!st || !hot) throw new Error("--rounds must be at least 1");
   staticSrv.proc.kill();
-  console.log(`\ncached variant (${variant.length} B), concurrency ${CONCURRENCY}, best of ${ROUNDS} alternating rounds of ${SECONDS} s:`);
-  console.log(`  static file server: ${st.rps.toFixed(0)} req/s, p50 ${st.p50.toFixed(1)} ms, p99 ${st.p99.toFixed(1)} ms, errors ${st.errors}`);
-  console.log(`  imgd:               ${hot.rps.toFixed(0)} req/s, p50 ${hot.p50.toFixed(1)} ms, p99 ${hot.p99.toFixed(1)} ms, errors ${hot.errors}`);
+  console.log(
+    `\ncached variant (${variant.length} B), concurrency ${CONCURRENCY}, best of ${ROUNDS} alternating rounds of ${SECONDS} s:`,
+  );
+  console.log(
+    `  static file server: ${st.rps.toFixed(0)} req/s, p50 ${st.p50.toFixed(1)} ms, p99 ${st.p99.toFixed(1)} ms, errors ${st.errors}`,
+  );
+  console.log(
+    `  imgd:               ${hot.rps.toFixed(0)} req/s, p50 ${hot.p50.toFixed(1)} ms, p99 ${hot.p99.toFixed(1)} ms, errors ${hot.errors}`,
+  );
   console.log(`  ratio imgd/static:  ${(hot.rps / st.rps).toFixed(2)} (target ≥ 0.5)`);
 
   // 2. cold transforms, all at once
@@ -129,13 +148,21 @@ try {
   }
   const t0 = performance.now();
   const results = await Promise.all(
-    Array.from({ length: COLD }, (_, i) => fetch(`${base}/i/admin/big.webp?w=${700 + i}`).then(async (r) => ({ status: r.status, size: (await r.arrayBuffer()).byteLength, ms: performance.now() - t0 }))),
+    Array.from({ length: COLD }, (_, i) =>
+      fetch(`${base}/i/admin/big.webp?w=${700 + i}`).then(async (r) => ({
+        status: r.status,
+        size: (await r.arrayBuffer()).byteLength,
+        ms: performance.now() - t0,
+      })),
+    ),
   );
   const wall = (performance.now() - t0) / 1000;
   const ok = results.filter((r) => r.status === 200);
   const lat = ok.map((r) => r.ms).sort((a, b) => a - b);
   console.log(`\ncold transforms: ${COLD} concurrent requests, each a new 800-ish px WebP of the 24 MP source:`);
-  console.log(`  ${ok.length} ok, ${results.length - ok.length} refused (503) in ${wall.toFixed(1)} s: ${(ok.length / wall).toFixed(2)} transforms/s, last answer after ${(lat.at(-1)! / 1000).toFixed(1)} s`);
+  console.log(
+    `  ${ok.length} ok, ${results.length - ok.length} refused (503) in ${wall.toFixed(1)} s: ${(ok.length / wall).toFixed(2)} transforms/s, last answer after ${(lat.at(-1)! / 1000).toFixed(1)} s`,
+  );
   console.log(`  imgd peak RSS: ${mb(peakRss(imgd.proc.pid))} (target < 1 GiB)`);
   imgd.proc.kill("SIGTERM");
   await imgd.proc.exited;

@@ -27,7 +27,12 @@ const flag = (name: string) => args.includes(name);
 const RUNS = Math.max(1, Number(args[args.indexOf("--runs") + 1] ?? 3) || 3);
 const TARGET = args.includes("--target") ? args[args.indexOf("--target") + 1] : undefined;
 const RUNNER: Runner | undefined = TARGET ? foreignRunners().find((r) => r.target === TARGET) : undefined;
-if (TARGET && !RUNNER) throw new Error(`--target takes ${foreignRunners().map((r) => r.target).join(" or ")}`);
+if (TARGET && !RUNNER)
+  throw new Error(
+    `--target takes ${foreignRunners()
+      .map((r) => r.target)
+      .join(" or ")}`,
+  );
 if (RUNNER?.missing) throw new Error(`${RUNNER.target} cannot run here: ${RUNNER.missing}`);
 const EXE = RUNNER ? RUNNER.exe : process.platform === "win32" ? "imgd.exe" : "imgd";
 /** Emulated start-up and transforms take many times longer than native ones. */
@@ -91,8 +96,12 @@ async function measure(command: string[], cwd: string, transform: Uint8Array | n
     let startMs = 0;
     for (;;) {
       if (proc.exitCode !== null) throw new Error(`imgd exited with ${proc.exitCode}:\n${out}`);
-      if (performance.now() - t0 > HEALTH_LIMIT_MS) throw new Error(`imgd did not answer /health within ${HEALTH_LIMIT_MS / 1000} s:\n${out}`);
-      const ok = await fetch(`${base}/health`).then((r) => r.ok, () => false);
+      if (performance.now() - t0 > HEALTH_LIMIT_MS)
+        throw new Error(`imgd did not answer /health within ${HEALTH_LIMIT_MS / 1000} s:\n${out}`);
+      const ok = await fetch(`${base}/health`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) {
         startMs = performance.now() - t0;
         break;
@@ -106,7 +115,11 @@ async function measure(command: string[], cwd: string, transform: Uint8Array | n
       if (!key) throw new Error(`no admin key printed:\n${out}`);
       const fd = new FormData();
       fd.append("file", new Blob([transform as BlobPart], { type: "image/jpeg" }), "photo.jpg");
-      const up = await fetch(`${base}/api/v1/images`, { method: "POST", headers: { authorization: `Bearer ${key}` }, body: fd });
+      const up = await fetch(`${base}/api/v1/images`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}` },
+        body: fd,
+      });
       if (up.status !== 201) throw new Error(`upload: ${up.status} ${await up.text()}`);
       const get = async (path: string) => {
         const t = performance.now();
@@ -130,24 +143,35 @@ async function measure(command: string[], cwd: string, transform: Uint8Array | n
 }
 
 async function bench(label: string, command: string[], cwd: string): Promise<void> {
-  const photo = await Bun.file(FIXTURE).exists() ? new Uint8Array(await Bun.file(FIXTURE).arrayBuffer()) : await (await import("../test/helpers/images.ts")).makeImage(4000, 3000, "jpg");
+  const photo = (await Bun.file(FIXTURE).exists())
+    ? new Uint8Array(await Bun.file(FIXTURE).arrayBuffer())
+    : await (await import("../test/helpers/images.ts")).makeImage(4000, 3000, "jpg");
   const runs: Run[] = [];
   for (let i = 0; i < RUNS; i++) {
     await rm(join(cwd, "data"), { recursive: true, force: true }); // every run is a first start
     runs.push(await measure(command, cwd, i === RUNS - 1 ? photo : null));
   }
   const last = runs[runs.length - 1]!;
-  const mem = (m: { rss: number; peak: number } | null | undefined) => (m ? `${mib(m.rss)} (peak ${mib(m.peak)})` : "n/a");
+  const mem = (m: { rss: number; peak: number } | null | undefined) =>
+    m ? `${mib(m.rss)} (peak ${mib(m.peak)})` : "n/a";
   console.log(`\n${label}`);
-  console.log(`  exec → first /health      ${median(runs.map((r) => r.startMs)).toFixed(0)} ms median of ${RUNS} (${runs.map((r) => r.startMs.toFixed(0)).join(", ")})`);
+  console.log(
+    `  exec → first /health      ${median(runs.map((r) => r.startMs)).toFixed(0)} ms median of ${RUNS} (${runs.map((r) => r.startMs.toFixed(0)).join(", ")})`,
+  );
   console.log(`  RSS idle                  ${mem(last.idle)}`);
-  console.log(`  first transform           ${last.firstTransformMs?.toFixed(0)} ms (${(photo.length / 1024).toFixed(0)} KiB JPEG → 800 px WebP)`);
+  console.log(
+    `  first transform           ${last.firstTransformMs?.toFixed(0)} ms (${(photo.length / 1024).toFixed(0)} KiB JPEG → 800 px WebP)`,
+  );
   console.log(`  RSS after it              ${mem(last.afterTransform)}`);
-  console.log(`  then first AVIF           ${last.avifError ? `failed: ${last.avifError}` : `${last.firstAvifMs?.toFixed(0)} ms (→ 800 px AVIF)`}`);
+  console.log(
+    `  then first AVIF           ${last.avifError ? `failed: ${last.avifError}` : `${last.firstAvifMs?.toFixed(0)} ms (→ 800 px AVIF)`}`,
+  );
   console.log(`  RSS after AVIF            ${mem(last.afterAvif)}`);
 }
 
-const binary = RUNNER ? join(DIST, `imgd-${RUNNER.target.replace(/^bun-/, "")}${RUNNER.exe.endsWith(".exe") ? ".exe" : ""}`) : join(DIST, EXE);
+const binary = RUNNER
+  ? join(DIST, `imgd-${RUNNER.target.replace(/^bun-/, "")}${RUNNER.exe.endsWith(".exe") ? ".exe" : ""}`)
+  : join(DIST, EXE);
 if (!flag("--no-build") || !(await stat(binary).catch(() => null))) {
   const r = await buildBinary({ outfile: binary, target: RUNNER?.target });
   if (!r.ok) throw new Error(`build failed: ${r.error}`);
@@ -157,9 +181,17 @@ try {
   const bin = RUNNER ? await RUNNER.install(binary, dir) : join(dir, EXE);
   if (!RUNNER) await copyFile(binary, bin);
   const workers = process.env.IMGD_WORKERS ?? `default (${navigator.hardwareConcurrency})`;
-  const under = RUNNER ? ` under ${RUNNER.name} (${RUNNER.version})${RUNNER.adjustments.length ? `; ${RUNNER.adjustments.join("; ")}` : ""}` : "";
-  console.log(`imgd binary ${binary}: ${mib((await stat(binary)).size)}${under}; workers ${workers}; run from empty folder ${dir}`);
-  await bench(RUNNER ? `compiled binary, ${RUNNER.target} under ${RUNNER.name}` : "compiled binary", RUNNER ? RUNNER.command(bin, []) : [bin], dir);
+  const under = RUNNER
+    ? ` under ${RUNNER.name} (${RUNNER.version})${RUNNER.adjustments.length ? `; ${RUNNER.adjustments.join("; ")}` : ""}`
+    : "";
+  console.log(
+    `imgd binary ${binary}: ${mib((await stat(binary)).size)}${under}; workers ${workers}; run from empty folder ${dir}`,
+  );
+  await bench(
+    RUNNER ? `compiled binary, ${RUNNER.target} under ${RUNNER.name}` : "compiled binary",
+    RUNNER ? RUNNER.command(bin, []) : [bin],
+    dir,
+  );
   if (flag("--source")) {
     await writeFile(join(dir, "README"), "source-tree comparison run\n");
     await bench("source tree (bun src/main.ts)", [process.execPath, join(ROOT, "src/main.ts")], dir);

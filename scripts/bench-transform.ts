@@ -41,8 +41,10 @@ try {
   const source = new Uint8Array(
     await sharp(FIXTURE).resize(4000, 3000, { fit: "cover" }).jpeg({ quality: 90 }).toBuffer(),
   );
-  console.log(`source: 4000×3000 JPEG, ${(source.length / 1e6).toFixed(1)} MB; runtime ${typeof Bun !== "undefined" ? `Bun ${Bun.version}` : "?"}` +
-    `, BUN_JSC_wasmOMGOptimizationLevel=${process.env.BUN_JSC_wasmOMGOptimizationLevel ?? "(unset)"}`);
+  console.log(
+    `source: 4000×3000 JPEG, ${(source.length / 1e6).toFixed(1)} MB; runtime ${typeof Bun !== "undefined" ? `Bun ${Bun.version}` : "?"}` +
+      `, BUN_JSC_wasmOMGOptimizationLevel=${process.env.BUN_JSC_wasmOMGOptimizationLevel ?? "(unset)"}`,
+  );
 
   sharp.concurrency(1);
   sharp.cache(false);
@@ -52,11 +54,23 @@ try {
   console.log(`pool start (1 worker, incl. warm-up): ${(performance.now() - t0).toFixed(0)} ms`);
 
   const spec = (format: OutputFormat): TransformSpec => ({
-    width: 800, fit: "inside", enlarge: false, gravity: "centre", format, quality: 80, keepMetadata: false,
+    width: 800,
+    fit: "inside",
+    enlarge: false,
+    gravity: "centre",
+    format,
+    quality: 80,
+    keepMetadata: false,
   });
   const viaSharp = (format: OutputFormat) => {
     const s = sharp(source).resize(800);
-    return (format === "webp" ? s.webp({ quality: 80 }) : format === "avif" ? s.avif({ quality: 80 }) : s.jpeg({ quality: 80 })).toBuffer();
+    return (
+      format === "webp"
+        ? s.webp({ quality: 80 })
+        : format === "avif"
+          ? s.avif({ quality: 80 })
+          : s.jpeg({ quality: 80 })
+    ).toBuffer();
   };
 
   const rows: string[] = [];
@@ -64,7 +78,9 @@ try {
     const n = format === "avif" ? N_AVIF : N;
     const imgd = await time(n, () => pool.transform(source, spec(format)), format);
     const ref = await time(n, () => viaSharp(format));
-    rows.push(`${format.padEnd(5)} imgd ${imgd.toFixed(0).padStart(5)} ms   sharp ${ref.toFixed(0).padStart(5)} ms   imgd/sharp ${(imgd / ref).toFixed(2)}×   (median of ${n})`);
+    rows.push(
+      `${format.padEnd(5)} imgd ${imgd.toFixed(0).padStart(5)} ms   sharp ${ref.toFixed(0).padStart(5)} ms   imgd/sharp ${(imgd / ref).toFixed(2)}×   (median of ${n})`,
+    );
     console.log(rows.at(-1));
   }
   console.log(`first job of each format on the worker: ${first.join(", ")}`);

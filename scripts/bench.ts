@@ -81,7 +81,12 @@ interface Proc {
   out: () => string;
 }
 /** Spawns a command and waits until its output matches `ready`. */
-async function spawnUntil(cmd: string[], ready: RegExp, env: Record<string, string | undefined> = {}, cwd?: string): Promise<Proc & { match: RegExpExecArray }> {
+async function spawnUntil(
+  cmd: string[],
+  ready: RegExp,
+  env: Record<string, string | undefined> = {},
+  cwd?: string,
+): Promise<Proc & { match: RegExpExecArray }> {
   const proc = Bun.spawn(cmd, { env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe", cwd });
   let text = "";
   for (const s of [proc.stdout, proc.stderr]) {
@@ -128,7 +133,9 @@ const freshName = () => `p${nextCopy++}.jpg`;
 
 const machine = `${cpus().length} cores (${cpus()[0]?.model ?? "?"}), shared; ${new Date().toISOString().slice(0, 16)}Z`;
 console.log(`imgd bench — ${machine}`);
-console.log(`source: ${meta.width}×${meta.height} JPEG, ${(source.length / 1024).toFixed(0)} KiB; ${ROUNDS} alternating rounds`);
+console.log(
+  `source: ${meta.width}×${meta.height} JPEG, ${(source.length / 1024).toFixed(0)} KiB; ${ROUNDS} alternating rounds`,
+);
 
 let imgd: (Proc & { base: string; key: string }) | null = null;
 let ipx: (Proc & { base: string }) | null = null;
@@ -137,7 +144,11 @@ let nginx: Proc | null = null;
 /** Admin keys by data dir: printed on a data dir's first start only. */
 const adminKeys = new Map<string, string>();
 async function startImgd(cmd: string[], dataDir: string, env: Record<string, string> = {}) {
-  const p = await spawnUntil([...cmd, "serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", dataDir], /imgd listening on (http:\/\/\S+)/, env);
+  const p = await spawnUntil(
+    [...cmd, "serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", dataDir],
+    /imgd listening on (http:\/\/\S+)/,
+    env,
+  );
   const printed = /Admin API key[^\n]*\n(imgsrc_\w+)/.exec(p.out())?.[1];
   if (printed) adminKeys.set(dataDir, printed);
   return { ...p, base: p.match[1]!, key: adminKeys.get(dataDir) ?? "" };
@@ -145,7 +156,11 @@ async function startImgd(cmd: string[], dataDir: string, env: Record<string, str
 async function upload(base: string, key: string, name: string, bytes: Uint8Array) {
   const fd = new FormData();
   fd.append("file", new Blob([bytes as BlobPart], { type: "image/jpeg" }), name);
-  const r = await fetch(`${base}/api/v1/images`, { method: "POST", body: fd, headers: { authorization: `Bearer ${key}` } });
+  const r = await fetch(`${base}/api/v1/images`, {
+    method: "POST",
+    body: fd,
+    headers: { authorization: `Bearer ${key}` },
+  });
   if (r.status !== 201) throw new Error(`upload ${name}: ${r.status} ${await r.text()}`);
 }
 /** A new source, known to imgd and on ipx's disk under the same name. */
@@ -156,13 +171,17 @@ async function newSource(): Promise<string> {
   if (imgd) await upload(imgd.base, imgd.key, name, bytes);
   return name;
 }
-const webpCheck = (status: number, body: ArrayBuffer) => status === 200 && new TextDecoder().decode(new Uint8Array(body, 8, 4)) === "WEBP";
+const webpCheck = (status: number, body: ArrayBuffer) =>
+  status === 200 && new TextDecoder().decode(new Uint8Array(body, 8, 4)) === "WEBP";
 
 try {
   const imgdCmd = [process.execPath, join(ROOT, "src/main.ts")];
   imgd = await startImgd(imgdCmd, join(dir, "data"));
-  ipx = await spawnUntil(["node", join(ROOT, "scripts/bench/ipx-server.mjs"), srcDir], /ipx on (http:\/\/\S+)/).then((p) => ({ ...p, base: p.match[1]! }));
-  const imgdUrl = (name: string, w: number, ext = "webp") => `${imgd!.base}/i/admin/${name.replace(/\.jpg$/, `.${ext}`)}?w=${w}&q=80`;
+  ipx = await spawnUntil(["node", join(ROOT, "scripts/bench/ipx-server.mjs"), srcDir], /ipx on (http:\/\/\S+)/).then(
+    (p) => ({ ...p, base: p.match[1]! }),
+  );
+  const imgdUrl = (name: string, w: number, ext = "webp") =>
+    `${imgd!.base}/i/admin/${name.replace(/\.jpg$/, `.${ext}`)}?w=${w}&q=80`;
   const ipxUrl = (name: string, w: number) => `${ipx!.base}/w_${w},f_webp,q_80/${name}`;
 
   // One transform each before timing anything: first-request costs are not throughput.
@@ -185,8 +204,14 @@ try {
         const si = await newSource();
         const sp = await newSource();
         const widths = (i: number) => 400 + ((i * 37) % 401);
-        const runImgd = () => withCpu(imgd!.proc.pid, ca, () => load((i) => imgdUrl(si, widths(i)), { concurrency: c, requests: n, check: webpCheck }));
-        const runIpx = () => withCpu(ipx!.proc.pid, cb, () => load((i) => ipxUrl(sp, widths(i)), { concurrency: c, requests: n, check: webpCheck }));
+        const runImgd = () =>
+          withCpu(imgd!.proc.pid, ca, () =>
+            load((i) => imgdUrl(si, widths(i)), { concurrency: c, requests: n, check: webpCheck }),
+          );
+        const runIpx = () =>
+          withCpu(ipx!.proc.pid, cb, () =>
+            load((i) => ipxUrl(sp, widths(i)), { concurrency: c, requests: n, check: webpCheck }),
+          );
         if (r % 2 === 0) {
           a.push(await runImgd());
           b.push(await runIpx());
@@ -204,7 +229,16 @@ try {
       const ic = median(ca) / n;
       const pc = median(cb) / n;
       report(
-        { row: `cold c=${c}`, imgd: { rps: ir, p99: ip, cpuMsPerRequest: ic }, ipx: { rps: pr, p99: pp, cpuMsPerRequest: pc }, rpsRatio: ir / pr, p99Ratio: ip / pp, cpuRatio: ic / pc, errors, requestsPerRound: n },
+        {
+          row: `cold c=${c}`,
+          imgd: { rps: ir, p99: ip, cpuMsPerRequest: ic },
+          ipx: { rps: pr, p99: pp, cpuMsPerRequest: pc },
+          rpsRatio: ir / pr,
+          p99Ratio: ip / pp,
+          cpuRatio: ic / pc,
+          errors,
+          requestsPerRound: n,
+        },
         [
           `CPU per transform: imgd ${f0(ic)} ms, ipx ${f0(pc)} ms: ipx/imgd ${ratio(pc, ic)} (the req/s ratio an idle machine would give, all cores busy)`,
           `imgd ${f1(ir)} req/s, p99 ${f0(ip)} ms | ipx ${f1(pr)} req/s, p99 ${f0(pp)} ms | req/s ${ratio(ir, pr)} (goal ≥ 0.7×), p99 ${ratio(ip, pp)} (goal ≤ 1.5×)`,
@@ -222,7 +256,9 @@ try {
     await fetch(url); // now a hit, remembered on the hot path
     const nginxExe = ["/usr/sbin/nginx", "/usr/bin/nginx"].find((p) => Bun.file(p).size > 0);
     if (!nginxExe) {
-      report({ row: "cache c=64", skipped: "nginx not installed (apt-get install nginx-light)" }, ["nginx is not installed: apt-get install nginx-light to measure this row"]);
+      report({ row: "cache c=64", skipped: "nginx not installed (apt-get install nginx-light)" }, [
+        "nginx is not installed: apt-get install nginx-light to measure this row",
+      ]);
     } else {
       const www = join(dir, "www");
       await mkdir(www);
@@ -234,10 +270,20 @@ try {
         `worker_processes 1;\ndaemon off;\npid ${dir}/nginx.pid;\nerror_log stderr;\nevents { worker_connections 4096; }\nhttp {\n  access_log off;\n  sendfile on;\n  tcp_nopush on;\n  keepalive_requests 1000000;\n  types { image/webp webp; }\n  server {\n    listen 127.0.0.1:${port};\n    root ${www};\n    location / { add_header Cache-Control "public, max-age=31536000, immutable"; }\n  }\n}\n`,
       );
       nginx = await spawnUntil([nginxExe, "-c", conf, "-p", dir, "-e", "stderr"], /^/);
-      for (let i = 0; i < 100 && !(await fetch(`http://127.0.0.1:${port}/v.webp`).then((r) => r.ok, () => false)); i++) await Bun.sleep(20);
+      for (
+        let i = 0;
+        i < 100 &&
+        !(await fetch(`http://127.0.0.1:${port}/v.webp`).then(
+          (r) => r.ok,
+          () => false,
+        ));
+        i++
+      )
+        await Bun.sleep(20);
       const nginxUrl = `http://127.0.0.1:${port}/v.webp`;
       const C = 64;
-      const hit = async (u: string) => (await wrk(u, SECONDS, C)) ?? (await load(() => u, { concurrency: C, seconds: SECONDS }));
+      const hit = async (u: string) =>
+        (await wrk(u, SECONDS, C)) ?? (await load(() => u, { concurrency: C, seconds: SECONDS }));
       await hit(nginxUrl); // warm both
       await hit(url);
       const a: LoadResult[] = [];
@@ -257,7 +303,15 @@ try {
       const pp = median(b.map((x) => x.p99));
       const client = Bun.which("wrk") ? "wrk -t1" : "fetch loop (install wrk for a lighter client)";
       report(
-        { row: "cache c=64", bytes: bytes.length, client, imgd: { rps: ir, p99: ip }, nginx: { rps: pr, p99: pp }, rpsRatio: ir / pr, errors: [...a, ...b].reduce((s, x) => s + x.errors, 0) },
+        {
+          row: "cache c=64",
+          bytes: bytes.length,
+          client,
+          imgd: { rps: ir, p99: ip },
+          nginx: { rps: pr, p99: pp },
+          rpsRatio: ir / pr,
+          errors: [...a, ...b].reduce((s, x) => s + x.errors, 0),
+        },
         [
           `imgd ${f0(ir)} req/s, p99 ${f1(ip)} ms | nginx (1 worker) ${f0(pr)} req/s, p99 ${f1(pp)} ms | ${ratio(ir, pr)} (goal ≥ 0.6×, p99 < 10 ms)`,
           `${bytes.length} B variant, ${SECONDS} s rounds, median of ${ROUNDS}; client: ${client}`,
@@ -273,7 +327,9 @@ try {
     const WIDTHS = [320, 640, 960, 1280];
     const burst = async (url: (name: string, w: number) => string, name: string, widths: number[]) => {
       const t = performance.now();
-      const rs = await Promise.all(widths.map((w) => fetch(url(name, w)).then(async (r) => webpCheck(r.status, await r.arrayBuffer()))));
+      const rs = await Promise.all(
+        widths.map((w) => fetch(url(name, w)).then(async (r) => webpCheck(r.status, await r.arrayBuffer()))),
+      );
       if (!rs.every(Boolean)) throw new Error("srcset burst: a request failed");
       return performance.now() - t;
     };
@@ -290,7 +346,18 @@ try {
     }
     const [i4, i1, p4, p1] = [median(m.imgd4), median(m.imgd1), median(m.ipx4), median(m.ipx1)];
     report(
-      { row: "srcset burst", imgd: { burstMs: i4, oneMs: i1, ratio: i4 / i1, burstCpuMs: median(cpu4), oneCpuMs: median(cpu1), cpuRatio: median(cpu4) / median(cpu1) }, ipx: { burstMs: p4, oneMs: p1, ratio: p4 / p1 } },
+      {
+        row: "srcset burst",
+        imgd: {
+          burstMs: i4,
+          oneMs: i1,
+          ratio: i4 / i1,
+          burstCpuMs: median(cpu4),
+          oneCpuMs: median(cpu1),
+          cpuRatio: median(cpu4) / median(cpu1),
+        },
+        ipx: { burstMs: p4, oneMs: p1, ratio: p4 / p1 },
+      },
       [
         `imgd: 4 widths together ${f0(i4)} ms, 1280 alone ${f0(i1)} ms: ${ratio(i4, i1)} (goal ≤ 2×); CPU ${f0(median(cpu4))} vs ${f0(median(cpu1))} ms: ${ratio(median(cpu4), median(cpu1))}`,
         `ipx:  4 widths together ${f0(p4)} ms, 1280 alone ${f0(p1)} ms: ${ratio(p4, p1)}; imgd/ipx burst ${ratio(i4, p4)}`,
@@ -324,7 +391,9 @@ try {
     const [im, sm] = [median(imgdMs), median(sharpMs)];
     report(
       { row: "first avif", effort: AVIF_EFFORT, imgdMs: im, sharpMs: sm, ratio: im / sm, all: { imgdMs, sharpMs } },
-      [`imgd ${f0(im)} ms (fresh server, one worker, HTTP) | sharp ${f0(sm)} ms (in-process, one thread) | ${ratio(im, sm)}; q80, effort ${AVIF_EFFORT}; goal ≤ 1500 ms`],
+      [
+        `imgd ${f0(im)} ms (fresh server, one worker, HTTP) | sharp ${f0(sm)} ms (in-process, one thread) | ${ratio(im, sm)}; q80, effort ${AVIF_EFFORT}; goal ≤ 1500 ms`,
+      ],
     );
   }
   await stop(imgd);
@@ -357,9 +426,17 @@ try {
       const port = await freePort();
       const base = `http://127.0.0.1:${port}`;
       const t0 = performance.now();
-      const p = Bun.spawn([exe, "serve", "--host", "127.0.0.1", "--port", String(port), "--data-dir", dataDir, "--quiet"], { stdout: "ignore", stderr: "ignore" });
+      const p = Bun.spawn(
+        [exe, "serve", "--host", "127.0.0.1", "--port", String(port), "--data-dir", dataDir, "--quiet"],
+        { stdout: "ignore", stderr: "ignore" },
+      );
       try {
-        while (!(await fetch(`${base}/health`).then((r) => r.ok, () => false))) {
+        while (
+          !(await fetch(`${base}/health`).then(
+            (r) => r.ok,
+            () => false,
+          ))
+        ) {
           if (performance.now() - t0 > 60_000) throw new Error("no /health within 60 s");
           await Bun.sleep(2);
         }
@@ -373,10 +450,9 @@ try {
       }
     }
     const [h, w] = [median(health), median(first)];
-    report(
-      { row: "startup (binary)", healthMs: h, firstWebpMs: w, all: { health, first } },
-      [`exec → first /health ${f0(h)} ms (goal < 300) | exec → first 800 px WebP ${f0(w)} ms (goal < 1000); median of ${ROUNDS}`],
-    );
+    report({ row: "startup (binary)", healthMs: h, firstWebpMs: w, all: { health, first } }, [
+      `exec → first /health ${f0(h)} ms (goal < 300) | exec → first 800 px WebP ${f0(w)} ms (goal < 1000); median of ${ROUNDS}`,
+    ]);
   }
 } finally {
   await Promise.all([stop(imgd), stop(ipx), stop(nginx)]);
@@ -384,6 +460,9 @@ try {
 }
 
 if (JSON_FILE) {
-  await writeFile(JSON_FILE, `${JSON.stringify({ machine, date: new Date().toISOString(), rounds: ROUNDS, rows }, null, 2)}\n`);
+  await writeFile(
+    JSON_FILE,
+    `${JSON.stringify({ machine, date: new Date().toISOString(), rounds: ROUNDS, rows }, null, 2)}\n`,
+  );
   console.log(`\nsaved ${JSON_FILE}`);
 }

@@ -30,7 +30,13 @@ export const ROOT = resolve(import.meta.dir, "..");
 export const DIST = join(ROOT, "dist");
 
 /** The targets of `--all`; the one matching this machine is built as plain dist/imgd. */
-export const ALL_TARGETS = ["bun-linux-x64", "bun-linux-arm64", "bun-darwin-x64", "bun-darwin-arm64", "bun-windows-x64"] as const;
+export const ALL_TARGETS = [
+  "bun-linux-x64",
+  "bun-linux-arm64",
+  "bun-darwin-x64",
+  "bun-darwin-arm64",
+  "bun-windows-x64",
+] as const;
 
 /** This machine's target name, e.g. "bun-linux-x64". */
 export function hostTarget(): string {
@@ -64,13 +70,27 @@ export function entrypoints() {
     if (dirname(root) === root) throw new Error(`entrypoints have no common folder: ${all.join(", ")}`);
     root = dirname(root);
   }
-  const rel = (p: string) => relative(root, p).split(sep).join("/").replace(/\.[cm]?[jt]s$/, ".js");
+  const rel = (p: string) =>
+    relative(root, p)
+      .split(sep)
+      .join("/")
+      .replace(/\.[cm]?[jt]s$/, ".js");
   const entries: EmbeddedEntries = { worker: rel(worker), vipsPthread: rel(vipsPthread) };
-  return { files: all, root, entries, embeddedModule: real(join(ROOT, "codecs/embedded.ts")), denoModule: real(join(ROOT, "src/runtime/deno.ts")) };
+  return {
+    files: all,
+    root,
+    entries,
+    embeddedModule: real(join(ROOT, "codecs/embedded.ts")),
+    denoModule: real(join(ROOT, "src/runtime/deno.ts")),
+  };
 }
 
 /** Builds one executable. `target` undefined: this machine, with the running Bun (no download). */
-export async function buildBinary(options: { outfile: string; target?: string; minify?: boolean }): Promise<BuildResult> {
+export async function buildBinary(options: {
+  outfile: string;
+  target?: string;
+  minify?: boolean;
+}): Promise<BuildResult> {
   const started = performance.now();
   const target = options.target ?? hostTarget();
   const outfile = resolve(options.outfile);
@@ -111,7 +131,9 @@ export async function buildBinary(options: { outfile: string; target?: string; m
     return { target, outfile, ok: true, bytes, ms: performance.now() - started };
   } catch (err) {
     const e = err as Error & { errors?: unknown[] };
-    const why = e.errors?.length ? e.errors.map((x) => String((x as Error).message ?? x)).join("; ") : (e.message ?? String(e));
+    const why = e.errors?.length
+      ? e.errors.map((x) => String((x as Error).message ?? x)).join("; ")
+      : (e.message ?? String(e));
     return { target, outfile, ok: false, ms: performance.now() - started, error: why };
   }
 }
@@ -147,7 +169,8 @@ async function main(argv: string[]): Promise<number> {
   const exe = (t: string) => (t.startsWith("bun-windows") ? ".exe" : "");
   const jobs: { target?: string; outfile: string }[] = [];
   if (targets.length === 0) jobs.push({ outfile: outfile ?? join(DIST, `imgd${exe(hostTarget())}`) });
-  for (const t of targets) jobs.push({ target: t, outfile: outfile ?? join(DIST, `imgd-${t.replace(/^bun-/, "")}${exe(t)}`) });
+  for (const t of targets)
+    jobs.push({ target: t, outfile: outfile ?? join(DIST, `imgd-${t.replace(/^bun-/, "")}${exe(t)}`) });
   if (all) {
     for (const t of ALL_TARGETS) {
       if (t === hostTarget() || targets.includes(t)) continue;
@@ -157,7 +180,9 @@ async function main(argv: string[]): Promise<number> {
 
   const results: BuildResult[] = [];
   for (const job of jobs) {
-    process.stderr.write(`building ${job.target ?? `${hostTarget()} (host)`} → ${relative(process.cwd(), job.outfile)} … `);
+    process.stderr.write(
+      `building ${job.target ?? `${hostTarget()} (host)`} → ${relative(process.cwd(), job.outfile)} … `,
+    );
     const r = await buildBinary({ ...job, minify });
     results.push(r);
     process.stderr.write(r.ok ? `${mib(r.bytes!)} in ${(r.ms / 1000).toFixed(1)} s\n` : `FAILED\n`);
@@ -165,7 +190,9 @@ async function main(argv: string[]): Promise<number> {
 
   console.log("\ntarget              result   size        file");
   for (const r of results) {
-    console.log(`${r.target.padEnd(20)}${(r.ok ? "ok" : "FAILED").padEnd(9)}${(r.ok ? mib(r.bytes!) : "-").padEnd(12)}${relative(process.cwd(), r.outfile)}`);
+    console.log(
+      `${r.target.padEnd(20)}${(r.ok ? "ok" : "FAILED").padEnd(9)}${(r.ok ? mib(r.bytes!) : "-").padEnd(12)}${relative(process.cwd(), r.outfile)}`,
+    );
   }
   const failed = results.filter((r) => !r.ok);
   for (const r of failed) console.log(`\n${r.target} failed: ${r.error}`);

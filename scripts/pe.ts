@@ -98,7 +98,11 @@ export function renamePeImports(exe: Uint8Array, dll: string, renames: Record<st
   const table: { va: number; size: number; raw: number }[] = [];
   for (let i = 0; i < sections; i++) {
     const s = opt + optSize + 40 * i;
-    table.push({ size: Math.max(v.getUint32(s + 8, true), v.getUint32(s + 16, true)), va: v.getUint32(s + 12, true), raw: v.getUint32(s + 20, true) });
+    table.push({
+      size: Math.max(v.getUint32(s + 8, true), v.getUint32(s + 16, true)),
+      va: v.getUint32(s + 12, true),
+      raw: v.getUint32(s + 20, true),
+    });
   }
   const offset = (rva: number) => {
     const s = table.find((t) => rva >= t.va && rva < t.va + t.size);

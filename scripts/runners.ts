@@ -50,7 +50,11 @@ export interface Runner {
 function which(names: string[]): string | null {
   const dirs = (process.env.PATH ?? "/usr/bin:/bin").split(":").filter(Boolean);
   for (const n of names) {
-    const found = n.startsWith("/") ? (existsSync(n) ? n : null) : (dirs.map((d) => join(d, n)).find((p) => existsSync(p)) ?? null);
+    const found = n.startsWith("/")
+      ? existsSync(n)
+        ? n
+        : null
+      : (dirs.map((d) => join(d, n)).find((p) => existsSync(p)) ?? null);
     if (found) return found;
   }
   return null;
@@ -58,7 +62,14 @@ function which(names: string[]): string | null {
 
 function versionOf(bin: string, args: string[], env: Record<string, string> = {}): string {
   try {
-    return execFileSync(bin, args, { encoding: "utf8", env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "ignore"], timeout: 30_000 }).split("\n")[0].trim();
+    return execFileSync(bin, args, {
+      encoding: "utf8",
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "ignore"],
+      timeout: 30_000,
+    })
+      .split("\n")[0]
+      .trim();
   } catch {
     return "unknown version";
   }
@@ -109,7 +120,9 @@ function wineDllDir(wine: string): string | null {
 export function wine(): Runner {
   // Debian keeps wine64 outside PATH; its `wine` package adds the PATH wrapper.
   const bin = which(["wine64", "/usr/lib/wine/wine64", "wine"]);
-  const server = bin ? which([join(dirname(bin), "wineserver64"), join(dirname(bin), "wineserver"), "wineserver"]) : null;
+  const server = bin
+    ? which([join(dirname(bin), "wineserver64"), join(dirname(bin), "wineserver"), "wineserver"])
+    : null;
   const dlls = bin ? wineDllDir(bin) : null;
   // Unknown layout: assume the old Wine and apply both; each is harmless on a newer one.
   const needsPrng = !dlls || !existsSync(join(dlls, "bcryptprimitives.dll"));
@@ -128,7 +141,10 @@ export function wine(): Runner {
       if (needsPrng) {
         const system32 = join(prefix, "drive_c/windows/system32");
         await mkdir(system32, { recursive: true });
-        await writeFile(join(system32, "bcryptprimitives.dll"), forwardingDll("bcryptprimitives.dll", "ProcessPrng", "advapi32.SystemFunction036"));
+        await writeFile(
+          join(system32, "bcryptprimitives.dll"),
+          forwardingDll("bcryptprimitives.dll", "ProcessPrng", "advapi32.SystemFunction036"),
+        );
         adjustments.push("bcryptprimitives.dll with ProcessPrng → advapi32.SystemFunction036 in the Wine prefix");
       }
       const exe = new Uint8Array(await readFile(binary));
@@ -154,7 +170,11 @@ export function wine(): Runner {
       // The prefix's wineserver outlives the last process by a few seconds; stop it now.
       if (server) {
         try {
-          execFileSync(server, ["-k"], { env: { ...process.env, WINEPREFIX: prefix }, stdio: "ignore", timeout: 30_000 });
+          execFileSync(server, ["-k"], {
+            env: { ...process.env, WINEPREFIX: prefix },
+            stdio: "ignore",
+            timeout: 30_000,
+          });
         } catch {}
       }
       await rm(prefix, { recursive: true, force: true });

@@ -29,13 +29,18 @@ async function newImage(): Promise<Uint8Array> {
   const w = 160 + (n % 97);
   const h = 120 + ((n * 7) % 61);
   const raw = Buffer.alloc(w * h * 3);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-    const i = (y * w + x) * 3;
-    raw[i] = (x * 255) / w;
-    raw[i + 1] = (y * 255) / h;
-    raw[i + 2] = (n * 37 + x * y) & 255;
-  }
-  return new Uint8Array(await sharp(raw, { raw: { width: w, height: h, channels: 3 } }).jpeg({ quality: 85 }).toBuffer());
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) {
+      const i = (y * w + x) * 3;
+      raw[i] = (x * 255) / w;
+      raw[i + 1] = (y * 255) / h;
+      raw[i + 2] = (n * 37 + x * y) & 255;
+    }
+  return new Uint8Array(
+    await sharp(raw, { raw: { width: w, height: h, channels: 3 } })
+      .jpeg({ quality: 85 })
+      .toBuffer(),
+  );
 }
 
 // The loopback origin for imports, on 127.0.0.2 (imgd is told to allow exactly that address).
@@ -47,16 +52,21 @@ const originServer = Bun.serve({
   fetch(req) {
     const m = /^\/img(\d+)\.jpg$/.exec(new URL(req.url).pathname);
     if (!m) return new Response("not found", { status: 404 });
-    return new Response(origin[Number(m[1]) % origin.length] as BodyInit, { headers: { "content-type": "image/jpeg" } });
+    return new Response(origin[Number(m[1]) % origin.length] as BodyInit, {
+      headers: { "content-type": "image/jpeg" },
+    });
   },
 });
 
 const dataDir = await mkdtemp(join(tmpdir(), "imgd-soak-"));
-const proc = Bun.spawn([process.execPath, join(ROOT, "src/main.ts"), "serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", dataDir], {
-  env: { ...process.env, IMGD_WORKERS: WORKERS, IMGD_IMPORT_ALLOW_NETWORKS: "127.0.0.2/32" },
-  stdout: "pipe",
-  stderr: "pipe",
-});
+const proc = Bun.spawn(
+  [process.execPath, join(ROOT, "src/main.ts"), "serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", dataDir],
+  {
+    env: { ...process.env, IMGD_WORKERS: WORKERS, IMGD_IMPORT_ALLOW_NETWORKS: "127.0.0.2/32" },
+    stdout: "pipe",
+    stderr: "pipe",
+  },
+);
 let out = "";
 const collect = async (s: ReadableStream<Uint8Array>) => {
   const dec = new TextDecoder();
@@ -80,40 +90,73 @@ const pick = <T>(a: T[]) => a[Math.floor(Math.random() * a.length)];
 
 type Op = { group: string; run: () => Promise<Response> };
 const ops: [number, () => Op | null][] = [
-  [10, () => ({ group: "upload", run: async () => {
-    const fd = new FormData();
-    fd.append("file", new Blob([(await newImage()) as BlobPart], { type: "image/jpeg" }), `soak-${made}.jpg`);
-    const res = await fetch(`${base}/api/v1/images`, { method: "POST", headers: auth, body: fd });
-    if (res.status === 201) {
-      const b = (await res.clone().json()) as any;
-      live.push({ id: b.id, path: b.paths[0] });
-    }
-    return res;
-  } })],
-  [15, () => {
-    const img = pick(live);
-    return img ? { group: "delivery-cold", run: () => fetch(`${base}/i/admin/${img.path.replace(/\.\w+$/, ".webp")}?w=${16 + (coldCounter++ % 600)}`) } : null;
-  }],
-  [40, () => {
-    const img = live[0] && live[Math.floor(Math.random() * Math.min(live.length, 20))];
-    return img ? { group: "delivery-cached", run: () => fetch(`${base}/i/admin/${img.path.replace(/\.\w+$/, ".webp")}?w=100`) } : null;
-  }],
+  [
+    10,
+    () => ({
+      group: "upload",
+      run: async () => {
+        const fd = new FormData();
+        fd.append("file", new Blob([(await newImage()) as BlobPart], { type: "image/jpeg" }), `soak-${made}.jpg`);
+        const res = await fetch(`${base}/api/v1/images`, { method: "POST", headers: auth, body: fd });
+        if (res.status === 201) {
+          const b = (await res.clone().json()) as any;
+          live.push({ id: b.id, path: b.paths[0] });
+        }
+        return res;
+      },
+    }),
+  ],
+  [
+    15,
+    () => {
+      const img = pick(live);
+      return img
+        ? {
+            group: "delivery-cold",
+            run: () => fetch(`${base}/i/admin/${img.path.replace(/\.\w+$/, ".webp")}?w=${16 + (coldCounter++ % 600)}`),
+          }
+        : null;
+    },
+  ],
+  [
+    40,
+    () => {
+      const img = live[0] && live[Math.floor(Math.random() * Math.min(live.length, 20))];
+      return img
+        ? { group: "delivery-cached", run: () => fetch(`${base}/i/admin/${img.path.replace(/\.\w+$/, ".webp")}?w=100`) }
+        : null;
+    },
+  ],
   [15, () => ({ group: "list", run: () => fetch(`${base}/api/v1/images?limit=50`, { headers: auth }) })],
-  [8, () => {
-    if (live.length < 40) return null;
-    // Not one of the first 20: those are the cached set.
-    const i = 20 + Math.floor(Math.random() * (live.length - 20));
-    const [img] = live.splice(i, 1);
-    return { group: "delete", run: () => fetch(`${base}/api/v1/images/${img.id}`, { method: "DELETE", headers: auth }) };
-  }],
-  [7, () => ({ group: "import", run: async () => {
-    const res = await fetch(`${base}/v1/import`, {
-      method: "POST",
-      headers: { ...auth, "content-type": "application/json" },
-      body: JSON.stringify({ url: `http://127.0.0.2:${originServer.port}/img${Math.floor(Math.random() * 1000)}.jpg` }),
-    });
-    return res;
-  } })],
+  [
+    8,
+    () => {
+      if (live.length < 40) return null;
+      // Not one of the first 20: those are the cached set.
+      const i = 20 + Math.floor(Math.random() * (live.length - 20));
+      const [img] = live.splice(i, 1);
+      return {
+        group: "delete",
+        run: () => fetch(`${base}/api/v1/images/${img.id}`, { method: "DELETE", headers: auth }),
+      };
+    },
+  ],
+  [
+    7,
+    () => ({
+      group: "import",
+      run: async () => {
+        const res = await fetch(`${base}/v1/import`, {
+          method: "POST",
+          headers: { ...auth, "content-type": "application/json" },
+          body: JSON.stringify({
+            url: `http://127.0.0.2:${originServer.port}/img${Math.floor(Math.random() * 1000)}.jpg`,
+          }),
+        });
+        return res;
+      },
+    }),
+  ],
 ];
 const totalWeight = ops.reduce((a, [w]) => a + w, 0);
 function nextOp(): Op {
@@ -185,7 +228,9 @@ const sampler = setInterval(async () => {
   const s = await sample();
   samples.push(s);
   const sent = [...latencies.values()].reduce((a, l) => a + l.length, 0);
-  console.error(`t=${s.t.toFixed(0)}s rss=${s.rssMb.toFixed(1)}MB fds=${s.fds} done=${sent} 5xx=${fiveXX} failed=${failures} in-flight=${inFlight} images=${live.length}`);
+  console.error(
+    `t=${s.t.toFixed(0)}s rss=${s.rssMb.toFixed(1)}MB fds=${s.fds} done=${sent} 5xx=${fiveXX} failed=${failures} in-flight=${inFlight} images=${live.length}`,
+  );
 }, 5000);
 
 const interval = 1000 / RATE;
@@ -215,11 +260,31 @@ const report = {
   groups: Object.fromEntries(
     [...latencies.entries()].map(([g, l]) => {
       l.sort((a, b) => a - b);
-      return [g, { n: l.length, p50_ms: Math.round(p(l, 0.5)), p99_ms: Math.round(p(l, 0.99)), max_ms: Math.round(l.at(-1) ?? 0), statuses: Object.fromEntries(statuses.get(g) ?? []) }];
+      return [
+        g,
+        {
+          n: l.length,
+          p50_ms: Math.round(p(l, 0.5)),
+          p99_ms: Math.round(p(l, 0.99)),
+          max_ms: Math.round(l.at(-1) ?? 0),
+          statuses: Object.fromEntries(statuses.get(g) ?? []),
+        },
+      ];
     }),
   ),
-  rss_mb: { start: samples[0].rssMb, after_warmup: warm[0]?.rssMb, end: samples.at(-1)!.rssMb, max: Math.max(...samples.map((s) => s.rssMb)), slope_mb_per_min_after_warmup: slopePerMinute(warm.map((s) => ({ t: s.t, y: s.rssMb }))) },
-  fds: { start: samples[0].fds, end: samples.at(-1)!.fds, max: Math.max(...samples.map((s) => s.fds)), slope_per_min_after_warmup: slopePerMinute(warm.map((s) => ({ t: s.t, y: s.fds }))) },
+  rss_mb: {
+    start: samples[0].rssMb,
+    after_warmup: warm[0]?.rssMb,
+    end: samples.at(-1)!.rssMb,
+    max: Math.max(...samples.map((s) => s.rssMb)),
+    slope_mb_per_min_after_warmup: slopePerMinute(warm.map((s) => ({ t: s.t, y: s.rssMb }))),
+  },
+  fds: {
+    start: samples[0].fds,
+    end: samples.at(-1)!.fds,
+    max: Math.max(...samples.map((s) => s.fds)),
+    slope_per_min_after_warmup: slopePerMinute(warm.map((s) => ({ t: s.t, y: s.fds }))),
+  },
   samples: samples.length,
 };
 console.log(JSON.stringify(report, null, 2));

@@ -75,7 +75,9 @@ export async function buildPatchedWebpSimd(): Promise<Uint8Array> {
   const input = new Uint8Array(await readFile(SOURCE));
   const sha = createHash("sha256").update(input).digest("hex");
   if (sha !== SOURCE_SHA256) {
-    throw new Error(`${SOURCE} is not the module this rewrite was made for (sha256 ${sha}); find the functions again before using it`);
+    throw new Error(
+      `${SOURCE} is not the module this rewrite was made for (sha256 ${sha}); find the functions again before using it`,
+    );
   }
   const mod = binaryen.readBinary(input);
   // What Emscripten's SIMD build uses; readBinary does not infer it.
@@ -84,7 +86,8 @@ export async function buildPatchedWebpSimd(): Promise<Uint8Array> {
   let text = mod.emitText();
   // binaryen lists imported functions first; the indices above count defined functions only.
   let imported = 0;
-  for (let i = 0; i < mod.getNumFunctions(); i++) if (binaryen.getFunctionInfo(mod.getFunctionByIndex(i)).module) imported++;
+  for (let i = 0; i < mod.getNumFunctions(); i++)
+    if (binaryen.getFunctionInfo(mod.getFunctionByIndex(i)).module) imported++;
   const names = FUNCTIONS.map((i) => binaryen.getFunctionInfo(mod.getFunctionByIndex(imported + i)).name);
   mod.dispose();
   for (const name of names) {

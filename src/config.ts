@@ -6,7 +6,10 @@ import { AVIF_EFFORT, WEBP_EFFORT } from "../codecs/effort.ts";
 
 const int = (min: number, max: number) =>
   v.pipe(
-    v.union([v.number(), v.pipe(v.string(), v.trim(), v.regex(/^-?\d+$/, "expected a whole number"), v.transform(Number))]),
+    v.union([
+      v.number(),
+      v.pipe(v.string(), v.trim(), v.regex(/^-?\d+$/, "expected a whole number"), v.transform(Number)),
+    ]),
     v.integer("expected a whole number"),
     v.minValue(min, `expected at least ${min}`),
     v.maxValue(max, `expected at most ${max}`),
@@ -60,53 +63,257 @@ const basePath = v.pipe(
 const plans = v.pipe(v.string(), v.trim());
 
 /** host:port of a second listener that serves only /metrics, without a key. */
-const listenAddr = v.pipe(v.string(), v.trim(), v.regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, "expected host:port, e.g. 127.0.0.1:9464"));
+const listenAddr = v.pipe(
+  v.string(),
+  v.trim(),
+  v.regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, "expected host:port, e.g. 127.0.0.1:9464"),
+);
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
 
 export const settings = {
-  dataDir: { env: "IMGD_DATA_DIR", flag: "data-dir", schema: nonEmpty, default: "./data", help: "Where the database, blobs and variant cache live" },
+  dataDir: {
+    env: "IMGD_DATA_DIR",
+    flag: "data-dir",
+    schema: nonEmpty,
+    default: "./data",
+    help: "Where the database, blobs and variant cache live",
+  },
   host: { env: "IMGD_HOST", flag: "host", schema: nonEmpty, default: "0.0.0.0", help: "Address to listen on" },
-  port: { env: "IMGD_PORT", flag: "port", schema: int(0, 65535), default: 8080, help: "Port to listen on (0 picks a free one)" },
-  publicUrl: { env: "IMGD_PUBLIC_URL", flag: "public-url", schema: url, default: undefined as string | undefined, help: "Base URL that clients use to reach imgd (default: the scheme and Host of each request, e.g. http://localhost:8080)" },
-  adminUsername: { env: "IMGD_ADMIN_USERNAME", flag: "admin-username", schema: username, default: "admin", help: "Username of the admin user created on first start" },
-  maxUploadBytes: { env: "IMGD_MAX_UPLOAD_BYTES", flag: "max-upload-bytes", schema: int(1, 16 * GiB), default: 70 * MiB, help: "Largest accepted upload, in bytes" },
-  maxSourcePixels: { env: "IMGD_MAX_SOURCE_PIXELS", flag: "max-source-pixels", schema: int(1, 2 ** 40), default: 100_000_000, help: "Largest accepted source image, in pixels (width × height), checked from the header" },
-  maxAnimationFrames: { env: "IMGD_MAX_ANIMATION_FRAMES", flag: "max-animation-frames", schema: int(1, 100_000), default: 200, help: "Most frames an animated source may have; every frame counts toward the source pixel limit (width × height × frames)" },
-  workers: { env: "IMGD_WORKERS", flag: "workers", schema: int(1, 256), default: undefined as number | undefined, help: "Codec worker threads (default: number of cores)" },
-  queueLimit: { env: "IMGD_QUEUE_LIMIT", flag: "queue-limit", schema: int(0, 100_000), default: 64, help: "Transform jobs allowed to wait for a worker before new ones get 503" },
-  jobTimeoutMs: { env: "IMGD_JOB_TIMEOUT_MS", flag: "job-timeout-ms", schema: int(100, 600_000), default: 30_000, help: "Time limit of one transform job, and of a codec worker's start (at least 30 s), in milliseconds" },
-  variantCacheBytes: { env: "IMGD_VARIANT_CACHE_BYTES", flag: "variant-cache-bytes", schema: int(0, 2 ** 50), default: 2 * GiB, help: "Size cap of the on-disk variant cache, in bytes (least recently used evicted)" },
-  memoryCacheBytes: { env: "IMGD_MEMORY_CACHE_BYTES", flag: "memory-cache-bytes", schema: int(0, 2 ** 40), default: 64 * MiB, help: "Memory kept for small hot variants (up to 1 MiB each), answered without reading the disk; 0 turns it off" },
-  avifEffort: { env: "IMGD_AVIF_EFFORT", flag: "avif-effort", schema: int(0, 9), default: AVIF_EFFORT, help: "AVIF encoder effort 0–9: higher is slower and a little smaller at the same quality (README: Encoder effort)" },
-  webpEffort: { env: "IMGD_WEBP_EFFORT", flag: "webp-effort", schema: int(0, 6), default: WEBP_EFFORT, help: "WebP encoder effort (libwebp method) 0–6: higher is slower and a little smaller at the same quality" },
-  maxSvgBytes: { env: "IMGD_MAX_SVG_BYTES", flag: "max-svg-bytes", schema: int(1, 16 * GiB), default: 10 * MiB, help: "Largest accepted SVG upload, in bytes" },
-  maxAnonymousUploadBytes: { env: "IMGD_MAX_ANONYMOUS_UPLOAD_BYTES", flag: "max-anonymous-upload-bytes", schema: int(1, 16 * GiB), default: 20 * MiB, help: "Largest accepted anonymous upload, in bytes" },
-  registration: { env: "IMGD_REGISTRATION", flag: "registration", schema: v.picklist(["open", "closed"], "expected open or closed"), default: "closed" as "open" | "closed", help: "Whether POST /v1/keys creates accounts for anyone (open) or is refused (closed)" },
-  anonymousUploads: { env: "IMGD_ANONYMOUS_UPLOADS", flag: "anonymous-uploads", schema: bool, default: false, help: "Accept img.pro uploads and imports without a key (30-day TTL, per-IP limits)" },
-  anonymousUploadsPerHour: { env: "IMGD_ANONYMOUS_UPLOADS_PER_HOUR", flag: "anonymous-uploads-per-hour", schema: int(0, 1_000_000), default: 20, help: "Anonymous uploads allowed per client IP per hour" },
-  anonymousUploadsPerDay: { env: "IMGD_ANONYMOUS_UPLOADS_PER_DAY", flag: "anonymous-uploads-per-day", schema: int(0, 1_000_000), default: 100, help: "Anonymous uploads allowed per client IP per day" },
-  trustProxy: { env: "IMGD_TRUST_PROXY", flag: "trust-proxy", schema: cidrList, default: "", help: "Proxies (CIDR list) whose X-Forwarded-For names the client IP; empty: the socket address is the client" },
-  importAllowNetworks: { env: "IMGD_IMPORT_ALLOW_NETWORKS", flag: "import-allow-networks", schema: cidrList, default: "", help: "Ranges (CIDR list) URL imports may reach although they are private, loopback or reserved" },
-  importTimeoutMs: { env: "IMGD_IMPORT_TIMEOUT_MS", flag: "import-timeout-ms", schema: int(100, 600_000), default: 30_000, help: "Total time limit of one URL import (all redirects and the body), in milliseconds" },
-  sweepIntervalMs: { env: "IMGD_SWEEP_INTERVAL_MS", flag: "sweep-interval-ms", schema: int(100, 86_400_000), default: 60_000, help: "How often expired images are removed from disk and database, in milliseconds" },
-  basePath: { env: "IMGD_BASE_PATH", flag: "base-path", schema: basePath, default: "", help: "Path prefix imgd is served under (e.g. /images behind a proxy, or when embedded)" },
-  plans: { env: "IMGD_PLANS", flag: "plans", schema: plans, default: "", help: "Plans (limit sets) as inline JSON or a JSON file: {\"team\": {\"uploads_per_month\": 500, \"requests_per_minute\": 60}}; merged over the built-in free, pro and unlimited" },
-  metering: { env: "IMGD_METERING", flag: "metering", schema: bool, default: true, help: "Count usage and enforce plan limits and rate limits (false: count nothing, limit nothing)" },
-  accessLog: { env: "IMGD_ACCESS_LOG", flag: "access-log", schema: v.picklist(["off", "json", "common"], "expected off, json or common"), default: "off" as "off" | "json" | "common", help: "Access log on stdout: JSON lines, common log format, or off" },
-  metricsAddr: { env: "IMGD_METRICS_ADDR", flag: "metrics-addr", schema: listenAddr, default: undefined as string | undefined, help: "Also serve Prometheus /metrics without a key on this host:port (GET /metrics on the main port needs the admin key)" },
-  imgwireMount: { env: "IMGD_IMGWIRE_MOUNT", flag: "imgwire-mount", schema: basePath, default: "/imgwire", help: "Path the Imgwire-compatible API and CDN are served under (SDK baseUrl: http://HOST:PORT/imgwire)" },
-  imgwireUploadUrlTtlMs: { env: "IMGD_IMGWIRE_UPLOAD_URL_TTL_MS", flag: "imgwire-upload-url-ttl-ms", schema: int(1000, 7 * 86_400_000), default: 3_600_000, help: "How long an Imgwire upload_url stays valid, in milliseconds" },
-  imgwireUploadTokenTtlMs: { env: "IMGD_IMGWIRE_UPLOAD_TOKEN_TTL_MS", flag: "imgwire-upload-token-ttl-ms", schema: int(1000, 86_400_000), default: 600_000, help: "How long an Imgwire upload token stays valid, in milliseconds" },
-  imgwireDownloadRetentionMs: { env: "IMGD_IMGWIRE_DOWNLOAD_RETENTION_MS", flag: "imgwire-download-retention-ms", schema: int(1000, 30 * 86_400_000), default: 86_400_000, help: "How long a bulk-download ZIP is kept, in milliseconds" },
+  port: {
+    env: "IMGD_PORT",
+    flag: "port",
+    schema: int(0, 65535),
+    default: 8080,
+    help: "Port to listen on (0 picks a free one)",
+  },
+  publicUrl: {
+    env: "IMGD_PUBLIC_URL",
+    flag: "public-url",
+    schema: url,
+    default: undefined as string | undefined,
+    help: "Base URL that clients use to reach imgd (default: the scheme and Host of each request, e.g. http://localhost:8080)",
+  },
+  adminUsername: {
+    env: "IMGD_ADMIN_USERNAME",
+    flag: "admin-username",
+    schema: username,
+    default: "admin",
+    help: "Username of the admin user created on first start",
+  },
+  maxUploadBytes: {
+    env: "IMGD_MAX_UPLOAD_BYTES",
+    flag: "max-upload-bytes",
+    schema: int(1, 16 * GiB),
+    default: 70 * MiB,
+    help: "Largest accepted upload, in bytes",
+  },
+  maxSourcePixels: {
+    env: "IMGD_MAX_SOURCE_PIXELS",
+    flag: "max-source-pixels",
+    schema: int(1, 2 ** 40),
+    default: 100_000_000,
+    help: "Largest accepted source image, in pixels (width × height), checked from the header",
+  },
+  maxAnimationFrames: {
+    env: "IMGD_MAX_ANIMATION_FRAMES",
+    flag: "max-animation-frames",
+    schema: int(1, 100_000),
+    default: 200,
+    help: "Most frames an animated source may have; every frame counts toward the source pixel limit (width × height × frames)",
+  },
+  workers: {
+    env: "IMGD_WORKERS",
+    flag: "workers",
+    schema: int(1, 256),
+    default: undefined as number | undefined,
+    help: "Codec worker threads (default: number of cores)",
+  },
+  queueLimit: {
+    env: "IMGD_QUEUE_LIMIT",
+    flag: "queue-limit",
+    schema: int(0, 100_000),
+    default: 64,
+    help: "Transform jobs allowed to wait for a worker before new ones get 503",
+  },
+  jobTimeoutMs: {
+    env: "IMGD_JOB_TIMEOUT_MS",
+    flag: "job-timeout-ms",
+    schema: int(100, 600_000),
+    default: 30_000,
+    help: "Time limit of one transform job, and of a codec worker's start (at least 30 s), in milliseconds",
+  },
+  variantCacheBytes: {
+    env: "IMGD_VARIANT_CACHE_BYTES",
+    flag: "variant-cache-bytes",
+    schema: int(0, 2 ** 50),
+    default: 2 * GiB,
+    help: "Size cap of the on-disk variant cache, in bytes (least recently used evicted)",
+  },
+  memoryCacheBytes: {
+    env: "IMGD_MEMORY_CACHE_BYTES",
+    flag: "memory-cache-bytes",
+    schema: int(0, 2 ** 40),
+    default: 64 * MiB,
+    help: "Memory kept for small hot variants (up to 1 MiB each), answered without reading the disk; 0 turns it off",
+  },
+  avifEffort: {
+    env: "IMGD_AVIF_EFFORT",
+    flag: "avif-effort",
+    schema: int(0, 9),
+    default: AVIF_EFFORT,
+    help: "AVIF encoder effort 0–9: higher is slower and a little smaller at the same quality (README: Encoder effort)",
+  },
+  webpEffort: {
+    env: "IMGD_WEBP_EFFORT",
+    flag: "webp-effort",
+    schema: int(0, 6),
+    default: WEBP_EFFORT,
+    help: "WebP encoder effort (libwebp method) 0–6: higher is slower and a little smaller at the same quality",
+  },
+  maxSvgBytes: {
+    env: "IMGD_MAX_SVG_BYTES",
+    flag: "max-svg-bytes",
+    schema: int(1, 16 * GiB),
+    default: 10 * MiB,
+    help: "Largest accepted SVG upload, in bytes",
+  },
+  maxAnonymousUploadBytes: {
+    env: "IMGD_MAX_ANONYMOUS_UPLOAD_BYTES",
+    flag: "max-anonymous-upload-bytes",
+    schema: int(1, 16 * GiB),
+    default: 20 * MiB,
+    help: "Largest accepted anonymous upload, in bytes",
+  },
+  registration: {
+    env: "IMGD_REGISTRATION",
+    flag: "registration",
+    schema: v.picklist(["open", "closed"], "expected open or closed"),
+    default: "closed" as "open" | "closed",
+    help: "Whether POST /v1/keys creates accounts for anyone (open) or is refused (closed)",
+  },
+  anonymousUploads: {
+    env: "IMGD_ANONYMOUS_UPLOADS",
+    flag: "anonymous-uploads",
+    schema: bool,
+    default: false,
+    help: "Accept img.pro uploads and imports without a key (30-day TTL, per-IP limits)",
+  },
+  anonymousUploadsPerHour: {
+    env: "IMGD_ANONYMOUS_UPLOADS_PER_HOUR",
+    flag: "anonymous-uploads-per-hour",
+    schema: int(0, 1_000_000),
+    default: 20,
+    help: "Anonymous uploads allowed per client IP per hour",
+  },
+  anonymousUploadsPerDay: {
+    env: "IMGD_ANONYMOUS_UPLOADS_PER_DAY",
+    flag: "anonymous-uploads-per-day",
+    schema: int(0, 1_000_000),
+    default: 100,
+    help: "Anonymous uploads allowed per client IP per day",
+  },
+  trustProxy: {
+    env: "IMGD_TRUST_PROXY",
+    flag: "trust-proxy",
+    schema: cidrList,
+    default: "",
+    help: "Proxies (CIDR list) whose X-Forwarded-For names the client IP; empty: the socket address is the client",
+  },
+  importAllowNetworks: {
+    env: "IMGD_IMPORT_ALLOW_NETWORKS",
+    flag: "import-allow-networks",
+    schema: cidrList,
+    default: "",
+    help: "Ranges (CIDR list) URL imports may reach although they are private, loopback or reserved",
+  },
+  importTimeoutMs: {
+    env: "IMGD_IMPORT_TIMEOUT_MS",
+    flag: "import-timeout-ms",
+    schema: int(100, 600_000),
+    default: 30_000,
+    help: "Total time limit of one URL import (all redirects and the body), in milliseconds",
+  },
+  sweepIntervalMs: {
+    env: "IMGD_SWEEP_INTERVAL_MS",
+    flag: "sweep-interval-ms",
+    schema: int(100, 86_400_000),
+    default: 60_000,
+    help: "How often expired images are removed from disk and database, in milliseconds",
+  },
+  basePath: {
+    env: "IMGD_BASE_PATH",
+    flag: "base-path",
+    schema: basePath,
+    default: "",
+    help: "Path prefix imgd is served under (e.g. /images behind a proxy, or when embedded)",
+  },
+  plans: {
+    env: "IMGD_PLANS",
+    flag: "plans",
+    schema: plans,
+    default: "",
+    help: 'Plans (limit sets) as inline JSON or a JSON file: {"team": {"uploads_per_month": 500, "requests_per_minute": 60}}; merged over the built-in free, pro and unlimited',
+  },
+  metering: {
+    env: "IMGD_METERING",
+    flag: "metering",
+    schema: bool,
+    default: true,
+    help: "Count usage and enforce plan limits and rate limits (false: count nothing, limit nothing)",
+  },
+  accessLog: {
+    env: "IMGD_ACCESS_LOG",
+    flag: "access-log",
+    schema: v.picklist(["off", "json", "common"], "expected off, json or common"),
+    default: "off" as "off" | "json" | "common",
+    help: "Access log on stdout: JSON lines, common log format, or off",
+  },
+  metricsAddr: {
+    env: "IMGD_METRICS_ADDR",
+    flag: "metrics-addr",
+    schema: listenAddr,
+    default: undefined as string | undefined,
+    help: "Also serve Prometheus /metrics without a key on this host:port (GET /metrics on the main port needs the admin key)",
+  },
+  imgwireMount: {
+    env: "IMGD_IMGWIRE_MOUNT",
+    flag: "imgwire-mount",
+    schema: basePath,
+    default: "/imgwire",
+    help: "Path the Imgwire-compatible API and CDN are served under (SDK baseUrl: http://HOST:PORT/imgwire)",
+  },
+  imgwireUploadUrlTtlMs: {
+    env: "IMGD_IMGWIRE_UPLOAD_URL_TTL_MS",
+    flag: "imgwire-upload-url-ttl-ms",
+    schema: int(1000, 7 * 86_400_000),
+    default: 3_600_000,
+    help: "How long an Imgwire upload_url stays valid, in milliseconds",
+  },
+  imgwireUploadTokenTtlMs: {
+    env: "IMGD_IMGWIRE_UPLOAD_TOKEN_TTL_MS",
+    flag: "imgwire-upload-token-ttl-ms",
+    schema: int(1000, 86_400_000),
+    default: 600_000,
+    help: "How long an Imgwire upload token stays valid, in milliseconds",
+  },
+  imgwireDownloadRetentionMs: {
+    env: "IMGD_IMGWIRE_DOWNLOAD_RETENTION_MS",
+    flag: "imgwire-download-retention-ms",
+    schema: int(1000, 30 * 86_400_000),
+    default: 86_400_000,
+    help: "How long a bulk-download ZIP is kept, in milliseconds",
+  },
   quiet: { env: "IMGD_QUIET", flag: "quiet", schema: bool, default: false, help: "Print nothing but errors" },
 } as const;
 
 type Settings = typeof settings;
 export type SettingName = keyof Settings;
 export type Config = {
-  [K in SettingName]: Exclude<v.InferOutput<Settings[K]["schema"]>, undefined> | (undefined extends Settings[K]["default"] ? undefined : never);
+  [K in SettingName]:
+    | Exclude<v.InferOutput<Settings[K]["schema"]>, undefined>
+    | (undefined extends Settings[K]["default"] ? undefined : never);
 } & {
   /** Milliseconds since the epoch; tests and embedders may substitute their own clock. */
   now: () => number;

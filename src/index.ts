@@ -35,7 +35,10 @@ function pathOf(url: string): string {
 }
 
 /** Builds one isolated imgd: its own database, blob store and worker pool. Nothing is global. */
-export async function createImgd(input: ConfigInput = {}, options: { log?: (line: string) => void } & RunOptions = {}): Promise<Imgd> {
+export async function createImgd(
+  input: ConfigInput = {},
+  options: { log?: (line: string) => void } & RunOptions = {},
+): Promise<Imgd> {
   const config = resolveConfig(input);
   const runtime = await detectRuntime();
   const log = options.log ?? ((line: string) => console.error(line));
@@ -50,14 +53,26 @@ export async function createImgd(input: ConfigInput = {}, options: { log?: (line
       const started = performance.now();
       if (config.basePath) {
         const stripped = stripBasePath(req, config.basePath);
-        if (!stripped) return new Response(JSON.stringify({ error: { code: "NOT_FOUND", message: `imgd is served under ${config.basePath}`, status: 404, path: new URL(req.url).pathname } }), { status: 404, headers: { "content-type": "application/json" } });
+        if (!stripped)
+          return new Response(
+            JSON.stringify({
+              error: {
+                code: "NOT_FOUND",
+                message: `imgd is served under ${config.basePath}`,
+                status: 404,
+                path: new URL(req.url).pathname,
+              },
+            }),
+            { status: 404, headers: { "content-type": "application/json" } },
+          );
         req = stripped;
       }
       // A connected Imgwire custom domain is that tenant's CDN, whatever the path.
       const routed = await routeCustomDomain(visible, req);
       if (routed instanceof Response) return routed;
       if (routed) req = routed;
-      const res = (!routed && deliverFast(visible, req)) || (await app.fetch(req, { remoteAddress: env?.remoteAddress ?? "" }));
+      const res =
+        (!routed && deliverFast(visible, req)) || (await app.fetch(req, { remoteAddress: env?.remoteAddress ?? "" }));
       services.telemetry.request(routeGroup(pathOf(req.url)), res.status, (performance.now() - started) / 1000);
       services.accessLog.record(req, res, started, env?.remoteAddress ?? "");
       return res;

@@ -41,7 +41,10 @@ Quick start:
   IMGD_API_KEY=<key> imgd upload photo.jpg      # or: curl -H "Authorization: Bearer <key>" -F file=@photo.jpg http://localhost:8080/api/v1/images
 `;
 
-const commands: Record<string, { run: (argv: string[], env: Record<string, string | undefined>) => Promise<number>; help: string }> = {
+const commands: Record<
+  string,
+  { run: (argv: string[], env: Record<string, string | undefined>) => Promise<number>; help: string }
+> = {
   serve: { run: serve, help: serveHelp },
   keys: { run: keysCommand, help: keysHelp },
   users: { run: usersCommand, help: usersHelp },

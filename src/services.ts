@@ -104,7 +104,12 @@ export function appServices(s: Services): AppServices {
   return rest;
 }
 
-export async function buildServices(config: Config, runtime: Runtime, log: (line: string) => void, run: RunOptions = {}): Promise<Services> {
+export async function buildServices(
+  config: Config,
+  runtime: Runtime,
+  log: (line: string) => void,
+  run: RunOptions = {},
+): Promise<Services> {
   const { codecs = true, background = true } = run;
   const plans = new Plans(plansOf(config.plans));
   await ensureWritable(config.dataDir);
@@ -145,7 +150,13 @@ export async function buildServices(config: Config, runtime: Runtime, log: (line
     onChanged: (userId) => delivery.forgetUser(userId),
     onBlobsReleased: (hashes) => variants.deleteForBlobs(hashes),
   });
-  const images = new Images({ db, removal, blobs, onChanged: (userId) => delivery.forgetUser(userId), now: config.now });
+  const images = new Images({
+    db,
+    removal,
+    blobs,
+    onChanged: (userId) => delivery.forgetUser(userId),
+    now: config.now,
+  });
   const ingest = new Ingest({
     db,
     blobs,
@@ -179,23 +190,79 @@ export async function buildServices(config: Config, runtime: Runtime, log: (line
   const passwords = new Passwords(db, config.now);
   const sessions = new Sessions(db, config.now);
   const signins = new SignInGuard(db, config.now);
-  const auth = new Auth({ keys, metering, sessions, site: { publicUrl: config.publicUrl, trustedProxies: parseCidrList(config.trustProxy), basePath: config.basePath } });
+  const auth = new Auth({
+    keys,
+    metering,
+    sessions,
+    site: { publicUrl: config.publicUrl, trustedProxies: parseCidrList(config.trustProxy), basePath: config.basePath },
+  });
   const media = new Media(db, images, config.now);
   const accounts = new Accounts({ db, users, keys, images, rates, now: config.now });
-  const fetcher = new Fetcher({ allow: parseCidrList(config.importAllowNetworks), timeoutMs: config.importTimeoutMs, connect: runtime.connect });
+  const fetcher = new Fetcher({
+    allow: parseCidrList(config.importAllowNetworks),
+    timeoutMs: config.importTimeoutMs,
+    connect: runtime.connect,
+  });
   const telemetry = new Telemetry({ pool, variants, blobTotals: () => blobTotals(db) });
   const accessLog = new AccessLog(config.accessLog, (line) => process.stdout.write(`${line}\n`));
-  const imgwire = buildImgwire({ config, db, keys, users, accounts, images, ingest, blobs, archives: storage.archives, fetcher, tokens, log });
-  const sweeper = new Sweeper(config.sweepIntervalMs, async () => {
-    await imgwire.sweep();
-    await media.sweepExpired();
-    await rates.prune();
-    await sessions.prune();
-  }, log);
+  const imgwire = buildImgwire({
+    config,
+    db,
+    keys,
+    users,
+    accounts,
+    images,
+    ingest,
+    blobs,
+    archives: storage.archives,
+    fetcher,
+    tokens,
+    log,
+  });
+  const sweeper = new Sweeper(
+    config.sweepIntervalMs,
+    async () => {
+      await imgwire.sweep();
+      await media.sweepExpired();
+      await rates.prune();
+      await sessions.prune();
+    },
+    log,
+  );
   if (background) sweeper.start();
   return {
-    config, runtime, db, blobs, pool, codecsReady, users, keys, images, ingest, presets, usage, variants, delivery,
-    media, accounts, plans, metering, metrics, telemetry, accessLog, rates, auth, passwords, sessions, signins, fetcher, imgwire, trustedProxies: parseCidrList(config.trustProxy), sweeper, tokens, log,
+    config,
+    runtime,
+    db,
+    blobs,
+    pool,
+    codecsReady,
+    users,
+    keys,
+    images,
+    ingest,
+    presets,
+    usage,
+    variants,
+    delivery,
+    media,
+    accounts,
+    plans,
+    metering,
+    metrics,
+    telemetry,
+    accessLog,
+    rates,
+    auth,
+    passwords,
+    sessions,
+    signins,
+    fetcher,
+    imgwire,
+    trustedProxies: parseCidrList(config.trustProxy),
+    sweeper,
+    tokens,
+    log,
   };
 }
 
@@ -204,7 +271,9 @@ function plansOf(source: string) {
   try {
     return parsePlans(source);
   } catch (err) {
-    throw new ConfigError(`invalid IMGD_PLANS (--plans): expected plans as JSON or the path of a JSON file (${(err as Error).message}), got ${JSON.stringify(source)}`);
+    throw new ConfigError(
+      `invalid IMGD_PLANS (--plans): expected plans as JSON or the path of a JSON file (${(err as Error).message}), got ${JSON.stringify(source)}`,
+    );
   }
 }
 
@@ -212,7 +281,11 @@ function plansOf(source: string) {
 export class Sweeper {
   #timer: ReturnType<typeof setInterval> | null = null;
   #running: Promise<void> | null = null;
-  constructor(private readonly intervalMs: number, private readonly job: () => Promise<void>, private readonly log: (l: string) => void) {}
+  constructor(
+    private readonly intervalMs: number,
+    private readonly job: () => Promise<void>,
+    private readonly log: (l: string) => void,
+  ) {}
   start() {
     this.#timer = setInterval(() => void this.run(), this.intervalMs);
     void this.run();
@@ -238,7 +311,9 @@ async function ensureWritable(dir: string) {
     await writeFile(probe, "");
     await unlink(probe);
   } catch (err) {
-    throw new Error(`data directory ${dir} is not writable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): fix its permissions or choose another with --data-dir / IMGD_DATA_DIR`);
+    throw new Error(
+      `data directory ${dir} is not writable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): fix its permissions or choose another with --data-dir / IMGD_DATA_DIR`,
+    );
   }
 }
 
@@ -247,7 +322,9 @@ async function loadSecret(dataDir: string): Promise<Uint8Array> {
   try {
     const hex = (await readFile(file, "utf8")).trim();
     if (/^[0-9a-f]{64}$/.test(hex)) return Buffer.from(hex, "hex");
-    throw new Error(`${file} is damaged: delete it to create a new one (signed URLs made with the old one stop working)`);
+    throw new Error(
+      `${file} is damaged: delete it to create a new one (signed URLs made with the old one stop working)`,
+    );
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
   }

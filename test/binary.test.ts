@@ -15,7 +15,11 @@ import { FIXTURES, ROOT } from "./helpers/server.ts";
 const EXE = process.platform === "win32" ? "imgd.exe" : "imgd";
 
 /** The environment the binary runs with: nothing from this test process (no NODE_PATH, BUN_*). */
-const cleanEnv = (extra: Record<string, string> = {}) => ({ PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", ...extra });
+const cleanEnv = (extra: Record<string, string> = {}) => ({
+  PATH: process.env.PATH ?? "/usr/bin:/bin",
+  HOME: process.env.HOME ?? "/tmp",
+  ...extra,
+});
 
 async function hasNodeModulesAbove(dir: string): Promise<string | null> {
   for (let d = dir; ; d = dirname(d)) {
@@ -35,7 +39,11 @@ describe("the compiled binary", () => {
 
   beforeAll(async () => {
     buildDir = await mkdtemp(join(tmpdir(), "imgd-build-"));
-    const build = Bun.spawnSync([process.execPath, join(ROOT, "scripts/build.ts"), "--outfile", join(buildDir, EXE)], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+    const build = Bun.spawnSync([process.execPath, join(ROOT, "scripts/build.ts"), "--outfile", join(buildDir, EXE)], {
+      cwd: ROOT,
+      stdout: "pipe",
+      stderr: "pipe",
+    });
     if (build.exitCode !== 0) throw new Error(`build failed (${build.exitCode}):\n${build.stdout}\n${build.stderr}`);
 
     // The binary alone, in an empty folder with nothing installed above it.
@@ -61,7 +69,12 @@ describe("the compiled binary", () => {
     expect(version.stdout.toString().trim()).toBe(pkg.version);
 
     // `imgd serve` with defaults except the port: the data dir is ./data in the empty folder.
-    proc = Bun.spawn([bin, "serve", "--host", "127.0.0.1", "--port", "0"], { cwd: runDir, env: cleanEnv({ IMGD_WORKERS: "1" }), stdout: "pipe", stderr: "pipe" });
+    proc = Bun.spawn([bin, "serve", "--host", "127.0.0.1", "--port", "0"], {
+      cwd: runDir,
+      env: cleanEnv({ IMGD_WORKERS: "1" }),
+      stdout: "pipe",
+      stderr: "pipe",
+    });
     const collect = async (stream: ReadableStream<Uint8Array>) => {
       const dec = new TextDecoder();
       const reader = stream.getReader();
@@ -87,12 +100,18 @@ describe("the compiled binary", () => {
     expect(home.headers.get("content-type")).toContain("text/html");
     const script = /src="(\/assets\/app-[0-9a-f]+\.js)"/.exec(await home.text())?.[1];
     const asset = await fetch(`${url}${script}`);
-    expect({ status: asset.status, type: asset.headers.get("content-type") }).toEqual({ status: 200, type: "text/javascript; charset=utf-8" });
+    expect({ status: asset.status, type: asset.headers.get("content-type") }).toEqual({
+      status: 200,
+      type: "text/javascript; charset=utf-8",
+    });
     expect((await asset.text()).length).toBeGreaterThan(10_000);
 
     // Upload through the binary's own CLI.
     await writeFile(join(runDir, "photo.jpg"), await makeImage(400, 300, "jpg"));
-    const upload = Bun.spawnSync([bin, "upload", "photo.jpg", "--server", url], { cwd: runDir, env: cleanEnv({ IMGD_API_KEY: adminKey }) });
+    const upload = Bun.spawnSync([bin, "upload", "photo.jpg", "--server", url], {
+      cwd: runDir,
+      env: cleanEnv({ IMGD_API_KEY: adminKey }),
+    });
     expect({ code: upload.exitCode, err: upload.stderr.toString() }).toMatchObject({ code: 0 });
     expect(upload.stdout.toString().trim()).toBe(`${url}/i/admin/photo.jpg`);
 
@@ -102,14 +121,21 @@ describe("the compiled binary", () => {
       return decode(new Uint8Array(await res.arrayBuffer()));
     };
     expect(await variant("photo.avif?w=200", "image/avif")).toMatchObject({ format: "avif", width: 200, height: 150 });
-    expect(await variant("photo.webp?w=120&h=120&fit=cover", "image/webp")).toMatchObject({ format: "webp", width: 120, height: 120 });
+    expect(await variant("photo.webp?w=120&h=120&fit=cover", "image/webp")).toMatchObject({
+      format: "webp",
+      width: 120,
+      height: 120,
+    });
 
     // Decoders outside wasm-vips are embedded too: libheif's wasm (HEIC), the TGA package; and
     // an animation stays animated.
     await copyFile(join(FIXTURES, "iphone-like-10bit-orientation-6.heic"), join(runDir, "phone.heic"));
     await writeFile(join(runDir, "pattern.tga"), await tga(pattern(64, 48), 64, 48));
     await copyFile(join(FIXTURES, "animated-loop-3.gif"), join(runDir, "anim.gif"));
-    const more = Bun.spawnSync([bin, "upload", "phone.heic", "pattern.tga", "anim.gif", "--server", url], { cwd: runDir, env: cleanEnv({ IMGD_API_KEY: adminKey }) });
+    const more = Bun.spawnSync([bin, "upload", "phone.heic", "pattern.tga", "anim.gif", "--server", url], {
+      cwd: runDir,
+      env: cleanEnv({ IMGD_API_KEY: adminKey }),
+    });
     expect({ code: more.exitCode, err: more.stderr.toString() }).toMatchObject({ code: 0 });
     expect(await variant("phone.png", "image/png")).toMatchObject({ format: "png", width: 160, height: 120 });
     expect(await variant("pattern.jpg?w=32", "image/jpeg")).toMatchObject({ format: "jpeg", width: 32, height: 24 });

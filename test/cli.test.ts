@@ -43,7 +43,10 @@ describe("help and usage errors", () => {
 describe("life cycle", () => {
   test("prints one start-up line with URL, data dir and runtime; SIGTERM exits 0", async () => {
     const s = await startServer({ args: [] });
-    const lines = s.output().split("\n").filter((l) => l.startsWith("imgd listening"));
+    const lines = s
+      .output()
+      .split("\n")
+      .filter((l) => l.startsWith("imgd listening"));
     expect(lines.length).toBe(1);
     expect(lines[0]).toContain(s.url);
     expect(lines[0]).toContain(`data: ${s.dataDir}`);
@@ -79,15 +82,25 @@ describe("client commands against a running server", () => {
   });
 
   test("upload a folder: plain lines when not a terminal, URLs, failures listed, exit 1", async () => {
-    const r = imgd(["upload", join(dir, "album"), "--recursive", "--path", "trip", "--server", s.url], { IMGD_API_KEY: s.adminKey });
+    const r = imgd(["upload", join(dir, "album"), "--recursive", "--path", "trip", "--server", s.url], {
+      IMGD_API_KEY: s.adminKey,
+    });
     expect(r.code).toBe(1);
     const urls = r.out.trim().split("\n");
-    expect(urls.sort()).toEqual([`${s.url}/i/admin/trip/a.jpg`, `${s.url}/i/admin/trip/b.png`, `${s.url}/i/admin/trip/sub/c.webp`]);
+    expect(urls.sort()).toEqual([
+      `${s.url}/i/admin/trip/a.jpg`,
+      `${s.url}/i/admin/trip/b.png`,
+      `${s.url}/i/admin/trip/sub/c.webp`,
+    ]);
     expect(r.err).toContain("3 uploaded, 1 failed");
     expect(r.err).toContain("broken.jpg");
     expect(r.err).toMatch(/uploaded .*a\.jpg → http/);
     const img = await fetch(`${s.url}/i/admin/trip/sub/c.png?w=20`);
-    expect(await decode(new Uint8Array(await img.arrayBuffer()))).toMatchObject({ format: "png", width: 20, height: 15 });
+    expect(await decode(new Uint8Array(await img.arrayBuffer()))).toMatchObject({
+      format: "png",
+      width: 20,
+      height: 15,
+    });
   });
 
   test("ls, usage and rm", async () => {
@@ -123,7 +136,9 @@ describe("data-directory commands use the server's own services", () => {
     try {
       const files = async (sub: string) => {
         const { readdir } = await import("node:fs/promises");
-        return (await readdir(join(s.dataDir, sub), { recursive: true, withFileTypes: true }).catch(() => [])).filter((e) => e.isFile()).map((e) => e.name);
+        return (await readdir(join(s.dataDir, sub), { recursive: true, withFileTypes: true }).catch(() => []))
+          .filter((e) => e.isFile())
+          .map((e) => e.name);
       };
       const cli = (...args: string[]) => imgd([...args, "--data-dir", s.dataDir]);
       expect(cli("users", "create", "dora").code).toBe(0);
@@ -153,7 +168,11 @@ describe("data-directory commands use the server's own services", () => {
       expect((await s.api("/api/v1/images", { key })).status).toBe(401);
       // What is left is the admin's, still served.
       const kept = await fetch(`${s.url}/i/admin/keep.png?w=20`);
-      expect(await decode(new Uint8Array(await kept.arrayBuffer()))).toMatchObject({ format: "png", width: 20, height: 16 });
+      expect(await decode(new Uint8Array(await kept.arrayBuffer()))).toMatchObject({
+        format: "png",
+        width: 20,
+        height: 16,
+      });
     } finally {
       await s.stop();
     }

@@ -42,7 +42,11 @@ test("two instances side by side do not see each other's images", async () => {
   const base = `http://127.0.0.1:${host.port}`;
   const fd = new FormData();
   fd.append("file", new Blob([(await makeImage(160, 120, "jpg")) as BlobPart]), "mine.jpg");
-  const up = await fetch(`${base}/a/api/v1/images`, { method: "POST", body: fd, headers: { authorization: `Bearer ${keys.a}` } });
+  const up = await fetch(`${base}/a/api/v1/images`, {
+    method: "POST",
+    body: fd,
+    headers: { authorization: `Bearer ${keys.a}` },
+  });
   expect(up.status).toBe(201);
   const body = (await up.json()) as any;
   expect(body.url).toBe(`${base}/a/i/admin/mine.jpg`);
@@ -50,14 +54,24 @@ test("two instances side by side do not see each other's images", async () => {
 
   const variant = await fetch(`${base}/a/i/admin/mine.webp?w=80`);
   expect(variant.status).toBe(200);
-  expect(await decode(new Uint8Array(await variant.arrayBuffer()))).toMatchObject({ format: "webp", width: 80, height: 60 });
+  expect(await decode(new Uint8Array(await variant.arrayBuffer()))).toMatchObject({
+    format: "webp",
+    width: 80,
+    height: 60,
+  });
 
   // B has its own data: the image is not there, and A's key means nothing to it.
   expect((await fetch(`${base}/media/b/i/admin/mine.webp?w=80`)).status).toBe(404);
-  const listB = (await (await fetch(`${base}/media/b/api/v1/images`, { headers: { authorization: `Bearer ${keys.b}` } })).json()) as any;
+  const listB = (await (
+    await fetch(`${base}/media/b/api/v1/images`, { headers: { authorization: `Bearer ${keys.b}` } })
+  ).json()) as any;
   expect(listB.total).toBe(0);
-  expect((await fetch(`${base}/media/b/api/v1/images`, { headers: { authorization: `Bearer ${keys.a}` } })).status).toBe(401);
-  const listA = (await (await fetch(`${base}/a/api/v1/images`, { headers: { authorization: `Bearer ${keys.a}` } })).json()) as any;
+  expect(
+    (await fetch(`${base}/media/b/api/v1/images`, { headers: { authorization: `Bearer ${keys.a}` } })).status,
+  ).toBe(401);
+  const listA = (await (
+    await fetch(`${base}/a/api/v1/images`, { headers: { authorization: `Bearer ${keys.a}` } })
+  ).json()) as any;
   expect(listA.total).toBe(1);
   expect(listA.images[0].cdn_url).toBe(`${base}/a/i/admin/mine.webp`);
 

@@ -18,20 +18,29 @@ import pkg from "../package.json" with { type: "json" };
 import { foreignRunners, type Runner } from "../scripts/runners.ts";
 import { ROOT } from "./helpers/server.ts";
 
-const cleanEnv = (extra: Record<string, string>) => ({ PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/tmp", ...extra });
+const cleanEnv = (extra: Record<string, string>) => ({
+  PATH: process.env.PATH ?? "/usr/bin:/bin",
+  HOME: process.env.HOME ?? "/tmp",
+  ...extra,
+});
 
 /** 400×300: left half red, right half blue, so a resize or crop shows where each half went. */
 async function twoColourJpeg(): Promise<Uint8Array> {
   const half = { width: 200, height: 300, channels: 3 as const };
-  const blue = await sharp({ create: { ...half, background: { r: 0, g: 0, b: 255 } } }).png().toBuffer();
-  const img = sharp({ create: { width: 400, height: 300, channels: 3, background: { r: 255, g: 0, b: 0 } } }).composite([{ input: blue, left: 200, top: 0 }]);
+  const blue = await sharp({ create: { ...half, background: { r: 0, g: 0, b: 255 } } })
+    .png()
+    .toBuffer();
+  const img = sharp({ create: { width: 400, height: 300, channels: 3, background: { r: 255, g: 0, b: 0 } } }).composite(
+    [{ input: blue, left: 200, top: 0 }],
+  );
   return new Uint8Array(await img.jpeg({ quality: 90 }).toBuffer());
 }
 
 async function decoded(bytes: Uint8Array) {
   const { data, info } = await sharp(bytes).raw().toBuffer({ resolveWithObject: true });
   const meta = await sharp(bytes).metadata();
-  const at = (x: number, y: number) => Array.from(data.subarray((y * info.width + x) * info.channels, (y * info.width + x) * info.channels + 3));
+  const at = (x: number, y: number) =>
+    Array.from(data.subarray((y * info.width + x) * info.channels, (y * info.width + x) * info.channels + 3));
   return { format: meta.format, width: info.width, height: info.height, at };
 }
 const isRed = ([r, g, b]: number[]) => r > 200 && g < 60 && b < 60;
@@ -39,12 +48,19 @@ const isBlue = ([r, g, b]: number[]) => r < 60 && g < 60 && b > 200;
 
 /** Spawns through the runner and collects its output; `wait` resolves when it exits. */
 function run(runner: Runner, bin: string, args: string[], cwd: string, env: Record<string, string>) {
-  const proc = Bun.spawn(runner.command(bin, args), { cwd, env: cleanEnv({ ...runner.env(), ...env }), stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const proc = Bun.spawn(runner.command(bin, args), {
+    cwd,
+    env: cleanEnv({ ...runner.env(), ...env }),
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   const out = { stdout: "", stderr: "" };
   const collect = async (stream: ReadableStream<Uint8Array>, key: "stdout" | "stderr") => {
     const dec = new TextDecoder();
     const reader = stream.getReader();
-    for (let r = await reader.read(); !r.done; r = await reader.read()) out[key] += dec.decode(r.value, { stream: true });
+    for (let r = await reader.read(); !r.done; r = await reader.read())
+      out[key] += dec.decode(r.value, { stream: true });
   };
   const done = Promise.all([collect(proc.stdout, "stdout"), collect(proc.stderr, "stderr")]);
   const wait = async () => {
@@ -57,7 +73,9 @@ function run(runner: Runner, bin: string, args: string[], cwd: string, env: Reco
 
 async function withDeadline<T>(what: string, ms: number, p: Promise<T>): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms / 1000} s`)), ms)));
+  const late = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms / 1000} s`)), ms)),
+  );
   try {
     return await Promise.race([p, late]);
   } finally {
@@ -82,8 +100,14 @@ for (const runner of foreignRunners()) {
       const buildDir = await mkdtemp(join(tmpdir(), "imgd-build-"));
       try {
         const built = join(buildDir, runner.exe);
-        const build = Bun.spawn([process.execPath, join(ROOT, "scripts/build.ts"), "--target", runner.target, "--outfile", built], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
-        if ((await build.exited) !== 0) throw new Error(`build of ${runner.target} failed:\n${await new Response(build.stdout).text()}\n${await new Response(build.stderr).text()}`);
+        const build = Bun.spawn(
+          [process.execPath, join(ROOT, "scripts/build.ts"), "--target", runner.target, "--outfile", built],
+          { cwd: ROOT, stdout: "pipe", stderr: "pipe" },
+        );
+        if ((await build.exited) !== 0)
+          throw new Error(
+            `build of ${runner.target} failed:\n${await new Response(build.stdout).text()}\n${await new Response(build.stderr).text()}`,
+          );
         runDir = await mkdtemp(join(tmpdir(), "imgd-target-"));
         bin = await runner.install(built, runDir);
       } finally {
@@ -123,8 +147,10 @@ for (const runner of foreignRunners()) {
       while (!url) {
         const m = /imgd listening on (http:\/\/\S+)/.exec(output());
         if (m) url = m[1];
-        else if (serve.proc.exitCode !== null) throw new Error(`imgd exited with ${serve.proc.exitCode} before listening:\n${output()}`);
-        else if (performance.now() - started > 600_000) throw new Error(`imgd did not start within 600 s:\n${output()}`);
+        else if (serve.proc.exitCode !== null)
+          throw new Error(`imgd exited with ${serve.proc.exitCode} before listening:\n${output()}`);
+        else if (performance.now() - started > 600_000)
+          throw new Error(`imgd did not start within 600 s:\n${output()}`);
         else await Bun.sleep(50);
       }
       expect(await (await fetch(`${url}/health`)).json()).toMatchObject({ status: "ok" });
@@ -133,27 +159,44 @@ for (const runner of foreignRunners()) {
       expect((await stat(join(runDir, "data/imgd.sqlite"))).isFile()).toBe(true);
       const adminKey = /Admin API key[^\n]*\n(imgsrc_\w+)/.exec(output())?.[1] ?? "";
       expect(adminKey).not.toBe("");
-      const api = (path: string, init: RequestInit = {}) => fetch(`${url}${path}`, { ...init, headers: { authorization: `Bearer ${adminKey}`, ...init.headers } });
+      const api = (path: string, init: RequestInit = {}) =>
+        fetch(`${url}${path}`, { ...init, headers: { authorization: `Bearer ${adminKey}`, ...init.headers } });
 
       // Upload through the binary's own CLI.
       const photo = await twoColourJpeg();
       await writeFile(join(runDir, "photo.jpg"), photo);
-      const upload = await withDeadline("imgd upload", 300_000, run(runner, bin, ["upload", "photo.jpg", "--server", url], runDir, { IMGD_API_KEY: adminKey }).wait());
+      const upload = await withDeadline(
+        "imgd upload",
+        300_000,
+        run(runner, bin, ["upload", "photo.jpg", "--server", url], runDir, { IMGD_API_KEY: adminKey }).wait(),
+      );
       expect({ code: upload.code, err: upload.stderr }).toMatchObject({ code: 0 });
       expect(upload.stdout.trim().split("\n").at(-1)).toBe(`${url}/i/admin/photo.jpg`);
 
       const variant = async (path: string, type: string) => {
         const res = await withDeadline(`GET ${path}`, 300_000, fetch(`${url}/i/admin/${path}`));
         const body = new Uint8Array(await res.arrayBuffer());
-        expect({ path, status: res.status, type: res.headers.get("content-type") }).toEqual({ path, status: 200, type });
+        expect({ path, status: res.status, type: res.headers.get("content-type") }).toEqual({
+          path,
+          status: 200,
+          type,
+        });
         return decoded(body);
       };
       const webp = await variant("photo.webp?w=200", "image/webp");
-      expect({ format: webp.format, width: webp.width, height: webp.height }).toEqual({ format: "webp", width: 200, height: 150 });
+      expect({ format: webp.format, width: webp.width, height: webp.height }).toEqual({
+        format: "webp",
+        width: 200,
+        height: 150,
+      });
       expect([isRed(webp.at(30, 75)), isBlue(webp.at(170, 75))]).toEqual([true, true]);
       // cover: 400×300 → 160×120, centre 120 kept; the halves meet at x = 60.
       const jpeg = await variant("photo.jpg?w=120&h=120&fit=cover", "image/jpeg");
-      expect({ format: jpeg.format, width: jpeg.width, height: jpeg.height }).toEqual({ format: "jpeg", width: 120, height: 120 });
+      expect({ format: jpeg.format, width: jpeg.width, height: jpeg.height }).toEqual({
+        format: "jpeg",
+        width: 120,
+        height: 120,
+      });
       expect([isRed(jpeg.at(15, 60)), isBlue(jpeg.at(105, 60))]).toEqual([true, true]);
 
       // The same bytes again: stored once; the staged copy is removed.
@@ -166,7 +209,10 @@ for (const runner of foreignRunners()) {
       const againBody = await again.json();
       expect({ status: again.status, is_new: againBody.is_new }).toEqual({ status: 201, is_new: false });
       // Not an image: 400, and its temp file is gone.
-      const refused = await api("/api/v1/images", { method: "POST", body: form(new TextEncoder().encode("not an image"), "bad.jpg") });
+      const refused = await api("/api/v1/images", {
+        method: "POST",
+        body: form(new TextEncoder().encode("not an image"), "bad.jpg"),
+      });
       expect(refused.status).toBe(400);
       expect(await readdir(join(runDir, "data/tmp"))).toEqual([]);
 
@@ -176,12 +222,23 @@ for (const runner of foreignRunners()) {
       const del = await api(`/api/v1/images/${againBody.id}`, { method: "DELETE" });
       expect(del.status).toBeLessThan(300);
       expect((await fetch(`${url}/i/admin/photo.webp?w=200`)).status).toBe(404);
-      const files = async (sub: string) => (await readdir(join(runDir, "data", sub), { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name);
-      expect({ blobs: await files("blobs"), variants: await files("variants"), trash: await files("trash"), tmp: await files("tmp") }).toEqual({ blobs: [], variants: [], trash: [], tmp: [] });
+      const files = async (sub: string) =>
+        (await readdir(join(runDir, "data", sub), { recursive: true, withFileTypes: true }))
+          .filter((e) => e.isFile())
+          .map((e) => e.name);
+      expect({
+        blobs: await files("blobs"),
+        variants: await files("variants"),
+        trash: await files("trash"),
+        tmp: await files("tmp"),
+      }).toEqual({ blobs: [], variants: [], trash: [], tmp: [] });
 
       serve.proc.kill(runner.stopSignal);
       const stopped = await withDeadline("stop", 120_000, serve.wait());
-      expect({ code: stopped.code, out: stopped.stdout + stopped.stderr }).toMatchObject({ code: 0, out: expect.stringContaining("imgd stopped") });
+      expect({ code: stopped.code, out: stopped.stdout + stopped.stderr }).toMatchObject({
+        code: 0,
+        out: expect.stringContaining("imgd stopped"),
+      });
       expect(output()).not.toMatch(/panic|uncaught/i);
     }, 1_200_000);
   });

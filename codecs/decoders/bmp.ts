@@ -67,7 +67,8 @@ export function decodeDib(b: Uint8Array, o: DibOptions): RawImage {
   let pos = headerSize;
   if (compression !== BI_RGB) {
     const n = compression === BI_ALPHABITFIELDS ? 4 : 3;
-    if (headerSize >= 52) masks = [0, 1, 2, 3].slice(0, headerSize >= 56 ? 4 : 3).map((i) => v.getUint32(40 + i * 4, true));
+    if (headerSize >= 52)
+      masks = [0, 1, 2, 3].slice(0, headerSize >= 56 ? 4 : 3).map((i) => v.getUint32(40 + i * 4, true));
     else {
       need(pos + n * 4, "masks");
       masks = [...Array(n)].map((_, i) => v.getUint32(pos + i * 4, true));
@@ -109,13 +110,23 @@ export function decodeDib(b: Uint8Array, o: DibOptions): RawImage {
     for (let x = 0; x < width; x++) {
       const d = (y * width + x) * 4;
       if (palette) {
-        const i = bpp === 8 ? b[row + x]! : bpp === 4 ? (b[row + (x >> 1)]! >> (x & 1 ? 0 : 4)) & 15 : (b[row + (x >> 3)]! >> (7 - (x & 7))) & 1;
+        const i =
+          bpp === 8
+            ? b[row + x]!
+            : bpp === 4
+              ? (b[row + (x >> 1)]! >> (x & 1 ? 0 : 4)) & 15
+              : (b[row + (x >> 3)]! >> (7 - (x & 7))) & 1;
         out[d] = palette[i * 3]!;
         out[d + 1] = palette[i * 3 + 1]!;
         out[d + 2] = palette[i * 3 + 2]!;
         out[d + 3] = 255;
       } else if (fields) {
-        const p = bpp === 16 ? v.getUint16(row + x * 2, true) : bpp === 32 ? v.getUint32(row + x * 4, true) : (b[row + x * 3]! | (b[row + x * 3 + 1]! << 8) | (b[row + x * 3 + 2]! << 16));
+        const p =
+          bpp === 16
+            ? v.getUint16(row + x * 2, true)
+            : bpp === 32
+              ? v.getUint32(row + x * 4, true)
+              : b[row + x * 3]! | (b[row + x * 3 + 1]! << 8) | (b[row + x * 3 + 2]! << 16);
         out[d] = fields[0]!(p);
         out[d + 1] = fields[1]!(p);
         out[d + 2] = fields[2]!(p);

@@ -26,7 +26,11 @@ interface HeifLib {
   heif_image_handle_get_height(h: unknown): number;
   heif_image_handle_has_alpha_channel(h: unknown): number;
   heif_image_handle_release(h: unknown): void;
-  heif_js_decode_image2(h: unknown, colorspace: unknown, chroma: unknown): Promise<{ code?: unknown; message?: string; image: unknown; channels: HeifChannel[] }>;
+  heif_js_decode_image2(
+    h: unknown,
+    colorspace: unknown,
+    chroma: unknown,
+  ): Promise<{ code?: unknown; message?: string; image: unknown; channels: HeifChannel[] }>;
   heif_image_release(img: unknown): void;
   heif_colorspace: { heif_colorspace_RGB: unknown };
   heif_chroma: { heif_chroma_interleaved_RGB: unknown; heif_chroma_interleaved_RGBA: unknown };
@@ -58,11 +62,13 @@ async function decodeWith(lib: HeifLib, bytes: Uint8Array, maxPixels?: number): 
     handle = h;
     const width = lib.heif_image_handle_get_width(handle);
     const height = lib.heif_image_handle_get_height(handle);
-    if (maxPixels !== undefined && width * height > maxPixels) throw bad("HEIC", `${width}×${height} is over the pixel limit`);
+    if (maxPixels !== undefined && width * height > maxPixels)
+      throw bad("HEIC", `${width}×${height} is over the pixel limit`);
     const alpha = lib.heif_image_handle_has_alpha_channel(handle) !== 0;
     const chroma = alpha ? lib.heif_chroma.heif_chroma_interleaved_RGBA : lib.heif_chroma.heif_chroma_interleaved_RGB;
     const decoded = await lib.heif_js_decode_image2(handle, lib.heif_colorspace.heif_colorspace_RGB, chroma);
-    if (!decoded || decoded.code || !decoded.channels?.length) throw bad("HEIC", decoded?.message ?? "cannot decode the image");
+    if (!decoded || decoded.code || !decoded.channels?.length)
+      throw bad("HEIC", decoded?.message ?? "cannot decode the image");
     image = decoded.image;
     const c = decoded.channels[0]!;
     const bands = alpha ? 4 : 3;

@@ -13,7 +13,12 @@ function* boxes(v: DataView, from: number, to: number): Generator<Box> {
   let pos = from;
   while (pos + 8 <= to) {
     let size = v.getUint32(pos);
-    const type = String.fromCharCode(v.getUint8(pos + 4), v.getUint8(pos + 5), v.getUint8(pos + 6), v.getUint8(pos + 7));
+    const type = String.fromCharCode(
+      v.getUint8(pos + 4),
+      v.getUint8(pos + 5),
+      v.getUint8(pos + 6),
+      v.getUint8(pos + 7),
+    );
     let start = pos + 8;
     if (size === 1) {
       if (pos + 16 > to) return;

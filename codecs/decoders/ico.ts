@@ -7,7 +7,8 @@ import { bad, checkSize, type RawImage } from "./raw.ts";
 
 export type IcoEntry = { kind: "png"; bytes: Uint8Array } | { kind: "raw"; image: RawImage };
 
-const isPng = (b: Uint8Array, at: number) => b[at] === 0x89 && b[at + 1] === 0x50 && b[at + 2] === 0x4e && b[at + 3] === 0x47;
+const isPng = (b: Uint8Array, at: number) =>
+  b[at] === 0x89 && b[at + 1] === 0x50 && b[at + 2] === 0x4e && b[at + 3] === 0x47;
 
 export function decodeIco(b: Uint8Array, maxPixels?: number): IcoEntry {
   if (b.length < 6) throw bad("ICO", "truncated header");
@@ -21,7 +22,8 @@ export function decodeIco(b: Uint8Array, maxPixels?: number): IcoEntry {
     const e = 6 + i * 16;
     const size = v.getUint32(e + 8, true);
     const at = v.getUint32(e + 12, true);
-    if (at < 6 + count * 16 || at + size > b.length || size < 16) throw bad("ICO", `entry ${i} points outside the file`);
+    if (at < 6 + count * 16 || at + size > b.length || size < 16)
+      throw bad("ICO", `entry ${i} points outside the file`);
     let w = b[e]! || 256;
     let h = b[e + 1]! || 256;
     let bpp = v.getUint16(e + 6, true);

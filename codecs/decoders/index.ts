@@ -14,7 +14,9 @@ import { decodeTga } from "./tga.ts";
 export type { RawImage } from "./raw.ts";
 
 /** What the pipeline loads: encoded bytes for libvips, or pixels a decoder of ours made. */
-export type Prepared = { bytes: Uint8Array; raw?: undefined; format: InputFormat } | { raw: RawImage; bytes?: undefined; format: InputFormat };
+export type Prepared =
+  | { bytes: Uint8Array; raw?: undefined; format: InputFormat }
+  | { raw: RawImage; bytes?: undefined; format: InputFormat };
 
 export interface ForeignDecoders {
   /** libheif, loaded on first use (most workers never see a HEIC). */
@@ -23,12 +25,22 @@ export interface ForeignDecoders {
 
 const isPam = (b: Uint8Array) => b[0] === 0x50 && b[1] === 0x37;
 
-export async function prepare(format: InputFormat, bytes: Uint8Array, decoders: ForeignDecoders, maxPixels?: number): Promise<Prepared> {
+export async function prepare(
+  format: InputFormat,
+  bytes: Uint8Array,
+  decoders: ForeignDecoders,
+  maxPixels?: number,
+): Promise<Prepared> {
   const p = await decode(format, bytes, decoders, maxPixels);
   return p.raw ? { format, raw: dropOpaqueAlpha(p.raw) } : p;
 }
 
-async function decode(format: InputFormat, bytes: Uint8Array, decoders: ForeignDecoders, maxPixels?: number): Promise<Prepared> {
+async function decode(
+  format: InputFormat,
+  bytes: Uint8Array,
+  decoders: ForeignDecoders,
+  maxPixels?: number,
+): Promise<Prepared> {
   switch (format) {
     case "bmp":
       return { format, raw: decodeBmp(bytes, maxPixels) };

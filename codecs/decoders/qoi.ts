@@ -6,7 +6,8 @@ import { bad, checkSize, type RawImage } from "./raw.ts";
 const END = [0, 0, 0, 0, 0, 0, 0, 1];
 
 export function decodeQoi(b: Uint8Array, maxPixels?: number): RawImage {
-  if (b.length < 14 + 8 || b[0] !== 0x71 || b[1] !== 0x6f || b[2] !== 0x69 || b[3] !== 0x66) throw bad("QOI", "not a QOI file");
+  if (b.length < 14 + 8 || b[0] !== 0x71 || b[1] !== 0x6f || b[2] !== 0x69 || b[3] !== 0x66)
+    throw bad("QOI", "not a QOI file");
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const width = v.getUint32(4);
   const height = v.getUint32(8);

@@ -20,7 +20,8 @@ export function bad(format: string, why: string): CodecError {
 
 /** Refuses a size before a buffer of that size is allocated. */
 export function checkSize(format: string, width: number, height: number, maxPixels: number | undefined): void {
-  if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0)) throw bad(format, `invalid size ${width}×${height}`);
+  if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0))
+    throw bad(format, `invalid size ${width}×${height}`);
   if (maxPixels !== undefined && width * height > maxPixels) {
     throw new CodecError("too_large", `source is ${width}×${height}, over the limit of ${maxPixels} pixels`);
   }

@@ -16,6 +16,12 @@ export async function decodeTga(b: Uint8Array, maxPixels?: number): Promise<RawI
     throw bad("TGA", String((e as Error)?.message ?? e));
   }
   const { image } = decoded;
-  if (image.width !== width || image.height !== height || image.data.length !== width * height * 4) throw bad("TGA", "decoded size does not match the header");
-  return { width, height, bands: 4, data: new Uint8Array(image.data.buffer, image.data.byteOffset, image.data.byteLength) };
+  if (image.width !== width || image.height !== height || image.data.length !== width * height * 4)
+    throw bad("TGA", "decoded size does not match the header");
+  return {
+    width,
+    height,
+    bands: 4,
+    data: new Uint8Array(image.data.buffer, image.data.byteOffset, image.data.byteLength),
+  };
 }

@@ -55,14 +55,25 @@ export async function load(url: (i: number) => string, o: LoadOptions): Promise<
   );
   const seconds = (performance.now() - t0) / 1000;
   latencies.sort((a, b) => a - b);
-  return { requests: latencies.length, seconds, rps: latencies.length / seconds, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), errors, bytes };
+  return {
+    requests: latencies.length,
+    seconds,
+    rps: latencies.length / seconds,
+    p50: percentile(latencies, 0.5),
+    p99: percentile(latencies, 0.99),
+    errors,
+    bytes,
+  };
 }
 
 /** wrk (Debian package `wrk`) where installed: a C load generator leaves more CPU to the servers. */
 export async function wrk(url: string, seconds: number, concurrency: number): Promise<LoadResult | null> {
   const exe = Bun.which("wrk");
   if (!exe) return null;
-  const proc = Bun.spawn([exe, "-t1", `-c${concurrency}`, `-d${seconds}s`, "--latency", url], { stdout: "pipe", stderr: "pipe" });
+  const proc = Bun.spawn([exe, "-t1", `-c${concurrency}`, `-d${seconds}s`, "--latency", url], {
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   const out = await new Response(proc.stdout).text();
   await proc.exited;
   const ms = (s: string | undefined) => {
@@ -79,5 +90,13 @@ export async function wrk(url: string, seconds: number, concurrency: number): Pr
   const transfer = /Transfer\/sec:\s+([\d.]+)(\w+)/.exec(out);
   void transfer;
   if (!Number.isFinite(rps)) throw new Error(`wrk output not understood:\n${out}`);
-  return { requests, seconds, rps, p50: ms(/50%\s+(\S+)/.exec(out)?.[1]), p99: ms(/99%\s+(\S+)/.exec(out)?.[1]), errors, bytes: 0 };
+  return {
+    requests,
+    seconds,
+    rps,
+    p50: ms(/50%\s+(\S+)/.exec(out)?.[1]),
+    p99: ms(/99%\s+(\S+)/.exec(out)?.[1]),
+    errors,
+    bytes: 0,
+  };
 }

@@ -19,7 +19,9 @@ export interface FlagSpec {
  * ours): `--name value`, `--name=value`, `--switch` or `--switch=false`, `--` ends options.
  */
 export function parseArgs(argv: string[], specs: Record<string, FlagSpec>) {
-  const options = Object.fromEntries(Object.entries(specs).map(([name, s]) => [name, { type: s.boolean ? ("boolean" as const) : ("string" as const) }]));
+  const options = Object.fromEntries(
+    Object.entries(specs).map(([name, s]) => [name, { type: s.boolean ? ("boolean" as const) : ("string" as const) }]),
+  );
   const { tokens } = parseTokens({ args: argv, options, strict: false, allowPositionals: true, tokens: true });
   const flags: Record<string, string | boolean> = {};
   const positional: string[] = [];
@@ -36,7 +38,10 @@ export function parseArgs(argv: string[], specs: Record<string, FlagSpec>) {
 }
 
 export function formatFlags(specs: Record<string, FlagSpec>): string {
-  const rows = Object.entries(specs).map(([name, s]) => [`--${name}${s.boolean ? "" : ` <${s.arg ?? "value"}>`}`, s.help]);
+  const rows = Object.entries(specs).map(([name, s]) => [
+    `--${name}${s.boolean ? "" : ` <${s.arg ?? "value"}>`}`,
+    s.help,
+  ]);
   const width = Math.max(...rows.map(([l]) => l.length)) + 2;
   return rows.map(([l, h]) => `  ${l.padEnd(width)}${h}`).join("\n");
 }

@@ -45,7 +45,11 @@ export async function backupCommand(argv: string[], env: Record<string, string |
   }
   if (positionals.length !== 1) throw new UsageError("backup takes one argument: the directory to write the backup to");
   try {
-    await backup(dataDirOf(values["data-dir"], env), positionals[0], { runtime: await detectRuntime(), version: pkg.version, quiet: !!values.quiet });
+    await backup(dataDirOf(values["data-dir"], env), positionals[0], {
+      runtime: await detectRuntime(),
+      version: pkg.version,
+      quiet: !!values.quiet,
+    });
     return 0;
   } catch (err) {
     if (err instanceof OpsError) {

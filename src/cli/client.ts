@@ -43,9 +43,16 @@ export function client(flags: Record<string, string | boolean>, env: Record<stri
 
 export function describeError(status: number, body: any): string {
   const message = body?.error?.message ?? body?.detail ?? `HTTP ${status}`;
-  const hint = status === 401 ? " (check the API key)" : status === 403 ? " (the key lacks a scope, or the plan a quota)" : "";
+  const hint =
+    status === 401 ? " (check the API key)" : status === 403 ? " (the key lacks a scope, or the plan a quota)" : "";
   return `${message}${hint}`;
 }
 
 export const formatBytes = (n: number) =>
-  n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : n < 1024 ** 3 ? `${(n / 1024 ** 2).toFixed(1)} MiB` : `${(n / 1024 ** 3).toFixed(2)} GiB`;
+  n < 1024
+    ? `${n} B`
+    : n < 1024 ** 2
+      ? `${(n / 1024).toFixed(1)} KiB`
+      : n < 1024 ** 3
+        ? `${(n / 1024 ** 2).toFixed(1)} MiB`
+        : `${(n / 1024 ** 3).toFixed(2)} GiB`;

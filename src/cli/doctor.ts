@@ -7,7 +7,11 @@ const flags: Record<string, OpsFlag> = {
   "data-dir": { type: "string", arg: "dir", help: "Data directory to check [IMGD_DATA_DIR, default ./data]" },
   repair: { type: "boolean", help: "Fix what can be fixed without losing data; list the rest" },
   quick: { type: "boolean", help: "Compare blob sizes only; skip hashing every blob" },
-  grace: { type: "string", arg: "seconds", help: "Leave files younger than this alone: a running server may be writing them (default 60)" },
+  grace: {
+    type: "string",
+    arg: "seconds",
+    help: "Leave files younger than this alone: a running server may be writing them (default 60)",
+  },
   quiet: { type: "boolean", help: "Print problems only (no progress, no passing checks)" },
   help: { type: "boolean", help: "Show this help" },
 };
@@ -50,7 +54,8 @@ export async function doctorCommand(argv: string[], env: Record<string, string |
     console.log(doctorHelp);
     return 0;
   }
-  if (positionals.length) throw new UsageError(`doctor takes no arguments (got '${positionals[0]}'); the data directory is --data-dir`);
+  if (positionals.length)
+    throw new UsageError(`doctor takes no arguments (got '${positionals[0]}'); the data directory is --data-dir`);
   let graceMs = 60_000;
   if (values.grace !== undefined) {
     const s = Number(values.grace);
@@ -59,14 +64,25 @@ export async function doctorCommand(argv: string[], env: Record<string, string |
   }
   const dataDir = dataDirOf(values["data-dir"], env);
   const quiet = !!values.quiet;
-  const report = await examineSettled(dataDir, { runtime: await detectRuntime(), quick: !!values.quick, graceMs, quiet });
+  const report = await examineSettled(dataDir, {
+    runtime: await detectRuntime(),
+    quick: !!values.quick,
+    graceMs,
+    quiet,
+  });
   try {
     if (!quiet) console.log(`imgd doctor: ${dataDir}`);
-    for (const c of report.checks) if (!quiet || !c.ok) console.log(`  ${c.ok ? "ok  " : "FAIL"}  ${c.name}: ${c.summary}`);
-    if (report.inFlight && !quiet) console.log(`  (${report.inFlight} file(s) younger than ${graceMs / 1000} s left alone: work in progress)`);
+    for (const c of report.checks)
+      if (!quiet || !c.ok) console.log(`  ${c.ok ? "ok  " : "FAIL"}  ${c.name}: ${c.summary}`);
+    if (report.inFlight && !quiet)
+      console.log(`  (${report.inFlight} file(s) younger than ${graceMs / 1000} s left alone: work in progress)`);
     if (values.repair) await repair(report);
     for (const p of report.problems) {
-      const what = p.fixed ? `fixed: ${p.repair}` : p.repair ? `fixable with --repair: ${p.repair}` : `not fixable here: ${p.advice}`;
+      const what = p.fixed
+        ? `fixed: ${p.repair}`
+        : p.repair
+          ? `fixable with --repair: ${p.repair}`
+          : `not fixable here: ${p.advice}`;
       console.log(`  - [${p.check}] ${p.message}\n      ${what}`);
     }
     const left = report.problems.filter((p) => !p.fixed);
@@ -75,7 +91,9 @@ export async function doctorCommand(argv: string[], env: Record<string, string |
     else if (left.length === 0) console.log(`repaired: all ${fixed} problem(s) fixed`);
     else {
       const fixable = left.filter((p) => p.repair).length;
-      console.log(`${left.length} problem(s)${fixed ? ` left (${fixed} fixed)` : ""}${fixable ? `; ${fixable} fixable: run imgd doctor --repair` : ""}${left.length - fixable ? `; ${left.length - fixable} need a backup or your decision (see above)` : ""}`);
+      console.log(
+        `${left.length} problem(s)${fixed ? ` left (${fixed} fixed)` : ""}${fixable ? `; ${fixable} fixable: run imgd doctor --repair` : ""}${left.length - fixable ? `; ${left.length - fixable} need a backup or your decision (see above)` : ""}`,
+      );
     }
     return left.length === 0 ? 0 : 1;
   } finally {

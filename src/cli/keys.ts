@@ -33,19 +33,25 @@ export async function keysCommand(argv: string[], env: Record<string, string | u
     return f.help ? 0 : 2;
   }
   const [sub, ...rest] = positional;
-  if (!["create", "list", "revoke"].includes(sub)) throw new UsageError(`unknown keys command '${sub}' (create, list or revoke)`);
+  if (!["create", "list", "revoke"].includes(sub))
+    throw new UsageError(`unknown keys command '${sub}' (create, list or revoke)`);
   const input = { ...configFromEnv(env), ...(f["data-dir"] ? { dataDir: f["data-dir"] } : {}) };
   const config = resolveConfig(input);
   return withImgd(input, async ({ users, keys }) => {
     const user = f.user ? await users.byUsername(String(f.user)) : (await users.ensureAdmin(config.adminUsername)).user;
     if (!user) throw new UsageError(`no user named '${f.user}'`);
     if (sub === "create") {
-      const scopes = String(f.scopes ?? "read,write").split(",").map((s) => s.trim()).filter(Boolean);
-      if (!scopes.length || scopes.some((s) => s !== "read" && s !== "write")) throw new UsageError("--scopes takes read, write or read,write");
+      const scopes = String(f.scopes ?? "read,write")
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean);
+      if (!scopes.length || scopes.some((s) => s !== "read" && s !== "write"))
+        throw new UsageError("--scopes takes read, write or read,write");
       let days: number | undefined;
       if (f["expires-in-days"] !== undefined) {
         days = Number(f["expires-in-days"]);
-        if (!Number.isInteger(days) || days < 1 || days > 365) throw new UsageError("--expires-in-days takes a whole number from 1 to 365");
+        if (!Number.isInteger(days) || days < 1 || days > 365)
+          throw new UsageError("--expires-in-days takes a whole number from 1 to 365");
       }
       const name = String(f.name ?? "cli");
       if (name.length < 1 || name.length > 100) throw new UsageError("--name takes 1–100 characters");
@@ -54,7 +60,18 @@ export async function keysCommand(argv: string[], env: Record<string, string | u
     } else if (sub === "list") {
       const date = (ms: number | null) => (ms === null ? "-" : new Date(ms).toISOString().slice(0, 19) + "Z");
       for (const k of await keys.list(user.id)) {
-        console.log([k.id, k.key_prefix, k.scopes, date(k.created_at), date(k.last_used_at), date(k.expires_at), k.total_requests, k.name].join("\t"));
+        console.log(
+          [
+            k.id,
+            k.key_prefix,
+            k.scopes,
+            date(k.created_at),
+            date(k.last_used_at),
+            date(k.expires_at),
+            k.total_requests,
+            k.name,
+          ].join("\t"),
+        );
       }
     } else {
       if (rest.length !== 1) throw new UsageError("keys revoke takes one key id (see 'imgd keys list')");

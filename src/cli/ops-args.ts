@@ -26,7 +26,10 @@ export function parseOpsArgs(argv: string[], flags: Record<string, OpsFlag>) {
 }
 
 export function flagsHelp(flags: Record<string, OpsFlag>): string {
-  const rows = Object.entries(flags).map(([name, f]) => [`--${name}${f.type === "string" ? ` <${f.arg ?? "value"}>` : ""}`, f.help]);
+  const rows = Object.entries(flags).map(([name, f]) => [
+    `--${name}${f.type === "string" ? ` <${f.arg ?? "value"}>` : ""}`,
+    f.help,
+  ]);
   const width = Math.max(...rows.map(([l]) => l.length)) + 2;
   return rows.map(([l, h]) => `  ${l.padEnd(width)}${h}`).join("\n");
 }

@@ -8,8 +8,14 @@ import { withImgd } from "./instance.ts";
 
 const flags: Record<string, FlagSpec> = {
   "data-dir": { arg: "dir", help: "Data directory of the imgd instance [IMGD_DATA_DIR, default ./data]" },
-  link: { boolean: true, help: "Print a one-time link (valid 24 hours) that lets the user choose the password in the browser" },
-  url: { arg: "url", help: "--link: the server's address as browsers reach it [IMGD_PUBLIC_URL, default http://localhost:8080]" },
+  link: {
+    boolean: true,
+    help: "Print a one-time link (valid 24 hours) that lets the user choose the password in the browser",
+  },
+  url: {
+    arg: "url",
+    help: "--link: the server's address as browsers reach it [IMGD_PUBLIC_URL, default http://localhost:8080]",
+  },
   help: { boolean: true, help: "Show this help" },
 };
 
@@ -46,7 +52,8 @@ export async function passwdCommand(argv: string[], env: Record<string, string |
       return 1;
     }
     if (f.link) {
-      const base = typeof f.url === "string" ? f.url : (config.publicUrl ?? `http://localhost:${config.port}`) + config.basePath;
+      const base =
+        typeof f.url === "string" ? f.url : (config.publicUrl ?? `http://localhost:${config.port}`) + config.basePath;
       console.log(setupLink(base, await sessions.createSetupToken(user.id)));
       return 0;
     }

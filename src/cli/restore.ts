@@ -5,7 +5,11 @@ import { UsageError } from "./args.ts";
 import { dataDirOf, flagsHelp, type OpsFlag, parseOpsArgs } from "./ops-args.ts";
 
 const flags: Record<string, OpsFlag> = {
-  "data-dir": { type: "string", arg: "dir", help: "Data directory to restore into; must be missing or empty [IMGD_DATA_DIR, default ./data]" },
+  "data-dir": {
+    type: "string",
+    arg: "dir",
+    help: "Data directory to restore into; must be missing or empty [IMGD_DATA_DIR, default ./data]",
+  },
   quiet: { type: "boolean", help: "Print nothing but errors" },
   help: { type: "boolean", help: "Show this help" },
 };
@@ -37,7 +41,11 @@ export async function restoreCommand(argv: string[], env: Record<string, string 
   }
   if (positionals.length !== 1) throw new UsageError("restore takes one argument: the backup directory");
   try {
-    await restore(positionals[0], dataDirOf(values["data-dir"], env), { runtime: await detectRuntime(), version: pkg.version, quiet: !!values.quiet });
+    await restore(positionals[0], dataDirOf(values["data-dir"], env), {
+      runtime: await detectRuntime(),
+      version: pkg.version,
+      quiet: !!values.quiet,
+    });
     return 0;
   } catch (err) {
     if (err instanceof OpsError) {

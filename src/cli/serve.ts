@@ -59,10 +59,13 @@ export async function serve(argv: string[], env: Record<string, string | undefin
     port: config.port,
     fetch: async (req, info) => {
       if (draining) {
-        return new Response(JSON.stringify({ error: { code: "SERVICE_UNAVAILABLE", message: "imgd is shutting down", status: 503 } }), {
-          status: 503,
-          headers: { "content-type": "application/json", "retry-after": "5", connection: "close" },
-        });
+        return new Response(
+          JSON.stringify({ error: { code: "SERVICE_UNAVAILABLE", message: "imgd is shutting down", status: 503 } }),
+          {
+            status: 503,
+            headers: { "content-type": "application/json", "retry-after": "5", connection: "close" },
+          },
+        );
       }
       active++;
       try {
@@ -76,12 +79,20 @@ export async function serve(argv: string[], env: Record<string, string | undefin
   });
   // The workers warm up behind the listener; a broken installation still ends the process.
   imgd.services.codecsReady.catch(() => process.exit(1));
-  const metrics = config.metricsAddr ? await serveMetrics(runtime, config.metricsAddr, () => metricsResponse(imgd.services.telemetry)) : null;
-  if (metrics) say(`imgd metrics on http://${metrics.hostname.includes(":") ? `[${metrics.hostname}]` : metrics.hostname}:${metrics.port}/metrics`);
+  const metrics = config.metricsAddr
+    ? await serveMetrics(runtime, config.metricsAddr, () => metricsResponse(imgd.services.telemetry))
+    : null;
+  if (metrics)
+    say(
+      `imgd metrics on http://${metrics.hostname.includes(":") ? `[${metrics.hostname}]` : metrics.hostname}:${metrics.port}/metrics`,
+    );
   const shown = listener.hostname === "0.0.0.0" || listener.hostname === "::" ? "localhost" : listener.hostname;
   const origin = `http://${shown.includes(":") ? `[${shown}]` : shown}:${listener.port}`;
   // Before the "listening" line, which tools (and the tests) wait for.
-  if (setupToken) console.log(`Dashboard: choose the admin's password at ${setupLink(config.publicUrl ?? origin + config.basePath, setupToken)} (one-time link, valid 24 hours)`);
+  if (setupToken)
+    console.log(
+      `Dashboard: choose the admin's password at ${setupLink(config.publicUrl ?? origin + config.basePath, setupToken)} (one-time link, valid 24 hours)`,
+    );
   say(`imgd listening on ${origin} (data: ${config.dataDir}, runtime: ${runtime.name} ${runtime.version})`);
 
   return new Promise<number>((resolve) => {
@@ -116,10 +127,20 @@ async function serveMetrics(runtime: Runtime, addr: string, respond: () => Promi
     fetch: (req) =>
       new URL(req.url).pathname === "/metrics" && (req.method === "GET" || req.method === "HEAD")
         ? respond()
-        : new Response(JSON.stringify({ error: { code: "NOT_FOUND", message: "This listener serves only GET /metrics", status: 404, path: new URL(req.url).pathname } }), {
-            status: 404,
-            headers: { "content-type": "application/json" },
-          }),
+        : new Response(
+            JSON.stringify({
+              error: {
+                code: "NOT_FOUND",
+                message: "This listener serves only GET /metrics",
+                status: 404,
+                path: new URL(req.url).pathname,
+              },
+            }),
+            {
+              status: 404,
+              headers: { "content-type": "application/json" },
+            },
+          ),
     maxRequestBodySize: 64 * 1024,
   });
 }

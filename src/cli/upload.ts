@@ -67,7 +67,8 @@ export async function uploadCommand(argv: string[], env: Record<string, string |
   }
   if (positional.length === 0) throw new UsageError("upload needs at least one file or folder");
   const concurrency = f.concurrency === undefined ? 4 : Number(f.concurrency);
-  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 32) throw new UsageError("--concurrency takes a whole number from 1 to 32");
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 32)
+    throw new UsageError("--concurrency takes a whole number from 1 to 32");
   const prefix = String(f.path ?? "").replace(/^\/+|\/+$/g, "");
   const api = client(f, env);
   const items = await collect(positional, prefix, f.recursive === true);
@@ -105,7 +106,10 @@ export async function uploadCommand(argv: string[], env: Record<string, string |
         const body: any = await res.json().catch(() => null);
         if (res.status !== 201) throw new Error(describeError(res.status, body));
         ok.push({ file: item.file, url: body.url });
-        if (!tty) console.error(`uploaded ${item.file} → ${body.url}${body.is_new ? "" : " (same bytes as an earlier upload)"}`);
+        if (!tty)
+          console.error(
+            `uploaded ${item.file} → ${body.url}${body.is_new ? "" : " (same bytes as an earlier upload)"}`,
+          );
       } catch (err) {
         failed.push({ file: item.file, error: (err as Error).message });
         if (!tty) console.error(`failed ${item.file}: ${(err as Error).message}`);

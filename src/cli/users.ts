@@ -42,13 +42,19 @@ export async function usersCommand(argv: string[], env: Record<string, string | 
     return f.help ? 0 : 2;
   }
   const [sub, ...rest] = positional;
-  if (!["create", "list", "verify", "set-plan", "delete"].includes(sub)) throw new UsageError(`unknown users command '${sub}' (create, list, verify, set-plan or delete)`);
-  const input = { ...configFromEnv(env), ...(f["data-dir"] ? { dataDir: f["data-dir"] } : {}), ...(f.plans ? { plans: f.plans } : {}) };
+  if (!["create", "list", "verify", "set-plan", "delete"].includes(sub))
+    throw new UsageError(`unknown users command '${sub}' (create, list, verify, set-plan or delete)`);
+  const input = {
+    ...configFromEnv(env),
+    ...(f["data-dir"] ? { dataDir: f["data-dir"] } : {}),
+    ...(f.plans ? { plans: f.plans } : {}),
+  };
   resolveConfig(input); // a bad setting is a usage error before anything is opened
   return withImgd(input, async ({ users, accounts, plans }) => {
     if (sub === "create") {
       const [username] = rest;
-      if (!username || !USERNAME.test(username)) throw new UsageError("users create takes a username of 2–39 lowercase letters, digits, '-' or '_'");
+      if (!username || !USERNAME.test(username))
+        throw new UsageError("users create takes a username of 2–39 lowercase letters, digits, '-' or '_'");
       if (await users.byUsername(username)) {
         console.error(`a user named '${username}' exists already`);
         return 1;
@@ -81,7 +87,9 @@ export async function usersCommand(argv: string[], env: Record<string, string | 
       }
     } else {
       for (const u of await users.list()) {
-        console.log([u.id, u.username, u.role, u.plan, u.verified ? "verified" : "unverified", u.email ?? "-"].join("\t"));
+        console.log(
+          [u.id, u.username, u.role, u.plan, u.verified ? "verified" : "unverified", u.email ?? "-"].join("\t"),
+        );
       }
     }
     return 0;

@@ -87,9 +87,13 @@ export const knownMigrations: readonly string[] = Object.keys(migrations).sort()
 
 /** The migrations a database has applied, oldest first (none for a new file). */
 export function appliedMigrations(raw: SqliteDatabase): string[] {
-  const table = raw.prepare("select name from sqlite_master where type = 'table' and name = 'kysely_migration'").all([]);
+  const table = raw
+    .prepare("select name from sqlite_master where type = 'table' and name = 'kysely_migration'")
+    .all([]);
   if (table.length === 0) return [];
-  return (raw.prepare("select name from kysely_migration order by name").all([]) as { name: string }[]).map((r) => r.name);
+  return (raw.prepare("select name from kysely_migration order by name").all([]) as { name: string }[]).map(
+    (r) => r.name,
+  );
 }
 
 /**

@@ -4,7 +4,10 @@ import type { Db } from "./connection.ts";
 export async function blobTotals(db: Db): Promise<{ count: number; bytes: number }> {
   const row = await db
     .selectFrom("blobs")
-    .select((eb) => [eb.fn.countAll<number>().as("n"), eb.fn.coalesce(eb.fn.sum<number>("size"), eb.lit(0)).as("bytes")])
+    .select((eb) => [
+      eb.fn.countAll<number>().as("n"),
+      eb.fn.coalesce(eb.fn.sum<number>("size"), eb.lit(0)).as("bytes"),
+    ])
     .executeTakeFirstOrThrow();
   return { count: Number(row.n), bytes: Number(row.bytes) };
 }

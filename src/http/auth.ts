@@ -17,9 +17,13 @@ export function refuseKeyInQuery(url: string) {
   const params = new URL(url).searchParams;
   for (const [name, value] of params) {
     if (KEY_PARAMS.has(name.toLowerCase()) || value.startsWith(KEY_PREFIX)) {
-      throw new AppError("VALIDATION_ERROR", "API keys must be sent in the Authorization header (Bearer), never in the URL", {
-        field: name,
-      });
+      throw new AppError(
+        "VALIDATION_ERROR",
+        "API keys must be sent in the Authorization header (Bearer), never in the URL",
+        {
+          field: name,
+        },
+      );
     }
   }
 }
@@ -28,7 +32,10 @@ export function refuseKeyInQuery(url: string) {
  * The one admission step (authenticate, scope, dialect rules, meter) for a request of any
  * dialect: leaves the principal and the key's rate window on the context.
  */
-export async function admit<E extends RouteEnv<"auth">>(ctx: Context<E>, opts: Omit<AdmitOptions, "scope" | "onRate"> & { scope?: Scope }): Promise<Principal> {
+export async function admit<E extends RouteEnv<"auth">>(
+  ctx: Context<E>,
+  opts: Omit<AdmitOptions, "scope" | "onRate"> & { scope?: Scope },
+): Promise<Principal> {
   const c = ctx as unknown as Context<RouteEnv<"auth">>;
   const { auth } = c.var.services;
   const authorization = c.req.header("authorization");

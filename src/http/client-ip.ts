@@ -15,7 +15,10 @@ export function clientIp<E extends RouteEnv<"trustedProxies">>(c: Context<E>): s
     const p = parseAddress(a);
     return !!p && trusted.some((t) => inCidr(p, t));
   };
-  const hops = (c.req.header("x-forwarded-for") ?? "").split(",").map((h) => unmapped(h.trim())).filter(Boolean);
+  const hops = (c.req.header("x-forwarded-for") ?? "")
+    .split(",")
+    .map((h) => unmapped(h.trim()))
+    .filter(Boolean);
   while (isTrusted(addr) && hops.length) {
     const next = hops.pop()!;
     if (!parseAddress(next)) break;

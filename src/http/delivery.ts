@@ -16,7 +16,10 @@ export function matchesEtag(header: string | undefined, etag: string): boolean {
 
 /** The path after a fixed number of URL segments, percent-decoded (a bad escape is a 404). */
 export function pathAfter(c: Context, segments: number): string {
-  const raw = new URL(c.req.url).pathname.split("/").slice(segments + 1).join("/");
+  const raw = new URL(c.req.url).pathname
+    .split("/")
+    .slice(segments + 1)
+    .join("/");
   try {
     return decodeURIComponent(raw);
   } catch {
@@ -25,11 +28,21 @@ export function pathAfter(c: Context, segments: number): string {
 }
 
 /** Builds the response of a delivery: headers first, so a 304 carries them too. */
-export function sendDelivered<E extends RouteEnv<"config" | "runtime">>(c: Context<E>, d: Delivered | "not-modified", etagOf?: string): Response {
+export function sendDelivered<E extends RouteEnv<"config" | "runtime">>(
+  c: Context<E>,
+  d: Delivered | "not-modified",
+  etagOf?: string,
+): Response {
   return respond(c.var.services, c.req.method, c.var.requestId, d, etagOf);
 }
 
-function respond(services: Pick<AppServices, "config" | "runtime">, method: string, requestId: string, d: Delivered | "not-modified", etagOf?: string): Response {
+function respond(
+  services: Pick<AppServices, "config" | "runtime">,
+  method: string,
+  requestId: string,
+  d: Delivered | "not-modified",
+  etagOf?: string,
+): Response {
   const headers = new Headers({ "Cache-Control": IMMUTABLE, "X-Request-Id": requestId });
   if (d === "not-modified") {
     if (etagOf) headers.set("ETag", etagOf);
@@ -37,7 +50,10 @@ function respond(services: Pick<AppServices, "config" | "runtime">, method: stri
   }
   headers.set("ETag", d.etag);
   if (d.privateUntil !== undefined) {
-    headers.set("Cache-Control", `private, max-age=${Math.max(0, Math.floor((d.privateUntil - services.config.now()) / 1000))}`);
+    headers.set(
+      "Cache-Control",
+      `private, max-age=${Math.max(0, Math.floor((d.privateUntil - services.config.now()) / 1000))}`,
+    );
   }
   headers.set("Content-Type", d.mime);
   headers.set("Content-Length", String(d.size));
@@ -53,7 +69,10 @@ function respond(services: Pick<AppServices, "config" | "runtime">, method: stri
  * memory and disk without touching the router or the database. Anything else returns null
  * and goes the ordinary way.
  */
-export function deliverFast(services: Pick<AppServices, "config" | "runtime" | "delivery" | "accessLog">, req: Request): Response | null {
+export function deliverFast(
+  services: Pick<AppServices, "config" | "runtime" | "delivery" | "accessLog">,
+  req: Request,
+): Response | null {
   if (req.method !== "GET" && req.method !== "HEAD") return null;
   const url = req.url;
   const start = url.indexOf("/i/", url.indexOf("//") + 2);
@@ -72,10 +91,13 @@ export function deliverFast(services: Pick<AppServices, "config" | "runtime" | "
   }
   let matched: string | undefined;
   const inm = req.headers.get("if-none-match") ?? undefined;
-  const hot = services.delivery.fast(nativeHotKey(username, path, q < 0 ? "" : new URLSearchParams(url.slice(q + 1)).toString()), (etag) => {
-    matched = etag;
-    return matchesEtag(inm, etag);
-  });
+  const hot = services.delivery.fast(
+    nativeHotKey(username, path, q < 0 ? "" : new URLSearchParams(url.slice(q + 1)).toString()),
+    (etag) => {
+      matched = etag;
+      return matchesEtag(inm, etag);
+    },
+  );
   if (!hot) return null;
   const requestId = req.headers.get("x-request-id")?.slice(0, 128) || crypto.randomUUID();
   services.accessLog.note(req, { tenant: username, route: "/i/:username/*" });
@@ -83,13 +105,23 @@ export function deliverFast(services: Pick<AppServices, "config" | "runtime" | "
 }
 
 /** `GET /i/{username}/{path}` with the native URL options. */
-export const deliveryRoutes = new Hono<RouteEnv<"delivery" | "accessLog" | "config" | "runtime">>().on(["GET", "HEAD"], "/:username/*", async (c) => {
-  const inm = c.req.header("if-none-match");
-  c.var.services.accessLog.note(c.req.raw, { tenant: c.req.param("username"), route: "/i/:username/*" });
-  let matched: string | undefined;
-  const request = nativeDelivery(c.req.param("username"), pathAfter(c, 2), new URL(c.req.url).searchParams, (etag) => {
-    matched = etag;
-    return matchesEtag(inm, etag);
-  }, { access: "signed", remember: true });
-  return sendDelivered(c, await c.var.services.delivery.deliver(request), matched);
-});
+export const deliveryRoutes = new Hono<RouteEnv<"delivery" | "accessLog" | "config" | "runtime">>().on(
+  ["GET", "HEAD"],
+  "/:username/*",
+  async (c) => {
+    const inm = c.req.header("if-none-match");
+    c.var.services.accessLog.note(c.req.raw, { tenant: c.req.param("username"), route: "/i/:username/*" });
+    let matched: string | undefined;
+    const request = nativeDelivery(
+      c.req.param("username"),
+      pathAfter(c, 2),
+      new URL(c.req.url).searchParams,
+      (etag) => {
+        matched = etag;
+        return matchesEtag(inm, etag);
+      },
+      { access: "signed", remember: true },
+    );
+    return sendDelivered(c, await c.var.services.delivery.deliver(request), matched);
+  },
+);

@@ -7,7 +7,8 @@ import { bodyWasRead } from "./validate.ts";
 /** Turns anything thrown into an AppError; what is not a client mistake is logged, not shown. */
 export function toAppError(err: unknown, log: (msg: string) => void = console.error): AppError {
   if (err instanceof AppError) return err;
-  if (err instanceof MultipartError) return new AppError("VALIDATION_ERROR", `Malformed multipart body: ${err.message}`);
+  if (err instanceof MultipartError)
+    return new AppError("VALIDATION_ERROR", `Malformed multipart body: ${err.message}`);
   if (err instanceof CodecError) {
     switch (err.code) {
       case "queue_full":
@@ -30,7 +31,10 @@ export function toAppError(err: unknown, log: (msg: string) => void = console.er
 /** The native (img-src) error envelope. */
 export function nativeErrorResponse(c: Context, err: AppError) {
   if (err.extra.retryAfter) c.header("Retry-After", String(err.extra.retryAfter));
-  return c.json({ error: { code: err.code, message: err.message, status: err.status, path: c.req.path } }, err.status as any);
+  return c.json(
+    { error: { code: err.code, message: err.message, status: err.status, path: c.req.path } },
+    err.status as any,
+  );
 }
 
 /**
@@ -50,7 +54,10 @@ async function drain(body: ReadableStream<Uint8Array>): Promise<boolean> {
   let left = 1 << 20;
   try {
     while (left > 0 && Date.now() < deadline) {
-      const r = await Promise.race([reader.read(), new Promise<null>((res) => setTimeout(res, deadline - Date.now(), null))]);
+      const r = await Promise.race([
+        reader.read(),
+        new Promise<null>((res) => setTimeout(res, deadline - Date.now(), null)),
+      ]);
       if (r === null) return false;
       if (r.done) return true;
       left -= r.value.byteLength;
@@ -62,4 +69,3 @@ async function drain(body: ReadableStream<Uint8Array>): Promise<boolean> {
     reader.cancel().catch(() => {});
   }
 }
-

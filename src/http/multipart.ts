@@ -25,7 +25,11 @@ export function boundaryOf(contentType: string | undefined): string | null {
   return b && b.length <= 70 ? b : null;
 }
 
-export async function* parseMultipart(stream: ReadableStream<Uint8Array>, boundary: string, maxParts = 100): AsyncGenerator<Part> {
+export async function* parseMultipart(
+  stream: ReadableStream<Uint8Array>,
+  boundary: string,
+  maxParts = 100,
+): AsyncGenerator<Part> {
   const reader = stream.getReader();
   const delimiter = enc.encode(`\r\n--${boundary}`);
   let buf: Uint8Array = new Uint8Array(0);
@@ -42,7 +46,8 @@ export async function* parseMultipart(stream: ReadableStream<Uint8Array>, bounda
     return true;
   };
   const need = async (n: number) => {
-    while (buf.length < n) if (!(await fill())) throw new MultipartError("the body ended in the middle of the form data");
+    while (buf.length < n)
+      if (!(await fill())) throw new MultipartError("the body ended in the middle of the form data");
   };
 
   try {

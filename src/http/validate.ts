@@ -41,7 +41,8 @@ export async function jsonBody(req: Request): Promise<unknown> {
   if (req.body) {
     for await (const chunk of req.body as unknown as AsyncIterable<Uint8Array>) {
       size += chunk.byteLength;
-      if (size > MAX_JSON_BYTES) throw new AppError("PAYLOAD_TOO_LARGE", `JSON body is larger than ${MAX_JSON_BYTES} bytes`);
+      if (size > MAX_JSON_BYTES)
+        throw new AppError("PAYLOAD_TOO_LARGE", `JSON body is larger than ${MAX_JSON_BYTES} bytes`);
       chunks.push(chunk);
     }
   }

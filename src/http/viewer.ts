@@ -56,5 +56,11 @@ export const viewerRoutes = new Hono<Env>().get("/:id", async (c) => {
     .join("\n");
   // Short: a page made private or an image deleted should stop showing soon.
   c.header("Cache-Control", "public, max-age=60");
-  return c.html(page(img.original_filename, `<img src="${esc(large)}" alt="${esc(img.original_filename)}" width="${img.width}" height="${img.height}">\n<h1>${esc(img.original_filename)}</h1>`, meta));
+  return c.html(
+    page(
+      img.original_filename,
+      `<img src="${esc(large)}" alt="${esc(img.original_filename)}" width="${img.width}" height="${img.height}">\n<h1>${esc(img.original_filename)}</h1>`,
+      meta,
+    ),
+  );
 });

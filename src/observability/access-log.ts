@@ -12,7 +12,10 @@ export interface RequestNote {
 export class AccessLog {
   readonly #notes = new WeakMap<Request, RequestNote>();
 
-  constructor(readonly format: AccessLogFormat, private readonly write: (line: string) => void) {}
+  constructor(
+    readonly format: AccessLogFormat,
+    private readonly write: (line: string) => void,
+  ) {}
 
   get enabled() {
     return this.format !== "off";

@@ -33,9 +33,18 @@ export class Telemetry {
   readonly #delivered: Counter<"cache">;
   readonly #deliveredBytes: Counter<"cache">;
 
-  constructor(d: { pool: CodecPool; variants: VariantCache; blobTotals: () => Promise<{ count: number; bytes: number }> }) {
+  constructor(d: {
+    pool: CodecPool;
+    variants: VariantCache;
+    blobTotals: () => Promise<{ count: number; bytes: number }>;
+  }) {
     const registers = [this.registry];
-    this.#requests = new Counter({ name: "imgd_http_requests_total", help: "HTTP requests answered, by route group and status", labelNames: ["group", "status"], registers });
+    this.#requests = new Counter({
+      name: "imgd_http_requests_total",
+      help: "HTTP requests answered, by route group and status",
+      labelNames: ["group", "status"],
+      registers,
+    });
     this.#duration = new Histogram({
       name: "imgd_http_request_duration_seconds",
       help: "Time to the response headers, by route group and status",
@@ -50,21 +59,108 @@ export class Telemetry {
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers,
     });
-    this.#delivered = new Counter({ name: "imgd_deliveries_total", help: "Images delivered, by cache outcome (hit: a cached variant; miss: transformed now; original: the upload itself)", labelNames: ["cache"], registers });
-    this.#deliveredBytes = new Counter({ name: "imgd_delivered_bytes_total", help: "Bytes of delivered images, by cache outcome", labelNames: ["cache"], registers });
+    this.#delivered = new Counter({
+      name: "imgd_deliveries_total",
+      help: "Images delivered, by cache outcome (hit: a cached variant; miss: transformed now; original: the upload itself)",
+      labelNames: ["cache"],
+      registers,
+    });
+    this.#deliveredBytes = new Counter({
+      name: "imgd_delivered_bytes_total",
+      help: "Bytes of delivered images, by cache outcome",
+      labelNames: ["cache"],
+      registers,
+    });
 
-    new Gauge({ name: "imgd_queue_depth", help: "Transform jobs waiting for a worker", registers, collect() { this.set(d.pool.stats().queued); } });
-    new Gauge({ name: "imgd_workers_busy", help: "Workers running a job", registers, collect() { this.set(d.pool.stats().busy); } });
-    new Counter({ name: "imgd_queue_rejections_total", help: "Transform jobs refused without running (queue full, too large, closed)", registers, collect() { mirror(this, d.pool.stats().rejected); } });
-    new Counter({ name: "imgd_worker_restarts_total", help: "Workers replaced after a crash or a timeout", registers, collect() { mirror(this, d.pool.stats().restarts); } });
-    new Counter({ name: "imgd_variant_cache_hits_total", help: "Variant cache lookups that found the variant on disk", registers, collect() { mirror(this, d.variants.stats().hits); } });
-    new Counter({ name: "imgd_variant_cache_misses_total", help: "Variant cache lookups that did not", registers, collect() { mirror(this, d.variants.stats().misses); } });
-    new Counter({ name: "imgd_variant_cache_evictions_total", help: "Variants evicted to stay under the size cap", registers, collect() { mirror(this, d.variants.stats().evictions); } });
-    new Gauge({ name: "imgd_variant_cache_bytes", help: "Bytes of cached variants", registers, collect() { this.set(d.variants.stats().bytes); } });
-    new Gauge({ name: "imgd_variant_cache_entries", help: "Cached variants", registers, collect() { this.set(d.variants.stats().entries); } });
+    new Gauge({
+      name: "imgd_queue_depth",
+      help: "Transform jobs waiting for a worker",
+      registers,
+      collect() {
+        this.set(d.pool.stats().queued);
+      },
+    });
+    new Gauge({
+      name: "imgd_workers_busy",
+      help: "Workers running a job",
+      registers,
+      collect() {
+        this.set(d.pool.stats().busy);
+      },
+    });
+    new Counter({
+      name: "imgd_queue_rejections_total",
+      help: "Transform jobs refused without running (queue full, too large, closed)",
+      registers,
+      collect() {
+        mirror(this, d.pool.stats().rejected);
+      },
+    });
+    new Counter({
+      name: "imgd_worker_restarts_total",
+      help: "Workers replaced after a crash or a timeout",
+      registers,
+      collect() {
+        mirror(this, d.pool.stats().restarts);
+      },
+    });
+    new Counter({
+      name: "imgd_variant_cache_hits_total",
+      help: "Variant cache lookups that found the variant on disk",
+      registers,
+      collect() {
+        mirror(this, d.variants.stats().hits);
+      },
+    });
+    new Counter({
+      name: "imgd_variant_cache_misses_total",
+      help: "Variant cache lookups that did not",
+      registers,
+      collect() {
+        mirror(this, d.variants.stats().misses);
+      },
+    });
+    new Counter({
+      name: "imgd_variant_cache_evictions_total",
+      help: "Variants evicted to stay under the size cap",
+      registers,
+      collect() {
+        mirror(this, d.variants.stats().evictions);
+      },
+    });
+    new Gauge({
+      name: "imgd_variant_cache_bytes",
+      help: "Bytes of cached variants",
+      registers,
+      collect() {
+        this.set(d.variants.stats().bytes);
+      },
+    });
+    new Gauge({
+      name: "imgd_variant_cache_entries",
+      help: "Cached variants",
+      registers,
+      collect() {
+        this.set(d.variants.stats().entries);
+      },
+    });
     // Collected concurrently by the registry, so each asks for itself.
-    new Gauge({ name: "imgd_blobs", help: "Blobs (distinct uploaded files) stored", registers, async collect() { this.set((await d.blobTotals()).count); } });
-    new Gauge({ name: "imgd_blob_bytes", help: "Bytes of stored blobs", registers, async collect() { this.set((await d.blobTotals()).bytes); } });
+    new Gauge({
+      name: "imgd_blobs",
+      help: "Blobs (distinct uploaded files) stored",
+      registers,
+      async collect() {
+        this.set((await d.blobTotals()).count);
+      },
+    });
+    new Gauge({
+      name: "imgd_blob_bytes",
+      help: "Bytes of stored blobs",
+      registers,
+      async collect() {
+        this.set((await d.blobTotals()).bytes);
+      },
+    });
   }
 
   /** Label children, kept: looking them up by a labels object on every request costs more than the count. */

@@ -61,8 +61,10 @@ function rows<T>(raw: ReturnType<Runtime["openSqlite"]>, sql: string): T[] {
 export async function backup(dataDir: string, dest: string, o: OpsOptions): Promise<Manifest> {
   const src = layout(dataDir);
   const log = o.log ?? ((l: string) => console.error(l));
-  if (!(await exists(src.database))) throw new OpsError(`${dataDir} has no imgd.sqlite: is --data-dir the data directory of an imgd instance?`);
-  if ((await entries(dest)).length > 0) throw new OpsError(`${dest} is not empty: back up into a new or empty directory`);
+  if (!(await exists(src.database)))
+    throw new OpsError(`${dataDir} has no imgd.sqlite: is --data-dir the data directory of an imgd instance?`);
+  if ((await entries(dest)).length > 0)
+    throw new OpsError(`${dest} is not empty: back up into a new or empty directory`);
   await mkdir(dest, { recursive: true });
   const out = layout(dest);
 
@@ -97,7 +99,10 @@ export async function backup(dataDir: string, dest: string, o: OpsOptions): Prom
     }
     const snap = o.runtime.openSqlite(snapshot);
     try {
-      hashes = rows<{ hash: string; size: number }>(snap, "select hash, size from blobs order by hash").map((r) => ({ hash: r.hash, size: Number(r.size) }));
+      hashes = rows<{ hash: string; size: number }>(snap, "select hash, size from blobs order by hash").map((r) => ({
+        hash: r.hash,
+        size: Number(r.size),
+      }));
     } finally {
       snap.close();
     }
@@ -113,7 +118,10 @@ export async function backup(dataDir: string, dest: string, o: OpsOptions): Prom
       }
     }
     if (missing.length === 0) break;
-    if (attempt === 3) throw new OpsError(`blob ${missing[0]} is named by the database but missing from ${src.blobs} (and ${missing.length - 1} more): run 'imgd doctor --data-dir ${dataDir}'`);
+    if (attempt === 3)
+      throw new OpsError(
+        `blob ${missing[0]} is named by the database but missing from ${src.blobs} (and ${missing.length - 1} more): run 'imgd doctor --data-dir ${dataDir}'`,
+      );
   }
 
   // Blobs linked in step 1 whose images were deleted before the snapshot do not belong.
@@ -128,7 +136,13 @@ export async function backup(dataDir: string, dest: string, o: OpsOptions): Prom
     snap.prepare("DELETE FROM variants").run([]);
     migration = appliedMigrations(snap).at(-1) ?? null;
     const count = (table: string) => Number(rows<{ n: number }>(snap, `select count(*) as n from ${table}`)[0].n);
-    counts = { users: count("users"), images: count("images"), api_keys: count("api_keys"), blobs: hashes.length, blob_bytes: hashes.reduce((a, h) => a + h.size, 0) };
+    counts = {
+      users: count("users"),
+      images: count("images"),
+      api_keys: count("api_keys"),
+      blobs: hashes.length,
+      blob_bytes: hashes.reduce((a, h) => a + h.size, 0),
+    };
     snap.prepare("VACUUM").run([]);
   } finally {
     snap.close();
@@ -143,7 +157,10 @@ export async function backup(dataDir: string, dest: string, o: OpsOptions): Prom
     if ((await stat(path)).size !== size || (await sha256File(path)) !== hash) bad.push(hash);
     progress.step(i + 1, hashes.length);
   }
-  if (bad.length) throw new OpsError(`blob ${bad[0]} (and ${bad.length - 1} more) does not match its hash: the data directory is damaged; run 'imgd doctor --data-dir ${dataDir}' (the unfinished backup in ${dest} has no manifest)`);
+  if (bad.length)
+    throw new OpsError(
+      `blob ${bad[0]} (and ${bad.length - 1} more) does not match its hash: the data directory is damaged; run 'imgd doctor --data-dir ${dataDir}' (the unfinished backup in ${dest} has no manifest)`,
+    );
 
   let secret: Manifest["secret"] = null;
   if (await exists(src.secret)) {
@@ -163,7 +180,10 @@ export async function backup(dataDir: string, dest: string, o: OpsOptions): Prom
   };
   await writeFile(join(dest, `${MANIFEST}.part`), JSON.stringify(manifest, null, 1));
   await rename(join(dest, `${MANIFEST}.part`), join(dest, MANIFEST));
-  if (!o.quiet) log(`backup: ${counts!.images} images, ${counts!.users} users, ${counts!.api_keys} keys, ${hashes.length} blobs (${linked} linked, ${copied} copied) in ${dest}`);
+  if (!o.quiet)
+    log(
+      `backup: ${counts!.images} images, ${counts!.users} users, ${counts!.api_keys} keys, ${hashes.length} blobs (${linked} linked, ${copied} copied) in ${dest}`,
+    );
   return manifest;
 }
 
@@ -171,28 +191,41 @@ export async function backup(dataDir: string, dest: string, o: OpsOptions): Prom
 export async function restore(from: string, dataDir: string, o: OpsOptions): Promise<Manifest> {
   const log = o.log ?? ((l: string) => console.error(l));
   const manifestText = await readFile(join(from, MANIFEST), "utf8").catch(() => null);
-  if (manifestText === null) throw new OpsError(`${from} has no ${MANIFEST}: it is not an imgd backup, or the backup did not finish`);
+  if (manifestText === null)
+    throw new OpsError(`${from} has no ${MANIFEST}: it is not an imgd backup, or the backup did not finish`);
   const manifest = JSON.parse(manifestText) as Manifest;
-  if (manifest.format !== "imgd-backup" || manifest.version !== 1) throw new OpsError(`${join(from, MANIFEST)} is not a backup this imgd can read (format ${manifest.format} ${manifest.version})`);
+  if (manifest.format !== "imgd-backup" || manifest.version !== 1)
+    throw new OpsError(
+      `${join(from, MANIFEST)} is not a backup this imgd can read (format ${manifest.format} ${manifest.version})`,
+    );
   if (manifest.migration && !knownMigrations.includes(manifest.migration)) {
-    throw new OpsError(`the backup was made by a newer imgd (${manifest.imgd_version}, database migration ${manifest.migration}): restore it with that version or newer`);
+    throw new OpsError(
+      `the backup was made by a newer imgd (${manifest.imgd_version}, database migration ${manifest.migration}): restore it with that version or newer`,
+    );
   }
   const existing = await entries(dataDir);
   if (existing.length > 0) {
-    throw new OpsError(`${dataDir} is not empty (${existing.slice(0, 3).join(", ")}${existing.length > 3 ? ", …" : ""}): restore into a new or empty directory (--data-dir), or stop the server and move this directory's contents away first`);
+    throw new OpsError(
+      `${dataDir} is not empty (${existing.slice(0, 3).join(", ")}${existing.length > 3 ? ", …" : ""}): restore into a new or empty directory (--data-dir), or stop the server and move this directory's contents away first`,
+    );
   }
   const src = layout(from);
   const out = layout(dataDir);
 
   // Check everything before writing anything, so a damaged backup leaves the target empty.
-  if ((await sha256File(src.database)) !== manifest.database.sha256) throw new OpsError(`${src.database} does not match the manifest: the backup is damaged`);
-  if (manifest.secret && (await sha256File(src.secret)) !== manifest.secret.sha256) throw new OpsError(`${src.secret} does not match the manifest: the backup is damaged`);
+  if ((await sha256File(src.database)) !== manifest.database.sha256)
+    throw new OpsError(`${src.database} does not match the manifest: the backup is damaged`);
+  if (manifest.secret && (await sha256File(src.secret)) !== manifest.secret.sha256)
+    throw new OpsError(`${src.secret} does not match the manifest: the backup is damaged`);
   const progress = progressReporter("checking blobs", !!o.quiet);
   for (let i = 0; i < manifest.blobs.length; i++) {
     const { hash } = manifest.blobs[i];
     if (!HASH.test(hash)) throw new OpsError(`the manifest names '${hash}', which is not a blob hash`);
     const actual = await sha256File(src.blob(hash)).catch(() => null);
-    if (actual !== hash) throw new OpsError(`blob ${hash} is ${actual === null ? "missing from" : "damaged in"} the backup: nothing was restored`);
+    if (actual !== hash)
+      throw new OpsError(
+        `blob ${hash} is ${actual === null ? "missing from" : "damaged in"} the backup: nothing was restored`,
+      );
     progress.step(i + 1, manifest.blobs.length);
   }
 
@@ -207,6 +240,9 @@ export async function restore(from: string, dataDir: string, o: OpsOptions): Pro
   // The database last: a data dir without it is visibly unfinished, never half a library.
   await copyFile(src.database, `${out.database}.part`);
   await rename(`${out.database}.part`, out.database);
-  if (!o.quiet) log(`restore: ${manifest.counts.images} images, ${manifest.counts.users} users, ${manifest.counts.api_keys} keys, ${manifest.blobs.length} blobs (${linked} linked) into ${dataDir}; start it with: imgd serve --data-dir ${dataDir}`);
+  if (!o.quiet)
+    log(
+      `restore: ${manifest.counts.images} images, ${manifest.counts.users} users, ${manifest.counts.api_keys} keys, ${manifest.blobs.length} blobs (${linked} linked) into ${dataDir}; start it with: imgd serve --data-dir ${dataDir}`,
+    );
   return manifest;
 }

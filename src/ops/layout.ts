@@ -25,7 +25,8 @@ export function layout(dataDir: string) {
 export async function* shardedFiles(root: string): AsyncGenerator<{ name: string; path: string }> {
   for (const a of await readdir(root).catch(() => [] as string[])) {
     for (const b of await readdir(join(root, a)).catch(() => [] as string[])) {
-      for (const name of await readdir(join(root, a, b)).catch(() => [] as string[])) yield { name, path: join(root, a, b, name) };
+      for (const name of await readdir(join(root, a, b)).catch(() => [] as string[]))
+        yield { name, path: join(root, a, b, name) };
     }
   }
 }
@@ -37,7 +38,10 @@ export async function sha256File(path: string): Promise<string> {
 }
 
 export async function exists(path: string): Promise<boolean> {
-  return stat(path).then(() => true, () => false);
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** Entries of a directory, none if it is missing. */

@@ -2,8 +2,7 @@ import { Database } from "bun:sqlite";
 import { checkServerIdentity, type PeerCertificate } from "node:tls";
 import type { ConnectOptions, Connection, Runtime, SqliteDatabase } from "./types.ts";
 
-const bind = (params: ReadonlyArray<unknown>) =>
-  params.map((p) => (typeof p === "boolean" ? (p ? 1 : 0) : p)) as any[];
+const bind = (params: ReadonlyArray<unknown>) => params.map((p) => (typeof p === "boolean" ? (p ? 1 : 0) : p)) as any[];
 
 function openSqlite(path: string): SqliteDatabase {
   const db = new Database(path, { create: true });
@@ -55,7 +54,8 @@ async function connect(o: ConnectOptions): Promise<Connection> {
         // Bun reports a bad certificate here but goes on regardless: the refusal is ours, and so
         // is the check that the certificate names the host.
         const why =
-          authorizationError ?? checkServerIdentity(o.tls?.serverName ?? o.address, s.getPeerCertificate() as PeerCertificate);
+          authorizationError ??
+          checkServerIdentity(o.tls?.serverName ?? o.address, s.getPeerCertificate() as PeerCertificate);
         if (why) {
           fail(new Error(`the server's certificate is not valid: ${why.message}`));
           s.terminate();

@@ -4,8 +4,7 @@ import type { ConnectOptions, Connection, Runtime, SqliteDatabase } from "./type
 
 declare const Deno: any;
 
-const bind = (params: ReadonlyArray<unknown>) =>
-  params.map((p) => (typeof p === "boolean" ? (p ? 1 : 0) : p)) as any[];
+const bind = (params: ReadonlyArray<unknown>) => params.map((p) => (typeof p === "boolean" ? (p ? 1 : 0) : p)) as any[];
 
 function openSqlite(path: string): SqliteDatabase {
   const db = new DatabaseSync(path);
@@ -30,7 +29,11 @@ async function connect(o: ConnectOptions): Promise<Connection> {
   let conn = await Deno.connect({ hostname: o.address, port: o.port });
   if (o.tls) {
     try {
-      conn = await Deno.startTls(conn, { hostname: o.tls.serverName ?? o.address, caCerts: o.tls.ca, alpnProtocols: ["http/1.1"] });
+      conn = await Deno.startTls(conn, {
+        hostname: o.tls.serverName ?? o.address,
+        caCerts: o.tls.ca,
+        alpnProtocols: ["http/1.1"],
+      });
       await conn.handshake();
     } catch (err) {
       try {
@@ -86,7 +89,8 @@ export const denoRuntime: Runtime = {
     const ready = Promise.withResolvers<{ hostname: string; port: number }>();
     const server = Deno.serve(
       { hostname, port, onListen: (addr: { hostname: string; port: number }) => ready.resolve(addr) },
-      (req: Request, info: { remoteAddr: { hostname: string } }) => fetch(req, { remoteAddress: info.remoteAddr.hostname }),
+      (req: Request, info: { remoteAddr: { hostname: string } }) =>
+        fetch(req, { remoteAddress: info.remoteAddr.hostname }),
     );
     const addr = await ready.promise;
     return {

@@ -14,6 +14,9 @@ export interface Storage {
  * The storage drivers of one imgd. The filesystem under the data directory is the default
  * (and so far the only one); another driver plugs in here, behind the same interfaces.
  */
-export async function openStorage(options: { dataDir: string; fileBody?: (path: string) => BodyInit }): Promise<Storage> {
+export async function openStorage(options: {
+  dataDir: string;
+  fileBody?: (path: string) => BodyInit;
+}): Promise<Storage> {
   return openFsStorage(options.dataDir, { fileBody: options.fileBody });
 }

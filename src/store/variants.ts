@@ -50,7 +50,10 @@ export class VariantCache {
     if (sweep) await this.sweep();
     const r = await this.db
       .selectFrom("variants")
-      .select((eb) => [eb.fn.countAll<number>().as("n"), eb.fn.coalesce(eb.fn.sum<number>("size"), eb.lit(0)).as("bytes")])
+      .select((eb) => [
+        eb.fn.countAll<number>().as("n"),
+        eb.fn.coalesce(eb.fn.sum<number>("size"), eb.lit(0)).as("bytes"),
+      ])
       .executeTakeFirstOrThrow();
     this.#entries = Number(r.n);
     this.#bytes = Number(r.bytes);
@@ -89,7 +92,16 @@ export class VariantCache {
       .expression((eb) =>
         eb
           .selectFrom("blobs")
-          .select([eb.val(key).as("key"), eb.val(blobHash).as("blob_hash"), eb.val(data.byteLength).as("size"), eb.val(meta.mime).as("mime"), eb.val(meta.width).as("width"), eb.val(meta.height).as("height"), eb.val(now).as("created_at"), eb.val(now).as("last_access_at")])
+          .select([
+            eb.val(key).as("key"),
+            eb.val(blobHash).as("blob_hash"),
+            eb.val(data.byteLength).as("size"),
+            eb.val(meta.mime).as("mime"),
+            eb.val(meta.width).as("width"),
+            eb.val(meta.height).as("height"),
+            eb.val(now).as("created_at"),
+            eb.val(now).as("last_access_at"),
+          ])
           .where("hash", "=", blobHash),
       )
       .onConflict((oc) => oc.column("key").doUpdateSet({ size: data.byteLength, last_access_at: now }))
@@ -109,7 +121,13 @@ export class VariantCache {
       try {
         const target = this.capBytes * 0.9;
         while (this.#bytes > target) {
-          const rows = await this.db.selectFrom("variants").select(["key", "size"]).orderBy("last_access_at").orderBy("key").limit(100).execute();
+          const rows = await this.db
+            .selectFrom("variants")
+            .select(["key", "size"])
+            .orderBy("last_access_at")
+            .orderBy("key")
+            .limit(100)
+            .execute();
           if (rows.length === 0) break;
           const victims: string[] = [];
           let freed = 0;
@@ -133,7 +151,11 @@ export class VariantCache {
    * whose file is missing or cut short or whose blob is gone, and files no row names.
    */
   async sweep(): Promise<{ removed: number }> {
-    const rows = await this.db.selectFrom("variants").leftJoin("blobs", "blobs.hash", "variants.blob_hash").select(["variants.key", "variants.size", "blobs.hash"]).execute();
+    const rows = await this.db
+      .selectFrom("variants")
+      .leftJoin("blobs", "blobs.hash", "variants.blob_hash")
+      .select(["variants.key", "variants.size", "blobs.hash"])
+      .execute();
     const known = new Set<string>();
     const stale: string[] = [];
     for (const r of rows) {

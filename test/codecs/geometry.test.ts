@@ -17,8 +17,14 @@ test("one side follows the aspect ratio, for every fit", () => {
 });
 
 test("each fit with a box", () => {
-  expect(p(1920, 1080, "cover", 200, 200)).toEqual({ resize: { width: 356, height: 200 }, box: { width: 200, height: 200 } });
-  expect(p(1920, 1080, "contain", 200, 200)).toEqual({ resize: { width: 200, height: 113 }, box: { width: 200, height: 200 } });
+  expect(p(1920, 1080, "cover", 200, 200)).toEqual({
+    resize: { width: 356, height: 200 },
+    box: { width: 200, height: 200 },
+  });
+  expect(p(1920, 1080, "contain", 200, 200)).toEqual({
+    resize: { width: 200, height: 113 },
+    box: { width: 200, height: 200 },
+  });
   expect(p(1920, 1080, "inside", 200, 200)).toEqual({ resize: { width: 200, height: 113 } });
   expect(p(1920, 1080, "outside", 200, 200)).toEqual({ resize: { width: 356, height: 200 } });
   expect(p(1920, 1080, "fill", 200, 50)).toEqual({ resize: { width: 200, height: 50 } });
@@ -28,11 +34,20 @@ test("enlarge: false never upsizes, and cover/contain keep the box's shape", () 
   expect(p(600, 450, "inside", 1200, 1200)).toEqual({ resize: { width: 600, height: 450 } });
   expect(p(600, 450, "outside", 1200, 1200)).toEqual({ resize: { width: 600, height: 450 } });
   expect(p(600, 450, "fill", 1200, 300)).toEqual({ resize: { width: 600, height: 300 } });
-  expect(p(600, 450, "cover", 800, 800)).toEqual({ resize: { width: 600, height: 450 }, box: { width: 450, height: 450 } });
-  expect(p(600, 450, "contain", 800, 800)).toEqual({ resize: { width: 600, height: 450 }, box: { width: 600, height: 600 } });
+  expect(p(600, 450, "cover", 800, 800)).toEqual({
+    resize: { width: 600, height: 450 },
+    box: { width: 450, height: 450 },
+  });
+  expect(p(600, 450, "contain", 800, 800)).toEqual({
+    resize: { width: 600, height: 450 },
+    box: { width: 600, height: 600 },
+  });
   expect(p(600, 450, "cover", 1200)).toEqual({ resize: { width: 600, height: 450 } });
   // …and enlarge: true does.
-  expect(p(600, 450, "cover", 800, 800, true)).toEqual({ resize: { width: 1067, height: 800 }, box: { width: 800, height: 800 } });
+  expect(p(600, 450, "cover", 800, 800, true)).toEqual({
+    resize: { width: 1067, height: 800 },
+    box: { width: 800, height: 800 },
+  });
   expect(p(600, 450, "inside", 1200, 1200, true)).toEqual({ resize: { width: 1200, height: 900 } });
 });
 

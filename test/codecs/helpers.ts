@@ -50,10 +50,18 @@ export function meanDiff(a: Decoded, b: Decoded): number {
 }
 
 /** A PNG from a pixel function (RGBA), for synthetic test images. */
-export async function makePng(width: number, height: number, f: (x: number, y: number) => [number, number, number, number]): Promise<Uint8Array> {
+export async function makePng(
+  width: number,
+  height: number,
+  f: (x: number, y: number) => [number, number, number, number],
+): Promise<Uint8Array> {
   const raw = Buffer.alloc(width * height * 4);
   for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) raw.set(f(x, y), (y * width + x) * 4);
-  return new Uint8Array(await sharp(raw, { raw: { width, height, channels: 4 } }).png().toBuffer());
+  return new Uint8Array(
+    await sharp(raw, { raw: { width, height, channels: 4 } })
+      .png()
+      .toBuffer(),
+  );
 }
 
 /** The CodecError code a promise rejects with, or "ok". */

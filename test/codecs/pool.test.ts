@@ -10,9 +10,9 @@ import { decode, fixture, meanDiff, spec, codeOf } from "./helpers.ts";
 const small = fixture("Landscape_1.jpg"); // 600×450
 const quick = spec({ width: 64, format: "jpeg" });
 
-
 async function until(ok: () => boolean, ms = 15_000): Promise<void> {
-  for (const end = Date.now() + ms; !ok(); await Bun.sleep(20)) if (Date.now() > end) throw new Error("condition not met in time");
+  for (const end = Date.now() + ms; !ok(); await Bun.sleep(20))
+    if (Date.now() > end) throw new Error("condition not met in time");
 }
 
 function newPool(over: Partial<ConstructorParameters<typeof CodecPool>[0]> = {}) {
@@ -55,7 +55,10 @@ test("a job past its deadline is rejected with timeout, and the pool recovers", 
   await pool.start();
   try {
     // A 2000×1633 AVIF encode takes well over 3 s in wasm.
-    const slow = pool.transform(fixture("2569067123_aca715a2ee_o.jpg"), spec({ format: "avif", width: 2000, enlarge: false }));
+    const slow = pool.transform(
+      fixture("2569067123_aca715a2ee_o.jpg"),
+      spec({ format: "avif", width: 2000, enlarge: false }),
+    );
     const queued = pool.transform(small, quick); // waits behind it, then runs on the replacement
     expect(await codeOf(slow)).toBe("timeout");
     expect((await queued).width).toBe(64);
@@ -72,7 +75,11 @@ test("a worker that dies is replaced and its job rejected with worker_crashed", 
     expect(await codeOf(pool.crashOneWorker())).toBe("worker_crashed");
     // A new worker loads and warms up wasm-vips: seconds when the machine is busy.
     await until(() => pool.stats().workers === 2, 45_000);
-    const results = await Promise.all([pool.transform(small, quick), pool.transform(small, quick), pool.inspect(small)]);
+    const results = await Promise.all([
+      pool.transform(small, quick),
+      pool.transform(small, quick),
+      pool.inspect(small),
+    ]);
     expect(results.map((r) => r.width)).toEqual([64, 64, 600]);
     expect(pool.stats()).toMatchObject({ restarts: 1, workers: 2 });
   } finally {
@@ -139,7 +146,11 @@ test("a lazy source's failure rejects its job with that error; header checks sti
   try {
     const boom = new Error("blob missing");
     await expect(pool.transform(() => Promise.reject(boom), quick)).rejects.toBe(boom);
-    await expect(pool.inspect(() => { throw boom; })).rejects.toBe(boom);
+    await expect(
+      pool.inspect(() => {
+        throw boom;
+      }),
+    ).rejects.toBe(boom);
     expect(await codeOf(pool.transform(async () => small, quick))).toBe("too_large");
     expect(await codeOf(pool.transform(async () => new Uint8Array(100), quick))).toBe("invalid_image");
     expect(await codeOf(pool.transform(async () => small.subarray(0, 0), quick))).toBe("invalid_image");
@@ -209,7 +220,12 @@ test("200 jobs: every vips object is freed and memory stays flat", async () => {
     const rss = () => process.memoryUsage().rss;
     const formats = ["jpeg", "webp", "png"] as const;
     const run = (i: number) =>
-      i % 10 === 9 ? pool.inspect(small) : pool.transform(small, spec({ width: 100 + (i % 7) * 20, format: formats[i % 3]!, fit: i % 2 ? "cover" : "contain", height: 90 }));
+      i % 10 === 9
+        ? pool.inspect(small)
+        : pool.transform(
+            small,
+            spec({ width: 100 + (i % 7) * 20, format: formats[i % 3]!, fit: i % 2 ? "cover" : "contain", height: 90 }),
+          );
     for (let i = 0; i < 20; i++) await run(i);
     const before = rss();
     for (let i = 20; i < 200; i++) await run(i);

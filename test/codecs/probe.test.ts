@@ -44,7 +44,11 @@ const HEAD = 1 << 20;
 
 test("every fixture is listed here", () => {
   // tls/ holds certificates for the outgoing-connection tests, not images.
-  expect(readdirSync(FIXTURES).filter((n) => n !== "tls").sort()).toEqual(Object.keys(EXPECTED).sort());
+  expect(
+    readdirSync(FIXTURES)
+      .filter((n) => n !== "tls")
+      .sort(),
+  ).toEqual(Object.keys(EXPECTED).sort());
 });
 
 for (const [name, want] of Object.entries(EXPECTED)) {
@@ -61,7 +65,11 @@ test("checkComplete: good fixtures pass, truncated ones fail", () => {
   for (const [name, want] of Object.entries(EXPECTED)) {
     if (!want) continue;
     const bytes = read(name);
-    const ok = checkComplete(bytes.subarray(0, HEAD), bytes.subarray(Math.max(0, bytes.length - 65536)), want[0] as never);
+    const ok = checkComplete(
+      bytes.subarray(0, HEAD),
+      bytes.subarray(Math.max(0, bytes.length - 65536)),
+      want[0] as never,
+    );
     expect({ name, ok }).toEqual({ name, ok: !name.startsWith("truncated") });
   }
 });
@@ -104,7 +112,10 @@ test("JPEG: huge dimensions from the header, stored (EXIF orientation is not pro
     [0xff, 0xda, 0, 12],
   );
   expect(probe(jpeg)).toEqual({
-    format: "jpeg", mime: "image/jpeg", width: 40000, height: 50000,
+    format: "jpeg",
+    mime: "image/jpeg",
+    width: 40000,
+    height: 50000,
   });
   // A scan before any frame header, or a cut-off header, is not an image.
   expect(probe(bytes([0xff, 0xd8], [0xff, 0xda, 0, 12]))).toBeNull();
@@ -112,36 +123,95 @@ test("JPEG: huge dimensions from the header, stored (EXIF orientation is not pro
 });
 
 test("TIFF in both byte orders", () => {
-  const mm = bytes(ascii("MM"), u16be(42), u32be(8), u16be(3),
-    u16be(0x0100), u16be(4), u32be(1), u32be(70000),
-    u16be(0x0101), u16be(3), u32be(1), u16be(300), [0, 0],
-    u16be(0x0112), u16be(3), u32be(1), u16be(6), [0, 0], u32be(0));
+  const mm = bytes(
+    ascii("MM"),
+    u16be(42),
+    u32be(8),
+    u16be(3),
+    u16be(0x0100),
+    u16be(4),
+    u32be(1),
+    u32be(70000),
+    u16be(0x0101),
+    u16be(3),
+    u32be(1),
+    u16be(300),
+    [0, 0],
+    u16be(0x0112),
+    u16be(3),
+    u32be(1),
+    u16be(6),
+    [0, 0],
+    u32be(0),
+  );
   expect(probe(mm)).toMatchObject({ format: "tiff", width: 70000, height: 300 });
-  const ii = bytes(tiffLE([[0x0100, 640], [0x0101, 480]]));
+  const ii = bytes(
+    tiffLE([
+      [0x0100, 640],
+      [0x0101, 480],
+    ]),
+  );
   expect(probe(ii)).toMatchObject({ format: "tiff", width: 640, height: 480 });
 });
 
 test("WebP: VP8L and VP8X (an EXIF chunk does not change the stored size)", () => {
-  const w = 1000, h = 20;
+  const w = 1000,
+    h = 20;
   const bits = (w - 1) | ((h - 1) << 14);
   const vp8l = bytes(ascii("RIFF"), u32le(30), ascii("WEBPVP8L"), u32le(10), [0x2f], u32le(bits), [0, 0, 0, 0, 0]);
   expect(probe(vp8l)).toMatchObject({ format: "webp", width: 1000, height: 20 });
   const exif = tiffLE([[0x0112, 6]]);
-  const vp8x = bytes(ascii("RIFF"), u32le(0), ascii("WEBPVP8X"), u32le(10), [0x08, 0, 0, 0], [0x3f, 0x1f, 0], [0xdf, 0x0e, 0],
-    ascii("EXIF"), u32le(exif.length), exif);
+  const vp8x = bytes(
+    ascii("RIFF"),
+    u32le(0),
+    ascii("WEBPVP8X"),
+    u32le(10),
+    [0x08, 0, 0, 0],
+    [0x3f, 0x1f, 0],
+    [0xdf, 0x0e, 0],
+    ascii("EXIF"),
+    u32le(exif.length),
+    exif,
+  );
   expect(probe(vp8x)).toMatchObject({ format: "webp", width: 8000, height: 3808 });
 });
 
 test("GIF, BMP (both header kinds, top-down) and ICO (largest entry, PNG-sized)", () => {
-  expect(probe(bytes(ascii("GIF89a"), u16le(640), u16le(48), [0, 0, 0]))).toMatchObject({ format: "gif", width: 640, height: 48 });
-  const bmp = bytes(ascii("BM"), u32le(0), u32le(0), u32le(54), u32le(40), u32le(800), u32le(-600 >>> 0), u16le(1), u16le(24));
+  expect(probe(bytes(ascii("GIF89a"), u16le(640), u16le(48), [0, 0, 0]))).toMatchObject({
+    format: "gif",
+    width: 640,
+    height: 48,
+  });
+  const bmp = bytes(
+    ascii("BM"),
+    u32le(0),
+    u32le(0),
+    u32le(54),
+    u32le(40),
+    u32le(800),
+    u32le(-600 >>> 0),
+    u16le(1),
+    u16le(24),
+  );
   expect(probe(bmp)).toMatchObject({ format: "bmp", mime: "image/bmp", width: 800, height: 600 });
   const core = bytes(ascii("BM"), u32le(0), u32le(0), u32le(26), u32le(12), u16le(32), u16le(16), u16le(1), u16le(24));
   expect(probe(core)).toMatchObject({ format: "bmp", width: 32, height: 16 });
   const png = bytes([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], u32be(13), ascii("IHDR"), u32be(512), u32be(384));
-  const ico = bytes([0, 0, 1, 0], u16le(2),
-    [16, 16, 0, 0], u16le(1), u16le(32), u32le(100), u32le(1000),
-    [0, 0, 0, 0], u16le(1), u16le(32), u32le(png.length), u32le(38), [...png]);
+  const ico = bytes(
+    [0, 0, 1, 0],
+    u16le(2),
+    [16, 16, 0, 0],
+    u16le(1),
+    u16le(32),
+    u32le(100),
+    u32le(1000),
+    [0, 0, 0, 0],
+    u16le(1),
+    u16le(32),
+    u32le(png.length),
+    u32le(38),
+    [...png],
+  );
   expect(probe(ico)).toMatchObject({ format: "ico", width: 512, height: 384 });
 });
 
@@ -153,16 +223,25 @@ const fullBox = (type: string, version: number, ...payload: number[][]) => box(t
 
 function heif(brand: string, props: number[][], primaryProps: number[], itemType = "hvc1"): Uint8Array {
   const ispeSmall = fullBox("ispe", 0, u32be(64), u32be(64));
-  const meta = fullBox("meta", 0,
+  const meta = fullBox(
+    "meta",
+    0,
     fullBox("hdlr", 0, u32be(0), ascii("pict"), u32be(0), u32be(0), u32be(0), [0]),
     fullBox("pitm", 0, u16be(2)),
-    fullBox("iinf", 0, u16be(2),
+    fullBox(
+      "iinf",
+      0,
+      u16be(2),
       fullBox("infe", 2, u16be(1), u16be(0), ascii(itemType), [0]),
-      fullBox("infe", 2, u16be(2), u16be(0), ascii(itemType), [0])),
-    box("iprp",
+      fullBox("infe", 2, u16be(2), u16be(0), ascii(itemType), [0]),
+    ),
+    box(
+      "iprp",
       box("ipco", ispeSmall, ...props),
       // item 1 → property 1 (the small ispe); item 2 (primary) → the listed properties.
-      fullBox("ipma", 0, u32be(2), u16be(1), [1, 0x81], u16be(2), [primaryProps.length], primaryProps)));
+      fullBox("ipma", 0, u32be(2), u16be(1), [1, 0x81], u16be(2), [primaryProps.length], primaryProps),
+    ),
+  );
   return bytes(box("ftyp", ascii(brand), u32be(0), ascii("mif1"), ascii(brand)), meta);
 }
 
@@ -184,8 +263,13 @@ test("HEIF: the primary item's ispe (stored size; irot/imir are the decoder's bu
 const svg = (s: string) => new TextEncoder().encode(s);
 
 test("SVG: prolog, units, viewBox and defaults", () => {
-  expect(probe(svg('\ufeff<?xml version="1.0"?>\n<!-- hi -->\n<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "x" [ <!ENTITY a "b"> ]>\n<svg width="200px" height="100" xmlns="http://www.w3.org/2000/svg"></svg>')))
-    .toMatchObject({ format: "svg", mime: "image/svg+xml", width: 200, height: 100 });
+  expect(
+    probe(
+      svg(
+        '\ufeff<?xml version="1.0"?>\n<!-- hi -->\n<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "x" [ <!ENTITY a "b"> ]>\n<svg width="200px" height="100" xmlns="http://www.w3.org/2000/svg"></svg>',
+      ),
+    ),
+  ).toMatchObject({ format: "svg", mime: "image/svg+xml", width: 200, height: 100 });
   expect(probe(svg('<svg width="50%" viewBox="0 0 40 20"/>'))).toMatchObject({ width: 40, height: 20 });
   expect(probe(svg('<svg width="80" viewBox="0,0,40,20">'))).toMatchObject({ width: 80, height: 40 });
   expect(probe(svg('<svg height="10em" data-x=">">'))).toMatchObject({ width: 300, height: 150 });
@@ -202,7 +286,11 @@ test("JPEG XL codestream header", () => {
   const cs = [0xff, 0x0a];
   for (let i = 0; i < 3; i++, bits >>>= 8) cs.push(bits & 255);
   expect(probe(bytes(cs))).toMatchObject({ format: "jxl", width: 128, height: 64 });
-  const container = bytes(box("JXL ", [0x0d, 0x0a, 0x87, 0x0a]), box("ftyp", ascii("jxl "), u32be(0), ascii("jxl ")), box("jxlc", cs));
+  const container = bytes(
+    box("JXL ", [0x0d, 0x0a, 0x87, 0x0a]),
+    box("ftyp", ascii("jxl "), u32be(0), ascii("jxl ")),
+    box("jxlc", cs),
+  );
   expect(probe(container)).toMatchObject({ format: "jxl", width: 128, height: 64 });
 });
 
@@ -214,16 +302,38 @@ test("garbage is not an image", () => {
 });
 
 test("QOI, netpbm (text sizes with comments, PAM), Radiance HDR and TGA headers", () => {
-  expect(probe(bytes(ascii("qoif"), u32be(640), u32be(480), [4, 0]))).toMatchObject({ format: "qoi", mime: "image/qoi", width: 640, height: 480 });
+  expect(probe(bytes(ascii("qoif"), u32be(640), u32be(480), [4, 0]))).toMatchObject({
+    format: "qoi",
+    mime: "image/qoi",
+    width: 640,
+    height: 480,
+  });
   expect(probe(bytes(ascii("qoif"), u32be(640), u32be(480), [5, 0]))).toBeNull();
   const text = (s: string) => new TextEncoder().encode(s);
-  expect(probe(text("P6\n# made by hand\n 320 200\n255\n"))).toMatchObject({ format: "pnm", mime: "image/x-portable-pixmap", width: 320, height: 200 });
+  expect(probe(text("P6\n# made by hand\n 320 200\n255\n"))).toMatchObject({
+    format: "pnm",
+    mime: "image/x-portable-pixmap",
+    width: 320,
+    height: 200,
+  });
   expect(probe(text("P5 7 9 255 "))).toMatchObject({ mime: "image/x-portable-graymap", width: 7, height: 9 });
-  expect(probe(text("P7\nWIDTH 30\nHEIGHT 20\nDEPTH 4\nMAXVAL 255\nTUPLTYPE RGB_ALPHA\nENDHDR\n"))).toMatchObject({ mime: "image/x-portable-arbitrarymap", width: 30, height: 20 });
+  expect(probe(text("P7\nWIDTH 30\nHEIGHT 20\nDEPTH 4\nMAXVAL 255\nTUPLTYPE RGB_ALPHA\nENDHDR\n"))).toMatchObject({
+    mime: "image/x-portable-arbitrarymap",
+    width: 30,
+    height: 20,
+  });
   expect(probe(text("P6\nabc def\n"))).toBeNull();
-  expect(probe(text("#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 100 +X 250\n"))).toMatchObject({ format: "hdr", width: 250, height: 100 });
+  expect(probe(text("#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 100 +X 250\n"))).toMatchObject({
+    format: "hdr",
+    width: 250,
+    height: 100,
+  });
   expect(probe(text("#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n"))).toBeNull();
-  const tga = (type: number, mapType: number, depth: number, descriptor = 8) => bytes([0, mapType, type], [0, 0, 0, 0, mapType ? 24 : 0], u16le(0), u16le(0), u16le(300), u16le(150), [depth, descriptor]);
+  const tga = (type: number, mapType: number, depth: number, descriptor = 8) =>
+    bytes([0, mapType, type], [0, 0, 0, 0, mapType ? 24 : 0], u16le(0), u16le(0), u16le(300), u16le(150), [
+      depth,
+      descriptor,
+    ]);
   expect(probe(tga(10, 0, 32))).toMatchObject({ format: "tga", mime: "image/x-tga", width: 300, height: 150 });
   expect(probe(tga(1, 1, 8, 0))).toMatchObject({ format: "tga" });
   expect(probe(tga(1, 0, 8))).toBeNull(); // colour-mapped without a map

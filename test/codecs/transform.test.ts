@@ -26,7 +26,10 @@ test("cover fills the box exactly", async () => {
 });
 
 test("contain pads to the exact box with the background", async () => {
-  const r = await pool.transform(flowers, spec({ width: 200, height: 200, fit: "contain", background: [255, 0, 0, 255] }));
+  const r = await pool.transform(
+    flowers,
+    spec({ width: 200, height: 200, fit: "contain", background: [255, 0, 0, 255] }),
+  );
   const d = await decode(r.data);
   expect([d.width, d.height]).toEqual([200, 200]);
   // 1920×1080 → 200×113, centred: 43 rows of padding above and 44 below.
@@ -88,16 +91,28 @@ test("crop cuts a region of the upright source before resizing", async () => {
   expect([d.width, d.height]).toEqual([30, 30]);
   expect(d.px(15, 15).slice(0, 3)).toEqual([0, 0, 255]);
   // Crop combines with JPEG shrink-on-load: the region is mapped onto the shrunk decode.
-  const j = await pool.transform(flowers, spec({ crop: { left: 960, top: 0, width: 960, height: 1080 }, width: 100, format: "jpeg" }));
-  const whole = await decode((await pool.transform(flowers, spec({ width: 200, height: 113, fit: "fill", format: "png" }))).data);
+  const j = await pool.transform(
+    flowers,
+    spec({ crop: { left: 960, top: 0, width: 960, height: 1080 }, width: 100, format: "jpeg" }),
+  );
+  const whole = await decode(
+    (await pool.transform(flowers, spec({ width: 200, height: 113, fit: "fill", format: "png" }))).data,
+  );
   const right = await decode(j.data);
   expect([right.width, right.height]).toEqual([100, 113]);
   // The crop's left column resembles the middle of the whole image.
-  const a = right.px(2, 56), b = whole.px(102, 56);
+  const a = right.px(2, 56),
+    b = whole.px(102, 56);
   expect(Math.abs(a[0]! - b[0]!) + Math.abs(a[1]! - b[1]!) + Math.abs(a[2]! - b[2]!)).toBeLessThan(90);
 });
 
-const FORMATS: [OutputFormat, string][] = [["webp", "webp"], ["avif", "heif"], ["jpeg", "jpeg"], ["png", "png"], ["gif", "gif"]];
+const FORMATS: [OutputFormat, string][] = [
+  ["webp", "webp"],
+  ["avif", "heif"],
+  ["jpeg", "jpeg"],
+  ["png", "png"],
+  ["gif", "gif"],
+];
 
 test("every output format decodes back at the reported size", async () => {
   const src = fixture("with-alpha.png"); // 256×192, small enough for AVIF
@@ -105,7 +120,12 @@ test("every output format decodes back at the reported size", async () => {
     const r = await pool.transform(src, spec({ width: 120, format, quality: 70 }));
     expect({ format, w: r.width, h: r.height, f: r.format }).toEqual({ format, w: 120, h: 90, f: format });
     const meta = await sharp(r.data).metadata();
-    expect({ format, got: meta.format as string, w: meta.width, h: meta.height }).toEqual({ format, got: sharpName, w: 120, h: 90 });
+    expect({ format, got: meta.format as string, w: meta.width, h: meta.height }).toEqual({
+      format,
+      got: sharpName,
+      w: 120,
+      h: 90,
+    });
     expect(r.mime).toBe(probe(r.data)!.mime);
   }
   // sharp's prebuilt libvips cannot read JPEG XL: the header is checked by probe instead.
@@ -140,8 +160,12 @@ test("EXIF orientations come out upright", async () => {
     expect(meanDiff(d, ref)).toBeLessThan(8);
   }
   // Through shrink-on-load and a resize, too.
-  const small6 = await decode((await pool.transform(fixture("Landscape_6.jpg"), spec({ width: 150, format: "png" }))).data);
-  const small1 = await decode((await pool.transform(fixture("Landscape_1.jpg"), spec({ width: 150, format: "png" }))).data);
+  const small6 = await decode(
+    (await pool.transform(fixture("Landscape_6.jpg"), spec({ width: 150, format: "png" }))).data,
+  );
+  const small1 = await decode(
+    (await pool.transform(fixture("Landscape_1.jpg"), spec({ width: 150, format: "png" }))).data,
+  );
   expect([small6.width, small6.height]).toEqual([150, 113]);
   expect(meanDiff(small6, small1)).toBeLessThan(8);
   const p5 = await decode((await pool.transform(fixture("Portrait_5.jpg"), spec({ format: "png" }))).data);
@@ -166,7 +190,9 @@ test("alpha is kept in WebP, PNG and AVIF, and flattened for JPEG", async () => 
   for (const v of white.px(8, 16)) expect(v).toBeGreaterThan(245);
   expect(white.px(56, 16)[2]).toBeGreaterThan(200);
   expect(white.px(56, 16)[0]).toBeLessThan(40);
-  const black = await decode((await pool.transform(src, spec({ format: "jpeg", quality: 95, background: [0, 0, 0, 255] }))).data);
+  const black = await decode(
+    (await pool.transform(src, spec({ format: "jpeg", quality: 95, background: [0, 0, 0, 255] }))).data,
+  );
   for (const v of black.px(8, 16)) expect(v).toBeLessThan(10);
   // Real files: RGBA PNG and WebP with alpha, 16-bit grey with alpha.
   for (const name of ["with-alpha.png", "5_webp_a.webp", "16-bit-grey-alpha.png"]) {
@@ -178,7 +204,9 @@ test("alpha is kept in WebP, PNG and AVIF, and flattened for JPEG", async () => 
 test("resizing with alpha does not bleed transparent colour into edges", async () => {
   // Transparent *black* around an opaque white square: without premultiplication the
   // downscaled edge pixels turn grey.
-  const src = await makePng(200, 200, (x, y) => (x >= 50 && x < 150 && y >= 50 && y < 150 ? [255, 255, 255, 255] : [0, 0, 0, 0]));
+  const src = await makePng(200, 200, (x, y) =>
+    x >= 50 && x < 150 && y >= 50 && y < 150 ? [255, 255, 255, 255] : [0, 0, 0, 0],
+  );
   const d = await decode((await pool.transform(src, spec({ width: 37, format: "png" }))).data);
   for (let x = 0; x < 37; x++) {
     const [r, , , a] = d.px(x, 18);
@@ -201,7 +229,9 @@ test("colour: CMYK, P3, ProPhoto and 16-bit sources come out as 8-bit sRGB", asy
   expect(p3.px(4, 4)[0]).toBeGreaterThan(252);
   // 16-bit grey + alpha: alpha must survive the depth change (not collapse to ~0).
   const g16 = await decode((await pool.transform(fixture("16-bit-grey-alpha.png"), spec({ format: "png" }))).data);
-  const ref = await decode(new Uint8Array(await sharp(fixture("16-bit-grey-alpha.png")).toColourspace("srgb").png().toBuffer()));
+  const ref = await decode(
+    new Uint8Array(await sharp(fixture("16-bit-grey-alpha.png")).toColourspace("srgb").png().toBuffer()),
+  );
   expect(g16.channels).toBe(4);
   expect(meanDiff(g16, ref)).toBeLessThan(2);
   // Greyscale JPEG and 1-bit TIFF decode and convert.
@@ -215,7 +245,9 @@ test("metadata is stripped unless asked for", async () => {
   const src = fixture("Landscape_1.jpg");
   const stripped = await sharp((await pool.transform(src, spec({ width: 100, format: "jpeg" }))).data).metadata();
   expect(stripped.exif).toBeUndefined();
-  const kept = await sharp((await pool.transform(src, spec({ width: 100, format: "jpeg", keepMetadata: true }))).data).metadata();
+  const kept = await sharp(
+    (await pool.transform(src, spec({ width: 100, format: "jpeg", keepMetadata: true }))).data,
+  ).metadata();
   expect(kept.exif).toBeDefined();
   // Orientation was applied, so the kept EXIF must not ask for it again.
   expect(kept.orientation ?? 1).toBe(1);
@@ -243,7 +275,11 @@ test("SVG is rasterised at the target size; animations stay animated in WebP and
   expect([d.width, d.height, svg.format]).toEqual([256, 256, "png"]);
   expect(d.px(128, 128).slice(0, 3)).toEqual([255, 20, 147]); // deeppink, crisp at 32× the intrinsic size
   expect(d.px(2, 2)[3]).toBe(0);
-  for (const [name, pages] of [["animated-loop-3.gif", 10], ["animated-loop-3.webp", 10], ["big-height.webp", 97]] as const) {
+  for (const [name, pages] of [
+    ["animated-loop-3.gif", 10],
+    ["animated-loop-3.webp", 10],
+    ["big-height.webp", 97],
+  ] as const) {
     const r = await pool.transform(fixture(name), spec({ width: 10, format: "webp" }));
     const m = await sharp(r.data).metadata();
     expect({ name, pages: m.pages ?? 1, w: m.width }).toEqual({ name, pages, w: 10 });
@@ -265,10 +301,12 @@ test("large AVIF requests fall back to WebP", async () => {
   expect((await sharp(r.data).metadata()).format).toBe("webp");
 }, 20_000);
 
-
 test("broken input is invalid_image, for transform and inspect", async () => {
   for (const name of ["corrupt-header.jpg", "truncated.jpg", "truncated.png", "README.md"]) {
-    expect({ name, code: await codeOf(pool.transform(fixture(name), spec({ width: 100 }))) }).toEqual({ name, code: "invalid_image" });
+    expect({ name, code: await codeOf(pool.transform(fixture(name), spec({ width: 100 }))) }).toEqual({
+      name,
+      code: "invalid_image",
+    });
     expect({ name, code: await codeOf(pool.inspect(fixture(name))) }).toEqual({ name, code: "invalid_image" });
   }
   // A valid header followed by garbage gets past probe and fails in the decoder.
@@ -285,11 +323,27 @@ test("pixel limit refuses before decoding", async () => {
 });
 
 test("inspect: upright size, alpha, pages and dominant colour", async () => {
-  expect(await pool.inspect(fixture("Landscape_6.jpg"))).toMatchObject({ format: "jpeg", width: 600, height: 450, hasAlpha: false, pages: 1 });
-  expect(await pool.inspect(fixture("animated-loop-3.gif"))).toMatchObject({ format: "gif", width: 370, height: 285, pages: 10 });
+  expect(await pool.inspect(fixture("Landscape_6.jpg"))).toMatchObject({
+    format: "jpeg",
+    width: 600,
+    height: 450,
+    hasAlpha: false,
+    pages: 1,
+  });
+  expect(await pool.inspect(fixture("animated-loop-3.gif"))).toMatchObject({
+    format: "gif",
+    width: 370,
+    height: 285,
+    pages: 10,
+  });
   expect(await pool.inspect(fixture("5_webp_a.webp"))).toMatchObject({ format: "webp", hasAlpha: true });
   expect(await pool.inspect(fixture("pitm.avif"))).toMatchObject({ format: "avif", width: 4096, height: 800 });
-  expect(await pool.inspect(fixture("check.svg"))).toMatchObject({ format: "svg", width: 100, height: 100, hasAlpha: true });
+  expect(await pool.inspect(fixture("check.svg"))).toMatchObject({
+    format: "svg",
+    width: 100,
+    height: 100,
+    hasAlpha: true,
+  });
   const red = await makePng(40, 40, (x) => (x < 30 ? [200, 10, 10, 255] : [10, 200, 10, 255]));
   expect((await pool.inspect(red)).dominantColor).toBe("c80a0a");
   // Transparent pixels do not count, whatever colour they hide.

@@ -33,10 +33,18 @@ describe("first start", () => {
 
     // Cross-site: refused, and the link is not used up.
     const token = new URL(link).hash.slice(1);
-    const evil = await fetch(`${s.url}/auth/setup`, { method: "POST", headers: { "content-type": "application/json", origin: "http://evil.example" }, body: JSON.stringify({ token, password: PASSWORD }) });
+    const evil = await fetch(`${s.url}/auth/setup`, {
+      method: "POST",
+      headers: { "content-type": "application/json", origin: "http://evil.example" },
+      body: JSON.stringify({ token, password: PASSWORD }),
+    });
     expect(evil.status).toBe(403);
     // Too short: refused, and the link still works.
-    const short = await fetch(`${s.url}/auth/setup`, { method: "POST", headers: { "content-type": "application/json", origin: s.url }, body: JSON.stringify({ token, password: "short" }) });
+    const short = await fetch(`${s.url}/auth/setup`, {
+      method: "POST",
+      headers: { "content-type": "application/json", origin: s.url },
+      body: JSON.stringify({ token, password: "short" }),
+    });
     expect(short.status).toBe(400);
 
     const r = await setUp(s, PASSWORD);
@@ -58,17 +66,28 @@ describe("sessions are principals of the public API", () => {
     expect(list.status).toBe(200);
     expect(await list.json()).toMatchObject({ images: [] });
     const session = await (await asBrowser(s, admin, "/auth/session")).json();
-    expect(session).toMatchObject({ user: { username: "admin", role: "admin" }, csrf_token: admin.csrf, has_password: true });
+    expect(session).toMatchObject({
+      user: { username: "admin", role: "admin" },
+      csrf_token: admin.csrf,
+      has_password: true,
+    });
 
     const jpg = await makeImage(320, 200, "jpg");
     const fd = form({ file: { bytes: jpg, filename: "cat.jpg", type: "image/jpeg" } });
-    const up = await fetch(`${s.url}/api/v1/images`, { method: "POST", body: fd, headers: { cookie: admin.cookie, origin: s.url, "x-csrf-token": admin.csrf } });
+    const up = await fetch(`${s.url}/api/v1/images`, {
+      method: "POST",
+      body: fd,
+      headers: { cookie: admin.cookie, origin: s.url, "x-csrf-token": admin.csrf },
+    });
     expect(up.status).toBe(201);
     const img = (await up.json()) as { id: string };
     // The img.pro dialect and Imgwire's mount accept the same session.
     expect((await asBrowser(s, admin, `/v1/media/${img.id}`)).status).toBe(200);
     expect((await asBrowser(s, admin, "/imgwire/api/v1/cors_origins/")).status).toBe(200);
-    const tagged = await asBrowser(s, admin, "/v1/media/batch", { method: "PATCH", json: { ids: [img.id], tags: ["cats"], tag_mode: "add" } });
+    const tagged = await asBrowser(s, admin, "/v1/media/batch", {
+      method: "PATCH",
+      json: { ids: [img.id], tags: ["cats"], tag_mode: "add" },
+    });
     expect(tagged.status).toBe(200);
     expect((await (await asBrowser(s, admin, "/api/v1/images?tag=cats")).json()).images).toHaveLength(1);
   });
@@ -76,13 +95,28 @@ describe("sessions are principals of the public API", () => {
   test("cross-site requests with the cookie are refused: bad Origin, no Origin, no or wrong CSRF token", async () => {
     const body = { name: "sneaky", params: { w: 10 } };
     const tries = [
-      await asBrowser(s, admin, "/api/v1/settings/presets", { method: "POST", json: body, origin: "http://evil.example" }),
+      await asBrowser(s, admin, "/api/v1/settings/presets", {
+        method: "POST",
+        json: body,
+        origin: "http://evil.example",
+      }),
       await asBrowser(s, admin, "/api/v1/settings/presets", { method: "POST", json: body, origin: null }),
       await asBrowser(s, admin, "/api/v1/settings/presets", { method: "POST", json: body, csrf: null }),
       await asBrowser(s, admin, "/api/v1/settings/presets", { method: "POST", json: body, csrf: "x".repeat(43) }),
       // What a cross-site HTML form sends: a form body, a foreign Origin, no custom header.
-      await fetch(`${s.url}/api/v1/settings/api-keys`, { method: "POST", headers: { cookie: admin.cookie, origin: "http://evil.example", "content-type": "application/x-www-form-urlencoded" }, body: "name=pwned" }),
-      await fetch(`${s.url}/auth/logout`, { method: "POST", headers: { cookie: admin.cookie, origin: "http://evil.example" } }).then(async (r) => {
+      await fetch(`${s.url}/api/v1/settings/api-keys`, {
+        method: "POST",
+        headers: {
+          cookie: admin.cookie,
+          origin: "http://evil.example",
+          "content-type": "application/x-www-form-urlencoded",
+        },
+        body: "name=pwned",
+      }),
+      await fetch(`${s.url}/auth/logout`, {
+        method: "POST",
+        headers: { cookie: admin.cookie, origin: "http://evil.example" },
+      }).then(async (r) => {
         // Logout is harmless, but a cross-site one must not end the session either.
         return new Response(null, { status: (await asBrowser(s, admin, "/auth/session")).status === 200 ? 403 : 500 });
       }),
@@ -96,7 +130,11 @@ describe("sessions are principals of the public API", () => {
     // The same request from our own page works.
     expect((await asBrowser(s, admin, "/api/v1/settings/presets", { method: "POST", json: body })).status).toBe(201);
     // A cross-site sign-in (login CSRF) is refused before the password is even checked.
-    const login = await fetch(`${s.url}/auth/login`, { method: "POST", headers: { "content-type": "application/json", origin: "http://evil.example" }, body: JSON.stringify({ username: "admin", password: PASSWORD }) });
+    const login = await fetch(`${s.url}/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json", origin: "http://evil.example" },
+      body: JSON.stringify({ username: "admin", password: PASSWORD }),
+    });
     expect(login.status).toBe(403);
   });
 
@@ -153,28 +191,49 @@ describe("sign-in back-off", () => {
     // The account itself is not blocked from elsewhere.
     expect((await signIn(s, "admin", PASSWORD, from("198.51.100.10"))).res.status).toBe(200);
     // Bad API keys count the same way.
-    const key = await fetch(`${s.url}/auth/login`, { method: "POST", headers: { "content-type": "application/json", origin: s.url, ...ip }, body: JSON.stringify({ api_key: `imgsrc_${"x".repeat(49)}` }) });
+    const key = await fetch(`${s.url}/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json", origin: s.url, ...ip },
+      body: JSON.stringify({ api_key: `imgsrc_${"x".repeat(49)}` }),
+    });
     expect(key.status).toBe(429);
   });
 });
 
 describe("sign-in with an API key, revocation, expiry", () => {
   test("a key opens a session with the key's scopes", async () => {
-    const made = await (await s.api("/api/v1/settings/api-keys", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "kiosk", scopes: ["read"] }) })).json();
-    const res = await fetch(`${s.url}/auth/login`, { method: "POST", headers: { "content-type": "application/json", origin: s.url, ...from("192.0.2.7") }, body: JSON.stringify({ api_key: made.key }) });
+    const made = await (
+      await s.api("/api/v1/settings/api-keys", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ name: "kiosk", scopes: ["read"] }),
+      })
+    ).json();
+    const res = await fetch(`${s.url}/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json", origin: s.url, ...from("192.0.2.7") },
+      body: JSON.stringify({ api_key: made.key }),
+    });
     expect(res.status).toBe(200);
     const body = await res.json();
     const kiosk = { cookie: sessionCookie(res)!, csrf: body.csrf_token };
     expect(body.scopes).toEqual(["read"]);
     expect((await asBrowser(s, kiosk, "/api/v1/images")).status).toBe(200);
-    const write = await asBrowser(s, kiosk, "/api/v1/settings/presets", { method: "POST", json: { name: "nope", params: { w: 1 } } });
+    const write = await asBrowser(s, kiosk, "/api/v1/settings/presets", {
+      method: "POST",
+      json: { name: "nope", params: { w: 1 } },
+    });
     expect(write.status).toBe(403);
   });
 
   test("sessions are listed and revocable; a revoked or signed-out cookie is a 401", async () => {
     const a = await signIn(s, "admin", PASSWORD, from("192.0.2.20"));
     const b = await signIn(s, "admin", PASSWORD, from("192.0.2.21"));
-    const list = (await (await asBrowser(s, a, "/auth/sessions")).json()).sessions as { id: string; current: boolean; ip: string }[];
+    const list = (await (await asBrowser(s, a, "/auth/sessions")).json()).sessions as {
+      id: string;
+      current: boolean;
+      ip: string;
+    }[];
     expect(list.filter((x) => x.current)).toHaveLength(1);
     const other = list.find((x) => x.ip === "192.0.2.21")!;
     expect((await asBrowser(s, a, `/auth/sessions/${other.id}`, { method: "DELETE" })).status).toBe(200);
@@ -191,8 +250,13 @@ describe("sign-in with an API key, revocation, expiry", () => {
   test("a password changes only from a session that knows the current one; the other sessions end", async () => {
     const here = await signIn(s, "admin", PASSWORD, from("192.0.2.50"));
     const there = await signIn(s, "admin", PASSWORD, from("192.0.2.51"));
-    const change = (who: Browserish, current: string, next: string) => asBrowser(s, who, "/auth/password", { method: "POST", json: { current_password: current, new_password: next } });
-    const withKey = await s.api("/auth/password", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ current_password: PASSWORD, new_password: "taken over by a key" }) });
+    const change = (who: Browserish, current: string, next: string) =>
+      asBrowser(s, who, "/auth/password", { method: "POST", json: { current_password: current, new_password: next } });
+    const withKey = await s.api("/auth/password", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ current_password: PASSWORD, new_password: "taken over by a key" }),
+    });
     expect(withKey.status).toBe(403);
     expect((await change(here, "not the password", "another long one")).status).toBe(403);
     expect((await change(here, PASSWORD, "short")).status).toBe(400);
@@ -226,17 +290,29 @@ describe("sign-in with an API key, revocation, expiry", () => {
 
 describe("sign-up and the CLI", () => {
   test("open registration: a sign-up page creates a free, unverified account and signs it in", async () => {
-    const res = await fetch(`${s.url}/auth/signup`, { method: "POST", headers: { "content-type": "application/json", origin: s.url }, body: JSON.stringify({ username: "newbie", email: "new@example.com", password: "a very long password" }) });
+    const res = await fetch(`${s.url}/auth/signup`, {
+      method: "POST",
+      headers: { "content-type": "application/json", origin: s.url },
+      body: JSON.stringify({ username: "newbie", email: "new@example.com", password: "a very long password" }),
+    });
     expect(res.status).toBe(201);
     const body = await res.json();
     expect(body.user).toMatchObject({ username: "newbie", plan: "free", verified: false, role: "user" });
     const who = { cookie: sessionCookie(res)!, csrf: body.csrf_token };
     expect((await (await asBrowser(s, who, "/api/v1/usage")).json()).plan).toBe("free");
-    const dup = await fetch(`${s.url}/auth/signup`, { method: "POST", headers: { "content-type": "application/json", origin: s.url }, body: JSON.stringify({ username: "newbie", password: "a very long password" }) });
+    const dup = await fetch(`${s.url}/auth/signup`, {
+      method: "POST",
+      headers: { "content-type": "application/json", origin: s.url },
+      body: JSON.stringify({ username: "newbie", password: "a very long password" }),
+    });
     expect(dup.status).toBe(409);
     const closed = await startServer();
     try {
-      const r = await fetch(`${closed.url}/auth/signup`, { method: "POST", headers: { "content-type": "application/json", origin: closed.url }, body: JSON.stringify({ username: "x2", password: "a very long password" }) });
+      const r = await fetch(`${closed.url}/auth/signup`, {
+        method: "POST",
+        headers: { "content-type": "application/json", origin: closed.url },
+        body: JSON.stringify({ username: "x2", password: "a very long password" }),
+      });
       expect(r.status).toBe(403);
     } finally {
       await closed.stop();
@@ -247,8 +323,13 @@ describe("sign-up and the CLI", () => {
     const before = await signIn(s, "newbie", "a very long password", from("192.0.2.40"));
     expect(before.res.status).toBe(200);
     const cli = (args: string[], stdin?: string) =>
-      Bun.spawnSync([process.execPath, join(ROOT, "src/main.ts"), "users", "passwd", ...args, "--data-dir", s.dataDir], { stdin: stdin ? new TextEncoder().encode(stdin) : undefined, stdout: "pipe", stderr: "pipe" });
-    const help = Bun.spawnSync([process.execPath, join(ROOT, "src/main.ts"), "users", "passwd", "--help"], { stdout: "pipe" });
+      Bun.spawnSync(
+        [process.execPath, join(ROOT, "src/main.ts"), "users", "passwd", ...args, "--data-dir", s.dataDir],
+        { stdin: stdin ? new TextEncoder().encode(stdin) : undefined, stdout: "pipe", stderr: "pipe" },
+      );
+    const help = Bun.spawnSync([process.execPath, join(ROOT, "src/main.ts"), "users", "passwd", "--help"], {
+      stdout: "pipe",
+    });
     expect(help.exitCode).toBe(0);
     expect(help.stdout.toString()).toContain("--link");
     const set = cli(["newbie"], "the new long password\n");
@@ -263,7 +344,11 @@ describe("sign-up and the CLI", () => {
     const url = link.stdout.toString().trim();
     expect(url).toStartWith(`${s.url}/setup#`);
     const token = new URL(url).hash.slice(1);
-    const used = await fetch(`${s.url}/auth/setup`, { method: "POST", headers: { "content-type": "application/json", origin: s.url }, body: JSON.stringify({ token, password: "chosen in the browser" }) });
+    const used = await fetch(`${s.url}/auth/setup`, {
+      method: "POST",
+      headers: { "content-type": "application/json", origin: s.url },
+      body: JSON.stringify({ token, password: "chosen in the browser" }),
+    });
     expect(used.status).toBe(200);
     expect((await used.json()).user.username).toBe("newbie");
   });

@@ -22,11 +22,25 @@ test("web/dist/bundle.ts is fresh: npm run build:web reproduces it", async () =>
 }, 60_000);
 
 test("every page route serves the same HTML, whose script and stylesheet are served from the binary's bundle", async () => {
-  const pages = ["/", "/login", "/setup", "/library", "/library?tag=x", "/image/0192", "/keys", "/usage", "/environments"];
+  const pages = [
+    "/",
+    "/login",
+    "/setup",
+    "/library",
+    "/library?tag=x",
+    "/image/0192",
+    "/keys",
+    "/usage",
+    "/environments",
+  ];
   let html = "";
   for (const p of pages) {
     const res = await fetch(s.url + p);
-    expect({ p, status: res.status, type: res.headers.get("content-type") }).toEqual({ p, status: 200, type: "text/html; charset=UTF-8" });
+    expect({ p, status: res.status, type: res.headers.get("content-type") }).toEqual({
+      p,
+      status: 200,
+      type: "text/html; charset=UTF-8",
+    });
     expect(res.headers.get("content-security-policy")).toContain("script-src 'self'");
     expect(res.headers.get("cache-control")).toBe("no-store");
     html = await res.text();

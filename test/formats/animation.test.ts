@@ -13,7 +13,13 @@ import { snapshot } from "../helpers/store.ts";
 
 let pool: CodecPool;
 beforeAll(async () => {
-  pool = new CodecPool({ size: 1, maxQueue: 8, jobTimeoutMs: 60_000, maxSourcePixels: 50_000_000, maxAnimationFrames: 200 });
+  pool = new CodecPool({
+    size: 1,
+    maxQueue: 8,
+    jobTimeoutMs: 60_000,
+    maxSourcePixels: 50_000_000,
+    maxAnimationFrames: 200,
+  });
   await pool.start();
 });
 afterAll(() => pool?.close());
@@ -26,12 +32,21 @@ async function frames(bytes: Uint8Array, width?: number) {
   const { data, info } = await img.ensureAlpha().raw().toBuffer({ resolveWithObject: true });
   const h = info.height / (meta.pages ?? 1);
   const size = info.width * h * 4;
-  return { meta, width: info.width, height: h, frames: Array.from({ length: meta.pages ?? 1 }, (_, i) => new Uint8Array(data.buffer, data.byteOffset + i * size, size)) };
+  return {
+    meta,
+    width: info.width,
+    height: h,
+    frames: Array.from(
+      { length: meta.pages ?? 1 },
+      (_, i) => new Uint8Array(data.buffer, data.byteOffset + i * size, size),
+    ),
+  };
 }
 
 function meanDiff(a: Uint8Array, b: Uint8Array): number {
   let sum = 0;
-  for (let i = 0; i < a.length; i += 4) for (let c = 0; c < 3; c++) sum += Math.abs(a[i + c]! - b[i + c]!) * (a[i + 3]! / 255);
+  for (let i = 0; i < a.length; i += 4)
+    for (let c = 0; c < 3; c++) sum += Math.abs(a[i + c]! - b[i + c]!) * (a[i + 3]! / 255);
   return sum / ((a.length / 4) * 3);
 }
 
@@ -50,7 +65,11 @@ for (const name of ["animated-loop-3.gif", "animated-loop-3.webp"]) {
       // Each frame matches the same source frame resized by sharp (native libvips).
       const ref = await frames(src, 200);
       expect(ref.frames.length).toBe(10);
-      for (let i = 0; i < 10; i++) expect({ i, diff: meanDiff(got.frames[i]!, ref.frames[i]!) < (format === "gif" ? 14 : 8) }).toEqual({ i, diff: true });
+      for (let i = 0; i < 10; i++)
+        expect({ i, diff: meanDiff(got.frames[i]!, ref.frames[i]!) < (format === "gif" ? 14 : 8) }).toEqual({
+          i,
+          diff: true,
+        });
       // Deterministic (the miscompile showed as drifting output from one encode to the next).
       const again = await pool.transform(src, spec({ width: 200, fit: "inside", format, quality: 90 }));
       expect(Buffer.from(again.data).equals(Buffer.from(out.data))).toBe(true);
@@ -60,11 +79,16 @@ for (const name of ["animated-loop-3.gif", "animated-loop-3.webp"]) {
 
 test("cover crop applies to every frame; still outputs take frame 0 or the one asked for", async () => {
   const src = fixture("animated-loop-3.gif");
-  const cover = await frames((await pool.transform(src, spec({ width: 80, height: 80, fit: "cover", format: "webp" }))).data);
+  const cover = await frames(
+    (await pool.transform(src, spec({ width: 80, height: 80, fit: "cover", format: "webp" }))).data,
+  );
   expect([cover.width, cover.height, cover.frames.length]).toEqual([80, 80, 10]);
   const ref = await frames(src);
   const pick = async (frame?: number) => {
-    const r = await pool.transform(src, spec({ width: 370, fit: "inside", format: "png", ...(frame !== undefined && { frame }) }));
+    const r = await pool.transform(
+      src,
+      spec({ width: 370, fit: "inside", format: "png", ...(frame !== undefined && { frame }) }),
+    );
     const m = await sharp(r.data).metadata();
     expect(m.pages ?? 1).toBe(1);
     return new Uint8Array(await sharp(r.data).ensureAlpha().raw().toBuffer());
@@ -76,8 +100,20 @@ test("cover crop applies to every frame; still outputs take frame 0 or the one a
 }, 60_000);
 
 test("frames count toward the pixel limit and the frame cap", async () => {
-  const small = new CodecPool({ size: 1, maxQueue: 2, jobTimeoutMs: 30_000, maxSourcePixels: 370 * 285 * 9, maxAnimationFrames: 200 });
-  const few = new CodecPool({ size: 1, maxQueue: 2, jobTimeoutMs: 30_000, maxSourcePixels: 50_000_000, maxAnimationFrames: 9 });
+  const small = new CodecPool({
+    size: 1,
+    maxQueue: 2,
+    jobTimeoutMs: 30_000,
+    maxSourcePixels: 370 * 285 * 9,
+    maxAnimationFrames: 200,
+  });
+  const few = new CodecPool({
+    size: 1,
+    maxQueue: 2,
+    jobTimeoutMs: 30_000,
+    maxSourcePixels: 50_000_000,
+    maxAnimationFrames: 9,
+  });
   await Promise.all([small.start(), few.start()]);
   try {
     const src = fixture("animated-loop-3.gif");
@@ -100,11 +136,21 @@ describe("over HTTP", () => {
   afterAll(() => s?.stop());
 
   test("native .gif/.webp stay animated, ?frame=N picks one; Imgwire page=N; a 97-frame WebP is over the cap", async () => {
-    const up = (await (await s.api("/api/v1/images", { method: "POST", body: form({ file: { bytes: fixture("animated-loop-3.webp"), filename: "anim.webp" } }) })).json()) as any;
+    const up = (await (
+      await s.api("/api/v1/images", {
+        method: "POST",
+        body: form({ file: { bytes: fixture("animated-loop-3.webp"), filename: "anim.webp" } }),
+      })
+    ).json()) as any;
     for (const ext of ["gif", "webp"]) {
       const res = await fetch(`${s.url}/i/admin/anim.${ext}?w=200`);
       const m = await sharp(new Uint8Array(await res.arrayBuffer()), { animated: true }).metadata();
-      expect({ ext, format: m.format as string, pages: m.pages, w: m.width }).toEqual({ ext, format: ext, pages: 10, w: 200 });
+      expect({ ext, format: m.format as string, pages: m.pages, w: m.width }).toEqual({
+        ext,
+        format: ext,
+        pages: 10,
+        w: 200,
+      });
     }
     const one = await fetch(`${s.url}/i/admin/anim.webp?w=200&frame=3`);
     expect((await sharp(new Uint8Array(await one.arrayBuffer()), { animated: true }).metadata()).pages ?? 1).toBe(1);
@@ -116,16 +162,32 @@ describe("over HTTP", () => {
     const iwOne = await fetch(`${s.url}/imgwire/cdn/admin/anim.webp?width=100&format=png&pg=4`);
     expect(iwOne.headers.get("content-type")).toBe("image/png");
     const ref = await frames(fixture("animated-loop-3.webp"), 100);
-    const px = new Uint8Array(await sharp(new Uint8Array(await iwOne.arrayBuffer())).ensureAlpha().raw().toBuffer());
+    const px = new Uint8Array(
+      await sharp(new Uint8Array(await iwOne.arrayBuffer()))
+        .ensureAlpha()
+        .raw()
+        .toBuffer(),
+    );
     expect(meanDiff(px, ref.frames[4]!)).toBeLessThan(meanDiff(px, ref.frames[0]!));
     // GET reports the frames and alpha read from the file's structure.
     const meta = (await (await s.api(`/api/v1/images/${up.id}`)).json()) as any;
-    expect([meta.metadata.frames, meta.metadata.has_alpha]).toEqual([10, (await sharp(fixture("animated-loop-3.webp")).metadata()).hasAlpha]);
-    const gifUp = (await (await s.api("/api/v1/images", { method: "POST", body: form({ file: { bytes: fixture("animated-loop-3.gif"), filename: "anim-gif.gif" } }) })).json()) as any;
+    expect([meta.metadata.frames, meta.metadata.has_alpha]).toEqual([
+      10,
+      (await sharp(fixture("animated-loop-3.webp")).metadata()).hasAlpha,
+    ]);
+    const gifUp = (await (
+      await s.api("/api/v1/images", {
+        method: "POST",
+        body: form({ file: { bytes: fixture("animated-loop-3.gif"), filename: "anim-gif.gif" } }),
+      })
+    ).json()) as any;
     const gifMeta = (await (await s.api(`/api/v1/images/${gifUp.id}`)).json()) as any;
     expect(gifMeta.metadata.frames).toBe(10);
     const before = snapshot(s.dataDir);
-    const big = await s.api("/api/v1/images", { method: "POST", body: form({ file: { bytes: fixture("big-height.webp"), filename: "big.webp" } }) });
+    const big = await s.api("/api/v1/images", {
+      method: "POST",
+      body: form({ file: { bytes: fixture("big-height.webp"), filename: "big.webp" } }),
+    });
     expect(big.status).toBeGreaterThanOrEqual(400);
     expect(big.status).toBeLessThan(500);
     expect(((await big.json()) as any).error.message).toContain("frames");

@@ -26,7 +26,13 @@ const u16 = (v: number) => [v & 255, (v >> 8) & 255];
 const u32 = (v: number) => [v & 255, (v >>> 8) & 255, (v >>> 16) & 255, (v >>> 24) & 255];
 
 /** A BITMAPINFOHEADER DIB: 24-bit or 32-bit BGR(A), bottom-up unless `topDown`. */
-function dib(rgba: Uint8Array, w: number, h: number, bits: 24 | 32, opts: { topDown?: boolean; icon?: boolean } = {}): number[] {
+function dib(
+  rgba: Uint8Array,
+  w: number,
+  h: number,
+  bits: 24 | 32,
+  opts: { topDown?: boolean; icon?: boolean } = {},
+): number[] {
   const stride = Math.ceil((w * bits) / 32) * 4;
   const rows: number[] = [];
   for (let r = 0; r < h; r++) {
@@ -52,7 +58,21 @@ function dib(rgba: Uint8Array, w: number, h: number, bits: 24 | 32, opts: { topD
     }
   }
   const height = opts.icon ? h * 2 : opts.topDown ? -h : h;
-  return [...u32(40), ...u32(w), ...u32(height >>> 0), ...u16(1), ...u16(bits), ...u32(0), ...u32(rows.length), ...u32(2835), ...u32(2835), ...u32(0), ...u32(0), ...rows, ...mask];
+  return [
+    ...u32(40),
+    ...u32(w),
+    ...u32(height >>> 0),
+    ...u16(1),
+    ...u16(bits),
+    ...u32(0),
+    ...u32(rows.length),
+    ...u32(2835),
+    ...u32(2835),
+    ...u32(0),
+    ...u32(0),
+    ...rows,
+    ...mask,
+  ];
 }
 
 export function bmp(rgba: Uint8Array, w: number, h: number, bits: 24 | 32, topDown = false): Uint8Array {
@@ -60,7 +80,9 @@ export function bmp(rgba: Uint8Array, w: number, h: number, bits: 24 | 32, topDo
   return new Uint8Array([0x42, 0x4d, ...u32(14 + body.length), 0, 0, 0, 0, ...u32(54), ...body]);
 }
 
-export type IcoPart = { png: Uint8Array; width: number; height: number } | { rgba: Uint8Array; width: number; height: number; bits: 24 | 32 };
+export type IcoPart =
+  | { png: Uint8Array; width: number; height: number }
+  | { rgba: Uint8Array; width: number; height: number; bits: 24 | 32 };
 
 export function ico(parts: IcoPart[]): Uint8Array {
   const blobs = parts.map((p) => ("png" in p ? [...p.png] : dib(p.rgba, p.width, p.height, p.bits, { icon: true })));
@@ -68,7 +90,16 @@ export function ico(parts: IcoPart[]): Uint8Array {
   let at = 6 + 16 * parts.length;
   parts.forEach((p, i) => {
     const bits = "png" in p ? 32 : p.bits;
-    dir.push(p.width >= 256 ? 0 : p.width, p.height >= 256 ? 0 : p.height, 0, 0, ...u16(1), ...u16(bits), ...u32(blobs[i]!.length), ...u32(at));
+    dir.push(
+      p.width >= 256 ? 0 : p.width,
+      p.height >= 256 ? 0 : p.height,
+      0,
+      0,
+      ...u16(1),
+      ...u16(bits),
+      ...u32(blobs[i]!.length),
+      ...u32(at),
+    );
     at += blobs[i]!.length;
   });
   return new Uint8Array([...dir, ...blobs.flat()]);
@@ -76,7 +107,15 @@ export function ico(parts: IcoPart[]): Uint8Array {
 
 /** QOI with QOI_OP_RGB(A) and QOI_OP_RUN only: valid, if not small. */
 export function qoi(rgba: Uint8Array, w: number, h: number, channels: 3 | 4): Uint8Array {
-  const out: number[] = [0x71, 0x6f, 0x69, 0x66, ...[w, h].flatMap((v) => [(v >>> 24) & 255, (v >>> 16) & 255, (v >>> 8) & 255, v & 255]), channels, 0];
+  const out: number[] = [
+    0x71,
+    0x6f,
+    0x69,
+    0x66,
+    ...[w, h].flatMap((v) => [(v >>> 24) & 255, (v >>> 16) & 255, (v >>> 8) & 255, v & 255]),
+    channels,
+    0,
+  ];
   let prev = [0, 0, 0, 255];
   let run = 0;
   const flush = () => {
@@ -100,7 +139,9 @@ export function qoi(rgba: Uint8Array, w: number, h: number, channels: 3 | 4): Ui
 }
 
 export function pam(rgba: Uint8Array, w: number, h: number): Uint8Array {
-  const head = new TextEncoder().encode(`P7\nWIDTH ${w}\nHEIGHT ${h}\nDEPTH 4\nMAXVAL 255\nTUPLTYPE RGB_ALPHA\nENDHDR\n`);
+  const head = new TextEncoder().encode(
+    `P7\nWIDTH ${w}\nHEIGHT ${h}\nDEPTH 4\nMAXVAL 255\nTUPLTYPE RGB_ALPHA\nENDHDR\n`,
+  );
   const out = new Uint8Array(head.length + rgba.length);
   out.set(head);
   out.set(rgba, head.length);
@@ -108,7 +149,10 @@ export function pam(rgba: Uint8Array, w: number, h: number): Uint8Array {
 }
 
 export async function tga(rgba: Uint8Array, w: number, h: number): Promise<Uint8Array> {
-  const { data } = await encodeTga({ width: w, height: h, data: rgba }, { imageType: 10 as never, bitDepth: 32 as never });
+  const { data } = await encodeTga(
+    { width: w, height: h, data: rgba },
+    { imageType: 10 as never, bitDepth: 32 as never },
+  );
   return data;
 }
 
@@ -136,7 +180,12 @@ export function hdr(rgba: Uint8Array, w: number, h: number): Uint8Array {
   return out;
 }
 
-export async function viaVips(rgba: Uint8Array, w: number, h: number, ext: ".ppm" | ".pgm" | ".pbm"): Promise<Uint8Array> {
+export async function viaVips(
+  rgba: Uint8Array,
+  w: number,
+  h: number,
+  ext: ".ppm" | ".pgm" | ".pbm",
+): Promise<Uint8Array> {
   const v = await vips();
   const img = v.Image.newFromMemory(rgba, w, h, 4, v.BandFormat.uchar);
   const rgb = img.extractBand(0, { n: 3 });
@@ -146,8 +195,15 @@ export async function viaVips(rgba: Uint8Array, w: number, h: number, ext: ".ppm
   return bytes;
 }
 
-export async function viaSharp(rgba: Uint8Array, w: number, h: number, format: "png" | "tiff" | "gif" | "jpeg" | "webp" | "avif"): Promise<Uint8Array> {
+export async function viaSharp(
+  rgba: Uint8Array,
+  w: number,
+  h: number,
+  format: "png" | "tiff" | "gif" | "jpeg" | "webp" | "avif",
+): Promise<Uint8Array> {
   const img = sharp(rgba, { raw: { width: w, height: h, channels: 4 } });
   // sharp's TIFF default is JPEG-compressed (no alpha): deflate keeps the alpha channel.
-  return new Uint8Array(await (format === "tiff" ? img.tiff({ compression: "deflate" }) : img.toFormat(format)).toBuffer());
+  return new Uint8Array(
+    await (format === "tiff" ? img.tiff({ compression: "deflate" }) : img.toFormat(format)).toBuffer(),
+  );
 }

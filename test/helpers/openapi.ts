@@ -12,7 +12,10 @@ function rewriteRefs(node: unknown): unknown {
   if (node && typeof node === "object") {
     // Draft-04's boolean exclusiveMinimum, as OpenAPI 3.0 writes it, in today's numeric form.
     const n = { ...(node as Record<string, unknown>) };
-    for (const [ex, lim] of [["exclusiveMinimum", "minimum"], ["exclusiveMaximum", "maximum"]] as const) {
+    for (const [ex, lim] of [
+      ["exclusiveMinimum", "minimum"],
+      ["exclusiveMaximum", "maximum"],
+    ] as const) {
       if (typeof n[ex] === "boolean") {
         if (n[ex] && typeof n[lim] === "number") {
           n[ex] = n[lim];
@@ -25,13 +28,18 @@ function rewriteRefs(node: unknown): unknown {
     if (n.properties && typeof n.properties === "object") {
       const required = new Set((n.required as string[] | undefined) ?? []);
       n.properties = Object.fromEntries(
-        Object.entries(n.properties as Record<string, unknown>).map(([k, v]) => [k, required.has(k) ? v : { anyOf: [v, { type: "null" }] }]),
+        Object.entries(n.properties as Record<string, unknown>).map(([k, v]) => [
+          k,
+          required.has(k) ? v : { anyOf: [v, { type: "null" }] },
+        ]),
       );
     }
     node = n;
     return Object.fromEntries(
       // The converter stamps draft-04 on each schema; ajv validates them as its own draft.
-      Object.entries(node as Record<string, unknown>).filter(([k]) => k !== "$schema").map(([k, v]) => [k, k === "$ref" && typeof v === "string" && v.startsWith("#/") ? `doc${v}` : rewriteRefs(v)]),
+      Object.entries(node as Record<string, unknown>)
+        .filter(([k]) => k !== "$schema")
+        .map(([k, v]) => [k, k === "$ref" && typeof v === "string" && v.startsWith("#/") ? `doc${v}` : rewriteRefs(v)]),
     );
   }
   return node;
@@ -61,7 +69,9 @@ export function openapiValidator(file: string) {
       cache.set(key, validate);
     }
     if (!validate(body)) {
-      throw new Error(`${key} does not match the document: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(body, null, 1).slice(0, 2000)}`);
+      throw new Error(
+        `${key} does not match the document: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(body, null, 1).slice(0, 2000)}`,
+      );
     }
     return true;
   };

@@ -27,13 +27,18 @@ function command(): string[] {
 }
 
 /** Starts `imgd serve` as its own process on a random port with a fresh (or given) data dir. */
-export async function startServer(opts: { env?: Record<string, string>; args?: string[]; dataDir?: string } = {}): Promise<TestServer> {
+export async function startServer(
+  opts: { env?: Record<string, string>; args?: string[]; dataDir?: string } = {},
+): Promise<TestServer> {
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), "imgd-test-")));
-  const proc = Bun.spawn([...command(), "serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", dataDir, ...(opts.args ?? [])], {
-    env: { ...process.env, IMGD_WORKERS: "1", ...opts.env },
-    stdout: "pipe",
-    stderr: "pipe",
-  });
+  const proc = Bun.spawn(
+    [...command(), "serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", dataDir, ...(opts.args ?? [])],
+    {
+      env: { ...process.env, IMGD_WORKERS: "1", ...opts.env },
+      stdout: "pipe",
+      stderr: "pipe",
+    },
+  );
   let out = "";
   const collect = async (stream: ReadableStream<Uint8Array>) => {
     const dec = new TextDecoder();
@@ -80,7 +85,12 @@ export function form(fields: Record<string, string | { bytes: Uint8Array; filena
   const fd = new FormData();
   for (const [name, value] of Object.entries(fields)) {
     if (typeof value === "string") fd.append(name, value);
-    else fd.append(name, new Blob([value.bytes as BlobPart], { type: value.type ?? "application/octet-stream" }), value.filename);
+    else
+      fd.append(
+        name,
+        new Blob([value.bytes as BlobPart], { type: value.type ?? "application/octet-stream" }),
+        value.filename,
+      );
   }
   return fd;
 }

@@ -23,7 +23,10 @@ export function snapshot(dataDir: string) {
   const db = new Database(join(dataDir, "imgd.sqlite"), { readonly: true });
   try {
     const rows = Object.fromEntries(
-      ["images", "image_paths", "image_tags", "blobs", "users"].map((t) => [t, db.query(`select * from ${t} order by 1, 2`).all()]),
+      ["images", "image_paths", "image_tags", "blobs", "users"].map((t) => [
+        t,
+        db.query(`select * from ${t} order by 1, 2`).all(),
+      ]),
     );
     // Use counts change with every request; which keys exist must not.
     rows.api_keys = db.query("select id, user_id, key_hash, scopes, expires_at from api_keys order by id").all();
@@ -43,7 +46,13 @@ export function query<T = any>(dataDir: string, sql: string, ...params: any[]): 
 }
 
 /** Asserts an img.pro error envelope and that the store is as `before` (temp files may take a moment). */
-export async function refusedImgpro(res: Response, status: number, code: string, dataDir: string, before: ReturnType<typeof snapshot>) {
+export async function refusedImgpro(
+  res: Response,
+  status: number,
+  code: string,
+  dataDir: string,
+  before: ReturnType<typeof snapshot>,
+) {
   const text = await res.text();
   let body: any;
   try {

@@ -12,9 +12,19 @@ beforeAll(async () => {
 afterAll(() => s.stop());
 
 const register = (body: unknown, key: string | null = null, server = s) =>
-  server.api("/v1/keys", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body), key });
+  server.api("/v1/keys", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+    key,
+  });
 const json = (method: string, path: string, body?: unknown, key?: string) =>
-  s.api(path, { method, headers: { "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body), key });
+  s.api(path, {
+    method,
+    headers: { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    key,
+  });
 
 describe("registration", () => {
   test("closed by default: registration_closed", async () => {
@@ -33,12 +43,20 @@ describe("registration", () => {
     const res = await register({ email: "Dev@Example.com", name: "my-agent" });
     expect(res.status).toBe(201);
     const body = (await res.json()) as any;
-    expect(body).toMatchObject({ status: "active", verified: false, limits: { uploads: 100, storage_mb: 5120, retention_days: 30 } });
+    expect(body).toMatchObject({
+      status: "active",
+      verified: false,
+      limits: { uploads: 100, storage_mb: 5120, retention_days: 30 },
+    });
     expect(body.key).toMatch(/^imgsrc_[A-Za-z0-9]{49}$/);
     const key = body.key as string;
     // The same key on the native API and the img.pro API.
     expect((await s.api("/api/v1/images", { key })).status).toBe(200);
-    const up = await s.api("/v1/upload", { method: "POST", key, body: form({ file: { bytes: await makeImage(30, 20, "jpg"), filename: "u.jpg" } }) });
+    const up = await s.api("/v1/upload", {
+      method: "POST",
+      key,
+      body: form({ file: { bytes: await makeImage(30, 20, "jpg"), filename: "u.jpg" } }),
+    });
     expect(up.status).toBe(201);
     const item = (await up.json()) as any;
     // Unverified: uploads expire after retention_days.
@@ -55,7 +73,12 @@ describe("registration", () => {
     const fourth = await register({ email: "dev@example.com" }, key);
     expect(fourth.status).toBe(403);
     expect(((await fourth.json()) as any).error.code).toBe("key_limit_reached");
-    expect(query(s.dataDir, "select count(*) n from api_keys k join users u on u.id = k.user_id where u.email = 'dev@example.com'")[0].n).toBe(3);
+    expect(
+      query(
+        s.dataDir,
+        "select count(*) n from api_keys k join users u on u.id = k.user_id where u.email = 'dev@example.com'",
+      )[0].n,
+    ).toBe(3);
     // The native key route enforces the same limit.
     const native = await json("POST", "/api/v1/settings/api-keys", { name: "x" }, key);
     expect(native.status).toBe(403);
@@ -69,10 +92,20 @@ describe("registration", () => {
     const v = await json("PATCH", `/api/v1/admin/users/${dev.id}`, { verified: true });
     expect(((await v.json()) as any).verified).toBe(true);
     expect((await json("POST", "/api/v1/settings/api-keys", { name: "x" }, key)).status).toBe(201);
-    const up2 = (await (await s.api("/v1/upload", { method: "POST", key, body: form({ file: { bytes: await makeImage(31, 20, "jpg"), filename: "u.jpg" } }) })).json()) as any;
+    const up2 = (await (
+      await s.api("/v1/upload", {
+        method: "POST",
+        key,
+        body: form({ file: { bytes: await makeImage(31, 20, "jpg"), filename: "u.jpg" } }),
+      })
+    ).json()) as any;
     expect(up2.expires_at).toBeUndefined();
     const usage = (await (await s.api("/v1/usage", { key })).json()) as any;
-    expect(usage).toMatchObject({ plan: "free", verified: true, monthly: { uploads: 2, uploads_limit: 100, uploads_remaining: 98 } });
+    expect(usage).toMatchObject({
+      plan: "free",
+      verified: true,
+      monthly: { uploads: 2, uploads_limit: 100, uploads_remaining: 98 },
+    });
 
     // Deleted by the admin: keys stop working, images go.
     expect((await s.api(`/api/v1/admin/users/${dev.id}`, { method: "DELETE" })).status).toBe(200);
@@ -97,11 +130,13 @@ describe("registration", () => {
   test("20 per IP per hour, counted in the database (a restart forgets nothing)", async () => {
     const fresh = await startServer({ env: { IMGD_REGISTRATION: "open" } });
     try {
-      for (let i = 0; i < 12; i++) expect((await register({ email: `ip${i}@example.com` }, null, fresh)).status).toBe(201);
+      for (let i = 0; i < 12; i++)
+        expect((await register({ email: `ip${i}@example.com` }, null, fresh)).status).toBe(201);
       await fresh.stop({ keepData: true });
       const again = await startServer({ env: { IMGD_REGISTRATION: "open" }, dataDir: fresh.dataDir });
       try {
-        for (let i = 12; i < 20; i++) expect((await register({ email: `ip${i}@example.com` }, null, again)).status).toBe(201);
+        for (let i = 12; i < 20; i++)
+          expect((await register({ email: `ip${i}@example.com` }, null, again)).status).toBe(201);
         const res = await register({ email: "ip20@example.com" }, null, again);
         expect(res.status).toBe(429);
         expect(((await res.json()) as any).error.message).toContain("per IP");
@@ -118,7 +153,8 @@ describe("registration", () => {
 describe("users CLI", () => {
   test("verify and delete", async () => {
     const body = (await (await register({ email: "cli@example.com" })).json()) as any;
-    const run = (...args: string[]) => Bun.spawnSync([process.execPath, `${ROOT}/src/main.ts`, "users", ...args, "--data-dir", s.dataDir]);
+    const run = (...args: string[]) =>
+      Bun.spawnSync([process.execPath, `${ROOT}/src/main.ts`, "users", ...args, "--data-dir", s.dataDir]);
     const v = run("verify", "cli@example.com");
     expect(v.exitCode).toBe(0);
     expect(query(s.dataDir, "select verified from users where email = 'cli@example.com'")[0].verified).toBe(1);

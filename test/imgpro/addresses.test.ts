@@ -6,14 +6,53 @@ import { Fetcher } from "../../src/domain/fetcher/fetcher.ts";
 
 describe("address classifier", () => {
   const refused = [
-    "127.0.0.1", "127.255.255.254", "0.0.0.0", "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1",
-    "169.254.169.254", "169.254.0.1", "100.64.0.1", "100.100.100.200", "224.0.0.1", "239.255.255.250", "255.255.255.255", "240.0.0.1",
-    "192.0.2.1", "198.51.100.7", "203.0.113.9", "198.18.0.1",
-    "::", "::1", "fe80::1", "fe80::1%eth0", "fc00::1", "fd00:ec2::254", "ff02::1", "fec0::1",
-    "::ffff:127.0.0.1", "::ffff:7f00:1", "::ffff:10.0.0.1", "::ffff:8.8.8.8", "::127.0.0.1", "64:ff9b::7f00:1", "2002:7f00:1::", "2001:0:4136:e378::1", "2001:db8::1",
+    "127.0.0.1",
+    "127.255.255.254",
+    "0.0.0.0",
+    "10.1.2.3",
+    "172.16.0.1",
+    "172.31.255.255",
+    "192.168.1.1",
+    "169.254.169.254",
+    "169.254.0.1",
+    "100.64.0.1",
+    "100.100.100.200",
+    "224.0.0.1",
+    "239.255.255.250",
+    "255.255.255.255",
+    "240.0.0.1",
+    "192.0.2.1",
+    "198.51.100.7",
+    "203.0.113.9",
+    "198.18.0.1",
+    "::",
+    "::1",
+    "fe80::1",
+    "fe80::1%eth0",
+    "fc00::1",
+    "fd00:ec2::254",
+    "ff02::1",
+    "fec0::1",
+    "::ffff:127.0.0.1",
+    "::ffff:7f00:1",
+    "::ffff:10.0.0.1",
+    "::ffff:8.8.8.8",
+    "::127.0.0.1",
+    "64:ff9b::7f00:1",
+    "2002:7f00:1::",
+    "2001:0:4136:e378::1",
+    "2001:db8::1",
   ];
   for (const a of refused) test(`refuses ${a}`, () => expect(refusalOf(a)).not.toBeNull());
-  for (const a of ["8.8.8.8", "1.1.1.1", "93.184.216.34", "172.32.0.1", "100.128.0.1", "2606:4700:4700::1111", "2a00:1450:4001::200e"]) {
+  for (const a of [
+    "8.8.8.8",
+    "1.1.1.1",
+    "93.184.216.34",
+    "172.32.0.1",
+    "100.128.0.1",
+    "2606:4700:4700::1111",
+    "2a00:1450:4001::200e",
+  ]) {
     test(`allows ${a}`, () => expect(refusalOf(a)).toBeNull());
   }
   test("not an address", () => expect(refusalOf("localhost")).not.toBeNull());
@@ -30,7 +69,15 @@ describe("address classifier", () => {
   });
 
   test("URL form: http(s) only, no credentials", () => {
-    for (const u of ["file:///etc/passwd", "ftp://x/y.png", "gopher://x", "javascript:alert(1)", "http://user:pw@example.com/a.png", "not a url", "data:image/png;base64,AA"]) {
+    for (const u of [
+      "file:///etc/passwd",
+      "ftp://x/y.png",
+      "gopher://x",
+      "javascript:alert(1)",
+      "http://user:pw@example.com/a.png",
+      "not a url",
+      "data:image/png;base64,AA",
+    ]) {
       expect(() => Fetcher.parseUrl(u)).toThrow();
     }
     expect(Fetcher.parseUrl("https://example.com/a.png").hostname).toBe("example.com");

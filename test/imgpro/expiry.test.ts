@@ -14,9 +14,17 @@ describe("ttl", () => {
     const a = await startServer();
     const dataDir = a.dataDir;
     const jpeg = await makeImage(90, 60, "jpg");
-    const res = await a.api("/v1/upload", { method: "POST", body: form({ file: { bytes: jpeg, filename: "t.jpg" }, ttl: "5m", namespace: "ttl", tags: "t" }) });
+    const res = await a.api("/v1/upload", {
+      method: "POST",
+      body: form({ file: { bytes: jpeg, filename: "t.jpg" }, ttl: "5m", namespace: "ttl", tags: "t" }),
+    });
     const item = (await res.json()) as any;
-    const keep = (await (await a.api("/v1/upload", { method: "POST", body: form({ file: { bytes: await makeImage(91, 60, "jpg"), filename: "k.jpg" } }) })).json()) as any;
+    const keep = (await (
+      await a.api("/v1/upload", {
+        method: "POST",
+        body: form({ file: { bytes: await makeImage(91, 60, "jpg"), filename: "k.jpg" } }),
+      })
+    ).json()) as any;
     const hash = query(dataDir, "select blob_hash from images where id = ?", item.id)[0].blob_hash as string;
     const blob = join(dataDir, "blobs", hash.slice(0, 2), hash.slice(2, 4), hash);
     // Servers restarted on this data dir print no key: use the first one's.
@@ -45,10 +53,15 @@ describe("ttl", () => {
       expect((await b.api(`/v1/media/${keep.id}`, { key })).status).toBe(200);
       await b.stop({ keepData: true });
       // C starts later still: its sweeper removes what expired, once, safely.
-      const c = await startServer({ dataDir, env: { IMGD_TEST_CLOCK_OFFSET_MS: String(3_600_000), IMGD_SWEEP_INTERVAL_MS: "200" } });
+      const c = await startServer({
+        dataDir,
+        env: { IMGD_TEST_CLOCK_OFFSET_MS: String(3_600_000), IMGD_SWEEP_INTERVAL_MS: "200" },
+      });
       // Rows go in one transaction; variants and the blob file right after it commits.
       const left = () =>
-        query(dataDir, "select count(*) n from images where id = ?", item.id)[0].n + query(dataDir, "select count(*) n from variants where blob_hash = ?", hash)[0].n + (existsSync(blob) ? 1 : 0);
+        query(dataDir, "select count(*) n from images where id = ?", item.id)[0].n +
+        query(dataDir, "select count(*) n from variants where blob_hash = ?", hash)[0].n +
+        (existsSync(blob) ? 1 : 0);
       for (let i = 0; i < 50 && left() > 0; i++) await Bun.sleep(100);
       expect(query(dataDir, "select count(*) n from images where id = ?", item.id)[0].n).toBe(0);
       expect(query(dataDir, "select count(*) n from image_tags where image_id = ?", item.id)[0].n).toBe(0);
@@ -64,10 +77,21 @@ describe("ttl", () => {
 
 describe("anonymous uploads", () => {
   test("30-day TTL, the upgrade hint, per-IP hour and day limits that survive a restart", async () => {
-    const env = { IMGD_ANONYMOUS_UPLOADS: "true", IMGD_ANONYMOUS_UPLOADS_PER_HOUR: "2", IMGD_ANONYMOUS_UPLOADS_PER_DAY: "3", IMGD_MAX_ANONYMOUS_UPLOAD_BYTES: "50000" };
+    const env = {
+      IMGD_ANONYMOUS_UPLOADS: "true",
+      IMGD_ANONYMOUS_UPLOADS_PER_HOUR: "2",
+      IMGD_ANONYMOUS_UPLOADS_PER_DAY: "3",
+      IMGD_MAX_ANONYMOUS_UPLOAD_BYTES: "50000",
+    };
     const s = await startServer({ env });
     const png = await makeImage(40, 30, "png");
-    const up = (server = s, headers: Record<string, string> = {}) => server.api("/v1/upload", { method: "POST", key: null, headers, body: form({ file: { bytes: png, filename: "anon.png" }, tags: "x", external_id: "ignored" }) });
+    const up = (server = s, headers: Record<string, string> = {}) =>
+      server.api("/v1/upload", {
+        method: "POST",
+        key: null,
+        headers,
+        body: form({ file: { bytes: png, filename: "anon.png" }, tags: "x", external_id: "ignored" }),
+      });
     try {
       const r = await up();
       expect(r.status).toBe(201);
@@ -76,9 +100,16 @@ describe("anonymous uploads", () => {
       expect(body.upgrade).toMatchObject({ type: "register", label: "Create API Key" });
       expect(body.editable).toBeUndefined();
       expect(r.headers.get("x-monthly-uploads-used")).toBeNull();
-      expect(await decode(new Uint8Array(await (await fetch(body.src)).arrayBuffer()))).toMatchObject({ width: 40, height: 30 });
+      expect(await decode(new Uint8Array(await (await fetch(body.src)).arrayBuffer()))).toMatchObject({
+        width: 40,
+        height: 30,
+      });
       // Over the anonymous size limit.
-      const big = await s.api("/v1/upload", { method: "POST", key: null, body: form({ file: { bytes: new Uint8Array(60_000).fill(1), filename: "b.png" } }) });
+      const big = await s.api("/v1/upload", {
+        method: "POST",
+        key: null,
+        body: form({ file: { bytes: new Uint8Array(60_000).fill(1), filename: "b.png" } }),
+      });
       expect(big.status).toBe(413);
       expect((await up()).status).toBe(201);
       // X-Forwarded-For is not believed without IMGD_TRUST_PROXY.
@@ -89,7 +120,10 @@ describe("anonymous uploads", () => {
       expect(err.error.message).toContain("per hour");
       await s.stop({ keepData: true });
       // An hour later the hour window is new; the day window still counts 2.
-      const later = await startServer({ env: { ...env, IMGD_TEST_CLOCK_OFFSET_MS: String(3_600_000) }, dataDir: s.dataDir });
+      const later = await startServer({
+        env: { ...env, IMGD_TEST_CLOCK_OFFSET_MS: String(3_600_000) },
+        dataDir: s.dataDir,
+      });
       try {
         expect((await up(later)).status).toBe(201);
         const fourth = await up(later);

@@ -31,23 +31,45 @@ beforeAll(async () => {
       if (path === "/to-file") return Response.redirect("file:///etc/passwd", 302);
       if (path === "/loop") return Response.redirect(`http://127.0.0.2:${upstream.port}/loop`, 302);
       if (path === "/missing") return new Response("no", { status: 404 });
-      if (path === "/html") return new Response("<html>not an image</html>".repeat(10), { headers: { "content-type": "image/png" } });
+      if (path === "/html")
+        return new Response("<html>not an image</html>".repeat(10), { headers: { "content-type": "image/png" } });
       if (path === "/big-declared") return new Response(new Uint8Array(LIMIT + 10_000).fill(1));
       if (path === "/big-streamed") {
         // No Content-Length: the limit must hold while streaming.
         let sent = 0;
-        return new Response(new ReadableStream({ pull(c) { if (sent > 5_000_000) return c.close(); sent += 65536; c.enqueue(png.length > 0 ? new Uint8Array(65536).fill(2) : new Uint8Array()); } }));
+        return new Response(
+          new ReadableStream({
+            pull(c) {
+              if (sent > 5_000_000) return c.close();
+              sent += 65536;
+              c.enqueue(png.length > 0 ? new Uint8Array(65536).fill(2) : new Uint8Array());
+            },
+          }),
+        );
       }
       if (path === "/slow") {
         // Sends the start of the image, then stalls forever.
-        return new Response(new ReadableStream({ start(c) { c.enqueue(png.subarray(0, 100)); } }), { headers: { "content-type": "image/png" } });
+        return new Response(
+          new ReadableStream({
+            start(c) {
+              c.enqueue(png.subarray(0, 100));
+            },
+          }),
+          { headers: { "content-type": "image/png" } },
+        );
       }
       if (path === "/stall") return new Promise<Response>(() => {});
       return new Response("?", { status: 400 });
     },
   });
   up = `http://127.0.0.2:${upstream.port}`;
-  s = await startServer({ env: { IMGD_IMPORT_ALLOW_NETWORKS: "127.0.0.2/32", IMGD_IMPORT_TIMEOUT_MS: "1500", IMGD_MAX_UPLOAD_BYTES: String(LIMIT) } });
+  s = await startServer({
+    env: {
+      IMGD_IMPORT_ALLOW_NETWORKS: "127.0.0.2/32",
+      IMGD_IMPORT_TIMEOUT_MS: "1500",
+      IMGD_MAX_UPLOAD_BYTES: String(LIMIT),
+    },
+  });
 });
 afterAll(async () => {
   await s.stop();
@@ -55,14 +77,33 @@ afterAll(async () => {
   trap.stop(true);
 });
 
-const imp = (body: unknown, server = s) => server.api("/v1/import", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+const imp = (body: unknown, server = s) =>
+  server.api("/v1/import", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
 
 describe("import", () => {
   test("JSON: the bytes are sniffed (not the header), source_url set, custom fields kept", async () => {
-    const res = await imp({ url: `${up}/cat.png`, namespace: "imports", description: "Imported from the test server", tags: ["a", "B"] });
+    const res = await imp({
+      url: `${up}/cat.png`,
+      namespace: "imports",
+      description: "Imported from the test server",
+      tags: ["a", "B"],
+    });
     expect(res.status).toBe(201);
     const body = (await res.json()) as any;
-    expect(body).toMatchObject({ name: "cat.png", width: 120, height: 90, filesize: png.length, namespace: "imports", description: "Imported from the test server", source_url: `${up}/cat.png`, tags: ["a", "b"] });
+    expect(body).toMatchObject({
+      name: "cat.png",
+      width: 120,
+      height: 90,
+      filesize: png.length,
+      namespace: "imports",
+      description: "Imported from the test server",
+      source_url: `${up}/cat.png`,
+      tags: ["a", "b"],
+    });
     expect(body.src).toEndWith(".png");
     const bytes = new Uint8Array(await (await fetch(body.src)).arrayBuffer());
     expect(createHash("sha256").update(bytes).digest("hex")).toBe(createHash("sha256").update(png).digest("hex"));
@@ -106,10 +147,17 @@ describe("import", () => {
       const before = snapshot(s.dataDir);
       const hits = trapHits;
       const started = Date.now();
-      const body = await refusedImgpro(await imp({ url: url.startsWith("/") ? up + url : url }), status, code, s.dataDir, before);
+      const body = await refusedImgpro(
+        await imp({ url: url.startsWith("/") ? up + url : url }),
+        status,
+        code,
+        s.dataDir,
+        before,
+      );
       expect(Date.now() - started).toBeLessThan(5000);
       expect(trapHits).toBe(hits);
-      if (code === "fetch_failed") expect(body.error.message).toMatch(/refused|HTTP 404|redirect|limit|longer than|image|import/);
+      if (code === "fetch_failed")
+        expect(body.error.message).toMatch(/refused|HTTP 404|redirect|limit|longer than|image|import/);
     });
   }
 
@@ -125,7 +173,13 @@ describe("import", () => {
     const strict = await startServer();
     try {
       const before = snapshot(strict.dataDir);
-      const body = await refusedImgpro(await imp({ url: `${up}/cat.png` }, strict), 400, "fetch_failed", strict.dataDir, before);
+      const body = await refusedImgpro(
+        await imp({ url: `${up}/cat.png` }, strict),
+        400,
+        "fetch_failed",
+        strict.dataDir,
+        before,
+      );
       expect(body.error.message).toContain("loopback");
     } finally {
       await strict.stop();

@@ -19,7 +19,10 @@ afterAll(() => s.stop());
 const json = (method: string, path: string, body: unknown) =>
   s.api(path, { method, headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
 async function upload(fields: Record<string, string> = {}, bytes = small) {
-  const res = await s.api("/v1/upload", { method: "POST", body: form({ file: { bytes, filename: "m.png" }, ...fields }) });
+  const res = await s.api("/v1/upload", {
+    method: "POST",
+    body: form({ file: { bytes, filename: "m.png" }, ...fields }),
+  });
   expect(res.status).toBe(201);
   return (await res.json()) as any;
 }
@@ -39,8 +42,22 @@ describe("listing", () => {
     expect((await list("tags=big&tag_mode=any")).data.map((i: any) => i.id)).toEqual([c.id, a.id]);
     expect((await list(`ids=${a.id},${c.id}`)).data.map((i: any) => i.id)).toEqual([c.id, a.id]);
     const item = (await list(`ids=${a.id}`)).data[0];
-    expect(item).toMatchObject({ id: a.id, width: 64, height: 48, tags: ["big", "red"], namespace: "lib-a", editable: true });
-    for (const bad of ["limit=0", "limit=101", "limit=x", "tag_mode=some", "namespace=A_b", `ids=${"x,".repeat(101)}`]) {
+    expect(item).toMatchObject({
+      id: a.id,
+      width: 64,
+      height: 48,
+      tags: ["big", "red"],
+      namespace: "lib-a",
+      editable: true,
+    });
+    for (const bad of [
+      "limit=0",
+      "limit=101",
+      "limit=x",
+      "tag_mode=some",
+      "namespace=A_b",
+      `ids=${"x,".repeat(101)}`,
+    ]) {
       const res = await s.api(`/v1/media?${bad}`);
       expect({ bad, status: res.status }).toEqual({ bad, status: 400 });
       expect(((await res.json()) as any).error.code).toBe("validation_error");
@@ -83,12 +100,32 @@ describe("one item", () => {
     const anon = (await (await s.api(`/v1/media/${a.id}`, { key: null })).json()) as any;
     expect(anon.editable).toBeUndefined();
     expect(anon.camera).toBe("X100");
-    const res = await json("PATCH", `/v1/media/${a.id}`, { tags: ["Featured"], description: "Updated caption", camera: null, alt_text: "A vivid sunset", namespace: "moved", name: "new.png", date: "2024-02-01" });
+    const res = await json("PATCH", `/v1/media/${a.id}`, {
+      tags: ["Featured"],
+      description: "Updated caption",
+      camera: null,
+      alt_text: "A vivid sunset",
+      namespace: "moved",
+      name: "new.png",
+      date: "2024-02-01",
+    });
     expect(res.status).toBe(200);
     const body = (await res.json()) as any;
-    expect(body).toMatchObject({ id: a.id, tags: ["featured"], description: "Updated caption", alt_text: "A vivid sunset", namespace: "moved", name: "new.png", date: "2024-02-01", editable: true });
+    expect(body).toMatchObject({
+      id: a.id,
+      tags: ["featured"],
+      description: "Updated caption",
+      alt_text: "A vivid sunset",
+      namespace: "moved",
+      name: "new.png",
+      date: "2024-02-01",
+      editable: true,
+    });
     expect(body.camera).toBeUndefined();
-    expect(JSON.parse(query(s.dataDir, "select metadata from images where id = ?", a.id)[0].metadata)).toEqual({ description: "Updated caption", alt_text: "A vivid sunset" });
+    expect(JSON.parse(query(s.dataDir, "select metadata from images where id = ?", a.id)[0].metadata)).toEqual({
+      description: "Updated caption",
+      alt_text: "A vivid sunset",
+    });
     expect((await list("namespace=edit")).data.find((i: any) => i.id === a.id)).toBeUndefined();
     expect((await list("namespace=moved")).data.map((i: any) => i.id)).toContain(a.id);
     // public=false: the viewer page and anonymous reads go, the owner still sees it.
@@ -101,13 +138,55 @@ describe("one item", () => {
     const a = await upload({ external_id: "ext-a" });
     const b = await upload({ external_id: "ext-b" });
     const before = snapshot(s.dataDir);
-    await refusedImgpro(await json("PATCH", `/v1/media/${b.id}`, { external_id: "ext-a", description: "should not stick" }), 409, "external_id_duplicate", s.dataDir, before);
-    await refusedImgpro(await json("PATCH", `/v1/media/${b.id}`, { tags: Array.from({ length: 11 }, (_, i) => `t${i}`) }), 400, "validation_error", s.dataDir, before);
-    await refusedImgpro(await json("PATCH", `/v1/media/${b.id}`, { namespace: "A_b" }), 400, "validation_error", s.dataDir, before);
-    await refusedImgpro(await json("PATCH", `/v1/media/${b.id}`, { width: 5 }), 400, "validation_error", s.dataDir, before);
-    await refusedImgpro(await json("PATCH", `/v1/media/${b.id}`, { note: { nested: true } }), 400, "validation_error", s.dataDir, before);
-    await refusedImgpro(await json("PATCH", `/v1/media/${b.id}`, { note: "z".repeat(20_000) }), 400, "validation_error", s.dataDir, before);
-    await refusedImgpro(await json("PATCH", "/v1/media/01900000-0000-7000-8000-000000000000", { note: "x" }), 404, "not_found", s.dataDir, before);
+    await refusedImgpro(
+      await json("PATCH", `/v1/media/${b.id}`, { external_id: "ext-a", description: "should not stick" }),
+      409,
+      "external_id_duplicate",
+      s.dataDir,
+      before,
+    );
+    await refusedImgpro(
+      await json("PATCH", `/v1/media/${b.id}`, { tags: Array.from({ length: 11 }, (_, i) => `t${i}`) }),
+      400,
+      "validation_error",
+      s.dataDir,
+      before,
+    );
+    await refusedImgpro(
+      await json("PATCH", `/v1/media/${b.id}`, { namespace: "A_b" }),
+      400,
+      "validation_error",
+      s.dataDir,
+      before,
+    );
+    await refusedImgpro(
+      await json("PATCH", `/v1/media/${b.id}`, { width: 5 }),
+      400,
+      "validation_error",
+      s.dataDir,
+      before,
+    );
+    await refusedImgpro(
+      await json("PATCH", `/v1/media/${b.id}`, { note: { nested: true } }),
+      400,
+      "validation_error",
+      s.dataDir,
+      before,
+    );
+    await refusedImgpro(
+      await json("PATCH", `/v1/media/${b.id}`, { note: "z".repeat(20_000) }),
+      400,
+      "validation_error",
+      s.dataDir,
+      before,
+    );
+    await refusedImgpro(
+      await json("PATCH", "/v1/media/01900000-0000-7000-8000-000000000000", { note: "x" }),
+      404,
+      "not_found",
+      s.dataDir,
+      before,
+    );
     expect((await json("PATCH", `/v1/media/${a.id}`, { external_id: "ext-a" })).status).toBe(200);
   });
 
@@ -136,13 +215,21 @@ describe("one item", () => {
 
 describe("batch", () => {
   test("PATCH tags add/remove/set; DELETE by ids and by namespace", async () => {
-    const items = [await upload({ namespace: "batch", tags: "keep" }), await upload({ namespace: "batch" }), await upload({ namespace: "batch" })];
+    const items = [
+      await upload({ namespace: "batch", tags: "keep" }),
+      await upload({ namespace: "batch" }),
+      await upload({ namespace: "batch" }),
+    ];
     const ids = items.map((i) => i.id);
     const tagsOf = async (id: string) => ((await (await s.api(`/v1/media/${id}`)).json()) as any).tags ?? [];
     let r = await json("PATCH", "/v1/media/batch", { ids, tags: ["processed"], tag_mode: "add" });
     expect(await r.json()).toEqual({ updated: 3 });
     expect(await tagsOf(ids[0])).toEqual(["keep", "processed"]);
-    r = await json("PATCH", "/v1/media/batch", { ids: [ids[0], "01900000-0000-7000-8000-000000000000"], tags: ["keep"], tag_mode: "remove" });
+    r = await json("PATCH", "/v1/media/batch", {
+      ids: [ids[0], "01900000-0000-7000-8000-000000000000"],
+      tags: ["keep"],
+      tag_mode: "remove",
+    });
     expect(await r.json()).toEqual({ updated: 1 });
     expect(await tagsOf(ids[0])).toEqual(["processed"]);
     r = await json("PATCH", "/v1/media/batch", { ids, tags: "final", tag_mode: "set" });
@@ -160,12 +247,40 @@ describe("batch", () => {
     const a = await upload({ namespace: "batch-bad" });
     const before = snapshot(s.dataDir);
     const ids = Array.from({ length: 101 }, () => a.id);
-    await refusedImgpro(await json("PATCH", "/v1/media/batch", { ids, tags: ["x"] }), 400, "validation_error", s.dataDir, before);
+    await refusedImgpro(
+      await json("PATCH", "/v1/media/batch", { ids, tags: ["x"] }),
+      400,
+      "validation_error",
+      s.dataDir,
+      before,
+    );
     await refusedImgpro(await json("DELETE", "/v1/media/batch", { ids }), 400, "validation_error", s.dataDir, before);
-    await refusedImgpro(await json("DELETE", "/v1/media/batch", { ids: [a.id], namespace: "batch-bad" }), 400, "validation_error", s.dataDir, before);
+    await refusedImgpro(
+      await json("DELETE", "/v1/media/batch", { ids: [a.id], namespace: "batch-bad" }),
+      400,
+      "validation_error",
+      s.dataDir,
+      before,
+    );
     await refusedImgpro(await json("DELETE", "/v1/media/batch", {}), 400, "validation_error", s.dataDir, before);
-    await refusedImgpro(await json("PATCH", "/v1/media/batch", { ids: [a.id], tags: ["x"], tag_mode: "toggle" }), 400, "validation_error", s.dataDir, before);
-    await refusedImgpro(await json("PATCH", "/v1/media/batch", { ids: [a.id], tags: Array.from({ length: 11 }, (_, i) => `n${i}`), tag_mode: "add" }), 400, "validation_error", s.dataDir, before);
+    await refusedImgpro(
+      await json("PATCH", "/v1/media/batch", { ids: [a.id], tags: ["x"], tag_mode: "toggle" }),
+      400,
+      "validation_error",
+      s.dataDir,
+      before,
+    );
+    await refusedImgpro(
+      await json("PATCH", "/v1/media/batch", {
+        ids: [a.id],
+        tags: Array.from({ length: 11 }, (_, i) => `n${i}`),
+        tag_mode: "add",
+      }),
+      400,
+      "validation_error",
+      s.dataDir,
+      before,
+    );
   });
 });
 
@@ -173,17 +288,32 @@ describe("namespaces and usage", () => {
   test("namespaces with counts and bytes; usage in the reference's shape", async () => {
     const s2 = await startServer();
     try {
-      const up = (ns: string) => s2.api("/v1/upload", { method: "POST", body: form({ file: { bytes: small, filename: "n.png" }, namespace: ns }) });
+      const up = (ns: string) =>
+        s2.api("/v1/upload", {
+          method: "POST",
+          body: form({ file: { bytes: small, filename: "n.png" }, namespace: ns }),
+        });
       for (const ns of ["beta", "beta", "alpha"]) expect((await up(ns)).status).toBe(201);
       const n = (await (await s2.api("/v1/namespaces")).json()) as any;
-      expect(n).toEqual({ data: [{ namespace: "beta", count: 2, storage_bytes: 2 * small.length }, { namespace: "alpha", count: 1, storage_bytes: small.length }], next_offset: null });
+      expect(n).toEqual({
+        data: [
+          { namespace: "beta", count: 2, storage_bytes: 2 * small.length },
+          { namespace: "alpha", count: 1, storage_bytes: small.length },
+        ],
+        next_offset: null,
+      });
       const paged = (await (await s2.api("/v1/namespaces?limit=1")).json()) as any;
       expect(paged).toMatchObject({ data: [{ namespace: "beta" }], next_offset: 1 });
       const res = await s2.api("/v1/usage");
       const u = (await res.json()) as any;
       expect(u).toEqual({
         monthly: { uploads: 3, uploads_limit: null, uploads_remaining: null, resets_at: expect.any(Number) },
-        totals: { media_stored: 3, storage_used_bytes: 3 * small.length, storage_limit_bytes: null, storage_remaining_bytes: null },
+        totals: {
+          media_stored: 3,
+          storage_used_bytes: 3 * small.length,
+          storage_limit_bytes: null,
+          storage_remaining_bytes: null,
+        },
         plan: "unlimited",
         verified: true,
       });

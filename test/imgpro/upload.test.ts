@@ -14,16 +14,47 @@ beforeAll(async () => {
 });
 afterAll(() => s.stop());
 
-const upload = (fields: Parameters<typeof form>[0], key?: string | null) => s.api("/v1/upload", { method: "POST", body: form(fields), key });
+const upload = (fields: Parameters<typeof form>[0], key?: string | null) =>
+  s.api("/v1/upload", { method: "POST", body: form(fields), key });
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
 describe("upload", () => {
   test("the reference's shape; src serves the bytes, sizes and conversions; url is a viewer page", async () => {
-    const res = await upload({ file: { bytes: jpeg, filename: "photo.jpg" }, tags: " Hero ,homepage,hero,, ", namespace: "my-project", description: "Sunset over the Pacific", author: "Jane Doe" });
+    const res = await upload({
+      file: { bytes: jpeg, filename: "photo.jpg" },
+      tags: " Hero ,homepage,hero,, ",
+      namespace: "my-project",
+      description: "Sunset over the Pacific",
+      author: "Jane Doe",
+    });
     expect(res.status).toBe(201);
     const body = (await res.json()) as any;
-    expect(Object.keys(body)).toEqual(["id", "name", "url", "src", "width", "height", "filesize", "status", "editable", "tags", "namespace", "description", "author", "created_at", "sizes"]);
-    expect(body).toMatchObject({ name: "photo.jpg", width: 800, height: 600, filesize: jpeg.length, editable: true, tags: ["hero", "homepage"], namespace: "my-project" });
+    expect(Object.keys(body)).toEqual([
+      "id",
+      "name",
+      "url",
+      "src",
+      "width",
+      "height",
+      "filesize",
+      "status",
+      "editable",
+      "tags",
+      "namespace",
+      "description",
+      "author",
+      "created_at",
+      "sizes",
+    ]);
+    expect(body).toMatchObject({
+      name: "photo.jpg",
+      width: 800,
+      height: 600,
+      filesize: jpeg.length,
+      editable: true,
+      tags: ["hero", "homepage"],
+      namespace: "my-project",
+    });
     expect(body.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7/);
     expect(body.src).toBe(`${s.url}/i/admin/${body.id}.jpeg`);
     expect(body.url).toBe(`${s.url}/p/${body.id}`);
@@ -37,7 +68,11 @@ describe("upload", () => {
     expect(original.status).toBe(200);
     expect(sha(new Uint8Array(await original.arrayBuffer()))).toBe(sha(jpeg));
     // Short edge 320; m and l would upscale the 600 px short edge, and never do.
-    for (const [size, edge] of [["s", 320], ["m", 600], ["l", 600]] as const) {
+    for (const [size, edge] of [
+      ["s", 320],
+      ["m", 600],
+      ["l", 600],
+    ] as const) {
       const r = await fetch(`${body.src}?size=${size}`);
       const d = await decode(new Uint8Array(await r.arrayBuffer()));
       expect({ size, h: d.height, w: d.width }).toEqual({ size, h: edge, w: Math.round((edge * 800) / 600) });
@@ -64,7 +99,9 @@ describe("upload", () => {
   });
 
   test("every upload is its own item (new id), sharing one blob; the native API sees the same image", async () => {
-    const a = (await (await upload({ file: { bytes: jpeg, filename: "a.jpg" }, namespace: "twins", tags: "x" })).json()) as any;
+    const a = (await (
+      await upload({ file: { bytes: jpeg, filename: "a.jpg" }, namespace: "twins", tags: "x" })
+    ).json()) as any;
     const b = (await (await upload({ file: { bytes: jpeg, filename: "b.jpg" }, namespace: "twins" })).json()) as any;
     expect(a.id).not.toBe(b.id);
     expect(query(s.dataDir, "select count(*) n from blobs where hash = ?", sha(jpeg))[0].n).toBe(1);
@@ -76,7 +113,13 @@ describe("upload", () => {
   });
 
   test("public=false hides the viewer page, not the CDN src; name, date and ttl", async () => {
-    const res = await upload({ file: { bytes: jpeg, filename: "p.jpg" }, public: "false", name: "Renamed.jpg", date: "2024-01-15", ttl: "7d" });
+    const res = await upload({
+      file: { bytes: jpeg, filename: "p.jpg" },
+      public: "false",
+      name: "Renamed.jpg",
+      date: "2024-01-15",
+      ttl: "7d",
+    });
     const body = (await res.json()) as any;
     expect(body.url).toBeUndefined();
     expect(body).toMatchObject({ name: "Renamed.jpg", date: "2024-01-15" });
@@ -108,7 +151,14 @@ describe("upload", () => {
   });
 
   test("reserved names are ignored as custom fields; custom fields come back as sent", async () => {
-    const res = await upload({ file: { bytes: jpeg, filename: "r.jpg" }, width: "5", filesize: "1", src: "evil", editable: "false", license: "cc-by-4.0" });
+    const res = await upload({
+      file: { bytes: jpeg, filename: "r.jpg" },
+      width: "5",
+      filesize: "1",
+      src: "evil",
+      editable: "false",
+      license: "cc-by-4.0",
+    });
     const body = (await res.json()) as any;
     expect(body).toMatchObject({ width: 800, filesize: jpeg.length, editable: true, license: "cc-by-4.0" });
     expect(body.src).toStartWith(s.url);
@@ -118,8 +168,20 @@ describe("upload", () => {
 
   test("anonymous uploads are off by default", async () => {
     const before = snapshot(s.dataDir);
-    await refusedImgpro(await upload({ file: { bytes: jpeg, filename: "x.jpg" } }, null), 401, "unauthorized", s.dataDir, before);
-    await refusedImgpro(await upload({ file: { bytes: jpeg, filename: "x.jpg" } }, "imgsrc_nope"), 401, "unauthorized", s.dataDir, before);
+    await refusedImgpro(
+      await upload({ file: { bytes: jpeg, filename: "x.jpg" } }, null),
+      401,
+      "unauthorized",
+      s.dataDir,
+      before,
+    );
+    await refusedImgpro(
+      await upload({ file: { bytes: jpeg, filename: "x.jpg" } }, "imgsrc_nope"),
+      401,
+      "unauthorized",
+      s.dataDir,
+      before,
+    );
   });
 });
 
@@ -143,14 +205,31 @@ describe("bad input leaves nothing behind", () => {
   for (const [what, fields, field] of cases) {
     test(what, async () => {
       const before = snapshot(s.dataDir);
-      const body = await refusedImgpro(await upload({ file: { bytes: jpeg, filename: "bad.jpg" }, ...fields }), 400, "validation_error", s.dataDir, before);
+      const body = await refusedImgpro(
+        await upload({ file: { bytes: jpeg, filename: "bad.jpg" }, ...fields }),
+        400,
+        "validation_error",
+        s.dataDir,
+        before,
+      );
       expect(Object.keys(body.error.errors)).toContain(field);
     });
   }
 
   test("every bad field is reported at once", async () => {
     const before = snapshot(s.dataDir);
-    const body = await refusedImgpro(await upload({ file: { bytes: jpeg, filename: "bad.jpg" }, tags: "a,b,c,d,e,f,g,h,i,j,k", namespace: "A_b", ttl: "91d" }), 400, "validation_error", s.dataDir, before);
+    const body = await refusedImgpro(
+      await upload({
+        file: { bytes: jpeg, filename: "bad.jpg" },
+        tags: "a,b,c,d,e,f,g,h,i,j,k",
+        namespace: "A_b",
+        ttl: "91d",
+      }),
+      400,
+      "validation_error",
+      s.dataDir,
+      before,
+    );
     expect(Object.keys(body.error.errors).sort()).toEqual(["namespace", "tags", "ttl"]);
   });
 
@@ -158,16 +237,46 @@ describe("bad input leaves nothing behind", () => {
     const before = snapshot(s.dataDir);
     const many: Record<string, string> = {};
     for (let i = 0; i < 51; i++) many[`f${i}`] = "v";
-    await refusedImgpro(await upload({ file: { bytes: jpeg, filename: "bad.jpg" }, ...many }), 400, "validation_error", s.dataDir, before);
-    await refusedImgpro(await upload({ file: { bytes: jpeg, filename: "bad.jpg" }, description: "y".repeat(100_000) }), 400, "validation_error", s.dataDir, before);
+    await refusedImgpro(
+      await upload({ file: { bytes: jpeg, filename: "bad.jpg" }, ...many }),
+      400,
+      "validation_error",
+      s.dataDir,
+      before,
+    );
+    await refusedImgpro(
+      await upload({ file: { bytes: jpeg, filename: "bad.jpg" }, description: "y".repeat(100_000) }),
+      400,
+      "validation_error",
+      s.dataDir,
+      before,
+    );
   });
 
   test("no file, not an image, over the size limit, an SVG over its own limit", async () => {
     const before = snapshot(s.dataDir);
     await refusedImgpro(await upload({ tags: "a" }), 400, "validation_error", s.dataDir, before);
-    await refusedImgpro(await upload({ file: { bytes: new TextEncoder().encode("not an image at all ".repeat(10)), filename: "x.jpg" } }), 400, "validation_error", s.dataDir, before);
-    await refusedImgpro(await upload({ file: { bytes: new Uint8Array(500_000).fill(3), filename: "big.jpg" } }), 413, "file_too_large", s.dataDir, before);
+    await refusedImgpro(
+      await upload({ file: { bytes: new TextEncoder().encode("not an image at all ".repeat(10)), filename: "x.jpg" } }),
+      400,
+      "validation_error",
+      s.dataDir,
+      before,
+    );
+    await refusedImgpro(
+      await upload({ file: { bytes: new Uint8Array(500_000).fill(3), filename: "big.jpg" } }),
+      413,
+      "file_too_large",
+      s.dataDir,
+      before,
+    );
     const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><!--${"p".repeat(3000)}--><rect width="10" height="10" fill="red"/></svg>`;
-    await refusedImgpro(await upload({ file: { bytes: new TextEncoder().encode(svg), filename: "x.svg" } }), 413, "file_too_large", s.dataDir, before);
+    await refusedImgpro(
+      await upload({ file: { bytes: new TextEncoder().encode(svg), filename: "x.svg" } }),
+      413,
+      "file_too_large",
+      s.dataDir,
+      before,
+    );
   });
 });

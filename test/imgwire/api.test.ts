@@ -9,27 +9,59 @@ beforeAll(async () => {
   s = await startServer();
   call = client(s);
 });
-afterAll(() => { if (process.env.IW_DEBUG) console.log(s.output().slice(-3000)); return s.stop(); });
+afterAll(() => {
+  if (process.env.IW_DEBUG) console.log(s.output().slice(-3000));
+  return s.stop();
+});
 
 async function upload(bytes: Uint8Array, extra: Record<string, unknown> = {}, key?: string) {
-  const created = await call("POST", "/api/v1/images/standard_upload", "/api/v1/images/standard_upload", { key, json: { file_name: "photo.jpg", mime_type: "image/jpeg", content_length: bytes.length, hash_sha256: sha256(bytes), ...extra } });
+  const created = await call("POST", "/api/v1/images/standard_upload", "/api/v1/images/standard_upload", {
+    key,
+    json: {
+      file_name: "photo.jpg",
+      mime_type: "image/jpeg",
+      content_length: bytes.length,
+      hash_sha256: sha256(bytes),
+      ...extra,
+    },
+  });
   expect(created.status).toBe(200);
-  const put = await fetch(created.body.upload_url, { method: "PUT", body: bytes as BodyInit, headers: { "content-type": "image/jpeg" } });
+  const put = await fetch(created.body.upload_url, {
+    method: "PUT",
+    body: bytes as BodyInit,
+    headers: { "content-type": "image/jpeg" },
+  });
   return { created: created.body, put };
 }
 
 test("standard upload, get, list with X-* pages, CDN, delete", async () => {
   const jpg = await makeImage(400, 300, "jpg");
-  const { created, put } = await upload(jpg, { purpose: "avatar", custom_metadata: { user: "u1", n: 3, ok: true }, idempotency_key: "k-1" });
+  const { created, put } = await upload(jpg, {
+    purpose: "avatar",
+    custom_metadata: { user: "u1", n: 3, ok: true },
+    idempotency_key: "k-1",
+  });
   expect(created.image.status).toBe("PENDING");
   expect(created.image.can_upload).toBe(true);
   expect(created.upload_url.startsWith(`${s.url}${MOUNT}/uploads/`)).toBe(true);
   expect(put.status).toBe(200);
   const got = await call("GET", "/api/v1/images/{image_id}", `/api/v1/images/${created.image.id}`);
-  expect(got.body).toMatchObject({ status: "READY", width: 400, height: 300, can_upload: false, purpose: "avatar", custom_metadata: { user: "u1", n: 3, ok: true }, hash_sha256: sha256(jpg), size_bytes: jpg.length, mime_type: "image/jpeg" });
+  expect(got.body).toMatchObject({
+    status: "READY",
+    width: 400,
+    height: 300,
+    can_upload: false,
+    purpose: "avatar",
+    custom_metadata: { user: "u1", n: 3, ok: true },
+    hash_sha256: sha256(jpg),
+    size_bytes: jpg.length,
+    mime_type: "image/jpeg",
+  });
   expect(got.body.processed_metadata_at).not.toBeNull();
   // Same idempotency key: the same image, no second one.
-  const again = await call("POST", "/api/v1/images/standard_upload", "/api/v1/images/standard_upload", { json: { file_name: "other.jpg", idempotency_key: "k-1" } });
+  const again = await call("POST", "/api/v1/images/standard_upload", "/api/v1/images/standard_upload", {
+    json: { file_name: "other.jpg", idempotency_key: "k-1" },
+  });
   expect(again.body.image.id).toBe(created.image.id);
 
   for (let i = 0; i < 2; i++) await upload(await makeImage(50 + i, 40, "jpg"));
@@ -43,7 +75,9 @@ test("standard upload, get, list with X-* pages, CDN, delete", async () => {
   expect(page2.headers.get("x-next-page")).toBe("null");
   expect((await call("GET", "/api/v1/images/", "/api/v1/images/?limit=500")).status).toBe(422);
   // An upload not yet made (PENDING) is listed too, newest first.
-  const pending = await call("POST", "/api/v1/images/standard_upload", "/api/v1/images/standard_upload", { json: { file_name: "later.png" } });
+  const pending = await call("POST", "/api/v1/images/standard_upload", "/api/v1/images/standard_upload", {
+    json: { file_name: "later.png" },
+  });
   const withPending = await call("GET", "/api/v1/images/", "/api/v1/images/?limit=10");
   expect(withPending.headers.get("x-total-count")).toBe("4");
   expect(withPending.body[0]).toMatchObject({ id: pending.body.image.id, status: "PENDING" });
@@ -84,10 +118,20 @@ test("standard upload, get, list with X-* pages, CDN, delete", async () => {
 });
 
 test("API keys, environments, CORS origins, custom domain, metrics", async () => {
-  const server = await call("POST", "/api/v1/api_keys/", "/api/v1/api_keys/", { json: { name: "backend", key_type: "SERVER" } });
+  const server = await call("POST", "/api/v1/api_keys/", "/api/v1/api_keys/", {
+    json: { name: "backend", key_type: "SERVER" },
+  });
   expect(server.body.server_key).toMatch(/^imgsrc_/);
   expect(server.body.server_key_last4).toBe(server.body.server_key.slice(-4));
-  const clientKey = await call("POST", "/api/v1/api_keys/", "/api/v1/api_keys/", { json: { name: "web", key_type: "CLIENT", allow_unsigned_upload: true, maximum_upload_bytes: 6000, maximum_pending_uploads: 5 } });
+  const clientKey = await call("POST", "/api/v1/api_keys/", "/api/v1/api_keys/", {
+    json: {
+      name: "web",
+      key_type: "CLIENT",
+      allow_unsigned_upload: true,
+      maximum_upload_bytes: 6000,
+      maximum_pending_uploads: 5,
+    },
+  });
   expect(clientKey.body.client_key).toMatch(/^imgwck_/);
   expect(clientKey.body.server_key).toBeNull();
   const listed = await call("GET", "/api/v1/api_keys/", "/api/v1/api_keys/?key_type=CLIENT");
@@ -95,46 +139,107 @@ test("API keys, environments, CORS origins, custom domain, metrics", async () =>
   const all = await call("GET", "/api/v1/api_keys/", "/api/v1/api_keys/");
   expect(all.body.every((k: any) => k.server_key === null)).toBe(true);
   await call("GET", "/api/v1/api_keys/{api_key_id}", `/api/v1/api_keys/${clientKey.body.id}`);
-  const patched = await call("PATCH", "/api/v1/api_keys/{api_key_id}", `/api/v1/api_keys/${clientKey.body.id}`, { json: { allowed_mime_types: ["image/png"] } });
+  const patched = await call("PATCH", "/api/v1/api_keys/{api_key_id}", `/api/v1/api_keys/${clientKey.body.id}`, {
+    json: { allowed_mime_types: ["image/png"] },
+  });
   expect(patched.body.allowed_mime_types).toEqual(["image/png"]);
-  expect((await call("POST", "/api/v1/api_keys/", "/api/v1/api_keys/", { json: { name: "", key_type: "OTHER" } })).status).toBe(422);
+  expect(
+    (await call("POST", "/api/v1/api_keys/", "/api/v1/api_keys/", { json: { name: "", key_type: "OTHER" } })).status,
+  ).toBe(422);
   // The server key works on the native API too; a client key does not.
   expect((await s.api("/api/v1/images", { key: server.body.server_key })).status).toBe(200);
   expect((await s.api("/api/v1/images", { key: clientKey.body.client_key })).status).toBe(401);
-  expect((await call("DELETE", "/api/v1/api_keys/{api_key_id}", `/api/v1/api_keys/${server.body.id}`)).status).toBe(200);
+  expect((await call("DELETE", "/api/v1/api_keys/{api_key_id}", `/api/v1/api_keys/${server.body.id}`)).status).toBe(
+    200,
+  );
 
   const envs = await call("GET", "/api/v1/environments/", "/api/v1/environments/");
   expect(envs.body.length).toBe(1);
   expect(envs.body[0].default).toBe(true);
   const env = await call("POST", "/api/v1/environments/", "/api/v1/environments/", { json: { name: "staging" } });
   await call("GET", "/api/v1/environments/{environment_id}", `/api/v1/environments/${env.body.id}`);
-  expect((await call("PATCH", "/api/v1/environments/{environment_id}", `/api/v1/environments/${env.body.id}`, { json: { name: "stage" } })).body.name).toBe("stage");
+  expect(
+    (
+      await call("PATCH", "/api/v1/environments/{environment_id}", `/api/v1/environments/${env.body.id}`, {
+        json: { name: "stage" },
+      })
+    ).body.name,
+  ).toBe("stage");
   // An admin key acts on another environment with X-Environment-Id.
-  const origin = await call("POST", "/api/v1/cors_origins/", "/api/v1/cors_origins/", { json: { pattern: "https://*.example.com" }, headers: { "x-environment-id": env.body.id } });
+  const origin = await call("POST", "/api/v1/cors_origins/", "/api/v1/cors_origins/", {
+    json: { pattern: "https://*.example.com" },
+    headers: { "x-environment-id": env.body.id },
+  });
   expect(origin.body.environment_id).toBe(env.body.id);
   expect((await call("GET", "/api/v1/cors_origins/", "/api/v1/cors_origins/")).body).toEqual([]);
-  const theirs = await call("GET", "/api/v1/cors_origins/", "/api/v1/cors_origins/", { headers: { "x-environment-id": env.body.id } });
+  const theirs = await call("GET", "/api/v1/cors_origins/", "/api/v1/cors_origins/", {
+    headers: { "x-environment-id": env.body.id },
+  });
   expect(theirs.body.length).toBe(1);
   const h = { "x-environment-id": env.body.id };
   await call("GET", "/api/v1/cors_origins/{cors_origin_id}", `/api/v1/cors_origins/${origin.body.id}`, { headers: h });
-  expect((await call("PATCH", "/api/v1/cors_origins/{cors_origin_id}", `/api/v1/cors_origins/${origin.body.id}`, { headers: h, json: { pattern: "https://app.example.com/" } })).body.pattern).toBe("https://app.example.com");
-  expect((await call("POST", "/api/v1/cors_origins/", "/api/v1/cors_origins/", { json: { pattern: "not an origin" } })).status).toBe(422);
-  expect((await call("DELETE", "/api/v1/cors_origins/{cors_origin_id}", `/api/v1/cors_origins/${origin.body.id}`, { headers: h })).status).toBe(200);
-  expect((await call("GET", "/api/v1/images/", "/api/v1/images/", { headers: { "x-environment-id": "0190c5a8-0000-7000-8000-000000000000" } })).status).toBe(404);
-  expect((await call("GET", "/api/v1/images/", "/api/v1/images/", { headers: { "x-environment-id": "nope" } })).status).toBe(422);
+  expect(
+    (
+      await call("PATCH", "/api/v1/cors_origins/{cors_origin_id}", `/api/v1/cors_origins/${origin.body.id}`, {
+        headers: h,
+        json: { pattern: "https://app.example.com/" },
+      })
+    ).body.pattern,
+  ).toBe("https://app.example.com");
+  expect(
+    (await call("POST", "/api/v1/cors_origins/", "/api/v1/cors_origins/", { json: { pattern: "not an origin" } }))
+      .status,
+  ).toBe(422);
+  expect(
+    (
+      await call("DELETE", "/api/v1/cors_origins/{cors_origin_id}", `/api/v1/cors_origins/${origin.body.id}`, {
+        headers: h,
+      })
+    ).status,
+  ).toBe(200);
+  expect(
+    (
+      await call("GET", "/api/v1/images/", "/api/v1/images/", {
+        headers: { "x-environment-id": "0190c5a8-0000-7000-8000-000000000000" },
+      })
+    ).status,
+  ).toBe(404);
+  expect(
+    (await call("GET", "/api/v1/images/", "/api/v1/images/", { headers: { "x-environment-id": "nope" } })).status,
+  ).toBe(422);
 
   // A non-admin key: its own environment only.
-  const other = await call("POST", "/api/v1/api_keys/", "/api/v1/api_keys/", { json: { name: "env key", key_type: "SERVER" }, headers: h });
+  const other = await call("POST", "/api/v1/api_keys/", "/api/v1/api_keys/", {
+    json: { name: "env key", key_type: "SERVER" },
+    headers: h,
+  });
   const otherKey = other.body.server_key;
   const own = await call("GET", "/api/v1/environments/", "/api/v1/environments/", { key: otherKey });
   expect(own.body.map((e: any) => e.id)).toEqual([env.body.id]);
   const adminEnv = envs.body[0].id;
-  expect((await call("GET", "/api/v1/images/", "/api/v1/images/", { key: otherKey, headers: { "x-environment-id": adminEnv } })).status).toBe(403);
-  expect((await call("POST", "/api/v1/environments/", "/api/v1/environments/", { key: otherKey, json: { name: "x" } })).status).toBe(403);
+  expect(
+    (
+      await call("GET", "/api/v1/images/", "/api/v1/images/", {
+        key: otherKey,
+        headers: { "x-environment-id": adminEnv },
+      })
+    ).status,
+  ).toBe(403);
+  expect(
+    (await call("POST", "/api/v1/environments/", "/api/v1/environments/", { key: otherKey, json: { name: "x" } }))
+      .status,
+  ).toBe(403);
 
   // Custom domain: the record names the CNAME; test_connection reaches this imgd via the name.
-  const dom = await call("POST", "/api/v1/custom_domain/", "/api/v1/custom_domain/", { json: { hostname: "localhost" } });
-  expect(dom.body).toMatchObject({ hostname: "localhost", cname_record: "localhost", cname_value: "127.0.0.1", status: "PENDING" });
+  const dom = await call("POST", "/api/v1/custom_domain/", "/api/v1/custom_domain/", {
+    json: { hostname: "localhost" },
+  });
+  expect(dom.body).toMatchObject({
+    hostname: "localhost",
+    cname_record: "localhost",
+    cname_value: "127.0.0.1",
+    status: "PENDING",
+  });
   await call("GET", "/api/v1/custom_domain/", "/api/v1/custom_domain/");
   const tested = await call("POST", "/api/v1/custom_domain/test_connection", "/api/v1/custom_domain/test_connection");
   expect(tested.body.status).toBe("CONNECTED");
@@ -151,7 +256,9 @@ test("API keys, environments, CORS origins, custom domain, metrics", async () =>
   await call("GET", "/api/v1/metrics/datasets", "/api/v1/metrics/datasets");
   await call("GET", "/api/v1/metrics/stats", "/api/v1/metrics/stats?interval=DAILY");
   expect((await call("GET", "/api/v1/metrics/stats", "/api/v1/metrics/stats?interval=YEARLY")).status).toBe(422);
-  expect((await call("DELETE", "/api/v1/environments/{environment_id}", `/api/v1/environments/${env.body.id}`)).status).toBe(200);
+  expect(
+    (await call("DELETE", "/api/v1/environments/{environment_id}", `/api/v1/environments/${env.body.id}`)).status,
+  ).toBe(200);
   expect((await s.api(`${MOUNT}/health`, { key: null })).status).toBe(200);
 });
 
@@ -159,5 +266,13 @@ test("the validator holds responses to the document (a wrong shape is refused)",
   const { check } = await import("./helpers.ts");
   expect(() => check("GET", "/api/v1/environments/{environment_id}", 200, { id: "x", name: "n" })).toThrow();
   expect(() => check("GET", "/api/v1/images/", 200, [{ id: crypto.randomUUID(), status: "DONE" }])).toThrow();
-  expect(() => check("POST", "/api/v1/cors_origins/", 200, { id: crypto.randomUUID(), environment_id: crypto.randomUUID(), pattern: "x", created_at: "2026-01-01T00:00:00", updated_at: "2026-01-01T00:00:00Z" })).toThrow();
+  expect(() =>
+    check("POST", "/api/v1/cors_origins/", 200, {
+      id: crypto.randomUUID(),
+      environment_id: crypto.randomUUID(),
+      pattern: "x",
+      created_at: "2026-01-01T00:00:00",
+      updated_at: "2026-01-01T00:00:00Z",
+    }),
+  ).toThrow();
 });

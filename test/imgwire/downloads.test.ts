@@ -18,7 +18,9 @@ beforeAll(async () => {
 afterAll(() => s.stop());
 
 async function upload(bytes: Uint8Array) {
-  const created = await call("POST", "/api/v1/images/standard_upload", "/api/v1/images/standard_upload", { json: { file_name: "a.png" } });
+  const created = await call("POST", "/api/v1/images/standard_upload", "/api/v1/images/standard_upload", {
+    json: { file_name: "a.png" },
+  });
   expect((await fetch(created.body.upload_url, { method: "PUT", body: bytes as BodyInit })).status).toBe(200);
   return created.body.image.id as string;
 }
@@ -36,7 +38,9 @@ test("a ZIP of several originals holds each one's bytes; a job whose blob is gon
   const a = await makeImage(40, 30, "png");
   const b = await makeImage(50, 20, "png");
   const ids = [await upload(a), await upload(b)];
-  const ok = await finished((await call("POST", "/api/v1/images/downloads", "/api/v1/images/downloads", { json: { image_ids: ids } })).body.id);
+  const ok = await finished(
+    (await call("POST", "/api/v1/images/downloads", "/api/v1/images/downloads", { json: { image_ids: ids } })).body.id,
+  );
   expect(ok.status).toBe("READY");
   const res = await fetch(ok.download_url);
   expect(res.headers.get("content-type")).toBe("application/zip");
@@ -48,7 +52,9 @@ test("a ZIP of several originals holds each one's bytes; a job whose blob is gon
   // The blob of the second image is lost from the disk (as after a bad restore).
   const [{ blob_hash }] = query<{ blob_hash: string }>(s.dataDir, "select blob_hash from images where id = ?", ids[1]);
   await unlink(join(s.dataDir, "blobs", blob_hash.slice(0, 2), blob_hash.slice(2, 4), blob_hash));
-  const bad = await finished((await call("POST", "/api/v1/images/downloads", "/api/v1/images/downloads", { json: { image_ids: ids } })).body.id);
+  const bad = await finished(
+    (await call("POST", "/api/v1/images/downloads", "/api/v1/images/downloads", { json: { image_ids: ids } })).body.id,
+  );
   expect(bad.status).toBe("FAILED");
   expect(bad.download_url).toBeNull();
   const files = await readdir(join(s.dataDir, "downloads"));

@@ -11,11 +11,21 @@ export const MOUNT = "/imgwire";
 export const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
 export function client(s: TestServer) {
-  return async function call(method: string, docPath: string, url: string, init: RequestInit & { key?: string | null; json?: unknown } = {}) {
+  return async function call(
+    method: string,
+    docPath: string,
+    url: string,
+    init: RequestInit & { key?: string | null; json?: unknown } = {},
+  ) {
     const { json, ...rest } = init;
     const headers = new Headers(rest.headers);
     if (json !== undefined) headers.set("content-type", "application/json");
-    const res = await s.api(MOUNT + url, { method, ...rest, headers, body: json !== undefined ? JSON.stringify(json) : rest.body });
+    const res = await s.api(MOUNT + url, {
+      method,
+      ...rest,
+      headers,
+      body: json !== undefined ? JSON.stringify(json) : rest.body,
+    });
     const text = await res.text();
     const body = text ? JSON.parse(text) : null;
     if (res.status === 200 || res.status === 422) expect(check(method, docPath, res.status, body)).toBe(true);

@@ -24,8 +24,14 @@ let upstreamHits = 0;
 let png: Uint8Array;
 beforeAll(async () => {
   png = await makeImage(120, 80, "png");
-  upstream = Bun.serve({ hostname: "127.0.0.2", port: 0, fetch: () => (upstreamHits++, new Response(png as BodyInit)) });
-  s = await startServer({ env: { IMGD_REGISTRATION: "open", IMGD_PLANS: PLANS, IMGD_IMPORT_ALLOW_NETWORKS: "127.0.0.2/32" } });
+  upstream = Bun.serve({
+    hostname: "127.0.0.2",
+    port: 0,
+    fetch: () => (upstreamHits++, new Response(png as BodyInit)),
+  });
+  s = await startServer({
+    env: { IMGD_REGISTRATION: "open", IMGD_PLANS: PLANS, IMGD_IMPORT_ALLOW_NETWORKS: "127.0.0.2/32" },
+  });
   call = client(s);
 });
 afterAll(async () => {
@@ -34,10 +40,22 @@ afterAll(async () => {
 });
 
 const setPlan = async (email: string, plan: string) =>
-  expect((await s.api(`/api/v1/admin/users/${encodeURIComponent(email)}`, { method: "PATCH", headers: { "content-type": "application/json" }, body: JSON.stringify({ plan }) })).status).toBe(200);
+  expect(
+    (
+      await s.api(`/api/v1/admin/users/${encodeURIComponent(email)}`, {
+        method: "PATCH",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ plan }),
+      })
+    ).status,
+  ).toBe(200);
 const standardUpload = (key: string, json: Record<string, unknown>) =>
-  call("POST", "/api/v1/images/standard_upload", "/api/v1/images/standard_upload", { key, json: { file_name: "a.png", ...json } });
-const status = async (key: string, id: string) => (await call("GET", "/api/v1/images/{image_id}", `/api/v1/images/${id}`, { key })).body.status;
+  call("POST", "/api/v1/images/standard_upload", "/api/v1/images/standard_upload", {
+    key,
+    json: { file_name: "a.png", ...json },
+  });
+const status = async (key: string, id: string) =>
+  (await call("GET", "/api/v1/images/{image_id}", `/api/v1/images/${id}`, { key })).body.status;
 const imageRows = (id: string) => query(s.dataDir, "select id from images where id = ?", id).length;
 
 /** A PUT whose headers promise `length` bytes, of which only `sent` are ever sent; resolves with the response's head. */
@@ -51,7 +69,9 @@ function partialPut(url: string, length: number, sent: Uint8Array): Promise<stri
       reject(new Error(`no answer within 15 s while the body was incomplete (got: ${got.slice(0, 80)})`));
     }, 15_000);
     sock.on("connect", () => {
-      sock.write(`PUT ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\nContent-Type: image/png\r\nContent-Length: ${length}\r\n\r\n`);
+      sock.write(
+        `PUT ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\nContent-Type: image/png\r\nContent-Length: ${length}\r\n\r\n`,
+      );
       sock.write(sent);
     });
     sock.on("data", (d) => {
@@ -72,15 +92,25 @@ function partialPut(url: string, length: number, sent: Uint8Array): Promise<stri
 test("over the storage quota: the PUT is refused before its bytes are stored; the upload stays unfinished", async () => {
   const t = await tenant(s, "roomy");
   // Promised while there was room; a plan change leaves the account over its storage.
-  const early = await standardUpload(t.key, { content_length: png.length, hash_sha256: sha256(png), mime_type: "image/png" });
+  const early = await standardUpload(t.key, {
+    content_length: png.length,
+    hash_sha256: sha256(png),
+    mime_type: "image/png",
+  });
   expect(early.status).toBe(200);
   const partial = await standardUpload(t.key, {});
   const stored = await standardUpload(t.key, {});
-  expect((await fetch(stored.body.upload_url, { method: "PUT", body: (await makeImage(30, 20, "png")) as BodyInit })).status).toBe(200);
+  expect(
+    (await fetch(stored.body.upload_url, { method: "PUT", body: (await makeImage(30, 20, "png")) as BodyInit })).status,
+  ).toBe(200);
   await setPlan(t.email, "full");
   const before = snapshot(s.dataDir);
 
-  const put = await fetch(early.body.upload_url, { method: "PUT", body: png as BodyInit, headers: { "content-type": "image/png" } });
+  const put = await fetch(early.body.upload_url, {
+    method: "PUT",
+    body: png as BodyInit,
+    headers: { "content-type": "image/png" },
+  });
   expect(put.status).toBe(403);
   const body = (await put.json()) as { detail: string };
   expect(typeof body.detail).toBe("string");
@@ -102,7 +132,10 @@ test("over the storage quota: the PUT is refused before its bytes are stored; th
   const declared = await standardUpload(t.key, {});
   expect(declared.status).toBe(403);
   expect(declared.body.detail).toContain("Storage limit");
-  const viaUrl = await call("POST", "/api/v1/images/upload_via_url", "/api/v1/images/upload_via_url", { key: t.key, json: { url: `http://127.0.0.2:${upstream.port}/b.png` } });
+  const viaUrl = await call("POST", "/api/v1/images/upload_via_url", "/api/v1/images/upload_via_url", {
+    key: t.key,
+    json: { url: `http://127.0.0.2:${upstream.port}/b.png` },
+  });
   expect(viaUrl.status).toBe(403);
   expect(viaUrl.body.detail).toContain("Storage limit");
   expect(upstreamHits).toBe(0);
@@ -110,9 +143,18 @@ test("over the storage quota: the PUT is refused before its bytes are stored; th
 
   // Back on a plan with room, the same upload URL works: the refusal left it usable.
   await setPlan(t.email, "roomy");
-  expect((await fetch(early.body.upload_url, { method: "PUT", body: png as BodyInit, headers: { "content-type": "image/png" } })).status).toBe(200);
+  expect(
+    (
+      await fetch(early.body.upload_url, {
+        method: "PUT",
+        body: png as BodyInit,
+        headers: { "content-type": "image/png" },
+      })
+    ).status,
+  ).toBe(200);
   expect(await status(t.key, early.body.image.id)).toBe("READY");
-  const cdn = (await call("GET", "/api/v1/images/{image_id}", `/api/v1/images/${early.body.image.id}`, { key: t.key })).body.cdn_url;
+  const cdn = (await call("GET", "/api/v1/images/{image_id}", `/api/v1/images/${early.body.image.id}`, { key: t.key }))
+    .body.cdn_url;
   const d = await decode(new Uint8Array(await (await fetch(`${cdn}?width=60&format=png`)).arrayBuffer()));
   expect([d.format, d.width, d.height]).toEqual(["png", 60, 40]);
 });
@@ -128,10 +170,15 @@ test("a body larger than the storage left is refused as over the plan (from its 
   // Content-Length says more than the 1000 bytes left: refused from the headers.
   const put = await fetch(early.body.upload_url, { method: "PUT", body: png as BodyInit });
   expect(put.status).toBe(403);
-  expect(((await put.json()) as { detail: string }).detail).toContain("Storage limit of 1000 bytes reached: 1000 bytes left");
+  expect(((await put.json()) as { detail: string }).detail).toContain(
+    "Storage limit of 1000 bytes reached: 1000 bytes left",
+  );
   // A URL upload says nothing in advance: cut off at the 1000 bytes left.
   const hits = upstreamHits;
-  const viaUrl = await call("POST", "/api/v1/images/upload_via_url", "/api/v1/images/upload_via_url", { key: t.key, json: { url: `http://127.0.0.2:${upstream.port}/c.png` } });
+  const viaUrl = await call("POST", "/api/v1/images/upload_via_url", "/api/v1/images/upload_via_url", {
+    key: t.key,
+    json: { url: `http://127.0.0.2:${upstream.port}/c.png` },
+  });
   expect(upstreamHits).toBe(hits + 1);
   expect(viaUrl.status).toBe(403);
   expect(viaUrl.body.detail).toContain("Storage limit of 1000 bytes");

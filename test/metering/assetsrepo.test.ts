@@ -12,7 +12,11 @@ beforeAll(async () => {
   s = await startServer({ env: { IMGD_REGISTRATION: "open", IMGD_PLANS: PLANS } });
   t = await tenant(s, "views2");
   original = await makeImage(120, 80, "png");
-  const up = await s.api("/api/v1/images", { method: "POST", key: t.key, body: form({ file: { bytes: original, filename: "hero.png" }, target_path: "illustrations/hero.png" }) });
+  const up = await s.api("/api/v1/images", {
+    method: "POST",
+    key: t.key,
+    body: form({ file: { bytes: original, filename: "hero.png" }, target_path: "illustrations/hero.png" }),
+  });
   expect(up.status).toBe(201);
 });
 afterAll(() => s.stop());
@@ -26,15 +30,33 @@ test("errors: 400 key in the URL or bad path, 401 missing/invalid/deleted key, 4
   await nativeError(await get("illustrations/a%00b.png"), 400, "VALIDATION_ERROR");
   await nativeError(await get("illustrations/hero.png", null), 401, "UNAUTHORIZED");
   await nativeError(await get("illustrations/hero.png", "imgsrc_notAKeyAtAll"), 401, "UNAUTHORIZED");
-  const created = await (await s.api("/api/v1/settings/api-keys", { method: "POST", key: t.key, headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "temp" }) })).json();
+  const created = await (
+    await s.api("/api/v1/settings/api-keys", {
+      method: "POST",
+      key: t.key,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: "temp" }),
+    })
+  ).json();
   expect((await get("illustrations/hero.png", created.key)).status).toBe(200);
   expect((await s.api(`/api/v1/settings/api-keys/${created.id}`, { method: "DELETE", key: t.key })).status).toBe(200);
   await nativeError(await get("illustrations/hero.png", created.key), 401, "UNAUTHORIZED");
-  const writeOnly = await (await s.api("/api/v1/settings/api-keys", { method: "POST", key: t.key, headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "w", scopes: ["write"] }) })).json();
+  const writeOnly = await (
+    await s.api("/api/v1/settings/api-keys", {
+      method: "POST",
+      key: t.key,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: "w", scopes: ["write"] }),
+    })
+  ).json();
   await nativeError(await get("illustrations/hero.png", writeOnly.key), 403, "FORBIDDEN");
   const none = await tenant(s, "noviews");
   await nativeError(await get("anything.png", none.key), 404, "NOT_FOUND");
-  await s.api("/api/v1/images", { method: "POST", key: none.key, body: form({ file: { bytes: original, filename: "n.png" } }) });
+  await s.api("/api/v1/images", {
+    method: "POST",
+    key: none.key,
+    body: form({ file: { bytes: original, filename: "n.png" } }),
+  });
   await nativeError(await get("n.png", none.key), 403, "FORBIDDEN");
   await nativeError(await get("illustrations/nope.png"), 404, "NOT_FOUND");
   // Another tenant's path is not found through this key.

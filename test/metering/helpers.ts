@@ -14,7 +14,12 @@ export interface Tenant {
 
 export async function tenant(s: TestServer, plan: string): Promise<Tenant> {
   const email = `t${++n}-${crypto.randomUUID().slice(0, 8)}@example.com`;
-  const r = await s.api("/v1/keys", { method: "POST", key: null, headers: { "content-type": "application/json" }, body: JSON.stringify({ email }) });
+  const r = await s.api("/v1/keys", {
+    method: "POST",
+    key: null,
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email }),
+  });
   expect(r.status).toBe(201);
   const { key } = (await r.json()) as { key: string };
   const p = await s.api(`/api/v1/admin/users/${encodeURIComponent(email)}`, {
@@ -31,7 +36,11 @@ export async function tenant(s: TestServer, plan: string): Promise<Tenant> {
 /** Asserts a native error envelope; returns the body. */
 export async function nativeError(res: Response, status: number, code: string) {
   const body = (await res.json()) as { error: { code: string; status: number; message: string; path: string } };
-  expect({ status: res.status, code: body.error.code, envStatus: body.error.status }).toEqual({ status, code, envStatus: status });
+  expect({ status: res.status, code: body.error.code, envStatus: body.error.status }).toEqual({
+    status,
+    code,
+    envStatus: status,
+  });
   expect(typeof body.error.path).toBe("string");
   return body.error;
 }

@@ -15,8 +15,14 @@ beforeAll(async () => {
 });
 afterAll(() => s.stop());
 
-const upload = (key: string, bytes: Uint8Array, name: string) => s.api("/api/v1/images", { method: "POST", key, body: form({ file: { bytes, filename: name } }) });
-const userImages = (email: string) => query<{ n: number }>(s.dataDir, "select count(*) as n from images join users on users.id = images.user_id where users.email = ?", email)[0].n;
+const upload = (key: string, bytes: Uint8Array, name: string) =>
+  s.api("/api/v1/images", { method: "POST", key, body: form({ file: { bytes, filename: name } }) });
+const userImages = (email: string) =>
+  query<{ n: number }>(
+    s.dataDir,
+    "select count(*) as n from images join users on users.id = images.user_id where users.email = ?",
+    email,
+  )[0].n;
 const usage = async (key: string, server = s) => (await (await server.api("/api/v1/usage", { key })).json()) as any;
 
 describe("uploads", () => {
@@ -35,7 +41,11 @@ describe("uploads", () => {
     expect(u.plan_limits.max_uploads_per_month).toBe(10);
     expect(u.total_images).toBe(10);
     // img.pro says the same refusal in its words, with its quota headers.
-    const r = await s.api("/v1/upload", { method: "POST", key: t.key, body: form({ file: { bytes: await makeImage(9, 9, "png"), filename: "x.png" } }) });
+    const r = await s.api("/v1/upload", {
+      method: "POST",
+      key: t.key,
+      body: form({ file: { bytes: await makeImage(9, 9, "png"), filename: "x.png" } }),
+    });
     expect(r.status).toBe(403);
     expect((await r.json()).error.code).toBe("quota_exceeded");
     expect(r.headers.get("X-Monthly-Uploads-Used")).toBe("10");
@@ -52,7 +62,11 @@ describe("uploads", () => {
     const before = snapshot(s.dataDir);
     const e = await nativeError(await upload(t.key, big, "big.png"), 403, "PLAN_LIMIT_EXCEEDED");
     expect(e.message).toContain("Storage limit");
-    const r = await s.api("/v1/upload", { method: "POST", key: t.key, body: form({ file: { bytes: big, filename: "big.png" }, name: "late field" }) });
+    const r = await s.api("/v1/upload", {
+      method: "POST",
+      key: t.key,
+      body: form({ file: { bytes: big, filename: "big.png" }, name: "late field" }),
+    });
     expect(r.status).toBe(403);
     expect((await r.json()).error.code).toBe("quota_exceeded");
     for (let i = 0; i < 50 && JSON.stringify(snapshot(s.dataDir)) !== JSON.stringify(before); i++) await Bun.sleep(20);
@@ -77,7 +91,11 @@ test("monthly API requests: the sixth of five is refused, in each dialect's word
   const r = await s.api("/v1/media", { key: t.key });
   expect(r.status).toBe(403);
   expect((await r.json()).error.code).toBe("quota_exceeded");
-  const row = query<{ value: number }>(s.dataDir, "select value from usage_counters join users on users.id = usage_counters.user_id where users.email = ? and metric = 'api_requests'", t.email);
+  const row = query<{ value: number }>(
+    s.dataDir,
+    "select value from usage_counters join users on users.id = usage_counters.user_id where users.email = ? and metric = 'api_requests'",
+    t.email,
+  );
   expect(row[0].value).toBe(5);
 });
 
@@ -107,7 +125,15 @@ test("counters survive a restart and reset when the month turns", async () => {
   const a = await startServer({ env: ENV, dataDir: dir });
   const t = await tenant(a, "up10");
   for (let i = 0; i < 10; i++) {
-    expect((await a.api("/api/v1/images", { method: "POST", key: t.key, body: form({ file: { bytes: await makeImage(10 + i, 10, "png"), filename: `r${i}.png` } }) })).status).toBe(201);
+    expect(
+      (
+        await a.api("/api/v1/images", {
+          method: "POST",
+          key: t.key,
+          body: form({ file: { bytes: await makeImage(10 + i, 10, "png"), filename: `r${i}.png` } }),
+        })
+      ).status,
+    ).toBe(201);
   }
   const before = (await usage(t.key, a)).current_period;
   await a.stop({ keepData: true });
@@ -116,7 +142,15 @@ test("counters survive a restart and reset when the month turns", async () => {
   const after = (await usage(t.key, b)).current_period;
   // One more API request: the usage call itself.
   expect({ ...after, api_requests: after.api_requests - 1 }).toEqual(before);
-  await nativeError(await b.api("/api/v1/images", { method: "POST", key: t.key, body: form({ file: { bytes: await makeImage(50, 10, "png"), filename: "x.png" } }) }), 403, "PLAN_LIMIT_EXCEEDED");
+  await nativeError(
+    await b.api("/api/v1/images", {
+      method: "POST",
+      key: t.key,
+      body: form({ file: { bytes: await makeImage(50, 10, "png"), filename: "x.png" } }),
+    }),
+    403,
+    "PLAN_LIMIT_EXCEEDED",
+  );
   await b.stop({ keepData: true });
 
   // 40 days on: a new month, fresh counters, uploads allowed again.
@@ -125,7 +159,15 @@ test("counters survive a restart and reset when the month turns", async () => {
   expect(next.period).not.toBe(before.period);
   expect(next.uploads).toBe(0);
   expect(next.period_start).toBeGreaterThan(before.period_start);
-  expect((await c.api("/api/v1/images", { method: "POST", key: t.key, body: form({ file: { bytes: await makeImage(51, 10, "png"), filename: "y.png" } }) })).status).toBe(201);
+  expect(
+    (
+      await c.api("/api/v1/images", {
+        method: "POST",
+        key: t.key,
+        body: form({ file: { bytes: await makeImage(51, 10, "png"), filename: "y.png" } }),
+      })
+    ).status,
+  ).toBe(201);
   expect((await usage(t.key, c)).current_period.uploads).toBe(1);
   await c.stop({ keepData: true });
   await (await import("node:fs/promises")).rm(dir, { recursive: true, force: true });

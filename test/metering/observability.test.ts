@@ -15,16 +15,34 @@ let s: TestServer;
 let t: Awaited<ReturnType<typeof tenant>>;
 let sizes: number;
 beforeAll(async () => {
-  s = await startServer({ env: { IMGD_REGISTRATION: "open", IMGD_PLANS: PLANS, IMGD_ACCESS_LOG: "json", IMGD_METRICS_ADDR: `127.0.0.1:${METRICS_PORT}` } });
+  s = await startServer({
+    env: {
+      IMGD_REGISTRATION: "open",
+      IMGD_PLANS: PLANS,
+      IMGD_ACCESS_LOG: "json",
+      IMGD_METRICS_ADDR: `127.0.0.1:${METRICS_PORT}`,
+    },
+  });
   t = await tenant(s, "pro");
   sizes = 0;
   for (let i = 0; i < 3; i++) {
     const bytes = await makeImage(40 + i, 30, "png");
     sizes += bytes.byteLength;
-    expect((await s.api("/api/v1/images", { method: "POST", key: t.key, body: form({ file: { bytes, filename: `m${i}.png` } }) })).status).toBe(201);
+    expect(
+      (
+        await s.api("/api/v1/images", {
+          method: "POST",
+          key: t.key,
+          body: form({ file: { bytes, filename: `m${i}.png` } }),
+        })
+      ).status,
+    ).toBe(201);
   }
   // One transformation, then three cache hits of it; one original.
-  for (let i = 0; i < 4; i++) expect((await fetch(`${s.url}/i/${t.username}/m0.webp?w=20`, { headers: { "x-request-id": `req-${i}` } })).status).toBe(200);
+  for (let i = 0; i < 4; i++)
+    expect(
+      (await fetch(`${s.url}/i/${t.username}/m0.webp?w=20`, { headers: { "x-request-id": `req-${i}` } })).status,
+    ).toBe(200);
   expect((await fetch(`${s.url}/i/${t.username}/m1.png`)).status).toBe(200);
 });
 afterAll(() => s.stop());
@@ -39,10 +57,15 @@ test("metrics datasets and stats: Imgwire's shapes with the real numbers", async
   expect(sum(ds.transformations, "transformations")).toBe(1);
   expect(sum(ds.requests, "requests")).toBe(5);
   expect(sum(ds.transfer_bytes, "transfer_bytes")).toBeGreaterThan(0);
-  expect(ds.cache_hit_ratio).toEqual([{ label: "hit", value: 3 }, { label: "miss", value: 1 }]);
+  expect(ds.cache_hit_ratio).toEqual([
+    { label: "hit", value: 3 },
+    { label: "miss", value: 1 },
+  ]);
   expect(ds.storage_bytes.at(-1).storage_bytes_current).toBe(sizes);
   expect(sum(ds.storage_bytes, "storage_bytes_added")).toBe(sizes);
-  expect(ds.storage_bytes[0].storage_bytes_current).toBe(ds.storage_bytes.at(-1).storage_bytes_current - sum(ds.storage_bytes.slice(1), "storage_bytes_added"));
+  expect(ds.storage_bytes[0].storage_bytes_current).toBe(
+    ds.storage_bytes.at(-1).storage_bytes_current - sum(ds.storage_bytes.slice(1), "storage_bytes_added"),
+  );
 
   const daily = await (await s.api("/api/v1/metrics/datasets?interval=DAILY&tz=Europe/Berlin", { key: t.key })).json();
   check("GET", "/api/v1/metrics/datasets", 200, daily);
@@ -57,7 +80,12 @@ test("metrics datasets and stats: Imgwire's shapes with the real numbers", async
   expect(st.cache_hit_ratio.value).toBe(75);
   expect(st.storage_bytes.value).toBe(sizes);
 
-  for (const bad of ["interval=YEARLY", "tz=Mars/Base", "date_start=yesterday", "date_start=2026-02-02T00:00:00Z&date_end=2026-02-01T00:00:00Z"]) {
+  for (const bad of [
+    "interval=YEARLY",
+    "tz=Mars/Base",
+    "date_start=yesterday",
+    "date_start=2026-02-02T00:00:00Z&date_end=2026-02-01T00:00:00Z",
+  ]) {
     const r = await s.api(`/api/v1/metrics/stats?${bad}`, { key: t.key });
     expect(r.status).toBe(400);
     expect((await r.json()).error.code).toBe("VALIDATION_ERROR");
@@ -82,7 +110,9 @@ test("Prometheus: admin key (or the metrics listener) only; output parses and ha
     return f;
   };
   const value = (name: string, labels: Record<string, string> = {}) =>
-    Number(fam(name).metrics.find((m: any) => Object.entries(labels).every(([k, v]) => m.labels?.[k] === v))?.value ?? NaN);
+    Number(
+      fam(name).metrics.find((m: any) => Object.entries(labels).every(([k, v]) => m.labels?.[k] === v))?.value ?? NaN,
+    );
   expect(fam("imgd_http_requests_total").type).toBe("COUNTER");
   expect(value("imgd_http_requests_total", { group: "delivery", status: "200" })).toBe(5);
   expect(value("imgd_http_requests_total", { group: "native", status: "201" })).toBe(3);
@@ -100,7 +130,14 @@ test("Prometheus: admin key (or the metrics listener) only; output parses and ha
   expect(value("imgd_variant_cache_entries")).toBe(1);
   expect(value("imgd_blobs")).toBe(3);
   expect(value("imgd_blob_bytes")).toBe(sizes);
-  for (const n of ["imgd_queue_depth", "imgd_queue_rejections_total", "imgd_worker_restarts_total", "imgd_variant_cache_evictions_total", "imgd_variant_cache_hits_total", "imgd_variant_cache_misses_total"]) {
+  for (const n of [
+    "imgd_queue_depth",
+    "imgd_queue_rejections_total",
+    "imgd_worker_restarts_total",
+    "imgd_variant_cache_evictions_total",
+    "imgd_variant_cache_hits_total",
+    "imgd_variant_cache_misses_total",
+  ]) {
     expect(value(n)).toBeGreaterThanOrEqual(0);
   }
   // The separate listener serves the same without a key, and nothing else.
@@ -114,7 +151,11 @@ test("access log: a JSON line per request with request id, tenant, route, status
   const r = await s.api("/api/v1/images", { key: t.key, headers: { "x-request-id": "log-me-1" } });
   expect(r.headers.get("X-Request-Id")).toBe("log-me-1");
   await Bun.sleep(100);
-  const lines = s.output().split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+  const lines = s
+    .output()
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l));
   const api = lines.find((l) => l.request_id === "log-me-1");
   expect(api).toMatchObject({ method: "GET", path: "/api/v1/images", tenant: t.username, status: 200 });
   expect(api.route).toBe("/api/v1/images");

@@ -62,7 +62,10 @@ test("the window resets: a server whose clock is a minute on gives the key its f
   while (Date.now() % 60_000 > 50_000) await Bun.sleep(500);
   for (let i = 0; i < 3; i++) expect((await s.api("/api/v1/images", { key: a.key })).status).toBe(200);
   expect((await s.api("/api/v1/images", { key: a.key })).status).toBe(429);
-  const later = await startServer({ env: { IMGD_PLANS: PLANS, IMGD_TEST_CLOCK_OFFSET_MS: "60000" }, dataDir: s.dataDir });
+  const later = await startServer({
+    env: { IMGD_PLANS: PLANS, IMGD_TEST_CLOCK_OFFSET_MS: "60000" },
+    dataDir: s.dataDir,
+  });
   try {
     const r = await later.api("/api/v1/images", { key: a.key });
     expect(r.status).toBe(200);
@@ -75,18 +78,23 @@ test("the window resets: a server whose clock is a minute on gives the key its f
 test("every dialect admits the same way: the same X-RateLimit-* countdown and the same 429 with Retry-After, in its own error shape", async () => {
   const png = await makeImage(40, 30, "png");
   // Each dialect's calls, the first three admitted and the fourth refused; the error shape it answers in.
-  const dialects: Record<string, { calls: (key: string) => (() => Promise<Response>)[]; refusal: (r: Response) => Promise<void> }> = {
+  const dialects: Record<
+    string,
+    { calls: (key: string) => (() => Promise<Response>)[]; refusal: (r: Response) => Promise<void> }
+  > = {
     native: {
       calls: (key) => Array.from({ length: 4 }, () => () => s.api("/api/v1/images", { key })),
       refusal: async (r) => void (await nativeError(r, 429, "RATE_LIMIT_EXCEEDED")),
     },
     imgpro: {
       calls: (key) => Array.from({ length: 4 }, () => () => s.api("/v1/media", { key })),
-      refusal: async (r) => expect(((await r.json()) as any).error).toMatchObject({ code: "rate_limited", status: 429 }),
+      refusal: async (r) =>
+        expect(((await r.json()) as any).error).toMatchObject({ code: "rate_limited", status: 429 }),
     },
     imgwire: {
       calls: (key) => Array.from({ length: 4 }, () => () => s.api("/imgwire/api/v1/images/", { key })),
-      refusal: async (r) => expect(await r.json()).toEqual({ detail: expect.stringContaining("3 requests per minute") }),
+      refusal: async (r) =>
+        expect(await r.json()).toEqual({ detail: expect.stringContaining("3 requests per minute") }),
     },
     assetsrepo: {
       // The image arrives through the native API (the first of the three), then is viewed.
@@ -107,14 +115,28 @@ test("every dialect admits the same way: the same X-RateLimit-* countdown and th
       expect({ name, ok: r.ok }).toEqual({ name, ok: true });
       seen.push(headers(r));
       const body = new Uint8Array(await r.arrayBuffer());
-      if (name === "assetsrepo" && i > 0) expect(await decode(body)).toMatchObject({ format: "png", width: 20, height: 15 });
+      if (name === "assetsrepo" && i > 0)
+        expect(await decode(body)).toMatchObject({ format: "png", width: 20, height: 15 });
     }
-    expect({ name, seen: seen.map((h) => [h.limit, h.remaining]) }).toEqual({ name, seen: [["3", "2"], ["3", "1"], ["3", "0"]] });
+    expect({ name, seen: seen.map((h) => [h.limit, h.remaining]) }).toEqual({
+      name,
+      seen: [
+        ["3", "2"],
+        ["3", "1"],
+        ["3", "0"],
+      ],
+    });
     const reset = seen[0].reset;
     expect(reset % 60).toBe(0);
     expect(seen.every((h) => h.reset === reset)).toBe(true);
     const refused = await calls[3]();
-    expect({ name, status: refused.status, ...headers(refused) }).toEqual({ name, status: 429, limit: "3", remaining: "0", reset });
+    expect({ name, status: refused.status, ...headers(refused) }).toEqual({
+      name,
+      status: 429,
+      limit: "3",
+      remaining: "0",
+      reset,
+    });
     const retry = Number(refused.headers.get("Retry-After"));
     expect(retry).toBeGreaterThanOrEqual(1);
     expect(retry).toBeLessThanOrEqual(60);

@@ -14,7 +14,10 @@ let s: TestServer;
 beforeAll(async () => {
   s = await startServer({ env: { IMGD_MAX_UPLOAD_BYTES: String(LIMIT), IMGD_MAX_SOURCE_PIXELS: "40000000" } });
   // Something to lose: one stored image.
-  const res = await s.api("/api/v1/images", { method: "POST", body: form({ file: { bytes: await makeImage(100, 80, "jpg"), filename: "keep.jpg" } }) });
+  const res = await s.api("/api/v1/images", {
+    method: "POST",
+    body: form({ file: { bytes: await makeImage(100, 80, "jpg"), filename: "keep.jpg" } }),
+  });
   expect(res.status).toBe(201);
 });
 afterAll(() => s.stop());
@@ -37,7 +40,10 @@ function snapshot() {
     const rows = Object.fromEntries(
       ["images", "image_paths", "blobs"].map((t) => [t, db.query(`select * from ${t} order by 1`).all()]),
     );
-    return { rows, files: [...files(join(s.dataDir, "blobs")), ...files(join(s.dataDir, "tmp")), ...files(join(s.dataDir, "trash"))] };
+    return {
+      rows,
+      files: [...files(join(s.dataDir, "blobs")), ...files(join(s.dataDir, "tmp")), ...files(join(s.dataDir, "trash"))],
+    };
   } finally {
     db.close();
   }
@@ -54,24 +60,48 @@ async function refused(res: Response, status: number, code: string, before: Retu
   return body;
 }
 
-const post = (body: BodyInit, headers: Record<string, string> = {}) => s.api("/api/v1/images", { method: "POST", body, headers });
+const post = (body: BodyInit, headers: Record<string, string> = {}) =>
+  s.api("/api/v1/images", { method: "POST", body, headers });
 
 describe("uploads that are not good images", () => {
   test("non-image bytes with an image name and type", async () => {
     const before = snapshot();
-    const b = await refused(await post(form({ file: { bytes: new TextEncoder().encode("hello, not a picture ".repeat(20)), filename: "photo.jpg", type: "image/jpeg" } })), 400, "INVALID_FILE", before);
+    const b = await refused(
+      await post(
+        form({
+          file: {
+            bytes: new TextEncoder().encode("hello, not a picture ".repeat(20)),
+            filename: "photo.jpg",
+            type: "image/jpeg",
+          },
+        }),
+      ),
+      400,
+      "INVALID_FILE",
+      before,
+    );
     expect(b.error.message).toContain("not a supported image");
   });
 
   test("a zero-byte file", async () => {
     const before = snapshot();
-    await refused(await post(form({ file: { bytes: new Uint8Array(0), filename: "empty.png" } })), 400, "INVALID_FILE", before);
+    await refused(
+      await post(form({ file: { bytes: new Uint8Array(0), filename: "empty.png" } })),
+      400,
+      "INVALID_FILE",
+      before,
+    );
   });
 
   test("truncated JPEG and PNG, corrupt header", async () => {
     for (const name of ["truncated.jpg", "truncated.png", "corrupt-header.jpg"]) {
       const before = snapshot();
-      await refused(await post(form({ file: { bytes: await fixture(name), filename: name } })), 400, "INVALID_FILE", before);
+      await refused(
+        await post(form({ file: { bytes: await fixture(name), filename: name } })),
+        400,
+        "INVALID_FILE",
+        before,
+      );
     }
   });
 
@@ -90,7 +120,12 @@ describe("uploads that are not good images", () => {
 
   test("a decompression bomb is refused from its header", async () => {
     const before = snapshot();
-    const b = await refused(await post(form({ file: { bytes: await fixture("65536-uint32-limit.png"), filename: "bomb.png" } })), 400, "INVALID_FILE", before);
+    const b = await refused(
+      await post(form({ file: { bytes: await fixture("65536-uint32-limit.png"), filename: "bomb.png" } })),
+      400,
+      "INVALID_FILE",
+      before,
+    );
     expect(b.error.message).toContain("pixels");
     // A tiny PNG whose header declares 50000×50000.
     const png = await makeImage(8, 8, "png");
@@ -105,7 +140,12 @@ describe("uploads that are not good images", () => {
     const big = new Uint8Array(LIMIT * 3).fill(7);
     // The server closes the connection rather than read 1.8 MB it refuses; tell Bun's fetch
     // not to pool it (it reuses sockets even after a "Connection: close" response).
-    await refused(await post(form({ file: { bytes: big, filename: "big.jpg" } }), { connection: "close" }), 413, "PAYLOAD_TOO_LARGE", before);
+    await refused(
+      await post(form({ file: { bytes: big, filename: "big.jpg" } }), { connection: "close" }),
+      413,
+      "PAYLOAD_TOO_LARGE",
+      before,
+    );
   });
 
   test("over the size limit with no declared length: refused while streaming", async () => {
@@ -116,7 +156,9 @@ describe("uploads that are not good images", () => {
     // A body that would go on for 50 MB: the server must answer long before it ends.
     const stream = new ReadableStream<Uint8Array>({
       start(c) {
-        c.enqueue(enc.encode(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.jpg"\r\n\r\n`));
+        c.enqueue(
+          enc.encode(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.jpg"\r\n\r\n`),
+        );
       },
       pull(c) {
         if (sent > 50_000_000) return c.close();
@@ -126,7 +168,10 @@ describe("uploads that are not good images", () => {
     });
     // Bun's fetch would pool this socket while the body is still being written; the server's
     // `Connection: close` is not enough for it (curl honours it), so ask for no reuse.
-    const res = await post(stream, { "content-type": `multipart/form-data; boundary=${boundary}`, connection: "close" });
+    const res = await post(stream, {
+      "content-type": `multipart/form-data; boundary=${boundary}`,
+      connection: "close",
+    });
     await refused(res, 413, "PAYLOAD_TOO_LARGE", before);
     // The answer came before the body ended: the server did not wait for (or buffer) all of it.
     // How far the client got meanwhile depends on scheduling and socket buffers, not on imgd.
@@ -163,23 +208,50 @@ describe("uploads that are not good images", () => {
     const two = form({ file: { bytes: jpeg, filename: "a.jpg" } });
     two.append("file", new Blob([jpeg as BlobPart]), "b.jpg");
     await refused(await post(two), 400, "VALIDATION_ERROR", before);
-    await refused(await post(JSON.stringify({ file: "x" }), { "content-type": "application/json" }), 400, "VALIDATION_ERROR", before);
-    await refused(await post("--nope\r\ngarbage", { "content-type": "multipart/form-data; boundary=nope" }), 400, "VALIDATION_ERROR", before);
+    await refused(
+      await post(JSON.stringify({ file: "x" }), { "content-type": "application/json" }),
+      400,
+      "VALIDATION_ERROR",
+      before,
+    );
+    await refused(
+      await post("--nope\r\ngarbage", { "content-type": "multipart/form-data; boundary=nope" }),
+      400,
+      "VALIDATION_ERROR",
+      before,
+    );
   });
 });
 
 describe("paths", () => {
   test("'..', absolute, backslash, control characters and odd characters are refused", async () => {
     const jpeg = await makeImage(10, 10, "jpg");
-    for (const path of ["../x.jpg", "a/../../x.jpg", "/etc/x.jpg", "a\\b.jpg", "a\u0001b.jpg", "a//b.jpg", "./x.jpg", "a/b?.jpg", "x".repeat(1100)]) {
+    for (const path of [
+      "../x.jpg",
+      "a/../../x.jpg",
+      "/etc/x.jpg",
+      "a\\b.jpg",
+      "a\u0001b.jpg",
+      "a//b.jpg",
+      "./x.jpg",
+      "a/b?.jpg",
+      "x".repeat(1100),
+    ]) {
       const before = snapshot();
-      const b = await refused(await post(form({ file: { bytes: jpeg, filename: "x.jpg" }, target_path: path })), 400, "VALIDATION_ERROR", before);
+      const b = await refused(
+        await post(form({ file: { bytes: jpeg, filename: "x.jpg" }, target_path: path })),
+        400,
+        "VALIDATION_ERROR",
+        before,
+      );
       expect(b.error.message).toContain("path");
     }
   });
 
   test("a hostile file name is sanitised, not trusted", async () => {
-    const res = await post(form({ file: { bytes: await makeImage(11, 10, "jpg"), filename: "../../etc/pass wd.jpg" } }));
+    const res = await post(
+      form({ file: { bytes: await makeImage(11, 10, "jpg"), filename: "../../etc/pass wd.jpg" } }),
+    );
     expect(res.status).toBe(201);
     expect(((await res.json()) as any).paths).toEqual(["pass-wd.jpg"]);
   });
@@ -187,7 +259,18 @@ describe("paths", () => {
 
 describe("query values", () => {
   test("oversized, negative and non-numeric pagination, unknown sort", async () => {
-    for (const q of ["limit=0", "limit=101", "limit=-1", "limit=abc", "limit=1e2", "offset=-5", "offset=x", "sort=random", "sort=", "path=../x"]) {
+    for (const q of [
+      "limit=0",
+      "limit=101",
+      "limit=-1",
+      "limit=abc",
+      "limit=1e2",
+      "offset=-5",
+      "offset=x",
+      "sort=random",
+      "sort=",
+      "path=../x",
+    ]) {
       const res = await s.api(`/api/v1/images?${q}`);
       expect({ q, status: res.status }).toEqual({ q, status: 400 });
       expect(((await res.json()) as any).error.code).toBe("VALIDATION_ERROR");
@@ -199,6 +282,11 @@ describe("query values", () => {
   test("visibility and unknown ids", async () => {
     expect((await s.api("/api/v1/images/not-an-id")).status).toBe(404);
     const before = snapshot();
-    await refused(await post(form({ file: { bytes: await makeImage(10, 12, "jpg"), filename: "v.jpg" }, visibility: "secret" })), 400, "VALIDATION_ERROR", before);
+    await refused(
+      await post(form({ file: { bytes: await makeImage(10, 12, "jpg"), filename: "v.jpg" }, visibility: "secret" })),
+      400,
+      "VALIDATION_ERROR",
+      before,
+    );
   });
 });

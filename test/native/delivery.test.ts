@@ -27,13 +27,18 @@ async function get(path: string, init?: RequestInit) {
 /** Fetches a variant and decodes it: real format and dimensions. */
 async function variant(path: string) {
   const { res, bytes } = await get(path);
-  expect({ path, status: res.status, body: res.status === 200 ? "" : new TextDecoder().decode(bytes) }).toEqual({ path, status: 200, body: "" });
+  expect({ path, status: res.status, body: res.status === 200 ? "" : new TextDecoder().decode(bytes) }).toEqual({
+    path,
+    status: 200,
+    body: "",
+  });
   const d = await decode(bytes);
   expect(res.headers.get("content-length")).toBe(String(bytes.length));
   return { ...d, res, bytes };
 }
 
-const transformations = async () => ((await (await s.api("/api/v1/usage")).json()) as any).current_period.transformations as number;
+const transformations = async () =>
+  ((await (await s.api("/api/v1/usage")).json()) as any).current_period.transformations as number;
 
 describe("URL options", () => {
   test("the extension picks the format", async () => {
@@ -228,7 +233,12 @@ describe("presets and settings", () => {
     const res = await post({ name: "thumb", description: "square", params: { w: 96, h: 96, fit: "cover" } });
     expect(res.status).toBe(201);
     const p = (await res.json()) as any;
-    expect(p).toMatchObject({ name: "thumb", description: "square", params: { w: 96, h: 96, fit: "cover" }, usage_count: 0 });
+    expect(p).toMatchObject({
+      name: "thumb",
+      description: "square",
+      params: { w: 96, h: 96, fit: "cover" },
+      usage_count: 0,
+    });
     expect(p.id).toMatch(/^preset_/);
     expect(typeof p.created_at).toBe("number");
     expect((await post({ name: "thumb", params: {} })).status).toBe(409);
@@ -249,7 +259,10 @@ describe("presets and settings", () => {
     expect(list.total).toBe(1);
     expect(list.presets[0].usage_count).toBe(2);
 
-    const upd = await s.api(`/api/v1/settings/presets/${p.id}`, { method: "PUT", body: JSON.stringify({ params: { w: 40, h: 30, fit: "fill", format: "png" } }) });
+    const upd = await s.api(`/api/v1/settings/presets/${p.id}`, {
+      method: "PUT",
+      body: JSON.stringify({ params: { w: 40, h: 30, fit: "fill", format: "png" } }),
+    });
     expect(upd.status).toBe(200);
     expect(((await upd.json()) as any).params).toEqual({ w: 40, h: 30, fit: "fill", format: "png" });
     const v3 = await variant("photo.jpg?p:thumb");
@@ -265,19 +278,36 @@ describe("presets and settings", () => {
 
   test("settings: defaults for quality and fit come from the user", async () => {
     const before = (await (await s.api("/api/v1/settings")).json()) as any;
-    expect(before.settings).toMatchObject({ username: "admin", default_quality: 80, default_fit_mode: "contain", email: null, default_max_width: null });
+    expect(before.settings).toMatchObject({
+      username: "admin",
+      default_quality: 80,
+      default_fit_mode: "contain",
+      email: null,
+      default_max_width: null,
+    });
     expect(before.settings.total_uploads).toBeGreaterThan(0);
-    const put = await s.api("/api/v1/settings", { method: "PUT", body: JSON.stringify({ default_fit_mode: "cover", default_quality: 30, theme: "dark" }) });
+    const put = await s.api("/api/v1/settings", {
+      method: "PUT",
+      body: JSON.stringify({ default_fit_mode: "cover", default_quality: 30, theme: "dark" }),
+    });
     expect(put.status).toBe(200);
     const after = (await put.json()) as any;
     expect(after.message).toBe("Settings updated successfully");
     expect(after.settings).toMatchObject({ default_fit_mode: "cover", default_quality: 30, theme: "dark" });
     const v = await variant("photo.jpg?w=100&h=100");
     expect([v.width, v.height]).toEqual([100, 100]);
-    for (const body of [{ default_quality: 0 }, { default_fit_mode: "zoom" }, { delivery_formats: ["bmp"] }, { unknown: 1 }]) {
+    for (const body of [
+      { default_quality: 0 },
+      { default_fit_mode: "zoom" },
+      { delivery_formats: ["bmp"] },
+      { unknown: 1 },
+    ]) {
       expect((await s.api("/api/v1/settings", { method: "PUT", body: JSON.stringify(body) })).status).toBe(400);
     }
-    await s.api("/api/v1/settings", { method: "PUT", body: JSON.stringify({ default_fit_mode: "contain", default_quality: 80 }) });
+    await s.api("/api/v1/settings", {
+      method: "PUT",
+      body: JSON.stringify({ default_fit_mode: "contain", default_quality: 80 }),
+    });
   });
 });
 
@@ -287,7 +317,10 @@ describe("private images and signed URLs", () => {
     expect((await get("private.jpg")).res.status).toBe(403);
     expect((await get("private.webp?w=50")).res.status).toBe(403);
 
-    const res = await s.api(`/api/v1/images/${up.id}/signed-url`, { method: "POST", body: JSON.stringify({ expires_in_seconds: 120 }) });
+    const res = await s.api(`/api/v1/images/${up.id}/signed-url`, {
+      method: "POST",
+      body: JSON.stringify({ expires_in_seconds: 120 }),
+    });
     expect(res.status).toBe(200);
     const signed = (await res.json()) as any;
     expect(signed.expires_in_seconds).toBe(120);
@@ -296,7 +329,11 @@ describe("private images and signed URLs", () => {
     const ok = await fetch(signed.signed_url);
     expect(ok.status).toBe(200);
     expect(ok.headers.get("cache-control")).toMatch(/^private, max-age=1[01]\d$/);
-    expect((await decode(new Uint8Array(await ok.arrayBuffer())))).toMatchObject({ format: "jpeg", width: 200, height: 100 });
+    expect(await decode(new Uint8Array(await ok.arrayBuffer()))).toMatchObject({
+      format: "jpeg",
+      width: 200,
+      height: 100,
+    });
 
     const u = new URL(signed.signed_url);
     const tamper = async (f: (u: URL) => void) => {
@@ -316,10 +353,15 @@ describe("private images and signed URLs", () => {
     expect(await tamper((t) => t.searchParams.set("token", alias))).toBe(403);
 
     const list = (await (await s.api("/api/v1/images?limit=100")).json()) as any;
-    expect(list.images.find((i: any) => i.id === up.id).active_signed_url).toEqual({ signed_url: signed.signed_url, expires_at: signed.expires_at });
+    expect(list.images.find((i: any) => i.id === up.id).active_signed_url).toEqual({
+      signed_url: signed.signed_url,
+      expires_at: signed.expires_at,
+    });
 
     for (const body of [{ expires_in_seconds: 59 }, { expires_in_seconds: 604801 }, { expires_in_seconds: "60" }]) {
-      expect((await s.api(`/api/v1/images/${up.id}/signed-url`, { method: "POST", body: JSON.stringify(body) })).status).toBe(400);
+      expect(
+        (await s.api(`/api/v1/images/${up.id}/signed-url`, { method: "POST", body: JSON.stringify(body) })).status,
+      ).toBe(400);
     }
     const dflt = (await (await s.api(`/api/v1/images/${up.id}/signed-url`, { method: "POST" })).json()) as any;
     expect(dflt.expires_in_seconds).toBe(3600);
@@ -340,7 +382,13 @@ describe("usage", () => {
   test("the reference's shape with real counters", async () => {
     const u = (await (await s.api("/api/v1/usage")).json()) as any;
     expect(u.plan).toBe("unlimited");
-    expect(u.plan_limits).toEqual({ max_uploads_per_month: null, max_storage_bytes: null, max_bandwidth_per_month: null, max_api_requests_per_month: null, max_transformations_per_month: null });
+    expect(u.plan_limits).toEqual({
+      max_uploads_per_month: null,
+      max_storage_bytes: null,
+      max_bandwidth_per_month: null,
+      max_api_requests_per_month: null,
+      max_transformations_per_month: null,
+    });
     expect(u.current_period.period).toMatch(/^\d{4}-\d\d$/);
     expect(u.current_period.uploads).toBeGreaterThanOrEqual(8);
     expect(u.current_period.transformations).toBeGreaterThan(20);

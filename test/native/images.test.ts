@@ -14,11 +14,13 @@ beforeAll(async () => {
 afterAll(() => s.stop());
 
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
-const upload = (fields: Parameters<typeof form>[0], key?: string) => s.api("/api/v1/images", { method: "POST", body: form(fields), key });
+const upload = (fields: Parameters<typeof form>[0], key?: string) =>
+  s.api("/api/v1/images", { method: "POST", body: form(fields), key });
 const blobFiles = () => {
   const root = join(s.dataDir, "blobs");
   const out: string[] = [];
-  for (const a of readdirSync(root)) for (const b of readdirSync(join(root, a))) out.push(...readdirSync(join(root, a, b)));
+  for (const a of readdirSync(root))
+    for (const b of readdirSync(join(root, a))) out.push(...readdirSync(join(root, a, b)));
   return out.sort();
 };
 
@@ -78,7 +80,9 @@ describe("upload", () => {
 
   test("the format comes from the bytes, never from the name or Content-Type", async () => {
     const png = await makeImage(50, 40, "png", { alpha: true });
-    const body = (await (await upload({ file: { bytes: png, filename: "lies.jpg", type: "image/jpeg" } })).json()) as any;
+    const body = (await (
+      await upload({ file: { bytes: png, filename: "lies.jpg", type: "image/jpeg" } })
+    ).json()) as any;
     expect(body.format).toBe("png");
     expect(body.paths).toEqual(["lies.jpg"]);
     const meta = (await (await s.api(`/api/v1/images/${body.id}`)).json()) as any;
@@ -105,15 +109,24 @@ describe("upload", () => {
 
   test("a folder path or a full path", async () => {
     const small = await makeImage(20, 20, "jpg");
-    const a = (await (await upload({ file: { bytes: small, filename: "x.jpg" }, target_path: "blog/2024" })).json()) as any;
+    const a = (await (
+      await upload({ file: { bytes: small, filename: "x.jpg" }, target_path: "blog/2024" })
+    ).json()) as any;
     expect(a.paths).toEqual(["blog/2024/x.jpg"]);
-    const b = (await (await upload({ file: { bytes: await makeImage(21, 20, "jpg"), filename: "y.jpg" }, path: "blog/hero.jpg" })).json()) as any;
+    const b = (await (
+      await upload({ file: { bytes: await makeImage(21, 20, "jpg"), filename: "y.jpg" }, path: "blog/hero.jpg" })
+    ).json()) as any;
     expect(b.paths).toEqual(["blog/hero.jpg"]);
     // An explicit path held by another image is a conflict; a derived one gets a suffix.
-    const clash = await upload({ file: { bytes: await makeImage(22, 20, "jpg"), filename: "z.jpg" }, path: "blog/hero.png" });
+    const clash = await upload({
+      file: { bytes: await makeImage(22, 20, "jpg"), filename: "z.jpg" },
+      path: "blog/hero.png",
+    });
     expect(clash.status).toBe(409);
     expect(((await clash.json()) as any).error.code).toBe("CONFLICT");
-    const suffixed = (await (await upload({ file: { bytes: await makeImage(23, 20, "jpg"), filename: "x.jpg" }, target_path: "blog/2024" })).json()) as any;
+    const suffixed = (await (
+      await upload({ file: { bytes: await makeImage(23, 20, "jpg"), filename: "x.jpg" }, target_path: "blog/2024" })
+    ).json()) as any;
     expect(suffixed.paths).toEqual(["blog/2024/x-1.jpg"]);
   });
 });
@@ -136,8 +149,14 @@ describe("library", () => {
     expect(page.has_more).toBe(true);
     // Imgwire-style pages, with the X-* headers its SDK pages through.
     const p2 = await s.api("/api/v1/images?limit=2&page=2");
-    expect(((await p2.json()) as any).images.map((i: any) => i.id)).toEqual(all.images.slice(2, 4).map((i: any) => i.id));
-    expect(Object.fromEntries(["x-total-count", "x-page", "x-limit", "x-prev-page", "x-next-page"].map((h) => [h, p2.headers.get(h)]))).toEqual({
+    expect(((await p2.json()) as any).images.map((i: any) => i.id)).toEqual(
+      all.images.slice(2, 4).map((i: any) => i.id),
+    );
+    expect(
+      Object.fromEntries(
+        ["x-total-count", "x-page", "x-limit", "x-prev-page", "x-next-page"].map((h) => [h, p2.headers.get(h)]),
+      ),
+    ).toEqual({
       "x-total-count": String(all.total),
       "x-page": "2",
       "x-limit": "2",
@@ -177,12 +196,21 @@ describe("library", () => {
   });
 
   test("metadata: hash, size, mime, dimensions, dominant colour, urls", async () => {
-    const up = (await (await upload({ file: { bytes: await makeImage(64, 48, "png"), filename: "meta.png" } })).json()) as any;
+    const up = (await (
+      await upload({ file: { bytes: await makeImage(64, 48, "png"), filename: "meta.png" } })
+    ).json()) as any;
     const res = await s.api(`/api/v1/images/${up.id}`);
     expect(res.status).toBe(200);
     const m = (await res.json()) as any;
     expect(m.id).toBe(up.id);
-    expect(m.metadata).toMatchObject({ hash: up.hash, original_filename: "meta.png", size: up.size, mime_type: "image/png", width: 64, height: 48 });
+    expect(m.metadata).toMatchObject({
+      hash: up.hash,
+      original_filename: "meta.png",
+      size: up.size,
+      mime_type: "image/png",
+      width: 64,
+      height: 48,
+    });
     expect(m.metadata.dominant_color).toMatch(/^[0-9a-f]{6}$/);
     expect(m.urls.original).toBe(`${s.url}/i/admin/meta.png`);
     expect(m.urls.avif).toBe(`${s.url}/i/admin/meta.avif`);
@@ -191,16 +219,31 @@ describe("library", () => {
   });
 
   test("visibility: a private image is not served without a signature", async () => {
-    const up = (await (await upload({ file: { bytes: await makeImage(30, 30, "jpg"), filename: "secret.jpg" }, visibility: "private" })).json()) as any;
+    const up = (await (
+      await upload({ file: { bytes: await makeImage(30, 30, "jpg"), filename: "secret.jpg" }, visibility: "private" })
+    ).json()) as any;
     expect(up.visibility).toBe("private");
     expect((await fetch(up.url)).status).toBe(403);
-    const pub = await s.api(`/api/v1/images/${up.id}/visibility`, { method: "PUT", body: JSON.stringify({ visibility: "public" }) });
+    const pub = await s.api(`/api/v1/images/${up.id}/visibility`, {
+      method: "PUT",
+      body: JSON.stringify({ visibility: "public" }),
+    });
     expect(await pub.json()).toEqual({ id: up.id, visibility: "public", message: "Visibility updated to public" });
     expect((await fetch(up.url)).status).toBe(200);
-    const priv = await s.api(`/api/v1/images/${up.id}/visibility`, { method: "PATCH", body: JSON.stringify({ visibility: "private" }) });
+    const priv = await s.api(`/api/v1/images/${up.id}/visibility`, {
+      method: "PATCH",
+      body: JSON.stringify({ visibility: "private" }),
+    });
     expect(priv.status).toBe(200);
     expect((await fetch(up.url)).status).toBe(403);
-    expect((await s.api(`/api/v1/images/${up.id}/visibility`, { method: "PUT", body: JSON.stringify({ visibility: "hidden" }) })).status).toBe(400);
+    expect(
+      (
+        await s.api(`/api/v1/images/${up.id}/visibility`, {
+          method: "PUT",
+          body: JSON.stringify({ visibility: "hidden" }),
+        })
+      ).status,
+    ).toBe(400);
   });
 
   test("delete: paths and blob go; a blob another image uses stays", async () => {
@@ -236,9 +279,26 @@ describe("library", () => {
   });
 
   test("another user's key sees none of it", async () => {
-    const p = Bun.spawnSync([process.execPath, `${ROOT}/src/main.ts`, "users", "create", "carol", "--data-dir", s.dataDir]);
+    const p = Bun.spawnSync([
+      process.execPath,
+      `${ROOT}/src/main.ts`,
+      "users",
+      "create",
+      "carol",
+      "--data-dir",
+      s.dataDir,
+    ]);
     expect(p.exitCode).toBe(0);
-    const k = Bun.spawnSync([process.execPath, `${ROOT}/src/main.ts`, "keys", "create", "--user", "carol", "--data-dir", s.dataDir]);
+    const k = Bun.spawnSync([
+      process.execPath,
+      `${ROOT}/src/main.ts`,
+      "keys",
+      "create",
+      "--user",
+      "carol",
+      "--data-dir",
+      s.dataDir,
+    ]);
     const carol = k.stdout.toString().trim();
     const mine = (await (await s.api("/api/v1/images?limit=1")).json()) as any;
     const id = mine.images[0].id;

@@ -41,7 +41,11 @@ describe("authentication", () => {
     await expectError(await s.api("/api/v1/images", { key: null }), 401, "UNAUTHORIZED");
     await expectError(await s.api("/api/v1/images", { key: "nope" }), 401, "UNAUTHORIZED");
     await expectError(await s.api("/api/v1/images", { key: `imgsrc_${"x".repeat(49)}` }), 401, "UNAUTHORIZED");
-    await expectError(await s.api("/api/v1/images", { headers: { authorization: `Basic ${btoa("a:b")}` }, key: null }), 401, "UNAUTHORIZED");
+    await expectError(
+      await s.api("/api/v1/images", { headers: { authorization: `Basic ${btoa("a:b")}` }, key: null }),
+      401,
+      "UNAUTHORIZED",
+    );
   });
 
   test("a key in the query string is refused with 400, even with a valid header", async () => {
@@ -87,7 +91,11 @@ describe("API keys", () => {
 
   test("default scopes are read and write; no expiry means null", async () => {
     const created = (await (
-      await s.api("/api/v1/settings/api-keys", { method: "POST", body: JSON.stringify({ name: "plain" }), headers: { "content-type": "application/json" } })
+      await s.api("/api/v1/settings/api-keys", {
+        method: "POST",
+        body: JSON.stringify({ name: "plain" }),
+        headers: { "content-type": "application/json" },
+      })
     ).json()) as any;
     expect(created.scopes).toBe("read,write");
     expect(created.expires_at).toBeNull();
@@ -95,7 +103,10 @@ describe("API keys", () => {
 
   test("a read-only key reads but cannot write", async () => {
     const ro = (await (
-      await s.api("/api/v1/settings/api-keys", { method: "POST", body: JSON.stringify({ name: "ro", scopes: ["read"] }) })
+      await s.api("/api/v1/settings/api-keys", {
+        method: "POST",
+        body: JSON.stringify({ name: "ro", scopes: ["read"] }),
+      })
     ).json()) as any;
     expect(ro.scopes).toBe("read");
     expect((await s.api("/api/v1/images", { key: ro.key })).status).toBe(200);
@@ -103,14 +114,19 @@ describe("API keys", () => {
     fd.append("file", new Blob([new Uint8Array([1, 2, 3])]), "x.jpg");
     await expectError(await s.api("/api/v1/images", { method: "POST", body: fd, key: ro.key }), 403, "FORBIDDEN");
     await expectError(
-      await s.api("/api/v1/settings/api-keys", { method: "POST", body: JSON.stringify({ name: "escalate" }), key: ro.key }),
+      await s.api("/api/v1/settings/api-keys", {
+        method: "POST",
+        body: JSON.stringify({ name: "escalate" }),
+        key: ro.key,
+      }),
       403,
       "FORBIDDEN",
     );
   });
 
   test("bad bodies are 400 naming the field", async () => {
-    const post = (body: string) => s.api("/api/v1/settings/api-keys", { method: "POST", body, headers: { "content-type": "application/json" } });
+    const post = (body: string) =>
+      s.api("/api/v1/settings/api-keys", { method: "POST", body, headers: { "content-type": "application/json" } });
     for (const [body, field] of [
       ["{}", "name"],
       [JSON.stringify({ name: "" }), "name"],

@@ -7,7 +7,10 @@ const CAP = 60_000;
 let s: TestServer;
 beforeAll(async () => {
   s = await startServer({ env: { IMGD_VARIANT_CACHE_BYTES: String(CAP), IMGD_QUEUE_LIMIT: "1", IMGD_WORKERS: "1" } });
-  const res = await s.api("/api/v1/images", { method: "POST", body: form({ file: { bytes: await makeImage(1200, 900, "png"), filename: "src.png" } }) });
+  const res = await s.api("/api/v1/images", {
+    method: "POST",
+    body: form({ file: { bytes: await makeImage(1200, 900, "png"), filename: "src.png" } }),
+  });
   expect(res.status).toBe(201);
 });
 afterAll(() => s.stop());

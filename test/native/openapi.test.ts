@@ -29,7 +29,10 @@ test("every native route answers in the document's shapes", async () => {
   });
   expect(up.status).toBe(201);
   const dup = await call("POST", "/api/v1/images", "/api/v1/images", {
-    body: form({ file: { bytes: await makeImage(120, 90, "jpg"), filename: "doc.jpg" }, target_path: "docs/again.jpg" }),
+    body: form({
+      file: { bytes: await makeImage(120, 90, "jpg"), filename: "doc.jpg" },
+      target_path: "docs/again.jpg",
+    }),
   });
   expect(dup.body.is_new).toBe(false);
   const id = up.body.id;
@@ -38,25 +41,41 @@ test("every native route answers in the document's shapes", async () => {
   expect((await call("GET", "/api/v1/images", "/api/v1/images?path=docs")).body.total).toBe(1);
   expect((await call("GET", "/api/v1/images/search", "/api/v1/images/search?q=doc")).body.total).toBe(1);
   expect((await call("GET", "/api/v1/images/:id", `/api/v1/images/${id}`)).body.id).toBe(id);
-  await call("PATCH", "/api/v1/images/:id/visibility", `/api/v1/images/${id}/visibility`, { body: JSON.stringify({ visibility: "private" }) });
-  await call("POST", "/api/v1/images/:id/signed-url", `/api/v1/images/${id}/signed-url`, { body: JSON.stringify({ expires_in_seconds: 600 }) });
+  await call("PATCH", "/api/v1/images/:id/visibility", `/api/v1/images/${id}/visibility`, {
+    body: JSON.stringify({ visibility: "private" }),
+  });
+  await call("POST", "/api/v1/images/:id/signed-url", `/api/v1/images/${id}/signed-url`, {
+    body: JSON.stringify({ expires_in_seconds: 600 }),
+  });
   const listed = await call("GET", "/api/v1/images", "/api/v1/images");
   expect(listed.body.images[0].active_signed_url.expires_at).toBeGreaterThan(0);
 
   await call("GET", "/api/v1/settings", "/api/v1/settings");
-  await call("PUT", "/api/v1/settings", "/api/v1/settings", { body: JSON.stringify({ default_quality: 70, default_max_width: 1920 }) });
+  await call("PUT", "/api/v1/settings", "/api/v1/settings", {
+    body: JSON.stringify({ default_quality: 70, default_max_width: 1920 }),
+  });
   await call("PUT", "/api/v1/settings", "/api/v1/settings", { body: JSON.stringify({ default_max_width: null }) });
 
-  const preset = await call("POST", "/api/v1/settings/presets", "/api/v1/settings/presets", { body: JSON.stringify({ name: "card", params: { w: 400, h: 300, fit: "cover" } }) });
+  const preset = await call("POST", "/api/v1/settings/presets", "/api/v1/settings/presets", {
+    body: JSON.stringify({ name: "card", params: { w: 400, h: 300, fit: "cover" } }),
+  });
   expect(preset.status).toBe(201);
-  await call("POST", "/api/v1/settings/presets", "/api/v1/settings/presets", { body: JSON.stringify({ name: "card", params: {} }) });
+  await call("POST", "/api/v1/settings/presets", "/api/v1/settings/presets", {
+    body: JSON.stringify({ name: "card", params: {} }),
+  });
   await call("GET", "/api/v1/settings/presets", "/api/v1/settings/presets");
   await call("GET", "/api/v1/settings/presets/:id", `/api/v1/settings/presets/${preset.body.id}`);
-  await call("PUT", "/api/v1/settings/presets/:id", `/api/v1/settings/presets/${preset.body.id}`, { body: JSON.stringify({ description: null }) });
+  await call("PUT", "/api/v1/settings/presets/:id", `/api/v1/settings/presets/${preset.body.id}`, {
+    body: JSON.stringify({ description: null }),
+  });
   await call("DELETE", "/api/v1/settings/presets/:name", "/api/v1/settings/presets/card");
 
   await call("GET", "/api/v1/usage", "/api/v1/usage");
-  const pathDel = await call("DELETE", "/api/v1/images/path/:username/{filepath}", `/api/v1/images/path/admin/${encodeURIComponent("docs/again.jpg")}`);
+  const pathDel = await call(
+    "DELETE",
+    "/api/v1/images/path/:username/{filepath}",
+    `/api/v1/images/path/admin/${encodeURIComponent("docs/again.jpg")}`,
+  );
   expect(pathDel.body.remaining_paths).toEqual(["docs/doc.jpg"]);
   await call("DELETE", "/api/v1/images/:id", `/api/v1/images/${id}`);
 
@@ -64,6 +83,8 @@ test("every native route answers in the document's shapes", async () => {
   await call("GET", "/api/v1/settings", "/api/v1/settings", { key: null });
   await call("GET", "/api/v1/images/:id", `/api/v1/images/${id}`);
   await call("GET", "/api/v1/images/search", "/api/v1/images/search");
-  await call("POST", "/api/v1/images", "/api/v1/images", { body: form({ file: { bytes: new Uint8Array(10), filename: "x.jpg" } }) });
+  await call("POST", "/api/v1/images", "/api/v1/images", {
+    body: form({ file: { bytes: new Uint8Array(10), filename: "x.jpg" } }),
+  });
   await call("PUT", "/api/v1/settings", "/api/v1/settings", { body: JSON.stringify({ default_quality: 500 }) });
 });

@@ -24,7 +24,10 @@ afterAll(async () => {
 
 /** The CLI under the runtime the suite runs the server with. */
 async function imgd(args: string[]) {
-  const cmd = process.env.IMGD_TEST_RUNTIME === "deno" ? [join(ROOT, "node_modules/.bin/deno"), "run", "-A", join(ROOT, "src/main.ts")] : [process.execPath, join(ROOT, "src/main.ts")];
+  const cmd =
+    process.env.IMGD_TEST_RUNTIME === "deno"
+      ? [join(ROOT, "node_modules/.bin/deno"), "run", "-A", join(ROOT, "src/main.ts")]
+      : [process.execPath, join(ROOT, "src/main.ts")];
   const p = Bun.spawn([...cmd, ...args], { stdout: "pipe", stderr: "pipe", env: process.env });
   const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   return { code, out, err };
@@ -36,20 +39,44 @@ test("backup of a running instance under load → restore → the same library, 
   try {
     const uploaded: { id: string; hash: string; path: string; bytes: Uint8Array }[] = [];
     const upload = async (bytes: Uint8Array, name: string, extra: Record<string, string> = {}) => {
-      const res = await s.api("/api/v1/images", { method: "POST", body: form({ file: { bytes, filename: name }, ...extra }) });
+      const res = await s.api("/api/v1/images", {
+        method: "POST",
+        body: form({ file: { bytes, filename: name }, ...extra }),
+      });
       expect(res.status).toBe(201);
       const b = (await res.json()) as any;
       uploaded.push({ id: b.id, hash: b.hash, path: new URL(b.url).pathname, bytes });
       return b;
     };
-    for (let i = 0; i < 6; i++) await upload(await makeImage(40 + i, 30, i % 2 ? "png" : "jpg"), `before-${i}.${i % 2 ? "png" : "jpg"}`);
+    for (let i = 0; i < 6; i++)
+      await upload(await makeImage(40 + i, 30, i % 2 ? "png" : "jpg"), `before-${i}.${i % 2 ? "png" : "jpg"}`);
     const priv = await upload(await makeImage(50, 50, "png"), "secret.png", { visibility: "private" });
-    const signed = (await (await s.api(`/api/v1/images/${priv.id}/signed-url`, { method: "POST", body: JSON.stringify({ expires_in_seconds: 3600 }), headers: { "content-type": "application/json" } })).json()) as any;
+    const signed = (await (
+      await s.api(`/api/v1/images/${priv.id}/signed-url`, {
+        method: "POST",
+        body: JSON.stringify({ expires_in_seconds: 3600 }),
+        headers: { "content-type": "application/json" },
+      })
+    ).json()) as any;
     expect((await fetch(signed.signed_url)).status).toBe(200);
-    const key2 = (await (await s.api("/api/v1/settings/api-keys", { method: "POST", body: JSON.stringify({ name: "second", scopes: ["read"] }), headers: { "content-type": "application/json" } })).json()) as any;
+    const key2 = (await (
+      await s.api("/api/v1/settings/api-keys", {
+        method: "POST",
+        body: JSON.stringify({ name: "second", scopes: ["read"] }),
+        headers: { "content-type": "application/json" },
+      })
+    ).json()) as any;
     const readKey = key2.key ?? key2.api_key?.key ?? key2.secret;
     expect(readKey).toMatch(/^imgsrc_/);
-    expect((await s.api("/api/v1/settings/presets", { method: "POST", body: JSON.stringify({ name: "thumb", params: { w: 20, h: 20, fit: "cover" } }), headers: { "content-type": "application/json" } })).status).toBe(201);
+    expect(
+      (
+        await s.api("/api/v1/settings/presets", {
+          method: "POST",
+          body: JSON.stringify({ name: "thumb", params: { w: 20, h: 20, fit: "cover" } }),
+          headers: { "content-type": "application/json" },
+        })
+      ).status,
+    ).toBe(201);
     expect((await fetch(`${s.url}${uploaded[0].path.replace(/\.\w+$/, ".webp")}?w=25`)).status).toBe(200);
     const usageBefore = (await (await s.api("/api/v1/usage")).json()) as any;
     expect(usageBefore.current_period.uploads).toBe(7);
@@ -75,7 +102,8 @@ test("backup of a running instance under load → restore → the same library, 
     expect(manifest.migration).toMatch(/^\d{3}_/);
     expect(manifest.database.sha256).toBe(sha256(readFileSync(join(dest, "imgd.sqlite"))));
     expect(manifest.secret.sha256).toBe(sha256(readFileSync(join(dest, "secret.key"))));
-    for (const b of manifest.blobs) expect(sha256(readFileSync(join(dest, "blobs", b.hash.slice(0, 2), b.hash.slice(2, 4), b.hash)))).toBe(b.hash);
+    for (const b of manifest.blobs)
+      expect(sha256(readFileSync(join(dest, "blobs", b.hash.slice(0, 2), b.hash.slice(2, 4), b.hash)))).toBe(b.hash);
     for (const u of uploaded.slice(0, 7)) expect(manifest.blobs.map((b: any) => b.hash)).toContain(u.hash);
     // The backup holds exactly the blobs its database names.
     const files = readdirSync(join(dest, "blobs"), { recursive: true }).filter((f) => /[0-9a-f]{64}$/.test(String(f)));
@@ -115,15 +143,27 @@ test("backup of a running instance under load → restore → the same library, 
     const r = await startServer({ dataDir: target });
     try {
       // The admin key of the original works, and the second key with its scope.
-      const list = (await (await fetch(`${r.url}/api/v1/images?limit=100`, { headers: bearer(s.adminKey) })).json()) as any;
+      const list = (await (
+        await fetch(`${r.url}/api/v1/images?limit=100`, { headers: bearer(s.adminKey) })
+      ).json()) as any;
       expect(list.images.length).toBe(manifest.counts.images);
       for (const u of uploaded.slice(0, 7)) expect(list.images.map((i: any) => i.id)).toContain(u.id);
       expect((await fetch(`${r.url}/api/v1/images`, { headers: bearer(readKey) })).status).toBe(200);
-      expect((await fetch(`${r.url}/api/v1/images`, { method: "POST", headers: bearer(readKey), body: form({ file: { bytes: uploaded[0].bytes, filename: "x.jpg" } }) })).status).toBe(403);
+      expect(
+        (
+          await fetch(`${r.url}/api/v1/images`, {
+            method: "POST",
+            headers: bearer(readKey),
+            body: form({ file: { bytes: uploaded[0].bytes, filename: "x.jpg" } }),
+          })
+        ).status,
+      ).toBe(403);
       // Originals byte for byte; every listed image is whole.
       for (const img of list.images) {
         if (img.visibility === "private") continue;
-        const meta = (await (await fetch(`${r.url}/api/v1/images/${img.id}`, { headers: bearer(s.adminKey) })).json()) as any;
+        const meta = (await (
+          await fetch(`${r.url}/api/v1/images/${img.id}`, { headers: bearer(s.adminKey) })
+        ).json()) as any;
         const res = await fetch(`${r.url}/i/admin/${img.paths[0]}`);
         expect(res.status).toBe(200);
         expect(sha256(new Uint8Array(await res.arrayBuffer()))).toBe(meta.metadata.hash);
@@ -134,7 +174,11 @@ test("backup of a running instance under load → restore → the same library, 
       expect(sha256(new Uint8Array(await viaSigned.arrayBuffer()))).toBe(priv.hash);
       const thumb = await fetch(`${r.url}${uploaded[1].path.replace(/\.\w+$/, ".png")}?p:thumb`);
       expect(thumb.status).toBe(200);
-      expect(await decode(new Uint8Array(await thumb.arrayBuffer()))).toMatchObject({ format: "png", width: 20, height: 20 });
+      expect(await decode(new Uint8Array(await thumb.arrayBuffer()))).toMatchObject({
+        format: "png",
+        width: 20,
+        height: 20,
+      });
       // Counters: at least what was counted before the backup started, at most what the source has now.
       const usageAfter = (await (await fetch(`${r.url}/api/v1/usage`, { headers: bearer(s.adminKey) })).json()) as any;
       const usageNow = (await (await s.api("/api/v1/usage")).json()) as any;
@@ -168,29 +212,38 @@ test("backup into a non-empty directory and of a directory that is not a data di
 
 // Hard links cannot cross filesystems: /dev/shm (tmpfs) is another one than the temp dir here.
 const otherFs = existsSync("/dev/shm") && statSync("/dev/shm").dev !== statSync(tmpdir()).dev;
-test.skipIf(!otherFs)("across filesystems the blobs are copied, and the copy restores byte for byte", async () => {
-  const s = await startServer();
-  const dest = await mkdtemp("/dev/shm/imgd-backup-");
-  tmp.push(dest);
-  try {
-    const bytes = await makeImage(33, 22, "png");
-    const up = (await (await s.api("/api/v1/images", { method: "POST", body: form({ file: { bytes, filename: "c.png" } }) })).json()) as any;
-    const b = await imgd(["backup", join(dest, "b"), "--data-dir", s.dataDir]);
-    expect(b.code).toBe(0);
-    expect(b.err).toContain("(0 linked, 1 copied)");
-    const target = join(await scratch("xfs"), "data");
-    const r = await imgd(["restore", join(dest, "b"), "--data-dir", target]);
-    expect(r.code).toBe(0);
-    expect(r.err).toContain("(0 linked)");
-    const again = await startServer({ dataDir: target });
+test.skipIf(!otherFs)(
+  "across filesystems the blobs are copied, and the copy restores byte for byte",
+  async () => {
+    const s = await startServer();
+    const dest = await mkdtemp("/dev/shm/imgd-backup-");
+    tmp.push(dest);
     try {
-      const res = await fetch(`${again.url}/i/admin/c.png`);
-      expect(sha256(new Uint8Array(await res.arrayBuffer()))).toBe(up.hash);
-      expect((await fetch(`${again.url}/api/v1/images/${up.id}`, { headers: { authorization: `Bearer ${s.adminKey}` } })).status).toBe(200);
+      const bytes = await makeImage(33, 22, "png");
+      const up = (await (
+        await s.api("/api/v1/images", { method: "POST", body: form({ file: { bytes, filename: "c.png" } }) })
+      ).json()) as any;
+      const b = await imgd(["backup", join(dest, "b"), "--data-dir", s.dataDir]);
+      expect(b.code).toBe(0);
+      expect(b.err).toContain("(0 linked, 1 copied)");
+      const target = join(await scratch("xfs"), "data");
+      const r = await imgd(["restore", join(dest, "b"), "--data-dir", target]);
+      expect(r.code).toBe(0);
+      expect(r.err).toContain("(0 linked)");
+      const again = await startServer({ dataDir: target });
+      try {
+        const res = await fetch(`${again.url}/i/admin/c.png`);
+        expect(sha256(new Uint8Array(await res.arrayBuffer()))).toBe(up.hash);
+        expect(
+          (await fetch(`${again.url}/api/v1/images/${up.id}`, { headers: { authorization: `Bearer ${s.adminKey}` } }))
+            .status,
+        ).toBe(200);
+      } finally {
+        await again.stop({ keepData: true });
+      }
     } finally {
-      await again.stop({ keepData: true });
+      await s.stop();
     }
-  } finally {
-    await s.stop();
-  }
-}, 60_000);
+  },
+  60_000,
+);

@@ -22,7 +22,9 @@ afterAll(async () => {
 function sharded(root: string): { name: string; path: string }[] {
   if (!existsSync(root)) return [];
   const out: { name: string; path: string }[] = [];
-  for (const a of readdirSync(root)) for (const b of readdirSync(join(root, a))) for (const name of readdirSync(join(root, a, b))) out.push({ name, path: join(root, a, b, name) });
+  for (const a of readdirSync(root))
+    for (const b of readdirSync(join(root, a)))
+      for (const name of readdirSync(join(root, a, b))) out.push({ name, path: join(root, a, b, name) });
   return out;
 }
 
@@ -32,8 +34,18 @@ function inspect(dataDir: string) {
   try {
     const blobRows = db.query("select hash, size from blobs").all() as { hash: string; size: number }[];
     const imageBlobs = db.query("select distinct blob_hash as h from images").all() as { h: string }[];
-    const variantRows = db.query("select key, blob_hash, size from variants").all() as { key: string; blob_hash: string; size: number }[];
-    return { blobRows, imageBlobs: imageBlobs.map((r) => r.h), variantRows, blobFiles: sharded(join(dataDir, "blobs")), variantFiles: sharded(join(dataDir, "variants")) };
+    const variantRows = db.query("select key, blob_hash, size from variants").all() as {
+      key: string;
+      blob_hash: string;
+      size: number;
+    }[];
+    return {
+      blobRows,
+      imageBlobs: imageBlobs.map((r) => r.h),
+      variantRows,
+      blobFiles: sharded(join(dataDir, "blobs")),
+      variantFiles: sharded(join(dataDir, "variants")),
+    };
   } finally {
     db.close();
   }
@@ -55,7 +67,8 @@ function expectConsistent(dataDir: string) {
   expect([...blobFileSet].filter((h) => !blobRowSet.has(h))).toEqual([]); // orphan blobs
   expect([...blobRowSet].filter((h) => !blobFileSet.has(h))).toEqual([]); // rows without files
   expect(s.imageBlobs.filter((h) => !blobRowSet.has(h))).toEqual([]); // images without blobs
-  for (const r of s.blobRows) expect(statSync(join(dataDir, "blobs", r.hash.slice(0, 2), r.hash.slice(2, 4), r.hash)).size).toBe(Number(r.size));
+  for (const r of s.blobRows)
+    expect(statSync(join(dataDir, "blobs", r.hash.slice(0, 2), r.hash.slice(2, 4), r.hash)).size).toBe(Number(r.size));
   const variantRowSet = new Set(s.variantRows.map((r) => r.key));
   expect(s.variantFiles.map((f) => f.name).filter((k) => !variantRowSet.has(k))).toEqual([]); // orphan variant files
   const variantFileSet = new Set(s.variantFiles.map((f) => f.name));
@@ -73,7 +86,10 @@ interface Acked {
 
 /** `imgd doctor` (read-only, default grace) on the live data dir, as an operator would run it. */
 async function doctorLive(dataDir: string) {
-  const cmd = process.env.IMGD_TEST_RUNTIME === "deno" ? [join(ROOT, "node_modules/.bin/deno"), "run", "-A", join(ROOT, "src/main.ts")] : [process.execPath, join(ROOT, "src/main.ts")];
+  const cmd =
+    process.env.IMGD_TEST_RUNTIME === "deno"
+      ? [join(ROOT, "node_modules/.bin/deno"), "run", "-A", join(ROOT, "src/main.ts")]
+      : [process.execPath, join(ROOT, "src/main.ts")];
   const p = Bun.spawn([...cmd, "doctor", "--data-dir", dataDir, "--quiet"], { stdout: "pipe", stderr: "pipe" });
   const [out, code] = await Promise.all([new Response(p.stdout).text(), p.exited]);
   return { out, code };
@@ -83,12 +99,14 @@ async function crashRun(seed: number, killAfter: { uploads?: number; ms?: number
   const dataDir = await mkdtemp(join(tmpdir(), "imgd-crash-"));
   dirs.push(dataDir);
   let rnd = seed;
-  const random = () => ((rnd = (rnd * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const random = () => (rnd = (rnd * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
 
   const s = await startServer({ dataDir });
   const key = s.adminKey;
   const auth = { authorization: `Bearer ${key}` };
-  const images = await Promise.all(Array.from({ length: 60 }, (_, i) => makeImage(24 + i, 16 + ((i * 7) % 40), i % 2 ? "png" : "jpg")));
+  const images = await Promise.all(
+    Array.from({ length: 60 }, (_, i) => makeImage(24 + i, 16 + ((i * 7) % 40), i % 2 ? "png" : "jpg")),
+  );
 
   const acked: Acked[] = [];
   const deleted = new Set<string>();
@@ -96,7 +114,11 @@ async function crashRun(seed: number, killAfter: { uploads?: number; ms?: number
   const inFlight = new Set<string>();
   const upload = async (i: number) => {
     const bytes = images[i % images.length];
-    const res = await fetch(`${s.url}/api/v1/images`, { method: "POST", headers: auth, body: form({ file: { bytes, filename: `img-${seed}-${i}.${i % 2 ? "png" : "jpg"}` } }) });
+    const res = await fetch(`${s.url}/api/v1/images`, {
+      method: "POST",
+      headers: auth,
+      body: form({ file: { bytes, filename: `img-${seed}-${i}.${i % 2 ? "png" : "jpg"}` } }),
+    });
     if (res.status !== 201) throw new Error(`upload ${res.status}`);
     const body = (await res.json()) as any;
     expect(body.hash).toBe(sha256(bytes));
@@ -118,7 +140,9 @@ async function crashRun(seed: number, killAfter: { uploads?: number; ms?: number
         continue;
       }
       inFlight.add(victim.id);
-      const res = await fetch(`${s.url}/api/v1/images/${victim.id}`, { method: "DELETE", headers: auth }).catch(() => null);
+      const res = await fetch(`${s.url}/api/v1/images/${victim.id}`, { method: "DELETE", headers: auth }).catch(
+        () => null,
+      );
       if (res?.status === 200 || res?.status === 204) {
         deleted.add(victim.id);
         inFlight.delete(victim.id);
@@ -140,7 +164,8 @@ async function crashRun(seed: number, killAfter: { uploads?: number; ms?: number
   const started = Date.now();
   // Doctor beside the running server, in the middle of the load: no false alarm.
   const doctor = killAfter.doctor ? await doctorLive(dataDir) : null;
-  if (doctor) expect({ code: doctor.code, out: doctor.out }).toEqual({ code: 0, out: expect.stringContaining("healthy") });
+  if (doctor)
+    expect({ code: doctor.code, out: doctor.out }).toEqual({ code: 0, out: expect.stringContaining("healthy") });
   while (Date.now() - started < 20_000) {
     if (killAfter.uploads !== undefined && acked.length >= 8 + killAfter.uploads) break;
     if (killAfter.ms !== undefined && Date.now() - started >= killAfter.ms) break;
@@ -168,7 +193,8 @@ async function crashRun(seed: number, killAfter: { uploads?: number; ms?: number
       expect(original.status).toBe(200);
       expect(sha256(new Uint8Array(await original.arrayBuffer()))).toBe(a.hash);
     }
-    for (const id of deletedNow) expect((await fetch(`${again.url}/api/v1/images/${id}`, { headers: auth })).status).toBe(404);
+    for (const id of deletedNow)
+      expect((await fetch(`${again.url}/api/v1/images/${id}`, { headers: auth })).status).toBe(404);
     // Variants made before the crash are served whole or made again; both decode to the asked width.
     for (const a of live.slice(0, 3)) {
       const v = await fetch(`${again.url}${new URL(a.url).pathname.replace(/\.[a-z]+$/i, ".webp")}?w=12`);

@@ -1,7 +1,17 @@
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,7 +27,10 @@ let images: { id: string; hash: string }[] = [];
 const tmp: string[] = [];
 
 async function imgd(args: string[]) {
-  const cmd = process.env.IMGD_TEST_RUNTIME === "deno" ? [join(ROOT, "node_modules/.bin/deno"), "run", "-A", join(ROOT, "src/main.ts")] : [process.execPath, join(ROOT, "src/main.ts")];
+  const cmd =
+    process.env.IMGD_TEST_RUNTIME === "deno"
+      ? [join(ROOT, "node_modules/.bin/deno"), "run", "-A", join(ROOT, "src/main.ts")]
+      : [process.execPath, join(ROOT, "src/main.ts")];
   const p = Bun.spawn([...cmd, ...args], { stdout: "pipe", stderr: "pipe", env: process.env });
   const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   return { code, out, err };
@@ -26,7 +39,10 @@ const doctor = (dir: string, ...more: string[]) => imgd(["doctor", "--data-dir",
 const blobPath = (dir: string, h: string) => join(dir, "blobs", h.slice(0, 2), h.slice(2, 4), h);
 const variantFiles = (dir: string) => {
   const root = join(dir, "variants");
-  return readdirSync(root, { recursive: true }).map(String).filter((f) => /[0-9a-f]{64}$/.test(f)).map((f) => join(root, f));
+  return readdirSync(root, { recursive: true })
+    .map(String)
+    .filter((f) => /[0-9a-f]{64}$/.test(f))
+    .map((f) => join(root, f));
 };
 const sql = (dir: string, q: string, ...params: any[]) => {
   const db = new Database(join(dir, "imgd.sqlite"));
@@ -41,7 +57,10 @@ beforeAll(async () => {
   const s = await startServer();
   try {
     for (let i = 0; i < 4; i++) {
-      const res = await s.api("/api/v1/images", { method: "POST", body: form({ file: { bytes: await makeImage(30 + i, 20, "png"), filename: `d${i}.png` } }) });
+      const res = await s.api("/api/v1/images", {
+        method: "POST",
+        body: form({ file: { bytes: await makeImage(30 + i, 20, "png"), filename: `d${i}.png` } }),
+      });
       const b = (await res.json()) as any;
       images.push({ id: b.id, hash: b.hash });
       expect((await fetch(`${s.url}/i/admin/d${i}.webp?w=10`)).status).toBe(200);
@@ -68,7 +87,12 @@ async function copy(): Promise<string> {
 }
 
 /** Breaks a copy, checks doctor sees it, repairs, and checks the result. */
-async function brokenCase(opts: { break: (dir: string) => void; expect: string | RegExp; fixable: boolean; after?: (dir: string) => void }) {
+async function brokenCase(opts: {
+  break: (dir: string) => void;
+  expect: string | RegExp;
+  fixable: boolean;
+  after?: (dir: string) => void;
+}) {
   const dir = await copy();
   opts.break(dir);
   const found = await doctor(dir);
@@ -89,7 +113,17 @@ describe("imgd doctor", () => {
   test("a healthy data dir: every check listed, exit 0; --help is complete", async () => {
     const r = await doctor(healthy);
     expect(r.code).toBe(0);
-    for (const c of ["database integrity", "foreign keys", "migrations", "blob rows without files", "blob contents", "variant cache", "temp and trash leftovers", "secret.key"]) expect(r.out).toContain(`ok    ${c}`);
+    for (const c of [
+      "database integrity",
+      "foreign keys",
+      "migrations",
+      "blob rows without files",
+      "blob contents",
+      "variant cache",
+      "temp and trash leftovers",
+      "secret.key",
+    ])
+      expect(r.out).toContain(`ok    ${c}`);
     expect(r.out).toMatch(/migrations: \d{3}_\w+ \(\d+ of \d+, up to date\)/);
     expect(r.out).toContain("every blob hashes to its name");
     const h = await imgd(["doctor", "--help"]);
@@ -104,14 +138,23 @@ describe("imgd doctor", () => {
   });
 
   test("an original that is gone: listed with its image and what to do, not fixable", async () => {
-    const { fixed } = await brokenCase({ break: (d) => rmSync(blobPath(d, images[0].hash)), expect: `image ${images[0].id} lost its original`, fixable: false });
+    const { fixed } = await brokenCase({
+      break: (d) => rmSync(blobPath(d, images[0].hash)),
+      expect: `image ${images[0].id} lost its original`,
+      fixable: false,
+    });
     expect(fixed.out).toContain("restore the file from a backup");
   });
 
   test("a blob row no image uses, without its file: the row is deleted", async () => {
     const ghost = "f".repeat(64);
     await brokenCase({
-      break: (d) => sql(d, "insert into blobs (hash, size, format, mime, width, height, created_at) values (?, 10, 'png', 'image/png', 1, 1, 0)", ghost),
+      break: (d) =>
+        sql(
+          d,
+          "insert into blobs (hash, size, format, mime, width, height, created_at) values (?, 10, 'png', 'image/png', 1, 1, 0)",
+          ghost,
+        ),
       expect: `blob ${ghost} has a row but no file, and no image uses it`,
       fixable: true,
       after: (d) => expect(sql(d, "select hash from blobs where hash = ?", ghost)).toEqual([]),
@@ -180,7 +223,12 @@ describe("imgd doctor", () => {
     const key2 = "b".repeat(64);
     await brokenCase({
       break: (d) => {
-        sql(d, "insert into variants (key, blob_hash, size, mime, width, height, created_at, last_access_at) values (?, ?, 1, 'image/webp', 1, 1, 0, 0)", key2, "c".repeat(64));
+        sql(
+          d,
+          "insert into variants (key, blob_hash, size, mime, width, height, created_at, last_access_at) values (?, ?, 1, 'image/webp', 1, 1, 0, 0)",
+          key2,
+          "c".repeat(64),
+        );
         mkdirSync(join(d, "variants", "bb", "bb"), { recursive: true });
         writeFileSync(join(d, "variants", "bb", "bb", key2), "x");
       },
@@ -215,12 +263,18 @@ describe("imgd doctor", () => {
       break: (d) => sql(d, "delete from blobs where hash = ?", h),
       expect: `image ${images[3].id} names blob ${h}, which has a file but no row`,
       fixable: true,
-      after: (d) => expect(sql(d, "select size from blobs where hash = ?", h)[0].size).toBe(statSync(blobPath(d, h)).size),
+      after: (d) =>
+        expect(sql(d, "select size from blobs where hash = ?", h)[0].size).toBe(statSync(blobPath(d, h)).size),
     });
   });
 
   test("a data dir from a newer imgd: doctor says so, and serve refuses to start with what to do", async () => {
-    const { dir } = await brokenCase({ break: (d) => sql(d, "insert into kysely_migration (name, timestamp) values ('999_future', '2030-01-01T00:00:00.000Z')"), expect: "migration 999_future was applied by a newer imgd", fixable: false });
+    const { dir } = await brokenCase({
+      break: (d) =>
+        sql(d, "insert into kysely_migration (name, timestamp) values ('999_future', '2030-01-01T00:00:00.000Z')"),
+      expect: "migration 999_future was applied by a newer imgd",
+      fixable: false,
+    });
     const serve = await imgd(["serve", "--data-dir", dir, "--port", "0", "--host", "127.0.0.1"]);
     expect(serve.code).toBe(1);
     expect(serve.err).toContain("this data directory was written by a newer imgd (database migration 999_future");
@@ -236,7 +290,8 @@ describe("imgd doctor", () => {
         const db = new Database(file);
         db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
         const page = (db.query("PRAGMA page_size").get() as any).page_size as number;
-        const root = (db.query("select rootpage from sqlite_master where name = 'images_user_created'").get() as any).rootpage as number;
+        const root = (db.query("select rootpage from sqlite_master where name = 'images_user_created'").get() as any)
+          .rootpage as number;
         db.close();
         const bytes = readFileSync(file);
         for (let i = 8; i < 200; i++) bytes[(root - 1) * page + i] = 0x7f;

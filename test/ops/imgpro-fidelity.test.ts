@@ -13,7 +13,10 @@ beforeAll(async () => {
     env: {
       IMGD_REGISTRATION: "open",
       IMGD_ANONYMOUS_UPLOADS: "true",
-      IMGD_PLANS: JSON.stringify({ one: { uploads_per_month: 1, requests_per_minute: null }, slow: { requests_per_minute: 1 } }),
+      IMGD_PLANS: JSON.stringify({
+        one: { uploads_per_month: 1, requests_per_minute: null },
+        slow: { requests_per_minute: 1 },
+      }),
     },
   });
 });
@@ -37,7 +40,11 @@ test("media items: status 'ready' and the sizes smaller than the original, each 
   for (const [name, want] of Object.entries(item.sizes) as [string, any][]) {
     const served = await fetch(want.url.replace(/\.jpe?g\?/, ".webp?"));
     expect({ name, status: served.status }).toEqual({ name, status: 200 });
-    expect(await decode(new Uint8Array(await served.arrayBuffer()))).toMatchObject({ format: "webp", width: want.width, height: want.height });
+    expect(await decode(new Uint8Array(await served.arrayBuffer()))).toMatchObject({
+      format: "webp",
+      width: want.width,
+      height: want.height,
+    });
   }
   const got = (await (await s.api(`/v1/media/${item.id}`)).json()) as any;
   expect(got).toMatchObject({ status: "ready", sizes: item.sizes });
@@ -64,10 +71,30 @@ test("quota_exceeded carries an upgrade action pointing at the sign-up page", as
 });
 
 test("key_limit_reached carries a verify action; rate_limited a retry action with the wait", async () => {
-  const first = await s.api("/v1/keys", { method: "POST", key: null, headers: json, body: JSON.stringify({ email: "fidelity@example.com" }) });
+  const first = await s.api("/v1/keys", {
+    method: "POST",
+    key: null,
+    headers: json,
+    body: JSON.stringify({ email: "fidelity@example.com" }),
+  });
   const { key } = (await first.json()) as any;
-  for (let i = 0; i < 2; i++) expect((await s.api("/v1/keys", { method: "POST", key, headers: json, body: JSON.stringify({ email: "fidelity@example.com" }) })).status).toBe(201);
-  const fourth = await s.api("/v1/keys", { method: "POST", key, headers: json, body: JSON.stringify({ email: "fidelity@example.com" }) });
+  for (let i = 0; i < 2; i++)
+    expect(
+      (
+        await s.api("/v1/keys", {
+          method: "POST",
+          key,
+          headers: json,
+          body: JSON.stringify({ email: "fidelity@example.com" }),
+        })
+      ).status,
+    ).toBe(201);
+  const fourth = await s.api("/v1/keys", {
+    method: "POST",
+    key,
+    headers: json,
+    body: JSON.stringify({ email: "fidelity@example.com" }),
+  });
   const e1 = ((await fourth.json()) as any).error;
   expect(e1.code).toBe("key_limit_reached");
   expect(e1.action).toMatchObject({ type: "verify", url: `${s.url}/signup` });

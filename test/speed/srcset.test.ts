@@ -41,7 +41,11 @@ describe("srcset bursts", () => {
       const res = await fetch(`${s.url}/i/admin/single.webp?w=${w}`);
       expect(res.status).toBe(200);
       const alone = new Uint8Array(await res.arrayBuffer());
-      expect(await decode(together[i]!)).toMatchObject({ format: "webp", width: w, height: Math.round((2225 * w) / 2725) });
+      expect(await decode(together[i]!)).toMatchObject({
+        format: "webp",
+        width: w,
+        height: Math.round((2225 * w) / 2725),
+      });
       expect(Buffer.compare(together[i]!, alone)).toBe(0);
     }
   });

@@ -6,7 +6,15 @@ import { fixture, form, startServer } from "../helpers/server.ts";
 
 // imgd listens before its codec workers are warm; a request that needs one waits for it.
 
-const spec: TransformSpec = { width: 300, fit: "inside", enlarge: false, gravity: "centre", format: "webp", quality: 80, keepMetadata: false };
+const spec: TransformSpec = {
+  width: 300,
+  fit: "inside",
+  enlarge: false,
+  gravity: "centre",
+  format: "webp",
+  quality: 80,
+  keepMetadata: false,
+};
 
 describe("start-up: listen first, jobs wait for a warm worker", () => {
   test("a job submitted before any worker is ready waits and gets the same bytes as on a warm pool", async () => {
@@ -32,7 +40,10 @@ describe("start-up: listen first, jobs wait for a warm worker", () => {
   test("requests sent the moment the server listens are answered correctly", async () => {
     const first = await startServer();
     const key = first.adminKey;
-    const up = await first.api("/api/v1/images", { method: "POST", body: form({ file: { bytes: await makeImage(900, 600, "jpg"), filename: "early.jpg" } }) });
+    const up = await first.api("/api/v1/images", {
+      method: "POST",
+      body: form({ file: { bytes: await makeImage(900, 600, "jpg"), filename: "early.jpg" } }),
+    });
     expect(up.status).toBe(201);
     const dataDir = first.dataDir;
     await first.stop({ keepData: true });
@@ -43,11 +54,19 @@ describe("start-up: listen first, jobs wait for a warm worker", () => {
       const [health, variant, upload] = await Promise.all([
         fetch(`${s.url}/health`),
         fetch(`${s.url}/i/admin/early.webp?w=450`),
-        fetch(`${s.url}/api/v1/images`, { method: "POST", headers: { authorization: `Bearer ${key}` }, body: form({ file: { bytes: await makeImage(320, 200, "png"), filename: "late.png" } }) }),
+        fetch(`${s.url}/api/v1/images`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${key}` },
+          body: form({ file: { bytes: await makeImage(320, 200, "png"), filename: "late.png" } }),
+        }),
       ]);
       expect(health.status).toBe(200);
       expect(variant.status).toBe(200);
-      expect(await decode(new Uint8Array(await variant.arrayBuffer()))).toMatchObject({ format: "webp", width: 450, height: 300 });
+      expect(await decode(new Uint8Array(await variant.arrayBuffer()))).toMatchObject({
+        format: "webp",
+        width: 450,
+        height: 300,
+      });
       expect(upload.status).toBe(201);
       expect(((await upload.json()) as { dimensions: unknown }).dimensions).toEqual({ width: 320, height: 200 });
     } finally {

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { decode, vips } from "../helpers/images.ts";
+import sharp from "sharp";
+import { decode } from "../helpers/images.ts";
 import { FIXTURES, ROOT } from "../helpers/server.ts";
 
 // Guard for codecs/webp_enc_simd_jsc.wasm (scripts/webp-simd-jsc.ts): jsquash's SIMD WebP
@@ -28,19 +29,20 @@ async function run(cmd: string[], out: string) {
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "imgd-webp-simd-"));
   await mkdir(join(dir, "in"));
-  const v = await vips();
-  const photo = v.Image.newFromFile(join(FIXTURES, "2569067123_aca715a2ee_o.jpg"));
-  const inputs: [string, any, number, number][] = [];
-  const small = photo.thumbnailImage(800);
-  inputs.push(["photo800-q80-m4", small.bandjoin(255), 80, 4], ["photo800-q80-m2", small.bandjoin(255), 80, 2], ["photo800-q50-m6", small.bandjoin(255), 50, 6]);
-  const odd = photo.thumbnailImage(37);
-  inputs.push(["odd37-q90-m4", odd.bandjoin(255), 90, 4]);
-  const alpha = v.Image.newFromFile(join(FIXTURES, "with-alpha.png"));
-  inputs.push(["alpha-q75-m4", alpha.bands === 4 ? alpha : alpha.bandjoin(255), 75, 4]);
-  for (const [name, img, quality, method] of inputs) {
-    const rgba = img.cast("uchar");
-    await writeFile(join(dir, "in", `${name}.rgba`), rgba.writeToMemory() as Uint8Array);
-    await writeFile(join(dir, "in", `${name}.json`), JSON.stringify({ width: rgba.width, height: rgba.height, quality, method }));
+  const photo = join(FIXTURES, "2569067123_aca715a2ee_o.jpg");
+  const rgba = (file: string, width?: number) =>
+    sharp(file).resize(width).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+  const inputs: [string, Awaited<ReturnType<typeof rgba>>, number, number][] = [];
+  const small = await rgba(photo, 800);
+  inputs.push(["photo800-q80-m4", small, 80, 4], ["photo800-q80-m2", small, 80, 2], ["photo800-q50-m6", small, 50, 6]);
+  inputs.push(["odd37-q90-m4", await rgba(photo, 37), 90, 4]);
+  inputs.push(["alpha-q75-m4", await rgba(join(FIXTURES, "with-alpha.png")), 75, 4]);
+  for (const [name, { data, info }, quality, method] of inputs) {
+    await writeFile(join(dir, "in", `${name}.rgba`), data);
+    await writeFile(
+      join(dir, "in", `${name}.json`),
+      JSON.stringify({ width: info.width, height: info.height, quality, method }),
+    );
   }
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
@@ -49,9 +51,18 @@ describe("SIMD WebP encoder rewritten for Bun", () => {
   test("Bun's output equals V8's byte for byte, on every run, and the scalar build's", async () => {
     const bun = process.execPath;
     const deno = join(ROOT, "node_modules/.bin/deno");
-    const patched = await run([bun, SCRIPT, join(ROOT, "codecs/webp_enc_simd_jsc.wasm"), join(ENC, "webp_enc_simd.js")], join(dir, "bun-patched"));
-    const v8 = await run([deno, "run", "-A", SCRIPT, join(ENC, "webp_enc_simd.wasm"), join(ENC, "webp_enc_simd.js")], join(dir, "v8-simd"));
-    const scalar = await run([bun, SCRIPT, join(ENC, "webp_enc.wasm"), join(ENC, "webp_enc.js")], join(dir, "bun-scalar"));
+    const patched = await run(
+      [bun, SCRIPT, join(ROOT, "codecs/webp_enc_simd_jsc.wasm"), join(ENC, "webp_enc_simd.js")],
+      join(dir, "bun-patched"),
+    );
+    const v8 = await run(
+      [deno, "run", "-A", SCRIPT, join(ENC, "webp_enc_simd.wasm"), join(ENC, "webp_enc_simd.js")],
+      join(dir, "v8-simd"),
+    );
+    const scalar = await run(
+      [bun, SCRIPT, join(ENC, "webp_enc.wasm"), join(ENC, "webp_enc.js")],
+      join(dir, "bun-scalar"),
+    );
     const names = Object.keys(v8).sort();
     expect(names.length).toBe(5 * REPEATS);
     expect(Object.keys(patched).sort()).toEqual(names);

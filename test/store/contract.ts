@@ -1,6 +1,13 @@
 import { describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { type ArchiveStore, BlobTooLargeError, type BlobStore, type StagedBlob, type StoredObject, type VariantStore } from "../../src/store/types.ts";
+import {
+  type ArchiveStore,
+  BlobTooLargeError,
+  type BlobStore,
+  type StagedBlob,
+  type StoredObject,
+  type VariantStore,
+} from "../../src/store/types.ts";
 
 // The contract every storage driver keeps, written against the interfaces only: the
 // filesystem driver runs it in fs.test.ts, and the next driver (S3) runs the same suite.
@@ -243,7 +250,8 @@ export function storageContract(name: string, open: () => Promise<DriverUnderTes
         for (const thing of exposed) {
           for (const str of strings(thing)) for (const secret of d.secrets) expect(str).not.toContain(secret);
         }
-        const interfaceOnly = (x: object) => Object.getOwnPropertyNames(Object.getPrototypeOf(x)).filter((n) => /path|file|dir/i.test(n));
+        const interfaceOnly = (x: object) =>
+          Object.getOwnPropertyNames(Object.getPrototypeOf(x)).filter((n) => /path|file|dir/i.test(n));
         expect(interfaceOnly(d.blobs)).toEqual([]);
         expect(interfaceOnly(d.variants)).toEqual([]);
         expect(interfaceOnly(d.archives)).toEqual([]);

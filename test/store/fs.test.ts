@@ -20,7 +20,9 @@ storageContract("fs", async () => {
   return {
     ...(await openFs(dir)),
     reopen: () => openFs(dir),
-    leftovers: async () => (await readdir(join(dir, "tmp"))).length + (await readdir(join(dir, "downloads"))).filter((n) => n.endsWith(".part")).length,
+    leftovers: async () =>
+      (await readdir(join(dir, "tmp"))).length +
+      (await readdir(join(dir, "downloads"))).filter((n) => n.endsWith(".part")).length,
     secrets: [dir, tmpdir()],
     cleanup: () => rm(dir, { recursive: true, force: true }),
   };
@@ -29,7 +31,10 @@ storageContract("fs", async () => {
 test("a process killed mid-upload leaves a partial file that the next start sweeps away", async () => {
   const dir = await mkdtemp(join(tmpdir(), "imgd-store-"));
   try {
-    const child = Bun.spawn([process.execPath, join(import.meta.dir, "crash-child.ts"), dir], { stdout: "pipe", stderr: "inherit" });
+    const child = Bun.spawn([process.execPath, join(import.meta.dir, "crash-child.ts"), dir], {
+      stdout: "pipe",
+      stderr: "inherit",
+    });
     const reader = child.stdout.getReader();
     let out = "";
     while (!out.includes("staging")) {

@@ -16,7 +16,10 @@ test("a restart sweeps crash leftovers and keeps every stored blob and variant",
   try {
     let s = await startServer({ dataDir });
     const key = s.adminKey;
-    const up = await s.api("/api/v1/images", { method: "POST", body: form({ file: { bytes: await makeImage(90, 60, "png"), filename: "a.png" } }) });
+    const up = await s.api("/api/v1/images", {
+      method: "POST",
+      body: form({ file: { bytes: await makeImage(90, 60, "png"), filename: "a.png" } }),
+    });
     expect(up.status).toBe(201);
     const { url } = (await up.json()) as { url: string };
     const first = await fetch(`${url.replace(/\.png$/, ".webp")}?w=45`);

@@ -30,7 +30,9 @@ describe("wire formats", () => {
 
   test("the same input gives the same token; another secret another", () => {
     expect(tokens.sign("delivery-url", ["a"])).toBe(new Tokens(secret, () => 0).sign("delivery-url", ["a"]));
-    expect(tokens.sign("delivery-url", ["a"])).not.toBe(new Tokens(new Uint8Array(32), () => 0).sign("delivery-url", ["a"]));
+    expect(tokens.sign("delivery-url", ["a"])).not.toBe(
+      new Tokens(new Uint8Array(32), () => 0).sign("delivery-url", ["a"]),
+    );
   });
 
   test("fields are bound unambiguously: moving a separator changes the token", () => {
@@ -70,7 +72,15 @@ describe("canonical encoding", () => {
   test("padding, standard base64, upper-case hex, whitespace and wrong lengths are refused", () => {
     const b = tokens.sign("delivery-url", ["x"]);
     const h = tokens.sign("imgwire-upload-url", ["x"]);
-    for (const bad of [`${b}=`, b.replaceAll("-", "+").replaceAll("_", "/") + (/[-_]/.test(b) ? "" : "+"), ` ${b}`, `${b}\n`, b.slice(1), `${b}A`, ""]) {
+    for (const bad of [
+      `${b}=`,
+      b.replaceAll("-", "+").replaceAll("_", "/") + (/[-_]/.test(b) ? "" : "+"),
+      ` ${b}`,
+      `${b}\n`,
+      b.slice(1),
+      `${b}A`,
+      "",
+    ]) {
       expect(tokens.check("delivery-url", ["x"], bad)).toBe(false);
     }
     for (const bad of [h.toUpperCase(), ` ${h}`, h.slice(2), `${h}00`, `0x${h.slice(2)}`]) {
@@ -83,7 +93,10 @@ describe("canonical encoding", () => {
 
 describe("properties", () => {
   test("a token verifies for its own purpose and fields", () => {
-    fc.assert(fc.property(purpose, fields, (p, f) => tokens.check(p, f, tokens.sign(p, f))), { numRuns: 300 });
+    fc.assert(
+      fc.property(purpose, fields, (p, f) => tokens.check(p, f, tokens.sign(p, f))),
+      { numRuns: 300 },
+    );
   });
 
   test("any single-character change of a token fails to verify", () => {
@@ -126,12 +139,18 @@ describe("properties", () => {
 
   test("changing any field fails to verify", () => {
     fc.assert(
-      fc.property(purpose, fc.array(fc.string(), { minLength: 1, maxLength: 4 }), fc.nat(), fc.string(), (p, f, at, value) => {
-        const i = at % f.length;
-        fc.pre(f[i] !== value);
-        const changed = f.with(i, value);
-        return !tokens.check(p, changed, tokens.sign(p, f));
-      }),
+      fc.property(
+        purpose,
+        fc.array(fc.string(), { minLength: 1, maxLength: 4 }),
+        fc.nat(),
+        fc.string(),
+        (p, f, at, value) => {
+          const i = at % f.length;
+          fc.pre(f[i] !== value);
+          const changed = f.with(i, value);
+          return !tokens.check(p, changed, tokens.sign(p, f));
+        },
+      ),
       { numRuns: 500 },
     );
   });
@@ -162,7 +181,9 @@ describe("expiry", () => {
     expect(tokens.checkExpiring("delivery-url", ["u"], String(exp), null)).toBe("missing");
     // An expired token with a wrong MAC is reported invalid, never as merely expired.
     const past = NOW / 1000 - 60;
-    expect(tokens.checkExpiring("delivery-url", ["u"], String(past), tokens.signExpiring("delivery-url", ["u"], past))).toBe("expired");
+    expect(
+      tokens.checkExpiring("delivery-url", ["u"], String(past), tokens.signExpiring("delivery-url", ["u"], past)),
+    ).toBe("expired");
     expect(tokens.checkExpiring("delivery-url", ["u"], String(past), token)).toBe("invalid");
   });
 });
@@ -182,6 +203,7 @@ describe("sealed values", () => {
   test("a sealed value is not open under another purpose; garbage is null", () => {
     const sealed = tokens.seal("imgpro-cursor", '{"after":"x"}');
     for (const p of purposes.filter((p) => p !== "imgpro-cursor")) expect(tokens.open(p, sealed)).toBeNull();
-    for (const g of ["", ".", "garbage", "a.b.c", `${sealed}.`, sealed.split(".")[0]]) expect(tokens.open("imgpro-cursor", g)).toBeNull();
+    for (const g of ["", ".", "garbage", "a.b.c", `${sealed}.`, sealed.split(".")[0]])
+      expect(tokens.open("imgpro-cursor", g)).toBeNull();
   });
 });

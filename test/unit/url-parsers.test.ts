@@ -1,7 +1,13 @@
 import { describe, expect, test } from "bun:test";
 import type { TransformSpec } from "../../codecs/types.ts";
 import { imgwireSpec, negotiate, SIZE_PRESETS, splitImgwireQuery } from "../../src/domain/delivery/imgwire.ts";
-import { type Defaults, nativeSpec, type NativeParams, parseParams, splitQuery } from "../../src/domain/delivery/native.ts";
+import {
+  type Defaults,
+  nativeSpec,
+  type NativeParams,
+  parseParams,
+  splitQuery,
+} from "../../src/domain/delivery/native.ts";
 import { AppError } from "../../src/domain/errors.ts";
 
 // The URL → canonical spec parsers of every dialect, without a server: the native one (img-src's

@@ -4,7 +4,10 @@ import type { Kysely } from "kysely";
 // rate-limit windows (registration, anonymous uploads): nothing correctness depends on may
 // live in one process's memory.
 export async function up(db: Kysely<any>): Promise<void> {
-  await db.schema.alterTable("images").addColumn("page_public", "integer", (c) => c.notNull().defaultTo(1)).execute();
+  await db.schema
+    .alterTable("images")
+    .addColumn("page_public", "integer", (c) => c.notNull().defaultTo(1))
+    .execute();
   await db.schema.alterTable("images").addColumn("display_date", "text").execute();
   await db.schema.createIndex("images_user_namespace").on("images").columns(["user_id", "namespace"]).execute();
 

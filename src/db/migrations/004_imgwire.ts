@@ -29,8 +29,17 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn("updated_at", "bigint", (c) => c.notNull())
     .execute();
   // One image per idempotency key and tenant, whatever races (NULLs are distinct in both SQLite and PostgreSQL).
-  await db.schema.createIndex("imgwire_uploads_idem").unique().on("imgwire_uploads").columns(["user_id", "idempotency_key"]).execute();
-  await db.schema.createIndex("imgwire_uploads_key_status").on("imgwire_uploads").columns(["key_id", "status"]).execute();
+  await db.schema
+    .createIndex("imgwire_uploads_idem")
+    .unique()
+    .on("imgwire_uploads")
+    .columns(["user_id", "idempotency_key"])
+    .execute();
+  await db.schema
+    .createIndex("imgwire_uploads_key_status")
+    .on("imgwire_uploads")
+    .columns(["key_id", "status"])
+    .execute();
 
   await db.schema
     .createTable("imgwire_upload_tokens")

@@ -15,7 +15,8 @@ export const REGISTER_PER_IP_HOUR = 20;
 /** The owner of anonymous uploads; the leading '_' keeps it out of the usernames people pick. */
 export const ANONYMOUS_USERNAME = "_anonymous";
 
-const EMAIL = /^[^\s@<>()[\]\\,;:"]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)+$/;
+const EMAIL =
+  /^[^\s@<>()[\]\\,;:"]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)+$/;
 
 export function normalizeEmail(email: string): string | null {
   const e = email.trim().toLowerCase();
@@ -34,19 +35,41 @@ export class Accounts {
    */
   async register(input: { email: string; keyName: string; ip: string; caller?: User }) {
     const email = normalizeEmail(input.email);
-    if (!email) throw new AppError("VALIDATION_ERROR", "email: is not a valid email address", { field: "email", errors: { email: "is not a valid email address" } });
+    if (!email)
+      throw new AppError("VALIDATION_ERROR", "email: is not a valid email address", {
+        field: "email",
+        errors: { email: "is not a valid email address" },
+      });
     await this.d.rates.take(
       [
-        { subject: `register-email:${email}`, limit: REGISTER_PER_EMAIL_HOUR, windowMs: HOUR, label: `${REGISTER_PER_EMAIL_HOUR} per email per hour` },
-        { subject: `register-ip:${input.ip}`, limit: REGISTER_PER_IP_HOUR, windowMs: HOUR, label: `${REGISTER_PER_IP_HOUR} per IP address per hour` },
+        {
+          subject: `register-email:${email}`,
+          limit: REGISTER_PER_EMAIL_HOUR,
+          windowMs: HOUR,
+          label: `${REGISTER_PER_EMAIL_HOUR} per email per hour`,
+        },
+        {
+          subject: `register-ip:${input.ip}`,
+          limit: REGISTER_PER_IP_HOUR,
+          windowMs: HOUR,
+          label: `${REGISTER_PER_IP_HOUR} per IP address per hour`,
+        },
       ],
       "key requests",
     );
-    const existing = await this.d.db.selectFrom("users").selectAll().where("email", "=", email).orderBy("created_at").executeTakeFirst();
+    const existing = await this.d.db
+      .selectFrom("users")
+      .selectAll()
+      .where("email", "=", email)
+      .orderBy("created_at")
+      .executeTakeFirst();
     let user: User;
     if (existing) {
       if (input.caller?.id !== existing.id) {
-        throw new AppError("FORBIDDEN", "An account with this email exists: send one of its keys (Authorization: Bearer) to create another");
+        throw new AppError(
+          "FORBIDDEN",
+          "An account with this email exists: send one of its keys (Authorization: Bearer) to create another",
+        );
       }
       user = existing;
     } else {
@@ -66,7 +89,13 @@ export class Accounts {
   }
 
   list(): Promise<User[]> {
-    return this.d.db.selectFrom("users").selectAll().where("username", "!=", ANONYMOUS_USERNAME).orderBy("created_at").orderBy("id").execute();
+    return this.d.db
+      .selectFrom("users")
+      .selectAll()
+      .where("username", "!=", ANONYMOUS_USERNAME)
+      .orderBy("created_at")
+      .orderBy("id")
+      .execute();
   }
 
   /** By id, username or email. */
@@ -95,7 +124,10 @@ export class Accounts {
     for (;;) {
       const rows = await this.d.db.selectFrom("images").select("id").where("user_id", "=", u.id).limit(500).execute();
       if (rows.length === 0) break;
-      await this.d.images.delete(u.id, rows.map((r) => r.id));
+      await this.d.images.delete(
+        u.id,
+        rows.map((r) => r.id),
+      );
     }
     await this.d.db.deleteFrom("users").where("id", "=", u.id).execute();
     return u;

@@ -26,7 +26,10 @@ export interface Principal {
 }
 
 export class Keys {
-  constructor(private readonly db: Db, private readonly now: () => number) {}
+  constructor(
+    private readonly db: Db,
+    private readonly now: () => number,
+  ) {}
 
   async create(userId: string, input: { name: string; scopes?: Scope[]; expiresInDays?: number | null }) {
     const now = this.now();
@@ -39,9 +42,13 @@ export class Keys {
         .where((eb) => eb.or([eb("expires_at", "is", null), eb("expires_at", ">", now)]))
         .executeTakeFirstOrThrow();
       if (Number(n) >= UNVERIFIED_MAX_KEYS) {
-        throw new AppError("PLAN_LIMIT_EXCEEDED", `Unverified accounts may have at most ${UNVERIFIED_MAX_KEYS} active keys; delete one or ask the operator to verify the account`, {
-          reason: "key_limit_reached",
-        });
+        throw new AppError(
+          "PLAN_LIMIT_EXCEEDED",
+          `Unverified accounts may have at most ${UNVERIFIED_MAX_KEYS} active keys; delete one or ask the operator to verify the account`,
+          {
+            reason: "key_limit_reached",
+          },
+        );
       }
     }
     const secret = KEY_PREFIX + randomAlnum(KEY_LENGTH - KEY_PREFIX.length);
@@ -65,7 +72,13 @@ export class Keys {
   }
 
   list(userId: string): Promise<ApiKey[]> {
-    return this.db.selectFrom("api_keys").selectAll().where("user_id", "=", userId).orderBy("created_at", "desc").orderBy("id", "desc").execute();
+    return this.db
+      .selectFrom("api_keys")
+      .selectAll()
+      .where("user_id", "=", userId)
+      .orderBy("created_at", "desc")
+      .orderBy("id", "desc")
+      .execute();
   }
 
   byId(id: string): Promise<ApiKey | undefined> {
@@ -73,19 +86,29 @@ export class Keys {
   }
 
   async delete(userId: string, id: string): Promise<boolean> {
-    const r = await this.db.deleteFrom("api_keys").where("id", "=", id).where("user_id", "=", userId).executeTakeFirst();
+    const r = await this.db
+      .deleteFrom("api_keys")
+      .where("id", "=", id)
+      .where("user_id", "=", userId)
+      .executeTakeFirst();
     return r.numDeletedRows > 0n;
   }
 
   /** Resolves a secret to its key and user, counting the use; throws UNAUTHORIZED otherwise. */
   async authenticate(secret: string, opts: { allowClient?: boolean } = {}): Promise<Principal> {
-    if (!looksLikeKey(secret) && !(opts.allowClient && looksLikeClientKey(secret))) throw new AppError("UNAUTHORIZED", "Invalid API key format");
+    if (!looksLikeKey(secret) && !(opts.allowClient && looksLikeClientKey(secret)))
+      throw new AppError("UNAUTHORIZED", "Invalid API key format");
     const now = this.now();
-    const key = await this.db.selectFrom("api_keys").selectAll().where("key_hash", "=", hashKey(secret)).executeTakeFirst();
+    const key = await this.db
+      .selectFrom("api_keys")
+      .selectAll()
+      .where("key_hash", "=", hashKey(secret))
+      .executeTakeFirst();
     if (!key) throw new AppError("UNAUTHORIZED", "Invalid or deleted API key");
     if (key.expires_at !== null && key.expires_at <= now) throw new AppError("UNAUTHORIZED", "API key has expired");
     // A client key is public: it may only do what the Imgwire dialect lets browsers do.
-    if (key.kind === "client" && !opts.allowClient) throw new AppError("UNAUTHORIZED", "Client keys only work on Imgwire's upload routes");
+    if (key.kind === "client" && !opts.allowClient)
+      throw new AppError("UNAUTHORIZED", "Client keys only work on Imgwire's upload routes");
     const user = await this.db.selectFrom("users").selectAll().where("id", "=", key.user_id).executeTakeFirst();
     if (!user) throw new AppError("UNAUTHORIZED", "Invalid or deleted API key");
     await this.db

@@ -16,10 +16,14 @@ export const MAX_PASSWORD = 256;
 
 export function checkPasswordRules(password: string): void {
   if (typeof password !== "string" || password.length < MIN_PASSWORD) {
-    throw new AppError("VALIDATION_ERROR", `password: must be at least ${MIN_PASSWORD} characters`, { field: "password" });
+    throw new AppError("VALIDATION_ERROR", `password: must be at least ${MIN_PASSWORD} characters`, {
+      field: "password",
+    });
   }
   if (password.length > MAX_PASSWORD) {
-    throw new AppError("VALIDATION_ERROR", `password: must be at most ${MAX_PASSWORD} characters`, { field: "password" });
+    throw new AppError("VALIDATION_ERROR", `password: must be at most ${MAX_PASSWORD} characters`, {
+      field: "password",
+    });
   }
 }
 
@@ -30,7 +34,10 @@ export class Passwords {
   /** A hash of nothing in particular: unknown users cost the same time as known ones. */
   #decoy: Promise<string> | null = null;
 
-  constructor(private readonly db: Db, private readonly now: () => number) {}
+  constructor(
+    private readonly db: Db,
+    private readonly now: () => number,
+  ) {}
 
   async set(userId: string, password: string): Promise<void> {
     checkPasswordRules(password);
@@ -47,16 +54,24 @@ export class Passwords {
   async userByLogin(login: string): Promise<User | undefined> {
     const name = login.trim().toLowerCase();
     const q = this.db.selectFrom("users").selectAll();
-    return name.includes("@") ? q.where("email", "=", name).orderBy("created_at").executeTakeFirst() : q.where("username", "=", name).executeTakeFirst();
+    return name.includes("@")
+      ? q.where("email", "=", name).orderBy("created_at").executeTakeFirst()
+      : q.where("username", "=", name).executeTakeFirst();
   }
 
   async has(userId: string): Promise<boolean> {
-    return !!(await this.db.selectFrom("user_passwords").select("user_id").where("user_id", "=", userId).executeTakeFirst());
+    return !!(await this.db
+      .selectFrom("user_passwords")
+      .select("user_id")
+      .where("user_id", "=", userId)
+      .executeTakeFirst());
   }
 
   /** Whether the password is the user's; a user without one (or none at all) takes as long. */
   async verify(userId: string | null, password: string): Promise<boolean> {
-    const row = userId ? await this.db.selectFrom("user_passwords").select("hash").where("user_id", "=", userId).executeTakeFirst() : undefined;
+    const row = userId
+      ? await this.db.selectFrom("user_passwords").select("hash").where("user_id", "=", userId).executeTakeFirst()
+      : undefined;
     if (!row || password.length > MAX_PASSWORD) {
       this.#decoy ??= hashPassword("decoy password, never valid");
       await argon2Verify({ password: password.slice(0, MAX_PASSWORD), hash: await this.#decoy });

@@ -64,9 +64,20 @@ export interface SessionPrincipal extends Principal {
 }
 
 export class Sessions {
-  constructor(private readonly db: Db, private readonly now: () => number) {}
+  constructor(
+    private readonly db: Db,
+    private readonly now: () => number,
+  ) {}
 
-  async create(userId: string, input: { method: "password" | "key" | "setup" | "signup"; scopes?: Scope[]; userAgent?: string | null; ip?: string | null }) {
+  async create(
+    userId: string,
+    input: {
+      method: "password" | "key" | "setup" | "signup";
+      scopes?: Scope[];
+      userAgent?: string | null;
+      ip?: string | null;
+    },
+  ) {
     const now = this.now();
     const secret = token();
     const row = {
@@ -90,7 +101,11 @@ export class Sessions {
   async resolve(secret: string): Promise<SessionPrincipal | null> {
     if (!/^[A-Za-z0-9_-]{43}$/.test(secret)) return null;
     const now = this.now();
-    const s = await this.db.selectFrom("sessions").selectAll().where("token_hash", "=", sha256(secret)).executeTakeFirst();
+    const s = await this.db
+      .selectFrom("sessions")
+      .selectAll()
+      .where("token_hash", "=", sha256(secret))
+      .executeTakeFirst();
     if (!s) return null;
     if (s.expires_at <= now) {
       await this.db.deleteFrom("sessions").where("id", "=", s.id).execute();
@@ -101,17 +116,31 @@ export class Sessions {
     if (now - s.last_seen_at >= TOUCH_MS) {
       s.last_seen_at = now;
       s.expires_at = now + SESSION_IDLE_MS;
-      await this.db.updateTable("sessions").set({ last_seen_at: now, expires_at: s.expires_at }).where("id", "=", s.id).execute();
+      await this.db
+        .updateTable("sessions")
+        .set({ last_seen_at: now, expires_at: s.expires_at })
+        .where("id", "=", s.id)
+        .execute();
     }
     return { user, key: sessionKey(s), scopes: new Set(s.scopes.split(",") as Scope[]), session: s };
   }
 
   list(userId: string): Promise<Session[]> {
-    return this.db.selectFrom("sessions").selectAll().where("user_id", "=", userId).where("expires_at", ">", this.now()).orderBy("last_seen_at", "desc").execute();
+    return this.db
+      .selectFrom("sessions")
+      .selectAll()
+      .where("user_id", "=", userId)
+      .where("expires_at", ">", this.now())
+      .orderBy("last_seen_at", "desc")
+      .execute();
   }
 
   async revoke(userId: string, id: string): Promise<boolean> {
-    const r = await this.db.deleteFrom("sessions").where("id", "=", id).where("user_id", "=", userId).executeTakeFirst();
+    const r = await this.db
+      .deleteFrom("sessions")
+      .where("id", "=", id)
+      .where("user_id", "=", userId)
+      .executeTakeFirst();
     return r.numDeletedRows > 0n;
   }
 
@@ -126,14 +155,20 @@ export class Sessions {
     const now = this.now();
     await this.db.deleteFrom("sessions").where("expires_at", "<=", now).execute();
     await this.db.deleteFrom("setup_tokens").where("expires_at", "<=", now).execute();
-    await this.db.deleteFrom("signin_failures").where("last_failure_at", "<", now - DAY).execute();
+    await this.db
+      .deleteFrom("signin_failures")
+      .where("last_failure_at", "<", now - DAY)
+      .execute();
   }
 
   /** A one-time link secret that lets its holder choose the user's password. */
   async createSetupToken(userId: string, ttlMs = SETUP_LINK_TTL_MS): Promise<string> {
     const now = this.now();
     const secret = token();
-    await this.db.insertInto("setup_tokens").values({ token_hash: sha256(secret), user_id: userId, created_at: now, expires_at: now + ttlMs, used_at: null }).execute();
+    await this.db
+      .insertInto("setup_tokens")
+      .values({ token_hash: sha256(secret), user_id: userId, created_at: now, expires_at: now + ttlMs, used_at: null })
+      .execute();
     return secret;
   }
 
@@ -149,12 +184,21 @@ export class Sessions {
       .returning("user_id")
       .executeTakeFirst();
     const user = r && (await this.db.selectFrom("users").selectAll().where("id", "=", r.user_id).executeTakeFirst());
-    if (!user) throw new AppError("FORBIDDEN", "This setup link is used up or expired: ask the operator for a new one (imgd users passwd NAME --link)");
+    if (!user)
+      throw new AppError(
+        "FORBIDDEN",
+        "This setup link is used up or expired: ask the operator for a new one (imgd users passwd NAME --link)",
+      );
     return user;
   }
 
   async setupTokenValid(secret: string): Promise<boolean> {
-    const row = await this.db.selectFrom("setup_tokens").select("used_at").where("token_hash", "=", sha256(secret)).where("expires_at", ">", this.now()).executeTakeFirst();
+    const row = await this.db
+      .selectFrom("setup_tokens")
+      .select("used_at")
+      .where("token_hash", "=", sha256(secret))
+      .where("expires_at", ">", this.now())
+      .executeTakeFirst();
     return !!row && row.used_at === null;
   }
 }
@@ -168,7 +212,10 @@ const MAX_WAIT_MS = 15 * 60_000;
  * guessing one password slowly, or many accounts from one address, both slow down.
  */
 export class SignInGuard {
-  constructor(private readonly db: Db, private readonly now: () => number) {}
+  constructor(
+    private readonly db: Db,
+    private readonly now: () => number,
+  ) {}
 
   static waitMs(failures: number): number {
     return failures < FREE_FAILURES ? 0 : Math.min(MAX_WAIT_MS, 1000 * 2 ** (failures - FREE_FAILURES));
@@ -184,16 +231,24 @@ export class SignInGuard {
       until = Math.max(until, r.last_failure_at + SignInGuard.waitMs(r.failures));
     }
     if (until > now) {
-      throw new AppError("RATE_LIMIT_EXCEEDED", `Too many failed sign-ins: wait ${Math.ceil((until - now) / 1000)} s before trying again`, {
-        retryAfter: Math.max(1, Math.ceil((until - now) / 1000)),
-      });
+      throw new AppError(
+        "RATE_LIMIT_EXCEEDED",
+        `Too many failed sign-ins: wait ${Math.ceil((until - now) / 1000)} s before trying again`,
+        {
+          retryAfter: Math.max(1, Math.ceil((until - now) / 1000)),
+        },
+      );
     }
   }
 
   async fail(subjects: string[]): Promise<void> {
     const now = this.now();
     for (const subject of subjects) {
-      const row = await this.db.selectFrom("signin_failures").selectAll().where("subject", "=", subject).executeTakeFirst();
+      const row = await this.db
+        .selectFrom("signin_failures")
+        .selectAll()
+        .where("subject", "=", subject)
+        .executeTakeFirst();
       // A day without failures starts the count over.
       const failures = row && now - row.last_failure_at <= DAY ? row.failures + 1 : 1;
       await this.db

@@ -4,7 +4,10 @@ import { newId } from "../ids.ts";
 
 /** Tenants: every image, key, preset and counter belongs to one. */
 export class Users {
-  constructor(private readonly db: Db, private readonly now: () => number) {}
+  constructor(
+    private readonly db: Db,
+    private readonly now: () => number,
+  ) {}
 
   byId(id: string): Promise<User | undefined> {
     return this.db.selectFrom("users").selectAll().where("id", "=", id).executeTakeFirst();
@@ -19,7 +22,12 @@ export class Users {
     return this.db.selectFrom("users").selectAll().where("username", "=", username).executeTakeFirst();
   }
 
-  async create(input: { username: string; email?: string | null; role?: "admin" | "user"; plan?: string }): Promise<User> {
+  async create(input: {
+    username: string;
+    email?: string | null;
+    role?: "admin" | "user";
+    plan?: string;
+  }): Promise<User> {
     const now = this.now();
     const row = {
       id: newId(now),
@@ -37,13 +45,22 @@ export class Users {
   }
 
   async update(id: string, changes: Omit<UserUpdate, "id" | "created_at" | "updated_at">): Promise<User> {
-    await this.db.updateTable("users").set({ ...changes, updated_at: this.now() }).where("id", "=", id).execute();
+    await this.db
+      .updateTable("users")
+      .set({ ...changes, updated_at: this.now() })
+      .where("id", "=", id)
+      .execute();
     return (await this.byId(id))!;
   }
 
   /** The admin exists from the first start on; returns whether it was created now. */
   async ensureAdmin(username: string): Promise<{ user: User; created: boolean }> {
-    const existing = await this.db.selectFrom("users").selectAll().where("role", "=", "admin").orderBy("created_at").executeTakeFirst();
+    const existing = await this.db
+      .selectFrom("users")
+      .selectAll()
+      .where("role", "=", "admin")
+      .orderBy("created_at")
+      .executeTakeFirst();
     if (existing) return { user: existing, created: false };
     return { user: await this.create({ username, role: "admin" }), created: true };
   }

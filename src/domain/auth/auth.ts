@@ -48,9 +48,15 @@ export class Auth {
   /** authenticate → scope → dialect rules → meter. A refused request is not counted. */
   async admit(authorization: string | null | undefined, opts: AdmitOptions): Promise<Principal> {
     const secret = bearer(authorization);
-    const principal = secret ? await this.d.keys.authenticate(secret, { allowClient: opts.allowClient }) : authorization == null && opts.session ? await this.#session(opts.session) : null;
-    if (!principal) throw new AppError("UNAUTHORIZED", opts.missingKey ?? "Missing API key: send 'Authorization: Bearer <key>'");
-    if (!principal.scopes.has(opts.scope)) throw new AppError("FORBIDDEN", `This API key lacks the '${opts.scope}' scope`);
+    const principal = secret
+      ? await this.d.keys.authenticate(secret, { allowClient: opts.allowClient })
+      : authorization == null && opts.session
+        ? await this.#session(opts.session)
+        : null;
+    if (!principal)
+      throw new AppError("UNAUTHORIZED", opts.missingKey ?? "Missing API key: send 'Authorization: Bearer <key>'");
+    if (!principal.scopes.has(opts.scope))
+      throw new AppError("FORBIDDEN", `This API key lacks the '${opts.scope}' scope`);
     await opts.authorize?.(principal);
     await this.d.metering.request(principal, opts.onRate ?? (() => {}));
     return principal;

@@ -146,10 +146,19 @@ export class Delivery {
     try {
       const result = await this.#deliver(req, user, image, options, privateUntil);
       // Remember public answers that are stored; fresh bytes become a cache hit next time.
-      if (req.hotKey && result.delivered !== "not-modified" && result.delivered.object && result.delivered.privateUntil === undefined) {
+      if (
+        req.hotKey &&
+        result.delivered !== "not-modified" &&
+        result.delivered.object &&
+        result.delivered.privateUntil === undefined
+      ) {
         // Without the bytes: memory holds them only while the memory cache keeps the variant.
         const { bytes: _, ...stored } = result.delivered;
-        this.#hot.set(req.hotKey, { delivered: stored, variantKey: result.variantKey, presetId: result.presetId }, image.expires_at ?? undefined);
+        this.#hot.set(
+          req.hotKey,
+          { delivered: stored, variantKey: result.variantKey, presetId: result.presetId },
+          image.expires_at ?? undefined,
+        );
       }
       return this.#served(result.delivered);
     } catch (err) {
@@ -163,7 +172,13 @@ export class Delivery {
     return d;
   }
 
-  async #deliver<O>(req: DeliveryRequest<O>, user: User, image: Image, options: O, privateUntil: number | undefined): Promise<{ delivered: Delivered | "not-modified"; variantKey?: string; presetId?: string }> {
+  async #deliver<O>(
+    req: DeliveryRequest<O>,
+    user: User,
+    image: Image,
+    options: O,
+    privateUntil: number | undefined,
+  ): Promise<{ delivered: Delivered | "not-modified"; variantKey?: string; presetId?: string }> {
     const preset = (name: string) => {
       this.d.requireFeature(user, "presets");
       return this.d.presets.byName(user.id, name);
@@ -175,7 +190,18 @@ export class Delivery {
       if (req.ifNoneMatch(etag)) return { delivered: "not-modified" };
       const object = await this.d.blobs.open(image.blob_hash);
       if (!object) throw new AppError("NOT_FOUND", "Image not found");
-      return { delivered: { etag, mime: image.mime_type, size: object.size, object, cache: "original", privateUntil, userId: user.id }, presetId };
+      return {
+        delivered: {
+          etag,
+          mime: image.mime_type,
+          size: object.size,
+          object,
+          cache: "original",
+          privateUntil,
+          userId: user.id,
+        },
+        presetId,
+      };
     }
     const spec = finalize(raw, image, this.d.maxOutputPixels);
     const delivered = await this.#variant(user.id, image, spec, req.ifNoneMatch, privateUntil);
@@ -183,7 +209,13 @@ export class Delivery {
   }
 
   /** One variant of an image: cached, or made once however many ask at once. */
-  async #variant(userId: string, image: Image, spec: TransformSpec, ifNoneMatch: (etag: string) => boolean, privateUntil?: number): Promise<Delivered | "not-modified"> {
+  async #variant(
+    userId: string,
+    image: Image,
+    spec: TransformSpec,
+    ifNoneMatch: (etag: string) => boolean,
+    privateUntil?: number,
+  ): Promise<Delivered | "not-modified"> {
     const key = variantKey(image.blob_hash, spec);
     const etag = `"${key}"`;
     // The key says everything about the bytes: no need to look at the disk to answer a 304.
@@ -228,7 +260,8 @@ export class Delivery {
     try {
       return await this.d.blobs.read(hash);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new AppError("NOT_FOUND", "Image not found: it was deleted");
+      if ((err as NodeJS.ErrnoException).code === "ENOENT")
+        throw new AppError("NOT_FOUND", "Image not found: it was deleted");
       throw err;
     }
   }

@@ -28,27 +28,76 @@ const CANONICAL = new Map(Object.entries(ALIASES).flatMap(([canon, names]) => na
 const bad = (param: string, why: string) => new AppError("VALIDATION_ERROR", `${param}: ${why}`, { field: param });
 
 const RESIZING: Record<string, Fit> = {
-  cover: "cover", contain: "contain", fill: "fill", inside: "inside", outside: "outside",
-  fit: "inside", "fill-down": "inside", force: "fill", auto: "inside",
+  cover: "cover",
+  contain: "contain",
+  fill: "fill",
+  inside: "inside",
+  outside: "outside",
+  fit: "inside",
+  "fill-down": "inside",
+  force: "fill",
+  auto: "inside",
 };
 
 const GRAVITY: Record<string, Gravity> = {
-  ce: "centre", center: "centre", centre: "centre",
-  n: "north", no: "north", north: "north",
-  s: "south", so: "south", south: "south",
-  e: "east", ea: "east", east: "east",
-  w: "west", we: "west", west: "west",
-  ne: "northeast", noea: "northeast", northeast: "northeast",
-  nw: "northwest", nowe: "northwest", northwest: "northwest",
-  se: "southeast", soea: "southeast", southeast: "southeast",
-  sw: "southwest", sowe: "southwest", southwest: "southwest",
-  sm: "attention", attention: "attention", entropy: "entropy",
+  ce: "centre",
+  center: "centre",
+  centre: "centre",
+  n: "north",
+  no: "north",
+  north: "north",
+  s: "south",
+  so: "south",
+  south: "south",
+  e: "east",
+  ea: "east",
+  east: "east",
+  w: "west",
+  we: "west",
+  west: "west",
+  ne: "northeast",
+  noea: "northeast",
+  northeast: "northeast",
+  nw: "northwest",
+  nowe: "northwest",
+  northwest: "northwest",
+  se: "southeast",
+  soea: "southeast",
+  southeast: "southeast",
+  sw: "southwest",
+  sowe: "southwest",
+  southwest: "southwest",
+  sm: "attention",
+  attention: "attention",
+  entropy: "entropy",
 };
 
-const FORMATS: Record<string, OutputFormat | "auto"> = { auto: "auto", jpg: "jpeg", jpeg: "jpeg", png: "png", webp: "webp", avif: "avif", gif: "gif", tiff: "tiff", tif: "tiff" };
+const FORMATS: Record<string, OutputFormat | "auto"> = {
+  auto: "auto",
+  jpg: "jpeg",
+  jpeg: "jpeg",
+  png: "png",
+  webp: "webp",
+  avif: "avif",
+  gif: "gif",
+  tiff: "tiff",
+  tif: "tiff",
+};
 
-const intIn = (min: number, max: number) => v.pipe(v.string(), v.regex(/^\d{1,6}$/, `must be a whole number from ${min} to ${max}`), v.transform(Number), v.minValue(min, `must be a whole number from ${min} to ${max}`), v.maxValue(max, `must be a whole number from ${min} to ${max}`));
-const boolean = v.pipe(v.string(), v.toLowerCase(), v.picklist(["true", "false", "t", "f", "1", "0"], "must be true or false"), v.transform((s) => ["true", "t", "1"].includes(s)));
+const intIn = (min: number, max: number) =>
+  v.pipe(
+    v.string(),
+    v.regex(/^\d{1,6}$/, `must be a whole number from ${min} to ${max}`),
+    v.transform(Number),
+    v.minValue(min, `must be a whole number from ${min} to ${max}`),
+    v.maxValue(max, `must be a whole number from ${min} to ${max}`),
+  );
+const boolean = v.pipe(
+  v.string(),
+  v.toLowerCase(),
+  v.picklist(["true", "false", "t", "f", "1", "0"], "must be true or false"),
+  v.transform((s) => ["true", "t", "1"].includes(s)),
+);
 
 function one<T>(param: string, schema: v.GenericSchema<string, T>, raw: string): T {
   const r = v.safeParse(schema, raw);
@@ -78,7 +127,8 @@ function color(param: string, raw: string): [number, number, number, number] {
   }
   const hex = raw.replace(/^#/, "").toLowerCase();
   const full = /^[0-9a-f]{3}$/.test(hex) ? [...hex].map((c) => c + c).join("") : hex;
-  if (!/^([0-9a-f]{6}|[0-9a-f]{8})$/.test(full)) throw bad(param, "expected a colour: rgb, rrggbb, rrggbbaa or r:g:b[:a]");
+  if (!/^([0-9a-f]{6}|[0-9a-f]{8})$/.test(full))
+    throw bad(param, "expected a colour: rgb, rrggbb, rrggbbaa or r:g:b[:a]");
   const b = full.match(/../g)!.map((x) => parseInt(x, 16));
   return [b[0], b[1], b[2], b[3] ?? 255];
 }
@@ -90,7 +140,8 @@ export function splitImgwireQuery(search: URLSearchParams): Map<string, { name: 
     const canon = CANONICAL.get(name);
     if (!canon) throw bad(name, "is not a URL parameter imgd supports");
     const prev = out.get(canon);
-    if (prev) throw bad(name, prev.name === name ? "given more than once" : `${prev.name} and ${name} both set ${canon}`);
+    if (prev)
+      throw bad(name, prev.name === name ? "given more than once" : `${prev.name} and ${name} both set ${canon}`);
     out.set(canon, { name, value });
   }
   return out;
@@ -136,7 +187,9 @@ export function imgwireSpec(
   src: Source,
   opts: { accept: string | undefined; defaultQuality: number },
 ): { spec: TransformSpec; autoFormat: boolean } {
-  const p = new Map<string, { name: string; value: string }>(Object.entries(preset ?? {}).map(([k, value]) => [k, { name: k, value }]));
+  const p = new Map<string, { name: string; value: string }>(
+    Object.entries(preset ?? {}).map(([k, value]) => [k, { name: k, value }]),
+  );
   for (const [k, val] of query) p.set(k, val);
   const get = (k: string) => p.get(k);
 
@@ -145,7 +198,8 @@ export function imgwireSpec(
   const dprRaw = get("dpr");
   if (dprRaw) {
     const dpr = Number(dprRaw.value);
-    if (!/^\d+(\.\d+)?$/.test(dprRaw.value) || !(dpr >= 0.01 && dpr <= 8)) throw bad(dprRaw.name, "must be a number from 0.01 to 8");
+    if (!/^\d+(\.\d+)?$/.test(dprRaw.value) || !(dpr >= 0.01 && dpr <= 8))
+      throw bad(dprRaw.name, "must be a number from 0.01 to 8");
     if (width) width = Math.max(1, Math.round(width * dpr));
     if (height) height = Math.max(1, Math.round(height * dpr));
   }
@@ -161,7 +215,8 @@ export function imgwireSpec(
   const fmt = get("format");
   let autoFormat = true;
   let format: OutputFormat;
-  if (fmt && FORMATS[fmt.value.toLowerCase()] === undefined) throw bad(fmt.name, "must be auto, jpg, jpeg, png, webp, avif, gif or tiff");
+  if (fmt && FORMATS[fmt.value.toLowerCase()] === undefined)
+    throw bad(fmt.name, "must be auto, jpg, jpeg, png, webp, avif, gif or tiff");
   const named = fmt ? FORMATS[fmt.value.toLowerCase()] : "auto";
   if (named === "auto") format = negotiate(opts.accept, src);
   else {
@@ -170,7 +225,9 @@ export function imgwireSpec(
   }
   const q = get("quality");
   const quality = !q || q.value === "auto" ? opts.defaultQuality : one(q.name, intIn(1, 100), q.value);
-  const keepMetadata = get("strip_metadata") ? !one(get("strip_metadata")!.name, boolean, get("strip_metadata")!.value) : false;
+  const keepMetadata = get("strip_metadata")
+    ? !one(get("strip_metadata")!.name, boolean, get("strip_metadata")!.value)
+    : false;
   const background = get("background") ? color(get("background")!.name, get("background")!.value) : undefined;
 
   let spec: TransformSpec = { fit, enlarge, gravity: g, format, quality, keepMetadata };
@@ -257,7 +314,10 @@ export function imgwireDelivery(
           preset = fromNativePreset(parseParams(JSON.parse(row.params), `preset ${row.name}`));
         }
       }
-      const { spec, autoFormat } = imgwireSpec(splitImgwireQuery(search), preset, image, { accept, defaultQuality: user.default_quality });
+      const { spec, autoFormat } = imgwireSpec(splitImgwireQuery(search), preset, image, {
+        accept,
+        defaultQuality: user.default_quality,
+      });
       if (autoFormat) onAutoFormat();
       return { spec };
     },

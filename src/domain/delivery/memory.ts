@@ -46,7 +46,14 @@ export class MemoryCache {
   set(key: string, since: number, d: { etag: string; mime: string; bytes: Uint8Array; userId: string }) {
     if (this.capBytes === 0 || d.bytes.byteLength > this.maxEntryBytes || since !== this.#epoch) return;
     this.#drop(key);
-    this.#map.set(key, { etag: d.etag, mime: d.mime, size: d.bytes.byteLength, bytes: d.bytes, cache: "hit", userId: d.userId });
+    this.#map.set(key, {
+      etag: d.etag,
+      mime: d.mime,
+      size: d.bytes.byteLength,
+      bytes: d.bytes,
+      cache: "hit",
+      userId: d.userId,
+    });
     this.#bytes += d.bytes.byteLength;
     for (const [k] of this.#map) {
       if (this.#bytes <= this.capBytes) break;

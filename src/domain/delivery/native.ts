@@ -10,7 +10,10 @@ import { checkWritableExtension, EXT_FORMAT, type Source, WEB_FORMATS } from "./
 
 const int = (min: number, max: number) =>
   v.pipe(
-    v.union([v.number(), v.pipe(v.string(), v.regex(/^\d{1,6}$/, `must be a whole number from ${min} to ${max}`), v.transform(Number))]),
+    v.union([
+      v.number(),
+      v.pipe(v.string(), v.regex(/^\d{1,6}$/, `must be a whole number from ${min} to ${max}`), v.transform(Number)),
+    ]),
     v.integer(`must be a whole number from ${min} to ${max}`),
     v.minValue(min, `must be a whole number from ${min} to ${max}`),
     v.maxValue(max, `must be a whole number from ${min} to ${max}`),
@@ -28,7 +31,12 @@ export const NativeParams = v.strictObject(
     q: v.optional(int(1, 100)),
     size: v.optional(v.picklist(["s", "m", "l"], "must be s, m or l")),
     frame: v.optional(int(0, 9999)),
-    format: v.optional(v.picklist(["webp", "avif", "jpeg", "jpg", "png", "jxl", "gif", "tiff"], "must be webp, avif, jpeg, png, jxl, gif or tiff")),
+    format: v.optional(
+      v.picklist(
+        ["webp", "avif", "jpeg", "jpg", "png", "jxl", "gif", "tiff"],
+        "must be webp, avif, jpeg, png, jxl, gif or tiff",
+      ),
+    ),
   },
   "is not an option (w, h, fit, q, size, format, frame)",
 );
@@ -66,7 +74,9 @@ export function splitQuery(search: URLSearchParams, extra: readonly string[] = [
     } else if (key in NativeParams.entries || extra.includes(key)) {
       q.params[key] = value;
     } else {
-      throw new AppError("VALIDATION_ERROR", `${key}: unknown option (w, h, fit, q, size, frame, p:name)`, { field: key });
+      throw new AppError("VALIDATION_ERROR", `${key}: unknown option (w, h, fit, q, size, frame, p:name)`, {
+        field: key,
+      });
     }
   }
   return q;
@@ -113,7 +123,13 @@ export function nativeSpec(
   const format: OutputFormat | null = conversion ?? presetFormat ?? requestedFormat;
   const sourceIsOutput = src.format in EXT_FORMAT && WEB_FORMATS.has(src.format);
   const resizes = p.w !== undefined || p.h !== undefined || p.size !== undefined;
-  if (!resizes && p.q === undefined && p.frame === undefined && (format === null || format === src.format) && sourceIsOutput) {
+  if (
+    !resizes &&
+    p.q === undefined &&
+    p.frame === undefined &&
+    (format === null || format === src.format) &&
+    sourceIsOutput
+  ) {
     return null;
   }
   const fitName = (p.fit ?? (FITS.includes(defaults.fit as NativeFit) ? defaults.fit : "contain")) as NativeFit;
@@ -129,12 +145,23 @@ export function nativeSpec(
     const edge = SHORT_EDGE[p.size];
     // Short edge, never upscaled: a smaller source is only converted.
     if (Math.min(src.width, src.height) > edge) {
-      spec = { ...spec, fit: "inside", enlarge: false, ...(src.width <= src.height ? { width: edge } : { height: edge }) };
+      spec = {
+        ...spec,
+        fit: "inside",
+        enlarge: false,
+        ...(src.width <= src.height ? { width: edge } : { height: edge }),
+      };
     }
   } else if (resizes) {
     spec = { ...spec, width: p.w, height: p.h };
   } else if (defaults.maxWidth || defaults.maxHeight) {
-    spec = { ...spec, fit: "inside", enlarge: false, width: defaults.maxWidth ?? undefined, height: defaults.maxHeight ?? undefined };
+    spec = {
+      ...spec,
+      fit: "inside",
+      enlarge: false,
+      width: defaults.maxWidth ?? undefined,
+      height: defaults.maxHeight ?? undefined,
+    };
   }
   // A fit only matters with a box; without one every fit means "as it is".
   if (spec.width === undefined || spec.height === undefined) spec = { ...spec, fit: "inside" };
@@ -154,7 +181,9 @@ export function nativeDelivery(
   path: string,
   search: URLSearchParams,
   ifNoneMatch: (etag: string) => boolean,
-  opts: { access: "signed" | "owner"; countView?: boolean; notFound?: string; remember?: boolean } = { access: "signed" },
+  opts: { access: "signed" | "owner"; countView?: boolean; notFound?: string; remember?: boolean } = {
+    access: "signed",
+  },
 ): DeliveryRequest<NativeQuery> {
   return {
     username,
@@ -168,8 +197,11 @@ export function nativeDelivery(
     options: () => splitQuery(search),
     spec: async ({ user, image, preset }, query) => {
       const presetRow = query.preset !== undefined ? await preset(query.preset) : undefined;
-      if (query.preset !== undefined && !presetRow) throw new AppError("NOT_FOUND", `No preset named '${query.preset}'`);
-      const presetParams = presetRow ? parseParams(JSON.parse(presetRow.params), `preset ${presetRow.name}`) : undefined;
+      if (query.preset !== undefined && !presetRow)
+        throw new AppError("NOT_FOUND", `No preset named '${query.preset}'`);
+      const presetParams = presetRow
+        ? parseParams(JSON.parse(presetRow.params), `preset ${presetRow.name}`)
+        : undefined;
       const params = parseParams(query.params);
       const ext = extensionOf(path);
       checkWritableExtension(ext, image.format);

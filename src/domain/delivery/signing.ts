@@ -5,7 +5,9 @@ import type { TokenCheck, Tokens } from "../tokens/tokens.ts";
 
 /** The query without token/expires, sorted: the options the token covers, in one spelling. */
 function options(params: URLSearchParams): string {
-  const rest = [...params].filter(([k]) => k !== "token" && k !== "expires").sort(([a, av], [b, bv]) => (a === b ? (av < bv ? -1 : 1) : a < b ? -1 : 1));
+  const rest = [...params]
+    .filter(([k]) => k !== "token" && k !== "expires")
+    .sort(([a, av], [b, bv]) => (a === b ? (av < bv ? -1 : 1) : a < b ? -1 : 1));
   return new URLSearchParams(rest).toString();
 }
 
@@ -16,5 +18,10 @@ export function sign(tokens: Tokens, username: string, path: string, params: URL
 export type SignatureCheck = TokenCheck;
 
 export function verify(tokens: Tokens, username: string, path: string, params: URLSearchParams): SignatureCheck {
-  return tokens.checkExpiring("delivery-url", [username, path, options(params)], params.get("expires"), params.get("token"));
+  return tokens.checkExpiring(
+    "delivery-url",
+    [username, path, options(params)],
+    params.get("expires"),
+    params.get("token"),
+  );
 }

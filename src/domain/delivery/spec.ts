@@ -21,8 +21,21 @@ export const EXT_FORMAT: Record<string, OutputFormat> = {
 
 /** Image extensions imgd reads but cannot write, by the input format they name. */
 const READ_ONLY_EXT: Record<string, string> = {
-  bmp: "bmp", ico: "ico", heic: "heic", heif: "heic", svg: "svg", tga: "tga", qoi: "qoi",
-  pnm: "pnm", ppm: "pnm", pgm: "pnm", pbm: "pnm", pam: "pnm", pfm: "pnm", hdr: "hdr", exr: "exr",
+  bmp: "bmp",
+  ico: "ico",
+  heic: "heic",
+  heif: "heic",
+  svg: "svg",
+  tga: "tga",
+  qoi: "qoi",
+  pnm: "pnm",
+  ppm: "pnm",
+  pgm: "pnm",
+  pbm: "pnm",
+  pam: "pnm",
+  pfm: "pnm",
+  hdr: "hdr",
+  exr: "exr",
 };
 
 /**
@@ -32,14 +45,17 @@ const READ_ONLY_EXT: Record<string, string> = {
 export function checkWritableExtension(ext: string | null, sourceFormat: string): void {
   const named = ext ? READ_ONLY_EXT[ext] : undefined;
   if (!named || named === sourceFormat) return;
-  throw new AppError("VALIDATION_ERROR", `.${ext}: imgd cannot write this format; ask for .webp, .avif, .jpg, .png, .jxl, .gif or .tiff`, { field: "extension" });
+  throw new AppError(
+    "VALIDATION_ERROR",
+    `.${ext}: imgd cannot write this format; ask for .webp, .avif, .jpg, .png, .jxl, .gif or .tiff`,
+    { field: "extension" },
+  );
 }
 
 /** Source formats a browser shows as they are; others are converted when asked for by their own name. */
 export const WEB_FORMATS = new Set(["jpeg", "png", "webp", "gif", "avif"]);
 
 const LOSSLESS: ReadonlySet<OutputFormat> = new Set(["png", "gif", "tiff"]);
-
 
 export interface Source {
   width: number;
@@ -62,7 +78,10 @@ export function outputSize(spec: TransformSpec, src: Source): { width: number; h
 export function finalize(spec: TransformSpec, src: Source, maxOutputPixels: number): TransformSpec {
   const out = outputSize(spec, src);
   if (out.width * out.height > maxOutputPixels) {
-    throw new AppError("VALIDATION_ERROR", `The requested output (${out.width}×${out.height}) is over the limit of ${maxOutputPixels} pixels`);
+    throw new AppError(
+      "VALIDATION_ERROR",
+      `The requested output (${out.width}×${out.height}) is over the limit of ${maxOutputPixels} pixels`,
+    );
   }
   let format = spec.format;
   if (format === "avif" && avifTooLarge(out.width, out.height)) format = "webp";
@@ -83,5 +102,7 @@ export function canonicalJson(value: unknown): string {
 
 /** Identifies a variant: which bytes, transformed how. Also its strong ETag. */
 export function variantKey(blobHash: string, spec: TransformSpec): string {
-  return createHash("sha256").update(`${blobHash}\n${canonicalJson(spec)}`).digest("hex");
+  return createHash("sha256")
+    .update(`${blobHash}\n${canonicalJson(spec)}`)
+    .digest("hex");
 }

@@ -16,7 +16,10 @@ export function parseAddress(text: string): Address | null {
   const tail: number[] = [];
   const lastColon = addr.lastIndexOf(":");
   if (addr.slice(lastColon + 1).includes(".")) {
-    const v4 = addr.slice(lastColon + 1).split(".").map(Number);
+    const v4 = addr
+      .slice(lastColon + 1)
+      .split(".")
+      .map(Number);
     tail.push((v4[0] << 8) | v4[1], (v4[2] << 8) | v4[3]);
     head = addr.slice(0, lastColon + 1);
     // "::ffff:" loses its separator; "::" stays the gap it is.
@@ -129,6 +132,7 @@ export function checkAddress(text: string, allow: Cidr[]): string | null {
 /** An IPv4-mapped IPv6 address ("::ffff:10.0.0.1") as the IPv4 address it is; others unchanged. */
 export function unmapped(text: string): string {
   const a = parseAddress(text);
-  if (a?.v === 6 && a.bytes.slice(0, 10).every((b) => b === 0) && a.bytes[10] === 0xff && a.bytes[11] === 0xff) return a.bytes.slice(12).join(".");
+  if (a?.v === 6 && a.bytes.slice(0, 10).every((b) => b === 0) && a.bytes[10] === 0xff && a.bytes[11] === 0xff)
+    return a.bytes.slice(12).join(".");
   return text;
 }

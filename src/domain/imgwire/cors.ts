@@ -18,21 +18,36 @@ export class CorsOrigins {
   }
 
   async origin(userId: string, id: string): Promise<ImgwireCorsOrigin> {
-    const o = await this.d.db.selectFrom("imgwire_cors_origins").selectAll().where("id", "=", id).where("user_id", "=", userId).executeTakeFirst();
+    const o = await this.d.db
+      .selectFrom("imgwire_cors_origins")
+      .selectAll()
+      .where("id", "=", id)
+      .where("user_id", "=", userId)
+      .executeTakeFirst();
     if (!o) throw notFound("CORS origin");
     return o;
   }
 
   async createOrigin(userId: string, pattern: string): Promise<ImgwireCorsOrigin> {
     const now = this.d.now();
-    const row = { id: newId(now), user_id: userId, pattern: normalizePattern(pattern), created_at: now, updated_at: now };
+    const row = {
+      id: newId(now),
+      user_id: userId,
+      pattern: normalizePattern(pattern),
+      created_at: now,
+      updated_at: now,
+    };
     await this.d.db.insertInto("imgwire_cors_origins").values(row).execute();
     return row;
   }
 
   async updateOrigin(userId: string, id: string, pattern: string): Promise<ImgwireCorsOrigin> {
     await this.origin(userId, id);
-    await this.d.db.updateTable("imgwire_cors_origins").set({ pattern: normalizePattern(pattern), updated_at: this.d.now() }).where("id", "=", id).execute();
+    await this.d.db
+      .updateTable("imgwire_cors_origins")
+      .set({ pattern: normalizePattern(pattern), updated_at: this.d.now() })
+      .where("id", "=", id)
+      .execute();
     return this.origin(userId, id);
   }
 
@@ -55,7 +70,13 @@ export class CorsOrigins {
     const open = await this.d.db
       .selectFrom("users")
       .select("id")
-      .where(({ not, exists, selectFrom }) => not(exists(selectFrom("imgwire_cors_origins").select("id").whereRef("imgwire_cors_origins.user_id", "=", "users.id"))))
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom("imgwire_cors_origins").select("id").whereRef("imgwire_cors_origins.user_id", "=", "users.id"),
+          ),
+        ),
+      )
       .limit(1)
       .executeTakeFirst();
     if (open) return true;
@@ -69,7 +90,11 @@ export function normalizePattern(raw: string): string {
   const p = raw.trim().toLowerCase().replace(/\/+$/, "");
   const m = /^(https?):\/\/(\*\.)?([a-z0-9.-]+)(:\d{1,5})?$/.exec(p);
   if (!m || !HOSTNAME.test(m[3])) {
-    throw new AppError("VALIDATION_ERROR", "pattern: expected an origin like https://app.example.com or https://*.example.com", { field: "pattern" });
+    throw new AppError(
+      "VALIDATION_ERROR",
+      "pattern: expected an origin like https://app.example.com or https://*.example.com",
+      { field: "pattern" },
+    );
   }
   return p;
 }

@@ -40,13 +40,26 @@ export class ImgwireDownloads {
       throw new AppError("NOT_FOUND", `Images not found: ${ids.filter((i) => !known.has(i)).join(", ")}`);
     }
     const now = this.d.now();
-    const row: ImgwireDownload = { id: newId(now), user_id: userId, status: "PENDING", image_ids: JSON.stringify(ids), expires_at: null, created_at: now, updated_at: now };
+    const row: ImgwireDownload = {
+      id: newId(now),
+      user_id: userId,
+      status: "PENDING",
+      image_ids: JSON.stringify(ids),
+      expires_at: null,
+      created_at: now,
+      updated_at: now,
+    };
     await this.d.db.insertInto("imgwire_downloads").values(row).execute();
     return row;
   }
 
   async get(userId: string, id: string): Promise<ImgwireDownload> {
-    const row = await this.d.db.selectFrom("imgwire_downloads").selectAll().where("id", "=", id).where("user_id", "=", userId).executeTakeFirst();
+    const row = await this.d.db
+      .selectFrom("imgwire_downloads")
+      .selectAll()
+      .where("id", "=", id)
+      .where("user_id", "=", userId)
+      .executeTakeFirst();
     if (!row) throw notFound("Download job");
     return row;
   }
@@ -57,7 +70,13 @@ export class ImgwireDownloads {
 
   /** Builds every pending job; safe to call from anywhere at any time. */
   async runPending() {
-    const pending = await this.d.db.selectFrom("imgwire_downloads").select("id").where("status", "=", "PENDING").orderBy("created_at").limit(20).execute();
+    const pending = await this.d.db
+      .selectFrom("imgwire_downloads")
+      .select("id")
+      .where("status", "=", "PENDING")
+      .orderBy("created_at")
+      .limit(20)
+      .execute();
     for (const { id } of pending) await this.#run(id);
   }
 
@@ -85,7 +104,10 @@ export class ImgwireDownloads {
         // Opened by yazl when it reaches this entry: one open file and one buffer at a time.
         zip.addReadStreamLazy(name, { mtime: new Date(img.created_at), compress: false, size: img.size }, (cb) => {
           this.d.blobs.open(img.blob_hash).then(
-            (object) => (object ? cb(null, Readable.fromWeb(object.stream() as any)) : cb(new Error(`blob of image ${img.id} is missing`), null as any)),
+            (object) =>
+              object
+                ? cb(null, Readable.fromWeb(object.stream() as any))
+                : cb(new Error(`blob of image ${img.id} is missing`), null as any),
             (err) => cb(err, null as any),
           );
         });
@@ -93,16 +115,30 @@ export class ImgwireDownloads {
       zip.end();
       await written;
       const now = this.d.now();
-      await this.d.db.updateTable("imgwire_downloads").set({ status: "READY", expires_at: now + this.d.retentionMs, updated_at: now }).where("id", "=", id).execute();
+      await this.d.db
+        .updateTable("imgwire_downloads")
+        .set({ status: "READY", expires_at: now + this.d.retentionMs, updated_at: now })
+        .where("id", "=", id)
+        .execute();
     } catch (err) {
       this.d.log(`imgwire download ${id} failed: ${err instanceof Error ? err.message : String(err)}`);
-      await this.d.db.updateTable("imgwire_downloads").set({ status: "FAILED", updated_at: this.d.now() }).where("id", "=", id).execute();
+      await this.d.db
+        .updateTable("imgwire_downloads")
+        .set({ status: "FAILED", updated_at: this.d.now() })
+        .where("id", "=", id)
+        .execute();
     }
   }
 
   /** Removes ZIPs past their retention, with their jobs. */
   async sweep() {
-    const expired = await this.d.db.selectFrom("imgwire_downloads").select("id").where("expires_at", "is not", null).where("expires_at", "<=", this.d.now()).limit(100).execute();
+    const expired = await this.d.db
+      .selectFrom("imgwire_downloads")
+      .select("id")
+      .where("expires_at", "is not", null)
+      .where("expires_at", "<=", this.d.now())
+      .limit(100)
+      .execute();
     for (const { id } of expired) {
       await this.d.archives.delete(zipName(id));
       await this.d.db.deleteFrom("imgwire_downloads").where("id", "=", id).execute();

@@ -15,14 +15,21 @@ export class Environments {
     let q = this.d.db.selectFrom("users").where("username", "!=", ANONYMOUS_USERNAME);
     if (caller.role !== "admin") q = q.where("id", "=", caller.id);
     const { n } = await q.select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow();
-    const rows = await q.selectAll().orderBy("created_at").orderBy("id").limit(page.limit).offset(page.offset).execute();
+    const rows = await q
+      .selectAll()
+      .orderBy("created_at")
+      .orderBy("id")
+      .limit(page.limit)
+      .offset(page.offset)
+      .execute();
     return { rows, total: Number(n) };
   }
 
   async environment(caller: User, id: string): Promise<User> {
     const u = await this.d.users.byId(id);
     if (!u) throw notFound("Environment");
-    if (caller.role !== "admin" && u.id !== caller.id) throw new AppError("FORBIDDEN", "This key may not act on that environment");
+    if (caller.role !== "admin" && u.id !== caller.id)
+      throw new AppError("FORBIDDEN", "This key may not act on that environment");
     return u;
   }
 

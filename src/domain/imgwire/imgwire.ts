@@ -39,7 +39,20 @@ export interface ImgwireSettings {
   now: () => number;
 }
 
-export function buildImgwire(d: { config: ImgwireSettings; db: Db; keys: Keys; users: Users; accounts: Accounts; images: Images; ingest: Ingest; blobs: BlobStore; archives: ArchiveStore; fetcher: Fetcher; tokens: Tokens; log: (l: string) => void }): ImgwireServices {
+export function buildImgwire(d: {
+  config: ImgwireSettings;
+  db: Db;
+  keys: Keys;
+  users: Users;
+  accounts: Accounts;
+  images: Images;
+  ingest: Ingest;
+  blobs: BlobStore;
+  archives: ArchiveStore;
+  fetcher: Fetcher;
+  tokens: Tokens;
+  log: (l: string) => void;
+}): ImgwireServices {
   const { config } = d;
   const domains = new CustomDomains({ db: d.db, users: d.users, now: config.now });
   const uploads = new ImgwireUploads({
@@ -52,7 +65,15 @@ export function buildImgwire(d: { config: ImgwireSettings; db: Db; keys: Keys; u
     tokenTtlMs: config.imgwireUploadTokenTtlMs,
     now: config.now,
   });
-  const downloads = new ImgwireDownloads({ db: d.db, images: d.images, blobs: d.blobs, archives: d.archives, retentionMs: config.imgwireDownloadRetentionMs, now: config.now, log: d.log });
+  const downloads = new ImgwireDownloads({
+    db: d.db,
+    images: d.images,
+    blobs: d.blobs,
+    archives: d.archives,
+    retentionMs: config.imgwireDownloadRetentionMs,
+    now: config.now,
+    log: d.log,
+  });
   return {
     keys: new ImgwireKeys({ db: d.db, keys: d.keys, now: config.now }),
     environments: new Environments({ db: d.db, users: d.users, accounts: d.accounts }),

@@ -23,7 +23,8 @@ export interface KeyExtras {
 }
 
 export const keyExtras = (key: ApiKey): KeyExtras => (key.options ? (JSON.parse(key.options) as KeyExtras) : {});
-export const clientOptions = (key: ApiKey): ClientKeyOptions | null => (key.kind === "client" ? (keyExtras(key).client ?? null) : null);
+export const clientOptions = (key: ApiKey): ClientKeyOptions | null =>
+  key.kind === "client" ? (keyExtras(key).client ?? null) : null;
 
 /** read/write from Imgwire's free-form scopes: anything naming only reads is read-only. */
 function nativeScopes(scopes: string[] | undefined): Scope[] {
@@ -44,12 +45,23 @@ export interface KeyInput {
 export class ImgwireKeys {
   constructor(private readonly d: { db: Db; keys: Keys; now: () => number }) {}
 
-  async createKey(userId: string, type: "SERVER" | "CLIENT", input: KeyInput & { name: string }): Promise<{ key: ApiKey; secret: string | null }> {
+  async createKey(
+    userId: string,
+    type: "SERVER" | "CLIENT",
+    input: KeyInput & { name: string },
+  ): Promise<{ key: ApiKey; secret: string | null }> {
     const now = this.d.now();
     if (type === "SERVER") {
-      const { key, secret } = await this.d.keys.create(userId, { name: input.name, scopes: nativeScopes(input.scopes ?? undefined) });
+      const { key, secret } = await this.d.keys.create(userId, {
+        name: input.name,
+        scopes: nativeScopes(input.scopes ?? undefined),
+      });
       const extras: KeyExtras = { scopes: input.scopes ?? undefined, updated_at: now };
-      await this.d.db.updateTable("api_keys").set({ options: JSON.stringify(extras) }).where("id", "=", key.id).execute();
+      await this.d.db
+        .updateTable("api_keys")
+        .set({ options: JSON.stringify(extras) })
+        .where("id", "=", key.id)
+        .execute();
       return { key: await this.key(userId, key.id), secret };
     }
     const clientKey = newClientKey();
@@ -86,7 +98,12 @@ export class ImgwireKeys {
   }
 
   async key(userId: string, id: string): Promise<ApiKey> {
-    const k = await this.d.db.selectFrom("api_keys").selectAll().where("id", "=", id).where("user_id", "=", userId).executeTakeFirst();
+    const k = await this.d.db
+      .selectFrom("api_keys")
+      .selectAll()
+      .where("id", "=", id)
+      .where("user_id", "=", userId)
+      .executeTakeFirst();
     if (!k) throw notFound("API key");
     return k;
   }
@@ -95,7 +112,13 @@ export class ImgwireKeys {
     let q = this.d.db.selectFrom("api_keys").where("user_id", "=", userId);
     if (kind) q = q.where("kind", "=", kind);
     const { n } = await q.select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow();
-    const rows = await q.selectAll().orderBy("created_at", "desc").orderBy("id", "desc").limit(page.limit).offset(page.offset).execute();
+    const rows = await q
+      .selectAll()
+      .orderBy("created_at", "desc")
+      .orderBy("id", "desc")
+      .limit(page.limit)
+      .offset(page.offset)
+      .execute();
     return { rows, total: Number(n) };
   }
 
@@ -106,7 +129,8 @@ export class ImgwireKeys {
     if (input.scopes !== undefined && input.scopes !== null) extras.scopes = input.scopes;
     if (extras.client) {
       const c = extras.client;
-      if (input.allow_unsigned_upload !== undefined && input.allow_unsigned_upload !== null) c.allow_unsigned_upload = input.allow_unsigned_upload;
+      if (input.allow_unsigned_upload !== undefined && input.allow_unsigned_upload !== null)
+        c.allow_unsigned_upload = input.allow_unsigned_upload;
       if (input.maximum_upload_bytes !== undefined) c.maximum_upload_bytes = input.maximum_upload_bytes;
       if (input.allowed_mime_types !== undefined) c.allowed_mime_types = input.allowed_mime_types;
       if (input.maximum_pending_uploads !== undefined) c.maximum_pending_uploads = input.maximum_pending_uploads;

@@ -43,7 +43,12 @@ export class ImgwireUploads {
   constructor(private readonly d: UploadsDeps) {}
 
   get(userId: string, id: string): Promise<ImgwireUpload | undefined> {
-    return this.d.db.selectFrom("imgwire_uploads").selectAll().where("id", "=", id).where("user_id", "=", userId).executeTakeFirst();
+    return this.d.db
+      .selectFrom("imgwire_uploads")
+      .selectAll()
+      .where("id", "=", id)
+      .where("user_id", "=", userId)
+      .executeTakeFirst();
   }
 
   /**
@@ -58,11 +63,25 @@ export class ImgwireUploads {
       .where("user_id", "=", userId)
       .where((eb) => eb.or([eb("expires_at", "is", null), eb("expires_at", ">", now)]));
     // A READY upload has an image row with the same id: listed once, through the image.
-    const unfinished = db.selectFrom("imgwire_uploads").select(["id", "created_at"]).where("user_id", "=", userId).where("status", "!=", "READY");
+    const unfinished = db
+      .selectFrom("imgwire_uploads")
+      .select(["id", "created_at"])
+      .where("user_id", "=", userId)
+      .where("status", "!=", "READY");
     const all = live.unionAll(unfinished);
     const [rows, count] = await Promise.all([
-      db.selectFrom(all.as("u")).select("u.id").orderBy("u.created_at", "desc").orderBy("u.id", "desc").limit(limit).offset(offset).execute(),
-      db.selectFrom(all.as("u")).select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow(),
+      db
+        .selectFrom(all.as("u"))
+        .select("u.id")
+        .orderBy("u.created_at", "desc")
+        .orderBy("u.id", "desc")
+        .limit(limit)
+        .offset(offset)
+        .execute(),
+      db
+        .selectFrom(all.as("u"))
+        .select((eb) => eb.fn.countAll<number>().as("n"))
+        .executeTakeFirstOrThrow(),
     ]);
     return { ids: rows.map((r) => r.id), total: Number(count.n) };
   }
@@ -75,7 +94,15 @@ export class ImgwireUploads {
   async createToken(userId: string): Promise<{ token: string; row: ImgwireToken }> {
     const now = this.d.now();
     const token = `iwut_${randomAlnum(40)}`;
-    const row = { id: newId(now), user_id: userId, token_hash: sha256(token), used_at: null, expires_at: now + this.d.tokenTtlMs, created_at: now, updated_at: now };
+    const row = {
+      id: newId(now),
+      user_id: userId,
+      token_hash: sha256(token),
+      used_at: null,
+      expires_at: now + this.d.tokenTtlMs,
+      created_at: now,
+      updated_at: now,
+    };
     await this.d.db.insertInto("imgwire_upload_tokens").values(row).execute();
     return { token, row };
   }
@@ -92,7 +119,12 @@ export class ImgwireUploads {
       .where("used_at", "is", null)
       .where("expires_at", ">", now)
       .executeTakeFirst();
-    const row = await this.d.db.selectFrom("imgwire_upload_tokens").selectAll().where("token_hash", "=", hash).where("user_id", "=", userId).executeTakeFirst();
+    const row = await this.d.db
+      .selectFrom("imgwire_upload_tokens")
+      .selectAll()
+      .where("token_hash", "=", hash)
+      .where("user_id", "=", userId)
+      .executeTakeFirst();
     if (r.numUpdatedRows > 0n && row) return row.id;
     if (!row) throw new AppError("FORBIDDEN", "upload_token is not valid");
     if (row.used_at !== null) throw new AppError("FORBIDDEN", "upload_token has been used already");
@@ -100,7 +132,13 @@ export class ImgwireUploads {
   }
 
   /** Promises an image; the same idempotency key returns the first record, however many race. */
-  async create(userId: string, key: ApiKey, decl: UploadDeclaration, tokenId: string | null, status: "PENDING" | "PROCESSING" = "PENDING"): Promise<{ upload: ImgwireUpload; created: boolean }> {
+  async create(
+    userId: string,
+    key: ApiKey,
+    decl: UploadDeclaration,
+    tokenId: string | null,
+    status: "PENDING" | "PROCESSING" = "PENDING",
+  ): Promise<{ upload: ImgwireUpload; created: boolean }> {
     const now = this.d.now();
     if (decl.idempotencyKey) {
       const same = await this.#byIdempotency(userId, decl.idempotencyKey);
@@ -116,7 +154,10 @@ export class ImgwireUploads {
         .where("upload_expires_at", ">", now)
         .executeTakeFirstOrThrow();
       if (Number(n) >= opts.maximum_pending_uploads) {
-        throw new AppError("RATE_LIMIT_EXCEEDED", `This client key allows at most ${opts.maximum_pending_uploads} pending uploads`);
+        throw new AppError(
+          "RATE_LIMIT_EXCEEDED",
+          `This client key allows at most ${opts.maximum_pending_uploads} pending uploads`,
+        );
       }
     }
     const row: ImgwireUpload = {
@@ -151,12 +192,18 @@ export class ImgwireUploads {
   }
 
   #byIdempotency(userId: string, key: string) {
-    return this.d.db.selectFrom("imgwire_uploads").selectAll().where("user_id", "=", userId).where("idempotency_key", "=", key).executeTakeFirst();
+    return this.d.db
+      .selectFrom("imgwire_uploads")
+      .selectAll()
+      .where("user_id", "=", userId)
+      .where("idempotency_key", "=", key)
+      .executeTakeFirst();
   }
 
   /** Whose upload an id is (for CORS preflights, which carry no signature), or undefined. */
   async ownerOf(id: string): Promise<string | undefined> {
-    return (await this.d.db.selectFrom("imgwire_uploads").select("user_id").where("id", "=", id).executeTakeFirst())?.user_id;
+    return (await this.d.db.selectFrom("imgwire_uploads").select("user_id").where("id", "=", id).executeTakeFirst())
+      ?.user_id;
   }
 
   /** An absolute upload URL for a pending upload: HMAC over id and expiry. */
@@ -166,7 +213,11 @@ export class ImgwireUploads {
   }
 
   /** Checks an upload URL's signature and expiry; returns the upload it names. */
-  async verifyUploadUrl(id: string, expires: string | undefined, signature: string | undefined): Promise<ImgwireUpload> {
+  async verifyUploadUrl(
+    id: string,
+    expires: string | undefined,
+    signature: string | undefined,
+  ): Promise<ImgwireUpload> {
     const check = this.d.tokens.checkExpiring("imgwire-upload-url", [id], expires, signature);
     if (check === "expired") throw new AppError("FORBIDDEN", "This upload URL has expired: create a new upload");
     if (check !== "valid") throw new AppError("FORBIDDEN", "This upload URL is not valid");
@@ -181,7 +232,12 @@ export class ImgwireUploads {
    * The claim (PENDING → PROCESSING) is one conditional update, so a URL works once even when
    * two PUTs race.
    */
-  async complete(upload: ImgwireUpload, key: ApiKey | undefined, body: AsyncIterable<Uint8Array>, put: { contentLength: number; contentType: string | null }) {
+  async complete(
+    upload: ImgwireUpload,
+    key: ApiKey | undefined,
+    body: AsyncIterable<Uint8Array>,
+    put: { contentLength: number; contentType: string | null },
+  ) {
     const admission = await this.admit(upload.user_id, key, put.contentLength);
     const now = this.d.now();
     const claimed = await this.d.db
@@ -220,15 +276,28 @@ export class ImgwireUploads {
     return this.d.ingest.admit({ user, maxBytes: limit ?? null }, { declaredBytes });
   }
 
-  async #ingest(upload: ImgwireUpload, key: ApiKey | undefined, admission: Admission, body: AsyncIterable<Uint8Array>, contentType: string | null, length: number | null) {
+  async #ingest(
+    upload: ImgwireUpload,
+    key: ApiKey | undefined,
+    admission: Admission,
+    body: AsyncIterable<Uint8Array>,
+    contentType: string | null,
+    length: number | null,
+  ) {
     try {
       await this.d.ingest.run(admission, async (u) => {
         if (length !== null && upload.declared_length !== null && length !== upload.declared_length) {
-          throw new AppError("INVALID_FILE", `Content-Length ${length} differs from the declared content_length ${upload.declared_length}`);
+          throw new AppError(
+            "INVALID_FILE",
+            `Content-Length ${length} differs from the declared content_length ${upload.declared_length}`,
+          );
         }
         const { size, hash, header } = await u.receive(body);
         if (upload.declared_length !== null && size !== upload.declared_length) {
-          throw new AppError("INVALID_FILE", `Received ${size} bytes, but content_length declared ${upload.declared_length}`);
+          throw new AppError(
+            "INVALID_FILE",
+            `Received ${size} bytes, but content_length declared ${upload.declared_length}`,
+          );
         }
         if (upload.declared_hash !== null && hash !== upload.declared_hash) {
           throw new AppError("INVALID_FILE", "The bytes do not match the declared hash_sha256");
@@ -238,14 +307,26 @@ export class ImgwireUploads {
           throw new AppError("INVALID_FILE", `The file is ${mime}, but mime_type declared ${upload.declared_mime}`);
         }
         const sent = contentType?.split(";")[0].trim().toLowerCase();
-        if (sent && sent.startsWith("image/") && sent !== mime && sent !== header.mime && !(sent === "image/jpg" && mime === "image/jpeg")) {
+        if (
+          sent &&
+          sent.startsWith("image/") &&
+          sent !== mime &&
+          sent !== header.mime &&
+          !(sent === "image/jpg" && mime === "image/jpeg")
+        ) {
           throw new AppError("INVALID_FILE", `Content-Type ${sent} does not match the file, which is ${mime}`);
         }
         if (header.format === "svg") throw new AppError("INVALID_FILE", "SVG is not a supported Imgwire image type");
         const allowed = key ? clientOptions(key)?.allowed_mime_types : null;
-        if (allowed && !allowed.includes(mime)) throw new AppError("INVALID_FILE", `This client key does not accept ${mime}`);
+        if (allowed && !allowed.includes(mime))
+          throw new AppError("INVALID_FILE", `This client key does not accept ${mime}`);
         const exif = await readExif(await u.read());
-        await u.store({ id: upload.id, filename: upload.file_name, separate: true, metadata: JSON.parse(upload.custom_metadata) });
+        await u.store({
+          id: upload.id,
+          filename: upload.file_name,
+          separate: true,
+          metadata: JSON.parse(upload.custom_metadata),
+        });
         const now = this.d.now();
         await this.d.db
           .updateTable("imgwire_uploads")
@@ -254,7 +335,11 @@ export class ImgwireUploads {
           .execute();
       });
     } catch (err) {
-      await this.d.db.updateTable("imgwire_uploads").set({ status: "QUARANTINE", updated_at: this.d.now() }).where("id", "=", upload.id).execute();
+      await this.d.db
+        .updateTable("imgwire_uploads")
+        .set({ status: "QUARANTINE", updated_at: this.d.now() })
+        .where("id", "=", upload.id)
+        .execute();
       throw err;
     }
   }
@@ -266,7 +351,18 @@ export class ImgwireUploads {
   }
 }
 
-const SUPPORTED_MIME = new Set(["image/jpeg", "image/jxl", "image/png", "image/webp", "image/avif", "image/gif", "image/vnd.microsoft.icon", "image/heic", "image/bmp", "image/tiff"]);
+const SUPPORTED_MIME = new Set([
+  "image/jpeg",
+  "image/jxl",
+  "image/png",
+  "image/webp",
+  "image/avif",
+  "image/gif",
+  "image/vnd.microsoft.icon",
+  "image/heic",
+  "image/bmp",
+  "image/tiff",
+]);
 
 /**
  * The SupportedMimeType spelling of a probed type. Types the enum lacks (SVG, TGA, QOI, PNM,
@@ -283,7 +379,9 @@ async function readExif(bytes: Uint8Array): Promise<Record<string, unknown>> {
   try {
     const parsed = await exifr.parse(bytes, { translateValues: false, xmp: false, icc: false, iptc: false });
     if (!parsed || typeof parsed !== "object") return {};
-    return JSON.parse(JSON.stringify(parsed, (_k, v) => (v instanceof Uint8Array || ArrayBuffer.isView(v) ? undefined : v)));
+    return JSON.parse(
+      JSON.stringify(parsed, (_k, v) => (v instanceof Uint8Array || ArrayBuffer.isView(v) ? undefined : v)),
+    );
   } catch {
     return {};
   }

@@ -109,12 +109,17 @@ export class Ingest {
     if (uploader.maxBytes != null) maxBytes = Math.min(maxBytes, uploader.maxBytes);
     const overhead = opts.overhead ?? 0;
     const declared = opts.declaredBytes ?? NaN;
-    if (declared > maxBytes + overhead) throw new AppError("PAYLOAD_TOO_LARGE", `File is larger than the upload limit of ${maxBytes} bytes`);
+    if (declared > maxBytes + overhead)
+      throw new AppError("PAYLOAD_TOO_LARGE", `File is larger than the upload limit of ${maxBytes} bytes`);
     if (anonymous) return { uploader, maxBytes, storageLeft: null, storageLimit: null };
     await metering.admitUpload(user);
     const storage = await metering.storageLeft(user);
     if (storage && (storage.left === 0 || declared - overhead > storage.left)) {
-      throw storageFull(storage.limit, storage.left, Number.isFinite(declared) && overhead === 0 ? declared : undefined);
+      throw storageFull(
+        storage.limit,
+        storage.left,
+        Number.isFinite(declared) && overhead === 0 ? declared : undefined,
+      );
     }
     return { uploader, maxBytes, storageLeft: storage?.left ?? null, storageLimit: storage?.limit ?? null };
   }
@@ -201,9 +206,16 @@ export class Upload {
 function checkHeader(staged: StagedBlob, maxSourcePixels: number): ProbeResult {
   if (staged.size === 0) throw new AppError("INVALID_FILE", "File is empty");
   const header = probe(staged.head);
-  if (!header) throw new AppError("INVALID_FILE", unsupportedFormat(staged.head) ?? `File is not a supported image (${SUPPORTED_INPUTS})`);
+  if (!header)
+    throw new AppError(
+      "INVALID_FILE",
+      unsupportedFormat(staged.head) ?? `File is not a supported image (${SUPPORTED_INPUTS})`,
+    );
   if (header.width * header.height > maxSourcePixels) {
-    throw new AppError("INVALID_FILE", `Image is ${header.width}×${header.height}, over the limit of ${maxSourcePixels} pixels`);
+    throw new AppError(
+      "INVALID_FILE",
+      `Image is ${header.width}×${header.height}, over the limit of ${maxSourcePixels} pixels`,
+    );
   }
   if (!checkComplete(staged.head, staged.tail, header.format)) {
     throw new AppError("INVALID_FILE", `File is a truncated ${header.format.toUpperCase()}: its end is missing`);
@@ -211,21 +223,38 @@ function checkHeader(staged: StagedBlob, maxSourcePixels: number): ProbeResult {
   return header;
 }
 
-function insert(d: IngestDeps, userId: string, staged: StagedBlob, header: ProbeResult, inspected: InspectResult, input: UploadInput): Promise<Stored> {
+function insert(
+  d: IngestDeps,
+  userId: string,
+  staged: StagedBlob,
+  header: ProbeResult,
+  inspected: InspectResult,
+  input: UploadInput,
+): Promise<Stored> {
   const now = d.now();
   const wanted = uploadPath(input.path, input.filename, header.format);
   return d.db.transaction().execute(async (trx): Promise<Stored> => {
     if (input.externalId) {
       // Checked again here, inside the write transaction: two uploads racing with one
       // external id end with one image.
-      const same = await live(trx.selectFrom("images").selectAll().where("user_id", "=", userId).where("external_id", "=", input.externalId), now).executeTakeFirst();
+      const same = await live(
+        trx.selectFrom("images").selectAll().where("user_id", "=", userId).where("external_id", "=", input.externalId),
+        now,
+      ).executeTakeFirst();
       if (same) return { image: await withPaths(trx, same), isNew: false, deduplicated: true };
     }
     const existing = input.separate
       ? undefined
-      : await live(trx.selectFrom("images").selectAll().where("user_id", "=", userId).where("blob_hash", "=", staged.hash), now).orderBy("created_at").executeTakeFirst();
+      : await live(
+          trx.selectFrom("images").selectAll().where("user_id", "=", userId).where("blob_hash", "=", staged.hash),
+          now,
+        )
+          .orderBy("created_at")
+          .executeTakeFirst();
     const id = input.id ?? newId(now);
-    const path = input.separate ? { path: `${id}.${header.format}`, free: true } : await claimPath(trx, userId, wanted.path, existing?.id, wanted.explicit);
+    const path = input.separate
+      ? { path: `${id}.${header.format}`, free: true }
+      : await claimPath(trx, userId, wanted.path, existing?.id, wanted.explicit);
     if (existing) {
       if (path.free) await insertPath(trx, userId, path.path, existing.id, now);
       return { image: await withPaths(trx, existing), isNew: false };
@@ -234,7 +263,15 @@ function insert(d: IngestDeps, userId: string, staged: StagedBlob, header: Probe
     await d.metering.countUpload(trx, userId, staged.size);
     await trx
       .insertInto("blobs")
-      .values({ hash: staged.hash, size: staged.size, format: header.format, mime: header.mime, width: inspected.width, height: inspected.height, created_at: now })
+      .values({
+        hash: staged.hash,
+        size: staged.size,
+        format: header.format,
+        mime: header.mime,
+        width: inspected.width,
+        height: inspected.height,
+        created_at: now,
+      })
       .onConflict((oc) => oc.column("hash").doNothing())
       .execute();
     // Inside the transaction: a concurrent delete of the same content cannot trash the file
@@ -270,7 +307,11 @@ function insert(d: IngestDeps, userId: string, staged: StagedBlob, header: Probe
       .execute();
     await insertPath(trx, userId, path.path, id, now);
     const tags = [...new Set(input.tags ?? [])];
-    if (tags.length) await trx.insertInto("image_tags").values(tags.map((tag) => ({ image_id: id, tag }))).execute();
+    if (tags.length)
+      await trx
+        .insertInto("image_tags")
+        .values(tags.map((tag) => ({ image_id: id, tag })))
+        .execute();
     const image = await trx.selectFrom("images").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
     return { image: { ...image, paths: [path.path], tags: tags.sort() }, isNew: true };
   });
@@ -281,10 +322,21 @@ function insert(d: IngestDeps, userId: string, staged: StagedBlob, header: Probe
  * path derived from the file name gets a numeric suffix instead, so re-uploading "photo.jpg"
  * with new content never fails.
  */
-async function claimPath(trx: Kysely<Database>, userId: string, wanted: string, sameImageId: string | undefined, explicit: boolean) {
+async function claimPath(
+  trx: Kysely<Database>,
+  userId: string,
+  wanted: string,
+  sameImageId: string | undefined,
+  explicit: boolean,
+) {
   for (let n = 0; n < 1000; n++) {
     const path = n === 0 ? wanted : withSuffix(wanted, n);
-    const holder = await trx.selectFrom("image_paths").select("image_id").where("user_id", "=", userId).where("stem", "=", stemOf(path)).executeTakeFirst();
+    const holder = await trx
+      .selectFrom("image_paths")
+      .select("image_id")
+      .where("user_id", "=", userId)
+      .where("stem", "=", stemOf(path))
+      .executeTakeFirst();
     if (!holder) return { path, free: true };
     if (holder.image_id === sameImageId) return { path, free: false };
     if (explicit) throw new AppError("CONFLICT", `Path '${path}' is already used by another image`);
@@ -298,5 +350,8 @@ function withSuffix(path: string, n: number) {
 }
 
 async function insertPath(trx: Kysely<Database>, userId: string, path: string, imageId: string, now: number) {
-  await trx.insertInto("image_paths").values({ user_id: userId, stem: stemOf(path), path, image_id: imageId, created_at: now }).execute();
+  await trx
+    .insertInto("image_paths")
+    .values({ user_id: userId, stem: stemOf(path), path, image_id: imageId, created_at: now })
+    .execute();
 }

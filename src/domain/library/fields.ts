@@ -17,10 +17,30 @@ const FIELD_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
 
 /** Names the system uses; sent as custom fields they are ignored (img.pro's list, plus ours). */
 export const RESERVED = new Set([
-  "id", "name", "url", "src", "width", "height", "filesize", "status", "tags", "namespace", "external_id", "date",
-  "editable", "expires_at", "created_at", "sizes", "public", "ttl", "file",
+  "id",
+  "name",
+  "url",
+  "src",
+  "width",
+  "height",
+  "filesize",
+  "status",
+  "tags",
+  "namespace",
+  "external_id",
+  "date",
+  "editable",
+  "expires_at",
+  "created_at",
+  "sizes",
+  "public",
+  "ttl",
+  "file",
   // Also shown by imgd's responses, or meaningful to it.
-  "source_url", "upgrade", "tag_mode", "ids",
+  "source_url",
+  "upgrade",
+  "tag_mode",
+  "ids",
 ]);
 
 export class FieldErrors {
@@ -36,12 +56,20 @@ export class FieldErrors {
     if (this.empty) return;
     const [field, message] = Object.entries(this.errors)[0];
     const more = Object.keys(this.errors).length - 1;
-    throw new AppError("VALIDATION_ERROR", `${field}: ${message}${more ? ` (and ${more} more)` : ""}`, { field, errors: this.errors });
+    throw new AppError("VALIDATION_ERROR", `${field}: ${message}${more ? ` (and ${more} more)` : ""}`, {
+      field,
+      errors: this.errors,
+    });
   }
 }
 
 /** Runs one field's schema; its first issue goes to the error list under `field`. */
-function field<S extends v.GenericSchema>(schema: S, input: unknown, e: FieldErrors, name: string): v.InferOutput<S> | undefined {
+function field<S extends v.GenericSchema>(
+  schema: S,
+  input: unknown,
+  e: FieldErrors,
+  name: string,
+): v.InferOutput<S> | undefined {
   const r = v.safeParse(schema, input, { abortPipeEarly: true });
   if (r.success) return r.output;
   e.add(name, r.issues[0].message);
@@ -52,22 +80,39 @@ const normalizeTag = (t: string) => t.normalize("NFKC").trim().replace(/\s+/g, "
 
 /** Comma-separated text or an array; trimmed, lowercased, inner spaces collapsed, deduplicated. */
 export const Tags = v.pipe(
-  v.union([v.pipe(v.string(), v.transform((s) => s.split(",") as unknown[])), v.array(v.unknown())], "must be a comma-separated string or an array of strings"),
+  v.union(
+    [
+      v.pipe(
+        v.string(),
+        v.transform((s) => s.split(",") as unknown[]),
+      ),
+      v.array(v.unknown()),
+    ],
+    "must be a comma-separated string or an array of strings",
+  ),
   v.check((list) => list.every((t) => typeof t === "string"), "each tag must be a string"),
   v.transform((list) => (list as string[]).map(normalizeTag).filter(Boolean)),
   v.rawCheck(({ dataset, addIssue }) => {
     if (!dataset.typed) return;
     // Tag by tag, in order: the first bad one is the one reported.
     for (const tag of dataset.value) {
-      if (tag.length > MAX_TAG_LENGTH) return addIssue({ message: `each tag must be at most ${MAX_TAG_LENGTH} characters ('${tag.slice(0, 20)}…' has ${tag.length})` });
-      if (/[\u0000-\u001f\u007f,]/.test(tag)) return addIssue({ message: "tags must not contain control characters or commas" });
+      if (tag.length > MAX_TAG_LENGTH)
+        return addIssue({
+          message: `each tag must be at most ${MAX_TAG_LENGTH} characters ('${tag.slice(0, 20)}…' has ${tag.length})`,
+        });
+      if (/[\u0000-\u001f\u007f,]/.test(tag))
+        return addIssue({ message: "tags must not contain control characters or commas" });
     }
   }),
   v.transform((tags) => [...new Set(tags)]),
-  v.check((tags) => tags.length <= MAX_TAGS, (issue) => `at most ${MAX_TAGS} tags (got ${(issue.input as string[]).length})`),
+  v.check(
+    (tags) => tags.length <= MAX_TAGS,
+    (issue) => `at most ${MAX_TAGS} tags (got ${(issue.input as string[]).length})`,
+  ),
 );
 
-const NAMESPACE_RULE = "must be 2–64 characters: lowercase letters, digits and hyphens, starting with a letter or digit";
+const NAMESPACE_RULE =
+  "must be 2–64 characters: lowercase letters, digits and hyphens, starting with a letter or digit";
 export const Namespace = v.pipe(v.string(NAMESPACE_RULE), v.regex(NAMESPACE, NAMESPACE_RULE));
 
 const UNIT_S: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
@@ -107,22 +152,40 @@ export const Text = (max: number) =>
 const BOOL_RULE = "must be true or false";
 /** true/false, also as the text a form sends ("true", "false", "1", "0"). */
 export const Bool = v.union(
-  [v.boolean(), v.pipe(v.string(), v.transform((s) => s.trim().toLowerCase()), v.picklist(["true", "false", "1", "0"], BOOL_RULE), v.transform((s) => s === "true" || s === "1"))],
+  [
+    v.boolean(),
+    v.pipe(
+      v.string(),
+      v.transform((s) => s.trim().toLowerCase()),
+      v.picklist(["true", "false", "1", "0"], BOOL_RULE),
+      v.transform((s) => s === "true" || s === "1"),
+    ),
+  ],
   BOOL_RULE,
 );
 
-export const parseTags = (input: unknown, e: FieldErrors, name = "tags"): string[] | undefined => field(Tags, input, e, name);
-export const parseNamespace = (input: unknown, e: FieldErrors, name = "namespace"): string | undefined => field(Namespace, input, e, name);
-export const parseTtl = (input: unknown, e: FieldErrors, name = "ttl"): number | undefined => field(Ttl, input, e, name);
-export const parseDate = (input: unknown, e: FieldErrors, name = "date"): string | undefined => field(DateText, input, e, name);
-export const parseText = (input: unknown, e: FieldErrors, name: string, max: number): string | undefined => field(Text(max), input, e, name);
-export const parseBool = (input: unknown, e: FieldErrors, name: string): boolean | undefined => field(Bool, input, e, name);
+export const parseTags = (input: unknown, e: FieldErrors, name = "tags"): string[] | undefined =>
+  field(Tags, input, e, name);
+export const parseNamespace = (input: unknown, e: FieldErrors, name = "namespace"): string | undefined =>
+  field(Namespace, input, e, name);
+export const parseTtl = (input: unknown, e: FieldErrors, name = "ttl"): number | undefined =>
+  field(Ttl, input, e, name);
+export const parseDate = (input: unknown, e: FieldErrors, name = "date"): string | undefined =>
+  field(DateText, input, e, name);
+export const parseText = (input: unknown, e: FieldErrors, name: string, max: number): string | undefined =>
+  field(Text(max), input, e, name);
+export const parseBool = (input: unknown, e: FieldErrors, name: string): boolean | undefined =>
+  field(Bool, input, e, name);
 
 /**
  * Custom fields: every name not reserved; values are strings, numbers or booleans (`null`
  * only where `allowNull`, meaning "remove"). Bounded in count and size.
  */
-export function parseCustom(fields: Record<string, unknown>, e: FieldErrors, allowNull: boolean): Record<string, unknown> {
+export function parseCustom(
+  fields: Record<string, unknown>,
+  e: FieldErrors,
+  allowNull: boolean,
+): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(fields)) {
     if (RESERVED.has(name)) continue;
@@ -142,7 +205,11 @@ export function parseCustom(fields: Record<string, unknown>, e: FieldErrors, all
 }
 
 /** Merges a patch into stored metadata (null removes) and checks the result's size. */
-export function mergeCustom(stored: Record<string, unknown>, patch: Record<string, unknown>, e: FieldErrors): Record<string, unknown> {
+export function mergeCustom(
+  stored: Record<string, unknown>,
+  patch: Record<string, unknown>,
+  e: FieldErrors,
+): Record<string, unknown> {
   const out: Record<string, unknown> = { ...stored };
   for (const [k, v] of Object.entries(patch)) {
     if (v === null) delete out[k];
@@ -154,7 +221,8 @@ export function mergeCustom(stored: Record<string, unknown>, patch: Record<strin
 
 export function checkCustomSize(meta: Record<string, unknown>, e: FieldErrors) {
   if (Object.keys(meta).length > MAX_CUSTOM_FIELDS) e.add("metadata", `at most ${MAX_CUSTOM_FIELDS} custom fields`);
-  else if (new TextEncoder().encode(JSON.stringify(meta)).length > MAX_CUSTOM_BYTES) e.add("metadata", `custom fields may hold at most ${MAX_CUSTOM_BYTES} bytes in all`);
+  else if (new TextEncoder().encode(JSON.stringify(meta)).length > MAX_CUSTOM_BYTES)
+    e.add("metadata", `custom fields may hold at most ${MAX_CUSTOM_BYTES} bytes in all`);
 }
 
 export function parseMetadata(text: string): Record<string, unknown> {

@@ -19,8 +19,19 @@ export function live<Q extends { where: (...a: any[]) => Q }>(q: Q, now: number)
 export async function attachPaths(db: Kysely<Database>, rows: Image[]): Promise<ImageRecord[]> {
   if (rows.length === 0) return [];
   const ids = rows.map((r) => r.id);
-  const paths = await db.selectFrom("image_paths").select(["image_id", "path"]).where("image_id", "in", ids).orderBy("created_at").orderBy("path").execute();
-  const tagRows = await db.selectFrom("image_tags").select(["image_id", "tag"]).where("image_id", "in", ids).orderBy("tag").execute();
+  const paths = await db
+    .selectFrom("image_paths")
+    .select(["image_id", "path"])
+    .where("image_id", "in", ids)
+    .orderBy("created_at")
+    .orderBy("path")
+    .execute();
+  const tagRows = await db
+    .selectFrom("image_tags")
+    .select(["image_id", "tag"])
+    .where("image_id", "in", ids)
+    .orderBy("tag")
+    .execute();
   const byImage = group(paths.map((p) => [p.image_id, p.path]));
   const tags = group(tagRows.map((t) => [t.image_id, t.tag]));
   return rows.map((r) => ({ ...r, paths: byImage.get(r.id) ?? [], tags: tags.get(r.id) ?? [] }));

@@ -46,7 +46,9 @@ export class Images {
   /** Live images of a tenant by id, in no particular order; unknown ids are left out. */
   async many(userId: string, ids: string[]): Promise<ImageRecord[]> {
     if (ids.length === 0) return [];
-    const rows = await this.#live(this.d.db.selectFrom("images").selectAll().where("user_id", "=", userId).where("id", "in", ids)).execute();
+    const rows = await this.#live(
+      this.d.db.selectFrom("images").selectAll().where("user_id", "=", userId).where("id", "in", ids),
+    ).execute();
     return attachPaths(this.d.db, rows);
   }
 
@@ -82,7 +84,9 @@ export class Images {
   }
 
   async get(userId: string, id: string): Promise<ImageRecord> {
-    const image = await this.#live(this.d.db.selectFrom("images").selectAll().where("id", "=", id).where("user_id", "=", userId)).executeTakeFirst();
+    const image = await this.#live(
+      this.d.db.selectFrom("images").selectAll().where("id", "=", id).where("user_id", "=", userId),
+    ).executeTakeFirst();
     if (!image) throw notFound("Image");
     return withPaths(this.d.db, image);
   }
@@ -103,7 +107,10 @@ export class Images {
     return { image, path: alias };
   }
 
-  async list(userId: string, q: { limit: number; offset: number; sort: ListSort; path?: string; namespace?: string; tag?: string }) {
+  async list(
+    userId: string,
+    q: { limit: number; offset: number; sort: ListSort; path?: string; namespace?: string; tag?: string },
+  ) {
     const db = this.d.db;
     const folder = q.path?.replace(/\/+$/, "");
     let base = this.#live(db.selectFrom("images").where("images.user_id", "=", userId));
@@ -111,7 +118,13 @@ export class Images {
     if (q.tag !== undefined) {
       const tag = q.tag;
       base = base.where((eb) =>
-        eb.exists(eb.selectFrom("image_tags").select("image_tags.image_id").whereRef("image_tags.image_id", "=", "images.id").where("image_tags.tag", "=", tag)),
+        eb.exists(
+          eb
+            .selectFrom("image_tags")
+            .select("image_tags.image_id")
+            .whereRef("image_tags.image_id", "=", "images.id")
+            .where("image_tags.tag", "=", tag),
+        ),
       );
     }
     if (folder) {
@@ -128,10 +141,22 @@ export class Images {
     }
     const { total } = await base.select((eb) => eb.fn.countAll<number>().as("total")).executeTakeFirstOrThrow();
     const order = {
-      newest: [["created_at", "desc"], ["id", "desc"]],
-      oldest: [["created_at", "asc"], ["id", "asc"]],
-      name: [["sanitized_filename", "asc"], ["id", "asc"]],
-      size: [["size", "desc"], ["id", "asc"]],
+      newest: [
+        ["created_at", "desc"],
+        ["id", "desc"],
+      ],
+      oldest: [
+        ["created_at", "asc"],
+        ["id", "asc"],
+      ],
+      name: [
+        ["sanitized_filename", "asc"],
+        ["id", "asc"],
+      ],
+      size: [
+        ["size", "desc"],
+        ["id", "asc"],
+      ],
     } as const;
     let query = base.selectAll("images");
     for (const [col, dir] of order[q.sort]) query = query.orderBy(`images.${col}`, dir);
@@ -180,7 +205,12 @@ export class Images {
         ),
     );
     const { total } = await matches.select((eb) => eb.fn.countAll<number>().as("total")).executeTakeFirstOrThrow();
-    const rows = await matches.selectAll("images").orderBy("images.created_at", "desc").orderBy("images.id", "desc").limit(limit).execute();
+    const rows = await matches
+      .selectAll("images")
+      .orderBy("images.created_at", "desc")
+      .orderBy("images.id", "desc")
+      .limit(limit)
+      .execute();
     return { images: await attachPaths(this.d.db, rows), total: Number(total) };
   }
 
@@ -197,7 +227,11 @@ export class Images {
   }
 
   async recordSignedUrl(id: string, url: string, expiresAt: number) {
-    await this.d.db.updateTable("images").set({ signed_url: url, signed_url_expires_at: expiresAt }).where("id", "=", id).execute();
+    await this.d.db
+      .updateTable("images")
+      .set({ signed_url: url, signed_url_expires_at: expiresAt })
+      .where("id", "=", id)
+      .execute();
   }
 
   /** Removal.delete, for callers that hold the library. */

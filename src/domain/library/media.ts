@@ -32,7 +32,11 @@ export const BATCH_MAX_IDS = 100;
 export const NAMESPACE_DELETE_MAX = 1000;
 
 export class Media {
-  constructor(private readonly db: Db, private readonly images: Images, private readonly now: () => number) {}
+  constructor(
+    private readonly db: Db,
+    private readonly images: Images,
+    private readonly now: () => number,
+  ) {}
 
   /**
    * Newest first by id: ids are UUIDv7 (time-ordered), so "after this id" stays correct while
@@ -48,15 +52,30 @@ export class Media {
         q.tagMode === "all"
           ? query.where((eb) =>
               eb(
-                eb.selectFrom("image_tags").select((e) => e.fn.countAll<number>().as("n")).whereRef("image_tags.image_id", "=", "images.id").where("image_tags.tag", "in", tags),
+                eb
+                  .selectFrom("image_tags")
+                  .select((e) => e.fn.countAll<number>().as("n"))
+                  .whereRef("image_tags.image_id", "=", "images.id")
+                  .where("image_tags.tag", "in", tags),
                 "=",
                 tags.length,
               ),
             )
-          : query.where((eb) => eb.exists(eb.selectFrom("image_tags").select("image_tags.image_id").whereRef("image_tags.image_id", "=", "images.id").where("image_tags.tag", "in", tags)));
+          : query.where((eb) =>
+              eb.exists(
+                eb
+                  .selectFrom("image_tags")
+                  .select("image_tags.image_id")
+                  .whereRef("image_tags.image_id", "=", "images.id")
+                  .where("image_tags.tag", "in", tags),
+              ),
+            );
     }
     if (q.after !== undefined) query = query.where("images.id", "<", q.after);
-    const rows = await query.orderBy("images.id", "desc").limit(q.limit + 1).execute();
+    const rows = await query
+      .orderBy("images.id", "desc")
+      .limit(q.limit + 1)
+      .execute();
     const page = rows.slice(0, q.limit);
     return { items: await this.images.attach(page), hasMore: rows.length > q.limit };
   }
@@ -68,7 +87,9 @@ export class Media {
   async update(userId: string, id: string, patch: MediaPatch): Promise<ImageRecord> {
     const now = this.now();
     await this.db.transaction().execute(async (trx) => {
-      const row = await this.images.live(trx.selectFrom("images").selectAll().where("id", "=", id).where("user_id", "=", userId)).executeTakeFirst();
+      const row = await this.images
+        .live(trx.selectFrom("images").selectAll().where("id", "=", id).where("user_id", "=", userId))
+        .executeTakeFirst();
       if (!row) throw notFound("Media item");
       if (patch.externalId) await this.#checkExternalId(trx as unknown as Db, userId, patch.externalId, id);
       const set: Partial<Image> = { updated_at: now };
@@ -85,7 +106,11 @@ export class Media {
       await trx.updateTable("images").set(set).where("id", "=", id).execute();
       if (patch.tags) {
         await trx.deleteFrom("image_tags").where("image_id", "=", id).execute();
-        if (patch.tags.length) await trx.insertInto("image_tags").values(patch.tags.map((tag) => ({ image_id: id, tag }))).execute();
+        if (patch.tags.length)
+          await trx
+            .insertInto("image_tags")
+            .values(patch.tags.map((tag) => ({ image_id: id, tag })))
+            .execute();
       }
     });
     return this.images.get(userId, id);
@@ -93,24 +118,43 @@ export class Media {
 
   async #checkExternalId(db: Db, userId: string, externalId: string, exceptId: string) {
     const other = await this.images
-      .live(db.selectFrom("images").select("id").where("user_id", "=", userId).where("external_id", "=", externalId).where("id", "!=", exceptId))
+      .live(
+        db
+          .selectFrom("images")
+          .select("id")
+          .where("user_id", "=", userId)
+          .where("external_id", "=", externalId)
+          .where("id", "!=", exceptId),
+      )
       .executeTakeFirst();
-    if (other) throw new AppError("CONFLICT", `Another item uses external_id '${externalId}'`, { field: "external_id", reason: "external_id_duplicate" });
+    if (other)
+      throw new AppError("CONFLICT", `Another item uses external_id '${externalId}'`, {
+        field: "external_id",
+        reason: "external_id_duplicate",
+      });
   }
 
   /** Adds, removes or sets tags on up to 100 of the tenant's live items; returns how many it found. */
   async batchTags(userId: string, ids: string[], tags: string[], mode: "add" | "remove" | "set"): Promise<number> {
     const e = new FieldErrors();
     const updated = await this.db.transaction().execute(async (trx) => {
-      const rows = await this.images.live(trx.selectFrom("images").select("id").where("user_id", "=", userId).where("id", "in", ids)).execute();
+      const rows = await this.images
+        .live(trx.selectFrom("images").select("id").where("user_id", "=", userId).where("id", "in", ids))
+        .execute();
       const found = rows.map((r) => r.id);
       if (found.length === 0) return 0;
       if (mode === "remove") {
-        if (tags.length) await trx.deleteFrom("image_tags").where("image_id", "in", found).where("tag", "in", tags).execute();
+        if (tags.length)
+          await trx.deleteFrom("image_tags").where("image_id", "in", found).where("tag", "in", tags).execute();
       } else {
         if (mode === "set") await trx.deleteFrom("image_tags").where("image_id", "in", found).execute();
         const values = found.flatMap((image_id) => tags.map((tag) => ({ image_id, tag })));
-        if (values.length) await trx.insertInto("image_tags").values(values).onConflict((oc) => oc.doNothing()).execute();
+        if (values.length)
+          await trx
+            .insertInto("image_tags")
+            .values(values)
+            .onConflict((oc) => oc.doNothing())
+            .execute();
         // The tag limit holds per item after adding, too.
         const over = await trx
           .selectFrom("image_tags")
@@ -136,14 +180,21 @@ export class Media {
     if ("ids" in by) ids = by.ids;
     else {
       const rows = await this.images
-        .live(this.db.selectFrom("images").select("id").where("user_id", "=", userId).where("namespace", "=", by.namespace))
+        .live(
+          this.db.selectFrom("images").select("id").where("user_id", "=", userId).where("namespace", "=", by.namespace),
+        )
         .orderBy("id")
         .limit(NAMESPACE_DELETE_MAX)
         .execute();
       ids = rows.map((r) => r.id);
     }
     const live = await this.images.many(userId, ids);
-    return (await this.images.delete(userId, live.map((i) => i.id))).length;
+    return (
+      await this.images.delete(
+        userId,
+        live.map((i) => i.id),
+      )
+    ).length;
   }
 
   /** Namespaces of live items, largest first. */
@@ -158,7 +209,9 @@ export class Media {
       .offset(offset)
       .execute();
     return {
-      data: rows.slice(0, limit).map((r) => ({ namespace: r.namespace!, count: Number(r.count), storage_bytes: Number(r.bytes) })),
+      data: rows
+        .slice(0, limit)
+        .map((r) => ({ namespace: r.namespace!, count: Number(r.count), storage_bytes: Number(r.bytes) })),
       nextOffset: rows.length > limit ? offset + limit : null,
     };
   }

@@ -6,10 +6,31 @@ const SEGMENT = /^[\p{L}\p{N}._\-~+()!,]+$/u;
 const MAX_PATH = 1024;
 
 const IMAGE_EXTENSIONS = new Set([
-  "jpg", "jpeg", "png", "webp", "avif", "gif", "heic", "heif", "tif", "tiff", "bmp", "ico", "svg", "jxl",
-  "tga", "qoi", "pnm", "ppm", "pgm", "pbm", "pam", "pfm", "hdr", "exr",
+  "jpg",
+  "jpeg",
+  "png",
+  "webp",
+  "avif",
+  "gif",
+  "heic",
+  "heif",
+  "tif",
+  "tiff",
+  "bmp",
+  "ico",
+  "svg",
+  "jxl",
+  "tga",
+  "qoi",
+  "pnm",
+  "ppm",
+  "pgm",
+  "pbm",
+  "pam",
+  "pfm",
+  "hdr",
+  "exr",
 ]);
-
 
 export function extensionOf(path: string): string | null {
   const name = path.slice(path.lastIndexOf("/") + 1);
@@ -38,7 +59,7 @@ export function validatePath(raw: string, field = "path"): string {
   if (raw.startsWith("/")) throw fail("must be relative (no leading '/')");
   const segments = raw.replace(/\/+$/, "").split("/");
   for (const s of segments) {
-    if (s === "" ) throw fail("empty folder name ('//')");
+    if (s === "") throw fail("empty folder name ('//')");
     if (s === "." || s === "..") throw fail("'.' and '..' are not allowed");
     if (!SEGMENT.test(s)) throw fail(`'${s}' has characters other than letters, digits and . _ - ~ + ( ) ! ,`);
   }
@@ -61,7 +82,11 @@ export function sanitizeFilename(name: string): string {
  * Where an upload lands: an explicit path that names a file is used as it is (`explicit`); one
  * that names a folder (no image extension on its last part) gets the file name appended.
  */
-export function uploadPath(target: string | undefined, filename: string, format: string): { path: string; explicit: boolean } {
+export function uploadPath(
+  target: string | undefined,
+  filename: string,
+  format: string,
+): { path: string; explicit: boolean } {
   let name = sanitizeFilename(filename);
   const own = extensionOf(name);
   if (!own || !IMAGE_EXTENSIONS.has(own)) name = `${name}.${format === "jpeg" ? "jpg" : format}`;

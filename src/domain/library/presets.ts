@@ -5,7 +5,10 @@ import { randomAlnum } from "../ids.ts";
 
 /** Named transformation parameter sets of a tenant (`?p:name`). Params are validated by the caller. */
 export class Presets {
-  constructor(private readonly db: Db, private readonly now: () => number) {}
+  constructor(
+    private readonly db: Db,
+    private readonly now: () => number,
+  ) {}
 
   async list(userId: string): Promise<Preset[]> {
     await this.flush();
@@ -26,26 +29,47 @@ export class Presets {
   }
 
   byName(userId: string, name: string): Promise<Preset | undefined> {
-    return this.db.selectFrom("presets").selectAll().where("user_id", "=", userId).where("name", "=", name).executeTakeFirst();
+    return this.db
+      .selectFrom("presets")
+      .selectAll()
+      .where("user_id", "=", userId)
+      .where("name", "=", name)
+      .executeTakeFirst();
   }
 
-  async create(userId: string, input: { name: string; description?: string | null; params: Record<string, unknown> }): Promise<Preset> {
+  async create(
+    userId: string,
+    input: { name: string; description?: string | null; params: Record<string, unknown> },
+  ): Promise<Preset> {
     const now = this.now();
     const id = `preset_${randomAlnum(16)}`;
     await this.#unique(userId, input.name);
     await this.db
       .insertInto("presets")
-      .values({ id, user_id: userId, name: input.name, description: input.description ?? null, params: JSON.stringify(input.params), created_at: now, updated_at: now })
+      .values({
+        id,
+        user_id: userId,
+        name: input.name,
+        description: input.description ?? null,
+        params: JSON.stringify(input.params),
+        created_at: now,
+        updated_at: now,
+      })
       .execute()
       .catch((err) => {
         // Two creations racing past the check above: the unique constraint decides.
-        if (/unique/i.test(String(err?.message))) throw new AppError("CONFLICT", `A preset named '${input.name}' already exists`);
+        if (/unique/i.test(String(err?.message)))
+          throw new AppError("CONFLICT", `A preset named '${input.name}' already exists`);
         throw err;
       });
     return this.byIdOrName(userId, id);
   }
 
-  async update(userId: string, id: string, input: { name?: string; description?: string | null; params?: Record<string, unknown> }): Promise<Preset> {
+  async update(
+    userId: string,
+    id: string,
+    input: { name?: string; description?: string | null; params?: Record<string, unknown> },
+  ): Promise<Preset> {
     const current = await this.byIdOrName(userId, id);
     if (input.name !== undefined && input.name !== current.name) await this.#unique(userId, input.name);
     await this.db
@@ -79,7 +103,11 @@ export class Presets {
     const batch = this.#pending;
     this.#pending = new Map();
     for (const [id, n] of batch) {
-      await this.db.updateTable("presets").set((eb) => ({ usage_count: eb("usage_count", "+", n) })).where("id", "=", id).execute();
+      await this.db
+        .updateTable("presets")
+        .set((eb) => ({ usage_count: eb("usage_count", "+", n) }))
+        .where("id", "=", id)
+        .execute();
     }
   }
 

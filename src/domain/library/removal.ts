@@ -27,10 +27,22 @@ export class Removal {
     const released: string[] = [];
     try {
       const deleted = await this.d.db.transaction().execute(async (trx) => {
-        const rows = await trx.selectFrom("images").selectAll().where("user_id", "=", userId).where("id", "in", ids).execute();
+        const rows = await trx
+          .selectFrom("images")
+          .selectAll()
+          .where("user_id", "=", userId)
+          .where("id", "in", ids)
+          .execute();
         if (rows.length === 0) return [];
         const withPaths = await attachPaths(trx, rows);
-        await trx.deleteFrom("images").where("id", "in", rows.map((r) => r.id)).execute();
+        await trx
+          .deleteFrom("images")
+          .where(
+            "id",
+            "in",
+            rows.map((r) => r.id),
+          )
+          .execute();
         await releaseBlobs(trx, this.d.blobs, [...new Set(rows.map((r) => r.blob_hash))], released);
         return withPaths;
       });
@@ -49,9 +61,19 @@ export class Removal {
 
   /** Removes one alias; the image goes with its last one. */
   async deletePath(userId: string, path: string): Promise<{ remaining: string[]; imageDeleted: boolean }> {
-    const row = await this.d.db.selectFrom("image_paths").select(["image_id", "path"]).where("user_id", "=", userId).where("path", "=", path).executeTakeFirst();
+    const row = await this.d.db
+      .selectFrom("image_paths")
+      .select(["image_id", "path"])
+      .where("user_id", "=", userId)
+      .where("path", "=", path)
+      .executeTakeFirst();
     if (!row) throw notFound("Path");
-    const others = await this.d.db.selectFrom("image_paths").select("path").where("image_id", "=", row.image_id).where("path", "!=", path).execute();
+    const others = await this.d.db
+      .selectFrom("image_paths")
+      .select("path")
+      .where("image_id", "=", row.image_id)
+      .where("path", "!=", path)
+      .execute();
     if (others.length === 0) {
       await this.delete(userId, [row.image_id]);
       return { remaining: [], imageDeleted: true };
@@ -63,7 +85,12 @@ export class Removal {
 }
 
 /** Within a transaction: drops blob rows no image references and moves their files aside. */
-async function releaseBlobs(trx: Kysely<Database>, blobs: BlobStore, hashes: string[], released: string[]): Promise<void> {
+async function releaseBlobs(
+  trx: Kysely<Database>,
+  blobs: BlobStore,
+  hashes: string[],
+  released: string[],
+): Promise<void> {
   for (const hash of hashes) {
     const used = await trx.selectFrom("images").select("id").where("blob_hash", "=", hash).limit(1).executeTakeFirst();
     if (used) continue;

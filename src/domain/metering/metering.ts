@@ -53,7 +53,11 @@ export interface MeteringDeps {
 }
 
 const limitReached = (what: string, limit: number) =>
-  new AppError("PLAN_LIMIT_EXCEEDED", `Monthly ${what} limit of ${limit} reached; it resets at the start of next month (UTC)`, { reason: "quota_exceeded", remedy: "upgrade" });
+  new AppError(
+    "PLAN_LIMIT_EXCEEDED",
+    `Monthly ${what} limit of ${limit} reached; it resets at the start of next month (UTC)`,
+    { reason: "quota_exceeded", remedy: "upgrade" },
+  );
 
 export class Metering {
   constructor(private readonly d: MeteringDeps) {}
@@ -117,9 +121,13 @@ export class Metering {
             : undefined;
         if (!row) {
           onRate({ limit: rpm, remaining: 0, reset });
-          throw new AppError("RATE_LIMIT_EXCEEDED", `Rate limit of ${rpm} requests per minute reached for this API key`, {
-            retryAfter: Math.max(1, Math.ceil((start + MINUTE - now) / 1000)),
-          });
+          throw new AppError(
+            "RATE_LIMIT_EXCEEDED",
+            `Rate limit of ${rpm} requests per minute reached for this API key`,
+            {
+              retryAfter: Math.max(1, Math.ceil((start + MINUTE - now) / 1000)),
+            },
+          );
         }
         onRate({ limit: rpm, remaining: Math.max(0, rpm - Number(row.count)), reset });
       }
@@ -160,11 +168,16 @@ export class Metering {
     const user = await trx.selectFrom("users").selectAll().where("id", "=", userId).executeTakeFirst();
     if (!user) return;
     const limits = this.limitsOf(user);
-    if (!(await this.d.usage.consume(userId, "uploads", 1, limits.uploadsPerMonth, trx))) throw limitReached("upload", limits.uploadsPerMonth!);
+    if (!(await this.d.usage.consume(userId, "uploads", 1, limits.uploadsPerMonth, trx)))
+      throw limitReached("upload", limits.uploadsPerMonth!);
     if (limits.storageBytes !== null) {
       const used = (await this.d.usage.storage(userId, trx)).bytes;
       if (used + bytes > limits.storageBytes) {
-        throw new AppError("PLAN_LIMIT_EXCEEDED", `Storage limit of ${limits.storageBytes} bytes reached (${used} used, this file is ${bytes})`, { reason: "quota_exceeded", remedy: "upgrade" });
+        throw new AppError(
+          "PLAN_LIMIT_EXCEEDED",
+          `Storage limit of ${limits.storageBytes} bytes reached (${used} used, this file is ${bytes})`,
+          { reason: "quota_exceeded", remedy: "upgrade" },
+        );
       }
     }
     await this.d.usage.add(userId, "storage_added", bytes, trx);
@@ -176,7 +189,11 @@ export class Metering {
     const user = await this.d.db.selectFrom("users").selectAll().where("id", "=", userId).executeTakeFirst();
     const limit = user ? this.limitsOf(user).transformationsPerMonth : null;
     if (!(await this.d.usage.consume(userId, "transformations", 1, limit))) {
-      throw new AppError("PLAN_LIMIT_EXCEEDED", `Monthly transformation limit of ${limit} reached: images already transformed are still served`, { reason: "quota_exceeded", remedy: "upgrade" });
+      throw new AppError(
+        "PLAN_LIMIT_EXCEEDED",
+        `Monthly transformation limit of ${limit} reached: images already transformed are still served`,
+        { reason: "quota_exceeded", remedy: "upgrade" },
+      );
     }
     return () => this.d.usage.add(userId, "transformations", -1);
   }
@@ -200,7 +217,8 @@ export class Metering {
     if (!this.d.enabled) return async () => {};
     this.requireFeature(user, "assetsrepo");
     const limit = this.limitsOf(user).viewsPerMonth;
-    if (limit === 0) throw new AppError("FORBIDDEN", "Your plan includes no image views through this API", { remedy: "upgrade" });
+    if (limit === 0)
+      throw new AppError("FORBIDDEN", "Your plan includes no image views through this API", { remedy: "upgrade" });
     if (!(await this.d.usage.consume(user.id, "views", 1, limit))) {
       const now = this.d.now();
       throw new AppError("RATE_LIMIT_EXCEEDED", `Monthly view limit of ${limit} exceeded; it resets on the 1st (UTC)`, {

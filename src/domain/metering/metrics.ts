@@ -32,12 +32,20 @@ export interface StatValue {
   pct_change: number | null;
 }
 
-export type MetricsStats = Record<"uploads" | "transformations" | "requests" | "transfer_bytes" | "cache_hit_ratio" | "storage_bytes", StatValue>;
+export type MetricsStats = Record<
+  "uploads" | "transformations" | "requests" | "transfer_bytes" | "cache_hit_ratio" | "storage_bytes",
+  StatValue
+>;
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 const MAX_HOURS = 2 * 366 * 24;
-const DEFAULT_SPAN: Record<Interval, number> = { HOURLY: DAY, DAILY: 30 * DAY, WEEKLY: 12 * 7 * DAY, MONTHLY: 365 * DAY };
+const DEFAULT_SPAN: Record<Interval, number> = {
+  HOURLY: DAY,
+  DAILY: 30 * DAY,
+  WEEKLY: 12 * 7 * DAY,
+  MONTHLY: 365 * DAY,
+};
 
 /** Whether a time zone name is known to this runtime. */
 export function validTimeZone(tz: string): boolean {
@@ -52,7 +60,13 @@ export function validTimeZone(tz: string): boolean {
 /** Names the bucket an instant falls in, in the query's time zone. */
 function bucketer(interval: Interval, tz: string): (ms: number) => string {
   if (interval === "HOURLY") return (ms) => String(hourOf(ms));
-  const f = new Intl.DateTimeFormat("en-US", { timeZone: tz, year: "numeric", month: "numeric", day: "numeric", weekday: "short" });
+  const f = new Intl.DateTimeFormat("en-US", {
+    timeZone: tz,
+    year: "numeric",
+    month: "numeric",
+    day: "numeric",
+    weekday: "short",
+  });
   const WEEKDAY: Record<string, number> = { Mon: 0, Tue: 1, Wed: 2, Thu: 3, Fri: 4, Sat: 5, Sun: 6 };
   return (ms) => {
     const p = Object.fromEntries(f.formatToParts(ms).map((x) => [x.type, x.value]));
@@ -73,15 +87,28 @@ interface Range {
 function rangeOf(q: MetricsQuery, now: number): Range {
   const end = q.end ?? now;
   const start = q.start ?? end - DEFAULT_SPAN[q.interval];
-  if (!(start < end)) throw new AppError("VALIDATION_ERROR", "date_start must be before date_end", { field: "date_start" });
-  if ((end - start) / HOUR > MAX_HOURS) throw new AppError("VALIDATION_ERROR", "The range may span at most two years", { field: "date_start" });
+  if (!(start < end))
+    throw new AppError("VALIDATION_ERROR", "date_start must be before date_end", { field: "date_start" });
+  if ((end - start) / HOUR > MAX_HOURS)
+    throw new AppError("VALIDATION_ERROR", "The range may span at most two years", { field: "date_start" });
   return { start, end };
 }
 
-const SERIES: Metric[] = ["uploads", "transformations", "requests", "bandwidth_bytes", "cache_hits", "cache_misses", "storage_added"];
+const SERIES: Metric[] = [
+  "uploads",
+  "transformations",
+  "requests",
+  "bandwidth_bytes",
+  "cache_hits",
+  "cache_misses",
+  "storage_added",
+];
 
 export class Metrics {
-  constructor(private readonly usage: Usage, private readonly now: () => number) {}
+  constructor(
+    private readonly usage: Usage,
+    private readonly now: () => number,
+  ) {}
 
   async datasets(userId: string, q: MetricsQuery): Promise<MetricsDatasets> {
     const { start, end } = rangeOf(q, this.now());
@@ -109,7 +136,11 @@ export class Metrics {
     let running = current - addedAfterEnd;
     const storage = new Array(list.length);
     for (let i = list.length - 1; i >= 0; i--) {
-      storage[i] = { timestamp: iso(list[i].at), storage_bytes_current: Math.max(0, running), storage_bytes_added: list[i].sums.storage_added ?? 0 };
+      storage[i] = {
+        timestamp: iso(list[i].at),
+        storage_bytes_current: Math.max(0, running),
+        storage_bytes_added: list[i].sums.storage_added ?? 0,
+      };
       running -= list[i].sums.storage_added ?? 0;
     }
     const n = (b: (typeof list)[number], m: Metric) => b.sums[m] ?? 0;
@@ -138,7 +169,8 @@ export class Metrics {
       into[r.metric] = (into[r.metric] ?? 0) + r.value;
     }
     const current = (await this.usage.storage(userId)).bytes;
-    const storageAt = async (t: number) => Math.max(0, current - (await this.usage.storageAddedSince(userId, hourOf(t) + (t % HOUR === 0 ? 0 : HOUR))));
+    const storageAt = async (t: number) =>
+      Math.max(0, current - (await this.usage.storageAddedSince(userId, hourOf(t) + (t % HOUR === 0 ? 0 : HOUR))));
     const ratio = (s: Record<string, number>) => {
       const all = (s.cache_hits ?? 0) + (s.cache_misses ?? 0);
       return all === 0 ? 0 : Math.round(((s.cache_hits ?? 0) / all) * 10_000) / 100;

@@ -114,7 +114,13 @@ export const BUILTIN_PLANS: Readonly<Record<string, Plan>> = {
   },
 };
 
-const limit = v.nullable(v.pipe(v.number("must be a number or null"), v.integer("must be a whole number"), v.minValue(0, "must not be negative")));
+const limit = v.nullable(
+  v.pipe(
+    v.number("must be a number or null"),
+    v.integer("must be a whole number"),
+    v.minValue(0, "must not be negative"),
+  ),
+);
 
 /** One plan as written in IMGD_PLANS: snake_case, every field optional (missing: the built-in's, or unlimited). */
 const PlanInput = v.strictObject(
@@ -133,7 +139,10 @@ const PlanInput = v.strictObject(
   "unknown field",
 );
 
-const PlansInput = v.record(v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9_-]{0,39}$/, "plan names are lowercase letters, digits, '-' or '_'")), PlanInput);
+const PlansInput = v.record(
+  v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9_-]{0,39}$/, "plan names are lowercase letters, digits, '-' or '_'")),
+  PlanInput,
+);
 
 /**
  * The plans of a server: the built-ins with IMGD_PLANS over them. IMGD_PLANS is inline JSON
@@ -156,7 +165,8 @@ export function parsePlans(source: string): Record<string, Plan> {
       name: p.name ?? base.name,
       uploadsPerMonth: p.uploads_per_month !== undefined ? p.uploads_per_month : base.uploadsPerMonth,
       storageBytes: p.storage_bytes !== undefined ? p.storage_bytes : base.storageBytes,
-      transformationsPerMonth: p.transformations_per_month !== undefined ? p.transformations_per_month : base.transformationsPerMonth,
+      transformationsPerMonth:
+        p.transformations_per_month !== undefined ? p.transformations_per_month : base.transformationsPerMonth,
       apiRequestsPerMonth: p.api_requests_per_month !== undefined ? p.api_requests_per_month : base.apiRequestsPerMonth,
       viewsPerMonth: p.views_per_month !== undefined ? p.views_per_month : base.viewsPerMonth,
       requestsPerMinute: p.requests_per_minute !== undefined ? p.requests_per_minute : base.requestsPerMinute,

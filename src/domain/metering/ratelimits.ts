@@ -16,7 +16,10 @@ export interface RateRule {
  * counts and the first full rule is refused.
  */
 export class RateLimits {
-  constructor(private readonly db: Db, private readonly now: () => number) {}
+  constructor(
+    private readonly db: Db,
+    private readonly now: () => number,
+  ) {}
 
   async take(rules: RateRule[], what: string): Promise<void> {
     const now = this.now();
@@ -41,7 +44,11 @@ export class RateLimits {
         await trx
           .insertInto("rate_windows")
           .values({ subject: r.subject, window_ms: r.windowMs, window_start: start, count: 1 })
-          .onConflict((oc) => oc.columns(["subject", "window_ms", "window_start"]).doUpdateSet((eb) => ({ count: eb("rate_windows.count", "+", 1) })))
+          .onConflict((oc) =>
+            oc
+              .columns(["subject", "window_ms", "window_start"])
+              .doUpdateSet((eb) => ({ count: eb("rate_windows.count", "+", 1) })),
+          )
           .execute();
       }
     });
@@ -49,7 +56,10 @@ export class RateLimits {
 
   /** Drops windows that ended more than a day ago. */
   async prune() {
-    await this.db.deleteFrom("rate_windows").where("window_start", "<", this.now() - 2 * 86_400_000).execute();
+    await this.db
+      .deleteFrom("rate_windows")
+      .where("window_start", "<", this.now() - 2 * 86_400_000)
+      .execute();
   }
 }
 

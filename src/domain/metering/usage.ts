@@ -17,7 +17,17 @@ export type Metric =
   | "cache_misses"
   | "storage_added";
 
-export const METRICS: readonly Metric[] = ["uploads", "transformations", "api_requests", "bandwidth_bytes", "views", "requests", "cache_hits", "cache_misses", "storage_added"];
+export const METRICS: readonly Metric[] = [
+  "uploads",
+  "transformations",
+  "api_requests",
+  "bandwidth_bytes",
+  "views",
+  "requests",
+  "cache_hits",
+  "cache_misses",
+  "storage_added",
+];
 
 const HOUR = 3_600_000;
 export const hourOf = (ms: number) => ms - (ms % HOUR);
@@ -44,7 +54,10 @@ export class Usage {
   #pending = new Map<string, Partial<Record<Metric, number>>>();
   #timer: ReturnType<typeof setInterval> | null = null;
 
-  constructor(private readonly db: Db, private readonly now: () => number) {}
+  constructor(
+    private readonly db: Db,
+    private readonly now: () => number,
+  ) {}
 
   /** Counts `n` (may be negative: a refund) in the month's and the hour's rows. */
   async add(userId: string, metric: Metric, n = 1, db: Conn = this.db) {
@@ -53,7 +66,11 @@ export class Usage {
     await db
       .insertInto("usage_counters")
       .values({ user_id: userId, period: periodOf(now), metric, value: n })
-      .onConflict((oc) => oc.columns(["user_id", "period", "metric"]).doUpdateSet((eb) => ({ value: eb("usage_counters.value", "+", n) })))
+      .onConflict((oc) =>
+        oc
+          .columns(["user_id", "period", "metric"])
+          .doUpdateSet((eb) => ({ value: eb("usage_counters.value", "+", n) })),
+      )
       .execute();
     await this.#addHourly(db, userId, metric, n, now);
   }
@@ -89,7 +106,9 @@ export class Usage {
     await db
       .insertInto("usage_hourly")
       .values({ user_id: userId, hour: hourOf(now), metric, value: n })
-      .onConflict((oc) => oc.columns(["user_id", "hour", "metric"]).doUpdateSet((eb) => ({ value: eb("usage_hourly.value", "+", n) })))
+      .onConflict((oc) =>
+        oc.columns(["user_id", "hour", "metric"]).doUpdateSet((eb) => ({ value: eb("usage_hourly.value", "+", n) })),
+      )
       .execute();
   }
 
@@ -148,7 +167,12 @@ export class Usage {
   }
 
   async month(userId: string, period = periodOf(this.now())): Promise<Record<Metric, number>> {
-    const rows = await this.db.selectFrom("usage_counters").select(["metric", "value"]).where("user_id", "=", userId).where("period", "=", period).execute();
+    const rows = await this.db
+      .selectFrom("usage_counters")
+      .select(["metric", "value"])
+      .where("user_id", "=", userId)
+      .where("period", "=", period)
+      .execute();
     const out = Object.fromEntries(METRICS.map((m) => [m, 0])) as Record<Metric, number>;
     for (const r of rows) if (r.metric in out) out[r.metric as Metric] = Number(r.value);
     for (const [metric, n] of Object.entries(this.#pending.get(userId) ?? {})) out[metric as Metric] += n;
@@ -159,7 +183,10 @@ export class Usage {
     const now = this.now();
     const r = await db
       .selectFrom("images")
-      .select((eb) => [eb.fn.countAll<number>().as("images"), eb.fn.coalesce(eb.fn.sum<number>("size"), eb.lit(0)).as("bytes")])
+      .select((eb) => [
+        eb.fn.countAll<number>().as("images"),
+        eb.fn.coalesce(eb.fn.sum<number>("size"), eb.lit(0)).as("bytes"),
+      ])
       .where("user_id", "=", userId)
       .where((eb) => eb.or([eb("expires_at", "is", null), eb("expires_at", ">", now)]))
       .executeTakeFirstOrThrow();

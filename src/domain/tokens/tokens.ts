@@ -51,7 +51,9 @@ export class Tokens {
 
   #mac(purpose: TokenPurpose, fields: readonly string[]): Buffer {
     // JSON of the list: unambiguous whatever the fields contain (no separator to smuggle).
-    const full = createHmac("sha256", this.secret).update(JSON.stringify(["imgd-token-v1", purpose, ...fields])).digest();
+    const full = createHmac("sha256", this.secret)
+      .update(JSON.stringify(["imgd-token-v1", purpose, ...fields]))
+      .digest();
     return full.subarray(0, TOKEN_KINDS[purpose].bytes);
   }
 
@@ -75,7 +77,12 @@ export class Tokens {
   }
 
   /** Checks a token from `signExpiring` with the `expires` that came beside it. */
-  checkExpiring(purpose: TokenPurpose, fields: readonly string[], expires: string | null | undefined, token: string | null | undefined): TokenCheck {
+  checkExpiring(
+    purpose: TokenPurpose,
+    fields: readonly string[],
+    expires: string | null | undefined,
+    token: string | null | undefined,
+  ): TokenCheck {
     if (!token || !expires) return "missing";
     if (!EXPIRES.test(expires)) return "invalid";
     if (!this.check(purpose, [...fields, expires], token)) return "invalid";

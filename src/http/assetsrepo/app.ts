@@ -26,14 +26,24 @@ export function assetsrepoApp(services: Pick<AppServices, "delivery" | "log">) {
     refuseKeyInQuery(c.req.url);
     const principal = await admit(c, { scope: "read" });
     const path = pathAfter(c, 2);
-    if (path === "" || path.length > 1024 || BAD_SEGMENT.test(path)) throw new AppError("VALIDATION_ERROR", "Invalid storage key: give the image's path, e.g. /api/images/illustrations/hero.png");
+    if (path === "" || path.length > 1024 || BAD_SEGMENT.test(path))
+      throw new AppError(
+        "VALIDATION_ERROR",
+        "Invalid storage key: give the image's path, e.g. /api/images/illustrations/hero.png",
+      );
     const inm = c.req.header("if-none-match");
     let matched: string | undefined;
     // The key's own images (private ones too); an unknown path is a 404 and costs no view.
-    const request = nativeDelivery(principal.user.username, path, new URL(c.req.url).searchParams, (etag) => {
-      matched = etag;
-      return matchesEtag(inm, etag);
-    }, { access: "owner", countView: true, notFound: `No image at '${path}'` });
+    const request = nativeDelivery(
+      principal.user.username,
+      path,
+      new URL(c.req.url).searchParams,
+      (etag) => {
+        matched = etag;
+        return matchesEtag(inm, etag);
+      },
+      { access: "owner", countView: true, notFound: `No image at '${path}'` },
+    );
     return sendDelivered(c, await services.delivery.deliver(request), matched);
   });
   app.all("*", (c) => {

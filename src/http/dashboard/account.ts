@@ -1,6 +1,6 @@
 import { Hono, type Context } from "hono";
 import * as v from "valibot";
-import type { User } from "../../db/schema.ts";
+import type { User } from "../../domain/records.ts";
 import { normalizeEmail } from "../../domain/accounts/accounts.ts";
 import { AppError } from "../../domain/errors.ts";
 import type { Scope } from "../../domain/accounts/keys.ts";
@@ -11,7 +11,14 @@ import { clientIp } from "../client-ip.ts";
 import type { AppEnv } from "../env.ts";
 import { unix } from "../native/shape.ts";
 import { jsonBody, parse } from "../validate.ts";
-import { checkSameOrigin, clearSessionCookie, sessionPrincipal, sessionSecretOf, setSessionCookie, siteOf } from "./session-auth.ts";
+import {
+  checkSameOrigin,
+  clearSessionCookie,
+  sessionPrincipal,
+  sessionSecretOf,
+  setSessionCookie,
+  siteOf,
+} from "./session-auth.ts";
 
 // /auth/…: signing in and out of the dashboard, first-start setup, sign-up, and the user's
 // sessions. Everything else the dashboard does goes through the public API with the cookie.
@@ -21,23 +28,62 @@ const SIGNUP_PER_IP_HOUR = 10;
 
 const Login = v.union(
   [
-    v.strictObject({ username: v.pipe(v.string("is required"), v.trim(), v.toLowerCase(), v.minLength(1, "is required"), v.maxLength(254)), password: v.pipe(v.string("is required"), v.minLength(1, "is required")) }),
+    v.strictObject({
+      username: v.pipe(
+        v.string("is required"),
+        v.trim(),
+        v.toLowerCase(),
+        v.minLength(1, "is required"),
+        v.maxLength(254),
+      ),
+      password: v.pipe(v.string("is required"), v.minLength(1, "is required")),
+    }),
     v.strictObject({ api_key: v.pipe(v.string("is required"), v.trim(), v.minLength(1, "is required")) }),
   ],
   "send a username and password, or an api_key",
 );
-const Setup = v.strictObject({ token: v.pipe(v.string("is required"), v.minLength(1, "is required")), password: v.string("is required") });
+const Setup = v.strictObject({
+  token: v.pipe(v.string("is required"), v.minLength(1, "is required")),
+  password: v.string("is required"),
+});
 const Signup = v.strictObject({
-  username: v.pipe(v.string("is required"), v.trim(), v.toLowerCase(), v.regex(USERNAME, "must be 2–39 lowercase letters, digits, '-' or '_'")),
+  username: v.pipe(
+    v.string("is required"),
+    v.trim(),
+    v.toLowerCase(),
+    v.regex(USERNAME, "must be 2–39 lowercase letters, digits, '-' or '_'"),
+  ),
   email: v.optional(v.nullable(v.string())),
   password: v.string("is required"),
 });
-const ChangePassword = v.strictObject({ current_password: v.string("is required"), new_password: v.string("is required") });
+const ChangePassword = v.strictObject({
+  current_password: v.string("is required"),
+  new_password: v.string("is required"),
+});
 
-export const whoami = (u: User) => ({ id: u.id, username: u.username, email: u.email, role: u.role, plan: u.plan, verified: !!u.verified, theme: u.theme, language: u.language });
+export const whoami = (u: User) => ({
+  id: u.id,
+  username: u.username,
+  email: u.email,
+  role: u.role,
+  plan: u.plan,
+  verified: !!u.verified,
+  theme: u.theme,
+  language: u.language,
+});
 
-async function openSession(c: Context<AppEnv>, user: User, method: "password" | "key" | "setup" | "signup", scopes?: Scope[]) {
-  const { session, secret } = await c.var.services.sessions.create(user.id, { method, scopes, userAgent: c.req.header("user-agent") ?? null, ip: clientIp(c) });
+async function openSession(
+  c: Context<AppEnv>,
+  user: User,
+  method: "password" | "key" | "setup" | "signup",
+  scopes?: Scope[],
+) {
+  const { session, secret } = await c.var.services.sessions.create(user.id, {
+    method,
+    scopes,
+    userAgent: c.req.header("user-agent") ?? null,
+    ip: clientIp(c),
+  });
   setSessionCookie(c, siteOf(c), secret);
   return { user: whoami(user), csrf_token: session.csrf_token, scopes: session.scopes.split(",") };
 }
@@ -49,7 +95,13 @@ export const accountRoutes = new Hono<AppEnv>()
     if (!p) throw new AppError("UNAUTHORIZED", "Not signed in");
     const secret = sessionSecretOf(c.req.header("cookie"));
     if (secret) setSessionCookie(c, siteOf(c), secret); // keeps the browser's copy as alive as the server's
-    return c.json({ user: whoami(p.user), csrf_token: p.session.csrf_token, scopes: [...p.scopes], method: p.session.method, has_password: await c.var.services.passwords.has(p.user.id) });
+    return c.json({
+      user: whoami(p.user),
+      csrf_token: p.session.csrf_token,
+      scopes: [...p.scopes],
+      method: p.session.method,
+      has_password: await c.var.services.passwords.has(p.user.id),
+    });
   })
   .post("/login", async (c) => {
     // Login CSRF: a cross-site page must not sign the browser into someone else's account.
@@ -90,7 +142,10 @@ export const accountRoutes = new Hono<AppEnv>()
     await signins.check([ip]);
     if (!(await sessions.setupTokenValid(body.token))) {
       await signins.fail([ip]);
-      throw new AppError("FORBIDDEN", "This setup link is used up or expired: ask the operator for a new one (imgd users passwd NAME --link)");
+      throw new AppError(
+        "FORBIDDEN",
+        "This setup link is used up or expired: ask the operator for a new one (imgd users passwd NAME --link)",
+      );
     }
     // Rules first, so a too-short password does not use the link up.
     checkPasswordRules(body.password);
@@ -101,14 +156,27 @@ export const accountRoutes = new Hono<AppEnv>()
   })
   .post("/signup", async (c) => {
     const { config, users, passwords, rates } = c.var.services;
-    if (config.registration !== "open") throw new AppError("FORBIDDEN", "This server does not accept sign-ups: ask its operator for an account");
+    if (config.registration !== "open")
+      throw new AppError("FORBIDDEN", "This server does not accept sign-ups: ask its operator for an account");
     checkSameOrigin(c, siteOf(c));
     const body = parse(Signup, await jsonBody(c.req.raw));
     const email = body.email ? normalizeEmail(body.email) : null;
-    if (body.email && !email) throw new AppError("VALIDATION_ERROR", "email: is not a valid email address", { field: "email" });
+    if (body.email && !email)
+      throw new AppError("VALIDATION_ERROR", "email: is not a valid email address", { field: "email" });
     checkPasswordRules(body.password);
-    await rates.take([{ subject: `signup-ip:${clientIp(c)}`, limit: SIGNUP_PER_IP_HOUR, windowMs: HOUR, label: `${SIGNUP_PER_IP_HOUR} per IP address per hour` }], "sign-ups");
-    if (await users.byUsername(body.username)) throw new AppError("CONFLICT", "username: is taken, choose another", { field: "username" });
+    await rates.take(
+      [
+        {
+          subject: `signup-ip:${clientIp(c)}`,
+          limit: SIGNUP_PER_IP_HOUR,
+          windowMs: HOUR,
+          label: `${SIGNUP_PER_IP_HOUR} per IP address per hour`,
+        },
+      ],
+      "sign-ups",
+    );
+    if (await users.byUsername(body.username))
+      throw new AppError("CONFLICT", "username: is taken, choose another", { field: "username" });
     if (email && (await passwords.userByLogin(email))) {
       throw new AppError("CONFLICT", "email: an account with this address exists; sign in instead", { field: "email" });
     }
@@ -124,11 +192,21 @@ export const accountRoutes = new Hono<AppEnv>()
     const current = p.key.id.startsWith("session:") ? p.key.id.slice(8) : null;
     const list = await c.var.services.sessions.list(p.user.id);
     return c.json({
-      sessions: list.map((s) => ({ id: s.id, method: s.method, user_agent: s.user_agent, ip: s.ip, created_at: unix(s.created_at), last_seen_at: unix(s.last_seen_at), expires_at: unix(s.expires_at), current: s.id === current })),
+      sessions: list.map((s) => ({
+        id: s.id,
+        method: s.method,
+        user_agent: s.user_agent,
+        ip: s.ip,
+        created_at: unix(s.created_at),
+        last_seen_at: unix(s.last_seen_at),
+        expires_at: unix(s.expires_at),
+        current: s.id === current,
+      })),
     });
   })
   .delete("/sessions/:id", async (c) => {
-    if (!(await c.var.services.sessions.revoke(c.var.principal.user.id, c.req.param("id")))) throw new AppError("NOT_FOUND", "Session not found");
+    if (!(await c.var.services.sessions.revoke(c.var.principal.user.id, c.req.param("id"))))
+      throw new AppError("NOT_FOUND", "Session not found");
     return c.json({ success: true });
   })
   // Only a signed-in person who knows the current password changes it: a leaked key must not
@@ -136,12 +214,17 @@ export const accountRoutes = new Hono<AppEnv>()
   // (imgd users passwd NAME --link).
   .post("/password", async (c) => {
     const p = await sessionPrincipal(c);
-    if (!p || c.req.header("authorization") !== undefined) throw new AppError("FORBIDDEN", "Change the password from a signed-in dashboard session, not with an API key");
+    if (!p || c.req.header("authorization") !== undefined)
+      throw new AppError("FORBIDDEN", "Change the password from a signed-in dashboard session, not with an API key");
     const body = parse(ChangePassword, await jsonBody(c.req.raw));
     const { passwords, sessions, signins } = c.var.services;
     const subject = `user:${p.user.id}`;
     await signins.check([subject]);
-    if (!(await passwords.has(p.user.id))) throw new AppError("FORBIDDEN", "This account has no password yet: ask the operator for a setup link (imgd users passwd NAME --link)");
+    if (!(await passwords.has(p.user.id)))
+      throw new AppError(
+        "FORBIDDEN",
+        "This account has no password yet: ask the operator for a setup link (imgd users passwd NAME --link)",
+      );
     if (!(await passwords.verify(p.user.id, body.current_password))) {
       await signins.fail([subject]);
       throw new AppError("FORBIDDEN", "current_password: is wrong", { field: "current_password" });

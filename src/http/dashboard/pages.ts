@@ -8,7 +8,22 @@ import type { AppEnv } from "../env.ts";
 // answers the same small HTML document; the client renders the page the path names.
 
 /** First path segments that are dashboard pages (the client's router knows the rest). */
-export const PAGES = ["login", "setup", "signup", "library", "upload", "image", "keys", "presets", "settings", "account", "usage", "environments", "admin", "uploaders"];
+export const PAGES = [
+  "login",
+  "setup",
+  "signup",
+  "library",
+  "upload",
+  "image",
+  "keys",
+  "presets",
+  "settings",
+  "account",
+  "usage",
+  "environments",
+  "admin",
+  "uploaders",
+];
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 
@@ -32,7 +47,8 @@ function page(base: string): string {
 }
 
 const SECURITY_HEADERS = {
-  "content-security-policy": "default-src 'self'; img-src 'self' data: blob: https: http:; script-src 'self'; style-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+  "content-security-policy":
+    "default-src 'self'; img-src 'self' data: blob: https: http:; script-src 'self'; style-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
   "x-content-type-options": "nosniff",
   "referrer-policy": "same-origin",
   "x-frame-options": "DENY",

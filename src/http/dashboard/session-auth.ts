@@ -15,7 +15,6 @@ const SAFE = new Set(["GET", "HEAD", "OPTIONS"]);
 
 export type { Site };
 
-// biome-ignore lint/suspicious/noExplicitAny: any router's environment (they differ in services only)
 type AnyContext = Context<any>;
 
 /** The session secret in a Cookie header, without parsing the rest (auth checks this first). */
@@ -34,7 +33,10 @@ function fromTrustedProxy(c: AnyContext, site: Site): boolean {
 export function isHttps(c: AnyContext, site: Site): boolean {
   if (new URL(c.req.url).protocol === "https:") return true;
   if (site.publicUrl?.startsWith("https:")) return true;
-  return fromTrustedProxy(c, site) && (c.req.header("x-forwarded-proto") ?? "").split(",")[0].trim().toLowerCase() === "https";
+  return (
+    fromTrustedProxy(c, site) &&
+    (c.req.header("x-forwarded-proto") ?? "").split(",")[0].trim().toLowerCase() === "https"
+  );
 }
 
 /** The origins a same-site page of this server has. */
@@ -69,7 +71,10 @@ export function checkCsrf(c: AnyContext, site: Site, p: SessionPrincipal): void 
   checkSameOrigin(c, site);
   const sent = c.req.header(CSRF_HEADER) ?? "";
   if (!sent || !sameSecret(sent, p.session.csrf_token)) {
-    throw new AppError("FORBIDDEN", `Missing or wrong CSRF token: send the session's token in the ${CSRF_HEADER} header`);
+    throw new AppError(
+      "FORBIDDEN",
+      `Missing or wrong CSRF token: send the session's token in the ${CSRF_HEADER} header`,
+    );
   }
 }
 
@@ -106,5 +111,10 @@ export function setSessionCookie(c: AnyContext, site: Site, secret: string): voi
 }
 
 export function clearSessionCookie(c: AnyContext, site: Site): void {
-  deleteCookie(c, SESSION_COOKIE, { path: site.basePath || "/", httpOnly: true, sameSite: "Lax", secure: isHttps(c, site) });
+  deleteCookie(c, SESSION_COOKIE, {
+    path: site.basePath || "/",
+    httpOnly: true,
+    sameSite: "Lax",
+    secure: isHttps(c, site),
+  });
 }

@@ -16,7 +16,15 @@ const unix = (ms: number) => Math.floor(ms / 1000);
 
 const CreateKey = v.object({
   email: v.pipe(v.string("is required"), v.trim(), v.minLength(3, "is required"), v.maxLength(254, "is too long")),
-  name: v.optional(v.pipe(v.string("must be a string"), v.trim(), v.minLength(1, "must not be empty"), v.maxLength(100, "at most 100 characters")), "Default"),
+  name: v.optional(
+    v.pipe(
+      v.string("must be a string"),
+      v.trim(),
+      v.minLength(1, "must not be empty"),
+      v.maxLength(100, "at most 100 characters"),
+    ),
+    "Default",
+  ),
 });
 
 const NamespacesQuery = v.object({ limit: queryInt(1, 100, 100), offset: queryInt(0, 1_000_000_000, 0) });
@@ -25,10 +33,17 @@ export const accountRoutes = new Hono<Env>()
   .post("/keys", optionalKey("write"), async (c) => {
     const { config, accounts } = c.var.services;
     if (config.registration !== "open") {
-      throw new AppError("FORBIDDEN", "This server does not accept new keys: ask its operator for an account", { reason: "registration_closed" });
+      throw new AppError("FORBIDDEN", "This server does not accept new keys: ask its operator for an account", {
+        reason: "registration_closed",
+      });
     }
     const body = parse(CreateKey, await jsonBody(c.req.raw));
-    const r = await accounts.register({ email: body.email, keyName: body.name, ip: clientIp(c), caller: c.get("principal")?.user });
+    const r = await accounts.register({
+      email: body.email,
+      keyName: body.name,
+      ip: clientIp(c),
+      caller: c.get("principal")?.user,
+    });
     const limits = c.var.services.metering.limitsOf(r.user);
     return c.json(
       {
@@ -41,7 +56,9 @@ export const accountRoutes = new Hono<Env>()
           storage_mb: limits.storageBytes === null ? null : Math.round(limits.storageBytes / MiB),
           retention_days: limits.retentionDays,
         },
-        message: r.user.verified ? "Key active." : "Key active. Ask the operator to verify the account to unlock permanent storage.",
+        message: r.user.verified
+          ? "Key active."
+          : "Key active. Ask the operator to verify the account to unlock permanent storage.",
       },
       201,
     );

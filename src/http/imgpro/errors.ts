@@ -37,10 +37,31 @@ export function imgproCode(err: AppError, path: string): string {
  * plan, verify the account, or retry after a wait.
  */
 function actionOf(c: Context<AppEnv>, err: AppError) {
-  const remedy = err.extra.remedy ?? (err.extra.reason === "key_limit_reached" ? "verify" : err.extra.retryAfter ? "retry" : undefined);
-  if (remedy === "upgrade") return { type: "upgrade", url: signupUrl(baseUrl(c)), label: "Upgrade plan", message: "A plan with more room lifts this limit" };
-  if (remedy === "verify") return { type: "verify", url: signupUrl(baseUrl(c)), label: "Verify account", message: "Verified accounts have no key limit and keep uploads permanently; ask this server's operator to verify yours" };
-  if (remedy === "retry") return { type: "retry", retry_after: err.extra.retryAfter ?? 1, label: "Retry", message: `Retry in ${err.extra.retryAfter ?? 1} s` };
+  const remedy =
+    err.extra.remedy ??
+    (err.extra.reason === "key_limit_reached" ? "verify" : err.extra.retryAfter ? "retry" : undefined);
+  if (remedy === "upgrade")
+    return {
+      type: "upgrade",
+      url: signupUrl(baseUrl(c)),
+      label: "Upgrade plan",
+      message: "A plan with more room lifts this limit",
+    };
+  if (remedy === "verify")
+    return {
+      type: "verify",
+      url: signupUrl(baseUrl(c)),
+      label: "Verify account",
+      message:
+        "Verified accounts have no key limit and keep uploads permanently; ask this server's operator to verify yours",
+    };
+  if (remedy === "retry")
+    return {
+      type: "retry",
+      retry_after: err.extra.retryAfter ?? 1,
+      label: "Retry",
+      message: `Retry in ${err.extra.retryAfter ?? 1} s`,
+    };
   return undefined;
 }
 
@@ -49,7 +70,7 @@ export function imgproErrorResponse(c: Context<AppEnv>, err: AppError) {
   if (err.extra.retryAfter) c.header("Retry-After", String(err.extra.retryAfter));
   const code = imgproCode(err, c.req.path);
   const body: Record<string, unknown> = { code, message: err.message, status: err.status, path: c.req.path };
-  if (err.extra.errors || (err.code === "VALIDATION_ERROR" || err.code === "INVALID_FILE")) {
+  if (err.extra.errors || err.code === "VALIDATION_ERROR" || err.code === "INVALID_FILE") {
     const field = err.extra.field ?? (err.code === "INVALID_FILE" ? "file" : "body");
     body.errors = err.extra.errors ?? { [field]: err.message.replace(new RegExp(`^${escapeRe(field)}: `), "") };
   }

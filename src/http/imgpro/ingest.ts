@@ -3,7 +3,17 @@ import type { User } from "../../domain/records.ts";
 import { AppError } from "../../domain/errors.ts";
 import { Fetcher } from "../../domain/fetcher/fetcher.ts";
 import type { Upload, Uploader } from "../../domain/ingest/ingest.ts";
-import { FieldErrors, checkCustomSize, parseBool, parseCustom, parseDate, parseNamespace, parseTags, parseText, parseTtl } from "../../domain/library/fields.ts";
+import {
+  FieldErrors,
+  checkCustomSize,
+  parseBool,
+  parseCustom,
+  parseDate,
+  parseNamespace,
+  parseTags,
+  parseText,
+  parseTtl,
+} from "../../domain/library/fields.ts";
 import { ANONYMOUS_RETENTION_DAYS } from "../../domain/metering/metering.ts";
 import { DAY, HOUR } from "../../domain/metering/ratelimits.ts";
 import { optionalKey } from "../auth.ts";
@@ -15,7 +25,9 @@ import { jsonBody } from "../validate.ts";
 import { mediaItem, upgradeHint } from "./shape.ts";
 
 /** The services these routes use. */
-type Env = RouteEnv<"accounts" | "auth" | "config" | "fetcher" | "images" | "ingest" | "metering" | "rates" | "trustedProxies">;
+type Env = RouteEnv<
+  "accounts" | "auth" | "config" | "fetcher" | "images" | "ingest" | "metering" | "rates" | "trustedProxies"
+>;
 
 // POST /v1/upload and POST /v1/import: the same fields, a file or a URL. Every field is checked
 // (all errors reported at once) before anything is stored; the received bytes are discarded
@@ -60,14 +72,19 @@ async function callerOf(c: Context<Env>): Promise<Caller> {
   const principal = c.get("principal");
   if (principal) return { user: principal.user, anonymous: false };
   if (!c.var.services.config.anonymousUploads) {
-    throw new AppError("UNAUTHORIZED", "Missing API key: send 'Authorization: Bearer <key>' (anonymous uploads are off on this server)");
+    throw new AppError(
+      "UNAUTHORIZED",
+      "Missing API key: send 'Authorization: Bearer <key>' (anonymous uploads are off on this server)",
+    );
   }
   return { user: await c.var.services.accounts.anonymous(), anonymous: true };
 }
 
 /** Anonymous uploads have their own size limit; a tenant's come from its plan. */
 const uploaderOf = (c: Context<Env>, caller: Caller): Uploader =>
-  caller.anonymous ? { user: caller.user, anonymous: true, maxBytes: c.var.services.config.maxAnonymousUploadBytes } : { user: caller.user };
+  caller.anonymous
+    ? { user: caller.user, anonymous: true, maxBytes: c.var.services.config.maxAnonymousUploadBytes }
+    : { user: caller.user };
 
 /** A match on external_id answers with the stored item: 200 and X-Deduplicated. */
 function deduplicated(c: Context<Env>, caller: Caller, img: Parameters<typeof mediaItem>[2]) {
@@ -76,7 +93,14 @@ function deduplicated(c: Context<Env>, caller: Caller, img: Parameters<typeof me
 }
 
 /** Checks img.pro's own limits, then stores what `upload` received. */
-async function finish(c: Context<Env>, caller: Caller, upload: Upload, f: IngestFields, filename: string, sourceUrl: string | null) {
+async function finish(
+  c: Context<Env>,
+  caller: Caller,
+  upload: Upload,
+  f: IngestFields,
+  filename: string,
+  sourceUrl: string | null,
+) {
   const { services } = c.var;
   const { config, images, metering, rates } = services;
   const received = upload.received!;
@@ -93,8 +117,18 @@ async function finish(c: Context<Env>, caller: Caller, upload: Upload, f: Ingest
     const ip = clientIp(c);
     await rates.take(
       [
-        { subject: `anon-upload:${ip}`, limit: config.anonymousUploadsPerHour, windowMs: HOUR, label: `${config.anonymousUploadsPerHour} per hour per IP address` },
-        { subject: `anon-upload:${ip}`, limit: config.anonymousUploadsPerDay, windowMs: DAY, label: `${config.anonymousUploadsPerDay} per day per IP address` },
+        {
+          subject: `anon-upload:${ip}`,
+          limit: config.anonymousUploadsPerHour,
+          windowMs: HOUR,
+          label: `${config.anonymousUploadsPerHour} per hour per IP address`,
+        },
+        {
+          subject: `anon-upload:${ip}`,
+          limit: config.anonymousUploadsPerDay,
+          windowMs: DAY,
+          label: `${config.anonymousUploadsPerDay} per day per IP address`,
+        },
       ],
       "anonymous uploads",
     );
@@ -128,9 +162,14 @@ export const ingestRoutes = new Hono<Env>()
     const boundary = boundaryOf(c.req.header("content-type"));
     const body = c.req.raw.body;
     if (!boundary || !body) {
-      throw new AppError("VALIDATION_ERROR", "file: send multipart/form-data with the image in a 'file' field", { field: "file" });
+      throw new AppError("VALIDATION_ERROR", "file: send multipart/form-data with the image in a 'file' field", {
+        field: "file",
+      });
     }
-    const admission = await ingest.admit(uploaderOf(c, caller), { declaredBytes: Number(c.req.header("content-length") ?? NaN), overhead: 64 * 1024 });
+    const admission = await ingest.admit(uploaderOf(c, caller), {
+      declaredBytes: Number(c.req.header("content-length") ?? NaN),
+      overhead: 64 * 1024,
+    });
     return ingest.run(admission, async (upload) => {
       let filename = "";
       const fields: Record<string, string> = {};
@@ -139,7 +178,8 @@ export const ingestRoutes = new Hono<Env>()
           filename = part.filename ?? "";
           await upload.receive(part.body);
         } else {
-          if (part.name in fields) throw new AppError("VALIDATION_ERROR", `${part.name}: given more than once`, { field: part.name });
+          if (part.name in fields)
+            throw new AppError("VALIDATION_ERROR", `${part.name}: given more than once`, { field: part.name });
           fields[part.name] = await readField(part, 16 * 1024);
         }
       }
@@ -174,7 +214,10 @@ export const ingestRoutes = new Hono<Env>()
         await upload.receive(fetched.body);
       } catch (err) {
         if (err instanceof AppError && err.code === "INVALID_FILE") {
-          throw new AppError("INVALID_FILE", `The URL did not return an image: ${err.message}`, { field: "url", reason: "fetch_failed" });
+          throw new AppError("INVALID_FILE", `The URL did not return an image: ${err.message}`, {
+            field: "url",
+            reason: "fetch_failed",
+          });
         }
         throw err;
       }
@@ -190,7 +233,10 @@ async function importBody(c: Context<Env>): Promise<Record<string, unknown>> {
     const boundary = boundaryOf(type);
     if (boundary && c.req.raw.body) {
       for await (const part of parseMultipart(c.req.raw.body, boundary)) {
-        if (part.filename !== undefined) throw new AppError("VALIDATION_ERROR", "file: import takes a url, not a file (use /v1/upload)", { field: "file" });
+        if (part.filename !== undefined)
+          throw new AppError("VALIDATION_ERROR", "file: import takes a url, not a file (use /v1/upload)", {
+            field: "file",
+          });
         out[part.name] = await readField(part, 16 * 1024);
       }
       return out;
@@ -200,6 +246,7 @@ async function importBody(c: Context<Env>): Promise<Record<string, unknown>> {
     return out;
   }
   const body = await jsonBody(c.req.raw);
-  if (!body || typeof body !== "object" || Array.isArray(body)) throw new AppError("VALIDATION_ERROR", "body: must be a JSON object", { field: "body" });
+  if (!body || typeof body !== "object" || Array.isArray(body))
+    throw new AppError("VALIDATION_ERROR", "body: must be a JSON object", { field: "body" });
   return body as Record<string, unknown>;
 }

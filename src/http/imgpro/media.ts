@@ -3,7 +3,15 @@ import * as v from "valibot";
 import { AppError, notFound } from "../../domain/errors.ts";
 import type { Tokens } from "../../domain/tokens/tokens.ts";
 import { BATCH_MAX_IDS, type MediaPatch } from "../../domain/library/media.ts";
-import { FieldErrors, parseBool, parseCustom, parseDate, parseNamespace, parseTags, parseText } from "../../domain/library/fields.ts";
+import {
+  FieldErrors,
+  parseBool,
+  parseCustom,
+  parseDate,
+  parseNamespace,
+  parseTags,
+  parseText,
+} from "../../domain/library/fields.ts";
 import { optionalKey, requireKey } from "../auth.ts";
 import type { RouteEnv } from "../env.ts";
 import { baseUrl } from "../urls.ts";
@@ -15,7 +23,11 @@ type Env = RouteEnv<"auth" | "config" | "images" | "media" | "tokens" | "users">
 
 // GET/PATCH/DELETE /v1/media…: the library. Batch routes come first so "batch" is never an id.
 
-const csv = (s: string) => s.split(",").map((x) => x.trim()).filter(Boolean);
+const csv = (s: string) =>
+  s
+    .split(",")
+    .map((x) => x.trim())
+    .filter(Boolean);
 
 const ListQuery = v.object({
   namespace: v.optional(v.string()),
@@ -34,7 +46,10 @@ const ListQuery = v.object({
 });
 
 const Ids = v.pipe(
-  v.array(v.pipe(v.string("each id must be a string"), v.maxLength(64, "ids are at most 64 characters")), "must be an array of ids"),
+  v.array(
+    v.pipe(v.string("each id must be a string"), v.maxLength(64, "ids are at most 64 characters")),
+    "must be an array of ids",
+  ),
   v.minLength(1, "must name at least one id"),
   v.maxLength(BATCH_MAX_IDS, `at most ${BATCH_MAX_IDS} ids per call`),
 );
@@ -55,7 +70,10 @@ function cursorCodec(tokens: Tokens) {
   return {
     encode: (lastId: string) => tokens.seal("imgpro-cursor", JSON.stringify({ after: lastId })),
     decode: (cursor: string): string => {
-      const bad = () => new AppError("VALIDATION_ERROR", "cursor: is not a cursor from this API (pass next_cursor back unchanged)", { field: "cursor" });
+      const bad = () =>
+        new AppError("VALIDATION_ERROR", "cursor: is not a cursor from this API (pass next_cursor back unchanged)", {
+          field: "cursor",
+        });
       const value = tokens.open("imgpro-cursor", cursor);
       if (value === null) throw bad();
       try {
@@ -76,9 +94,24 @@ function patchOf(raw: Record<string, unknown>): MediaPatch {
   if ("date" in raw) p.date = raw.date === null ? null : parseDate(raw.date, e);
   if ("tags" in raw) p.tags = raw.tags === null ? [] : parseTags(raw.tags, e);
   if ("public" in raw) p.pagePublic = parseBool(raw.public, e, "public");
-  if ("namespace" in raw) p.namespace = raw.namespace === null || raw.namespace === "" ? null : parseNamespace(raw.namespace, e);
-  if ("external_id" in raw) p.externalId = raw.external_id === null || raw.external_id === "" ? null : parseText(raw.external_id, e, "external_id", 255);
-  for (const k of ["id", "url", "src", "width", "height", "filesize", "created_at", "expires_at", "ttl", "file", "source_url"]) {
+  if ("namespace" in raw)
+    p.namespace = raw.namespace === null || raw.namespace === "" ? null : parseNamespace(raw.namespace, e);
+  if ("external_id" in raw)
+    p.externalId =
+      raw.external_id === null || raw.external_id === "" ? null : parseText(raw.external_id, e, "external_id", 255);
+  for (const k of [
+    "id",
+    "url",
+    "src",
+    "width",
+    "height",
+    "filesize",
+    "created_at",
+    "expires_at",
+    "ttl",
+    "file",
+    "source_url",
+  ]) {
     if (k in raw) e.add(k, "cannot be changed");
   }
   p.custom = parseCustom(raw, e, true);
@@ -88,7 +121,8 @@ function patchOf(raw: Record<string, unknown>): MediaPatch {
 
 async function objectBody(c: Context<Env>): Promise<Record<string, unknown>> {
   const body = await jsonBody(c.req.raw);
-  if (!body || typeof body !== "object" || Array.isArray(body)) throw new AppError("VALIDATION_ERROR", "body: must be a JSON object", { field: "body" });
+  if (!body || typeof body !== "object" || Array.isArray(body))
+    throw new AppError("VALIDATION_ERROR", "body: must be a JSON object", { field: "body" });
   return body as Record<string, unknown>;
 }
 
@@ -98,7 +132,12 @@ export const mediaRoutes = new Hono<Env>()
     const e = new FieldErrors();
     const tags = parseTags(body.tags, e) ?? [];
     e.throwIfAny();
-    const updated = await c.var.services.media.batchTags(c.var.principal.user.id, [...new Set(body.ids)], tags, body.tag_mode);
+    const updated = await c.var.services.media.batchTags(
+      c.var.principal.user.id,
+      [...new Set(body.ids)],
+      tags,
+      body.tag_mode,
+    );
     return c.json({ updated });
   })
   .delete("/batch", requireKey(), async (c) => {
@@ -117,7 +156,14 @@ export const mediaRoutes = new Hono<Env>()
     const cursors = cursorCodec(c.var.services.tokens);
     const after = q.cursor ? cursors.decode(q.cursor) : undefined;
     const { user } = c.var.principal;
-    const { items, hasMore } = await c.var.services.media.list(user.id, { namespace, tags, tagMode: q.tag_mode, ids: q.ids, limit: q.limit, after });
+    const { items, hasMore } = await c.var.services.media.list(user.id, {
+      namespace,
+      tags,
+      tagMode: q.tag_mode,
+      ids: q.ids,
+      limit: q.limit,
+      after,
+    });
     const base = baseUrl(c);
     return c.json({
       data: items.map((img) => mediaItem(base, user, img, { editable: true })),

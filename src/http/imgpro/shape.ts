@@ -21,7 +21,11 @@ function sizesOf(src: string, width: number, height: number) {
   for (const [name, edge] of Object.entries(SIZES)) {
     if (short <= edge) continue;
     const scale = edge / short;
-    out[name] = { url: `${src}?size=${name}`, width: width <= height ? edge : Math.max(1, Math.round(width * scale)), height: width <= height ? Math.max(1, Math.round(height * scale)) : edge };
+    out[name] = {
+      url: `${src}?size=${name}`,
+      width: width <= height ? edge : Math.max(1, Math.round(width * scale)),
+      height: width <= height ? Math.max(1, Math.round(height * scale)) : edge,
+    };
   }
   return Object.keys(out).length ? { sizes: out } : {};
 }

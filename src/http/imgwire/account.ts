@@ -13,21 +13,52 @@ type C = Context<Env>;
 // API keys, environments, CORS origins and the custom domain.
 
 const nullish = <S extends v.GenericSchema>(s: S) => v.optional(v.nullable(s));
-const name = v.pipe(v.string("Field required"), v.minLength(1, "String should have at least 1 character"), v.maxLength(100, "String should have at most 100 characters"));
+const name = v.pipe(
+  v.string("Field required"),
+  v.minLength(1, "String should have at least 1 character"),
+  v.maxLength(100, "String should have at most 100 characters"),
+);
 const keyType = v.picklist(["CLIENT", "SERVER"], "Input should be 'CLIENT' or 'SERVER'");
 const limits = {
   scopes: nullish(v.array(v.pipe(v.string(), v.maxLength(64)))),
   allow_unsigned_upload: nullish(v.boolean("Input should be a valid boolean")),
-  maximum_upload_bytes: nullish(v.pipe(v.number(), v.integer("Input should be a valid integer"), v.minValue(5120, "Input should be greater than or equal to 5120"), v.maxValue(104857600, "Input should be less than or equal to 104857600"))),
-  allowed_mime_types: nullish(v.array(v.pipe(v.string(), v.regex(/^image\/[a-z0-9.+-]+$/, "Input should be an image MIME type")))),
-  maximum_pending_uploads: nullish(v.pipe(v.number(), v.integer("Input should be a valid integer"), v.minValue(5, "Input should be greater than or equal to 5"))),
+  maximum_upload_bytes: nullish(
+    v.pipe(
+      v.number(),
+      v.integer("Input should be a valid integer"),
+      v.minValue(5120, "Input should be greater than or equal to 5120"),
+      v.maxValue(104857600, "Input should be less than or equal to 104857600"),
+    ),
+  ),
+  allowed_mime_types: nullish(
+    v.array(v.pipe(v.string(), v.regex(/^image\/[a-z0-9.+-]+$/, "Input should be an image MIME type"))),
+  ),
+  maximum_pending_uploads: nullish(
+    v.pipe(
+      v.number(),
+      v.integer("Input should be a valid integer"),
+      v.minValue(5, "Input should be greater than or equal to 5"),
+    ),
+  ),
 };
 const KeyCreate = v.object({ name, key_type: keyType, ...limits });
 const KeyUpdate = v.object({ name: nullish(name), ...limits });
 const KeyListQuery = v.object({ ...PageQuery.entries, key_type: v.optional(keyType) });
 const NameBody = v.object({ name });
-const Pattern = v.object({ pattern: v.pipe(v.string("Field required"), v.minLength(1, "String should have at least 1 character"), v.maxLength(255)) });
-const Hostname = v.object({ hostname: v.pipe(v.string("Field required"), v.minLength(1, "String should have at least 1 character"), v.maxLength(253)) });
+const Pattern = v.object({
+  pattern: v.pipe(
+    v.string("Field required"),
+    v.minLength(1, "String should have at least 1 character"),
+    v.maxLength(255),
+  ),
+});
+const Hostname = v.object({
+  hostname: v.pipe(
+    v.string("Field required"),
+    v.minLength(1, "String should have at least 1 character"),
+    v.maxLength(253),
+  ),
+});
 
 const offset = (q: { page: number; limit: number }) => ({ limit: q.limit, offset: (q.page - 1) * q.limit });
 
@@ -44,7 +75,9 @@ export const keyRoutes = new Hono<Env>()
     // The secret is shown this once; afterwards only its last four characters.
     return c.json({ ...keyItem(key), server_key: secret });
   })
-  .get("/:api_key_id", async (c) => c.json(keyItem(await c.var.services.imgwire.keys.key(c.var.env.id, pathId(c, "api_key_id")))))
+  .get("/:api_key_id", async (c) =>
+    c.json(keyItem(await c.var.services.imgwire.keys.key(c.var.env.id, pathId(c, "api_key_id")))),
+  )
   .patch("/:api_key_id", async (c) => {
     const input = await body(c, KeyUpdate);
     return c.json(keyItem(await c.var.services.imgwire.keys.updateKey(c.var.env.id, pathId(c, "api_key_id"), input)));
@@ -59,21 +92,39 @@ export const environmentRoutes = new Hono<Env>()
     const q = parseIn(PageQuery, c.req.query(), "query");
     const caller = c.var.principal.user;
     const r = await c.var.services.imgwire.environments.environments(caller, offset(q));
-    return paged(c, r.rows.map((u) => environmentSchema(u, caller)), r.total, q.page, q.limit);
+    return paged(
+      c,
+      r.rows.map((u) => environmentSchema(u, caller)),
+      r.total,
+      q.page,
+      q.limit,
+    );
   })
   .post("/", async (c) => {
     const input = await body(c, NameBody);
     const caller = c.var.principal.user;
-    return c.json(environmentSchema(await c.var.services.imgwire.environments.createEnvironment(caller, input.name), caller));
+    return c.json(
+      environmentSchema(await c.var.services.imgwire.environments.createEnvironment(caller, input.name), caller),
+    );
   })
   .get("/:environment_id", async (c) => {
     const caller = c.var.principal.user;
-    return c.json(environmentSchema(await c.var.services.imgwire.environments.environment(caller, pathId(c, "environment_id")), caller));
+    return c.json(
+      environmentSchema(
+        await c.var.services.imgwire.environments.environment(caller, pathId(c, "environment_id")),
+        caller,
+      ),
+    );
   })
   .patch("/:environment_id", async (c) => {
     const input = await body(c, NameBody);
     const caller = c.var.principal.user;
-    return c.json(environmentSchema(await c.var.services.imgwire.environments.renameEnvironment(caller, pathId(c, "environment_id"), input.name), caller));
+    return c.json(
+      environmentSchema(
+        await c.var.services.imgwire.environments.renameEnvironment(caller, pathId(c, "environment_id"), input.name),
+        caller,
+      ),
+    );
   })
   .delete("/:environment_id", async (c) => {
     await c.var.services.imgwire.environments.deleteEnvironment(c.var.principal.user, pathId(c, "environment_id"));
@@ -86,11 +137,21 @@ export const corsRoutes = new Hono<Env>()
     const r = await c.var.services.imgwire.origins.origins(c.var.env.id, offset(q));
     return paged(c, r.rows.map(corsSchema), r.total, q.page, q.limit);
   })
-  .post("/", async (c) => c.json(corsSchema(await c.var.services.imgwire.origins.createOrigin(c.var.env.id, (await body(c, Pattern)).pattern))))
-  .get("/:cors_origin_id", async (c) => c.json(corsSchema(await c.var.services.imgwire.origins.origin(c.var.env.id, pathId(c, "cors_origin_id")))))
+  .post("/", async (c) =>
+    c.json(
+      corsSchema(await c.var.services.imgwire.origins.createOrigin(c.var.env.id, (await body(c, Pattern)).pattern)),
+    ),
+  )
+  .get("/:cors_origin_id", async (c) =>
+    c.json(corsSchema(await c.var.services.imgwire.origins.origin(c.var.env.id, pathId(c, "cors_origin_id")))),
+  )
   .patch("/:cors_origin_id", async (c) => {
     const input = await body(c, Pattern);
-    return c.json(corsSchema(await c.var.services.imgwire.origins.updateOrigin(c.var.env.id, pathId(c, "cors_origin_id"), input.pattern)));
+    return c.json(
+      corsSchema(
+        await c.var.services.imgwire.origins.updateOrigin(c.var.env.id, pathId(c, "cors_origin_id"), input.pattern),
+      ),
+    );
   })
   .delete("/:cors_origin_id", async (c) => {
     await c.var.services.imgwire.origins.deleteOrigin(c.var.env.id, pathId(c, "cors_origin_id"));

@@ -54,7 +54,8 @@ export function imgwireApp(services: AppServices) {
     if (origin === undefined) return;
     const h = c.res.headers;
     const vary = h.get("Vary");
-    if (!vary?.split(",").some((x) => x.trim().toLowerCase() === "origin")) h.set("Vary", vary ? `${vary}, Origin` : "Origin");
+    if (!vary?.split(",").some((x) => x.trim().toLowerCase() === "origin"))
+      h.set("Vary", vary ? `${vary}, Origin` : "Origin");
     if (c.get("isClient") && c.res.status !== 403 && c.res.status !== 401) {
       h.set("Access-Control-Allow-Origin", origin);
       h.set("Access-Control-Expose-Headers", "X-Total-Count, X-Page, X-Limit, X-Prev-Page, X-Next-Page");

@@ -17,10 +17,17 @@ export const cdnRoutes = new Hono<Env>().on(["GET", "HEAD"], "/:username/*", asy
   let matched: string | undefined;
   let autoFormat = false;
   const path = pathAfter(c, 3 + config.imgwireMount.split("/").length - 2);
-  const request = imgwireDelivery(c.req.param("username"), path, new URL(c.req.url).searchParams, c.req.header("accept"), (etag) => {
-    matched = etag;
-    return matchesEtag(inm, etag);
-  }, () => (autoFormat = true));
+  const request = imgwireDelivery(
+    c.req.param("username"),
+    path,
+    new URL(c.req.url).searchParams,
+    c.req.header("accept"),
+    (etag) => {
+      matched = etag;
+      return matchesEtag(inm, etag);
+    },
+    () => (autoFormat = true),
+  );
   const res = sendDelivered(c, await delivery.deliver(request), matched);
   if (autoFormat) res.headers.set("Vary", "Accept");
   res.headers.set("Access-Control-Allow-Origin", "*");
@@ -36,7 +43,8 @@ export const uploadRoutes = new Hono<Env>().put("/:id", async (c) => {
     const upload = await uploads.verifyUploadUrl(c.req.param("id"), c.req.query("expires"), c.req.query("signature"));
     const origin = c.req.header("origin");
     if (origin !== undefined) {
-      if (!(await origins.originAllowed(upload.user_id, origin))) throw new AppError("FORBIDDEN", `Origin ${origin} is not an allowed CORS origin of this environment`);
+      if (!(await origins.originAllowed(upload.user_id, origin)))
+        throw new AppError("FORBIDDEN", `Origin ${origin} is not an allowed CORS origin of this environment`);
       c.header("Access-Control-Allow-Origin", origin);
       c.header("Vary", "Origin");
     }
@@ -44,13 +52,17 @@ export const uploadRoutes = new Hono<Env>().put("/:id", async (c) => {
     if (!length || !/^\d+$/.test(length) || !reader) {
       throw new AppError("VALIDATION_ERROR", "Content-Length is required", { field: "Content-Length" });
     }
-    if (Number(length) > c.var.services.config.maxUploadBytes) throw new AppError("PAYLOAD_TOO_LARGE", `The upload limit is ${c.var.services.config.maxUploadBytes} bytes`);
+    if (Number(length) > c.var.services.config.maxUploadBytes)
+      throw new AppError("PAYLOAD_TOO_LARGE", `The upload limit is ${c.var.services.config.maxUploadBytes} bytes`);
     // Streamed to a temp file as it arrives; the blob store refuses it past the limit.
     const stream = (async function* () {
       for (let r = await reader.read(); !r.done; r = await reader.read()) yield r.value;
     })();
     const key = upload.key_id ? await c.var.services.keys.byId(upload.key_id) : undefined;
-    await uploads.complete(upload, key, stream, { contentLength: Number(length), contentType: c.req.header("content-type") ?? null });
+    await uploads.complete(upload, key, stream, {
+      contentLength: Number(length),
+      contentType: c.req.header("content-type") ?? null,
+    });
     markBodyRead(c.req.raw);
     return c.body(null, 200);
   } finally {
@@ -71,7 +83,10 @@ export const zipRoutes = new Hono<Env>().get("/:file", async (c) => {
   const zip = await c.var.services.imgwire.downloads.zip(m[1]);
   if (!zip) throw new AppError("NOT_FOUND", "Download not found");
   return new Response(zip.body(), {
-    headers: { "Content-Type": "application/zip", "Content-Length": String(zip.size), "Content-Disposition": `attachment; filename="images-${m[1]}.zip"` },
+    headers: {
+      "Content-Type": "application/zip",
+      "Content-Length": String(zip.size),
+      "Content-Disposition": `attachment; filename="images-${m[1]}.zip"`,
+    },
   });
 });
-

@@ -29,7 +29,11 @@ const narrow = <K extends keyof AppServices>(c: Context<any>) => c as With<K>;
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Parses with valibot; every issue becomes one FastAPI-style entry under `where`. */
-export function parseIn<S extends v.GenericSchema>(schema: S, input: unknown, where: "body" | "query" | "path" | "header"): v.InferOutput<S> {
+export function parseIn<S extends v.GenericSchema>(
+  schema: S,
+  input: unknown,
+  where: "body" | "query" | "path" | "header",
+): v.InferOutput<S> {
   const r = v.safeParse(schema, input);
   if (r.success) return r.output;
   const issues: Issue[] = r.issues.map((i) => ({
@@ -47,12 +51,19 @@ export async function body<S extends v.GenericSchema>(c: Ctx, schema: S): Promis
 
 export function pathId(c: Ctx, name: string): string {
   const id = c.req.param(name) ?? "";
-  if (!UUID.test(id)) throw new ImgwireValidation([{ loc: ["path", name], msg: "Input should be a valid UUID", type: "uuid_parsing" }]);
+  if (!UUID.test(id))
+    throw new ImgwireValidation([{ loc: ["path", name], msg: "Input should be a valid UUID", type: "uuid_parsing" }]);
   return id.toLowerCase();
 }
 
 const queryInt = (min: number, max: number, fallback: number) =>
-  v.pipe(v.optional(v.string(), String(fallback)), v.regex(/^\d{1,9}$/, "Input should be a valid integer"), v.transform(Number), v.minValue(min, `Input should be greater than or equal to ${min}`), v.maxValue(max, `Input should be less than or equal to ${max}`));
+  v.pipe(
+    v.optional(v.string(), String(fallback)),
+    v.regex(/^\d{1,9}$/, "Input should be a valid integer"),
+    v.transform(Number),
+    v.minValue(min, `Input should be greater than or equal to ${min}`),
+    v.maxValue(max, `Input should be less than or equal to ${max}`),
+  );
 
 export const PageQuery = v.object({ page: queryInt(1, 1_000_000_000, 1), limit: queryInt(1, 100, 20) });
 
@@ -80,15 +91,22 @@ export function imgwireAuth(): MiddlewareHandler<ImgwireEnv<"auth" | "users" | "
       authorize: async (principal) => {
         const isClient = principal.key.kind === "client";
         if (isClient && !clientMayUse(c.req.method, c.req.path)) {
-          throw new AppError("FORBIDDEN", "A client key may only create standard uploads and get images: use a server key");
+          throw new AppError(
+            "FORBIDDEN",
+            "A client key may only create standard uploads and get images: use a server key",
+          );
         }
         let env = principal.user;
         const wanted = c.req.header("x-environment-id");
         if (wanted !== undefined && wanted !== "" && wanted !== "null") {
-          if (!UUID.test(wanted)) throw new ImgwireValidation([{ loc: ["header", "X-Environment-Id"], msg: "Input should be a valid UUID", type: "uuid_parsing" }]);
+          if (!UUID.test(wanted))
+            throw new ImgwireValidation([
+              { loc: ["header", "X-Environment-Id"], msg: "Input should be a valid UUID", type: "uuid_parsing" },
+            ]);
           const id = wanted.toLowerCase();
           if (id !== principal.user.id) {
-            if (principal.user.role !== "admin" || isClient) throw new AppError("FORBIDDEN", "This key may not act on that environment");
+            if (principal.user.role !== "admin" || isClient)
+              throw new AppError("FORBIDDEN", "This key may not act on that environment");
             const found = await c.var.services.users.byId(id);
             if (!found) throw new AppError("NOT_FOUND", "Environment not found");
             env = found;
@@ -96,7 +114,8 @@ export function imgwireAuth(): MiddlewareHandler<ImgwireEnv<"auth" | "users" | "
         }
         const origin = c.req.header("origin");
         if (isClient && origin !== undefined) {
-          if (!(await c.var.services.imgwire.origins.originAllowed(env.id, origin))) throw new AppError("FORBIDDEN", `Origin ${origin} is not an allowed CORS origin of this environment`);
+          if (!(await c.var.services.imgwire.origins.originAllowed(env.id, origin)))
+            throw new AppError("FORBIDDEN", `Origin ${origin} is not an allowed CORS origin of this environment`);
         }
         c.set("env", env);
         c.set("isClient", isClient);

@@ -28,7 +28,10 @@ export async function checkDomain(c: Ctx, hostname: string): Promise<boolean> {
  * Before routing: the check path answers on any host; on a connected domain's host every
  * GET is that tenant's CDN. Returns the rewritten request, a response, or null (not ours).
  */
-export async function routeCustomDomain(services: Pick<AppServices, "tokens" | "imgwire" | "config">, req: Request): Promise<Request | Response | null> {
+export async function routeCustomDomain(
+  services: Pick<AppServices, "tokens" | "imgwire" | "config">,
+  req: Request,
+): Promise<Request | Response | null> {
   // Every request passes here, so the common answers come from string checks alone.
   if (req.url.includes(DOMAIN_CHECK_PATH) && new URL(req.url).pathname === DOMAIN_CHECK_PATH) {
     return new Response(domainCheckToken(services.tokens), { headers: { "content-type": "text/plain" } });
@@ -37,9 +40,12 @@ export async function routeCustomDomain(services: Pick<AppServices, "tokens" | "
   if (!host || /^[\d.]+$/.test(host) || host.startsWith("[") || host === services.imgwire.publicHost) return null;
   const found = await services.imgwire.hosts.lookup(host);
   if (!found?.connected) return null;
-  if (req.method !== "GET" && req.method !== "HEAD") return new Response(JSON.stringify({ detail: "Method not allowed" }), { status: 405, headers: { "content-type": "application/json" } });
+  if (req.method !== "GET" && req.method !== "HEAD")
+    return new Response(JSON.stringify({ detail: "Method not allowed" }), {
+      status: 405,
+      headers: { "content-type": "application/json" },
+    });
   const url = new URL(req.url);
   url.pathname = `${services.config.imgwireMount}/cdn/${encodeURIComponent(found.user.username)}${url.pathname}`;
   return new Request(url, req);
 }
-

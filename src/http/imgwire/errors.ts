@@ -12,7 +12,9 @@ export interface Issue {
 
 export class ImgwireValidation extends AppError {
   constructor(readonly issues: Issue[]) {
-    super("VALIDATION_ERROR", issues.map((i) => `${i.loc.join(".")}: ${i.msg}`).join("; "), { field: String(issues[0]?.loc.at(-1) ?? "body") });
+    super("VALIDATION_ERROR", issues.map((i) => `${i.loc.join(".")}: ${i.msg}`).join("; "), {
+      field: String(issues[0]?.loc.at(-1) ?? "body"),
+    });
   }
 }
 
@@ -20,9 +22,10 @@ export class ImgwireValidation extends AppError {
 export function imgwireErrorResponse(c: Context, err: AppError, opts: { plain400?: boolean } = {}) {
   if (err.extra.retryAfter) c.header("Retry-After", String(err.extra.retryAfter));
   if (err.code === "VALIDATION_ERROR" && !opts.plain400) {
-    const issues = err instanceof ImgwireValidation
-      ? err.issues
-      : [{ loc: ["body", err.extra.field ?? "body"], msg: err.message.replace(/^[^:]+: /, ""), type: "value_error" }];
+    const issues =
+      err instanceof ImgwireValidation
+        ? err.issues
+        : [{ loc: ["body", err.extra.field ?? "body"], msg: err.message.replace(/^[^:]+: /, ""), type: "value_error" }];
     return c.json({ detail: issues }, 422);
   }
   return c.json({ detail: err.message }, err.status as any);

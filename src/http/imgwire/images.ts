@@ -13,15 +13,38 @@ import { downloadSchema, imageSchema, tokenSchema } from "./shape.ts";
 type Env = ImgwireEnv<"config" | "images" | "imgwire" | "log" | "tokens">;
 type C = Context<Env>;
 
-const MIMES = ["image/jpeg", "image/jxl", "image/png", "image/webp", "image/avif", "image/gif", "image/vnd.microsoft.icon", "image/heic", "image/bmp", "image/tiff"] as const;
+const MIMES = [
+  "image/jpeg",
+  "image/jxl",
+  "image/png",
+  "image/webp",
+  "image/avif",
+  "image/gif",
+  "image/vnd.microsoft.icon",
+  "image/heic",
+  "image/bmp",
+  "image/tiff",
+] as const;
 const nullish = <S extends v.GenericSchema>(s: S) => v.optional(v.nullable(s));
-const short = v.pipe(v.string(), v.minLength(1, "String should have at least 1 character"), v.maxLength(255, "String should have at most 255 characters"));
-const metadata = v.optional(v.record(v.string(), v.union([v.string(), v.number(), v.boolean()], "Input should be a string, number or boolean")));
+const short = v.pipe(
+  v.string(),
+  v.minLength(1, "String should have at least 1 character"),
+  v.maxLength(255, "String should have at most 255 characters"),
+);
+const metadata = v.optional(
+  v.record(v.string(), v.union([v.string(), v.number(), v.boolean()], "Input should be a string, number or boolean")),
+);
 
 const StandardUpload = v.object({
   file_name: v.pipe(v.string("Field required"), v.minLength(1, "String should have at least 1 character")),
   mime_type: nullish(v.picklist(MIMES, "Input should be a supported image MIME type")),
-  content_length: nullish(v.pipe(v.number(), v.integer("Input should be a valid integer"), v.minValue(0, "Input should be greater than or equal to 0"))),
+  content_length: nullish(
+    v.pipe(
+      v.number(),
+      v.integer("Input should be a valid integer"),
+      v.minValue(0, "Input should be greater than or equal to 0"),
+    ),
+  ),
   hash_sha256: nullish(short),
   idempotency_key: nullish(short),
   purpose: nullish(short),
@@ -38,7 +61,10 @@ const UploadViaUrl = v.object({
 });
 
 const IdList = v.object({
-  image_ids: v.pipe(v.array(v.pipe(v.string(), v.uuid("Input should be a valid UUID"), v.toLowerCase())), v.minLength(1, "List should have at least 1 item")),
+  image_ids: v.pipe(
+    v.array(v.pipe(v.string(), v.uuid("Input should be a valid UUID"), v.toLowerCase())),
+    v.minLength(1, "List should have at least 1 item"),
+  ),
 });
 
 /** Images and upload records by id, shaped; unknown ids are left out. */
@@ -48,7 +74,9 @@ async function shapeMany(c: C, user: User, ids: string[], images?: ImageRecord[]
   const base = await cdnBase(c, user);
   const byImg = new Map(imgs.map((i) => [i.id, i]));
   const byUp = new Map(ups.filter((u) => u.user_id === user.id).map((u) => [u.id, u]));
-  return ids.filter((id) => byImg.has(id) || byUp.has(id)).map((id) => imageSchema(base, user, byImg.get(id), byUp.get(id)));
+  return ids
+    .filter((id) => byImg.has(id) || byUp.has(id))
+    .map((id) => imageSchema(base, user, byImg.get(id), byUp.get(id)));
 }
 
 async function one(c: C, user: User, id: string) {
@@ -59,7 +87,8 @@ async function one(c: C, user: User, id: string) {
 
 async function uploadResponse(c: C, user: User, upload: ImgwireUpload) {
   const image = await one(c, user, upload.id);
-  const url = upload.status === "PENDING" ? `${apiBase(c)}/${c.var.services.imgwire.uploads.signUploadPath(upload)}` : "";
+  const url =
+    upload.status === "PENDING" ? `${apiBase(c)}/${c.var.services.imgwire.uploads.signUploadPath(upload)}` : "";
   return { image, upload_url: url };
 }
 
@@ -67,7 +96,12 @@ export const imageRoutes = new Hono<Env>()
   .get("/", async (c) => {
     const q = parseIn(PageQuery, c.req.query(), "query");
     const env = c.var.env;
-    const r = await c.var.services.imgwire.uploads.page(env.id, q.limit, (q.page - 1) * q.limit, c.var.services.config.now());
+    const r = await c.var.services.imgwire.uploads.page(
+      env.id,
+      q.limit,
+      (q.page - 1) * q.limit,
+      c.var.services.config.now(),
+    );
     return paged(c, await shapeMany(c, env, r.ids), r.total, q.page, q.limit);
   })
   .post("/standard_upload", async (c) => {
@@ -83,21 +117,27 @@ export const imageRoutes = new Hono<Env>()
       if (client.maximum_upload_bytes !== null && (input.content_length ?? 0) > client.maximum_upload_bytes) {
         throw new AppError("PAYLOAD_TOO_LARGE", `This client key accepts at most ${client.maximum_upload_bytes} bytes`);
       }
-      if (!client.allow_unsigned_upload && !token) throw new AppError("FORBIDDEN", "This client key requires an upload_token");
+      if (!client.allow_unsigned_upload && !token)
+        throw new AppError("FORBIDDEN", "This client key requires an upload_token");
     }
     // The upload admission of every dialect (size limits, the month's uploads, storage left),
     // before an upload URL is handed out; the PUT is admitted again.
     await uploads.admit(c.var.env.id, principal.key, input.content_length ?? null);
     const tokenId = token ? await uploads.consumeToken(c.var.env.id, token) : null;
-    const { upload } = await uploads.create(c.var.env.id, principal.key, {
-      fileName: input.file_name,
-      mimeType: input.mime_type,
-      contentLength: input.content_length,
-      hashSha256: input.hash_sha256,
-      idempotencyKey: input.idempotency_key,
-      purpose: input.purpose,
-      customMetadata: input.custom_metadata,
-    }, tokenId);
+    const { upload } = await uploads.create(
+      c.var.env.id,
+      principal.key,
+      {
+        fileName: input.file_name,
+        mimeType: input.mime_type,
+        contentLength: input.content_length,
+        hashSha256: input.hash_sha256,
+        idempotencyKey: input.idempotency_key,
+        purpose: input.purpose,
+        customMetadata: input.custom_metadata,
+      },
+      tokenId,
+    );
     return c.json(await uploadResponse(c, c.var.env, upload));
   })
   .post("/upload_via_url", async (c) => {
@@ -105,13 +145,19 @@ export const imageRoutes = new Hono<Env>()
     const input = await body(c, UploadViaUrl);
     const url = Fetcher.parseUrl(input.url);
     const name = input.file_name ?? decodeURIComponent(url.pathname.split("/").pop() || "") ?? "image";
-    const { upload, created } = await uploads.create(c.var.env.id, c.var.principal.key, {
-      fileName: name || "image",
-      mimeType: input.mime_type,
-      idempotencyKey: input.idempotency_key,
-      purpose: input.purpose,
-      customMetadata: input.custom_metadata,
-    }, null, "PROCESSING");
+    const { upload, created } = await uploads.create(
+      c.var.env.id,
+      c.var.principal.key,
+      {
+        fileName: name || "image",
+        mimeType: input.mime_type,
+        idempotencyKey: input.idempotency_key,
+        purpose: input.purpose,
+        customMetadata: input.custom_metadata,
+      },
+      null,
+      "PROCESSING",
+    );
     if (created) await uploads.fromUrl(upload, c.var.principal.key, url.href);
     return c.json(await one(c, c.var.env, upload.id));
   })

@@ -1,4 +1,10 @@
-import type { ImgwireCorsOrigin, ImgwireDomain, ImgwireDownload, ImgwireToken, ImgwireUpload } from "../../domain/records.ts";
+import type {
+  ImgwireCorsOrigin,
+  ImgwireDomain,
+  ImgwireDownload,
+  ImgwireToken,
+  ImgwireUpload,
+} from "../../domain/records.ts";
 import type { ApiKey, User } from "../../domain/records.ts";
 import { WEB_FORMATS } from "../../domain/delivery/spec.ts";
 import type { ImageRecord } from "../../domain/library/images.ts";
@@ -14,8 +20,16 @@ const isoOrNull = (ms: number | null | undefined) => (ms === null || ms === unde
 
 const EXT: Record<string, string> = { jpeg: "jpg", tiff: "tif" };
 const MIME_EXT: Record<string, string> = {
-  "image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/avif": "avif", "image/gif": "gif",
-  "image/heic": "heic", "image/tiff": "tif", "image/bmp": "bmp", "image/vnd.microsoft.icon": "ico", "image/jxl": "jxl",
+  "image/jpeg": "jpg",
+  "image/png": "png",
+  "image/webp": "webp",
+  "image/avif": "avif",
+  "image/gif": "gif",
+  "image/heic": "heic",
+  "image/tiff": "tif",
+  "image/bmp": "bmp",
+  "image/vnd.microsoft.icon": "ico",
+  "image/jxl": "jxl",
 };
 
 const extOfName = (name: string) => {
@@ -26,7 +40,9 @@ const extOfName = (name: string) => {
 /** `cdnBase`: where this tenant's images are delivered (imgd's CDN route or its custom domain). */
 export function imageSchema(cdnBase: string, user: User, img: ImageRecord | undefined, up: ImgwireUpload | undefined) {
   const id = img?.id ?? up!.id;
-  const path = img ? (img.paths[0] ?? `${img.id}.${img.format}`) : `${id}.${MIME_EXT[up!.declared_mime ?? ""] ?? (extOfName(up!.file_name) || "jpg")}`;
+  const path = img
+    ? (img.paths[0] ?? `${img.id}.${img.format}`)
+    : `${id}.${MIME_EXT[up!.declared_mime ?? ""] ?? (extOfName(up!.file_name) || "jpg")}`;
   const mime = img ? imgwireMime(img.mime_type) : (up!.declared_mime ?? "image/jpeg");
   const custom = up ? JSON.parse(up.custom_metadata) : img ? parseMetadata(img.metadata) : {};
   return {
@@ -85,14 +101,32 @@ export const environmentSchema = (u: User, caller: User) => ({
   updated_at: iso(u.updated_at),
 });
 
-export const corsSchema = (o: ImgwireCorsOrigin) => ({ id: o.id, environment_id: o.user_id, pattern: o.pattern, created_at: iso(o.created_at), updated_at: iso(o.updated_at) });
+export const corsSchema = (o: ImgwireCorsOrigin) => ({
+  id: o.id,
+  environment_id: o.user_id,
+  pattern: o.pattern,
+  created_at: iso(o.created_at),
+  updated_at: iso(o.updated_at),
+});
 
 export const tokenSchema = (t: ImgwireToken, token: string) => ({
-  id: t.id, environment_id: t.user_id, used_at: isoOrNull(t.used_at), expires_at: iso(t.expires_at), created_at: iso(t.created_at), updated_at: iso(t.updated_at), token,
+  id: t.id,
+  environment_id: t.user_id,
+  used_at: isoOrNull(t.used_at),
+  expires_at: iso(t.expires_at),
+  created_at: iso(t.created_at),
+  updated_at: iso(t.updated_at),
+  token,
 });
 
 export const downloadSchema = (j: ImgwireDownload, url: string | null) => ({
-  id: j.id, environment_id: j.user_id, status: j.status, image_ids: JSON.parse(j.image_ids), download_url: url, created_at: iso(j.created_at), updated_at: iso(j.updated_at),
+  id: j.id,
+  environment_id: j.user_id,
+  status: j.status,
+  image_ids: JSON.parse(j.image_ids),
+  download_url: url,
+  created_at: iso(j.created_at),
+  updated_at: iso(j.updated_at),
 });
 
 export function domainSchema(d: ImgwireDomain, publicHost: string) {

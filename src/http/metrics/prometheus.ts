@@ -9,7 +9,9 @@ type Env = RouteEnv<"auth" | "telemetry">;
 
 /** The exposition, as every listener serves it. */
 export async function metricsResponse(telemetry: Telemetry): Promise<Response> {
-  return new Response(await telemetry.text(), { headers: { "Content-Type": telemetry.contentType, "Cache-Control": "no-store" } });
+  return new Response(await telemetry.text(), {
+    headers: { "Content-Type": telemetry.contentType, "Cache-Control": "no-store" },
+  });
 }
 
 /** `GET /metrics` on the main port: the admin's key only (it shows every tenant's traffic). */

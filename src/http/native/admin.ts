@@ -22,7 +22,10 @@ function checkPlan(plans: Plans, name: string | undefined) {
 }
 
 const CreateUser = v.strictObject({
-  username: v.pipe(v.string("is required"), v.regex(/^[a-z0-9][a-z0-9_-]{1,38}$/, "must be 2–39 lowercase letters, digits, '-' or '_'")),
+  username: v.pipe(
+    v.string("is required"),
+    v.regex(/^[a-z0-9][a-z0-9_-]{1,38}$/, "must be 2–39 lowercase letters, digits, '-' or '_'"),
+  ),
   email: v.optional(v.nullable(v.pipe(v.string(), v.trim(), v.toLowerCase(), v.email("must be an email address")))),
   plan: v.optional(plan),
   verified: v.optional(v.boolean("must be true or false")),
@@ -57,7 +60,8 @@ export const adminRoutes = new Hono<Env>()
     const body = parse(CreateUser, await jsonBody(c.req.raw));
     const { users } = c.var.services;
     checkPlan(c.var.services.plans, body.plan);
-    if (await users.byUsername(body.username)) throw new AppError("CONFLICT", `A user named '${body.username}' exists already`, { field: "username" });
+    if (await users.byUsername(body.username))
+      throw new AppError("CONFLICT", `A user named '${body.username}' exists already`, { field: "username" });
     let user = await users.create({ username: body.username, email: body.email ?? null, plan: body.plan });
     if (body.verified === false) user = await users.update(user.id, { verified: 0 });
     return c.json(userItem(user), 201);

@@ -28,19 +28,42 @@ const ListQuery = v.object({
   /** Imgwire-style paging, counted from 1; the alternative to `offset`. */
   page: queryInt(1, 1_000_000_000, 1),
   sort: v.optional(v.picklist(["newest", "oldest", "name", "size"], "must be newest, oldest, name or size"), "newest"),
-  path: v.optional(v.pipe(v.string(), v.transform((p) => (p === "" || p === "/" ? undefined : validatePath(p, "path"))))),
+  path: v.optional(
+    v.pipe(
+      v.string(),
+      v.transform((p) => (p === "" || p === "/" ? undefined : validatePath(p, "path"))),
+    ),
+  ),
   namespace: v.optional(v.pipe(v.string(), v.regex(NAMESPACE, "must be 2–64 lowercase letters, digits and hyphens"))),
-  tag: v.optional(v.pipe(v.string(), v.trim(), v.toLowerCase(), v.minLength(1, "must not be empty"), v.maxLength(MAX_TAG_LENGTH, `at most ${MAX_TAG_LENGTH} characters`))),
+  tag: v.optional(
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.toLowerCase(),
+      v.minLength(1, "must not be empty"),
+      v.maxLength(MAX_TAG_LENGTH, `at most ${MAX_TAG_LENGTH} characters`),
+    ),
+  ),
 });
 
 const SearchQuery = v.object({
-  q: v.pipe(v.string("is required"), v.trim(), v.minLength(1, "is required"), v.maxLength(200, "at most 200 characters")),
+  q: v.pipe(
+    v.string("is required"),
+    v.trim(),
+    v.minLength(1, "is required"),
+    v.maxLength(200, "at most 200 characters"),
+  ),
   limit: queryInt(1, 100, 20),
 });
 
 const VisibilityBody = v.object({ visibility });
 
-const expiry = v.pipe(v.number("must be a number"), v.integer("must be a whole number"), v.minValue(60, "must be 60–604800 seconds"), v.maxValue(604800, "must be 60–604800 seconds"));
+const expiry = v.pipe(
+  v.number("must be a number"),
+  v.integer("must be a whole number"),
+  v.minValue(60, "must be 60–604800 seconds"),
+  v.maxValue(604800, "must be 60–604800 seconds"),
+);
 // `expires_in` is the name one of the reference's pages uses for the same thing.
 const SignedUrlBody = v.object({ expires_in_seconds: v.optional(expiry), expires_in: v.optional(expiry) });
 
@@ -51,10 +74,15 @@ export const imageRoutes = new Hono<Env>()
     const boundary = boundaryOf(c.req.header("content-type"));
     const body = c.req.raw.body;
     if (!boundary || !body) {
-      throw new AppError("VALIDATION_ERROR", "Send multipart/form-data with the image in a 'file' field", { field: "file" });
+      throw new AppError("VALIDATION_ERROR", "Send multipart/form-data with the image in a 'file' field", {
+        field: "file",
+      });
     }
     // Refused before any of the body is read (form overhead allowed for).
-    const admission = await ingest.admit({ user }, { declaredBytes: Number(c.req.header("content-length") ?? NaN), overhead: 64 * 1024 });
+    const admission = await ingest.admit(
+      { user },
+      { declaredBytes: Number(c.req.header("content-length") ?? NaN), overhead: 64 * 1024 },
+    );
     return ingest.run(admission, async (upload) => {
       let filename = "image";
       const fields: Record<string, string> = {};
@@ -71,7 +99,11 @@ export const imageRoutes = new Hono<Env>()
       if (!upload.received) throw new AppError("VALIDATION_ERROR", "file: is required", { field: "file" });
       if (f.visibility === "private") metering.requireFeature(user, "private_images");
       const target = f.target_path ?? f.path;
-      const { image, isNew } = await upload.store({ filename, path: target === "" ? undefined : target, visibility: f.visibility });
+      const { image, isNew } = await upload.store({
+        filename,
+        path: target === "" ? undefined : target,
+        visibility: f.visibility,
+      });
       return c.json(uploadResponse(baseUrl(c), user, image, isNew), 201);
     });
   })
@@ -119,7 +151,12 @@ export const imageRoutes = new Hono<Env>()
     const { user } = c.var.principal;
     const [img] = await c.var.services.images.delete(user.id, [c.req.param("id")]);
     if (!img) throw new AppError("NOT_FOUND", "Image not found");
-    return c.json({ success: true, message: "Image deleted", deleted_paths: img.paths, deleted_at: rfc3339(c.var.services.config.now()) });
+    return c.json({
+      success: true,
+      message: "Image deleted",
+      deleted_paths: img.paths,
+      deleted_at: rfc3339(c.var.services.config.now()),
+    });
   })
   .post("/:id/signed-url", async (c) => {
     c.var.services.metering.requireFeature(c.var.principal.user, "signed_urls");

@@ -9,7 +9,12 @@ import { keyItem, unix } from "./shape.ts";
 type Env = RouteEnv<"keys">;
 
 const CreateKey = v.strictObject({
-  name: v.pipe(v.string("must be a string"), v.trim(), v.minLength(1, "must not be empty"), v.maxLength(100, "at most 100 characters")),
+  name: v.pipe(
+    v.string("must be a string"),
+    v.trim(),
+    v.minLength(1, "must not be empty"),
+    v.maxLength(100, "at most 100 characters"),
+  ),
   scopes: v.optional(
     v.pipe(
       v.array(v.picklist(["read", "write"], "each scope must be 'read' or 'write'"), "must be an array of scopes"),
@@ -17,7 +22,14 @@ const CreateKey = v.strictObject({
     ),
   ),
   expires_in_days: v.optional(
-    v.nullable(v.pipe(v.number("must be a number"), v.integer("must be a whole number"), v.minValue(1, "must be 1–365"), v.maxValue(365, "must be 1–365"))),
+    v.nullable(
+      v.pipe(
+        v.number("must be a number"),
+        v.integer("must be a whole number"),
+        v.minValue(1, "must be 1–365"),
+        v.maxValue(365, "must be 1–365"),
+      ),
+    ),
   ),
 });
 

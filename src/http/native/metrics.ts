@@ -12,13 +12,21 @@ type Env = RouteEnv<"metrics">;
 
 const dateTime = v.pipe(
   v.string(),
-  v.check((s) => /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(s) && !Number.isNaN(Date.parse(s)), "must be an ISO 8601 date-time"),
+  v.check(
+    (s) =>
+      /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(s) &&
+      !Number.isNaN(Date.parse(s)),
+    "must be an ISO 8601 date-time",
+  ),
   v.transform((s) => Date.parse(/[T ]/.test(s) && !/(Z|[+-]\d{2}:?\d{2})$/.test(s) ? `${s}Z` : s)),
 );
 
 export const MetricsQuerySchema = v.object({
   interval: v.optional(v.picklist(INTERVALS, `must be one of ${INTERVALS.join(", ")}`), "HOURLY"),
-  tz: v.optional(v.pipe(v.string(), v.check(validTimeZone, "must be an IANA time zone, e.g. UTC or Europe/Berlin")), "UTC"),
+  tz: v.optional(
+    v.pipe(v.string(), v.check(validTimeZone, "must be an IANA time zone, e.g. UTC or Europe/Berlin")),
+    "UTC",
+  ),
   date_start: v.optional(dateTime),
   date_end: v.optional(dateTime),
 });
@@ -29,5 +37,9 @@ export function metricsQuery(raw: Record<string, string>): MetricsQuery {
 }
 
 export const metricsRoutes = new Hono<Env>()
-  .get("/datasets", async (c) => c.json(await c.var.services.metrics.datasets(c.var.principal.user.id, metricsQuery(c.req.query()))))
-  .get("/stats", async (c) => c.json(await c.var.services.metrics.stats(c.var.principal.user.id, metricsQuery(c.req.query()))));
+  .get("/datasets", async (c) =>
+    c.json(await c.var.services.metrics.datasets(c.var.principal.user.id, metricsQuery(c.req.query()))),
+  )
+  .get("/stats", async (c) =>
+    c.json(await c.var.services.metrics.stats(c.var.principal.user.id, metricsQuery(c.req.query()))),
+  );

@@ -9,12 +9,22 @@ import { unix } from "./shape.ts";
 /** The services these routes use. */
 type Env = RouteEnv<"delivery" | "metering" | "presets">;
 
-const name = v.pipe(v.string("must be a string"), v.trim(), v.minLength(1, "must not be empty"), v.maxLength(50, "at most 50 characters"), v.regex(/^[\w.-]+$/, "may hold letters, digits, '_', '-' and '.'"));
+const name = v.pipe(
+  v.string("must be a string"),
+  v.trim(),
+  v.minLength(1, "must not be empty"),
+  v.maxLength(50, "at most 50 characters"),
+  v.regex(/^[\w.-]+$/, "may hold letters, digits, '_', '-' and '.'"),
+);
 const description = v.nullable(v.pipe(v.string("must be a string"), v.maxLength(200, "at most 200 characters")));
 const params = v.record(v.string(), v.unknown(), "must be an object");
 
 const CreatePreset = v.strictObject({ name, description: v.optional(description), params });
-const UpdatePreset = v.strictObject({ name: v.optional(name), description: v.optional(description), params: v.optional(params) });
+const UpdatePreset = v.strictObject({
+  name: v.optional(name),
+  description: v.optional(description),
+  params: v.optional(params),
+});
 
 const shape = (p: Preset) => ({
   id: p.id,
@@ -40,10 +50,15 @@ export const presetRoutes = new Hono<Env>()
   })
   .post("/", async (c) => {
     const body = parse(CreatePreset, await jsonBody(c.req.raw));
-    const p = await c.var.services.presets.create(c.var.principal.user.id, { ...body, params: checkParams(body.params) });
+    const p = await c.var.services.presets.create(c.var.principal.user.id, {
+      ...body,
+      params: checkParams(body.params),
+    });
     return c.json(shape(p), 201);
   })
-  .get("/:id", async (c) => c.json(shape(await c.var.services.presets.byIdOrName(c.var.principal.user.id, c.req.param("id")))))
+  .get("/:id", async (c) =>
+    c.json(shape(await c.var.services.presets.byIdOrName(c.var.principal.user.id, c.req.param("id")))),
+  )
   .put("/:id", async (c) => {
     const body = parse(UpdatePreset, await jsonBody(c.req.raw));
     if (body.params) checkParams(body.params);

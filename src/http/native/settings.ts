@@ -9,7 +9,14 @@ import { unix } from "./shape.ts";
 /** The services these routes use. */
 type Env = RouteEnv<"delivery" | "usage" | "users">;
 
-const positive = v.nullable(v.pipe(v.number("must be a number"), v.integer("must be a whole number"), v.minValue(1, "must be at least 1"), v.maxValue(10000, "must be at most 10000")));
+const positive = v.nullable(
+  v.pipe(
+    v.number("must be a number"),
+    v.integer("must be a whole number"),
+    v.minValue(1, "must be at least 1"),
+    v.maxValue(10000, "must be at most 10000"),
+  ),
+);
 
 const UpdateSettings = v.strictObject({
   delivery_formats: v.optional(
@@ -19,12 +26,21 @@ const UpdateSettings = v.strictObject({
       v.checkItems((f, i, all) => all.indexOf(f) === i, "must not repeat a format"),
     ),
   ),
-  default_quality: v.optional(v.pipe(v.number("must be a number"), v.integer("must be a whole number"), v.minValue(1, "must be 1–100"), v.maxValue(100, "must be 1–100"))),
+  default_quality: v.optional(
+    v.pipe(
+      v.number("must be a number"),
+      v.integer("must be a whole number"),
+      v.minValue(1, "must be 1–100"),
+      v.maxValue(100, "must be 1–100"),
+    ),
+  ),
   default_fit_mode: v.optional(v.picklist(FITS, "must be cover, contain, fill or scale-down")),
   default_max_width: v.optional(positive),
   default_max_height: v.optional(positive),
   theme: v.optional(v.pipe(v.string(), v.maxLength(20, "at most 20 characters"))),
-  language: v.optional(v.pipe(v.string(), v.regex(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$/, "must be a language tag like en or pt-BR"))),
+  language: v.optional(
+    v.pipe(v.string(), v.regex(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$/, "must be a language tag like en or pt-BR")),
+  ),
 });
 
 async function settingsOf(s: Pick<AppServices, "usage">, user: User) {

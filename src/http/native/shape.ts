@@ -68,7 +68,12 @@ export function listItem(base: string, user: User, img: ImageRecord, now: number
   };
 }
 
-export function metadataResponse(base: string, user: User, img: ImageRecord, layout: { frames: number; hasAlpha: boolean }) {
+export function metadataResponse(
+  base: string,
+  user: User,
+  img: ImageRecord,
+  layout: { frames: number; hasAlpha: boolean },
+) {
   return {
     id: img.id,
     metadata: {

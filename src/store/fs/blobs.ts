@@ -148,7 +148,14 @@ class FsStagedBlob implements StagedBlob {
   readonly #move: () => Promise<void>;
   #state: "staged" | "committed" | "discarded" = "staged";
 
-  constructor(readonly hash: string, readonly size: number, readonly head: Uint8Array, readonly tail: Uint8Array, path: string, move: () => Promise<void>) {
+  constructor(
+    readonly hash: string,
+    readonly size: number,
+    readonly head: Uint8Array,
+    readonly tail: Uint8Array,
+    path: string,
+    move: () => Promise<void>,
+  ) {
     this.#path = path;
     this.#move = move;
   }
@@ -172,7 +179,10 @@ class FsStagedBlob implements StagedBlob {
 }
 
 async function isFile(path: string) {
-  return stat(path).then((s) => s.isFile(), () => false);
+  return stat(path).then(
+    (s) => s.isFile(),
+    () => false,
+  );
 }
 
 function lastBytes(prev: Uint8Array, chunk: Uint8Array, n: number): Uint8Array {

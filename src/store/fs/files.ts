@@ -73,7 +73,10 @@ export async function readWhole(path: string): Promise<Uint8Array> {
 
 /** A stored file of known size, or null when it is missing. */
 export async function fileObject(path: string, fileBody: FileBody): Promise<StoredObject | null> {
-  const size = await stat(path).then((s) => (s.isFile() ? s.size : -1), () => -1);
+  const size = await stat(path).then(
+    (s) => (s.isFile() ? s.size : -1),
+    () => -1,
+  );
   if (size < 0) return null;
   return { size, body: () => fileBody(path), stream: () => fileStream(path) };
 }
