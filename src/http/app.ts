@@ -28,7 +28,9 @@ export function buildApp(services: AppServices) {
     await next();
     if (services.accessLog.enabled) {
       const route = c.req.matchedRoutes.filter((r) => r.method !== "ALL").at(-1)?.path;
-      services.accessLog.note(c.req.raw, { tenant: c.get("principal")?.user.username, ...(route ? { route } : {}) });
+      // Only what this layer knows: a route that noted its tenant (delivery) keeps it.
+      const tenant = c.get("principal")?.user.username;
+      services.accessLog.note(c.req.raw, { ...(tenant ? { tenant } : {}), ...(route ? { route } : {}) });
     }
     // Set on the response itself: c.header() here would make Hono rebuild the response around
     // a stream, and a file body would lose its Content-Length and sendfile.
