@@ -351,7 +351,8 @@ export class ImgwireUploads {
   }
 }
 
-const SUPPORTED_MIME = new Set([
+/** Imgwire's SupportedMimeType: what an upload may declare. */
+export const IMGWIRE_MIMES = [
   "image/jpeg",
   "image/jxl",
   "image/png",
@@ -362,7 +363,8 @@ const SUPPORTED_MIME = new Set([
   "image/heic",
   "image/bmp",
   "image/tiff",
-]);
+] as const;
+const SUPPORTED_MIME = new Set<string>(IMGWIRE_MIMES);
 
 /**
  * The SupportedMimeType spelling of a probed type. Types the enum lacks (SVG, TGA, QOI, PNM,

@@ -1,11 +1,11 @@
 import { type Context, Hono } from "hono";
 import * as v from "valibot";
-import type { ImgwireUpload } from "../../domain/records.ts";
-import type { User } from "../../domain/records.ts";
+import type { ImgwireUpload, User } from "../../domain/records.ts";
 import { AppError } from "../../domain/errors.ts";
 import { Fetcher } from "../../domain/fetcher/fetcher.ts";
 import type { ImageRecord } from "../../domain/library/images.ts";
 import { clientOptions } from "../../domain/imgwire/keys.ts";
+import { IMGWIRE_MIMES } from "../../domain/imgwire/uploads.ts";
 import { apiBase, body, cdnBase, type ImgwireEnv, PageQuery, paged, parseIn, pathId } from "./context.ts";
 import { downloadSchema, imageSchema, tokenSchema } from "./shape.ts";
 
@@ -13,18 +13,7 @@ import { downloadSchema, imageSchema, tokenSchema } from "./shape.ts";
 type Env = ImgwireEnv<"config" | "images" | "imgwire" | "log" | "tokens">;
 type C = Context<Env>;
 
-const MIMES = [
-  "image/jpeg",
-  "image/jxl",
-  "image/png",
-  "image/webp",
-  "image/avif",
-  "image/gif",
-  "image/vnd.microsoft.icon",
-  "image/heic",
-  "image/bmp",
-  "image/tiff",
-] as const;
+const MIMES = IMGWIRE_MIMES;
 const nullish = <S extends v.GenericSchema>(s: S) => v.optional(v.nullable(s));
 const short = v.pipe(
   v.string(),
