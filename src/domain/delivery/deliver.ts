@@ -126,8 +126,11 @@ export class Delivery {
   fast(hotKey: string, ifNoneMatch: (etag: string) => boolean): Delivered | "not-modified" | undefined {
     const hot = this.#hot.get(hotKey);
     if (!hot) return undefined;
-    if (hot.presetId) this.d.presets.countUseLater(hot.presetId);
     const delivered = (hot.variantKey && this.#memory.get(hot.variantKey)) || hot.delivered;
+    // Remembered from a memory hit, without a stored object: once memory dropped the bytes,
+    // the long way opens the stored variant (and remembers that).
+    if (!delivered.object && !delivered.bytes) return undefined;
+    if (hot.presetId) this.d.presets.countUseLater(hot.presetId);
     return this.#served(ifNoneMatch(delivered.etag) ? "not-modified" : delivered);
   }
 
@@ -145,11 +148,12 @@ export class Delivery {
     const refund = req.countView ? await this.d.admitView(user) : undefined;
     try {
       const result = await this.#deliver(req, user, image, options, privateUntil);
-      // Remember public answers that are stored; fresh bytes become a cache hit next time.
+      // Remember public answers that are stored (on disk or in memory); fresh bytes become a
+      // cache hit next time.
       if (
         req.hotKey &&
         result.delivered !== "not-modified" &&
-        result.delivered.object &&
+        (result.delivered.object || result.delivered.cache === "hit") &&
         result.delivered.privateUntil === undefined
       ) {
         // Without the bytes: memory holds them only while the memory cache keeps the variant.
