@@ -21,7 +21,8 @@ export interface TestServer {
   stop: (opts?: { keepData?: boolean; signal?: NodeJS.Signals }) => Promise<number>;
 }
 
-function command(): string[] {
+/** The command that runs imgd from source on the runtime under test (IMGD_TEST_RUNTIME). */
+export function imgdCommand(): string[] {
   if (RUNTIME === "deno") return [join(ROOT, "node_modules/.bin/deno"), "run", "-A", join(ROOT, "src/main.ts")];
   return [process.execPath, join(ROOT, "src/main.ts")];
 }
@@ -32,7 +33,7 @@ export async function startServer(
 ): Promise<TestServer> {
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), "imgd-test-")));
   const proc = Bun.spawn(
-    [...command(), "serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", dataDir, ...(opts.args ?? [])],
+    [...imgdCommand(), "serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", dataDir, ...(opts.args ?? [])],
     {
       env: { ...process.env, IMGD_WORKERS: "1", ...opts.env },
       stdout: "pipe",

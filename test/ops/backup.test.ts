@@ -5,7 +5,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decode, makeImage } from "../helpers/images.ts";
-import { form, ROOT, startServer } from "../helpers/server.ts";
+import { form, imgdCommand, startServer } from "../helpers/server.ts";
 
 // A backup of a running instance under load, restored into an empty data dir, serves the same
 // library, keys, presets, counters and signed URLs; restore refuses a non-empty target and a
@@ -24,10 +24,7 @@ afterAll(async () => {
 
 /** The CLI under the runtime the suite runs the server with. */
 async function imgd(args: string[]) {
-  const cmd =
-    process.env.IMGD_TEST_RUNTIME === "deno"
-      ? [join(ROOT, "node_modules/.bin/deno"), "run", "-A", join(ROOT, "src/main.ts")]
-      : [process.execPath, join(ROOT, "src/main.ts")];
+  const cmd = imgdCommand();
   const p = Bun.spawn([...cmd, ...args], { stdout: "pipe", stderr: "pipe", env: process.env });
   const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   return { code, out, err };

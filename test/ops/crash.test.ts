@@ -6,7 +6,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeImage } from "../helpers/images.ts";
-import { form, ROOT, startServer } from "../helpers/server.ts";
+import { form, imgdCommand, startServer } from "../helpers/server.ts";
 
 // kill -9 in the middle of concurrent uploads, deletes and first-time variant requests, then a
 // restart on the same data dir: what was acknowledged is there byte for byte, what was deleted is
@@ -86,10 +86,7 @@ interface Acked {
 
 /** `imgd doctor` (read-only, default grace) on the live data dir, as an operator would run it. */
 async function doctorLive(dataDir: string) {
-  const cmd =
-    process.env.IMGD_TEST_RUNTIME === "deno"
-      ? [join(ROOT, "node_modules/.bin/deno"), "run", "-A", join(ROOT, "src/main.ts")]
-      : [process.execPath, join(ROOT, "src/main.ts")];
+  const cmd = imgdCommand();
   const p = Bun.spawn([...cmd, "doctor", "--data-dir", dataDir, "--quiet"], { stdout: "pipe", stderr: "pipe" });
   const [out, code] = await Promise.all([new Response(p.stdout).text(), p.exited]);
   return { out, code };

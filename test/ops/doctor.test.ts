@@ -16,7 +16,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeImage } from "../helpers/images.ts";
-import { form, ROOT, startServer } from "../helpers/server.ts";
+import { form, imgdCommand, startServer } from "../helpers/server.ts";
 
 // imgd doctor on a healthy data dir, then on copies of it broken in each way it detects: the
 // report names the problem, --repair fixes what loses nothing, and the exit codes say which.
@@ -27,10 +27,7 @@ let images: { id: string; hash: string }[] = [];
 const tmp: string[] = [];
 
 async function imgd(args: string[]) {
-  const cmd =
-    process.env.IMGD_TEST_RUNTIME === "deno"
-      ? [join(ROOT, "node_modules/.bin/deno"), "run", "-A", join(ROOT, "src/main.ts")]
-      : [process.execPath, join(ROOT, "src/main.ts")];
+  const cmd = imgdCommand();
   const p = Bun.spawn([...cmd, ...args], { stdout: "pipe", stderr: "pipe", env: process.env });
   const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   return { code, out, err };
