@@ -1,13 +1,13 @@
 import pkg from "../../package.json" with { type: "json" };
 import { backup, OpsError } from "../ops/backup.ts";
 import { detectRuntime } from "../runtime/index.ts";
-import { UsageError } from "./args.ts";
-import { dataDirOf, flagsHelp, type OpsFlag, parseOpsArgs } from "./ops-args.ts";
+import { type FlagSpec, formatFlags, parseArgs, UsageError } from "./args.ts";
+import { dataDirOf } from "./data-dir.ts";
 
-const flags: Record<string, OpsFlag> = {
-  "data-dir": { type: "string", arg: "dir", help: "Data directory to back up [IMGD_DATA_DIR, default ./data]" },
-  quiet: { type: "boolean", help: "Print nothing but errors" },
-  help: { type: "boolean", help: "Show this help" },
+const flags: Record<string, FlagSpec> = {
+  "data-dir": { arg: "dir", help: "Data directory to back up [IMGD_DATA_DIR, default ./data]" },
+  quiet: { boolean: true, help: "Print nothing but errors" },
+  help: { boolean: true, help: "Show this help" },
 };
 
 export const backupHelp = `Usage: imgd backup <dir> [--data-dir ./data] [--quiet]
@@ -32,13 +32,13 @@ Copy <dir> elsewhere (rsync -a, tar) once it is made.
 Restore with: imgd restore <dir> --data-dir <new empty dir>
 
 Options:
-${flagsHelp(flags)}
+${formatFlags(flags)}
 
 Exit codes: 0 done, 1 failed (the message says why; an unfinished backup has no manifest.json),
 2 usage error.`;
 
 export async function backupCommand(argv: string[], env: Record<string, string | undefined>): Promise<number> {
-  const { values, positionals } = parseOpsArgs(argv, flags);
+  const { flags: values, positional: positionals } = parseArgs(argv, flags);
   if (values.help) {
     console.log(backupHelp);
     return 0;

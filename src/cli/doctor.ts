@@ -1,19 +1,18 @@
 import { examineSettled, repair } from "../ops/doctor.ts";
 import { detectRuntime } from "../runtime/index.ts";
-import { UsageError } from "./args.ts";
-import { dataDirOf, flagsHelp, type OpsFlag, parseOpsArgs } from "./ops-args.ts";
+import { type FlagSpec, formatFlags, parseArgs, UsageError } from "./args.ts";
+import { dataDirOf } from "./data-dir.ts";
 
-const flags: Record<string, OpsFlag> = {
-  "data-dir": { type: "string", arg: "dir", help: "Data directory to check [IMGD_DATA_DIR, default ./data]" },
-  repair: { type: "boolean", help: "Fix what can be fixed without losing data; list the rest" },
-  quick: { type: "boolean", help: "Compare blob sizes only; skip hashing every blob" },
+const flags: Record<string, FlagSpec> = {
+  "data-dir": { arg: "dir", help: "Data directory to check [IMGD_DATA_DIR, default ./data]" },
+  repair: { boolean: true, help: "Fix what can be fixed without losing data; list the rest" },
+  quick: { boolean: true, help: "Compare blob sizes only; skip hashing every blob" },
   grace: {
-    type: "string",
     arg: "seconds",
     help: "Leave files younger than this alone: a running server may be writing them (default 60)",
   },
-  quiet: { type: "boolean", help: "Print problems only (no progress, no passing checks)" },
-  help: { type: "boolean", help: "Show this help" },
+  quiet: { boolean: true, help: "Print problems only (no progress, no passing checks)" },
+  help: { boolean: true, help: "Show this help" },
 };
 
 export const doctorHelp = `Usage: imgd doctor [--data-dir ./data] [--repair] [--quick] [--grace 60]
@@ -43,13 +42,13 @@ server's work in progress and left alone, and whatever it finds is looked at aga
 later, so only what stays is reported. Run --repair with the server stopped when you can.
 
 Options:
-${flagsHelp(flags)}
+${formatFlags(flags)}
 
 Exit codes: 0 healthy (after --repair: everything found was fixed), 1 problems remain,
 2 usage error.`;
 
 export async function doctorCommand(argv: string[], env: Record<string, string | undefined>): Promise<number> {
-  const { values, positionals } = parseOpsArgs(argv, flags);
+  const { flags: values, positional: positionals } = parseArgs(argv, flags);
   if (values.help) {
     console.log(doctorHelp);
     return 0;

@@ -1,17 +1,16 @@
 import pkg from "../../package.json" with { type: "json" };
 import { OpsError, restore } from "../ops/backup.ts";
 import { detectRuntime } from "../runtime/index.ts";
-import { UsageError } from "./args.ts";
-import { dataDirOf, flagsHelp, type OpsFlag, parseOpsArgs } from "./ops-args.ts";
+import { type FlagSpec, formatFlags, parseArgs, UsageError } from "./args.ts";
+import { dataDirOf } from "./data-dir.ts";
 
-const flags: Record<string, OpsFlag> = {
+const flags: Record<string, FlagSpec> = {
   "data-dir": {
-    type: "string",
     arg: "dir",
     help: "Data directory to restore into; must be missing or empty [IMGD_DATA_DIR, default ./data]",
   },
-  quiet: { type: "boolean", help: "Print nothing but errors" },
-  help: { type: "boolean", help: "Show this help" },
+  quiet: { boolean: true, help: "Print nothing but errors" },
+  help: { boolean: true, help: "Show this help" },
 };
 
 export const restoreHelp = `Usage: imgd restore <backup dir> [--data-dir ./data] [--quiet]
@@ -29,12 +28,12 @@ backup from an older imgd is upgraded when the server starts (migrations run at 
 from a newer imgd is refused.
 
 Options:
-${flagsHelp(flags)}
+${formatFlags(flags)}
 
 Exit codes: 0 restored, 1 refused or failed (the message says why), 2 usage error.`;
 
 export async function restoreCommand(argv: string[], env: Record<string, string | undefined>): Promise<number> {
-  const { values, positionals } = parseOpsArgs(argv, flags);
+  const { flags: values, positional: positionals } = parseArgs(argv, flags);
   if (values.help) {
     console.log(restoreHelp);
     return 0;
