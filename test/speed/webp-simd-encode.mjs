@@ -5,6 +5,7 @@
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+import { webpOptions } from "../../codecs/webp.ts";
 
 const [wasmPath, gluePath, inDir, outDir, repeats] = globalThis.Deno?.args ?? process.argv.slice(2);
 const compiled = await WebAssembly.compile(await readFile(wasmPath));
@@ -17,33 +18,6 @@ const glue = await factory({
     return i.exports;
   },
 });
-const base = {
-  target_size: 0,
-  target_PSNR: 0,
-  sns_strength: 50,
-  filter_strength: 60,
-  filter_sharpness: 0,
-  filter_type: 1,
-  partitions: 0,
-  segments: 4,
-  pass: 1,
-  show_compressed: 0,
-  preprocessing: 0,
-  autofilter: 0,
-  partition_limit: 0,
-  alpha_compression: 1,
-  alpha_filtering: 1,
-  alpha_quality: 100,
-  lossless: 0,
-  exact: 0,
-  image_hint: 0,
-  emulate_jpeg_size: 0,
-  thread_level: 0,
-  low_memory: 0,
-  near_lossless: 100,
-  use_delta_palette: 0,
-  use_sharp_yuv: 0,
-};
 const names = (await readdir(inDir))
   .filter((f) => f.endsWith(".json"))
   .map((f) => f.slice(0, -5))
@@ -53,7 +27,7 @@ for (let r = 0; r < Number(repeats); r++) {
   for (const name of names) {
     const meta = JSON.parse(await readFile(join(inDir, `${name}.json`), "utf8"));
     const rgba = new Uint8Array(await readFile(join(inDir, `${name}.rgba`)));
-    const out = glue.encode(rgba, meta.width, meta.height, { ...base, quality: meta.quality, method: meta.method });
+    const out = glue.encode(rgba, meta.width, meta.height, webpOptions(meta.quality, meta.method));
     await writeFile(join(outDir, `${name}.${r}.webp`), out);
   }
 }
