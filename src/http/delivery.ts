@@ -1,6 +1,6 @@
 import { type Context, Hono } from "hono";
-import type { Delivered } from "../domain/delivery/deliver.ts";
-import { nativeDelivery, nativeHotKey } from "../domain/delivery/native.ts";
+import type { Delivered, DeliveryRequest } from "../domain/delivery/deliver.ts";
+import { nativeDelivery, nativeHotKey, nativeNegotiates } from "../domain/delivery/native.ts";
 import { AppError } from "../domain/errors.ts";
 import type { AppServices, RouteEnv } from "./env.ts";
 
@@ -32,8 +32,12 @@ export function sendDelivered<E extends RouteEnv<"config" | "runtime">>(
   c: Context<E>,
   d: Delivered | "not-modified",
   etagOf?: string,
+  request?: Pick<DeliveryRequest, "varies" | "negotiated">,
 ): Response {
-  return respond(c.var.services, c.req.method, c.var.requestId, d, etagOf);
+  const res = respond(c.var.services, c.req.method, c.var.requestId, d, etagOf);
+  // Only answers that depend on Accept say so: a CDN in front keeps one copy of the others.
+  if (request?.varies || request?.negotiated) res.headers.set("Vary", "Accept");
+  return res;
 }
 
 function respond(
@@ -91,8 +95,10 @@ export function deliverFast(
   }
   let matched: string | undefined;
   const inm = req.headers.get("if-none-match") ?? undefined;
+  const search = new URLSearchParams(q < 0 ? "" : url.slice(q + 1));
+  const varies = nativeNegotiates(path, search);
   const hot = services.delivery.fast(
-    nativeHotKey(username, path, q < 0 ? "" : new URLSearchParams(url.slice(q + 1)).toString()),
+    nativeHotKey(username, path, search, varies ? req.headers.get("accept") : null),
     (etag) => {
       matched = etag;
       return matchesEtag(inm, etag);
@@ -101,7 +107,9 @@ export function deliverFast(
   if (!hot) return null;
   const requestId = req.headers.get("x-request-id")?.slice(0, 128) || crypto.randomUUID();
   services.accessLog.note(req, { tenant: username, route: "/i/:username/*" });
-  return respond(services, req.method, requestId, hot, matched);
+  const res = respond(services, req.method, requestId, hot, matched);
+  if (varies) res.headers.set("Vary", "Accept");
+  return res;
 }
 
 /** `GET /i/{username}/{path}` with the native URL options. */
@@ -120,8 +128,8 @@ export const deliveryRoutes = new Hono<RouteEnv<"delivery" | "accessLog" | "conf
         matched = etag;
         return matchesEtag(inm, etag);
       },
-      { access: "signed", remember: true },
+      { access: "signed", remember: true, accept: c.req.header("accept") },
     );
-    return sendDelivered(c, await c.var.services.delivery.deliver(request), matched);
+    return sendDelivered(c, await c.var.services.delivery.deliver(request), matched, request);
   },
 );

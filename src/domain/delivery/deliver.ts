@@ -1,5 +1,5 @@
 import type { CodecPool } from "../../../codecs/pool.ts";
-import type { TransformSpec } from "../../../codecs/types.ts";
+import type { OutputFormat, TransformSpec } from "../../../codecs/types.ts";
 import type { Image, Preset, User } from "../../db/schema.ts";
 import { AppError } from "../errors.ts";
 import type { Images } from "../library/images.ts";
@@ -11,7 +11,8 @@ import type { VariantCache } from "../../store/variants.ts";
 import type { Tokens } from "../tokens/tokens.ts";
 import { HotRoutes } from "./hot.ts";
 import { MemoryCache } from "./memory.ts";
-import { verify } from "./signing.ts";
+import { signatureOf, verify } from "./signing.ts";
+import { deliveryFormatsOf, negotiate } from "./negotiate.ts";
 import { finalize, variantKey } from "./spec.ts";
 
 /** What to send: stored bytes (original or cached variant) or freshly made bytes. */
@@ -83,6 +84,15 @@ export interface DeliveryRequest<O = unknown> {
   ifNoneMatch: (etag: string) => boolean;
   /** Remember a public answer under this key (the URL) for the hot path. */
   hotKey?: string;
+  /** The client's Accept header: what a negotiated format (`format=auto` and kin) chooses from. */
+  accept?: string | null;
+  /**
+   * The URL itself asks for a negotiated format, so `hotKey` already holds the Accept class.
+   * An answer negotiated without it (a preset's `format: auto`) is not remembered.
+   */
+  varies?: boolean;
+  /** Set by the delivery when the answer depended on Accept: the response must say `Vary: Accept`. */
+  negotiated?: boolean;
 }
 
 export interface SpecContext {
@@ -90,6 +100,8 @@ export interface SpecContext {
   image: Image;
   /** A tenant preset by name: `preset p:name not found` is the dialect's to say. */
   preset: (name: string) => Promise<Preset | undefined>;
+  /** The output format for a negotiated request: Accept within the tenant's `delivery_formats`. */
+  negotiate: () => OutputFormat;
 }
 
 /**
@@ -154,7 +166,8 @@ export class Delivery {
         req.hotKey &&
         result.delivered !== "not-modified" &&
         (result.delivered.object || result.delivered.cache === "hit") &&
-        result.delivered.privateUntil === undefined
+        result.delivered.privateUntil === undefined &&
+        (req.varies || !req.negotiated)
       ) {
         // Without the bytes: memory holds them only while the memory cache keeps the variant.
         const { bytes: _, ...stored } = result.delivered;
@@ -187,7 +200,11 @@ export class Delivery {
       this.d.requireFeature(user, "presets");
       return this.d.presets.byName(user.id, name);
     };
-    const { spec: raw, presetId } = await req.spec({ user, image, preset }, options);
+    const negotiateFormat = () => {
+      req.negotiated = true;
+      return negotiate(req.accept, deliveryFormatsOf(user.delivery_formats), image);
+    };
+    const { spec: raw, presetId } = await req.spec({ user, image, preset, negotiate: negotiateFormat }, options);
     if (presetId) this.d.presets.countUseLater(presetId);
     if (!raw) {
       const etag = `"${image.blob_hash}"`;
@@ -277,7 +294,7 @@ export class Delivery {
     // The owner's private images stay private in shared caches (and out of the hot path).
     if (req.access === "owner") return this.d.now() + 365 * 86_400_000;
     const check = verify(this.d.tokens, user.username, req.path, req.search ?? new URLSearchParams());
-    if (check === "valid") return Number(req.search!.get("expires")) * 1000;
+    if (check === "valid") return Number(signatureOf(req.search!).expires) * 1000;
     const why = {
       missing: "This image is private: use a signed URL (POST /api/v1/images/{id}/signed-url)",
       expired: "This signed URL has expired: request a new one",

@@ -3,6 +3,7 @@ import type { Fit, Gravity, OutputFormat, TransformSpec } from "../../../codecs/
 import { AppError } from "../errors.ts";
 import type { DeliveryRequest } from "./deliver.ts";
 import { type NativeParams, parseParams } from "./native.ts";
+import { deliveryFormatsOf, negotiate as negotiateFormat } from "./negotiate.ts";
 import type { Source } from "./spec.ts";
 
 // Imgwire's URL parameters (reference/imgwire/url-parameters.md) parsed into the canonical
@@ -169,13 +170,9 @@ export function fromNativePreset(p: NativeParams): Record<string, string> {
   return out;
 }
 
-/** Picks the output for `format=auto` (or none) from Accept: AVIF, WebP, else the source's kind. */
-export function negotiate(accept: string | undefined, src: Source): OutputFormat {
-  const a = (accept ?? "").toLowerCase();
-  if (a.includes("image/avif")) return "avif";
-  if (a.includes("image/webp")) return "webp";
-  return src.format === "png" || src.format === "gif" ? "png" : "jpeg";
-}
+/** Picks the output for `format=auto` (or none) from Accept when no tenant order is given: AVIF, WebP, else the source's kind. */
+export const negotiate = (accept: string | undefined, src: Source): OutputFormat =>
+  negotiateFormat(accept, ["avif", "webp", "jpeg"], src);
 
 /**
  * The canonical spec for Imgwire URL parameters over a preset's. `autoFormat` says whether the
@@ -185,7 +182,7 @@ export function imgwireSpec(
   query: Map<string, { name: string; value: string }>,
   preset: Record<string, string> | undefined,
   src: Source,
-  opts: { accept: string | undefined; defaultQuality: number },
+  opts: { accept: string | undefined; defaultQuality: number; deliveryFormats?: readonly string[] },
 ): { spec: TransformSpec; autoFormat: boolean } {
   const p = new Map<string, { name: string; value: string }>(
     Object.entries(preset ?? {}).map(([k, value]) => [k, { name: k, value }]),
@@ -218,7 +215,8 @@ export function imgwireSpec(
   if (fmt && FORMATS[fmt.value.toLowerCase()] === undefined)
     throw bad(fmt.name, "must be auto, jpg, jpeg, png, webp, avif, gif or tiff");
   const named = fmt ? FORMATS[fmt.value.toLowerCase()] : "auto";
-  if (named === "auto") format = negotiate(opts.accept, src);
+  if (named === "auto")
+    format = opts.deliveryFormats ? negotiateFormat(opts.accept, opts.deliveryFormats, src) : negotiate(opts.accept, src);
   else {
     format = named;
     autoFormat = false;
@@ -317,6 +315,7 @@ export function imgwireDelivery(
       const { spec, autoFormat } = imgwireSpec(splitImgwireQuery(search), preset, image, {
         accept,
         defaultQuality: user.default_quality,
+        deliveryFormats: deliveryFormatsOf(user.delivery_formats),
       });
       if (autoFormat) onAutoFormat();
       return { spec };

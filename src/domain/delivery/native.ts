@@ -3,6 +3,7 @@ import type { Fit, OutputFormat, TransformSpec } from "../../../codecs/types.ts"
 import { AppError } from "../errors.ts";
 import { extensionOf } from "../library/paths.ts";
 import type { DeliveryRequest } from "./deliver.ts";
+import { acceptClass } from "./negotiate.ts";
 import { checkWritableExtension, EXT_FORMAT, type Source, WEB_FORMATS } from "./spec.ts";
 
 // The native (img-src) URL dialect: ?w=&h=&fit=&q=, ?p:preset, img.pro's ?size=s|m|l, and the
@@ -33,8 +34,8 @@ export const NativeParams = v.strictObject(
     frame: v.optional(int(0, 9999)),
     format: v.optional(
       v.picklist(
-        ["webp", "avif", "jpeg", "jpg", "png", "jxl", "gif", "tiff"],
-        "must be webp, avif, jpeg, png, jxl, gif or tiff",
+        ["auto", "webp", "avif", "jpeg", "jpg", "png", "jxl", "gif", "tiff"],
+        "must be auto, webp, avif, jpeg, png, jxl, gif or tiff",
       ),
     ),
   },
@@ -52,6 +53,9 @@ const FIT: Record<NativeFit, { fit: Fit; enlarge: boolean }> = {
   "scale-down": { fit: "inside", enlarge: false },
 };
 
+/** Two spellings of one thing: giving both is a 400, not a guess. */
+const SAME_AS: Record<string, string> = { sig: "token", token: "sig", exp: "expires", expires: "exp", f: "format", format: "f" };
+
 export interface NativeQuery {
   params: Record<string, string>;
   preset?: string;
@@ -66,15 +70,23 @@ export function splitQuery(search: URLSearchParams, extra: readonly string[] = [
   for (const [key, value] of search) {
     if (seen.has(key)) throw new AppError("VALIDATION_ERROR", `${key}: given more than once`, { field: key });
     seen.add(key);
+    const other = SAME_AS[key];
+    if (other && seen.has(other))
+      throw new AppError("VALIDATION_ERROR", `${key}: ${other} and ${key} both given; use one`, { field: key });
     if (key.startsWith("p:")) {
       if (q.preset !== undefined) throw new AppError("VALIDATION_ERROR", "p: only one preset per URL", { field: key });
       q.preset = key.slice(2);
     } else if (key === "token" || key === "expires") {
       q[key] = value;
+    } else if (key === "sig" || key === "exp") {
+      // img-src's authentication page writes signed URLs with these names.
+      q[key === "sig" ? "token" : "expires"] = value;
+    } else if (key === "f") {
+      q.params.format = value;
     } else if (key in NativeParams.entries || extra.includes(key)) {
       q.params[key] = value;
     } else {
-      throw new AppError("VALIDATION_ERROR", `${key}: unknown option (w, h, fit, q, size, frame, p:name)`, {
+      throw new AppError("VALIDATION_ERROR", `${key}: unknown option (w, h, fit, q, size, format or f, frame, p:name)`, {
         field: key,
       });
     }
@@ -169,8 +181,18 @@ export function nativeSpec(
   return spec;
 }
 
-/** The key of a native URL among remembered answers: the user, the path and the query as sent. */
-export const nativeHotKey = (username: string, path: string, search: string) => `${username}/${path}?${search}`;
+const stripAuto = (p: NativeParams): NativeParams => (p.format === "auto" ? { ...p, format: undefined } : p);
+
+/** Whether a native URL asks for a negotiated format (`.auto`, `f=auto`, `format=auto`). */
+export const nativeNegotiates = (path: string, search: URLSearchParams) =>
+  path.endsWith(".auto") || search.get("f") === "auto" || search.get("format") === "auto";
+
+/**
+ * The key of a native URL among remembered answers: the user, the path and the query as sent,
+ * and for a negotiated format what the client accepts (never the raw header).
+ */
+export const nativeHotKey = (username: string, path: string, search: URLSearchParams, accept: string | null | undefined) =>
+  `${username}/${path}?${search}${nativeNegotiates(path, search) ? `#${acceptClass(accept)}` : ""}`;
 
 /**
  * A native delivery URL (`/i/{username}/{path}?…`) as a delivery request. The same URL
@@ -181,7 +203,13 @@ export function nativeDelivery(
   path: string,
   search: URLSearchParams,
   ifNoneMatch: (etag: string) => boolean,
-  opts: { access: "signed" | "owner"; countView?: boolean; notFound?: string; remember?: boolean } = {
+  opts: {
+    access: "signed" | "owner";
+    countView?: boolean;
+    notFound?: string;
+    remember?: boolean;
+    accept?: string | null;
+  } = {
     access: "signed",
   },
 ): DeliveryRequest<NativeQuery> {
@@ -193,9 +221,11 @@ export function nativeDelivery(
     countView: opts.countView,
     notFound: opts.notFound,
     ifNoneMatch,
-    hotKey: opts.remember ? nativeHotKey(username, path, search.toString()) : undefined,
+    accept: opts.accept,
+    varies: nativeNegotiates(path, search),
+    hotKey: opts.remember ? nativeHotKey(username, path, search, opts.accept) : undefined,
     options: () => splitQuery(search),
-    spec: async ({ user, image, preset }, query) => {
+    spec: async ({ user, image, preset, negotiate }, query) => {
       const presetRow = query.preset !== undefined ? await preset(query.preset) : undefined;
       if (query.preset !== undefined && !presetRow)
         throw new AppError("NOT_FOUND", `No preset named '${query.preset}'`);
@@ -204,9 +234,14 @@ export function nativeDelivery(
         : undefined;
       const params = parseParams(query.params);
       const ext = extensionOf(path);
-      checkWritableExtension(ext, image.format);
-      const requested = ext ? (EXT_FORMAT[ext] ?? null) : null;
-      const spec = nativeSpec(params, presetParams, requested, image, {
+      if (ext !== "auto") checkWritableExtension(ext, image.format);
+      let requested = ext ? (EXT_FORMAT[ext] ?? null) : null;
+      // `format` in the URL (or `f`) names a conversion as the extension does; `auto` (here, in
+      // the extension, or in the preset when the URL names none) negotiates it.
+      const named = params.format ?? (requested === null && ext !== "auto" ? presetParams?.format : undefined);
+      if (ext === "auto" || named === "auto") requested = negotiate();
+      else if (params.format) requested = EXT_FORMAT[params.format] ?? null;
+      const spec = nativeSpec(params, presetParams && stripAuto(presetParams), requested, image, {
         fit: user.default_fit_mode,
         quality: user.default_quality,
         maxWidth: user.default_max_width,

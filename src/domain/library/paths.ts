@@ -40,7 +40,8 @@ export function extensionOf(path: string): string | null {
 
 export function stemOf(path: string): string {
   const ext = extensionOf(path);
-  return ext && IMAGE_EXTENSIONS.has(ext) ? path.slice(0, -(ext.length + 1)) : path;
+  // `.auto` asks for a negotiated format (a delivery URL, never a stored name).
+  return ext && (IMAGE_EXTENSIONS.has(ext) || ext === "auto") ? path.slice(0, -(ext.length + 1)) : path;
 }
 
 export function folderOf(path: string): string {

@@ -42,9 +42,9 @@ export function assetsrepoApp(services: Pick<AppServices, "delivery" | "log">) {
         matched = etag;
         return matchesEtag(inm, etag);
       },
-      { access: "owner", countView: true, notFound: `No image at '${path}'` },
+      { access: "owner", countView: true, notFound: `No image at '${path}'`, accept: c.req.header("accept") },
     );
-    return sendDelivered(c, await services.delivery.deliver(request), matched);
+    return sendDelivered(c, await services.delivery.deliver(request), matched, request);
   });
   app.all("*", (c) => {
     throw new AppError("NOT_FOUND", `No route for ${c.req.method} ${c.req.path}`);
