@@ -95,6 +95,13 @@ export const settings = {
     default: undefined as string | undefined,
     help: "Base URL that clients use to reach imgd (default: the scheme and Host of each request, e.g. http://localhost:8080)",
   },
+  cdnHost: {
+    env: "IMGD_CDN_HOST",
+    flag: "cdn-host",
+    schema: nonEmpty,
+    default: undefined as string | undefined,
+    help: "Host name (as in the Host header, e.g. cdn.example.com) on which /{username}/{filepath} serves images without /i/, as img-src's CDN does",
+  },
   adminUsername: {
     env: "IMGD_ADMIN_USERNAME",
     flag: "admin-username",

@@ -1,5 +1,6 @@
 import { type ConfigInput, resolveConfig } from "./config.ts";
 import { buildApp } from "./http/app.ts";
+import { routeCdnHost } from "./http/compat.ts";
 import { deliverFast } from "./http/delivery.ts";
 import { routeCustomDomain } from "./http/imgwire/domains.ts";
 import { routeGroup } from "./observability/telemetry.ts";
@@ -71,6 +72,8 @@ export async function createImgd(
       const routed = await routeCustomDomain(visible, req);
       if (routed instanceof Response) return routed;
       if (routed) req = routed;
+      // img-src's host-based CDN path becomes a native `/i/` URL (the hot path serves it too).
+      else req = routeCdnHost(visible, req) ?? req;
       const res =
         (!routed && deliverFast(visible, req)) || (await app.fetch(req, { remoteAddress: env?.remoteAddress ?? "" }));
       services.telemetry.request(routeGroup(pathOf(req.url)), res.status, (performance.now() - started) / 1000);

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { AppError } from "../domain/errors.ts";
 import { rateLimitHeaders, requireKey } from "./auth.ts";
 import { deliveryRoutes } from "./delivery.ts";
+import { cloudflareRoutes, ipxRoutes, nextRoutes } from "./compat.ts";
 import type { AppEnv, AppServices } from "./env.ts";
 import { nativeErrorResponse, settleBody, toAppError } from "./errors.ts";
 import { healthRoutes } from "./native/health.ts";
@@ -41,6 +42,9 @@ export function buildApp(services: AppServices) {
 
   app.route("/health", healthRoutes);
   app.route("/i", deliveryRoutes);
+  app.route("/_ipx", ipxRoutes);
+  app.route("/cdn-cgi/image", cloudflareRoutes);
+  app.route("/_next/image", nextRoutes);
 
   const api = new Hono<AppEnv>();
   api.use(requireKey());

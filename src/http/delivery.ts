@@ -1,5 +1,6 @@
 import { type Context, Hono } from "hono";
 import type { Delivered, DeliveryRequest } from "../domain/delivery/deliver.ts";
+import { imgixDelivery, isImgixQuery } from "../domain/delivery/imgix.ts";
 import { nativeDelivery, nativeHotKey, nativeNegotiates } from "../domain/delivery/native.ts";
 import { AppError } from "../domain/errors.ts";
 import type { AppServices, RouteEnv } from "./env.ts";
@@ -120,16 +121,20 @@ export const deliveryRoutes = new Hono<RouteEnv<"delivery" | "accessLog" | "conf
     const inm = c.req.header("if-none-match");
     c.var.services.accessLog.note(c.req.raw, { tenant: c.req.param("username"), route: "/i/:username/*" });
     let matched: string | undefined;
-    const request = nativeDelivery(
-      c.req.param("username"),
-      pathAfter(c, 2),
-      new URL(c.req.url).searchParams,
-      (etag) => {
-        matched = etag;
-        return matchesEtag(inm, etag);
-      },
-      { access: "signed", remember: true, accept: c.req.header("accept") },
-    );
-    return sendDelivered(c, await c.var.services.delivery.deliver(request), matched, request);
+    const ifNoneMatch = (etag: string) => {
+      matched = etag;
+      return matchesEtag(inm, etag);
+    };
+    const username = c.req.param("username");
+    const path = pathAfter(c, 2);
+    const search = new URL(c.req.url).searchParams;
+    const accept = c.req.header("accept");
+    const { delivery } = c.var.services;
+    if (isImgixQuery(search)) {
+      const request = imgixDelivery(username, path, search, accept, ifNoneMatch, true);
+      return sendDelivered(c, await delivery.deliver(request), matched, request);
+    }
+    const request = nativeDelivery(username, path, search, ifNoneMatch, { access: "signed", remember: true, accept });
+    return sendDelivered(c, await delivery.deliver(request), matched, request);
   },
 );

@@ -216,7 +216,9 @@ export function imgwireSpec(
     throw bad(fmt.name, "must be auto, jpg, jpeg, png, webp, avif, gif or tiff");
   const named = fmt ? FORMATS[fmt.value.toLowerCase()] : "auto";
   if (named === "auto")
-    format = opts.deliveryFormats ? negotiateFormat(opts.accept, opts.deliveryFormats, src) : negotiate(opts.accept, src);
+    format = opts.deliveryFormats
+      ? negotiateFormat(opts.accept, opts.deliveryFormats, src)
+      : negotiate(opts.accept, src);
   else {
     format = named;
     autoFormat = false;

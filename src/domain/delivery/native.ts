@@ -54,7 +54,14 @@ const FIT: Record<NativeFit, { fit: Fit; enlarge: boolean }> = {
 };
 
 /** Two spellings of one thing: giving both is a 400, not a guess. */
-const SAME_AS: Record<string, string> = { sig: "token", token: "sig", exp: "expires", expires: "exp", f: "format", format: "f" };
+const SAME_AS: Record<string, string> = {
+  sig: "token",
+  token: "sig",
+  exp: "expires",
+  expires: "exp",
+  f: "format",
+  format: "f",
+};
 
 export interface NativeQuery {
   params: Record<string, string>;
@@ -86,9 +93,13 @@ export function splitQuery(search: URLSearchParams, extra: readonly string[] = [
     } else if (key in NativeParams.entries || extra.includes(key)) {
       q.params[key] = value;
     } else {
-      throw new AppError("VALIDATION_ERROR", `${key}: unknown option (w, h, fit, q, size, format or f, frame, p:name)`, {
-        field: key,
-      });
+      throw new AppError(
+        "VALIDATION_ERROR",
+        `${key}: unknown option (w, h, fit, q, size, format or f, frame, p:name)`,
+        {
+          field: key,
+        },
+      );
     }
   }
   return q;
@@ -183,16 +194,23 @@ export function nativeSpec(
 
 const stripAuto = (p: NativeParams): NativeParams => (p.format === "auto" ? { ...p, format: undefined } : p);
 
-/** Whether a native URL asks for a negotiated format (`.auto`, `f=auto`, `format=auto`). */
+/** Whether a `/i/` URL asks for a negotiated format (`.auto`, `f=auto`, `format=auto`, imgix's `auto=format`). */
 export const nativeNegotiates = (path: string, search: URLSearchParams) =>
-  path.endsWith(".auto") || search.get("f") === "auto" || search.get("format") === "auto";
+  path.endsWith(".auto") ||
+  search.get("f") === "auto" ||
+  search.get("format") === "auto" ||
+  (search.get("auto")?.includes("format") ?? false);
 
 /**
  * The key of a native URL among remembered answers: the user, the path and the query as sent,
  * and for a negotiated format what the client accepts (never the raw header).
  */
-export const nativeHotKey = (username: string, path: string, search: URLSearchParams, accept: string | null | undefined) =>
-  `${username}/${path}?${search}${nativeNegotiates(path, search) ? `#${acceptClass(accept)}` : ""}`;
+export const nativeHotKey = (
+  username: string,
+  path: string,
+  search: URLSearchParams,
+  accept: string | null | undefined,
+) => `${username}/${path}?${search}${nativeNegotiates(path, search) ? `#${acceptClass(accept)}` : ""}`;
 
 /**
  * A native delivery URL (`/i/{username}/{path}?…`) as a delivery request. The same URL

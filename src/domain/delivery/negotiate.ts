@@ -32,7 +32,11 @@ const NEEDS_ACCEPT: Partial<Record<OutputFormat, string>> = { avif: "a", webp: "
  * The output format for a negotiated request: the first of the tenant's `delivery_formats`
  * the client accepts; JPEG (PNG for a PNG or GIF source, which may be transparent) when none is.
  */
-export function negotiate(accept: string | null | undefined, deliveryFormats: readonly string[], src: Source): OutputFormat {
+export function negotiate(
+  accept: string | null | undefined,
+  deliveryFormats: readonly string[],
+  src: Source,
+): OutputFormat {
   const accepted = acceptClass(accept);
   const fallback: OutputFormat = src.format === "png" || src.format === "gif" ? "png" : "jpeg";
   for (const f of deliveryFormats) {

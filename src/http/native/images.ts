@@ -1,7 +1,8 @@
 import { Hono } from "hono";
 import * as v from "valibot";
 import { AppError } from "../../domain/errors.ts";
-import { validatePath } from "../../domain/library/paths.ts";
+import { stemOf, validatePath } from "../../domain/library/paths.ts";
+import { parseParams, splitQuery } from "../../domain/delivery/native.ts";
 import { MAX_TAG_LENGTH, NAMESPACE } from "../../domain/library/fields.ts";
 import type { RouteEnv } from "../env.ts";
 import { boundaryOf, parseMultipart, readField } from "../multipart.ts";
@@ -65,7 +66,19 @@ const expiry = v.pipe(
   v.maxValue(604800, "must be 60–604800 seconds"),
 );
 // `expires_in` is the name one of the reference's pages uses for the same thing.
-const SignedUrlBody = v.object({ expires_in_seconds: v.optional(expiry), expires_in: v.optional(expiry) });
+const SignedUrlBody = v.object({
+  expires_in_seconds: v.optional(expiry),
+  expires_in: v.optional(expiry),
+  /** One of the image's paths, with any extension (`photo.webp`, `photo.auto`): the variant's format. */
+  path: v.optional(v.pipe(v.string(), v.maxLength(1024, "must be at most 1024 characters"))),
+  /** The native URL options the signature covers (`{"w": 200, "fit": "cover"}`), or a query string. */
+  options: v.optional(
+    v.union(
+      [v.record(v.string(), v.union([v.string(), v.number()])), v.pipe(v.string(), v.maxLength(2048))],
+      "must be an object of URL options or a query string",
+    ),
+  ),
+});
 
 export const imageRoutes = new Hono<Env>()
   .post("/", async (c) => {
@@ -166,9 +179,24 @@ export const imageRoutes = new Hono<Env>()
     const img = await images.get(user.id, c.req.param("id"));
     const seconds = body.expires_in_seconds ?? body.expires_in ?? 3600;
     const expires = Math.floor(config.now() / 1000) + seconds;
-    const path = img.paths[0];
-    const token = sign(tokens, user.username, path, new URLSearchParams(), expires);
-    const url = `${cdnUrl(baseUrl(c), user.username, path)}?token=${token}&expires=${expires}`;
+    const path = body.path === undefined ? img.paths[0] : validatePath(body.path, "path");
+    if (!img.paths.some((p) => stemOf(p) === stemOf(path)))
+      throw new AppError("VALIDATION_ERROR", `path: is not a path of this image (${img.paths.join(", ")})`, {
+        field: "path",
+      });
+    const options = new URLSearchParams(
+      typeof body.options === "string"
+        ? body.options.replace(/^\?/, "")
+        : Object.entries(body.options ?? {}).map(([k, val]) => [k, String(val)]),
+    );
+    // Checked as a delivery would check them, so no URL is signed that could only give a 400.
+    const split = splitQuery(options);
+    if (split.token !== undefined || split.expires !== undefined)
+      throw new AppError("VALIDATION_ERROR", "options: must not carry a signature", { field: "options" });
+    parseParams(split.params, "options");
+    const token = sign(tokens, user.username, path, options, expires);
+    const query = options.toString();
+    const url = `${cdnUrl(baseUrl(c), user.username, path)}?${query ? `${query}&` : ""}token=${token}&expires=${expires}`;
     await images.recordSignedUrl(img.id, url, expires * 1000);
     return c.json({ signed_url: url, expires_at: expires, expires_in_seconds: seconds });
   })

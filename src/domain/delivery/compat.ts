@@ -1,0 +1,112 @@
+import type { OutputFormat } from "../../../codecs/types.ts";
+import { AppError } from "../errors.ts";
+import type { DeliveryRequest } from "./deliver.ts";
+import { imgwireSpec, splitImgwireQuery } from "./imgwire.ts";
+import { acceptClass, deliveryFormatsOf } from "./negotiate.ts";
+import { WEB_FORMATS } from "./spec.ts";
+
+// The URL shapes other tools already speak (IPX, Cloudflare, imgix, Next.js) are each a small
+// table from their words onto Imgwire's URL parameters, whose grammar is the widest way into
+// the canonical spec. So an IPX `w_200,f_webp` and an Imgwire `?w=200&format=webp` are one
+// spec, one cache key and one variant; each shape only words its own errors.
+
+/** One option as the shape's URL wrote it, mapped to an Imgwire parameter. */
+export interface Mapped {
+  /** Imgwire parameter → value. */
+  params: Map<string, string>;
+  /** Imgwire parameter → the option's name in the shape's URL (for error messages). */
+  names: Map<string, string>;
+}
+
+export const mapped = (): Mapped => ({ params: new Map(), names: new Map() });
+
+/** Sets an Imgwire parameter from a shape's option; a second option setting it is a 400. */
+export function put(m: Mapped, param: string, value: string, from: string) {
+  const prev = m.names.get(param);
+  if (prev !== undefined && prev !== from)
+    throw new AppError("VALIDATION_ERROR", `${from}: ${prev} and ${from} both set ${param}; use one`, { field: from });
+  m.params.set(param, value);
+  m.names.set(param, from);
+}
+
+export const refuse = (option: string, why: string) =>
+  new AppError("VALIDATION_ERROR", `${option}: ${why}`, { field: option });
+
+/** The key of a shape's URL among remembered answers: the URL, and the Accept class when negotiated. */
+export const compatHotKey = (pathAndQuery: string, m: Mapped, accept: string | null | undefined) =>
+  `${pathAndQuery}#${m.params.get("format") === "auto" ? acceptClass(accept) : ""}`;
+
+/** Which format a shape sends when its URL names none and does not negotiate. */
+export type DefaultFormat = (sourceFormat: string) => OutputFormat;
+
+/** The source's own format where browsers show it, else JPEG (IPX's and Cloudflare's rule). */
+export const keepSourceFormat: DefaultFormat = (f) => (WEB_FORMATS.has(f) ? (f as OutputFormat) : "jpeg");
+
+/**
+ * A delivery request for a compatible shape: public images only unless the shape lives on
+ * `/i/` (imgix options, signed like native ones); negotiated when `m` has `format=auto`.
+ */
+export function compatDelivery(opts: {
+  username: string;
+  path: string;
+  mapped: Mapped;
+  accept: string | null | undefined;
+  ifNoneMatch: (etag: string) => boolean;
+  defaultFormat: DefaultFormat;
+  /** Remember the answer under this key (see `compatHotKey`). */
+  hotKey?: string;
+  /** `signed`: a private image needs a signature of `search` (imgix options on `/i/`). */
+  access?: "public" | "signed";
+  search?: URLSearchParams;
+}): DeliveryRequest<undefined> {
+  const { params, names } = opts.mapped;
+  const varies = params.get("format") === "auto";
+  return {
+    username: opts.username,
+    path: opts.path,
+    access: opts.access ?? "public",
+    search: opts.search,
+    ifNoneMatch: opts.ifNoneMatch,
+    accept: opts.accept,
+    varies,
+    hotKey: opts.hotKey,
+    spec: ({ user, image }) => {
+      const query = new URLSearchParams([...params]);
+      if (!params.has("format")) query.set("format", opts.defaultFormat(image.format));
+      try {
+        const { spec } = imgwireSpec(splitImgwireQuery(query), undefined, image, {
+          accept: opts.accept ?? undefined,
+          defaultQuality: user.default_quality,
+          deliveryFormats: deliveryFormatsOf(user.delivery_formats),
+        });
+        return { spec };
+      } catch (err) {
+        // Worded in the shape's own option names.
+        const field = err instanceof AppError ? err.extra.field : undefined;
+        const from = field && names.get(field);
+        if (err instanceof AppError && from && field && from !== field && err.message.startsWith(`${field}:`)) {
+          throw new AppError(err.code, `${from}:${err.message.slice(field.length + 1)}`, { field: from });
+        }
+        throw err;
+      }
+    },
+  };
+}
+
+/**
+ * The tenant and image of a bare path (`/{username}/{filepath}`), as IPX, Cloudflare and Next.js
+ * URLs carry them: imgd serves many tenants, so the first segment names one.
+ */
+export function splitTenantPath(raw: string, option = "path"): { username: string; path: string } {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(raw);
+  } catch {
+    throw new AppError("NOT_FOUND", "Image not found");
+  }
+  const p = decoded.replace(/^\/+/, "");
+  const slash = p.indexOf("/");
+  if (slash <= 0 || slash === p.length - 1)
+    throw refuse(option, "expected /{username}/{filepath}, e.g. /admin/photos/cat.jpg");
+  return { username: p.slice(0, slash), path: p.slice(slash + 1) };
+}

@@ -1,0 +1,106 @@
+import { type Context, Hono } from "hono";
+import { parseCloudflareOptions } from "../domain/delivery/cloudflare.ts";
+import {
+  compatDelivery,
+  compatHotKey,
+  type DefaultFormat,
+  keepSourceFormat,
+  type Mapped,
+  put,
+  refuse,
+  splitTenantPath,
+} from "../domain/delivery/compat.ts";
+import { parseIpxModifiers } from "../domain/delivery/ipx.ts";
+import { matchesEtag, sendDelivered } from "./delivery.ts";
+import type { AppServices, RouteEnv } from "./env.ts";
+
+// The URL shapes other tools write, each a thin parser into the one delivery pipeline:
+// IPX `/_ipx/{modifiers}/{username}/{filepath}` (Nuxt Image, unpic), Cloudflare
+// `/cdn-cgi/image/{options}/{username}/{filepath}`, Next.js `/_next/image?url=&w=&q=`, and
+// img-src's host-based `/{username}/{filepath}` on IMGD_CDN_HOST. The first path segment after
+// the options names the tenant, so these tools need only a base URL that ends in it.
+
+type Env = RouteEnv<"delivery" | "accessLog" | "config" | "runtime">;
+
+/** The raw (still percent-encoded) path segments of the request, without the leading empty one. */
+const segments = (c: Context) => new URL(c.req.url).pathname.split("/").slice(1);
+
+async function serve(c: Context<Env>, route: string, m: Mapped, rawPath: string, defaultFormat: DefaultFormat) {
+  const { username, path } = splitTenantPath(rawPath);
+  c.var.services.accessLog.note(c.req.raw, { tenant: username, route });
+  const inm = c.req.header("if-none-match");
+  let matched: string | undefined;
+  const url = new URL(c.req.url);
+  const request = compatDelivery({
+    username,
+    path,
+    mapped: m,
+    accept: c.req.header("accept"),
+    ifNoneMatch: (etag) => {
+      matched = etag;
+      return matchesEtag(inm, etag);
+    },
+    defaultFormat,
+    hotKey: compatHotKey(url.pathname + url.search, m, c.req.header("accept")),
+  });
+  return sendDelivered(c, await c.var.services.delivery.deliver(request), matched, request);
+}
+
+export const ipxRoutes = new Hono<Env>().on(["GET", "HEAD"], "/:modifiers/*", (c) => {
+  const [, modifiers, ...rest] = segments(c);
+  return serve(c, "/_ipx/:modifiers/*", parseIpxModifiers(modifiers), rest.join("/"), keepSourceFormat);
+});
+
+export const cloudflareRoutes = new Hono<Env>().on(["GET", "HEAD"], "/:options/*", (c) => {
+  const [, , options, ...rest] = segments(c);
+  return serve(c, "/cdn-cgi/image/:options/*", parseCloudflareOptions(options), rest.join("/"), keepSourceFormat);
+});
+
+/**
+ * Next.js's image optimizer URL: `url` is `/{username}/{filepath}`, `/i/{username}/{filepath}`
+ * or an absolute URL of this server; `w` and `q` as next/image writes them. The format is
+ * negotiated, as Next's own optimizer does.
+ */
+export const nextRoutes = new Hono<Env>().on(["GET", "HEAD"], "/", (c) => {
+  const q = new URL(c.req.url).searchParams;
+  for (const key of new Set(q.keys())) {
+    if (!["url", "w", "q"].includes(key)) throw refuse(key, "is not a Next.js image parameter (url, w, q)");
+    if (q.getAll(key).length > 1) throw refuse(key, "given more than once");
+  }
+  const raw = q.get("url");
+  const w = q.get("w");
+  if (!raw) throw refuse("url", "is required: the image's path, e.g. /admin/photo.jpg");
+  if (!w) throw refuse("w", "is required: the width in pixels");
+  let path = raw;
+  if (/^[a-z][a-z0-9+.-]*:/i.test(raw)) {
+    const u = new URL(raw);
+    if (u.host !== new URL(c.req.url).host)
+      throw refuse("url", "must be an image this server holds; imgd does not fetch other hosts here");
+    path = u.pathname;
+  }
+  // Kept encoded for splitTenantPath, which decodes once.
+  path = path.replace(/^\/+/, "").replace(/^i\//, "");
+  const m: Mapped = { params: new Map(), names: new Map() };
+  put(m, "width", w, "w");
+  put(m, "quality", q.get("q") ?? "75", "q");
+  put(m, "format", "auto", "url");
+  return serve(c, "/_next/image", m, encodeURI(path), keepSourceFormat);
+});
+
+/**
+ * On IMGD_CDN_HOST, `/{username}/{filepath}` is a native delivery URL (img-src's
+ * `cdn.img-src.io/{username}/{filepath}`): rewritten to `/i/…` before routing, so the hot path
+ * serves it too. Null when the request is not for that host.
+ */
+export function routeCdnHost(services: Pick<AppServices, "config">, req: Request): Request | null {
+  const cdnHost = services.config.cdnHost;
+  if (!cdnHost) return null;
+  const host = (req.headers.get("host") ?? "").toLowerCase();
+  if (host !== cdnHost.toLowerCase() && host.replace(/:\d+$/, "") !== cdnHost.toLowerCase()) return null;
+  const url = new URL(req.url);
+  if (url.pathname.startsWith("/i/") || url.pathname === "/health") return null;
+  // `/` and `/{username}` name no image: left to the ordinary routes.
+  if (url.pathname.split("/").length < 3) return null;
+  url.pathname = `/i${url.pathname}`;
+  return new Request(url, req);
+}
