@@ -34,7 +34,7 @@ async function settings(formats: string[]) {
 async function get(path: string, accept?: string, headers: Record<string, string> = {}) {
   const res = await fetch(s.url + path, { headers: { ...(accept === undefined ? {} : { accept }), ...headers } });
   const bytes = new Uint8Array(await res.arrayBuffer());
-  if (res.status !== 200) return { res, bytes, format: "", width: 0, height: 0 };
+  if (res.status !== 200) return { res, bytes, format: "", width: 0, height: 0, hasAlpha: false };
   return { res, bytes, ...(await decode(bytes)) };
 }
 

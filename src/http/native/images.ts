@@ -9,7 +9,8 @@ import { boundaryOf, parseMultipart, readField } from "../multipart.ts";
 import { jsonBody, markBodyRead, parse, queryInt } from "../validate.ts";
 import { setPageHeaders } from "../paging.ts";
 import { baseUrl } from "../urls.ts";
-import { sign } from "../../domain/delivery/signing.ts";
+import { SIGNATURE_KEYS, sign } from "../../domain/delivery/signing.ts";
+import { isImgixQuery, parseImgixQuery } from "../../domain/delivery/imgix.ts";
 import { cdnUrl, listItem, metadataResponse, rfc3339, uploadResponse } from "./shape.ts";
 
 /** The services these routes use. */
@@ -190,10 +191,10 @@ export const imageRoutes = new Hono<Env>()
         : Object.entries(body.options ?? {}).map(([k, val]) => [k, String(val)]),
     );
     // Checked as a delivery would check them, so no URL is signed that could only give a 400.
-    const split = splitQuery(options);
-    if (split.token !== undefined || split.expires !== undefined)
+    if (SIGNATURE_KEYS.some((k) => options.has(k)))
       throw new AppError("VALIDATION_ERROR", "options: must not carry a signature", { field: "options" });
-    parseParams(split.params, "options");
+    if (isImgixQuery(options)) parseImgixQuery(options);
+    else parseParams(splitQuery(options).params, "options");
     const token = sign(tokens, user.username, path, options, expires);
     const query = options.toString();
     const url = `${cdnUrl(baseUrl(c), user.username, path)}?${query ? `${query}&` : ""}token=${token}&expires=${expires}`;
