@@ -12,6 +12,7 @@
 import type { Prepared, RawImage } from "./decoders/index.ts";
 import { DEFAULT_EFFORT, type Effort } from "./effort.ts";
 import { plan, shrinkOnLoad, type Plan } from "./geometry.ts";
+import { thumbHashOf } from "./thumbhash.ts";
 import {
   avifTooLarge,
   CodecError,
@@ -585,7 +586,17 @@ export function inspect(vips: Vips, source: Prepared, limits: Limits = {}): Insp
     const thumb = keep(head.thumbnailImage(DOMINANT_SIZE, { height: DOMINANT_SIZE, no_rotate: true }));
     const { image: rgb } = toSrgb(thumb, vips);
     if (rgb !== thumb) keep(rgb);
-    return { format, width, height, hasAlpha, pages, dominantColor: dominant(rgb) };
+    // Rendered once (the source reads sequentially): the colour and the preview both read it.
+    const small = keep(rgb.copyMemory());
+    // The thumbnail kept the stored orientation (a colour does not care); a preview does.
+    let upright = small;
+    if (orientation !== 1) {
+      const tagged = keep(small.copy());
+      tagged.setInt("orientation", orientation);
+      upright = keep(tagged.autorot());
+    }
+    const thumbhash = thumbHashOf(upright.writeToMemory() as Uint8Array, upright.width, upright.height, upright.bands);
+    return { format, width, height, hasAlpha, pages, dominantColor: dominant(small), thumbhash };
   } finally {
     for (const i of owned) i.delete();
   }

@@ -102,6 +102,8 @@ export interface InspectResult {
   pages: number;
   /** Six lowercase hex digits, no '#'. */
   dominantColor: string;
+  /** Base64 ThumbHash of a ≤64 px thumbnail: the blurred placeholder clients draw while loading. */
+  thumbhash: string;
 }
 
 /** What the header says, read without decoding pixels. */

@@ -88,6 +88,7 @@ export async function createImgd(
       if (closed) return;
       closed = true;
       await services.sweeper.stop();
+      await services.placeholders.stop();
       await services.usage.close();
       await services.presets.close();
       await services.pool.close();

@@ -5,6 +5,7 @@ import { CodecPool, defaultPoolSize } from "../codecs/pool.ts";
 import { type Config, ConfigError } from "./config.ts";
 import { type Db, openDatabase } from "./db/connection.ts";
 import { Delivery } from "./domain/delivery/deliver.ts";
+import { Placeholders } from "./domain/delivery/placeholders.ts";
 import { Images } from "./domain/library/images.ts";
 import { Ingest } from "./domain/ingest/ingest.ts";
 import { Removal } from "./domain/library/removal.ts";
@@ -73,6 +74,8 @@ export interface Services {
   trustedProxies: ReturnType<typeof parseCidrList>;
   /** Removes expired images now and then; stopped by close. */
   sweeper: Sweeper;
+  /** ThumbHashes and `?placeholder` images; backfills images from before them at start. */
+  placeholders: Placeholders;
   /** Makes and checks every signed thing (key: created on first start, kept in the data dir). */
   tokens: Tokens;
   log: (line: string) => void;
@@ -165,7 +168,13 @@ export async function buildServices(
     limits: { maxUploadBytes: config.maxUploadBytes, maxSourcePixels: config.maxSourcePixels },
     now: config.now,
   });
+  const placeholders = new Placeholders({
+    images,
+    thumbhashOf: async (hash) => (await pool.inspect(() => blobs.read(hash), { transfer: true })).thumbhash,
+    log,
+  });
   const delivery = new Delivery({
+    placeholders,
     users,
     images,
     presets,
@@ -230,6 +239,7 @@ export async function buildServices(
     log,
   );
   if (background) sweeper.start();
+  if (background && codecs) placeholders.start(codecsReady);
   return {
     config,
     runtime,
@@ -261,6 +271,7 @@ export async function buildServices(
     imgwire,
     trustedProxies: parseCidrList(config.trustProxy),
     sweeper,
+    placeholders,
     tokens,
     log,
   };

@@ -59,6 +59,8 @@ export interface ImagesTable {
   height: number;
   visibility: "public" | "private";
   dominant_color: string | null;
+  /** Base64 ThumbHash; null for images stored before placeholders, until one is made. */
+  thumbhash: string | null;
   namespace: string | null;
   metadata: Generated<string>;
   external_id: string | null;

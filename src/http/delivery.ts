@@ -1,7 +1,7 @@
 import { type Context, Hono } from "hono";
 import type { Delivered, DeliveryRequest } from "../domain/delivery/deliver.ts";
 import { imgixDelivery, isImgixQuery } from "../domain/delivery/imgix.ts";
-import { nativeDelivery, nativeHotKey, nativeNegotiates } from "../domain/delivery/native.ts";
+import { nativeDelivery, nativeHotKey, nativeNegotiates, placeholderDelivery } from "../domain/delivery/native.ts";
 import { AppError } from "../domain/errors.ts";
 import type { AppServices, RouteEnv } from "./env.ts";
 
@@ -130,6 +130,13 @@ export const deliveryRoutes = new Hono<RouteEnv<"delivery" | "accessLog" | "conf
     const search = new URL(c.req.url).searchParams;
     const accept = c.req.header("accept");
     const { delivery } = c.var.services;
+    if (search.has("placeholder")) {
+      return sendDelivered(
+        c,
+        await delivery.placeholder(placeholderDelivery(username, path, search, ifNoneMatch)),
+        matched,
+      );
+    }
     if (isImgixQuery(search)) {
       const request = imgixDelivery(username, path, search, accept, ifNoneMatch, true);
       return sendDelivered(c, await delivery.deliver(request), matched, request);

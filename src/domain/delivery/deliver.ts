@@ -11,6 +11,7 @@ import type { VariantCache } from "../../store/variants.ts";
 import type { Tokens } from "../tokens/tokens.ts";
 import { HotRoutes } from "./hot.ts";
 import { MemoryCache } from "./memory.ts";
+import type { Placeholders } from "./placeholders.ts";
 import { signatureOf, verify } from "./signing.ts";
 import { deliveryFormatsOf, negotiate } from "./negotiate.ts";
 import { finalize, variantKey } from "./spec.ts";
@@ -50,6 +51,7 @@ export interface DeliveryDeps {
   maxOutputPixels: number;
   /** Bytes of small hot variants kept in memory (IMGD_MEMORY_CACHE_BYTES); 0 keeps none. */
   memoryCacheBytes?: number;
+  placeholders: Placeholders;
 }
 
 /** What a dialect's URL parser makes of the options, once the image is known. */
@@ -182,6 +184,30 @@ export class Delivery {
       await refund?.().catch(() => {});
       throw err;
     }
+  }
+
+  /**
+   * The image's placeholder (`?placeholder`): a tiny blurred PNG rendered from its ThumbHash,
+   * under the same access rules as the image; the ThumbHash is made now if the image has none.
+   */
+  async placeholder<O>(req: DeliveryRequest<O>): Promise<Delivered | "not-modified"> {
+    const user = await this.d.users.byUsername(req.username);
+    const found = user && (await this.d.images.resolvePath(user.id, req.path));
+    if (!found) throw new AppError("NOT_FOUND", req.notFound ?? "Image not found");
+    const { image } = found;
+    req.options?.();
+    const privateUntil = this.#checkAccess(req, user, image);
+    const { png, etag } = this.d.placeholders.png(await this.d.placeholders.thumbhash(image));
+    if (req.ifNoneMatch(etag)) return "not-modified";
+    return this.#served({
+      etag,
+      mime: "image/png",
+      size: png.byteLength,
+      bytes: png,
+      cache: "hit",
+      privateUntil,
+      userId: user.id,
+    });
   }
 
   #served(d: Delivered | "not-modified"): Delivered | "not-modified" {

@@ -4,6 +4,7 @@ import { AppError } from "../errors.ts";
 import { extensionOf } from "../library/paths.ts";
 import type { DeliveryRequest } from "./deliver.ts";
 import { acceptClass } from "./negotiate.ts";
+import { SIGNATURE_KEYS } from "./signing.ts";
 import { checkWritableExtension, EXT_FORMAT, type Source, WEB_FORMATS } from "./spec.ts";
 
 // The native (img-src) URL dialect: ?w=&h=&fit=&q=, ?p:preset, img.pro's ?size=s|m|l, and the
@@ -267,5 +268,36 @@ export function nativeDelivery(
       });
       return { spec, presetId: presetRow?.id };
     },
+  };
+}
+
+/**
+ * `/i/{username}/{path}?placeholder`: the image's blurred placeholder. Only a signature may
+ * come with it (a private image's placeholder is as private as the image).
+ */
+export function placeholderDelivery(
+  username: string,
+  path: string,
+  search: URLSearchParams,
+  ifNoneMatch: (etag: string) => boolean,
+): DeliveryRequest<undefined> {
+  return {
+    username,
+    path,
+    search,
+    access: "signed",
+    ifNoneMatch,
+    options: () => {
+      for (const [key, value] of search) {
+        if (key === "placeholder") {
+          if (!["", "true", "1"].includes(value))
+            throw new AppError("VALIDATION_ERROR", "placeholder: takes no value (?placeholder)", { field: key });
+        } else if (!SIGNATURE_KEYS.includes(key)) {
+          throw new AppError("VALIDATION_ERROR", `${key}: cannot be combined with placeholder`, { field: key });
+        }
+      }
+      return undefined;
+    },
+    spec: () => ({ spec: null }),
   };
 }

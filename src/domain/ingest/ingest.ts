@@ -292,6 +292,7 @@ function insert(
         height: inspected.height,
         visibility: input.visibility ?? "public",
         dominant_color: inspected.dominantColor,
+        thumbhash: inspected.thumbhash,
         namespace: input.namespace ?? null,
         metadata: JSON.stringify(input.metadata ?? {}),
         external_id: input.externalId ?? null,

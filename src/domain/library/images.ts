@@ -226,6 +226,18 @@ export class Images {
     return this.get(userId, id);
   }
 
+  /** Stores an image's ThumbHash (made after the upload, for images from before placeholders). */
+  async setThumbhash(id: string, thumbhash: string) {
+    await this.d.db.updateTable("images").set({ thumbhash }).where("id", "=", id).execute();
+  }
+
+  /** Some images that have no ThumbHash yet (stored before placeholders existed). */
+  withoutThumbhash(limit: number): Promise<Pick<Image, "id" | "blob_hash">[]> {
+    return this.#live(this.d.db.selectFrom("images").select(["id", "blob_hash"]).where("thumbhash", "is", null))
+      .limit(limit)
+      .execute();
+  }
+
   async recordSignedUrl(id: string, url: string, expiresAt: number) {
     await this.d.db
       .updateTable("images")

@@ -52,6 +52,9 @@ export function mediaItem(base: string, owner: User, img: ImageRecord, opts: { e
     ...(img.source_url ? { source_url: img.source_url } : {}),
     ...(img.expires_at !== null ? { expires_at: unix(img.expires_at) } : {}),
     created_at: unix(img.created_at),
+    // imgd's own: the ThumbHash of a blurred preview, and that preview as a tiny PNG.
+    thumbhash: img.thumbhash,
+    placeholder: `${src}?placeholder`,
     ...sizesOf(src, img.width, img.height),
   };
 }

@@ -68,6 +68,8 @@ export function imageSchema(cdnBase: string, user: User, img: ImageRecord | unde
     updated_at: iso(Math.max(img?.updated_at ?? 0, up?.updated_at ?? 0)),
     deleted_at: null,
     processed_metadata_at: img ? iso(up?.processed_metadata_at ?? img.created_at) : null,
+    // imgd's own: the ThumbHash of a blurred preview (null until the image is stored).
+    thumbhash: img?.thumbhash ?? null,
   };
 }
 

@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import * as v from "valibot";
 import { AppError } from "../../domain/errors.ts";
 import { stemOf, validatePath } from "../../domain/library/paths.ts";
-import { parseParams, splitQuery } from "../../domain/delivery/native.ts";
+import { parseParams, placeholderDelivery, splitQuery } from "../../domain/delivery/native.ts";
 import { MAX_TAG_LENGTH, NAMESPACE } from "../../domain/library/fields.ts";
 import type { RouteEnv } from "../env.ts";
 import { boundaryOf, parseMultipart, readField } from "../multipart.ts";
@@ -193,7 +193,8 @@ export const imageRoutes = new Hono<Env>()
     // Checked as a delivery would check them, so no URL is signed that could only give a 400.
     if (SIGNATURE_KEYS.some((k) => options.has(k)))
       throw new AppError("VALIDATION_ERROR", "options: must not carry a signature", { field: "options" });
-    if (isImgixQuery(options)) parseImgixQuery(options);
+    if (options.has("placeholder")) placeholderDelivery(user.username, path, options, () => false).options?.();
+    else if (isImgixQuery(options)) parseImgixQuery(options);
     else parseParams(splitQuery(options).params, "options");
     const token = sign(tokens, user.username, path, options, expires);
     const query = options.toString();

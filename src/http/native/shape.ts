@@ -42,7 +42,19 @@ export function uploadResponse(base: string, user: User, img: ImageRecord, isNew
     available_formats: formatUrls(base, user.username, primary(img)),
     uploaded_at: rfc3339(img.created_at),
     visibility: img.visibility,
+    ...placeholder(base, user, img),
     _links: links(img.id),
+  };
+}
+
+/**
+ * imgd's own: the image's ThumbHash (base64; clients render it as a blurred preview) and the
+ * URL of the same preview as a tiny PNG. Null thumbhash: made on the first request of that URL.
+ */
+export function placeholder(base: string, user: User, img: ImageRecord) {
+  return {
+    thumbhash: img.thumbhash,
+    placeholder_url: `${cdnUrl(base, user.username, primary(img))}?placeholder`,
   };
 }
 
@@ -64,6 +76,7 @@ export function listItem(base: string, user: User, img: ImageRecord, now: number
     paths: img.paths,
     visibility: img.visibility,
     active_signed_url: activeSignedUrl(img, now),
+    ...placeholder(base, user, img),
     ...library(img),
   };
 }
@@ -88,6 +101,7 @@ export function metadataResponse(
       // imgd's own: the schema's ImageMetadata allows more properties.
       frames: layout.frames,
       has_alpha: layout.hasAlpha,
+      ...placeholder(base, user, img),
     },
     urls: { original: cdnUrl(base, user.username, primary(img)), ...formatUrls(base, user.username, primary(img)) },
     paths: img.paths,
