@@ -44,6 +44,9 @@ describe("upload", () => {
       "description",
       "author",
       "created_at",
+      // imgd's own: the blurred placeholder (ThumbHash, and the tiny PNG's URL).
+      "thumbhash",
+      "placeholder",
       "sizes",
     ]);
     expect(body).toMatchObject({
