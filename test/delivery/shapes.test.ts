@@ -213,6 +213,7 @@ describe("what does not map cleanly is a 400 naming the option", () => {
     ["/cdn-cgi/image/width=abc/admin/photo.jpg", "width"],
     ["/cdn-cgi/image/gravity=0.2x0.8/admin/photo.jpg", "gravity"],
     ["/i/admin/photo.jpg?w=10&fit=facearea", "fit"],
+    ["/i/admin/photo.jpg?fit=fillmax", "fit"],
     ["/i/admin/photo.jpg?w=10&crop=faces", "crop"],
     ["/i/admin/photo.jpg?w=10&auto=enhance", "auto"],
     ["/i/admin/photo.jpg?fm=webp&size=s", "size"],

@@ -18,12 +18,14 @@ const IMGIX_FITS: Record<string, { resizing_type: string; enlarge: boolean }> = 
   scale: { resizing_type: "fill", enlarge: true },
 };
 const NATIVE_FITS = new Set(["cover", "contain", "fill", "scale-down"]);
+/** imgix fits without a clean counterpart: still imgix, so its parser words the 400. */
+const UNMAPPED_FITS = new Set(["facearea", "fillmax", "clamp"]);
 
 /** Whether a `/i/` query speaks imgix rather than the native options. */
 export function isImgixQuery(search: URLSearchParams): boolean {
   for (const [k, v] of search) {
     if (IMGIX_ONLY.has(k)) return true;
-    if (k === "fit" && !NATIVE_FITS.has(v) && v in IMGIX_FITS) return true;
+    if (k === "fit" && !NATIVE_FITS.has(v) && (v in IMGIX_FITS || UNMAPPED_FITS.has(v))) return true;
   }
   return false;
 }
