@@ -7,7 +7,7 @@ import * as unpicImgix from "unpic/providers/imgix";
 import * as unpicIpx from "unpic/providers/ipx";
 import * as unpicNext from "unpic/providers/nextjs";
 import { decode, makeImage } from "../helpers/images.ts";
-import { type TestServer, form, startServer } from "../helpers/server.ts";
+import { ROOT, type TestServer, form, startServer } from "../helpers/server.ts";
 
 // Every compatible URL shape against the same variant as its equivalent in imgd's own dialects
 // (native where it can say the same, else Imgwire's parameters): same ETag, same bytes.
@@ -232,6 +232,21 @@ describe("what does not map cleanly is a 400 naming the option", () => {
 });
 
 describe("URL builders of Nuxt Image and unpic make URLs that imgd serves", () => {
+  test("the README's Next.js loader, as written there", async () => {
+    const readme = await Bun.file(`${ROOT}/README.md`).text();
+    const code = /```js\n\/\/ imgd-loader\.js\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(code).toBeDefined();
+    const loader = new Function(
+      code!.replace("export default function", "return function").replace("https://images.example.com", s.url),
+    )() as (p: { src: string; width: number; quality?: number }) => string;
+    const url = loader({ src: "/admin/photo.jpg", width: 120 });
+    expect(url).toBe(`${s.url}/i/admin/photo.jpg?w=120&q=75&f=auto`);
+    const r = await get(url, { accept: WEBP });
+    expect(r.res.status).toBe(200);
+    const d = await decode(r.bytes);
+    expect([d.format, d.width, d.height]).toEqual(["webp", 120, 90]);
+  });
+
   const base = () => s.url;
   const BUILT: [string, () => string, string, number, number][] = [
     [
