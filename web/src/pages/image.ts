@@ -4,6 +4,7 @@ import { t } from "../i18n.ts";
 import { me } from "../session.ts";
 import { bytes, CopyButton, CopyField, ErrorNote, html, Link, Loading, navigate, Page, useLoad } from "../ui.ts";
 import { readExif } from "../exif.ts";
+import { placeholderStyle } from "../placeholder.ts";
 
 // One image: its original and facts, visibility and delete, and a transformation builder that
 // writes the URL in every dialect imgd speaks, with a live preview of exactly that URL.
@@ -19,7 +20,7 @@ export interface Spec {
 
 export const FORMATS = ["webp", "avif", "jpeg", "png", "jxl", "original"];
 export const FITS = ["", "cover", "contain", "fill", "scale-down"];
-const EXT: Record<string, string> = { webp: "webp", avif: "avif", jpeg: "jpg", png: "png", jxl: "jxl" };
+const EXT: Record<string, string> = { webp: "webp", avif: "avif", jpeg: "jpg", png: "png", jxl: "jxl", auto: "auto" };
 
 const stemOf = (p: string) => p.replace(/\.[^./]+$/, "");
 const enc = (p: string) => p.split("/").map(encodeURIComponent).join("/");
@@ -62,40 +63,42 @@ export function snippets(username: string, path: string, width: number, height: 
   const ratio = height / width;
   const w0 = Math.min(800, width);
   const h0 = Math.round(w0 * ratio);
-  const base = absolute(`/i/${encodeURIComponent(username)}`);
+  const origin = absolute("/").replace(/\/$/, "");
+  const src = `/${encodeURIComponent(username)}/${enc(path)}`;
+  // The image's blurred placeholder (its ThumbHash as a tiny PNG), shown until the image loads.
+  const placeholder = absolute(nativePath(username, path, "original")) + "?placeholder";
+  const bg = `background: center / cover url('${placeholder}')`;
   return {
-    img: `<img src="${url("webp", w0)}"
-     srcset="${set("webp")}"
+    img: `<img src="${url("auto", w0)}"
+     srcset="${set("auto")}"
      sizes="(max-width: 800px) 100vw, 800px"
-     width="${w0}" height="${h0}" alt="${alt}" loading="lazy" decoding="async">`,
+     width="${w0}" height="${h0}" alt="${alt}" loading="lazy" decoding="async"
+     style="${bg}">`,
     picture: `<picture>
   <source type="image/avif" srcset="${set("avif")}" sizes="(max-width: 800px) 100vw, 800px">
   <source type="image/webp" srcset="${set("webp")}" sizes="(max-width: 800px) 100vw, 800px">
-  <img src="${url("jpeg", w0)}" width="${w0}" height="${h0}" alt="${alt}" loading="lazy" decoding="async">
+  <img src="${url("jpeg", w0)}" width="${w0}" height="${h0}" alt="${alt}" loading="lazy" decoding="async" style="${bg}">
 </picture>`,
     next: `// imgd-loader.js — next.config.js: images: { loader: "custom", loaderFile: "./imgd-loader.js" }
 export default function imgdLoader({ src, width, quality }) {
-  return \`${base}/\${src}?w=\${width}&q=\${quality || 80}\`;
+  return \`${origin}/i/\${src.replace(/^\\/+/, "")}?w=\${width}&q=\${quality || 75}&f=auto\`;
 }
 
 // in a component
 import Image from "next/image";
-<Image src="${enc(stemOf(path))}.webp" width={${w0}} height={${h0}} alt="${alt}" />`,
-    nuxt: `// providers/imgd.ts — nuxt.config: image: { providers: { imgd: { provider: "~/providers/imgd.ts", options: { baseURL: "${base}" } } } }
-export const getImage = (src, { modifiers = {}, baseURL }) => {
-  const q = new URLSearchParams();
-  if (modifiers.width) q.set("w", modifiers.width);
-  if (modifiers.height) q.set("h", modifiers.height);
-  if (modifiers.fit) q.set("fit", modifiers.fit);
-  if (modifiers.quality) q.set("q", modifiers.quality);
-  return { url: \`\${baseURL}/\${src}?\${q}\` };
-};
-// <NuxtImg provider="imgd" src="${enc(stemOf(path))}.webp" width="${w0}" />
+<Image src="${src}" width={${w0}} height={${h0}} alt="${alt}"
+  placeholder="blur" blurDataURL="${placeholder}" />`,
+    nuxt: `// nuxt.config.ts: imgd speaks IPX at /_ipx
+export default defineNuxtConfig({
+  modules: ["@nuxt/image"],
+  image: { provider: "ipx", ipx: { baseURL: "${origin}/_ipx" } },
+});
+// <NuxtImg src="${src}" width="${w0}" format="auto" placeholder="${placeholder}" />
 
-// unpic (@unpic/react, /vue, /svelte …): a transformer for imgd URLs
+// unpic (@unpic/react, /vue, /svelte …) with the same IPX URLs
 import { Image } from "@unpic/react";
-const imgd = ({ url, width, height }) => \`\${url}?w=\${width}\${height ? \`&h=\${height}&fit=cover\` : ""}\`;
-<Image src="${url("webp", w0).replace(/\?.*/, "")}" transformer={imgd} layout="constrained" width={${w0}} height={${h0}} alt="${alt}" />`,
+<Image src="${src}" cdn="ipx" options={{ ipx: { baseURL: "${origin}/_ipx" } }}
+  layout="constrained" width={${w0}} height={${h0}} alt="${alt}" background="${placeholder}" />`,
   };
 }
 
@@ -210,7 +213,7 @@ export function ImagePage({ rest }: { rest: string }) {
       <div>
         ${privateImage
           ? html`<p class="notice">${t("image.privateNote")}</p>`
-          : html`<a href=${d.urls.original} target="_blank" rel="noopener" class="original"><img src=${`${d.urls.webp}?w=800`} alt=${m.original_filename} width=${Math.min(800, m.width)} /></a>`}
+          : html`<a href=${d.urls.original} target="_blank" rel="noopener" class="original"><img src=${`${d.urls.webp}?w=800`} alt=${m.original_filename} width=${Math.min(800, m.width)} style=${placeholderStyle(m.thumbhash)} /></a>`}
       </div>
       <div class="stack">
         <dl class="facts">

@@ -3,6 +3,7 @@ import { call, del, get, patch, put } from "../api.ts";
 import { t } from "../i18n.ts";
 import { me } from "../session.ts";
 import { bytes, ErrorNote, html, Link, Loading, navigate, Page, useLoad } from "../ui.ts";
+import { placeholderStyle } from "../placeholder.ts";
 import { Uploader } from "./upload.ts";
 
 const PAGE_SIZE = 24;
@@ -17,6 +18,7 @@ interface Item {
   tags: string[];
   namespace: string | null;
   active_signed_url: { signed_url: string } | null;
+  thumbhash?: string | null;
 }
 
 /** The library's filters live in the address bar: back, reload and links keep them. */
@@ -161,7 +163,7 @@ export function LibraryPage({ rest: _ }: { rest: string }) {
               return html`<li class=${`tile${selected.has(img.id) ? " selected" : ""}`} data-id=${img.id}>
                 <input type="checkbox" class="pick" id=${`pick-${img.id}`} checked=${selected.has(img.id)} onChange=${() => toggle(img.id)} aria-label=${t("library.select", { name })} />
                 <${Link} href=${`/image/${img.id}`} class="thumb">
-                  ${th ? html`<img src=${th.src} srcset=${th.srcset} sizes="(max-width: 480px) 45vw, 240px" width="240" height="240" loading="lazy" decoding="async" alt=${name} />` : html`<span class="private" role="img" aria-label=${`${name} (${t("common.private")})`}>🔒</span>`}
+                  ${th ? html`<img src=${th.src} srcset=${th.srcset} sizes="(max-width: 480px) 45vw, 240px" width="240" height="240" loading="lazy" decoding="async" alt=${name} style=${placeholderStyle(img.thumbhash)} />` : html`<span class="private" role="img" aria-label=${`${name} (${t("common.private")})`}>🔒</span>`}
                 <//>
                 <div class="meta"><span class="name" title=${name}>${name}</span><span class="muted small">${bytes(img.size)}${img.visibility === "private" ? ` · ${t("common.private")}` : ""}</span>
                 ${img.tags?.length > 0 && html`<span class="tags">${img.tags.map((tag) => html`<span class="tag">${tag}</span>`)}</span>`}</div>
