@@ -28,7 +28,10 @@ export function plan(
   const out = p.box ?? p.resize;
   const k = Math.max((spec.minWidth ?? 0) / out.width, (spec.minHeight ?? 0) / out.height);
   if (!(k > 1)) return p;
-  const up = (r: { width: number; height: number }) => ({ width: atLeast1(r.width * k), height: atLeast1(r.height * k) });
+  const up = (r: { width: number; height: number }) => ({
+    width: atLeast1(r.width * k),
+    height: atLeast1(r.height * k),
+  });
   return p.box ? { resize: up(p.resize), box: up(p.box) } : { resize: up(p.resize) };
 }
 

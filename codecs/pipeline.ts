@@ -243,7 +243,10 @@ const resize: Step = {
       // Premultiplied resampling, or transparent pixels bleed their colour into the edges.
       const alpha = img.hasAlpha();
       const pre = alpha ? img.premultiply() : img;
-      const scaled = pre.resize(width / img.width, { vscale: height / img.height, kernel: s.spec.kernel ?? "lanczos3" });
+      const scaled = pre.resize(width / img.width, {
+        vscale: height / img.height,
+        kernel: s.spec.kernel ?? "lanczos3",
+      });
       if (pre !== img) pre.delete();
       if (alpha) {
         const un = scaled.unpremultiply();

@@ -6,7 +6,13 @@ import { DEFAULT_EFFORT, type Effort } from "./effort.ts";
 import { probe } from "./probe.ts";
 import type { Limits } from "./pipeline.ts";
 import type { Reply, Request, WorkerMemory } from "./protocol.ts";
-import { CodecError, type InspectResult, type TransformInput, type TransformResult, type TransformSpec } from "./types.ts";
+import {
+  CodecError,
+  type InspectResult,
+  type TransformInput,
+  type TransformResult,
+  type TransformSpec,
+} from "./types.ts";
 import { workerScriptUrl } from "./wasm.ts";
 
 export interface CodecPoolOptions {

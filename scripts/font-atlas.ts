@@ -12,11 +12,19 @@ const chars = Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i)).
 
 const browser = await chromium.launch({
   executablePath: "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  args: [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+  ],
 });
 const page = await browser.newPage();
-const font = (await Bun.file(FONT).arrayBuffer());
+const font = await Bun.file(FONT).arrayBuffer();
 const b64 = Buffer.from(font).toString("base64");
 const result = await page.evaluate(
   async ({ b64, chars, SIZE }) => {

@@ -165,6 +165,11 @@ export async function buildServices(
     limits: { maxUploadBytes: config.maxUploadBytes, maxSourcePixels: config.maxSourcePixels },
     now: config.now,
   });
+  const fetcher = new Fetcher({
+    allow: parseCidrList(config.importAllowNetworks),
+    timeoutMs: config.importTimeoutMs,
+    connect: runtime.connect,
+  });
   const delivery = new Delivery({
     users,
     images,
@@ -184,6 +189,8 @@ export async function buildServices(
     now: config.now,
     maxOutputPixels: config.maxSourcePixels,
     memoryCacheBytes: config.memoryCacheBytes,
+    // Watermarks from URLs come through the import fetcher: same networks, timeout and size limit.
+    fetchWatermark: (url) => fetcher.read(url, config.maxUploadBytes),
   });
   variants.onRemoved = (keys) => delivery.forgetVariants(keys);
   const rates = new RateLimits(db, config.now);
@@ -198,11 +205,6 @@ export async function buildServices(
   });
   const media = new Media(db, images, config.now);
   const accounts = new Accounts({ db, users, keys, images, rates, now: config.now });
-  const fetcher = new Fetcher({
-    allow: parseCidrList(config.importAllowNetworks),
-    timeoutMs: config.importTimeoutMs,
-    connect: runtime.connect,
-  });
   const telemetry = new Telemetry({ pool, variants, blobTotals: () => blobTotals(db) });
   const accessLog = new AccessLog(config.accessLog, (line) => process.stdout.write(`${line}\n`));
   const imgwire = buildImgwire({

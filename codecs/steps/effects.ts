@@ -141,8 +141,7 @@ export const pixelate: Step = {
       const w = Math.min(img.width, big.width);
       const h = Math.min(img.height, big.height);
       let out = scope.own(big.extractArea(0, 0, w, h));
-      if (w < img.width || h < img.height)
-        out = scope.own(out.embed(0, 0, img.width, img.height, { extend: "copy" }));
+      if (w < img.width || h < img.height) out = scope.own(out.embed(0, 0, img.width, img.height, { extend: "copy" }));
       const cast = out.format === "uchar" ? out : scope.own(out.cast("uchar"));
       scope.free(cast);
       s.replace(cast);

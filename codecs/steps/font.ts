@@ -24,7 +24,9 @@ export function renderText(vips: Vips, text: string, height: number, color: Rgba
     const k = height / FONT_CELL.height;
     const sized = k === 1 ? line : own(line.resize(k, { kernel: "lanczos3" }));
     const alpha = own(sized.linear([color[3] / 255], [0]));
-    const rgb = own(own(vips.Image.black(sized.width, sized.height, { bands: 3 })).linear([0, 0, 0], color.slice(0, 3)));
+    const rgb = own(
+      own(vips.Image.black(sized.width, sized.height, { bands: 3 })).linear([0, 0, 0], color.slice(0, 3)),
+    );
     const out = own(own(rgb.bandjoin(alpha)).cast("uchar")).copy({ interpretation: "srgb" });
     return out;
   } finally {

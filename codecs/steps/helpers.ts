@@ -72,4 +72,3 @@ export function anchor(g: Gravity, W: number, H: number, w: number, h: number): 
   const top = g.startsWith("north") ? 0 : g.startsWith("south") ? H - h : Math.floor((H - h) / 2);
   return { left, top };
 }
-

@@ -84,4 +84,3 @@ export interface Step {
   name: string;
   run(s: State): void;
 }
-

@@ -59,15 +59,27 @@ export const watermark: Step = {
         const wide = scope.own(alpha.embed(pad + x, pad + y, mark.width + 2 * pad, mark.height + 2 * pad));
         const soft = blur > 0 ? scope.own(wide.gaussblur(blur)) : wide;
         const shadowAlpha = scope.own(soft.linear([color[3] / 255], [0]));
-        const rgb = scope.own(scope.own(s.vips.Image.black(wide.width, wide.height, { bands: 3 })).linear([0, 0, 0], color.slice(0, 3)));
-        const shadow = scope.own(scope.own(scope.own(rgb.bandjoin(shadowAlpha)).cast("uchar")).copy({ interpretation: "srgb" }));
+        const rgb = scope.own(
+          scope.own(s.vips.Image.black(wide.width, wide.height, { bands: 3 })).linear([0, 0, 0], color.slice(0, 3)),
+        );
+        const shadow = scope.own(
+          scope.own(scope.own(rgb.bandjoin(shadowAlpha)).cast("uchar")).copy({ interpretation: "srgb" }),
+        );
         const placed = scope.own(mark.embed(pad, pad, wide.width, wide.height));
         mark = scope.own(scope.own(shadow.composite2(placed, "over")).cast("uchar"));
         // Keep the mark where it was: the shadow's margin grows equally on every side.
-        mark = scope.own(mark.extractArea(pad, pad, Math.min(mark.width - pad, base.width), Math.min(mark.height - pad, base.height)));
+        mark = scope.own(
+          mark.extractArea(pad, pad, Math.min(mark.width - pad, base.width), Math.min(mark.height - pad, base.height)),
+        );
       }
       const g = w.gravity === "attention" || w.gravity === "entropy" ? "centre" : w.gravity;
-      const at = anchor(g, base.width, base.height, Math.min(mark.width, base.width), Math.min(mark.height, base.height));
+      const at = anchor(
+        g,
+        base.width,
+        base.height,
+        Math.min(mark.width, base.width),
+        Math.min(mark.height, base.height),
+      );
       const left = Math.max(-mark.width + 1, Math.min(base.width - 1, at.left + w.x));
       const top = Math.max(-mark.height + 1, Math.min(base.height - 1, at.top + w.y));
       const under = base.hasAlpha() ? base : scope.own(base.bandjoin(255));
