@@ -83,7 +83,9 @@ export async function fixture(): Promise<Fixture> {
         body: "",
       };
     },
-    stop: () => s.stop(),
+    stop: async () => {
+      await s.stop();
+    },
   };
 }
 
