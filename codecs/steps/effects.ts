@@ -9,14 +9,15 @@ import type { State, Step } from "./state.ts";
 
 /** Frees the intermediates of one operation chain; `keep` survives. */
 export class Scope {
-  readonly #owned: VipsImage[] = [];
+  readonly #owned = new Set<VipsImage>();
+  /** Registers an image to free (once, however often it is registered). */
   own<T extends VipsImage>(img: T): T {
-    this.#owned.push(img);
+    this.#owned.add(img);
     return img;
   }
   free(keep?: VipsImage): void {
     for (const i of this.#owned) if (i !== keep) i.delete();
-    this.#owned.length = 0;
+    this.#owned.clear();
   }
 }
 
@@ -74,6 +75,7 @@ export const flip: Step = {
   run(s) {
     const f = s.spec.flip;
     if (!f) return;
+    s.materialize();
     if (f === "horizontal" || f === "both") s.replace(s.image.flip("horizontal"));
     if (f === "vertical" || f === "both") s.replace(s.image.flip("vertical"));
   },
@@ -81,6 +83,7 @@ export const flip: Step = {
 
 /** Right angles turn the pixels exactly; other angles enlarge the canvas, filling the corners. */
 export function rotateImage(s: State, angle: number, background: Rgba | undefined): void {
+  s.materialize();
   if (angle % 90 === 0) {
     const by = ({ 90: "d90", 180: "d180", 270: "d270" } as const)[angle as 90 | 180 | 270];
     if (by) s.replace(s.image.rot(by));
@@ -182,6 +185,8 @@ export const normalize: Step = {
   run(s) {
     const n = s.spec.normalize;
     if (!n) return;
+    // The percentiles are read in a first pass over the pixels.
+    s.materialize();
     onColour(s, (rgb, scope) => {
       const grey = scope.own(rgb.colourspace("b-w"));
       const lo = grey.percent(n.lower);

@@ -67,6 +67,17 @@ export class State {
     this.#image = next;
   }
 
+  /**
+   * Renders the image to memory, once: operations that read out of order (flips, rotations,
+   * a histogram before the pass that uses it) fail on a sequential decode.
+   */
+  materialize(): void {
+    if (this.#materialized) return;
+    this.replace(this.image.copyMemory());
+    this.#materialized = true;
+  }
+  #materialized = false;
+
   /** Hands the current image over to the caller, who must delete it. */
   take(): VipsImage {
     const img = this.image;

@@ -15,9 +15,7 @@ const same = async (a: string, b: string) =>
     Buffer.from((await f.get(`${base}&${a}`)).bytes).equals(Buffer.from((await f.get(`${base}&${b}`)).bytes)),
   ).toBe(true);
 
-// FIXME(urlparams): these three fail intermittently: some outputs decode to NaN means (fewer
-// than 3 bands read back, or a shifted buffer); not yet understood, see the report.
-test.skip("blur and sharpen change edge energy; pixelate makes blocks", async () => {
+test("blur and sharpen change edge energy; pixelate makes blocks", async () => {
   // A 45° turn gives hard edges against the black corners: blur softens them, sharpen adds.
   const plain = await f.get(`${base}&rotate=45:000000`);
   const b1 = await f.get(`${base}&blur=1`);
@@ -36,7 +34,7 @@ test.skip("blur and sharpen change edge energy; pixelate makes blocks", async ()
   await same("sharpen=2", `sharpen=${encodeURIComponent('{"sigma":2}')}`);
 });
 
-test.skip("brightness, lightness, contrast, saturation, hue, adjust", async () => {
+test("brightness, lightness, contrast, saturation, hue, adjust", async () => {
   const plain = await f.get(base);
   expect(luma(await f.get(`${base}&brightness=1.5`))).toBeGreaterThan(luma(plain) + 20);
   expect(luma(await f.get(`${base}&brightness=0.5`))).toBeLessThan(luma(plain) - 20);
@@ -68,7 +66,7 @@ test.skip("brightness, lightness, contrast, saturation, hue, adjust", async () =
   await same("adjust=1:1:120", "hue=120");
 });
 
-test.skip("monochrome, duotone, colorize, negate, normalize, gradient", async () => {
+test("monochrome, duotone, colorize, negate, normalize, gradient", async () => {
   const plain = await f.get(base);
   expect(chroma(await f.get(`${base}&monochrome=true`))).toBeLessThan(2);
   const red = mean(await f.get(`${base}&monochrome=ff0000`));

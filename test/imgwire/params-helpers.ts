@@ -110,13 +110,13 @@ export function chroma(o: Out): number {
   }
   return sum / (o.width * o.height);
 }
-/** Sum of absolute horizontal neighbour differences per pixel: edges and detail. */
+/** Mean squared horizontal neighbour difference: edge energy (blur spreads an edge, lowering it). */
 export function edges(o: Out): number {
   let sum = 0;
   for (let y = 0; y < o.height; y++)
     for (let x = 1; x < o.width; x++)
       for (let c = 0; c < 3; c++)
-        sum += Math.abs(o.raw[(y * o.width + x) * o.channels + c]! - o.raw[(y * o.width + x - 1) * o.channels + c]!);
+        sum += (o.raw[(y * o.width + x) * o.channels + c]! - o.raw[(y * o.width + x - 1) * o.channels + c]!) ** 2;
   return sum / (o.width * o.height);
 }
 export function px(o: Out, x: number, y: number): number[] {
