@@ -24,6 +24,10 @@ export interface Fixture {
   cdn: string;
   watermarkId: string;
   get(query: string): Promise<Out>;
+  /** Uploads another image (same tenant) and returns its id and CDN URL. */
+  upload(bytes: Uint8Array, mime: string): Promise<{ id: string; cdn: string }>;
+  /** Any CDN URL with a query, decoded. */
+  fetchOut(url: string, init?: RequestInit): Promise<Out>;
   stop(): Promise<void>;
 }
 
@@ -42,8 +46,8 @@ async function upload(call: ReturnType<typeof client>, bytes: Uint8Array, mime: 
   return { id: created.body.image.id as string, cdn: got.body.cdn_url as string };
 }
 
-export async function fixture(): Promise<Fixture> {
-  const s = await startServer();
+export async function fixture(env: Record<string, string> = {}): Promise<Fixture> {
+  const s = await startServer({ env });
   const call = client(s);
   const src = await upload(call, await makeImage(160, 120, "jpg"), "image/jpeg");
   const red = new Uint8Array(
@@ -52,12 +56,14 @@ export async function fixture(): Promise<Fixture> {
       .toBuffer(),
   );
   const wm = await upload(call, red, "image/png");
-  return {
+  const f: Fixture = {
     s,
     cdn: src.cdn,
     watermarkId: wm.id,
-    async get(query) {
-      const res = await fetch(`${src.cdn}?${query}`, { headers: { accept: "image/jpeg" } });
+    get: (query) => f.fetchOut(`${src.cdn}?${query}`),
+    upload: (bytes, mime) => upload(call, bytes, mime),
+    async fetchOut(url, init) {
+      const res = await fetch(url, { headers: { accept: "image/jpeg" }, ...init });
       const bytes = new Uint8Array(await res.arrayBuffer());
       if (res.status !== 200)
         return {
@@ -87,6 +93,7 @@ export async function fixture(): Promise<Fixture> {
       await s.stop();
     },
   };
+  return f;
 }
 
 /** Mean of each band over a region (default: the whole image). */
