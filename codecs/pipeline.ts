@@ -385,7 +385,12 @@ const encode: Step = {
     const q = Math.min(100, Math.max(1, Math.round(s.spec.quality)));
     const auto = s.spec.autoQuality;
     if (auto && (s.format === "jpeg" || s.format === "webp" || s.format === "avif")) {
-      s.output = chooseQuality(s.vips, img, (qq) => encodeAt(s, img, qq), auto.ssim, q).data;
+      // Each try encodes and compares the same pixels again.
+      s.materialize();
+      const img = s.image;
+      const chosen = chooseQuality(s.vips, img, (qq) => encodeAt(s, img, qq), auto.ssim, q);
+      s.output = chosen.data;
+      s.quality = chosen.quality;
       return;
     }
     s.output = encodeAt(s, img, q);
@@ -463,7 +468,15 @@ export function transform(
     if (s.animation) return transformFrames(s);
     for (const step of STEPS.slice(1)) step.run(s);
     const data = s.output!;
-    return { data, format: s.format, mime: OUTPUT_MIME[s.format], width: s.image.width, height: s.image.height };
+    const out: TransformResult = {
+      data,
+      format: s.format,
+      mime: OUTPUT_MIME[s.format],
+      width: s.image.width,
+      height: s.image.height,
+    };
+    if (s.quality !== undefined) out.quality = s.quality;
+    return out;
   } finally {
     s.dispose();
   }

@@ -205,6 +205,8 @@ export interface TransformResult {
   height: number;
   /** Frames of an animated output; absent for a still one. */
   frames?: number;
+  /** The quality `autoQuality` chose; absent otherwise. */
+  quality?: number;
 }
 
 export interface InspectResult {

@@ -10,8 +10,8 @@ const ATLAS = Uint8Array.from(atob(FONT_PNG_BASE64), (c) => c.charCodeAt(0));
 
 /** The text as an sRGB+alpha image `height` pixels tall, in `color`. */
 export function renderText(vips: Vips, text: string, height: number, color: Rgba): VipsImage {
-  const owned: VipsImage[] = [];
-  const own = <T extends VipsImage>(i: T) => (owned.push(i), i);
+  const owned = new Set<VipsImage>();
+  const own = <T extends VipsImage>(i: T) => (owned.add(i), i);
   try {
     const atlas = own(vips.Image.newFromBuffer(ATLAS, ""));
     const mask = atlas.bands > 1 ? own(atlas.extractBand(0)) : atlas;

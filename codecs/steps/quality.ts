@@ -10,8 +10,8 @@ const C2 = (0.03 * 255) ** 2;
 
 /** Mean SSIM of two images of one size (their luminance), 1 = identical. */
 export function ssim(vips: Vips, a: VipsImage, b: VipsImage): number {
-  const owned: VipsImage[] = [];
-  const own = <T extends VipsImage>(i: T) => (owned.push(i), i);
+  const owned = new Set<VipsImage>();
+  const own = <T extends VipsImage>(i: T) => (owned.add(i), i);
   try {
     const lum = (i: VipsImage) => {
       const flat = i.hasAlpha() ? own(i.flatten({ background: [255, 255, 255] })) : i;

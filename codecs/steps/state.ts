@@ -41,6 +41,8 @@ export class State {
   animation: { pages: number; pageHeight: number; delays: number[]; loop: number } | null = null;
   format: OutputFormat;
   output: Uint8Array | null = null;
+  /** The quality auto-quality settled on. */
+  quality: number | undefined;
 
   readonly vips: Vips;
 
