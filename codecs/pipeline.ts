@@ -343,36 +343,44 @@ const metadata: Step = {
         s.replace(img);
       }
     }
-    if (spec.dpi) s.replace(s.image.copy({ xres: spec.dpi / 25.4, yres: spec.dpi / 25.4 }));
+    if (spec.dpi) {
+      s.replace(s.image.copy({ xres: spec.dpi / 25.4, yres: spec.dpi / 25.4 }));
+      if (s.format === "jpeg" && s.keep !== "all") headerOnly(s, () => false);
+    }
   },
 };
 
 const COPYRIGHT_FIELDS = new Set(["exif-ifd0-Copyright", "exif-ifd0-Artist"]);
 
-/**
- * Metadata is stripped except the EXIF copyright and artist: every other metadata field goes,
- * so what the encoder writes from the header ("all") is those two and the profile.
- */
-function keepOnlyCopyright(s: State): void {
-  const img = s.image;
+function fieldNames(img: VipsImage): string[] {
   const fields = img.getFields();
   const names: string[] = [];
   for (let i = 0; i < fields.size(); i++) names.push(fields.get(i) ?? "");
   fields.delete();
-  const found = names.filter((n) => COPYRIGHT_FIELDS.has(n));
-  if (!found.length || !img.getTypeof("exif-data")) return;
-  const copy = img.copy();
-  for (const n of names) {
-    if (COPYRIGHT_FIELDS.has(n) || n === "exif-data" || n === "icc-profile-data") continue;
-    if (n.startsWith("exif-") || n === "xmp-data" || n === "iptc-data" || n.startsWith("png-comment")) copy.remove(n);
+  return names;
+}
+
+/**
+ * Removes every metadata field but those `kept` names (and the profile `s.keep` already keeps),
+ * then lets the encoder write whatever is left ("all"): how a JPEG gets only its copyright, or
+ * only a resolution (libjpeg's density is written through EXIF).
+ */
+function headerOnly(s: State, kept: (name: string) => boolean): void {
+  const keepIcc = s.keep !== "none";
+  const copy = s.image.copy();
+  for (const n of fieldNames(copy)) {
+    if (kept(n)) continue;
+    const meta = n.startsWith("exif-") || n === "xmp-data" || n === "iptc-data" || n.startsWith("png-comment");
+    if (meta || (n === "icc-profile-data" && !keepIcc)) copy.remove(n);
   }
   s.replace(copy);
-  if (s.keep === "none" || s.keep === "icc") s.keep = "all";
-  if (!s.hadProfile && s.image.getTypeof("icc-profile-data")) {
-    const c = s.image.copy();
-    c.remove("icc-profile-data");
-    s.replace(c);
-  }
+  s.keep = "all";
+}
+
+/** Metadata is stripped except the EXIF copyright and artist (libvips drops EXIF tags without fields). */
+function keepOnlyCopyright(s: State): void {
+  if (!s.image.getTypeof("exif-data") || !fieldNames(s.image).some((n) => COPYRIGHT_FIELDS.has(n))) return;
+  headerOnly(s, (n) => COPYRIGHT_FIELDS.has(n) || n === "exif-data");
 }
 
 const encode: Step = {
