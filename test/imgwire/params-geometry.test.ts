@@ -1,4 +1,8 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import sharp from "sharp";
+import { FIXTURES } from "../helpers/server.ts";
 import { type Fixture, fixture, luma, px } from "./params-helpers.ts";
 
 // Imgwire's geometry parameters, each with two values, checked on decoded pixels.
@@ -107,4 +111,35 @@ test("unknown values are 400s naming the parameter and what it accepts", async (
     expect(r.status).toBe(400);
     expect(r.body).toContain(word);
   }
+});
+
+test("a free angle turns the same way as a right one (clockwise)", async () => {
+  // The gradient's bright corner is bottom-right; turned clockwise it is bottom-left.
+  const r90 = await f.get(`${base}&rotate=90`);
+  const r89 = await f.get(`${base}&rotate=89`);
+  const corner = (o: typeof r90) => luma(o, { x: 2, y: o.height - 12, w: 10, h: 10 });
+  expect(corner(r90)).toBeGreaterThan(150);
+  expect(corner(r89)).toBeGreaterThan(150);
+});
+
+test("animations: geometric and effect steps run on every frame", async () => {
+  const gif = await f.upload(new Uint8Array(readFileSync(join(FIXTURES, "animated-loop-3.gif"))), "image/gif");
+  const plain = await f.fetchOut(`${gif.cdn}?f=gif&w=80`);
+  const flipped = await f.fetchOut(`${gif.cdn}?f=gif&w=80&flip=horizontal&padding=4&wmt=HI`);
+  const m = await sharp(flipped.bytes, { pages: -1 }).metadata();
+  expect([m.format, m.pages, m.width, m.pageHeight]).toEqual([
+    "gif",
+    10,
+    88,
+    (await sharp(plain.bytes, { pages: -1 }).metadata()).pageHeight! + 8,
+  ]);
+  const frame = async (bytes: Uint8Array, page: number) =>
+    sharp(bytes, { page }).raw().toBuffer({ resolveWithObject: true });
+  // Frame 5, mirrored: its left column is the plain frame's right column.
+  const a = await frame(plain.bytes, 5);
+  const b = await frame(flipped.bytes, 5);
+  const col = (r: typeof a, x: number, y0: number) =>
+    Array.from({ length: 20 }, (_, y) => r.data[((y + y0) * r.info.width + x) * r.info.channels]!);
+  const diff = col(a, 79, 20).reduce((d, v, i) => d + Math.abs(v - col(b, 4, 24)[i]!), 0) / 20;
+  expect(diff).toBeLessThan(30);
 });
