@@ -4,6 +4,7 @@
 import { CodecError, type WatermarkSpec } from "../types.ts";
 import type { VipsImage } from "../wasm.ts";
 import { Scope } from "./effects.ts";
+import { FONT_CELL } from "./font-atlas.ts";
 import { renderText } from "./font.ts";
 import { anchor, toSrgb } from "./helpers.ts";
 import type { State, Step } from "./state.ts";
@@ -11,12 +12,18 @@ import type { State, Step } from "./state.ts";
 /** The mark as 4-band sRGB with alpha, before sizing. */
 function markImage(s: State, w: WatermarkSpec, scope: Scope): VipsImage {
   if (w.text !== undefined) {
-    const height = w.textSize ?? Math.max(8, Math.round(s.image.height / 10));
+    const asked = w.textSize ?? Math.max(8, Math.round(s.image.height / 10));
+    // Never draw wider than the output: it would be shrunk to fit anyway.
+    const widest = (s.image.width * FONT_CELL.height) / (FONT_CELL.width * Math.max(1, [...w.text].length));
+    const height = Math.max(4, Math.min(asked, Math.floor(widest)));
     return scope.own(renderText(s.vips, w.text, height, w.textColor ?? [255, 255, 255, 255]));
   }
   const bytes = s.input.watermark;
   if (!bytes) throw new CodecError("invalid_image", "watermark image bytes are missing");
   let img = scope.own(s.vips.Image.newFromBuffer(bytes, "", { fail_on: "truncated" }));
+  const limit = s.limits.maxSourcePixels;
+  if (limit !== undefined && img.width * img.height > limit)
+    throw new CodecError("too_large", `the watermark is ${img.width}×${img.height}, over the limit of ${limit} pixels`);
   img = scope.own(img.autorot());
   img = scope.own(toSrgb(img, s.vips).image);
   if (img.bands < 3) img = scope.own(img.colourspace("srgb"));
