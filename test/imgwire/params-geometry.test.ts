@@ -76,6 +76,7 @@ test("zoom, min-width/min-height, resizing_algorithm, gravity offsets and focal 
   const mh = await f.get("f=png&w=40&min-height=60");
   expect([mh.width, mh.height]).toEqual([80, 60]);
   expect((await f.get("f=png&w=40&mh=60")).bytes).toEqual(mh.bytes);
+  expect((await f.get("f=png&w=40&min_height=60")).bytes).toEqual(mh.bytes);
   const near = await f.get("f=png&w=70&resizing_algorithm=nearest");
   const cub = await f.get("f=png&w=70&resizing_algorithm=cubic");
   expect([near.width, cub.width]).toEqual([70, 70]);
@@ -140,6 +141,15 @@ test("animations: geometric and effect steps run on every frame", async () => {
   const b = await frame(flipped.bytes, 5);
   const col = (r: typeof a, x: number, y0: number) =>
     Array.from({ length: 20 }, (_, y) => r.data[((y + y0) * r.info.width + x) * r.info.channels]!);
+  // page/pg/frame: one frame as a still image; different frames differ.
+  const p3 = await f.fetchOut(`${gif.cdn}?f=png&w=80&page=3`);
+  const p0 = await f.fetchOut(`${gif.cdn}?f=png&w=80&page=0`);
+  expect([p3.format, p3.width]).toEqual(["png", 80]);
+  expect(Buffer.from(p3.bytes).equals(Buffer.from(p0.bytes))).toBe(false);
+  for (const alias of ["pg", "frame"])
+    expect(
+      Buffer.from((await f.fetchOut(`${gif.cdn}?f=png&w=80&${alias}=3`)).bytes).equals(Buffer.from(p3.bytes)),
+    ).toBe(true);
   const diff = col(a, 79, 20).reduce((d, v, i) => d + Math.abs(v - col(b, 4, 24)[i]!), 0) / 20;
   expect(diff).toBeLessThan(30);
 });
