@@ -18,7 +18,24 @@ const atLeast1 = (n: number) => Math.max(1, Math.round(n));
  * box larger than the source is scaled down as a whole, so the output keeps the requested
  * aspect ratio at the source's resolution (a 800×800 cover of a 600×450 photo is 450×450).
  */
-export function plan(sw: number, sh: number, spec: Pick<TransformSpec, "width" | "height" | "fit" | "enlarge">): Plan {
+export function plan(
+  sw: number,
+  sh: number,
+  spec: Pick<TransformSpec, "width" | "height" | "fit" | "enlarge" | "minWidth" | "minHeight">,
+): Plan {
+  const p = fitPlan(sw, sh, spec);
+  // min-width/min-height: an output short of them is scaled up as a whole (enlarge or not).
+  const out = p.box ?? p.resize;
+  const k = Math.max((spec.minWidth ?? 0) / out.width, (spec.minHeight ?? 0) / out.height);
+  if (!(k > 1)) return p;
+  const up = (r: { width: number; height: number }) => ({
+    width: atLeast1(r.width * k),
+    height: atLeast1(r.height * k),
+  });
+  return p.box ? { resize: up(p.resize), box: up(p.box) } : { resize: up(p.resize) };
+}
+
+function fitPlan(sw: number, sh: number, spec: Pick<TransformSpec, "width" | "height" | "fit" | "enlarge">): Plan {
   const { width: tw, height: th, enlarge } = spec;
   const fit: Fit = spec.fit;
   if (tw === undefined && th === undefined) return { resize: { width: sw, height: sh } };

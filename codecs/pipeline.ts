@@ -11,34 +11,29 @@
 
 import type { Prepared, RawImage } from "./decoders/index.ts";
 import { DEFAULT_EFFORT, type Effort } from "./effort.ts";
-import { plan, shrinkOnLoad, type Plan } from "./geometry.ts";
+import { plan, shrinkOnLoad } from "./geometry.ts";
 import { thumbHashOf } from "./thumbhash.ts";
 import {
   avifTooLarge,
   CodecError,
-  type Gravity,
   type InputFormat,
   type InspectResult,
   OUTPUT_MIME,
   type OutputFormat,
+  type TransformInput,
   type TransformResult,
   type TransformSpec,
 } from "./types.ts";
-import type { Vips, VipsImage, WebpEncoder } from "./wasm.ts";
-import { encodeAnimatedWebp, encodeWebp, type Keep } from "./webp.ts";
+import type { Vips, VipsImage } from "./wasm.ts";
+import { extend, extendAspectRatio, padding } from "./steps/canvas.ts";
+import { EFFECT_STEPS } from "./steps/effects.ts";
+import { anchor, backgroundFor, COMPASS, toSrgb } from "./steps/helpers.ts";
+import { chooseQuality } from "./steps/quality.ts";
+import { watermark } from "./steps/watermark.ts";
+import { type Codecs, type Limits, type Rect, State, type Step } from "./steps/state.ts";
 
-/** The encoders a worker holds: wasm-vips for everything, jsquash's libwebp for lossy WebP. */
-export interface Codecs {
-  vips: Vips;
-  webp: WebpEncoder;
-}
-
-export interface Limits {
-  /** Refuse sources with more pixels than this (width × height × frames of an animation). */
-  maxSourcePixels?: number;
-  /** Refuse animations with more frames than this. */
-  maxAnimationFrames?: number;
-}
+export type { Codecs, Limits } from "./steps/state.ts";
+import { encodeAnimatedWebp, encodeWebp } from "./webp.ts";
 
 /** Output formats that keep an animated source animated. */
 const ANIMATED_OUTPUT: ReadonlySet<OutputFormat> = new Set(["gif", "webp"]);
@@ -68,67 +63,6 @@ export function restrictLoaders(vips: Vips): void {
 }
 
 const WHITE: [number, number, number, number] = [255, 255, 255, 255];
-
-type Rect = { left: number; top: number; width: number; height: number };
-
-class State {
-  #image: VipsImage | null = null;
-  /** Upright size of the whole source, in source pixels. */
-  sourceWidth = 0;
-  sourceHeight = 0;
-  /** The part of the source that is kept (spec.crop, clamped), in upright source pixels. */
-  region: Rect = { left: 0, top: 0, width: 0, height: 0 };
-  plan: Plan = { resize: { width: 0, height: 0 } };
-  loader = "";
-  orientation = 1;
-  hadProfile = false;
-  keep: Keep = "none";
-  /** Set when every frame of an animated source is kept: `image` is then all frames stacked. */
-  animation: { pages: number; pageHeight: number; delays: number[]; loop: number } | null = null;
-  format: OutputFormat;
-  output: Uint8Array | null = null;
-
-  readonly vips: Vips;
-
-  constructor(
-    readonly codecs: Codecs,
-    readonly source: Prepared,
-    readonly spec: TransformSpec,
-    readonly limits: Limits,
-    readonly effort: Effort,
-  ) {
-    this.vips = codecs.vips;
-    this.format = spec.format;
-  }
-
-  get image(): VipsImage {
-    if (!this.#image) throw new Error("pipeline: no image loaded");
-    return this.#image;
-  }
-
-  /** Makes `next` the current image and frees the previous handle. */
-  replace(next: VipsImage): void {
-    if (this.#image && this.#image !== next) this.#image.delete();
-    this.#image = next;
-  }
-
-  /** Hands the current image over to the caller, who must delete it. */
-  take(): VipsImage {
-    const img = this.image;
-    this.#image = null;
-    return img;
-  }
-
-  dispose(): void {
-    this.#image?.delete();
-    this.#image = null;
-  }
-}
-
-interface Step {
-  name: string;
-  run(s: State): void;
-}
 
 // ------------------------------------------------------------------------------------ helpers
 
@@ -184,76 +118,6 @@ function open(vips: Vips, source: Prepared): { image: VipsImage; loader: string 
   const float = image.rad2float();
   image.delete();
   return { image: float, loader };
-}
-
-/** 16-bit (and other wide) pixels to 8-bit, keeping alpha meaningful. */
-function to8bit(image: VipsImage): VipsImage {
-  if (image.format === "uchar") return image;
-  if (image.format === "ushort") {
-    const scaled = image.linear(1 / 257, 0);
-    const cast = scaled.cast("uchar");
-    scaled.delete();
-    const interpretation =
-      image.interpretation === "grey16" ? "b-w" : image.interpretation === "rgb16" ? "srgb" : image.interpretation;
-    const out = cast.copy({ interpretation });
-    cast.delete();
-    return out;
-  }
-  // Float and other formats: libvips knows how to get from their interpretation to sRGB.
-  return image.colourspace("srgb");
-}
-
-function toSrgb(image: VipsImage, vips: Vips): { image: VipsImage; hadProfile: boolean } {
-  let img = image;
-  const step = (next: VipsImage) => {
-    if (img !== image && img !== next) img.delete();
-    img = next;
-  };
-  step(to8bit(img));
-  let hadProfile = false;
-  if (img.getTypeof("icc-profile-data")) {
-    try {
-      step(img.iccTransform("srgb", { embedded: true, depth: 8, intent: "perceptual" }));
-      hadProfile = true;
-    } catch {
-      // A broken profile: ignore it and convert by interpretation alone.
-      const copy = img.copy();
-      copy.remove("icc-profile-data");
-      step(copy);
-    }
-  } else if (img.interpretation === "cmyk") {
-    // Untagged CMYK: libvips' built-in CMYK profile beats a naive formula.
-    step(img.iccTransform("srgb", { input_profile: "cmyk", depth: 8, intent: "perceptual" }));
-    hadProfile = true;
-  }
-  if (img.interpretation !== "srgb") step(img.colourspace("srgb"));
-  if (img.format !== "uchar") step(img.cast("uchar"));
-  void vips;
-  return { image: img, hadProfile };
-}
-
-/** Background as the bands of `image` want it (3 values, or 4 with alpha). */
-function backgroundFor(image: VipsImage, rgba: [number, number, number, number]): number[] {
-  return image.hasAlpha() ? [...rgba] : rgba.slice(0, 3);
-}
-
-const COMPASS: Record<string, string> = {
-  centre: "centre",
-  north: "north",
-  south: "south",
-  east: "east",
-  west: "west",
-  northeast: "north-east",
-  northwest: "north-west",
-  southeast: "south-east",
-  southwest: "south-west",
-};
-
-/** Top-left corner of a w×h window inside W×H for a compass gravity. */
-function anchor(g: Gravity, W: number, H: number, w: number, h: number): { left: number; top: number } {
-  const left = g.includes("west") ? 0 : g.includes("east") ? W - w : Math.floor((W - w) / 2);
-  const top = g.startsWith("north") ? 0 : g.startsWith("south") ? H - h : Math.floor((H - h) / 2);
-  return { left, top };
 }
 
 // -------------------------------------------------------------------------------------- steps
@@ -343,6 +207,14 @@ const crop: Step = {
     if (r.width === s.sourceWidth && r.height === s.sourceHeight) return;
     const kx = img.width / s.sourceWidth;
     const ky = img.height / s.sourceHeight;
+    if (s.spec.smartCrop) {
+      // smartcrop scans the whole decode: give it random access.
+      s.replace(img.copyMemory());
+      const w = Math.max(1, Math.min(s.image.width, Math.round(r.width * kx)));
+      const h = Math.max(1, Math.min(s.image.height, Math.round(r.height * ky)));
+      s.replace(s.image.smartcrop(w, h, { interesting: s.spec.smartCrop, premultiplied: false }));
+      return;
+    }
     const left = Math.min(Math.floor(r.left * kx), img.width - 1);
     const top = Math.min(Math.floor(r.top * ky), img.height - 1);
     const width = Math.max(1, Math.min(img.width - left, Math.round(r.width * kx)));
@@ -354,6 +226,8 @@ const crop: Step = {
 const srgb: Step = {
   name: "srgb",
   run(s) {
+    if (s.spec.colorProfile === "keep" && s.image.getTypeof("icc-profile-data"))
+      s.sourceProfile = s.image.getBlob("icc-profile-data").slice();
     const { image, hadProfile } = toSrgb(s.image, s.vips);
     s.replace(image);
     s.hadProfile = hadProfile;
@@ -370,7 +244,10 @@ const resize: Step = {
       // Premultiplied resampling, or transparent pixels bleed their colour into the edges.
       const alpha = img.hasAlpha();
       const pre = alpha ? img.premultiply() : img;
-      const scaled = pre.resize(width / img.width, { vscale: height / img.height, kernel: "lanczos3" });
+      const scaled = pre.resize(width / img.width, {
+        vscale: height / img.height,
+        kernel: s.spec.kernel ?? "lanczos3",
+      });
       if (pre !== img) pre.delete();
       if (alpha) {
         const un = scaled.unpremultiply();
@@ -385,12 +262,23 @@ const resize: Step = {
     const w = Math.min(box.width, img.width);
     const h = Math.min(box.height, img.height);
     const g = s.spec.gravity;
-    if (g === "attention" || g === "entropy") {
+    if ((g === "attention" || g === "entropy") && !s.spec.focus) {
       // smartcrop scans the image before cutting: give it random access to the small result.
       s.replace(img.copyMemory());
       s.replace(s.image.smartcrop(w, h, { interesting: g, premultiplied: false }));
     } else {
-      const { left, top } = anchor(g, img.width, img.height, w, h);
+      let { left, top } = anchor(g, img.width, img.height, w, h);
+      const focus = s.spec.focus;
+      if (focus) {
+        left = Math.round(focus[0] * img.width - w / 2);
+        top = Math.round(focus[1] * img.height - h / 2);
+      }
+      if (s.spec.offset) {
+        left += s.spec.offset[0];
+        top += s.spec.offset[1];
+      }
+      left = Math.max(0, Math.min(img.width - w, left));
+      top = Math.max(0, Math.min(img.height - h, top));
       s.replace(img.extractArea(left, top, w, h));
     }
   },
@@ -432,9 +320,69 @@ const metadata: Step = {
   run(s) {
     // After `srgb` the only profile an image can carry is libvips' compact sRGB one
     // (480 bytes), attached when the source was tagged; untagged output means sRGB anyway.
-    s.keep = s.spec.keepMetadata ? "all" : s.hadProfile ? "icc" : "none";
+    const spec = s.spec;
+    s.keep = spec.keepMetadata ? "all" : s.hadProfile ? "icc" : "none";
+    const bits = s.format === "png" || s.format === "tiff" || s.format === "avif";
+    if (spec.colorProfile === "rgb16" && bits) s.replace(s.image.colourspace("rgb16"));
+    else if (spec.colorProfile === "cmyk" && (s.format === "jpeg" || s.format === "tiff")) {
+      s.replace(s.image.iccTransform("cmyk", { depth: 8, intent: "perceptual" }));
+      s.keep = spec.keepMetadata ? "all" : "icc";
+    } else if (spec.colorProfile === "keep" && s.sourceProfile) {
+      // Back into the source's own profile, which is embedded (keep "icc").
+      const img = s.image.copy();
+      img.setBlob("icc-profile-data", s.sourceProfile);
+      s.replace(img);
+      s.replace(s.image.iccExport({ depth: 8, intent: "perceptual" }));
+      s.keep = spec.keepMetadata ? "all" : "icc";
+    }
+    if (spec.keepCopyright && !spec.keepMetadata) keepOnlyCopyright(s);
+    if (spec.stripColorProfile) {
+      if (s.keep === "icc") s.keep = "none";
+      else if (s.keep === "all" && s.image.getTypeof("icc-profile-data")) {
+        const img = s.image.copy();
+        img.remove("icc-profile-data");
+        s.replace(img);
+      }
+    }
+    if (spec.dpi) {
+      s.replace(s.image.copy({ xres: spec.dpi / 25.4, yres: spec.dpi / 25.4 }));
+      if (s.format === "jpeg" && s.keep !== "all") headerOnly(s, () => false);
+    }
   },
 };
+
+const COPYRIGHT_FIELDS = new Set(["exif-ifd0-Copyright", "exif-ifd0-Artist"]);
+
+function fieldNames(img: VipsImage): string[] {
+  const fields = img.getFields();
+  const names: string[] = [];
+  for (let i = 0; i < fields.size(); i++) names.push(fields.get(i) ?? "");
+  fields.delete();
+  return names;
+}
+
+/**
+ * Removes every metadata field but those `kept` names (and the profile `s.keep` already keeps),
+ * then lets the encoder write whatever is left ("all"): how a JPEG gets only its copyright, or
+ * only a resolution (libjpeg's density is written through EXIF).
+ */
+function headerOnly(s: State, kept: (name: string) => boolean): void {
+  const keepIcc = s.keep !== "none";
+  const copy = s.image.copy();
+  for (const n of fieldNames(copy)) {
+    if (kept(n)) continue;
+    const meta = n.startsWith("exif-") || n === "xmp-data" || n === "iptc-data" || n.startsWith("png-comment");
+    if (meta || (n === "icc-profile-data" && !keepIcc)) copy.remove(n);
+  }
+  s.replace(copy);
+  s.keep = "all";
+}
+
+/** Metadata is stripped except the EXIF copyright and artist (libvips drops EXIF tags without fields). */
+function keepOnlyCopyright(s: State): void {
+  if (!s.image.getTypeof("exif-data") || !fieldNames(s.image).some((n) => COPYRIGHT_FIELDS.has(n))) return;
+  headerOnly(s, (n) => COPYRIGHT_FIELDS.has(n) || n === "exif-data");
+}
 
 const encode: Step = {
   name: "encode",
@@ -444,40 +392,76 @@ const encode: Step = {
       s.format = "webp";
     }
     const q = Math.min(100, Math.max(1, Math.round(s.spec.quality)));
-    const keep = s.keep;
-    switch (s.format) {
-      case "webp":
-        // Not vips' webpsave: see wasm.ts (Bun's wasm JIT miscompiles libwebp's SIMD paths).
-        s.output = encodeWebp(img, s.codecs.webp, q, keep, s.effort.webp);
-        break;
-      case "avif":
-        s.output = img.writeToBuffer(".avif", { Q: q, effort: s.effort.avif, bitdepth: 8, keep });
-        break;
-      case "jpeg":
-        s.output = img.writeToBuffer(".jpg", { Q: q, optimize_coding: true, keep });
-        break;
-      case "png":
-        s.output = img.writeToBuffer(".png", { compression: 6, keep });
-        break;
-      case "jxl":
-        s.output = img.writeToBuffer(".jxl", { Q: q, effort: 4, keep });
-        break;
-      case "gif":
-        s.output = img.writeToBuffer(".gif", { keep });
-        break;
-      case "tiff":
-        // Lossless, as TIFF is used for (Imgwire's format=tiff): deflate with the predictor.
-        s.output = img.writeToBuffer(".tif", { compression: "deflate", predictor: "horizontal", keep });
-        break;
+    const auto = s.spec.autoQuality;
+    if (auto && (s.format === "jpeg" || s.format === "webp" || s.format === "avif")) {
+      // Each try encodes and compares the same pixels again.
+      s.materialize();
+      const img = s.image;
+      const chosen = chooseQuality(s.vips, img, (qq) => encodeAt(s, img, qq), auto.ssim, q);
+      s.output = chosen.data;
+      s.quality = chosen.quality;
+      return;
     }
+    s.output = encodeAt(s, img, q);
   },
 };
 
+function encodeAt(s: State, img: VipsImage, q: number): Uint8Array {
+  const keep = s.keep;
+  const spec = s.spec;
+  const interlace = spec.progressive === true;
+  // libvips writes 4:4:4 ("off") or 4:2:0 ("on"); it has no 4:2:2, so that request subsamples.
+  const subsample_mode = spec.chromaSubsampling === "4:4:4" ? "off" : spec.chromaSubsampling ? "on" : "auto";
+  switch (s.format) {
+    case "webp":
+      // Not vips' webpsave: see wasm.ts (Bun's wasm JIT miscompiles libwebp's SIMD paths).
+      return encodeWebp(img, s.codecs.webp, q, keep, s.effort.webp);
+    case "avif":
+      return img.writeToBuffer(".avif", { Q: q, effort: s.effort.avif, bitdepth: 8, keep, subsample_mode });
+    case "jpeg":
+      return img.writeToBuffer(".jpg", { Q: q, optimize_coding: true, keep, interlace, subsample_mode });
+    case "png":
+      return img.writeToBuffer(".png", { compression: 6, keep, interlace });
+    case "jxl":
+      return img.writeToBuffer(".jxl", { Q: q, effort: 4, keep });
+    case "gif":
+      return img.writeToBuffer(".gif", { keep, interlace });
+    case "tiff":
+      // Lossless, as TIFF is used for (Imgwire's format=tiff): deflate with the predictor.
+      return img.writeToBuffer(".tif", { compression: "deflate", predictor: "horizontal", keep });
+  }
+}
+
 /** The transform, step by step. Exported so its shape can be read (and logged) in one place. */
-export const STEPS: readonly Step[] = [load, orient, crop, srgb, resize, pad, flatten, metadata, encode];
+export const STEPS: readonly Step[] = [
+  load,
+  orient,
+  crop,
+  srgb,
+  resize,
+  pad,
+  ...EFFECT_STEPS,
+  extend,
+  extendAspectRatio,
+  watermark,
+  padding,
+  flatten,
+  metadata,
+  encode,
+];
 
 /** The steps applied to each frame of an animation, between load and encode. */
-const FRAME_STEPS: readonly Step[] = [crop, srgb, resize, pad];
+const FRAME_STEPS: readonly Step[] = [
+  crop,
+  srgb,
+  resize,
+  pad,
+  ...EFFECT_STEPS,
+  extend,
+  extendAspectRatio,
+  watermark,
+  padding,
+];
 
 export function transform(
   codecs: Codecs,
@@ -485,14 +469,23 @@ export function transform(
   spec: TransformSpec,
   limits: Limits = {},
   effort: Effort = DEFAULT_EFFORT,
+  input: TransformInput = {},
 ): TransformResult {
-  const s = new State(codecs, source, spec, limits, effort);
+  const s = new State(codecs, source, spec, limits, effort, input);
   try {
     load.run(s);
     if (s.animation) return transformFrames(s);
     for (const step of STEPS.slice(1)) step.run(s);
     const data = s.output!;
-    return { data, format: s.format, mime: OUTPUT_MIME[s.format], width: s.image.width, height: s.image.height };
+    const out: TransformResult = {
+      data,
+      format: s.format,
+      mime: OUTPUT_MIME[s.format],
+      width: s.image.width,
+      height: s.image.height,
+    };
+    if (s.quality !== undefined) out.quality = s.quality;
+    return out;
   } finally {
     s.dispose();
   }
@@ -508,7 +501,7 @@ function transformFrames(s: State): TransformResult {
   const frames: VipsImage[] = [];
   try {
     for (let i = 0; i < pages; i++) {
-      const f = new State(s.codecs, s.source, s.spec, s.limits, s.effort);
+      const f = new State(s.codecs, s.source, s.spec, s.limits, s.effort, s.input);
       Object.assign(f, {
         sourceWidth: s.sourceWidth,
         sourceHeight: s.sourceHeight,

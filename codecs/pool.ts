@@ -6,7 +6,13 @@ import { DEFAULT_EFFORT, type Effort } from "./effort.ts";
 import { probe } from "./probe.ts";
 import type { Limits } from "./pipeline.ts";
 import type { Reply, Request, WorkerMemory } from "./protocol.ts";
-import { CodecError, type InspectResult, type TransformResult, type TransformSpec } from "./types.ts";
+import {
+  CodecError,
+  type InspectResult,
+  type TransformInput,
+  type TransformResult,
+  type TransformSpec,
+} from "./types.ts";
 import { workerScriptUrl } from "./wasm.ts";
 
 export interface CodecPoolOptions {
@@ -51,6 +57,8 @@ export interface JobOptions {
    * applies to the bytes the loader returns.
    */
   transfer?: boolean;
+  /** Bytes the transform needs besides the source (a watermark image), copied to the worker. */
+  input?: TransformInput;
 }
 
 /**
@@ -77,7 +85,7 @@ export function defaultPoolSize(): number {
 }
 
 type JobBody =
-  | { kind: "transform"; source: Source; spec: TransformSpec }
+  | { kind: "transform"; source: Source; spec: TransformSpec; input?: TransformInput }
   | { kind: "inspect"; source: Source }
   | { kind: "crash" };
 
@@ -150,7 +158,7 @@ export class CodecPool {
    * checked the same way as soon as its loader has returned.
    */
   transform(source: Source, spec: TransformSpec, options: JobOptions = {}): Promise<TransformResult> {
-    return this.#submit({ kind: "transform", source, spec }, options) as Promise<TransformResult>;
+    return this.#submit({ kind: "transform", source, spec, input: options.input }, options) as Promise<TransformResult>;
   }
 
   /** Full decode as validation, plus upright size, alpha, pages and dominant colour. */
@@ -294,7 +302,15 @@ export class CodecPool {
       body.kind === "crash"
         ? { id: job.id, kind: "crash" }
         : body.kind === "transform"
-          ? { id: job.id, kind: "transform", bytes: bytes!, spec: body.spec, limits, effort: this.#options.effort }
+          ? {
+              id: job.id,
+              kind: "transform",
+              bytes: bytes!,
+              spec: body.spec,
+              limits,
+              effort: this.#options.effort,
+              input: body.input,
+            }
           : { id: job.id, kind: "inspect", bytes: bytes!, limits };
     const transfer: Transferable[] = [];
     if (job.transfer && bytes) transfer.push(bytes.buffer as ArrayBuffer);

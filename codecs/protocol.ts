@@ -4,10 +4,18 @@
 
 import type { Effort } from "./effort.ts";
 import type { Limits } from "./pipeline.ts";
-import type { CodecErrorCode, InspectResult, TransformResult, TransformSpec } from "./types.ts";
+import type { CodecErrorCode, InspectResult, TransformInput, TransformResult, TransformSpec } from "./types.ts";
 
 export type Request =
-  | { id: number; kind: "transform"; bytes: Uint8Array; spec: TransformSpec; limits: Limits; effort?: Effort }
+  | {
+      id: number;
+      kind: "transform";
+      bytes: Uint8Array;
+      spec: TransformSpec;
+      limits: Limits;
+      effort?: Effort;
+      input?: TransformInput;
+    }
   | { id: number; kind: "inspect"; bytes: Uint8Array; limits: Limits }
   /** Test hook: the worker exits abruptly, as it would on a crash. */
   | { id: number; kind: "crash" };

@@ -49,7 +49,7 @@ async function run(codecs: Codecs, decoders: ForeignDecoders, req: Request): Pro
       const source = await prepare(head.format, req.bytes, decoders, req.limits.maxSourcePixels);
       const value =
         req.kind === "transform"
-          ? transform(codecs, source, req.spec, req.limits, req.effort)
+          ? transform(codecs, source, req.spec, req.limits, req.effort, req.input)
           : inspect(vips, source, req.limits);
       return { type: "done", id: req.id, ok: true, value, memory: memoryOf(vips) };
     }

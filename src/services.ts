@@ -173,6 +173,11 @@ export async function buildServices(
     thumbhashOf: async (hash) => (await pool.inspect(() => blobs.read(hash), { transfer: true })).thumbhash,
     log,
   });
+  const fetcher = new Fetcher({
+    allow: parseCidrList(config.importAllowNetworks),
+    timeoutMs: config.importTimeoutMs,
+    connect: runtime.connect,
+  });
   const delivery = new Delivery({
     placeholders,
     users,
@@ -193,6 +198,8 @@ export async function buildServices(
     now: config.now,
     maxOutputPixels: config.maxSourcePixels,
     memoryCacheBytes: config.memoryCacheBytes,
+    // Watermarks from URLs come through the import fetcher: same networks, timeout and size limit.
+    fetchWatermark: (url) => fetcher.read(url, config.maxUploadBytes),
   });
   variants.onRemoved = (keys) => delivery.forgetVariants(keys);
   const rates = new RateLimits(db, config.now);
@@ -207,11 +214,6 @@ export async function buildServices(
   });
   const media = new Media(db, images, config.now);
   const accounts = new Accounts({ db, users, keys, images, rates, now: config.now });
-  const fetcher = new Fetcher({
-    allow: parseCidrList(config.importAllowNetworks),
-    timeoutMs: config.importTimeoutMs,
-    connect: runtime.connect,
-  });
   const telemetry = new Telemetry({ pool, variants, blobTotals: () => blobTotals(db) });
   const accessLog = new AccessLog(config.accessLog, (line) => process.stdout.write(`${line}\n`));
   const imgwire = buildImgwire({

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import type { TransformSpec } from "../../codecs/types.ts";
 import { imgwireSpec, negotiate, SIZE_PRESETS, splitImgwireQuery } from "../../src/domain/delivery/imgwire.ts";
+import { canonicalSpec } from "../../src/domain/delivery/spec.ts";
 import {
   type Defaults,
   nativeSpec,
@@ -172,6 +173,18 @@ describe("Imgwire", () => {
       defaultQuality: 80,
     });
 
+  test("canonical form: no-op effects vanish and fractions round, so equal requests share a variant", () => {
+    const c = (search: string) => canonicalSpec(iw(`f=jpg&${search}`).spec);
+    expect(c("rotate=360")).toEqual(c(""));
+    expect(c("rotate=-90")).toEqual(c("rotate=270:ff0000")); // right angles uncover no corners
+    expect(c("blur=2.0001")).toEqual(c("blur=2"));
+    expect(c("br=1&sa=1&hue=360")).toEqual(c(""));
+    expect(c("a=1.5:2")).toEqual(c("sa=2&br=1.5"));
+    expect(c("pd=0")).toEqual(c(""));
+    expect(c("ra=lanczos3")).toEqual(c(""));
+    expect(c("mc=false&neg=false&norm=false&progressive=auto&cp=srgb&chroma_subsampling=auto")).toEqual(c(""));
+  });
+
   test("aliases: each parameter by any one of its names; two names or a repeat are refused", () => {
     expect(iw("w=100&h=50&resizing_type=fill")).toEqual(iw("width=100&height=50&resizing_type=fill"));
     expect(iw("f=png&q=70")).toEqual(iw("format=png&quality=70"));
@@ -185,7 +198,7 @@ describe("Imgwire", () => {
       status: 400,
       message: "w: given more than once",
     });
-    expect(refusal(() => splitImgwireQuery(q("blur=2")))).toMatchObject({ status: 400, field: "blur" });
+    expect(refusal(() => splitImgwireQuery(q("blurry=2")))).toMatchObject({ status: 400, field: "blurry" });
   });
 
   test("dpr multiplies the box, rounding; ranges are checked", () => {
@@ -226,10 +239,13 @@ describe("Imgwire", () => {
     expect(iw("w=10&h=10&gravity=no&f=png").spec.gravity).toBe("centre"); // no crop: gravity means nothing
     expect(iw("w=10&h=10&resizing_type=cover&gravity=no&f=png").spec.gravity).toBe("north");
     expect(iw("w=10&h=10&resizing_type=cover&g=ce:sm&f=png").spec.gravity).toBe("attention");
-    expect(refusal(() => iw("w=10&h=10&resizing_type=cover&g=ce:5:0"))).toMatchObject({
-      status: 400,
-      message: "g: gravity offsets are not supported",
+    expect(iw("w=10&h=10&resizing_type=cover&g=ce:5:0&f=png").spec.offset).toEqual([5, 0]);
+    expect(iw("w=10&h=10&resizing_type=cover&g=fp:0.25:1&f=png").spec).toMatchObject({
+      gravity: "centre",
+      focus: [0.25, 1],
     });
+    expect(iw("w=10&h=10&g=ce:5:0&f=png").spec.offset).toBeUndefined(); // no cut, nothing to shift
+    expect(refusal(() => iw("w=10&h=10&resizing_type=cover&g=fp:2:0"))).toMatchObject({ status: 400, field: "g" });
     expect(iw("bg=fff&f=png").spec.background).toBeUndefined(); // only contain pads
     expect(iw("w=10&h=10&resizing_type=contain&bg=fff&f=png").spec.background).toEqual([255, 255, 255, 255]);
     expect(iw("bg=10:20:30&f=jpg").spec.background).toEqual([10, 20, 30, 255]); // JPEG flattens alpha onto it
@@ -245,8 +261,9 @@ describe("Imgwire", () => {
     expect(refusal(() => iw("c=abc&f=png")).status).toBe(400);
   });
 
-  test("quality: auto or none is the tenant's default; metadata is stripped unless sm=false", () => {
-    expect(iw("q=auto&f=png").spec.quality).toBe(80);
+  test("quality: none is the tenant's default, auto an SSIM target under a fixed ceiling; metadata is stripped unless sm=false", () => {
+    expect(iw("f=jpg").spec.quality).toBe(80);
+    expect(iw("q=auto&f=jpg").spec).toMatchObject({ quality: 90, autoQuality: { ssim: 0.97 } });
     expect(iw("q=33&f=jpg").spec.quality).toBe(33);
     expect(iw("f=jpg").spec.keepMetadata).toBe(false);
     expect(iw("sm=false&f=jpg").spec.keepMetadata).toBe(true);

@@ -1,5 +1,6 @@
 import type { CodecPool } from "../../../codecs/pool.ts";
-import type { OutputFormat, TransformSpec } from "../../../codecs/types.ts";
+import { createHash } from "node:crypto";
+import type { OutputFormat, TransformInput, TransformSpec } from "../../../codecs/types.ts";
 import type { Image, Preset, User } from "../../db/schema.ts";
 import { AppError } from "../errors.ts";
 import type { Images } from "../library/images.ts";
@@ -52,6 +53,14 @@ export interface DeliveryDeps {
   /** Bytes of small hot variants kept in memory (IMGD_MEMORY_CACHE_BYTES); 0 keeps none. */
   memoryCacheBytes?: number;
   placeholders: Placeholders;
+  /** A watermark's bytes from a URL, through the SSRF-safe fetcher; absent: refused. */
+  fetchWatermark?: (url: string) => Promise<Uint8Array>;
+}
+
+/** Watermark bytes and their identity (sha256), which goes into the spec and so the variant key. */
+export interface WatermarkBytes {
+  hash: string;
+  bytes: Uint8Array;
 }
 
 /** What a dialect's URL parser makes of the options, once the image is known. */
@@ -60,6 +69,8 @@ export interface DeliverySpec {
   spec: TransformSpec | null;
   /** The tenant preset the URL used, counted as used. */
   presetId?: string;
+  /** Bytes the transform needs besides the source (a watermark image). */
+  input?: TransformInput;
 }
 
 /** One delivery, as a dialect's URL says it; `O` is what its URL parser reads first. */
@@ -104,6 +115,10 @@ export interface SpecContext {
   preset: (name: string) => Promise<Preset | undefined>;
   /** The output format for a negotiated request: Accept within the tenant's `delivery_formats`. */
   negotiate: () => OutputFormat;
+  /** Another live image of the same tenant, by id, as a watermark (404 when there is none). */
+  watermarkImage: (id: string) => Promise<WatermarkBytes>;
+  /** An image from a URL, as a watermark. */
+  watermarkUrl: (url: string) => Promise<WatermarkBytes>;
 }
 
 /**
@@ -230,7 +245,22 @@ export class Delivery {
       req.negotiated = true;
       return negotiate(req.accept, deliveryFormatsOf(user.delivery_formats), image);
     };
-    const { spec: raw, presetId } = await req.spec({ user, image, preset, negotiate: negotiateFormat }, options);
+    const watermarkImage = async (id: string): Promise<WatermarkBytes> => {
+      const mark = await this.d.images.byId(id);
+      if (!mark || mark.user_id !== user.id)
+        throw new AppError("NOT_FOUND", `watermark: no image with id '${id}' in this account`);
+      return { hash: mark.blob_hash, bytes: await this.#original(mark.blob_hash) };
+    };
+    const watermarkUrl = async (url: string): Promise<WatermarkBytes> => {
+      if (!this.d.fetchWatermark) throw new AppError("VALIDATION_ERROR", "watermark_url: not available on this server");
+      const bytes = await this.d.fetchWatermark(url);
+      return { hash: createHash("sha256").update(bytes).digest("hex"), bytes };
+    };
+    const {
+      spec: raw,
+      presetId,
+      input,
+    } = await req.spec({ user, image, preset, negotiate: negotiateFormat, watermarkImage, watermarkUrl }, options);
     if (presetId) this.d.presets.countUseLater(presetId);
     if (!raw) {
       const etag = `"${image.blob_hash}"`;
@@ -251,7 +281,7 @@ export class Delivery {
       };
     }
     const spec = finalize(raw, image, this.d.maxOutputPixels);
-    const delivered = await this.#variant(user.id, image, spec, req.ifNoneMatch, privateUntil);
+    const delivered = await this.#variant(user.id, image, spec, req.ifNoneMatch, privateUntil, input);
     return { delivered, variantKey: variantKey(image.blob_hash, spec), presetId };
   }
 
@@ -262,6 +292,7 @@ export class Delivery {
     spec: TransformSpec,
     ifNoneMatch: (etag: string) => boolean,
     privateUntil?: number,
+    input?: TransformInput,
   ): Promise<Delivered | "not-modified"> {
     const key = variantKey(image.blob_hash, spec);
     const etag = `"${key}"`;
@@ -276,13 +307,20 @@ export class Delivery {
     }
     let flight = this.#flights.get(key);
     if (!flight) {
-      flight = this.#produce(userId, image, spec, key, etag).finally(() => this.#flights.delete(key));
+      flight = this.#produce(userId, image, spec, key, etag, input).finally(() => this.#flights.delete(key));
       this.#flights.set(key, flight);
     }
     return { ...(await flight), privateUntil };
   }
 
-  async #produce(userId: string, image: Image, spec: TransformSpec, key: string, etag: string): Promise<Delivered> {
+  async #produce(
+    userId: string,
+    image: Image,
+    spec: TransformSpec,
+    key: string,
+    etag: string,
+    input?: TransformInput,
+  ): Promise<Delivered> {
     // Counted when produced, never when served from cache (the reference's FAQ); taken before
     // the work so concurrent misses cannot overshoot the plan, given back if the work fails.
     const refund = await this.d.admitTransformation(userId);
@@ -290,7 +328,7 @@ export class Delivery {
     try {
       const started = performance.now();
       // Read when a worker takes the job, so queued jobs hold no image bytes.
-      out = await this.d.pool.transform(() => this.#original(image.blob_hash), spec, { transfer: true });
+      out = await this.d.pool.transform(() => this.#original(image.blob_hash), spec, { transfer: true, input });
       this.d.onTransformed?.(out.mime.slice(out.mime.indexOf("/") + 1), (performance.now() - started) / 1000);
     } catch (err) {
       await refund().catch(() => {});

@@ -1,6 +1,8 @@
 import * as v from "valibot";
-import type { Fit, Gravity, OutputFormat, TransformSpec } from "../../../codecs/types.ts";
+import type { Fit, OutputFormat, TransformSpec } from "../../../codecs/types.ts";
 import { AppError } from "../errors.ts";
+import * as P from "./imgwire-params.ts";
+import { bad, color, type Placement, placement, type WatermarkSource } from "./imgwire-params.ts";
 import type { DeliveryRequest } from "./deliver.ts";
 import { type NativeParams, parseParams } from "./native.ts";
 import { deliveryFormatsOf, negotiate as negotiateFormat } from "./negotiate.ts";
@@ -8,7 +10,7 @@ import type { Source } from "./spec.ts";
 
 // Imgwire's URL parameters (reference/imgwire/url-parameters.md) parsed into the canonical
 // transform spec. Each parameter may come by any one of its names; two names of one parameter
-// are refused, as are parameters imgd does not implement (better a 400 than a silent no-op).
+// are refused, as are unknown parameters (better a 400 than a silent no-op).
 
 const ALIASES: Record<string, string[]> = {
   width: ["w", "width"],
@@ -23,10 +25,46 @@ const ALIASES: Record<string, string[]> = {
   strip_metadata: ["sm", "strip_metadata"],
   background: ["bg", "background"],
   page: ["page", "pg", "frame"],
+  adjust: ["a", "adjust"],
+  background_alpha: ["bga", "background_alpha"],
+  blur: ["bl", "blur"],
+  brightness: ["br", "brightness"],
+  chroma_subsampling: ["chroma_subsampling"],
+  color_profile: ["cp", "icc", "color_profile"],
+  colorize: ["col", "colorize"],
+  contrast: ["co", "contrast"],
+  dpi: ["dpi"],
+  duotone: ["dt", "duotone"],
+  extend: ["ex", "extend"],
+  extend_aspect_ratio: ["exar", "extend_ar", "extend_aspect_ratio"],
+  flip: ["fl", "flip"],
+  gradient: ["gr", "gradient"],
+  hue: ["hu", "hue"],
+  keep_copyright: ["kcr", "keep_copyright"],
+  lightness: ["l", "lightness"],
+  "min-height": ["mh", "min_height", "min-height"],
+  "min-width": ["mw", "min_width", "min-width"],
+  monochrome: ["mc", "monochrome"],
+  negate: ["neg", "negate"],
+  normalize: ["norm", "normalise", "normalize"],
+  padding: ["pd", "padding"],
+  pixelate: ["pix", "pixelate"],
+  progressive: ["progressive"],
+  resizing_algorithm: ["ra", "resizing_algorithm"],
+  rotate: ["rot", "rotate"],
+  saturation: ["sa", "saturation"],
+  sharpen: ["sh", "sharpen"],
+  strip_color_profile: ["scp", "strip_color_profile"],
+  watermark: ["wm", "watermark"],
+  watermark_position: ["wmp", "watermark_offset", "watermark_position"],
+  watermark_rotate: ["wmr", "wm_rot", "watermark_rotate"],
+  watermark_shadow: ["wmsh", "watermark_shadow"],
+  watermark_size: ["wms", "watermark_size"],
+  watermark_text: ["wmt", "watermark_text"],
+  watermark_url: ["wmu", "watermark_url"],
+  zoom: ["z", "zoom"],
 };
 const CANONICAL = new Map(Object.entries(ALIASES).flatMap(([canon, names]) => names.map((n) => [n, canon] as const)));
-
-const bad = (param: string, why: string) => new AppError("VALIDATION_ERROR", `${param}: ${why}`, { field: param });
 
 const RESIZING: Record<string, Fit> = {
   cover: "cover",
@@ -38,39 +76,6 @@ const RESIZING: Record<string, Fit> = {
   "fill-down": "inside",
   force: "fill",
   auto: "inside",
-};
-
-const GRAVITY: Record<string, Gravity> = {
-  ce: "centre",
-  center: "centre",
-  centre: "centre",
-  n: "north",
-  no: "north",
-  north: "north",
-  s: "south",
-  so: "south",
-  south: "south",
-  e: "east",
-  ea: "east",
-  east: "east",
-  w: "west",
-  we: "west",
-  west: "west",
-  ne: "northeast",
-  noea: "northeast",
-  northeast: "northeast",
-  nw: "northwest",
-  nowe: "northwest",
-  northwest: "northwest",
-  se: "southeast",
-  soea: "southeast",
-  southeast: "southeast",
-  sw: "southwest",
-  sowe: "southwest",
-  southwest: "southwest",
-  sm: "attention",
-  attention: "attention",
-  entropy: "entropy",
 };
 
 const FORMATS: Record<string, OutputFormat | "auto"> = {
@@ -104,34 +109,6 @@ function one<T>(param: string, schema: v.GenericSchema<string, T>, raw: string):
   const r = v.safeParse(schema, raw);
   if (!r.success) throw bad(param, r.issues[0].message);
   return r.output;
-}
-
-/** `ce`, `ce:sm`, `ce:0:0` (offsets other than 0 are not supported). */
-function gravity(param: string, parts: string[]): Gravity {
-  const g = GRAVITY[parts[0]?.toLowerCase() ?? ""];
-  if (!g) throw bad(param, "unknown gravity (ce, no, so, ea, we, noea, nowe, soea, sowe, attention, entropy)");
-  if (parts.length === 2 && parts[1] === "sm") return "attention";
-  if (parts.length === 3 && /^-?\d+$/.test(parts[1]) && /^-?\d+$/.test(parts[2])) {
-    if (Number(parts[1]) !== 0 || Number(parts[2]) !== 0) throw bad(param, "gravity offsets are not supported");
-    return g;
-  }
-  if (parts.length !== 1) throw bad(param, "expected gravity, gravity:sm or gravity:x:y");
-  return g;
-}
-
-function color(param: string, raw: string): [number, number, number, number] {
-  const parts = raw.split(":");
-  if (parts.length === 3 || parts.length === 4) {
-    const n = parts.map((p) => (/^\d{1,3}$/.test(p) ? Number(p) : NaN));
-    if (n.some((x) => !(x >= 0 && x <= 255))) throw bad(param, "expected r:g:b[:a] from 0 to 255");
-    return [n[0], n[1], n[2], n[3] ?? 255];
-  }
-  const hex = raw.replace(/^#/, "").toLowerCase();
-  const full = /^[0-9a-f]{3}$/.test(hex) ? [...hex].map((c) => c + c).join("") : hex;
-  if (!/^([0-9a-f]{6}|[0-9a-f]{8})$/.test(full))
-    throw bad(param, "expected a colour: rgb, rrggbb, rrggbbaa or r:g:b[:a]");
-  const b = full.match(/../g)!.map((x) => parseInt(x, 16));
-  return [b[0], b[1], b[2], b[3] ?? 255];
 }
 
 /** One value per canonical parameter; a second name of one parameter, or an unknown one, is a 400. */
@@ -183,7 +160,7 @@ export function imgwireSpec(
   preset: Record<string, string> | undefined,
   src: Source,
   opts: { accept: string | undefined; defaultQuality: number; deliveryFormats?: readonly string[] },
-): { spec: TransformSpec; autoFormat: boolean } {
+): { spec: TransformSpec; autoFormat: boolean; watermark?: WatermarkSource } {
   const p = new Map<string, { name: string; value: string }>(
     Object.entries(preset ?? {}).map(([k, value]) => [k, { name: k, value }]),
   );
@@ -208,7 +185,10 @@ export function imgwireSpec(
     fit = f;
   }
   const enlarge = get("enlarge") ? one(get("enlarge")!.name, boolean, get("enlarge")!.value) : false;
-  const g = get("gravity") ? gravity(get("gravity")!.name, get("gravity")!.value.split(":")) : "centre";
+  const place: Placement = get("gravity")
+    ? placement(get("gravity")!.name, get("gravity")!.value.split(":"))
+    : { gravity: "centre" };
+  const g = place.gravity;
   const fmt = get("format");
   let autoFormat = true;
   let format: OutputFormat;
@@ -224,18 +204,50 @@ export function imgwireSpec(
     autoFormat = false;
   }
   const q = get("quality");
-  const quality = !q || q.value === "auto" ? opts.defaultQuality : one(q.name, intIn(1, 100), q.value);
+  const autoQuality = q?.value.toLowerCase() === "auto";
+  // auto: the quality is searched per image up to a fixed ceiling (not the tenant's default,
+  // so the rule and the key are the same for everyone).
+  const quality = autoQuality ? AUTO_QUALITY.ceiling : !q ? opts.defaultQuality : one(q.name, intIn(1, 100), q.value);
   const keepMetadata = get("strip_metadata")
     ? !one(get("strip_metadata")!.name, boolean, get("strip_metadata")!.value)
     : false;
-  const background = get("background") ? color(get("background")!.name, get("background")!.value) : undefined;
+  let background = get("background") ? color(get("background")!.name, get("background")!.value) : undefined;
+  const bga = get("background_alpha");
+  if (bga) {
+    const alpha = Math.round(P.num(bga.name, bga.value, 0, 1) * 255);
+    background = [...(background ?? [255, 255, 255, 255]).slice(0, 3), alpha] as [number, number, number, number];
+  }
 
   let spec: TransformSpec = { fit, enlarge, gravity: g, format, quality, keepMetadata };
   // One frame of an animation (from 0); without it an animation stays animated in GIF/WebP.
   const page = get("page");
   if (page) spec.frame = one(page.name, intIn(0, 9999), page.value);
   const c = get("crop");
-  if (c) spec.crop = crop(c.name, c.value, src);
+  if (c) {
+    const cut = crop(c.name, c.value, src);
+    spec.crop = cut.rect;
+    if (cut.smart) spec.smartCrop = cut.smart;
+  }
+  const z = get("zoom");
+  if (z) {
+    // The middle 1/factor of the image (or of the crop) is cut, then sized as asked.
+    const { factor, place: zp } = P.zoom(z);
+    const region = spec.crop ?? { left: 0, top: 0, width: src.width, height: src.height };
+    if (factor > 1 && !spec.smartCrop) {
+      const within = cutAt(
+        zp,
+        { width: region.width, height: region.height },
+        region.width / factor,
+        region.height / factor,
+      );
+      spec.crop = { ...within, left: region.left + within.left, top: region.top + within.top };
+    }
+  }
+  if (place.focus) spec.focus = place.focus;
+  if (place.offset) spec.offset = place.offset;
+  effects(spec, get);
+  if (autoQuality) spec.autoQuality = { ssim: AUTO_QUALITY.ssim };
+  const wm = P.watermark(get);
   if (width !== undefined) spec.width = width;
   if (height !== undefined) spec.height = height;
   if (background) spec.background = background;
@@ -243,14 +255,119 @@ export function imgwireSpec(
   // so requests that mean the same give the same spec (and share one cached variant).
   if (spec.width === undefined || spec.height === undefined) spec = { ...spec, fit: "inside" };
   if (spec.width === undefined && spec.height === undefined) spec = { ...spec, enlarge: false };
-  if (spec.fit !== "cover" && !spec.crop) spec = { ...spec, gravity: "centre" };
-  if (spec.fit !== "contain" && spec.background && format !== "jpeg") delete spec.background;
-  return { spec, autoFormat };
+  const placesByGravity = spec.fit === "cover" || spec.extendAspectRatio !== undefined;
+  if (!placesByGravity) spec = { ...spec, gravity: "centre", focus: undefined, offset: undefined };
+  if (spec.gravity === "attention" || spec.gravity === "entropy") spec.offset = undefined;
+  const paints = spec.fit === "contain" || format === "jpeg" || spec.padding || spec.extendAspectRatio;
+  const paintsExtend = spec.extend && !spec.extend.background;
+  if (!paints && !paintsExtend && spec.background) delete spec.background;
+  if (wm) spec.watermark = wm.spec;
+  return { spec, autoFormat, watermark: wm?.source };
 }
 
-/** `w:h[:gravity]` or `x:y:w:h[:gravity]`; sizes ≤ 1 are fractions of the source. */
-function crop(param: string, raw: string, src: Source): NonNullable<TransformSpec["crop"]> {
-  const parts = raw.split(":");
+/**
+ * quality=auto: the lowest quality (up to the ceiling) whose output keeps this SSIM against the
+ * unencoded image. The target was measured with scripts/auto-quality.ts (README).
+ */
+export const AUTO_QUALITY = { ssim: 0.97, ceiling: 90 };
+
+/** The effect, canvas and output parameters into their spec fields. */
+function effects(spec: TransformSpec, get: (k: string) => { name: string; value: string } | undefined): void {
+  const has = (k: string) => get(k) !== undefined;
+  const mod: NonNullable<TransformSpec["modulate"]> = {};
+  if (has("adjust")) Object.assign(mod, P.adjust(get("adjust")!));
+  const times = (k: "brightness" | "saturation" | "lightness", param: string) => {
+    const p = get(param);
+    if (p) mod[k] = (mod[k] ?? 1) * P.num(p.name, p.value, 0.01, 10);
+  };
+  times("brightness", "brightness");
+  times("saturation", "saturation");
+  times("lightness", "lightness");
+  if (has("hue")) mod.hue = (mod.hue ?? 0) + P.num(get("hue")!.name, get("hue")!.value, -3600, 3600, "degrees");
+  if (Object.keys(mod).length) spec.modulate = mod;
+  if (has("blur")) spec.blur = P.blur(get("blur")!);
+  if (has("sharpen")) spec.sharpen = P.sharpen(get("sharpen")!);
+  if (has("pixelate")) spec.pixelate = P.int(get("pixelate")!.name, get("pixelate")!.value, 2, 256);
+  if (has("contrast")) spec.contrast = P.contrast(get("contrast")!);
+  if (has("normalize")) spec.normalize = P.normalize(get("normalize")!);
+  if (has("monochrome")) spec.monochrome = P.monochrome(get("monochrome")!);
+  if (has("duotone")) spec.duotone = P.duotone(get("duotone")!);
+  if (has("colorize")) spec.colorize = color(get("colorize")!.name, get("colorize")!.value);
+  if (has("negate")) spec.negate = P.negate(get("negate")!);
+  if (has("gradient")) spec.gradient = P.gradient(get("gradient")!);
+  if (has("padding")) spec.padding = P.padding(get("padding")!);
+  if (has("extend")) spec.extend = P.extend(get("extend")!);
+  if (has("extend_aspect_ratio")) spec.extendAspectRatio = P.aspectRatio(get("extend_aspect_ratio")!);
+  if (has("flip")) spec.flip = P.flip(get("flip")!);
+  if (has("rotate")) spec.rotate = P.rotation(get("rotate")!);
+  if (has("resizing_algorithm")) spec.kernel = P.kernel(get("resizing_algorithm")!);
+  if (has("min-width")) spec.minWidth = P.int(get("min-width")!.name, get("min-width")!.value, 1, 8192);
+  if (has("min-height")) spec.minHeight = P.int(get("min-height")!.name, get("min-height")!.value, 1, 8192);
+  if (has("dpi")) spec.dpi = P.int(get("dpi")!.name, get("dpi")!.value, 1, 600);
+  if (has("chroma_subsampling")) spec.chromaSubsampling = P.chroma(get("chroma_subsampling")!);
+  if (has("progressive")) spec.progressive = P.progressive(get("progressive")!);
+  if (has("color_profile")) spec.colorProfile = P.colorProfile(get("color_profile")!);
+  const flag = (k: string) => has(k) && P.bool(get(k)!.name, get(k)!.value);
+  if (flag("strip_color_profile")) spec.stripColorProfile = true;
+  if (flag("keep_copyright")) spec.keepCopyright = true;
+}
+
+/** The window of w×h inside W×H that a placement picks (compass, offsets, focal point). */
+function cutAt(
+  p: Placement,
+  full: { width: number; height: number },
+  w: number,
+  h: number,
+): { left: number; top: number; width: number; height: number } {
+  const cw = Math.max(1, Math.round(w));
+  const ch = Math.max(1, Math.round(h));
+  const dx = full.width - cw;
+  const dy = full.height - ch;
+  let left = /west/.test(p.gravity) ? 0 : /east/.test(p.gravity) ? dx : Math.floor(dx / 2);
+  let top = /north/.test(p.gravity) ? 0 : /south/.test(p.gravity) ? dy : Math.floor(dy / 2);
+  if (p.focus) {
+    left = Math.round(p.focus[0] * full.width - cw / 2);
+    top = Math.round(p.focus[1] * full.height - ch / 2);
+  }
+  if (p.offset) {
+    left += p.offset[0];
+    top += p.offset[1];
+  }
+  return {
+    left: Math.max(0, Math.min(dx, left)),
+    top: Math.max(0, Math.min(dy, top)),
+    width: cw,
+    height: ch,
+  };
+}
+
+/**
+ * `w:h[:gravity]`, `x:y:w:h[:gravity]` or a JSON object `{x?, y?, width, height, gravity?}`;
+ * sizes ≤ 1 are fractions of the source. A smart gravity (attention, entropy, `sm`) leaves the
+ * cut's position to libvips' smartcrop in the worker.
+ */
+function crop(
+  param: string,
+  raw: string,
+  src: Source,
+): { rect: NonNullable<TransformSpec["crop"]>; smart?: "attention" | "entropy" } {
+  let parts = raw.split(":");
+  if (raw.trimStart().startsWith("{")) {
+    let o: Record<string, unknown>;
+    try {
+      o = JSON.parse(raw);
+    } catch {
+      throw bad(param, "is not a valid JSON object");
+    }
+    if (o === null || typeof o !== "object" || o.width === undefined || o.height === undefined)
+      throw bad(param, "a JSON crop needs width and height (and x, y or gravity)");
+    parts = [
+      ...(o.x !== undefined || o.y !== undefined ? [o.x ?? 0, o.y ?? 0] : []),
+      o.width,
+      o.height,
+      ...(o.gravity !== undefined ? String(o.gravity).split(":") : []),
+    ].map(String);
+  }
   const numeric = (s: string | undefined) => s !== undefined && /^\d+(\.\d+)?$/.test(s);
   let x: number | undefined;
   let y: number | undefined;
@@ -258,26 +375,24 @@ function crop(param: string, raw: string, src: Source): NonNullable<TransformSpe
   let w: number;
   let h: number;
   if (parts.length >= 4 && parts.slice(0, 4).every(numeric)) {
-    [x, y, w, h] = parts.slice(0, 4).map(Number);
+    [x, y, w, h] = parts.slice(0, 4).map(Number) as [number, number, number, number];
     rest = parts.slice(4);
   } else if (numeric(parts[0]) && numeric(parts[1])) {
-    [w, h] = parts.slice(0, 2).map(Number);
+    [w, h] = parts.slice(0, 2).map(Number) as [number, number];
     rest = parts.slice(2);
-  } else throw bad(param, "expected width:height[:gravity] or x:y:width:height[:gravity]");
+  } else throw bad(param, "expected width:height[:gravity], x:y:width:height[:gravity] or a JSON object");
   const size = (n: number, full: number) => Math.max(1, Math.min(full, Math.round(n <= 1 ? n * full : n)));
   const cw = size(w, src.width);
   const ch = size(h, src.height);
   if (x !== undefined && y !== undefined) {
     const left = Math.min(Math.round(x), src.width - 1);
     const top = Math.min(Math.round(y), src.height - 1);
-    return { left, top, width: Math.min(cw, src.width - left), height: Math.min(ch, src.height - top) };
+    return { rect: { left, top, width: Math.min(cw, src.width - left), height: Math.min(ch, src.height - top) } };
   }
-  const g = rest.length ? gravity(param, rest) : "centre";
-  const dx = src.width - cw;
-  const dy = src.height - ch;
-  const left = /west/.test(g) ? 0 : /east/.test(g) ? dx : Math.floor(dx / 2);
-  const top = /north/.test(g) ? 0 : /south/.test(g) ? dy : Math.floor(dy / 2);
-  return { left, top, width: cw, height: ch };
+  const p = rest.length ? placement(param, rest) : { gravity: "centre" as const };
+  if ((p.gravity === "attention" || p.gravity === "entropy") && (cw < src.width || ch < src.height))
+    return { rect: { left: 0, top: 0, width: cw, height: ch }, smart: p.gravity };
+  return { rect: cutAt(p, src, cw, ch) };
 }
 
 /**
@@ -304,7 +419,7 @@ export function imgwireDelivery(
     path,
     access: "public",
     ifNoneMatch,
-    spec: async ({ user, image, preset: byName }) => {
+    spec: async ({ user, image, preset: byName, watermarkImage, watermarkUrl }) => {
       let preset: Record<string, string> | undefined;
       if (presetName !== undefined) {
         preset = SIZE_PRESETS[presetName];
@@ -314,13 +429,17 @@ export function imgwireDelivery(
           preset = fromNativePreset(parseParams(JSON.parse(row.params), `preset ${row.name}`));
         }
       }
-      const { spec, autoFormat } = imgwireSpec(splitImgwireQuery(search), preset, image, {
+      const { spec, autoFormat, watermark } = imgwireSpec(splitImgwireQuery(search), preset, image, {
         accept,
         defaultQuality: user.default_quality,
         deliveryFormats: deliveryFormatsOf(user.delivery_formats),
       });
       if (autoFormat) onAutoFormat();
-      return { spec };
+      if (!watermark || watermark.kind === "text") return { spec };
+      const mark = watermark.kind === "image" ? await watermarkImage(watermark.id) : await watermarkUrl(watermark.url);
+      // The mark's identity is its content hash: a new logo under the same id makes new variants.
+      spec.watermark = { ...spec.watermark!, image: mark.hash };
+      return { spec, input: { watermark: mark.bytes } };
     },
   };
 }

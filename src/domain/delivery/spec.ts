@@ -85,7 +85,58 @@ export function finalize(spec: TransformSpec, src: Source, maxOutputPixels: numb
   }
   let format = spec.format;
   if (format === "avif" && avifTooLarge(out.width, out.height)) format = "webp";
-  return { ...spec, format, quality: LOSSLESS.has(format) ? 100 : spec.quality };
+  const lossless = LOSSLESS.has(format);
+  const done = canonicalSpec({ ...spec, format, quality: lossless ? 100 : spec.quality });
+  if (lossless) delete done.autoQuality;
+  return done;
+}
+
+const round3 = (n: number) => Math.round(n * 1000) / 1000;
+
+/**
+ * Drops what changes nothing and rounds fractions, so that requests meaning the same thing in
+ * any dialect (`blur=2` and `blur=2.0001`, `rotate=360` and none) make one spec and one variant.
+ * Every dialect's parser may set a field loosely; this is the one place that settles it.
+ */
+export function canonicalSpec(spec: TransformSpec): TransformSpec {
+  const s: TransformSpec = { ...spec };
+  const mod = s.modulate;
+  if (mod) {
+    const m: NonNullable<TransformSpec["modulate"]> = {};
+    for (const k of ["brightness", "saturation", "lightness"] as const)
+      if (mod[k] !== undefined && round3(mod[k]) !== 1) m[k] = round3(mod[k]);
+    const hue = mod.hue === undefined ? 0 : round3(((mod.hue % 360) + 360) % 360);
+    if (hue !== 0) m.hue = hue;
+    s.modulate = Object.keys(m).length ? m : undefined;
+  }
+  if (s.rotate) {
+    const angle = round3(((s.rotate.angle % 360) + 360) % 360);
+    // Right angles uncover no corners: their background is irrelevant.
+    s.rotate = angle === 0 ? undefined : angle % 90 === 0 ? { angle } : { ...s.rotate, angle };
+  }
+  for (const k of ["blur", "sharpen"] as const) if (s[k] !== undefined) s[k] = s[k] ? round3(s[k]) : undefined;
+  if (s.contrast) {
+    const multiplier = round3(s.contrast.multiplier);
+    s.contrast = multiplier === 1 ? undefined : { multiplier, pivot: round3(s.contrast.pivot) };
+  }
+  if (s.focus) s.focus = [round3(s.focus[0]), round3(s.focus[1])];
+  if (s.offset && s.offset[0] === 0 && s.offset[1] === 0) s.offset = undefined;
+  if (s.extendAspectRatio !== undefined) s.extendAspectRatio = round3(s.extendAspectRatio);
+  if (s.extend && !s.extend.top && !s.extend.right && !s.extend.bottom && !s.extend.left) s.extend = undefined;
+  if (s.padding?.every((p) => p === 0)) s.padding = undefined;
+  if (s.kernel === "lanczos3") s.kernel = undefined;
+  if (s.pixelate !== undefined && s.pixelate < 2) s.pixelate = undefined;
+  if (s.watermark) {
+    const w = { ...s.watermark, opacity: round3(s.watermark.opacity) };
+    if (w.scale !== undefined) w.scale = round3(w.scale);
+    if (w.rotate) {
+      const angle = round3(((w.rotate.angle % 360) + 360) % 360);
+      w.rotate = angle === 0 ? undefined : angle % 90 === 0 ? { angle } : { ...w.rotate, angle };
+    }
+    s.watermark = w;
+  }
+  for (const k of Object.keys(s) as (keyof TransformSpec)[]) if (s[k] === undefined) delete s[k];
+  return s;
 }
 
 /** JSON with sorted keys and no undefined members: a stable text for hashing. */

@@ -70,6 +70,25 @@ export class Fetcher {
   }
 
   /** Opens the URL and streams its body; throws `fetch_failed` (a 4xx) for anything upstream. */
+  /** The whole body of a URL, refused past `maxBytes`. */
+  async read(raw: string, maxBytes: number): Promise<Uint8Array> {
+    const { body } = await this.open(raw, maxBytes);
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    for await (const chunk of body) {
+      size += chunk.byteLength;
+      if (size > maxBytes) throw fail(`the file is larger than ${maxBytes} bytes`, "PAYLOAD_TOO_LARGE");
+      chunks.push(chunk);
+    }
+    const out = new Uint8Array(size);
+    let at = 0;
+    for (const c of chunks) {
+      out.set(c, at);
+      at += c.byteLength;
+    }
+    return out;
+  }
+
   async open(raw: string, maxBytes: number): Promise<Fetched> {
     // The deadline destroys whatever socket is open, wherever the exchange is.
     type Closable = { destroy: (err?: Error) => void };
