@@ -6,7 +6,7 @@ import * as unpicCloudflare from "unpic/providers/cloudflare";
 import * as unpicImgix from "unpic/providers/imgix";
 import * as unpicIpx from "unpic/providers/ipx";
 import * as unpicNext from "unpic/providers/nextjs";
-import { decode, makeImage } from "../helpers/images.ts";
+import { decode, makeImage, pixel } from "../helpers/images.ts";
 import { ROOT, type TestServer, form, startServer } from "../helpers/server.ts";
 
 // Every compatible URL shape against the same variant as its equivalent in imgd's own dialects
@@ -122,6 +122,31 @@ const SAME: [string, string, string, number, number][] = [
     60,
   ],
   ["/i/admin/photo.webp?w=100&h=100&fit=crop&q=40", "/i/admin/photo.webp?w=100&h=100&fit=cover&q=40", "webp", 100, 100],
+  // Operations beyond resizing, on the Imgwire steps they map onto
+  ["/_ipx/w_100,blur_3,f_webp/admin/photo.jpg", `${IW}?w=100&blur=3&f=webp`, "webp", 100, 75],
+  ["/_ipx/w_100,sharpen_2,f_webp/admin/photo.jpg", `${IW}?w=100&sharpen=2&f=webp`, "webp", 100, 75],
+  ["/_ipx/w_100,rotate_90,f_png/admin/photo.jpg", `${IW}?w=100&rotate=90&f=png`, "png", 75, 100],
+  ["/_ipx/w_100,flip,f_png/admin/photo.jpg", `${IW}?w=100&flip=vertical&f=png`, "png", 100, 75],
+  ["/_ipx/w_100,flip,flop,f_png/admin/photo.jpg", `${IW}?w=100&flip=both&f=png`, "png", 100, 75],
+  ["/_ipx/w_100,grayscale,f_png/admin/photo.jpg", `${IW}?w=100&monochrome=true&f=png`, "png", 100, 75],
+  ["/_ipx/w_100,negate,f_png/admin/photo.jpg", `${IW}?w=100&negate=true&f=png`, "png", 100, 75],
+  ["/_ipx/w_100,normalize,f_png/admin/photo.jpg", `${IW}?w=100&normalize=true&f=png`, "png", 100, 75],
+  [
+    "/_ipx/w_100,modulate_1.2_0.5_90,f_webp/admin/photo.jpg",
+    `${IW}?w=100&brightness=1.2&saturation=0.5&hue=90&f=webp`,
+    "webp",
+    100,
+    75,
+  ],
+  ["/_ipx/w_100,kernel_nearest,f_png/admin/photo.jpg", `${IW}?w=100&ra=nearest&f=png`, "png", 100, 75],
+  ["/_ipx/w_100,extend_5_5_5_5,f_png/admin/photo.jpg", `${IW}?w=100&padding=5&f=png`, "png", 110, 85],
+  ["/cdn-cgi/image/width=100,blur=10,format=webp/admin/photo.jpg", `${IW}?w=100&blur=5&f=webp`, "webp", 100, 75],
+  ["/cdn-cgi/image/width=100,rotate=90,format=png/admin/photo.jpg", `${IW}?w=100&rotate=90&f=png`, "png", 75, 100],
+  ["/cdn-cgi/image/width=100,flip=h,format=png/admin/photo.jpg", `${IW}?w=100&flip=horizontal&f=png`, "png", 100, 75],
+  ["/cdn-cgi/image/width=100,brightness=1.5,format=webp/admin/photo.jpg", `${IW}?w=100&br=1.5&f=webp`, "webp", 100, 75],
+  ["/cdn-cgi/image/width=100,sharpen=2,format=webp/admin/photo.jpg", `${IW}?w=100&sharpen=2&f=webp`, "webp", 100, 75],
+  ["/i/admin/photo.jpg?w=100&fit=max&blur=100&fm=webp", `${IW}?w=100&blur=5&f=webp`, "webp", 100, 75],
+  ["/i/admin/photo.jpg?w=100&fit=max&sharp=40&fm=webp", `${IW}?w=100&sharpen=2&f=webp`, "webp", 100, 75],
   // Next.js (negotiated: this client accepts WebP)
   [
     "/_next/image?url=%2Fadmin%2Fphoto.jpg&w=100&q=75",
@@ -156,6 +181,24 @@ describe("each shape gives the same variant as its equivalent", () => {
       expect(a.res.headers.get("cache-control")).toBe("public, max-age=31536000, immutable");
     });
   }
+
+  test("the operations change the pixels as they say (flip mirrors, grayscale is grey, negate inverts)", async () => {
+    const px = async (url: string, x: number, y: number) => pixel((await get(url)).bytes, x, y);
+    const plain = "/_ipx/w_100,f_png/admin/photo.jpg";
+    // The gradient runs red left → right and green top → bottom.
+    const [top, bottom] = [await px(plain, 50, 0), await px(plain, 50, 74)];
+    const flipped = await px("/_ipx/w_100,flip,f_png/admin/photo.jpg", 50, 0);
+    expect(Math.abs(flipped[1] - bottom[1])).toBeLessThan(12);
+    expect(Math.abs(flipped[1] - top[1])).toBeGreaterThan(100);
+    const [l, r] = [await px(plain, 0, 40), await px(plain, 99, 40)];
+    const flopped = await px("/cdn-cgi/image/width=100,flip=h,format=png/admin/photo.jpg", 0, 40);
+    expect(Math.abs(flopped[0] - r[0])).toBeLessThan(12);
+    expect(Math.abs(flopped[0] - l[0])).toBeGreaterThan(100);
+    const grey = await px("/_ipx/w_100,grayscale,f_png/admin/photo.jpg", 80, 20);
+    expect(grey.length === 1 || (grey[0] === grey[1] && grey[1] === grey[2])).toBe(true);
+    const neg = await px("/_ipx/w_100,negate,f_png/admin/photo.jpg", 50, 0);
+    expect(Math.abs(neg[0] + top[0] - 255)).toBeLessThan(12);
+  });
 
   test("absolute Next.js URL of this server; another host is refused", async () => {
     const own = await get(`/_next/image?url=${encodeURIComponent(`${s.url}/i/admin/photo.jpg`)}&w=100&q=75`, {
