@@ -200,7 +200,12 @@ export function ImagePage({ rest }: { rest: string }) {
     e.preventDefault();
     const seconds = Number(new FormData(e.target as HTMLFormElement).get("expiry"));
     try {
-      const r = await post(`/api/v1/images/${id}/signed-url`, { expires_in_seconds: seconds });
+      // The signature covers the variant built above: its format (the extension) and options.
+      const r = await post(`/api/v1/images/${id}/signed-url`, {
+        expires_in_seconds: seconds,
+        path: spec.format === "original" || !EXT[spec.format] ? path : `${stemOf(path)}.${EXT[spec.format]}`,
+        options: nativeQuery(spec).slice(1),
+      });
       setSigned({ url: new URL(r.signed_url, location.origin).href, expires: r.expires_at });
     } catch (err) {
       setError(err as Error);
