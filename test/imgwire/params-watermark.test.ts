@@ -18,10 +18,11 @@ beforeAll(async () => {
   upstream = Bun.serve({
     hostname: "127.0.0.2",
     port: 0,
-    fetch: (req) =>
-      new URL(req.url).pathname === "/blue.png"
-        ? new Response(blue as BodyInit)
-        : new Response("nope", { status: 404 }),
+    fetch: (req) => {
+      if (new URL(req.url).pathname !== "/blue.png") return new Response("nope", { status: 404 });
+      fetches++;
+      return new Response(blue as BodyInit);
+    },
   });
   f = await fixture({ IMGD_IMPORT_ALLOW_NETWORKS: "127.0.0.2/32" });
 });
