@@ -63,6 +63,9 @@ const ALIASES: Record<string, string[]> = {
   watermark_url: ["wmu", "watermark_url"],
   zoom: ["z", "zoom"],
 };
+/** Every name (canonical or alias) the Imgwire dialect reads. */
+export const IMGWIRE_PARAMETER_NAMES: readonly string[] = Object.values(ALIASES).flat();
+
 const CANONICAL = new Map(Object.entries(ALIASES).flatMap(([canon, names]) => names.map((n) => [n, canon] as const)));
 
 const RESIZING: Record<string, Fit> = {
