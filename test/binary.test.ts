@@ -127,6 +127,20 @@ describe("the compiled binary", () => {
       height: 120,
     });
 
+    // The text watermark's font is embedded (codecs/steps/font-atlas.ts): white text over the
+    // dark corner of the gradient makes it brighter there.
+    const corner = async (query: string) => {
+      const res = await fetch(`${url}/imgwire/cdn/admin/photo.jpg?f=png&w=200&${query}`);
+      expect(res.status).toBe(200);
+      const { data, info } = await sharp(new Uint8Array(await res.arrayBuffer()))
+        .extract({ left: 0, top: 0, width: 100, height: 20 })
+        .greyscale()
+        .raw()
+        .toBuffer({ resolveWithObject: true });
+      return data.reduce((a, b) => a + b, 0) / (info.width * info.height);
+    };
+    expect(await corner("wmt=imgd%20imgd&wmp=nowe")).toBeGreaterThan((await corner("")) + 15);
+
     // Decoders outside wasm-vips are embedded too: libheif's wasm (HEIC), the TGA package; and
     // an animation stays animated.
     await copyFile(join(FIXTURES, "iphone-like-10bit-orientation-6.heic"), join(runDir, "phone.heic"));

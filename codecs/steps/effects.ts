@@ -244,7 +244,11 @@ export const negate: Step = {
   },
 };
 
-/** A linear gradient, built as RGBA pixels in JS and composited with the blend mode. */
+/**
+ * A linear gradient composited with the blend mode: each pixel's position along the gradient
+ * (0–255) is computed by libvips from its coordinates, then looked up in a 256-entry RGBA table
+ * of the colour stops, so the cost stays in libvips whatever the size.
+ */
 export const gradient: Step = {
   name: "gradient",
   run(s) {
@@ -260,24 +264,26 @@ export const gradient: Step = {
     const min = Math.min(...corners);
     const span = Math.max(...corners) - min || 1;
     const stops = g.colors;
-    const data = new Uint8Array(W * H * 4);
-    for (let y = 0; y < H; y++) {
-      for (let x = 0; x < W; x++) {
-        const t = ((x + 0.5) * dx + (y + 0.5) * dy - min) / span;
-        const pos = Math.max(0, Math.min(1, t)) * (stops.length - 1);
-        const i = Math.min(stops.length - 2, Math.floor(pos));
-        const a = stops[Math.max(0, i)]!;
-        const b = stops[Math.min(stops.length - 1, i + 1)]!;
-        const f = stops.length === 1 ? 0 : pos - i;
-        const o = (y * W + x) * 4;
-        for (let k = 0; k < 3; k++) data[o + k] = a[k]! + (b[k]! - a[k]!) * f;
-        data[o + 3] = (a[3] + (b[3] - a[3]) * f) * g.opacity;
-      }
+    const table = new Uint8Array(256 * 4);
+    for (let v = 0; v < 256; v++) {
+      const pos = (v / 255) * (stops.length - 1);
+      const i = Math.min(stops.length - 2, Math.floor(pos));
+      const a = stops[Math.max(0, i)]!;
+      const b = stops[Math.min(stops.length - 1, i + 1)]!;
+      const f = stops.length === 1 ? 0 : pos - i;
+      for (let k = 0; k < 3; k++) table[v * 4 + k] = Math.round(a[k]! + (b[k]! - a[k]!) * f);
+      table[v * 4 + 3] = Math.round((a[3] + (b[3] - a[3]) * f) * g.opacity);
     }
     const scope = new Scope();
     try {
-      const mem = scope.own(s.vips.Image.newFromMemory(data, W, H, 4, s.vips.BandFormat.uchar));
-      const overlay = scope.own(mem.copy({ interpretation: "srgb" }));
+      const xy = scope.own(s.vips.Image.xyz(W, H));
+      // Pixel centres, projected on the gradient's direction and scaled to 0–255.
+      const x = scope.own(scope.own(xy.extractBand(0)).linear([dx], [dx * 0.5]));
+      const y = scope.own(scope.own(xy.extractBand(1)).linear([dy], [dy * 0.5]));
+      const t = scope.own(scope.own(scope.own(x.add(y)).linear([255 / span], [(-min * 255) / span])).cast("uchar"));
+      const lutMem = scope.own(s.vips.Image.newFromMemory(table, 256, 1, 4, s.vips.BandFormat.uchar));
+      const lut = scope.own(lutMem.copy({ interpretation: "srgb" }));
+      const overlay = scope.own(scope.own(t.maplut(lut)).copy({ interpretation: "srgb" }));
       const base = img.bands < 3 ? scope.own(img.colourspace("srgb")) : img;
       const hadAlpha = base.hasAlpha();
       const under = hadAlpha ? base : scope.own(base.bandjoin(255));

@@ -1,7 +1,12 @@
 import { describe, test } from "bun:test";
 import fc from "fast-check";
 import type { Fit, Gravity, OutputFormat, TransformSpec } from "../../codecs/types.ts";
-import { imgwireSpec, SIZE_PRESETS, splitImgwireQuery } from "../../src/domain/delivery/imgwire.ts";
+import {
+  IMGWIRE_PARAMETER_NAMES,
+  imgwireSpec,
+  SIZE_PRESETS,
+  splitImgwireQuery,
+} from "../../src/domain/delivery/imgwire.ts";
 import { nativeSpec, parseParams, splitQuery } from "../../src/domain/delivery/native.ts";
 import { finalize } from "../../src/domain/delivery/spec.ts";
 import { AppError } from "../../src/domain/errors.ts";
@@ -58,6 +63,19 @@ function valid(spec: TransformSpec, src: { width: number; height: number }): str
   ) {
     return `crop ${JSON.stringify(c)}`;
   }
+  const bad = nonFinite(spec);
+  if (bad) return `not a finite number at ${bad}`;
+  return null;
+}
+
+/** The path of a NaN or infinite number anywhere in the spec, if any. */
+function nonFinite(v: unknown, path = "spec"): string | null {
+  if (typeof v === "number") return Number.isFinite(v) ? null : path;
+  if (v && typeof v === "object")
+    for (const [k, x] of Object.entries(v)) {
+      const found = nonFinite(x, `${path}.${k}`);
+      if (found) return found;
+    }
   return null;
 }
 
@@ -96,6 +114,25 @@ const text = fc.oneof(
     "1e3",
     "00",
     " 1",
+    "-1",
+    "fp:0.5:0.5",
+    "fp:2:0",
+    "se:-24:-24:0.5:multiply",
+    "ff0000,00ff00:45:0.5",
+    "10:20:30:40:fff",
+    "4:4:4",
+    "alpha:true",
+    "1:99",
+    "45:ff000080",
+    "000:fff",
+    '{"width":10,"height":10}',
+    '{"x":1e9,"width":1,"height":1}',
+    '{"multiplier":"x"}',
+    '{"imageId":"a"}',
+    '{"text":"hi","size":1e9}',
+    "{",
+    "aHR0cDovLzEyNy4wLjAuMi94",
+    "Infinity",
   ),
 );
 const src = fc.record({
@@ -145,31 +182,8 @@ describe("URL parsers: any query is a 400 or a valid spec", () => {
     );
   });
 
-  test("Imgwire: every alias, presets, Accept", () => {
-    const names = [
-      "w",
-      "width",
-      "h",
-      "height",
-      "resizing_type",
-      "f",
-      "format",
-      "ext",
-      "extension",
-      "q",
-      "quality",
-      "dpr",
-      "g",
-      "gravity",
-      "c",
-      "crop",
-      "el",
-      "enlarge",
-      "sm",
-      "strip_metadata",
-      "bg",
-      "background",
-    ];
+  test("Imgwire: every parameter and alias, presets, Accept", () => {
+    const names = [...IMGWIRE_PARAMETER_NAMES];
     const query = fc.oneof(rawQuery, built(names));
     const preset = fc.option(fc.constantFrom(...Object.values(SIZE_PRESETS)), { nil: undefined });
     const accept = fc.option(fc.constantFrom("image/avif,image/webp,*/*", "image/webp", "*/*", ""), { nil: undefined });

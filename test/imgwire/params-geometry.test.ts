@@ -107,6 +107,9 @@ test("unknown values are 400s naming the parameter and what it accepts", async (
     ["g=up", "gravity"],
     ["fl=x", "fl"],
     ["zoom=0.5", "zoom"],
+    // Edges count toward the output pixel limit (100 M here): 120000×1200 is refused.
+    ["w=1600&el=true&exar=100", "over the limit"],
+    ["w=1600&el=true&pd=4096&rotate=45", "over the limit"],
   ] as const) {
     const r = await f.get(q);
     expect(r.status).toBe(400);

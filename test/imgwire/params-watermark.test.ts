@@ -8,6 +8,7 @@ import { type Fixture, fixture, luma, px } from "./params-helpers.ts";
 let f: Fixture;
 let upstream: ReturnType<typeof Bun.serve>;
 let blue: Uint8Array;
+let fetches = 0;
 beforeAll(async () => {
   blue = new Uint8Array(
     await sharp({ create: { width: 30, height: 30, channels: 3, background: { r: 0, g: 0, b: 255 } } })
@@ -17,10 +18,11 @@ beforeAll(async () => {
   upstream = Bun.serve({
     hostname: "127.0.0.2",
     port: 0,
-    fetch: (req) =>
-      new URL(req.url).pathname === "/blue.png"
-        ? new Response(blue as BodyInit)
-        : new Response("nope", { status: 404 }),
+    fetch: (req) => {
+      if (new URL(req.url).pathname !== "/blue.png") return new Response("nope", { status: 404 });
+      fetches++;
+      return new Response(blue as BodyInit);
+    },
   });
   f = await fixture({ IMGD_IMPORT_ALLOW_NETWORKS: "127.0.0.2/32" });
 });
@@ -104,6 +106,8 @@ test("watermark_text draws with the embedded font; watermark_url fetches through
   const p = px(fromUrl, 75, 55);
   expect(p[2]! > 200 && p[0]! < 60).toBe(true);
   expect(same((await f.get(`${base}&wmu=${url}`)).bytes, fromUrl.bytes)).toBe(true);
+  // Fetched once, then remembered for a minute (the variant's key needs the mark's hash).
+  expect(fetches).toBe(1);
   // The variant key holds the mark's content hash: another mark, another variant.
   expect(same(fromUrl.bytes, (await f.get(`${base}&watermark=${f.watermarkId}`)).bytes)).toBe(false);
 });

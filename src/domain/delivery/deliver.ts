@@ -17,6 +17,9 @@ import { signatureOf, verify } from "./signing.ts";
 import { deliveryFormatsOf, negotiate } from "./negotiate.ts";
 import { finalize, variantKey } from "./spec.ts";
 
+const URL_MARK_TTL_MS = 60_000;
+const MAX_URL_MARKS = 16;
+
 /** What to send: stored bytes (original or cached variant) or freshly made bytes. */
 export interface Delivered {
   etag: string;
@@ -131,6 +134,11 @@ export class Delivery {
   readonly #flights = new Map<string, Promise<Delivered>>();
   readonly #hot: HotRoutes<Delivered>;
   readonly #memory: MemoryCache;
+  /**
+   * Watermarks fetched from URLs, by URL, for a minute: a cached variant still needs the mark's
+   * hash for its key, and one fetch per request would make every hit wait on another host.
+   */
+  readonly #marks = new Map<string, { until: number; mark: Promise<WatermarkBytes> }>();
 
   constructor(private readonly d: DeliveryDeps) {
     this.#hot = new HotRoutes(d.now);
@@ -251,11 +259,7 @@ export class Delivery {
         throw new AppError("NOT_FOUND", `watermark: no image with id '${id}' in this account`);
       return { hash: mark.blob_hash, bytes: await this.#original(mark.blob_hash) };
     };
-    const watermarkUrl = async (url: string): Promise<WatermarkBytes> => {
-      if (!this.d.fetchWatermark) throw new AppError("VALIDATION_ERROR", "watermark_url: not available on this server");
-      const bytes = await this.d.fetchWatermark(url);
-      return { hash: createHash("sha256").update(bytes).digest("hex"), bytes };
-    };
+    const watermarkUrl = (url: string) => this.#watermarkFromUrl(url);
     const {
       spec: raw,
       presetId,
@@ -283,6 +287,26 @@ export class Delivery {
     const spec = finalize(raw, image, this.d.maxOutputPixels);
     const delivered = await this.#variant(user.id, image, spec, req.ifNoneMatch, privateUntil, input);
     return { delivered, variantKey: variantKey(image.blob_hash, spec), presetId };
+  }
+
+  #watermarkFromUrl(url: string): Promise<WatermarkBytes> {
+    const fetchWatermark = this.d.fetchWatermark;
+    if (!fetchWatermark)
+      return Promise.reject(new AppError("VALIDATION_ERROR", "watermark_url: not available on this server"));
+    const now = this.d.now();
+    const known = this.#marks.get(url);
+    if (known && known.until > now) return known.mark;
+    for (const [k, v] of this.#marks) if (v.until <= now) this.#marks.delete(k);
+    // A few marks at most are in use at once; past that, forget the oldest.
+    while (this.#marks.size >= MAX_URL_MARKS) this.#marks.delete(this.#marks.keys().next().value!);
+    const mark = fetchWatermark(url).then((bytes) => ({
+      hash: createHash("sha256").update(bytes).digest("hex"),
+      bytes,
+    }));
+    this.#marks.set(url, { until: now + URL_MARK_TTL_MS, mark });
+    // A failed fetch is not remembered: the next request tries again.
+    mark.catch(() => this.#marks.delete(url));
+    return mark;
   }
 
   /** One variant of an image: cached, or made once however many ask at once. */

@@ -64,6 +64,9 @@ const ALIASES: Record<string, string[]> = {
   watermark_url: ["wmu", "watermark_url"],
   zoom: ["z", "zoom"],
 };
+/** Every name (canonical or alias) the Imgwire dialect reads. */
+export const IMGWIRE_PARAMETER_NAMES: readonly string[] = Object.values(ALIASES).flat();
+
 const CANONICAL = new Map(Object.entries(ALIASES).flatMap(([canon, names]) => names.map((n) => [n, canon] as const)));
 
 const RESIZING: Record<string, Fit> = {
@@ -255,8 +258,11 @@ export function imgwireSpec(
   // so requests that mean the same give the same spec (and share one cached variant).
   if (spec.width === undefined || spec.height === undefined) spec = { ...spec, fit: "inside" };
   if (spec.width === undefined && spec.height === undefined) spec = { ...spec, enlarge: false };
-  const placesByGravity = spec.fit === "cover" || spec.extendAspectRatio !== undefined;
-  if (!placesByGravity) spec = { ...spec, gravity: "centre", focus: undefined, offset: undefined };
+  // (A crop keeps its gravity as before, so earlier variants keep their keys.)
+  const placesByGravity = spec.fit === "cover" || spec.crop !== undefined || spec.extendAspectRatio !== undefined;
+  if (!placesByGravity) spec = { ...spec, gravity: "centre" };
+  // A focal point and offsets only move the cover cut.
+  if (spec.fit !== "cover") spec = { ...spec, focus: undefined, offset: undefined };
   if (spec.gravity === "attention" || spec.gravity === "entropy") spec.offset = undefined;
   const paints = spec.fit === "contain" || format === "jpeg" || spec.padding || spec.extendAspectRatio;
   const paintsExtend = spec.extend && !spec.extend.background;

@@ -63,12 +63,34 @@ export interface Source {
   format: string;
 }
 
-/** The output size a spec gives for a source, without running it. */
+/**
+ * The output size a spec gives for a source, without running it: the fitted size, then what
+ * rotation and the edge-adding steps (extend, aspect ratio, padding) make of it, in the
+ * pipeline's order.
+ */
 export function outputSize(spec: TransformSpec, src: Source): { width: number; height: number } {
   const w = spec.crop?.width ?? src.width;
   const h = spec.crop?.height ?? src.height;
   const p = plan(w, h, spec);
-  return p.box ?? p.resize;
+  let { width, height } = p.box ?? p.resize;
+  if (spec.rotate && spec.rotate.angle % 90 === 0) {
+    if (spec.rotate.angle % 180 !== 0) [width, height] = [height, width];
+  } else if (spec.rotate) {
+    const a = (spec.rotate.angle * Math.PI) / 180;
+    const [c, s] = [Math.abs(Math.cos(a)), Math.abs(Math.sin(a))];
+    [width, height] = [Math.ceil(width * c + height * s), Math.ceil(width * s + height * c)];
+  }
+  if (spec.extend) {
+    width += spec.extend.left + spec.extend.right;
+    height += spec.extend.top + spec.extend.bottom;
+  }
+  const r = spec.extendAspectRatio;
+  if (r) [width, height] = [Math.max(width, Math.round(height * r)), Math.max(height, Math.round(width / r))];
+  if (spec.padding) {
+    width += spec.padding[1] + spec.padding[3];
+    height += spec.padding[0] + spec.padding[2];
+  }
+  return { width, height };
 }
 
 /**
