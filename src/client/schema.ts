@@ -224,22 +224,6 @@ export interface paths {
         /** Change a preset */
         put: operations["updatePreset"];
         post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/settings/presets/{name}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        post?: never;
         /** Delete a preset, by name or id */
         delete: operations["deletePreset"];
         options?: never;
@@ -1738,9 +1722,9 @@ export interface operations {
     listImages: {
         parameters: {
             query?: {
-                limit?: string;
-                offset?: string;
-                page?: string;
+                limit?: number;
+                offset?: number;
+                page?: number;
                 sort?: "newest" | "oldest" | "name" | "size";
                 path?: string;
                 namespace?: string;
@@ -1825,7 +1809,7 @@ export interface operations {
         parameters: {
             query: {
                 q: string;
-                limit?: string;
+                limit?: number;
             };
             header?: never;
             path?: never;
@@ -2386,7 +2370,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description The preset's name or id */
-                name: string;
+                id: string;
             };
             cookie?: never;
         };
@@ -3067,8 +3051,8 @@ export interface operations {
     imgproNamespaces: {
         parameters: {
             query?: {
-                limit?: string;
-                offset?: string;
+                limit?: number;
+                offset?: number;
             };
             header?: never;
             path?: never;
@@ -3192,7 +3176,7 @@ export interface operations {
                 tags?: string;
                 tag_mode?: "any" | "all";
                 ids?: string;
-                limit?: string;
+                limit?: number;
                 cursor?: string;
             };
             header?: never;
@@ -3383,8 +3367,8 @@ export interface operations {
     imgwireListImages: {
         parameters: {
             query?: {
-                page?: string;
-                limit?: string;
+                page?: number;
+                limit?: number;
             };
             header?: never;
             path?: never;
@@ -3746,8 +3730,8 @@ export interface operations {
     imgwireListApiKeys: {
         parameters: {
             query?: {
-                page?: string;
-                limit?: string;
+                page?: number;
+                limit?: number;
                 key_type?: "CLIENT" | "SERVER";
             };
             header?: never;
@@ -3940,8 +3924,8 @@ export interface operations {
     imgwireListEnvironments: {
         parameters: {
             query?: {
-                page?: string;
-                limit?: string;
+                page?: number;
+                limit?: number;
             };
             header?: never;
             path?: never;
@@ -4121,8 +4105,8 @@ export interface operations {
     imgwireListCorsOrigins: {
         parameters: {
             query?: {
-                page?: string;
-                limit?: string;
+                page?: number;
+                limit?: number;
             };
             header?: never;
             path?: never;

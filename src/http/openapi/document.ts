@@ -68,6 +68,26 @@ export interface DocumentOptions {
   title?: string;
 }
 
+interface PipeItem {
+  kind: string;
+  type: string;
+  requirement?: unknown;
+}
+
+/**
+ * A query-string integer (validate.ts's queryInt: digits, then a number within bounds) is a
+ * string on the wire; the document says what it means: an integer from min to max.
+ */
+function queryInteger(schema: unknown, json: Json): Json | undefined {
+  const pipe = (schema as { pipe?: PipeItem[] }).pipe;
+  if (!pipe?.some((a) => a.type === "regex" && String(a.requirement) === String(/^\d{1,9}$/))) return undefined;
+  const bound = (type: string) => pipe.find((a) => a.type === type)?.requirement as number | undefined;
+  const out: Json = { type: "integer", minimum: bound("min_value"), maximum: bound("max_value") };
+  if (json.default !== undefined) out.default = Number(json.default);
+  if (json.description) out.description = json.description;
+  return out;
+}
+
 const config: ConversionConfig = {
   target: "draft-2020-12",
   typeMode: "input",
@@ -97,7 +117,8 @@ function parameters(op: Op): Json[] {
     if (js.properties) {
       const required = new Set<string>(js.required ?? []);
       for (const [name, schema] of Object.entries<Json>(js.properties)) {
-        const { description, ...rest } = schema;
+        const entry = (op.query as { entries?: Record<string, unknown> }).entries?.[name];
+        const { description, ...rest } = queryInteger(entry, schema) ?? schema;
         out.push({
           name,
           in: "query",
