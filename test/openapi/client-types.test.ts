@@ -19,7 +19,9 @@ async function tsc(file: string) {
 
 test("wrong routes, parameters and bodies do not compile", async () => {
   const source = await readFile(FILE, "utf8");
-  const expected = source.split("\n").flatMap((line, i) => (line.trim().startsWith("// @ts-expect-error") ? [i + 2] : []));
+  const expected = source
+    .split("\n")
+    .flatMap((line, i) => (line.trim().startsWith("// @ts-expect-error") ? [i + 2] : []));
   expect(expected.length).toBeGreaterThanOrEqual(7);
   expect((await tsc(FILE)).code).toBe(0);
 
