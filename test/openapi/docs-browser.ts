@@ -8,8 +8,8 @@ import { chromium } from "playwright-core";
 export const CHROMIUM = "/usr/bin/chromium";
 export const hasChromium = () => existsSync(CHROMIUM);
 
-export async function checkDocsInBrowser(url: string, key: string, image: Uint8Array): Promise<void> {
-  const browser = await chromium.launch({
+const launch = () =>
+  chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
     args: [
@@ -23,6 +23,9 @@ export async function checkDocsInBrowser(url: string, key: string, image: Uint8A
       "--disable-sync",
     ],
   });
+
+export async function checkDocsInBrowser(url: string, key: string, image: Uint8Array): Promise<void> {
+  const browser = await launch();
   try {
     const page = await browser.newPage();
     const elsewhere: string[] = [];
@@ -62,6 +65,41 @@ export async function checkDocsInBrowser(url: string, key: string, image: Uint8A
     expect(await upload.locator(".live-responses-table .microlight").first().innerText()).toContain('"is_new"');
     expect(elsewhere).toEqual([]);
     expect(problems).toEqual([]);
+  } finally {
+    await browser.close();
+  }
+}
+
+/** Signed in to the dashboard: "Try it out" acts with the session (its CSRF token included). */
+export async function checkDocsWithSession(url: string, key: string): Promise<void> {
+  const browser = await launch();
+  try {
+    const page = await browser.newPage();
+    // Sign in as the dashboard does (the browser keeps the cookie), then open the reference.
+    await page.goto(`${url}/docs`);
+    const status0 = await page.evaluate(
+      async (k) =>
+        (
+          await fetch("/auth/login", {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ api_key: k }),
+          })
+        ).status,
+      key,
+    );
+    expect(status0).toBe(200);
+    await page.reload();
+    await page.getByText("Signed in as admin").waitFor({ timeout: 30_000 });
+    const create = page.locator("#operations-native-createPreset");
+    await create.waitFor();
+    await create.locator(".opblock-summary").first().click();
+    await create.locator("button.try-out__btn").click();
+    await create.locator("textarea.body-param__text").fill(JSON.stringify({ name: "from-docs", params: { w: 320 } }));
+    await create.locator("button.execute").click();
+    const status = create.locator(".live-responses-table .response .response-col_status").first();
+    await status.waitFor({ timeout: 30_000 });
+    expect((await status.innerText()).trim()).toBe("201");
   } finally {
     await browser.close();
   }
