@@ -12,10 +12,7 @@ export function llmsTxt(doc: Json, origin: string): string {
     "",
     `- Full OpenAPI 3.1 document: ${origin}/openapi.json (native part: ${origin}/api-reference/openapi.json). Interactive: ${origin}/docs`,
     "- Authenticate with `Authorization: Bearer <api key>`; never put a key in the URL (refused with 400).",
-    '- Upload: `curl -H "Authorization: Bearer $KEY" -F file=@photo.jpg -F target_path=blog ${ORIGIN}/api/v1/images` → JSON with `id`, `url`, `paths`.'.replace(
-      "${ORIGIN}",
-      origin,
-    ),
+    `- Upload: \`curl -H "Authorization: Bearer $KEY" -F file=@photo.jpg -F target_path=blog ${origin}/api/v1/images\` → JSON with \`id\`, \`url\`, \`paths\`.`,
     "- Deliver: `GET /i/{username}/{path}.{webp|avif|jpg|png|jxl}?w=800&h=600&fit=cover&q=80` (or `?p:presetname`); answers are immutable and cached.",
     '- Errors: `{"error": {"code", "message", "status", "path"}}` (native); the message says what to do. 429/503 carry Retry-After.',
     '- TypeScript: `import { createImgdClient } from "imgd/client"` — typed from this document; `upload()` reports progress.',
