@@ -127,3 +127,17 @@ test("/docs is served from embedded assets only", async () => {
   expect(gunzipSync(new Uint8Array(await gz.arrayBuffer())).toString("utf8")).toContain("SwaggerUIBundle");
   expect((await s.api("/docs/assets/nope.js", { key: null })).status).toBe(404);
 });
+
+test("the document follows where the server mounts Imgwire and the base path it is served under", async () => {
+  const other = await startServer({ env: { IMGD_IMGWIRE_MOUNT: "/iw", IMGD_BASE_PATH: "/imgd" } });
+  try {
+    const doc = await (await fetch(`${other.url}/imgd/openapi.json`)).json();
+    expect(doc.servers).toEqual([{ url: "/imgd" }]);
+    expect(Object.keys(doc.paths)).toContain("/iw/api/v1/images/");
+    expect(Object.keys(doc.paths).some((p) => p.startsWith("/imgwire"))).toBe(false);
+    const html = await (await fetch(`${other.url}/imgd/docs`)).text();
+    expect(html).toContain('src="/imgd/docs/assets/swagger-ui-bundle.js"');
+  } finally {
+    await other.stop();
+  }
+});
