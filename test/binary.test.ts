@@ -11,6 +11,7 @@ import sharp from "sharp";
 import { pattern, tga } from "./formats/samples.ts";
 import { decode, makeImage } from "./helpers/images.ts";
 import { FIXTURES, ROOT } from "./helpers/server.ts";
+import { checkDocsInBrowser, hasChromium } from "./openapi/docs-browser.ts";
 
 const EXE = process.platform === "win32" ? "imgd.exe" : "imgd";
 
@@ -155,6 +156,13 @@ describe("the compiled binary", () => {
     expect(await variant("pattern.jpg?w=32", "image/jpeg")).toMatchObject({ format: "jpeg", width: 32, height: 24 });
     const anim = await fetch(`${url}/i/admin/anim.webp?w=100`);
     expect((await sharp(new Uint8Array(await anim.arrayBuffer()), { animated: true }).metadata()).pages).toBe(10);
+
+    // The API document and the interactive reference, Swagger UI included, from inside the binary.
+    const doc = await (await fetch(`${url}/openapi.json`)).json();
+    expect(doc.info.version).toBe(pkg.version);
+    expect(doc.paths["/api/v1/images"].post.operationId).toBe("uploadImage");
+    if (hasChromium()) await checkDocsInBrowser(url, adminKey, await makeImage(64, 48, "jpg"));
+    else console.warn("skipped the /docs browser check: no /usr/bin/chromium");
 
     proc.kill("SIGTERM");
     expect(await proc.exited).toBe(0);

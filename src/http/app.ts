@@ -20,6 +20,7 @@ import { metricsRoutes } from "./native/metrics.ts";
 import { prometheusRoutes } from "./metrics/prometheus.ts";
 import { accountRoutes } from "./dashboard/account.ts";
 import { mountDashboard } from "./dashboard/pages.ts";
+import { openapiRoutes } from "./openapi/routes.ts";
 
 export function buildApp(services: AppServices) {
   const app = new Hono<AppEnv>();
@@ -63,6 +64,7 @@ export function buildApp(services: AppServices) {
   app.route("/api/images", assetsrepoApp(services));
   app.route("/metrics", prometheusRoutes);
   app.route("/auth", accountRoutes);
+  app.route("/", openapiRoutes());
   mountDashboard(app);
 
   app.notFound((c) => nativeErrorResponse(c, new AppError("NOT_FOUND", `No route for ${c.req.method} ${c.req.path}`)));

@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { checkImgdAnswer } from "./openapi.ts";
 
 export const ROOT = resolve(import.meta.dir, "../..");
 export const FIXTURES = resolve(ROOT, "test/fixtures");
@@ -70,7 +71,12 @@ export async function startServer(
       const { key = adminKey, ...rest } = init;
       const headers = new Headers(rest.headers);
       if (key !== null && !headers.has("authorization")) headers.set("authorization", `Bearer ${key}`);
-      return fetch(url + path, { ...rest, headers });
+      return fetch(url + path, { ...rest, headers }).then(async (res) => {
+        // Every answer a test gets is checked against imgd's own API document.
+        // (Not for a body still streaming: the check's delay would let the client send more.)
+        if (!(rest.body instanceof ReadableStream)) await checkImgdAnswer(rest.method ?? "GET", url + path, res);
+        return res;
+      });
     },
     async stop({ keepData = false, signal = "SIGTERM" } = {}) {
       if (proc.exitCode === null) proc.kill(signal);

@@ -1,5 +1,7 @@
-// The dashboard's only way to the server: the public API, with the session cookie and the
-// session's CSRF token (the server refuses state-changing cookie requests without it).
+// The dashboard's only way to the server: imgd's typed client (imgd/client) on the public API,
+// with the session cookie and the session's CSRF token (the server refuses state-changing
+// cookie requests without it).
+import { createImgdClient, ImgdError, type Progress, type UploadOptions } from "../../src/client/index.ts";
 
 export const BASE = document.documentElement.dataset.base ?? "";
 let csrf = "";
@@ -7,26 +9,15 @@ export function setCsrf(token: string) {
   csrf = token;
 }
 
-export class ApiError extends Error {
-  constructor(
-    message: string,
-    readonly status: number,
-    readonly code: string,
-    readonly retryAfter: number | null = null,
-  ) {
-    super(message);
-  }
-}
+/** The client every page uses: typed routes, and `request` for paths built at run time. */
+export const imgd = createImgdClient({
+  baseUrl: location.origin + BASE,
+  credentials: "same-origin",
+  csrfToken: () => csrf || undefined,
+});
 
-/** The error message of any dialect's error shape. */
-function errorOf(status: number, body: any, headers: Headers): ApiError {
-  const retry = Number(headers.get("retry-after")) || null;
-  const e = body?.error;
-  if (e && typeof e === "object") return new ApiError(e.message ?? `HTTP ${status}`, status, e.code ?? String(status), retry);
-  if (typeof e === "string") return new ApiError(body.message ?? e, status, e, retry);
-  if (body?.detail) return new ApiError(typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail), status, String(status), retry);
-  return new ApiError(`The server answered ${status}`, status, String(status), retry);
-}
+export const ApiError = ImgdError;
+export type ApiError = ImgdError;
 
 export interface Answer<T> {
   data: T;
@@ -34,29 +25,15 @@ export interface Answer<T> {
 }
 
 export async function call<T = any>(path: string, init: { method?: string; json?: unknown; headers?: Record<string, string> } = {}): Promise<Answer<T>> {
-  const headers: Record<string, string> = { accept: "application/json", ...init.headers };
   const method = init.method ?? (init.json === undefined ? "GET" : "POST");
-  if (init.json !== undefined) headers["content-type"] = "application/json";
-  if (method !== "GET" && method !== "HEAD" && csrf) headers["x-csrf-token"] = csrf;
-  let res: Response;
   try {
-    res = await fetch(BASE + path, { method, headers, credentials: "same-origin", body: init.json === undefined ? undefined : JSON.stringify(init.json) });
-  } catch {
-    throw new ApiError("The server cannot be reached: check your connection and try again", 0, "NETWORK");
-  }
-  const text = await res.text();
-  let body: any = null;
-  try {
-    body = text ? JSON.parse(text) : null;
-  } catch {
-    body = null;
-  }
-  if (!res.ok) {
-    const err = errorOf(res.status, body, res.headers);
-    if (res.status === 401 && !path.startsWith("/auth/")) onSignedOut?.();
+    const { data, headers } = await imgd.request<T>(method, path, { json: init.json, headers: init.headers });
+    return { data, headers };
+  } catch (err) {
+    if (!(err instanceof ImgdError)) throw new ImgdError("The server cannot be reached: check your connection and try again", 0, "NETWORK", null);
+    if (err.status === 401 && !path.startsWith("/auth/")) onSignedOut?.();
     throw err;
   }
-  return { data: body as T, headers: res.headers };
 }
 
 export const get = async <T = any>(path: string) => (await call<T>(path)).data;
@@ -70,31 +47,9 @@ export function whenSignedOut(fn: () => void) {
   onSignedOut = fn;
 }
 
-/** A multipart upload with progress (fetch has no upload progress; XMLHttpRequest does). */
-export function uploadFile(path: string, form: FormData, onProgress: (fraction: number) => void): { done: Promise<any>; abort: () => void } {
-  const xhr = new XMLHttpRequest();
-  const done = new Promise<any>((resolve, reject) => {
-    xhr.open("POST", BASE + path);
-    xhr.withCredentials = true;
-    xhr.setRequestHeader("accept", "application/json");
-    if (csrf) xhr.setRequestHeader("x-csrf-token", csrf);
-    xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded / e.total);
-    xhr.onload = () => {
-      let body: any = null;
-      try {
-        body = JSON.parse(xhr.responseText);
-      } catch {}
-      const headers = new Headers();
-      const retry = xhr.getResponseHeader("retry-after");
-      if (retry) headers.set("retry-after", retry);
-      if (xhr.status >= 200 && xhr.status < 300) resolve(body);
-      else reject(errorOf(xhr.status, body, headers));
-    };
-    xhr.onerror = () => reject(new ApiError("The connection broke during the upload", 0, "NETWORK"));
-    xhr.onabort = () => reject(new ApiError("Upload cancelled", 0, "ABORTED"));
-    xhr.send(form);
-  });
-  return { done, abort: () => xhr.abort() };
+/** An upload with progress (the client uses XMLHttpRequest in browsers: fetch reports none). */
+export function uploadImage(file: File, fields: Omit<UploadOptions, "onProgress" | "signal">, onProgress: (fraction: number) => void) {
+  return imgd.upload(file, { ...fields, filename: file.name, onProgress: (p: Progress) => onProgress(p.loaded / p.total) });
 }
 
 /** Absolute URL of a path on this server (for copyable URLs). */

@@ -13,6 +13,7 @@ const en = {
   "nav.settings": "Settings",
   "nav.admin": "Admin",
   "nav.signOut": "Sign out",
+  "nav.docs": "API reference",
   "nav.signedInAs": "Signed in as",
 
   "common.loading": "Loading…",

@@ -1,6 +1,6 @@
 import { render } from "preact";
 import { useEffect } from "preact/hooks";
-import { get, post, whenSignedOut } from "./api.ts";
+import { BASE, get, post, whenSignedOut } from "./api.ts";
 import { t } from "./i18n.ts";
 import { me, signedIn, signedOut, applyTheme } from "./session.ts";
 import { html, Link, navigate, usePath } from "./ui.ts";
@@ -59,6 +59,7 @@ function Shell({ section, children }: { section: string; children: unknown }) {
         </ul>
       </nav>
       <div class="who">
+        <a href=${`${BASE}/docs`} class="small">${t("nav.docs")}</a>
         <span class="muted" title=${t("nav.signedInAs")}>${user?.username}</span>
         <button type="button" class="small" onClick=${signOut}>${t("nav.signOut")}</button>
       </div>

@@ -26,7 +26,7 @@ import {
 const USERNAME = /^[a-z0-9][a-z0-9_-]{1,38}$/;
 const SIGNUP_PER_IP_HOUR = 10;
 
-const Login = v.union(
+export const Login = v.union(
   [
     v.strictObject({
       username: v.pipe(
@@ -42,11 +42,11 @@ const Login = v.union(
   ],
   "send a username and password, or an api_key",
 );
-const Setup = v.strictObject({
+export const Setup = v.strictObject({
   token: v.pipe(v.string("is required"), v.minLength(1, "is required")),
   password: v.string("is required"),
 });
-const Signup = v.strictObject({
+export const Signup = v.strictObject({
   username: v.pipe(
     v.string("is required"),
     v.trim(),
@@ -56,7 +56,7 @@ const Signup = v.strictObject({
   email: v.optional(v.nullable(v.string())),
   password: v.string("is required"),
 });
-const ChangePassword = v.strictObject({
+export const ChangePassword = v.strictObject({
   current_password: v.string("is required"),
   new_password: v.string("is required"),
 });

@@ -14,7 +14,7 @@ type Env = RouteEnv<"accounts" | "auth" | "config" | "media" | "metering" | "tru
 const MiB = 1024 ** 2;
 const unix = (ms: number) => Math.floor(ms / 1000);
 
-const CreateKey = v.object({
+export const CreateKey = v.object({
   email: v.pipe(v.string("is required"), v.trim(), v.minLength(3, "is required"), v.maxLength(254, "is too long")),
   name: v.optional(
     v.pipe(
@@ -27,7 +27,7 @@ const CreateKey = v.object({
   ),
 });
 
-const NamespacesQuery = v.object({ limit: queryInt(1, 100, 100), offset: queryInt(0, 1_000_000_000, 0) });
+export const NamespacesQuery = v.object({ limit: queryInt(1, 100, 100), offset: queryInt(0, 1_000_000_000, 0) });
 
 export const accountRoutes = new Hono<Env>()
   .post("/keys", optionalKey("write"), async (c) => {

@@ -29,7 +29,7 @@ const csv = (s: string) =>
     .map((x) => x.trim())
     .filter(Boolean);
 
-const ListQuery = v.object({
+export const ListQuery = v.object({
   namespace: v.optional(v.string()),
   tags: v.optional(v.string()),
   tag_mode: v.optional(v.picklist(["any", "all"], "must be any or all"), "any"),
@@ -54,13 +54,13 @@ const Ids = v.pipe(
   v.maxLength(BATCH_MAX_IDS, `at most ${BATCH_MAX_IDS} ids per call`),
 );
 
-const BatchPatch = v.strictObject({
+export const BatchPatch = v.strictObject({
   ids: Ids,
   tags: v.union([v.array(v.string()), v.string()], "must be an array of tags"),
   tag_mode: v.optional(v.picklist(["add", "remove", "set"], "must be add, remove or set"), "add"),
 });
 
-const BatchDelete = v.union(
+export const BatchDelete = v.union(
   [v.strictObject({ ids: Ids }), v.strictObject({ namespace: v.string("must be a namespace") })],
   "send either ids (up to 100) or a namespace",
 );

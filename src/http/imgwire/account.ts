@@ -41,18 +41,18 @@ const limits = {
     ),
   ),
 };
-const KeyCreate = v.object({ name, key_type: keyType, ...limits });
-const KeyUpdate = v.object({ name: nullish(name), ...limits });
-const KeyListQuery = v.object({ ...PageQuery.entries, key_type: v.optional(keyType) });
-const NameBody = v.object({ name });
-const Pattern = v.object({
+export const KeyCreate = v.object({ name, key_type: keyType, ...limits });
+export const KeyUpdate = v.object({ name: nullish(name), ...limits });
+export const KeyListQuery = v.object({ ...PageQuery.entries, key_type: v.optional(keyType) });
+export const NameBody = v.object({ name });
+export const Pattern = v.object({
   pattern: v.pipe(
     v.string("Field required"),
     v.minLength(1, "String should have at least 1 character"),
     v.maxLength(255),
   ),
 });
-const Hostname = v.object({
+export const Hostname = v.object({
   hostname: v.pipe(
     v.string("Field required"),
     v.minLength(1, "String should have at least 1 character"),

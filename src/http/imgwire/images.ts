@@ -24,7 +24,7 @@ const metadata = v.optional(
   v.record(v.string(), v.union([v.string(), v.number(), v.boolean()], "Input should be a string, number or boolean")),
 );
 
-const StandardUpload = v.object({
+export const StandardUpload = v.object({
   file_name: v.pipe(v.string("Field required"), v.minLength(1, "String should have at least 1 character")),
   mime_type: nullish(v.picklist(MIMES, "Input should be a supported image MIME type")),
   content_length: nullish(
@@ -40,7 +40,7 @@ const StandardUpload = v.object({
   custom_metadata: metadata,
 });
 
-const UploadViaUrl = v.object({
+export const UploadViaUrl = v.object({
   url: v.pipe(v.string("Field required"), v.minLength(1, "String should have at least 1 character")),
   file_name: nullish(v.pipe(v.string(), v.minLength(1))),
   mime_type: nullish(v.picklist(MIMES, "Input should be a supported image MIME type")),
@@ -49,7 +49,7 @@ const UploadViaUrl = v.object({
   custom_metadata: metadata,
 });
 
-const IdList = v.object({
+export const IdList = v.object({
   image_ids: v.pipe(
     v.array(v.pipe(v.string(), v.uuid("Input should be a valid UUID"), v.toLowerCase())),
     v.minLength(1, "List should have at least 1 item"),

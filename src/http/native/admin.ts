@@ -21,7 +21,7 @@ function checkPlan(plans: Plans, name: string | undefined) {
   }
 }
 
-const CreateUser = v.strictObject({
+export const CreateUser = v.strictObject({
   username: v.pipe(
     v.string("is required"),
     v.regex(/^[a-z0-9][a-z0-9_-]{1,38}$/, "must be 2–39 lowercase letters, digits, '-' or '_'"),
@@ -31,7 +31,7 @@ const CreateUser = v.strictObject({
   verified: v.optional(v.boolean("must be true or false")),
 });
 
-const UpdateUser = v.strictObject({
+export const UpdateUser = v.strictObject({
   plan: v.optional(plan),
   verified: v.optional(v.boolean("must be true or false")),
   email: v.optional(v.nullable(v.pipe(v.string(), v.trim(), v.toLowerCase(), v.email("must be an email address")))),

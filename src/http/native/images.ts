@@ -18,13 +18,13 @@ type Env = RouteEnv<"config" | "images" | "ingest" | "metering" | "tokens">;
 
 const visibility = v.picklist(["public", "private"], "must be 'public' or 'private'");
 
-const UploadFields = v.object({
+export const UploadFields = v.object({
   target_path: v.optional(v.string()),
   path: v.optional(v.string()),
   visibility: v.optional(visibility),
 });
 
-const ListQuery = v.object({
+export const ListQuery = v.object({
   limit: queryInt(1, 100, 50),
   offset: queryInt(0, 1_000_000_000, 0),
   /** Imgwire-style paging, counted from 1; the alternative to `offset`. */
@@ -48,7 +48,7 @@ const ListQuery = v.object({
   ),
 });
 
-const SearchQuery = v.object({
+export const SearchQuery = v.object({
   q: v.pipe(
     v.string("is required"),
     v.trim(),
@@ -58,7 +58,7 @@ const SearchQuery = v.object({
   limit: queryInt(1, 100, 20),
 });
 
-const VisibilityBody = v.object({ visibility });
+export const VisibilityBody = v.object({ visibility });
 
 const expiry = v.pipe(
   v.number("must be a number"),
@@ -67,7 +67,7 @@ const expiry = v.pipe(
   v.maxValue(604800, "must be 60–604800 seconds"),
 );
 // `expires_in` is the name one of the reference's pages uses for the same thing.
-const SignedUrlBody = v.object({
+export const SignedUrlBody = v.object({
   expires_in_seconds: v.optional(expiry),
   expires_in: v.optional(expiry),
   /** One of the image's paths, with any extension (`photo.webp`, `photo.auto`): the variant's format. */

@@ -8,7 +8,7 @@ import { keyItem, unix } from "./shape.ts";
 /** The services these routes use. */
 type Env = RouteEnv<"keys">;
 
-const CreateKey = v.strictObject({
+export const CreateKey = v.strictObject({
   name: v.pipe(
     v.string("must be a string"),
     v.trim(),

@@ -19,8 +19,8 @@ const name = v.pipe(
 const description = v.nullable(v.pipe(v.string("must be a string"), v.maxLength(200, "at most 200 characters")));
 const params = v.record(v.string(), v.unknown(), "must be an object");
 
-const CreatePreset = v.strictObject({ name, description: v.optional(description), params });
-const UpdatePreset = v.strictObject({
+export const CreatePreset = v.strictObject({ name, description: v.optional(description), params });
+export const UpdatePreset = v.strictObject({
   name: v.optional(name),
   description: v.optional(description),
   params: v.optional(params),

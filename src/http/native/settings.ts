@@ -18,7 +18,7 @@ const positive = v.nullable(
   ),
 );
 
-const UpdateSettings = v.strictObject({
+export const UpdateSettings = v.strictObject({
   delivery_formats: v.optional(
     v.pipe(
       v.array(v.picklist(["webp", "avif", "jpeg", "png", "jxl"], "each must be webp, avif, jpeg, png or jxl")),

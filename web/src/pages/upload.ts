@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from "preact/hooks";
-import { ApiError, patch, uploadFile } from "../api.ts";
+import { ApiError, patch, uploadImage } from "../api.ts";
 import { t } from "../i18n.ts";
 import { html } from "../ui.ts";
 
@@ -34,7 +34,7 @@ export function Uploader({ onUploaded, autoFocus }: { onUploaded: () => void; au
   const [over, setOver] = useState(false);
   const [folder, setFolder] = useState("");
   const [tags, setTags] = useState("");
-  const [visibility, setVisibility] = useState("public");
+  const [visibility, setVisibility] = useState<"public" | "private">("public");
   const running = useRef(0);
   const queue = useRef<Item[]>([]);
   const settings = useRef({ folder, tags, visibility });
@@ -57,13 +57,9 @@ export function Uploader({ onUploaded, autoFocus }: { onUploaded: () => void; au
   const send = async (item: Item) => {
     const { folder: base, tags: tagText, visibility: vis } = settings.current;
     update(item.id, { state: "uploading", progress: 0, error: undefined });
-    const form = new FormData();
-    form.append("file", item.file, item.file.name);
     const dir = [base.replace(/^\/+|\/+$/g, ""), item.folder].filter(Boolean).join("/");
-    if (dir) form.append("target_path", dir);
-    form.append("visibility", vis);
     try {
-      const res = await uploadFile("/api/v1/images", form, (p) => update(item.id, { progress: p })).done;
+      const res = await uploadImage(item.file, { ...(dir ? { target_path: dir } : {}), visibility: vis }, (p) => update(item.id, { progress: p }));
       const list = tagText.split(",").map((s) => s.trim()).filter(Boolean);
       if (list.length) await patch("/v1/media/batch", { ids: [res.id], tags: list, tag_mode: "add" });
       update(item.id, { state: "done", progress: 1 });
@@ -143,7 +139,7 @@ export function Uploader({ onUploaded, autoFocus }: { onUploaded: () => void; au
         <div class="field"><label for="up-folder">${t("upload.folder")}</label><input id="up-folder" value=${folder} placeholder=${t("upload.folderExample")} onInput=${(e: Event) => setFolder((e.target as HTMLInputElement).value)} /></div>
         <div class="field"><label for="up-tags">${t("upload.tags")}</label><input id="up-tags" value=${tags} placeholder=${t("upload.tagsExample")} onInput=${(e: Event) => setTags((e.target as HTMLInputElement).value)} /></div>
         <div class="field"><label for="up-vis">${t("upload.visibility")}</label>
-          <select id="up-vis" value=${visibility} onChange=${(e: Event) => setVisibility((e.target as HTMLSelectElement).value)}>
+          <select id="up-vis" value=${visibility} onChange=${(e: Event) => setVisibility((e.target as HTMLSelectElement).value as "public" | "private")}>
             <option value="public">${t("common.public")}</option><option value="private">${t("common.private")}</option>
           </select></div>
       </div>
