@@ -158,6 +158,24 @@ export const settings = {
     default: 64 * MiB,
     help: "Memory kept for small hot variants (up to 1 MiB each), answered without reading the disk; 0 turns it off",
   },
+  storageUrl: {
+    env: "IMGD_STORAGE_URL",
+    flag: "storage-url",
+    schema: v.pipe(
+      v.string(),
+      v.trim(),
+      v.regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/\S*)?$/, "expected s3://bucket/prefix"),
+    ),
+    default: undefined as string | undefined,
+    help: "S3-compatible bucket for originals, variants and downloads, as s3://bucket/prefix, reached with AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (default: files in the data directory)",
+  },
+  localCacheBytes: {
+    env: "IMGD_LOCAL_CACHE_BYTES",
+    flag: "local-cache-bytes",
+    schema: int(0, 2 ** 50),
+    default: 0,
+    help: "With S3 storage: variants kept on this node's disk (in the data directory) in front of the bucket, in bytes; 0 serves every one from S3",
+  },
   avifEffort: {
     env: "IMGD_AVIF_EFFORT",
     flag: "avif-effort",

@@ -115,7 +115,12 @@ export async function buildServices(
   await ensureWritable(config.dataDir);
   const tokens = new Tokens(await loadSecret(config.dataDir), config.now);
   const db = await openDatabase(runtime, join(config.dataDir, "imgd.sqlite"));
-  const storage = await openStorage({ dataDir: config.dataDir, fileBody: runtime.fileBody });
+  const storage = await openStorage({
+    dataDir: config.dataDir,
+    fileBody: runtime.fileBody,
+    url: config.storageUrl,
+    localCacheBytes: config.localCacheBytes,
+  });
   const blobs = storage.blobs;
   if (background) {
     await storage.archives.sweep();

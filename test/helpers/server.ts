@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
+import { sharedS3, TEST_BUCKET } from "./s3.ts";
 
 export const ROOT = resolve(import.meta.dir, "../..");
 export const FIXTURES = resolve(ROOT, "test/fixtures");
@@ -32,10 +33,15 @@ export async function startServer(
   opts: { env?: Record<string, string>; args?: string[]; dataDir?: string } = {},
 ): Promise<TestServer> {
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), "imgd-test-")));
+  // IMGD_TEST_STORAGE=s3: originals and variants in the test S3 server, a prefix per data dir.
+  const storageEnv: Record<string, string> =
+    process.env.IMGD_TEST_STORAGE === "s3"
+      ? { ...(await sharedS3()).env, IMGD_STORAGE_URL: `s3://${TEST_BUCKET}/${basename(dataDir)}` }
+      : {};
   const proc = Bun.spawn(
     [...imgdCommand(), "serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", dataDir, ...(opts.args ?? [])],
     {
-      env: { ...process.env, IMGD_WORKERS: "1", ...opts.env },
+      env: { ...process.env, IMGD_WORKERS: "1", ...storageEnv, ...opts.env },
       stdout: "pipe",
       stderr: "pipe",
     },
