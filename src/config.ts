@@ -80,6 +80,38 @@ export const settings = {
     default: "./data",
     help: "Where the database, blobs and variant cache live",
   },
+  databaseUrl: {
+    env: "IMGD_DATABASE_URL",
+    flag: "database-url",
+    schema: v.pipe(
+      v.string(),
+      v.trim(),
+      v.regex(/^postgres(ql)?:\/\/\S+$/i, "expected postgres://user:password@host:5432/database"),
+    ),
+    default: undefined as string | undefined,
+    help: "PostgreSQL to keep the library in, for several imgd nodes on one database (default: SQLite in the data directory)",
+  },
+  databasePoolSize: {
+    env: "IMGD_DATABASE_POOL_SIZE",
+    flag: "database-pool-size",
+    schema: int(1, 1000),
+    default: 10,
+    help: "Connections each node keeps open to PostgreSQL at most (SQLite has one)",
+  },
+  secret: {
+    env: "IMGD_SECRET",
+    flag: "secret",
+    schema: v.pipe(v.string(), v.trim(), v.minLength(32, "expected at least 32 characters (e.g. openssl rand -hex 32)")),
+    default: undefined as string | undefined,
+    help: "The key signed URLs and tokens are made with (default: one generated on first start and kept in the database)",
+  },
+  variantLeaseMs: {
+    env: "IMGD_VARIANT_LEASE_MS",
+    flag: "variant-lease-ms",
+    schema: int(500, 600_000),
+    default: 10_000,
+    help: "How long a node's claim on making a new variant lasts without renewal; a node that dies mid-transform loses it after this, in milliseconds",
+  },
   host: { env: "IMGD_HOST", flag: "host", schema: nonEmpty, default: "0.0.0.0", help: "Address to listen on" },
   port: {
     env: "IMGD_PORT",

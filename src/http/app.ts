@@ -4,7 +4,7 @@ import { rateLimitHeaders, requireKey } from "./auth.ts";
 import { deliveryRoutes } from "./delivery.ts";
 import type { AppEnv, AppServices } from "./env.ts";
 import { nativeErrorResponse, settleBody, toAppError } from "./errors.ts";
-import { healthRoutes } from "./native/health.ts";
+import { healthRoutes, readyRoutes } from "./native/health.ts";
 import { imageRoutes, pathRoutes } from "./native/images.ts";
 import { keyRoutes } from "./native/keys.ts";
 import { presetRoutes } from "./native/presets.ts";
@@ -40,6 +40,7 @@ export function buildApp(services: AppServices) {
   app.use(rateLimitHeaders);
 
   app.route("/health", healthRoutes);
+  app.route("/ready", readyRoutes);
   app.route("/i", deliveryRoutes);
 
   const api = new Hono<AppEnv>();

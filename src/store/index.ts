@@ -1,3 +1,4 @@
+import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { FileBody } from "./fs/files.ts";
 import { openFsStorage } from "./fs/index.ts";
@@ -43,7 +44,8 @@ export interface StorageOptions {
 export async function openStorage(options: StorageOptions): Promise<Storage> {
   if (!options.url) {
     const fs = await openFsStorage(options.dataDir, { fileBody: options.fileBody });
-    return { ...fs, kind: "filesystem", location: options.dataDir, ping: async () => {} };
+    const dataDir = options.dataDir;
+    return { ...fs, kind: "filesystem", location: dataDir, ping: async () => void (await stat(dataDir)) };
   }
   const loc = parseS3Url(options.url, options.env ?? process.env);
   const s3 = openS3Storage(loc, { sweepGraceMs: options.sweepGraceMs ?? 10 * 60_000 });

@@ -4,6 +4,7 @@ import * as m002 from "./002_media.ts";
 import * as m003 from "./003_metering.ts";
 import * as m004 from "./004_imgwire.ts";
 import * as m005 from "./005_sessions.ts";
+import * as m007 from "./007_cluster.ts";
 
 // Migrations live in code (not read from a folder) so the compiled binary carries them.
 // Append only; never edit one that has shipped.
@@ -13,4 +14,5 @@ export const migrations: Record<string, Migration> = {
   "003_metering": m003,
   "004_imgwire": m004,
   "005_sessions": m005,
+  "007_cluster": m007,
 };

@@ -39,6 +39,10 @@ export class HotRoutes<T extends { userId: string }> {
     this.#map.set(url, { ...entry, expires: Math.min(until, this.now() + this.ttlMs) });
   }
 
+  clear() {
+    this.#map.clear();
+  }
+
   forgetUser(userId: string) {
     for (const [url, e] of this.#map) if (e.delivered.userId === userId) this.#map.delete(url);
   }
