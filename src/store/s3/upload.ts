@@ -26,7 +26,7 @@ export async function uploadStream(
     multipartFromStart?: boolean;
   },
 ): Promise<{ size: number; small: Uint8Array | null }> {
-  let part = new Uint8Array(PART_BYTES);
+  const part = new Uint8Array(PART_BYTES);
   let filled = 0;
   let size = 0;
   let upload: { id: string; marker: string; etags: string[] } | null = null;
@@ -41,8 +41,7 @@ export async function uploadStream(
   const flush = async () => {
     const u = upload ?? (await start());
     u.etags.push(await s3.uploadPart(key, u.id, u.etags.length + 1, part.subarray(0, filled)));
-    // A new buffer: the old one may still be held by the finished request.
-    part = new Uint8Array(PART_BYTES);
+    // The request has ended (answered or given up), so the buffer is free for the next part.
     filled = 0;
   };
 
