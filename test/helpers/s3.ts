@@ -1,3 +1,4 @@
+import { existsSync, readdirSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,6 +11,8 @@ export const TEST_BUCKET = "imgd-test";
 
 export interface S3TestServer {
   endpoint: string;
+  /** Where s3rver keeps the objects: `<dir>/<bucket>/<key>._S3rver_object`. */
+  dir: string;
   /** The AWS_* variables that reach it. */
   env: Record<string, string>;
   stop(): Promise<void>;
@@ -32,6 +35,7 @@ export async function startS3(buckets: string[] = [TEST_BUCKET]): Promise<S3Test
   const endpoint = /listening on (\S+)/.exec(out)![1];
   return {
     endpoint,
+    dir,
     env: s3Env(endpoint),
     async stop() {
       proc.kill("SIGTERM");
@@ -52,6 +56,7 @@ export function s3Env(endpoint: string): Record<string, string> {
 }
 
 let shared: Promise<S3TestServer> | null = null;
+let sharedDir = process.env.IMGD_TEST_S3_DIR ?? "";
 
 /**
  * The server a whole test run shares: the one `scripts/with-s3.ts` started (AWS_ENDPOINT_URL
@@ -61,8 +66,30 @@ export function sharedS3(): Promise<{ env: Record<string, string> }> {
   const given = process.env.AWS_ENDPOINT_URL;
   if (given) return Promise.resolve({ env: s3Env(given) });
   shared ??= startS3().then((s) => {
+    sharedDir = s.dir;
     process.on("exit", () => void s.stop());
     return s;
   });
   return shared;
 }
+
+/**
+ * The objects a test server stored under its prefix, as the files s3rver keeps them in (so
+ * checks that a refusal left the store as it was read them synchronously, as for a data dir).
+ */
+export function s3ObjectFiles(prefix: string): string[] {
+  if (!sharedDir) return [];
+  const root = join(sharedDir, TEST_BUCKET, prefix);
+  const out: string[] = [];
+  const walk = (d: string) => {
+    if (!existsSync(d)) return;
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      if (e.isDirectory()) walk(join(d, e.name));
+      else if (e.name.endsWith(OBJECT)) out.push(join(d, e.name).slice(root.length, -OBJECT.length));
+    }
+  };
+  walk(root);
+  return out.sort();
+}
+
+const OBJECT = "._S3rver_object";

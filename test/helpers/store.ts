@@ -1,7 +1,8 @@
 import { Database } from "bun:sqlite";
 import { expect } from "bun:test";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
+import { s3ObjectFiles } from "./s3.ts";
 
 // What a data directory holds: the rows that describe images and every file in the blob store.
 // A refusal must leave it exactly as it was.
@@ -73,7 +74,12 @@ export function snapshot(dataDir: string) {
   );
   // Use counts change with every request; which keys exist must not.
   rows.api_keys = query(dataDir, "select id, user_id, key_hash, scopes, expires_at from api_keys order by id");
-  return { rows, files: ["blobs", "tmp", "trash"].flatMap((d) => files(dataDir, join(dataDir, d))) };
+  // On S3 (IMGD_TEST_STORAGE=s3) the same places are prefixes in the test bucket.
+  const stored =
+    process.env.IMGD_TEST_STORAGE === "s3"
+      ? s3ObjectFiles(basename(dataDir)).filter((f) => /^\/(blobs|tmp|trash)\//.test(f))
+      : ["blobs", "tmp", "trash"].flatMap((d) => files(dataDir, join(dataDir, d)));
+  return { rows, files: stored };
 }
 
 /** Asserts an img.pro error envelope and that the store is as `before` (temp files may take a moment). */
