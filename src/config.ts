@@ -101,7 +101,11 @@ export const settings = {
   secret: {
     env: "IMGD_SECRET",
     flag: "secret",
-    schema: v.pipe(v.string(), v.trim(), v.minLength(32, "expected at least 32 characters (e.g. openssl rand -hex 32)")),
+    schema: v.pipe(
+      v.string(),
+      v.trim(),
+      v.minLength(32, "expected at least 32 characters (e.g. openssl rand -hex 32)"),
+    ),
     default: undefined as string | undefined,
     help: "The key signed URLs and tokens are made with (default: one generated on first start and kept in the database)",
   },

@@ -132,10 +132,7 @@ export async function buildServices(
   const tokens = new Tokens(await signingSecret(config, new Settings(db, config.now)), config.now);
   const storage = await openStorage({ dataDir: config.dataDir, fileBody: runtime.fileBody });
   const blobs = storage.blobs;
-  const health = new Health(
-    { kind: target.kind, ping: () => ping(db) },
-    storageDependency(storage, config.dataDir),
-  );
+  const health = new Health({ kind: target.kind, ping: () => ping(db) }, storageDependency(storage, config.dataDir));
   // Start-up recovery removes files no row names yet: right for the one process owning a data
   // directory, wrong beside other nodes writing to the same storage at this moment.
   const recover = background && target.kind === "sqlite";
@@ -361,7 +358,9 @@ async function ensureWritable(dir: string) {
  */
 async function signingSecret(config: Config, settings: Settings): Promise<Uint8Array> {
   if (config.secret) {
-    return /^[0-9a-f]{64}$/i.test(config.secret) ? Buffer.from(config.secret, "hex") : Buffer.from(config.secret, "utf8");
+    return /^[0-9a-f]{64}$/i.test(config.secret)
+      ? Buffer.from(config.secret, "hex")
+      : Buffer.from(config.secret, "utf8");
   }
   const hex = await settings.ensure("signing_secret", async () => {
     const file = join(config.dataDir, "secret.key");

@@ -28,12 +28,7 @@ const CHANNEL = "imgd_changes";
 // NOTIFY payloads are limited to 8000 bytes; variant keys go in batches well under that.
 const KEYS_PER_NOTICE = 60;
 
-export async function openPostgresBus(
-  db: Db,
-  url: string,
-  node: string,
-  log: (line: string) => void,
-): Promise<Bus> {
+export async function openPostgresBus(db: Db, url: string, node: string, log: (line: string) => void): Promise<Bus> {
   const listeners: ((c: Change) => void)[] = [];
   let client: pg.Client | null = null;
   let closed = false;

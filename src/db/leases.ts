@@ -21,15 +21,18 @@ export class Leases {
   /** Claims `name` for `ms` (renewed every ms/3 until released), or null while another holds it. */
   async acquire(name: string, ms: number): Promise<Lease | null> {
     if (!(await this.#claim(name, ms))) return null;
-    const timer = setInterval(() => {
-      this.db
-        .updateTable("leases")
-        .set({ expires_at: Date.now() + ms })
-        .where("name", "=", name)
-        .where("holder", "=", this.holder)
-        .execute()
-        .catch(() => {});
-    }, Math.max(100, Math.floor(ms / 3)));
+    const timer = setInterval(
+      () => {
+        this.db
+          .updateTable("leases")
+          .set({ expires_at: Date.now() + ms })
+          .where("name", "=", name)
+          .where("holder", "=", this.holder)
+          .execute()
+          .catch(() => {});
+      },
+      Math.max(100, Math.floor(ms / 3)),
+    );
     let released = false;
     return {
       release: async () => {
