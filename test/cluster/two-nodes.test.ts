@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decode, makeImage } from "../helpers/images.ts";
 import { admin, createTestDatabase, POSTGRES_URL, type TestDatabase } from "../helpers/postgres.ts";
-import { form, startServer, type TestServer } from "../helpers/server.ts";
+import { form, imgdCommand, startServer, type TestServer } from "../helpers/server.ts";
 import { tenant } from "../metering/helpers.ts";
 
 // Two imgd processes on one PostgreSQL database and one storage (a shared data directory):
@@ -178,6 +178,46 @@ describe.skipIf(!reachable)("two nodes on one PostgreSQL", () => {
     const statuses = answers.map((r) => r.status);
     expect(statuses.filter((s) => s === 200).length).toBe(10);
     expect(statuses.filter((s) => s === 429).length).toBe(14);
+  });
+
+  test("the CLI works on the same database through IMGD_DATABASE_URL; backup says it is for SQLite", async () => {
+    const cwd = await mkdtemp(join(tmpdir(), "imgd-cli-"));
+    try {
+      const env = { ...process.env, IMGD_DATABASE_URL: db.url, IMGD_DATA_DIR: "" };
+      const made = Bun.spawnSync([...imgdCommand(), "keys", "create", "--name", "from-cli"], { cwd, env });
+      expect(made.exitCode).toBe(0);
+      const cliKey = made.stdout.toString().trim();
+      expect(cliKey).toMatch(/^imgsrc_/);
+      for (const s of [a, b]) expect((await s.api("/api/v1/images", { key: cliKey })).status).toBe(200);
+      const backup = Bun.spawnSync([...imgdCommand(), "backup", join(cwd, "backup")], { cwd, env });
+      expect(backup.exitCode).toBe(1);
+      expect(backup.stderr.toString()).toContain("pg_dump");
+    } finally {
+      await rm(cwd, { recursive: true, force: true });
+    }
+  });
+
+  test("/ready is 503 while the database refuses connections, and 200 again after", async () => {
+    await admin(`alter database ${db.name} allow_connections false`);
+    try {
+      await admin("select pg_terminate_backend(pid) from pg_stat_activity where datname = $1", [db.name]);
+      const r = await b.api("/ready", { key: null });
+      expect(r.status).toBe(503);
+      const body = (await r.json()) as any;
+      expect(body.database.ok).toBe(false);
+      expect(body.storage).toEqual({ kind: "filesystem", ok: true });
+      // Liveness is not readiness: the process still answers.
+      expect((await b.api("/health", { key: null })).status).toBe(200);
+    } finally {
+      await admin(`alter database ${db.name} allow_connections true`);
+    }
+    let status = 0;
+    for (let i = 0; i < 100 && status !== 200; i++) {
+      status = (await b.api("/ready", { key: null })).status;
+      if (status !== 200) await Bun.sleep(50);
+    }
+    expect(status).toBe(200);
+    expect((await a.api("/ready", { key: null })).status).toBe(200);
   });
 
   test("A killed (SIGKILL) mid-transform: B takes over its lease and answers", async () => {
