@@ -1,5 +1,6 @@
 // The HTTP test suite once more, against PostgreSQL: every test server gets a database of its
-// own on the server at IMGD_TEST_POSTGRES_URL (default: the one .ci/run starts).
+// own on the server at IMGD_TEST_POSTGRES_URL (default: the one .ci/run starts). The two-node
+// test (test/cluster) is on PostgreSQL always and runs with the others in `bun test`.
 //   bun scripts/test-postgres.ts [test files or folders…]
 import pg from "pg";
 import { POSTGRES_URL, TEST_DATABASE_PREFIX } from "../test/helpers/postgres.ts";
@@ -14,7 +15,6 @@ const SUITE = [
   "test/imgwire/quota.test.ts",
   "test/metering",
   "test/dashboard/accounts.test.ts",
-  "test/cluster",
 ];
 
 const client = new pg.Client({ connectionString: POSTGRES_URL });

@@ -4,3 +4,26 @@ import { configFromEnv, resolveConfig } from "../config.ts";
 export function dataDirOf(flag: string | boolean | undefined, env: Record<string, string | undefined>): string {
   return resolveConfig({ ...configFromEnv(env), ...(typeof flag === "string" ? { dataDir: flag } : {}) }).dataDir;
 }
+
+const ON_POSTGRES: Record<string, string> = {
+  backup:
+    "back up the database with pg_dump and the blobs with your storage's own tools, or copy the whole instance to SQLite and files with 'imgd migrate'",
+  restore: "restore the database with pg_restore (or psql) and the blobs with your storage's own tools",
+  doctor: "GET /ready on each node tells whether it reaches the database and the storage",
+};
+
+/**
+ * backup, restore and doctor work on the embedded SQLite data directory only. With
+ * IMGD_DATABASE_URL set they would look at a directory that is not where the library lives,
+ * so they stop and say what to use instead. Returns the exit code, or null to go on.
+ */
+export function refuseOnPostgres(
+  command: keyof typeof ON_POSTGRES,
+  env: Record<string, string | undefined>,
+): number | null {
+  if (!env.IMGD_DATABASE_URL) return null;
+  console.error(
+    `imgd ${command}: works on the embedded SQLite data directory, and IMGD_DATABASE_URL says this instance keeps its library in PostgreSQL: ${ON_POSTGRES[command]}`,
+  );
+  return 1;
+}

@@ -84,6 +84,20 @@ export function lockSkippingLocked<DB, TB extends keyof DB, O>(
   return db.getExecutor().adapter instanceof PostgresAdapter ? query.forUpdate().skipLocked() : query;
 }
 
+/**
+ * Within a transaction: waits until no other transaction holds any of these names, then holds
+ * them until this one ends. Checks made inside (a tenant's storage left, a path free, a blob
+ * still used) then stay true until the write: PostgreSQL's transactions run side by side,
+ * SQLite's one at a time (so there it is nothing). Names are taken in sorted order, so two
+ * transactions never wait on each other.
+ */
+export async function lockNames(trx: Pick<Db, "getExecutor">, names: string[]): Promise<void> {
+  if (!(trx.getExecutor().adapter instanceof PostgresAdapter)) return;
+  for (const name of [...new Set(names)].sort()) {
+    await sql`select pg_advisory_xact_lock(hashtextextended(${name}, 0))`.execute(trx as Db);
+  }
+}
+
 /** Answers when the database does (for /ready). */
 export async function ping(db: Db): Promise<void> {
   await sql`select 1`.execute(db);

@@ -163,6 +163,7 @@ export class Delivery {
       const hot = this.fast(req.hotKey, req.ifNoneMatch);
       if (hot) return hot;
     }
+    const since = this.#hot.epoch();
     const user = await this.d.users.byUsername(req.username);
     const found = user && (await this.d.images.resolvePath(user.id, req.path));
     if (!found) throw new AppError("NOT_FOUND", req.notFound ?? "Image not found");
@@ -186,6 +187,7 @@ export class Delivery {
           req.hotKey,
           { delivered: stored, variantKey: result.variantKey, presetId: result.presetId },
           image.expires_at ?? undefined,
+          since,
         );
       }
       return this.#served(result.delivered);
