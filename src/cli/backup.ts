@@ -34,8 +34,8 @@ Restore with: imgd restore <dir> --data-dir <new empty dir>
 Options:
 ${formatFlags(flags)}
 
-For the embedded SQLite data directory only: with IMGD_DATABASE_URL (PostgreSQL) it stops
-and says what to use instead.
+For the embedded SQLite data directory only: with IMGD_DATABASE_URL (PostgreSQL) or
+IMGD_STORAGE_URL (S3) it stops and says what to use instead.
 
 Exit codes: 0 done, 1 failed (the message says why; an unfinished backup has no manifest.json),
 2 usage error.`;

@@ -44,8 +44,8 @@ later, so only what stays is reported. Run --repair with the server stopped when
 Options:
 ${formatFlags(flags)}
 
-For the embedded SQLite data directory only: with IMGD_DATABASE_URL (PostgreSQL) it stops
-and says what to use instead.
+For the embedded SQLite data directory only: with IMGD_DATABASE_URL (PostgreSQL) or
+IMGD_STORAGE_URL (S3) it stops and says what to use instead.
 
 Exit codes: 0 healthy (after --repair: everything found was fixed), 1 problems remain,
 2 usage error.`;

@@ -30,8 +30,8 @@ from a newer imgd is refused.
 Options:
 ${formatFlags(flags)}
 
-For the embedded SQLite data directory only: with IMGD_DATABASE_URL (PostgreSQL) it stops
-and says what to use instead.
+For the embedded SQLite data directory only: with IMGD_DATABASE_URL (PostgreSQL) or
+IMGD_STORAGE_URL (S3) it stops and says what to use instead.
 
 Exit codes: 0 restored, 1 refused or failed (the message says why), 2 usage error.`;
 

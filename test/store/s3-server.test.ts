@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
+import { join } from "node:path";
 import { parseS3Url, S3Client } from "../../src/store/s3/index.ts";
 import { decode, makeImage } from "../helpers/images.ts";
 import { type S3TestServer, startS3, TEST_BUCKET } from "../helpers/s3.ts";
-import { form, startServer, type TestServer } from "../helpers/server.ts";
+import { form, imgdCommand, startServer, type TestServer } from "../helpers/server.ts";
 
 // A server on S3 storage with the local disk cache in front: originals and variants land in
 // the bucket, a cached variant is served from this node's disk, a lost original is a 404 (as a
@@ -102,4 +103,15 @@ test("/ready fails while the bucket does not answer", async () => {
   expect(ready.status).toBe(503);
   expect(((await ready.json()) as any).storage).toMatchObject({ kind: "s3", ok: false });
   expect((await s.api("/health", { key: null })).status).toBe(200);
+});
+
+test("backup and doctor say they need the blobs in the data directory, and what to use instead", () => {
+  for (const command of ["doctor", "backup"]) {
+    const p = Bun.spawnSync([...imgdCommand(), command, ...(command === "backup" ? [join(s.dataDir, "b")] : [])], {
+      env: { ...process.env, IMGD_DATA_DIR: s.dataDir, IMGD_STORAGE_URL: `s3://${TEST_BUCKET}/${prefix}` },
+    });
+    expect(p.exitCode).toBe(1);
+    expect(p.stderr.toString()).toContain("IMGD_STORAGE_URL says this instance keeps them in S3");
+    expect(p.stderr.toString()).toContain("imgd migrate");
+  }
 });
