@@ -51,9 +51,14 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
   const s3 = openS3Storage(loc, { sweepGraceMs: options.sweepGraceMs ?? 10 * 60_000 });
   let variants: VariantStore = s3.variants;
   if (options.localCacheBytes) {
-    const cache = new LocalVariantCache(s3.variants, join(options.dataDir, "s3-cache"), options.localCacheBytes, {
-      fileBody: options.fileBody,
-    });
+    const cache = new LocalVariantCache(
+      s3.variants,
+      await LocalVariantCache.dirFor(join(options.dataDir, "s3-cache")),
+      options.localCacheBytes,
+      {
+        fileBody: options.fileBody,
+      },
+    );
     await cache.init();
     variants = cache;
   }

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { open, mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, open, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type FileBody, fileObject, fileStream, unlinkIfPresent } from "./fs/files.ts";
 import type { StoredObject, VariantStore } from "./types.ts";
@@ -31,6 +31,21 @@ export class LocalVariantCache implements VariantStore {
   async init() {
     await rm(this.#dir, { recursive: true, force: true });
     await mkdir(this.#dir, { recursive: true });
+  }
+
+  /**
+   * This process's directory under `root`: processes sharing a data directory each keep their
+   * own (one's start must not empty another's). Directories of processes that are gone are
+   * removed.
+   */
+  static async dirFor(root: string): Promise<string> {
+    await mkdir(root, { recursive: true });
+    for (const name of await readdir(root)) {
+      const pid = Number(name);
+      if (Number.isInteger(pid) && pid !== process.pid && !alive(pid))
+        await rm(join(root, name), { recursive: true, force: true });
+    }
+    return join(root, String(process.pid));
   }
 
   /** What the cache holds now, for tests and metrics. */
@@ -153,5 +168,15 @@ export class LocalVariantCache implements VariantStore {
 
   sweep(isKnown: (key: string) => Promise<boolean>) {
     return this.#inner.sweep(isKnown);
+  }
+}
+
+function alive(pid: number) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists, under another user.
+    return (err as NodeJS.ErrnoException).code === "EPERM";
   }
 }
