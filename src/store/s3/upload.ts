@@ -26,7 +26,8 @@ export async function uploadStream(
     multipartFromStart?: boolean;
   },
 ): Promise<{ size: number; small: Uint8Array | null }> {
-  const part = new Uint8Array(PART_BYTES);
+  // Grows as bytes come, up to one part: a small upload does not cost 8 MiB of memory.
+  let part = new Uint8Array(64 * 1024);
   let filled = 0;
   let size = 0;
   let upload: { id: string; marker: string; etags: string[] } | null = null;
@@ -53,6 +54,11 @@ export async function uploadStream(
       let offset = 0;
       while (offset < chunk.byteLength) {
         const n = Math.min(PART_BYTES - filled, chunk.byteLength - offset);
+        if (filled + n > part.byteLength) {
+          const bigger = new Uint8Array(Math.min(PART_BYTES, Math.max(part.byteLength * 2, filled + n)));
+          bigger.set(part.subarray(0, filled));
+          part = bigger;
+        }
         part.set(chunk.subarray(offset, offset + n), filled);
         filled += n;
         offset += n;
