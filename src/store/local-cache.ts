@@ -19,6 +19,8 @@ export class LocalVariantCache implements VariantStore {
   readonly #fileBody: FileBody;
   /** Key → size, in order of use (oldest first). */
   readonly #entries = new Map<string, number>();
+  /** Keys being copied in from the remote now, and since when. */
+  readonly #copying = new Map<string, number>();
   #bytes = 0;
 
   constructor(inner: VariantStore, dir: string, capBytes: number, options: { fileBody?: FileBody } = {}) {
@@ -87,14 +89,19 @@ export class LocalVariantCache implements VariantStore {
     }
     const remote = await this.#inner.open(key);
     if (!remote || remote.size > this.#cap) return remote;
-    // The first read copies what passes by into the cache; later reads stream from the remote.
-    let copying = false;
-    const copyingStream = () => {
-      if (copying) return remote.stream();
-      copying = true;
-      return this.#copyInto(key, remote.size, remote.stream());
-    };
-    return { size: remote.size, body: copyingStream, stream: copyingStream };
+    // Callers may keep the object and read it again (the delivery's hot path does): each read
+    // takes the local copy once there is one, else copies what passes by into the cache (one
+    // copy per key at a time), else streams from the remote.
+    const read =
+      <T>(local: (path: string) => T) =>
+      (): T | ReadableStream<Uint8Array> => {
+        if (this.#entries.get(key) === remote.size) return local(path);
+        // A copy cut off without a word (a stream error) frees the key after a minute.
+        if (Date.now() - (this.#copying.get(key) ?? 0) < 60_000) return remote.stream();
+        this.#copying.set(key, Date.now());
+        return this.#copyInto(key, remote.size, remote.stream());
+      };
+    return { size: remote.size, body: read(this.#fileBody), stream: read(fileStream) };
   }
 
   #copyInto(key: string, size: number, source: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
@@ -105,6 +112,7 @@ export class LocalVariantCache implements VariantStore {
     let failed = false;
     const abandon = async () => {
       failed = true;
+      this.#copying.delete(key);
       await file?.close().catch(() => {});
       file = null;
       await unlinkIfPresent(tmp);
@@ -128,9 +136,10 @@ export class LocalVariantCache implements VariantStore {
             file ??= await open(tmp, "wx");
             await file.close();
             file = null;
-            if (written !== size) return void (await unlinkIfPresent(tmp));
+            if (written !== size) return void (await abandon());
             await rename(tmp, path);
             await this.#add(key, size);
+            this.#copying.delete(key);
           } catch {
             await abandon();
           }
