@@ -80,6 +80,42 @@ export const settings = {
     default: "./data",
     help: "Where the database, blobs and variant cache live",
   },
+  databaseUrl: {
+    env: "IMGD_DATABASE_URL",
+    flag: "database-url",
+    schema: v.pipe(
+      v.string(),
+      v.trim(),
+      v.regex(/^postgres(ql)?:\/\/\S+$/i, "expected postgres://user:password@host:5432/database"),
+    ),
+    default: undefined as string | undefined,
+    help: "PostgreSQL to keep the library in, for several imgd nodes on one database (default: SQLite in the data directory)",
+  },
+  databasePoolSize: {
+    env: "IMGD_DATABASE_POOL_SIZE",
+    flag: "database-pool-size",
+    schema: int(1, 1000),
+    default: 10,
+    help: "Connections each node keeps open to PostgreSQL at most (SQLite has one)",
+  },
+  secret: {
+    env: "IMGD_SECRET",
+    flag: "secret",
+    schema: v.pipe(
+      v.string(),
+      v.trim(),
+      v.minLength(32, "expected at least 32 characters (e.g. openssl rand -hex 32)"),
+    ),
+    default: undefined as string | undefined,
+    help: "The key signed URLs and tokens are made with (default: one generated on first start and kept in the database)",
+  },
+  variantLeaseMs: {
+    env: "IMGD_VARIANT_LEASE_MS",
+    flag: "variant-lease-ms",
+    schema: int(500, 600_000),
+    default: 10_000,
+    help: "How long a node's claim on making a new variant lasts without renewal; a node that dies mid-transform loses it after this, in milliseconds",
+  },
   host: { env: "IMGD_HOST", flag: "host", schema: nonEmpty, default: "0.0.0.0", help: "Address to listen on" },
   port: {
     env: "IMGD_PORT",
@@ -164,6 +200,24 @@ export const settings = {
     schema: int(0, 2 ** 40),
     default: 64 * MiB,
     help: "Memory kept for small hot variants (up to 1 MiB each), answered without reading the disk; 0 turns it off",
+  },
+  storageUrl: {
+    env: "IMGD_STORAGE_URL",
+    flag: "storage-url",
+    schema: v.pipe(
+      v.string(),
+      v.trim(),
+      v.regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/\S*)?$/, "expected s3://bucket/prefix"),
+    ),
+    default: undefined as string | undefined,
+    help: "S3-compatible bucket for originals, variants and downloads, as s3://bucket/prefix, reached with AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (default: files in the data directory)",
+  },
+  localCacheBytes: {
+    env: "IMGD_LOCAL_CACHE_BYTES",
+    flag: "local-cache-bytes",
+    schema: int(0, 2 ** 50),
+    default: 0,
+    help: "With S3 storage: variants kept on this node's disk (in the data directory) in front of the bucket, in bytes; 0 serves every one from S3",
   },
   avifEffort: {
     env: "IMGD_AVIF_EFFORT",

@@ -92,6 +92,7 @@ export async function createImgd(
       await services.usage.close();
       await services.presets.close();
       await services.pool.close();
+      await services.bus.close();
       await services.db.destroy();
     },
   };

@@ -3,6 +3,7 @@ import pkg from "../package.json" with { type: "json" };
 import { UsageError } from "./cli/args.ts";
 import { backupCommand, backupHelp } from "./cli/backup.ts";
 import { doctorCommand, doctorHelp } from "./cli/doctor.ts";
+import { migrateCommand, migrateHelp } from "./cli/migrate.ts";
 import { keysCommand, keysHelp } from "./cli/keys.ts";
 import { restoreCommand, restoreHelp } from "./cli/restore.ts";
 import { lsCommand, lsHelp, rmCommand, rmHelp, usageCommand, usageHelp } from "./cli/library.ts";
@@ -26,6 +27,7 @@ Commands:
   backup    Back up a data directory (online: the server keeps running)
   restore   Restore a backup into an empty data directory
   doctor    Check a data directory (database against files, hashes, leftovers); --repair
+  migrate   Copy the instance to another database and storage (SQLite + files <-> PostgreSQL + S3)
   help      Show help for a command: imgd help <command>
 
 Options:
@@ -55,6 +57,7 @@ const commands: Record<
   backup: { run: backupCommand, help: backupHelp },
   restore: { run: restoreCommand, help: restoreHelp },
   doctor: { run: doctorCommand, help: doctorHelp },
+  migrate: { run: migrateCommand, help: migrateHelp },
 };
 
 async function main(argv: string[]): Promise<number> {

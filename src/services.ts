@@ -1,9 +1,13 @@
-import { mkdir, readFile, unlink, writeFile } from "node:fs/promises";
+import { mkdir, readFile, stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { CodecPool, defaultPoolSize } from "../codecs/pool.ts";
 import { type Config, ConfigError } from "./config.ts";
-import { type Db, openDatabase } from "./db/connection.ts";
+import { type Db, type DatabaseTarget, openDatabase, ping } from "./db/connection.ts";
+import { type Bus, localBus, openPostgresBus } from "./db/bus.ts";
+import { Leases } from "./db/leases.ts";
+import { Settings } from "./db/settings.ts";
+import { Health } from "./domain/health.ts";
 import { Delivery } from "./domain/delivery/deliver.ts";
 import { Placeholders } from "./domain/delivery/placeholders.ts";
 import { Images } from "./domain/library/images.ts";
@@ -77,7 +81,12 @@ export interface Services {
   /** ThumbHashes and `?placeholder` images; backfills images from before them at start. */
   placeholders: Placeholders;
   /** Makes and checks every signed thing (key: created on first start, kept in the data dir). */
+  /** Makes and checks every signed thing (key: IMGD_SECRET, or created on first start and kept in the database). */
   tokens: Tokens;
+  /** What this node runs on, and whether both answer (/health, /ready). */
+  health: Health;
+  /** Changes told to (and heard from) the other nodes on the same database. */
+  bus: Bus;
   log: (line: string) => void;
 }
 
@@ -99,11 +108,11 @@ export interface RunOptions {
  * What routes, CLI commands and embedders may use: the use cases and the instance's settings,
  * never the database, the stores or the worker pool (those stay behind the domain).
  */
-export type AppServices = Omit<Services, "db" | "blobs" | "pool" | "variants" | "sweeper">;
+export type AppServices = Omit<Services, "db" | "blobs" | "pool" | "variants" | "sweeper" | "bus">;
 
 /** AppServices as a new object, so `db` and the stores are not even there to reach. */
 export function appServices(s: Services): AppServices {
-  const { db: _db, blobs: _blobs, pool: _pool, variants: _variants, sweeper: _sweeper, ...rest } = s;
+  const { db: _db, blobs: _blobs, pool: _pool, variants: _variants, sweeper: _sweeper, bus: _bus, ...rest } = s;
   return rest;
 }
 
@@ -115,12 +124,28 @@ export async function buildServices(
 ): Promise<Services> {
   const { codecs = true, background = true } = run;
   const plans = new Plans(plansOf(config.plans));
-  await ensureWritable(config.dataDir);
-  const tokens = new Tokens(await loadSecret(config.dataDir), config.now);
-  const db = await openDatabase(runtime, join(config.dataDir, "imgd.sqlite"));
-  const storage = await openStorage({ dataDir: config.dataDir, fileBody: runtime.fileBody });
+  const target: DatabaseTarget = config.databaseUrl
+    ? { kind: "postgres", url: config.databaseUrl, poolSize: config.databasePoolSize }
+    : { kind: "sqlite", file: join(config.dataDir, "imgd.sqlite") };
+  if (target.kind === "sqlite") await ensureWritable(config.dataDir);
+  const db = await openDatabase(runtime, target);
+  // This process among the nodes on one database (leases it holds, changes it announces).
+  const node = randomBytes(8).toString("hex");
+  const bus = target.kind === "postgres" ? await openPostgresBus(db, target.url, node, log) : localBus();
+  const leases = new Leases(db, node);
+  const tokens = new Tokens(await signingSecret(config, new Settings(db, config.now)), config.now);
+  const storage = await openStorage({
+    dataDir: config.dataDir,
+    fileBody: runtime.fileBody,
+    url: config.storageUrl,
+    localCacheBytes: config.localCacheBytes,
+  });
   const blobs = storage.blobs;
-  if (background) {
+  const health = new Health({ kind: target.kind, ping: () => ping(db) }, storageDependency(storage, config.dataDir));
+  // Start-up recovery removes files no row names yet: right for the one process owning a data
+  // directory, wrong beside other nodes writing to the same storage at this moment.
+  const recover = background && target.kind === "sqlite";
+  if (recover) {
     await storage.archives.sweep();
     await blobs.sweep((hash) => blobKnown(db, hash));
   }
@@ -146,7 +171,7 @@ export async function buildServices(
   const metering = new Metering({ db, usage, plans, now: config.now, enabled: config.metering });
   const metrics = new Metrics(usage, config.now);
   const variants = new VariantCache(db, storage.variants, config.variantCacheBytes, config.now);
-  await variants.init({ sweep: background });
+  await variants.init({ sweep: recover });
   const removal = new Removal({
     db,
     blobs,
@@ -200,6 +225,11 @@ export async function buildServices(
     memoryCacheBytes: config.memoryCacheBytes,
     // Watermarks from URLs come through the import fetcher: same networks, timeout and size limit.
     fetchWatermark: (url) => fetcher.read(url, config.maxUploadBytes),
+    bus,
+    leases,
+    leaseMs: config.variantLeaseMs,
+    // Long enough for a queued transform on the node making it, and for a dead node's lease to lapse.
+    waitMs: config.jobTimeoutMs * 2 + config.variantLeaseMs * 2,
   });
   variants.onRemoved = (keys) => delivery.forgetVariants(keys);
   const rates = new RateLimits(db, config.now);
@@ -233,10 +263,18 @@ export async function buildServices(
   const sweeper = new Sweeper(
     config.sweepIntervalMs,
     async () => {
-      await imgwire.sweep();
-      await media.sweepExpired();
-      await rates.prune();
-      await sessions.prune();
+      // One node sweeps at a time: the others skip this round.
+      const lease = await leases.acquire("sweep", 60_000);
+      if (!lease) return;
+      try {
+        await imgwire.sweep();
+        await media.sweepExpired();
+        await rates.prune();
+        await sessions.prune();
+        await leases.prune();
+      } finally {
+        await lease.release();
+      }
     },
     log,
   );
@@ -275,6 +313,8 @@ export async function buildServices(
     sweeper,
     placeholders,
     tokens,
+    health,
+    bus,
     log,
   };
 }
@@ -330,21 +370,51 @@ async function ensureWritable(dir: string) {
   }
 }
 
-async function loadSecret(dataDir: string): Promise<Uint8Array> {
-  const file = join(dataDir, "secret.key");
-  try {
-    const hex = (await readFile(file, "utf8")).trim();
-    if (/^[0-9a-f]{64}$/.test(hex)) return Buffer.from(hex, "hex");
+/**
+ * The signing secret: IMGD_SECRET, or the one in the database, so that a URL signed by one node
+ * verifies on every other. A data directory from before keeps its secret.key: its key moves
+ * into the database on the first start (and the file stays, for an older imgd).
+ */
+async function signingSecret(config: Config, settings: Settings): Promise<Uint8Array> {
+  if (config.secret) {
+    return /^[0-9a-f]{64}$/i.test(config.secret)
+      ? Buffer.from(config.secret, "hex")
+      : Buffer.from(config.secret, "utf8");
+  }
+  const hex = await settings.ensure("signing_secret", async () => {
+    const file = join(config.dataDir, "secret.key");
+    const text = await readFile(file, "utf8").catch((err) => {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+      throw err;
+    });
+    if (text === null) return randomBytes(32).toString("hex");
+    if (/^[0-9a-f]{64}$/.test(text.trim())) return text.trim();
     throw new Error(
       `${file} is damaged: delete it to create a new one (signed URLs made with the old one stop working)`,
     );
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-  }
-  const key = randomBytes(32);
-  // "wx": two processes starting at once must not both write a different secret.
-  await writeFile(file, key.toString("hex") + "\n", { flag: "wx", mode: 0o600 }).catch(async (err) => {
+  });
+  if (!config.databaseUrl) await keepSecretFile(join(config.dataDir, "secret.key"), hex);
+  return Buffer.from(hex, "hex");
+}
+
+/** SQLite's data directory keeps a copy for backups and older imgd versions. */
+async function keepSecretFile(file: string, hex: string) {
+  // "wx": never overwrite one that is there.
+  await writeFile(file, `${hex}\n`, { flag: "wx", mode: 0o600 }).catch((err) => {
     if (err.code !== "EEXIST") throw err;
   });
-  return Buffer.from((await readFile(file, "utf8")).trim(), "hex");
+}
+
+/** The storage as /ready probes it. */
+function storageDependency(storage: object, dataDir: string) {
+  // A driver may say what it is and how to reach it; the filesystem answers when its directory does.
+  const s = storage as { kind?: string; ping?: () => Promise<void> };
+  return {
+    kind: s.kind ?? "filesystem",
+    ping:
+      s.ping?.bind(storage) ??
+      (async () => {
+        await stat(dataDir);
+      }),
+  };
 }

@@ -2,7 +2,7 @@ import pkg from "../../package.json" with { type: "json" };
 import { backup, OpsError } from "../ops/backup.ts";
 import { detectRuntime } from "../runtime/index.ts";
 import { type FlagSpec, formatFlags, parseArgs, UsageError } from "./args.ts";
-import { dataDirOf } from "./data-dir.ts";
+import { dataDirOf, refuseOnPostgres } from "./data-dir.ts";
 
 const flags: Record<string, FlagSpec> = {
   "data-dir": { arg: "dir", help: "Data directory to back up [IMGD_DATA_DIR, default ./data]" },
@@ -34,6 +34,9 @@ Restore with: imgd restore <dir> --data-dir <new empty dir>
 Options:
 ${formatFlags(flags)}
 
+For the embedded SQLite data directory only: with IMGD_DATABASE_URL (PostgreSQL) or
+IMGD_STORAGE_URL (S3) it stops and says what to use instead.
+
 Exit codes: 0 done, 1 failed (the message says why; an unfinished backup has no manifest.json),
 2 usage error.`;
 
@@ -43,6 +46,8 @@ export async function backupCommand(argv: string[], env: Record<string, string |
     console.log(backupHelp);
     return 0;
   }
+  const refused = refuseOnPostgres("backup", env);
+  if (refused !== null) return refused;
   if (positionals.length !== 1) throw new UsageError("backup takes one argument: the directory to write the backup to");
   try {
     await backup(dataDirOf(values["data-dir"], env), positionals[0], {

@@ -1,7 +1,7 @@
 import { examineSettled, repair } from "../ops/doctor.ts";
 import { detectRuntime } from "../runtime/index.ts";
 import { type FlagSpec, formatFlags, parseArgs, UsageError } from "./args.ts";
-import { dataDirOf } from "./data-dir.ts";
+import { dataDirOf, refuseOnPostgres } from "./data-dir.ts";
 
 const flags: Record<string, FlagSpec> = {
   "data-dir": { arg: "dir", help: "Data directory to check [IMGD_DATA_DIR, default ./data]" },
@@ -44,6 +44,9 @@ later, so only what stays is reported. Run --repair with the server stopped when
 Options:
 ${formatFlags(flags)}
 
+For the embedded SQLite data directory only: with IMGD_DATABASE_URL (PostgreSQL) or
+IMGD_STORAGE_URL (S3) it stops and says what to use instead.
+
 Exit codes: 0 healthy (after --repair: everything found was fixed), 1 problems remain,
 2 usage error.`;
 
@@ -53,6 +56,8 @@ export async function doctorCommand(argv: string[], env: Record<string, string |
     console.log(doctorHelp);
     return 0;
   }
+  const refused = refuseOnPostgres("doctor", env);
+  if (refused !== null) return refused;
   if (positionals.length)
     throw new UsageError(`doctor takes no arguments (got '${positionals[0]}'); the data directory is --data-dir`);
   let graceMs = 60_000;

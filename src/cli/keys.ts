@@ -14,7 +14,8 @@ const flags: Record<string, FlagSpec> = {
 
 export const keysHelp = `Usage: imgd keys <create|list|revoke> [options]
 
-Manages API keys directly in the data directory; no running server is needed.
+Manages API keys directly in the data directory, or in the PostgreSQL database that
+IMGD_DATABASE_URL names (as the server does); no running server is needed.
 
   imgd keys create [--name N] [--scopes read,write] [--expires-in-days N]
       Prints the new key alone on stdout (it is shown only once).

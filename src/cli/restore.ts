@@ -2,7 +2,7 @@ import pkg from "../../package.json" with { type: "json" };
 import { OpsError, restore } from "../ops/backup.ts";
 import { detectRuntime } from "../runtime/index.ts";
 import { type FlagSpec, formatFlags, parseArgs, UsageError } from "./args.ts";
-import { dataDirOf } from "./data-dir.ts";
+import { dataDirOf, refuseOnPostgres } from "./data-dir.ts";
 
 const flags: Record<string, FlagSpec> = {
   "data-dir": {
@@ -30,6 +30,9 @@ from a newer imgd is refused.
 Options:
 ${formatFlags(flags)}
 
+For the embedded SQLite data directory only: with IMGD_DATABASE_URL (PostgreSQL) or
+IMGD_STORAGE_URL (S3) it stops and says what to use instead.
+
 Exit codes: 0 restored, 1 refused or failed (the message says why), 2 usage error.`;
 
 export async function restoreCommand(argv: string[], env: Record<string, string | undefined>): Promise<number> {
@@ -38,6 +41,8 @@ export async function restoreCommand(argv: string[], env: Record<string, string 
     console.log(restoreHelp);
     return 0;
   }
+  const refused = refuseOnPostgres("restore", env);
+  if (refused !== null) return refused;
   if (positionals.length !== 1) throw new UsageError("restore takes one argument: the backup directory");
   try {
     await restore(positionals[0], dataDirOf(values["data-dir"], env), {

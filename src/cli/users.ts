@@ -13,7 +13,8 @@ const flags: Record<string, FlagSpec> = {
 
 export const usersHelp = `Usage: imgd users <create|list|verify|set-plan|passwd|delete> [options]
 
-Manages users (tenants) directly in the data directory; no running server is needed.
+Manages users (tenants) directly in the data directory, or in the PostgreSQL database that
+IMGD_DATABASE_URL names (as the server does); no running server is needed.
 Each user has their own images, keys, presets and counters, and a username that appears in
 delivery URLs (/i/{username}/…).
 

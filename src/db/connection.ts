@@ -1,5 +1,16 @@
-import { type DatabaseConnection, type Driver, Kysely, SqliteDialect, type TransactionSettings } from "kysely";
+import {
+  type DatabaseConnection,
+  type Driver,
+  Kysely,
+  PostgresAdapter,
+  PostgresDialect,
+  SqliteDialect,
+  sql,
+  type SelectQueryBuilder,
+  type TransactionSettings,
+} from "kysely";
 import { Migrator } from "kysely/migration";
+import pg from "pg";
 import type { Runtime, SqliteDatabase } from "../runtime/index.ts";
 import { migrations } from "./migrations/index.ts";
 import type { Database } from "./schema.ts";
@@ -52,7 +63,65 @@ class SerializedSqliteDialect extends SqliteDialect {
 
 export type Db = Kysely<Database>;
 
-export async function openDatabase(runtime: Runtime, file: string): Promise<Db> {
+/** Where the library lives: SQLite in the data directory, or a PostgreSQL server. */
+export type DatabaseTarget = { kind: "sqlite"; file: string } | { kind: "postgres"; url: string; poolSize: number };
+
+export type DatabaseKind = DatabaseTarget["kind"];
+
+export function kindOf(db: Db): DatabaseKind {
+  return db.getExecutor().adapter instanceof PostgresAdapter ? "postgres" : "sqlite";
+}
+
+/**
+ * A job's claim: on PostgreSQL the selected rows are locked until the transaction ends, and
+ * rows another node has locked are skipped rather than waited for (FOR UPDATE SKIP LOCKED).
+ * SQLite has one writer at a time, so there is nothing to lock.
+ */
+export function lockSkippingLocked<DB, TB extends keyof DB, O>(
+  db: Pick<Db, "getExecutor">,
+  query: SelectQueryBuilder<DB, TB, O>,
+): SelectQueryBuilder<DB, TB, O> {
+  return db.getExecutor().adapter instanceof PostgresAdapter ? query.forUpdate().skipLocked() : query;
+}
+
+/**
+ * Within a transaction: waits until no other transaction holds any of these names, then holds
+ * them until this one ends. Checks made inside (a tenant's storage left, a path free, a blob
+ * still used) then stay true until the write: PostgreSQL's transactions run side by side,
+ * SQLite's one at a time (so there it is nothing). Names are taken in sorted order, so two
+ * transactions never wait on each other.
+ */
+export async function lockNames(trx: Pick<Db, "getExecutor">, names: string[]): Promise<void> {
+  if (!(trx.getExecutor().adapter instanceof PostgresAdapter)) return;
+  for (const name of [...new Set(names)].sort()) {
+    await sql`select pg_advisory_xact_lock(hashtextextended(${name}, 0))`.execute(trx as Db);
+  }
+}
+
+/** Answers when the database does (for /ready). */
+export async function ping(db: Db): Promise<void> {
+  await sql`select 1`.execute(db);
+}
+
+export async function openDatabase(runtime: Runtime, target: DatabaseTarget | string): Promise<Db> {
+  if (typeof target === "string") target = { kind: "sqlite", file: target };
+  const db = target.kind === "postgres" ? openPostgres(target.url, target.poolSize) : openSqlite(runtime, target.file);
+  try {
+    if (target.kind === "postgres") refuseUnknown(await appliedOnServer(db), "this database");
+    const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
+    const { error, results } = await migrator.migrateToLatest();
+    if (error) {
+      const failed = results?.find((r) => r.status === "Error")?.migrationName ?? "unknown";
+      throw new Error(`database migration ${failed} failed: ${(error as Error).message ?? error}`);
+    }
+  } catch (err) {
+    await db.destroy();
+    throw target.kind === "postgres" ? postgresError(err, target.url) : err;
+  }
+  return db;
+}
+
+function openSqlite(runtime: Runtime, file: string): Db {
   const raw = runtime.openSqlite(file);
   for (const pragma of [
     "journal_mode = WAL",
@@ -71,15 +140,58 @@ export async function openDatabase(runtime: Runtime, file: string): Promise<Db> 
     raw.close();
     throw err;
   }
-  const db = new Kysely<Database>({ dialect: new SerializedSqliteDialect({ database: raw }) });
-  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
-  const { error, results } = await migrator.migrateToLatest();
-  if (error) {
-    const failed = results?.find((r) => r.status === "Error")?.migrationName ?? "unknown";
-    await db.destroy();
-    throw new Error(`database migration ${failed} failed: ${(error as Error).message ?? error}`);
-  }
-  return db;
+  return new Kysely<Database>({ dialect: new SerializedSqliteDialect({ database: raw }) });
+}
+
+// bigint columns (times in ms, byte counts) and count(*)/sum() come back from pg as strings
+// (int8, numeric); every value imgd keeps there fits a double, as SQLite hands them out.
+const INT8 = 20;
+const NUMERIC = 1700;
+const asNumber = (v: string) => Number(v);
+
+function openPostgres(url: string, poolSize: number): Db {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: poolSize,
+    connectionTimeoutMillis: 10_000,
+    idleTimeoutMillis: 30_000,
+    application_name: "imgd",
+    types: {
+      getTypeParser: ((oid: number, format?: "text" | "binary") =>
+        oid === INT8 || oid === NUMERIC
+          ? asNumber
+          : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+    },
+  });
+  // An idle connection the server dropped (a restart, a failover) must not end the process:
+  // the pool replaces it at the next query.
+  pool.on("error", () => {});
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+}
+
+/** Migrations a PostgreSQL database has applied (none for a new one). */
+async function appliedOnServer(db: Db): Promise<string[]> {
+  const { rows } = await sql<{ name: string }>`select name from kysely_migration order by name`
+    .execute(db)
+    .catch((err) => {
+      // 42P01: no such table (a new database).
+      if ((err as { code?: string }).code === "42P01") return { rows: [] };
+      throw err;
+    });
+  return rows.map((r) => r.name);
+}
+
+/** The connection string without its password, for messages. */
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/([^:/@]+):[^@]*@/, "//$1:***@");
+}
+
+function postgresError(err: unknown, url: string): Error {
+  const e = err as Error & { code?: string };
+  if (e.message?.startsWith("database migration") || e.message?.includes("newer imgd")) return e;
+  return new Error(
+    `cannot use the PostgreSQL database at ${redactUrl(url)} (${e.code ? `${e.code}: ` : ""}${e.message}): check IMGD_DATABASE_URL, that the server is running and that the user may create tables in that database`,
+  );
 }
 
 /** Migrations this build knows, oldest first. */
@@ -101,9 +213,13 @@ export function appliedMigrations(raw: SqliteDatabase): string[] {
  * on it could lose data, so it stops before touching anything.
  */
 export function refuseNewerDatabase(raw: SqliteDatabase) {
-  const unknown = appliedMigrations(raw).filter((name) => !knownMigrations.includes(name));
+  refuseUnknown(appliedMigrations(raw));
+}
+
+function refuseUnknown(applied: string[], what = "this data directory") {
+  const unknown = applied.filter((name) => !knownMigrations.includes(name));
   if (unknown.length === 0) return;
   throw new Error(
-    `this data directory was written by a newer imgd (database migration ${unknown.join(", ")}; this imgd knows up to ${knownMigrations.at(-1)}): run that newer imgd, or restore a backup made with this version into an empty data directory`,
+    `${what} was written by a newer imgd (database migration ${unknown.join(", ")}; this imgd knows up to ${knownMigrations.at(-1)}): run that newer imgd, or restore a backup made with this version into an empty data directory`,
   );
 }

@@ -5,7 +5,7 @@ import { deliveryRoutes } from "./delivery.ts";
 import { cloudflareRoutes, ipxRoutes, nextRoutes } from "./compat.ts";
 import type { AppEnv, AppServices } from "./env.ts";
 import { nativeErrorResponse, settleBody, toAppError } from "./errors.ts";
-import { healthRoutes } from "./native/health.ts";
+import { healthRoutes, readyRoutes } from "./native/health.ts";
 import { imageRoutes, pathRoutes } from "./native/images.ts";
 import { keyRoutes } from "./native/keys.ts";
 import { presetRoutes } from "./native/presets.ts";
@@ -42,6 +42,7 @@ export function buildApp(services: AppServices) {
   app.use(rateLimitHeaders);
 
   app.route("/health", healthRoutes);
+  app.route("/ready", readyRoutes);
   app.route("/i", deliveryRoutes);
   app.route("/_ipx", ipxRoutes);
   app.route("/cdn-cgi/image", cloudflareRoutes);

@@ -14,7 +14,7 @@ export function routeGroup(pathname: string): string {
   if (pathname.startsWith("/v1/")) return "imgpro";
   if (pathname.startsWith("/imgwire/")) return "imgwire";
   if (pathname === "/metrics") return "metrics";
-  if (pathname.startsWith("/health")) return "health";
+  if (pathname.startsWith("/health") || pathname === "/ready") return "health";
   if (pathname.startsWith("/p/")) return "viewer";
   return "other";
 }

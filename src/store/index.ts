@@ -1,4 +1,9 @@
+import { stat } from "node:fs/promises";
+import { join } from "node:path";
+import type { FileBody } from "./fs/files.ts";
 import { openFsStorage } from "./fs/index.ts";
+import { LocalVariantCache } from "./local-cache.ts";
+import { openS3Storage, parseS3Url } from "./s3/index.ts";
 import type { ArchiveStore, BlobStore, VariantStore } from "./types.ts";
 
 export type * from "./types.ts";
@@ -8,15 +13,64 @@ export interface Storage {
   blobs: BlobStore;
   variants: VariantStore;
   archives: ArchiveStore;
+  /** "filesystem" or "s3", for /health. */
+  kind: "filesystem" | "s3";
+  /** Where, without credentials: the data directory or s3://bucket/prefix. */
+  location: string;
+  /** Resolves when the storage answers; rejects with why not (for /ready). */
+  ping(): Promise<void>;
+}
+
+export interface StorageOptions {
+  dataDir: string;
+  fileBody?: FileBody;
+  /** `s3://bucket/prefix` (IMGD_STORAGE_URL); none: files under the data directory. */
+  url?: string;
+  /** Where the AWS_* variables come from. */
+  env?: Record<string, string | undefined>;
+  /** Bytes of variants kept on local disk in front of S3 (IMGD_LOCAL_CACHE_BYTES); 0: none. */
+  localCacheBytes?: number;
+  /**
+   * The start-up sweep leaves S3 objects younger than this alone, as another node sharing the
+   * bucket may be writing them (default 10 minutes).
+   */
+  sweepGraceMs?: number;
 }
 
 /**
- * The storage drivers of one imgd. The filesystem under the data directory is the default
- * (and so far the only one); another driver plugs in here, behind the same interfaces.
+ * The storage drivers of one imgd: files under the data directory (the default), or an
+ * S3-compatible bucket when a storage URL is given.
  */
-export async function openStorage(options: {
-  dataDir: string;
-  fileBody?: (path: string) => BodyInit;
-}): Promise<Storage> {
-  return openFsStorage(options.dataDir, { fileBody: options.fileBody });
+export async function openStorage(options: StorageOptions): Promise<Storage> {
+  if (!options.url) {
+    const fs = await openFsStorage(options.dataDir, { fileBody: options.fileBody });
+    const dataDir = options.dataDir;
+    return { ...fs, kind: "filesystem", location: dataDir, ping: async () => void (await stat(dataDir)) };
+  }
+  const loc = parseS3Url(options.url, options.env ?? process.env);
+  const s3 = openS3Storage(loc, { sweepGraceMs: options.sweepGraceMs ?? 10 * 60_000 });
+  let variants: VariantStore = s3.variants;
+  if (options.localCacheBytes) {
+    const cache = new LocalVariantCache(
+      s3.variants,
+      await LocalVariantCache.dirFor(join(options.dataDir, "s3-cache")),
+      options.localCacheBytes,
+      {
+        fileBody: options.fileBody,
+      },
+    );
+    await cache.init();
+    variants = cache;
+  }
+  return {
+    blobs: s3.blobs,
+    variants,
+    archives: s3.archives,
+    kind: "s3",
+    location: `s3://${loc.bucket}/${loc.prefix}`,
+    ping: async () => {
+      // Any answer but a refusal proves the bucket is reachable with these credentials.
+      await s3.s3.head(`${loc.prefix}.imgd-ping`);
+    },
+  };
 }

@@ -325,7 +325,12 @@ describe("sign-up and the CLI", () => {
     const cli = (args: string[], stdin?: string) =>
       Bun.spawnSync(
         [process.execPath, join(ROOT, "src/main.ts"), "users", "passwd", ...args, "--data-dir", s.dataDir],
-        { stdin: stdin ? new TextEncoder().encode(stdin) : undefined, stdout: "pipe", stderr: "pipe" },
+        {
+          stdin: stdin ? new TextEncoder().encode(stdin) : undefined,
+          stdout: "pipe",
+          stderr: "pipe",
+          env: { ...process.env, ...s.env },
+        },
       );
     const help = Bun.spawnSync([process.execPath, join(ROOT, "src/main.ts"), "users", "passwd", "--help"], {
       stdout: "pipe",

@@ -1,6 +1,8 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
+import { createTestDatabase } from "./postgres.ts";
+import { sharedS3, TEST_BUCKET } from "./s3.ts";
 import { checkImgdAnswer } from "./openapi.ts";
 
 export const ROOT = resolve(import.meta.dir, "../..");
@@ -10,10 +12,21 @@ export const REFERENCE = resolve(ROOT, "reference");
 /** Which runtime runs the server under test: IMGD_TEST_RUNTIME=deno runs the same suite on Deno. */
 const RUNTIME = process.env.IMGD_TEST_RUNTIME ?? "bun";
 
+/**
+ * Which database the server under test keeps its library in: IMGD_TEST_DATABASE=postgres
+ * gives every test server a fresh PostgreSQL database (see helpers/postgres.ts).
+ */
+const DATABASE = process.env.IMGD_TEST_DATABASE ?? "sqlite";
+
+/** Where a test data dir notes its PostgreSQL database, so a restart on that dir finds it again. */
+const DATABASE_NOTE = ".test-database-url";
+
 export interface TestServer {
   url: string;
   adminKey: string;
   dataDir: string;
+  /** The variables the server was started with beyond the test's own (its database): for CLI runs beside it. */
+  env: Record<string, string>;
   /** Everything the server printed so far. */
   output: () => string;
   /** fetch relative to the server, with the admin key unless `key` says otherwise (null: none). */
@@ -33,10 +46,16 @@ export async function startServer(
   opts: { env?: Record<string, string>; args?: string[]; dataDir?: string } = {},
 ): Promise<TestServer> {
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), "imgd-test-")));
+  // IMGD_TEST_STORAGE=s3: originals and variants in the test S3 server, a prefix per data dir.
+  const storageEnv: Record<string, string> =
+    process.env.IMGD_TEST_STORAGE === "s3"
+      ? { ...(await sharedS3()).env, IMGD_STORAGE_URL: `s3://${TEST_BUCKET}/${basename(dataDir)}` }
+      : {};
+  const database = await testDatabase(dataDir, opts.env);
   const proc = Bun.spawn(
     [...imgdCommand(), "serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", dataDir, ...(opts.args ?? [])],
     {
-      env: { ...process.env, IMGD_WORKERS: "1", ...opts.env },
+      env: { ...process.env, IMGD_WORKERS: "1", ...database.env, ...storageEnv, ...opts.env },
       stdout: "pipe",
       stderr: "pipe",
     },
@@ -66,6 +85,7 @@ export async function startServer(
     url,
     adminKey,
     dataDir,
+    env: database.env,
     output: () => out,
     api: (path, init = {}) => {
       const { key = adminKey, ...rest } = init;
@@ -81,10 +101,27 @@ export async function startServer(
     async stop({ keepData = false, signal = "SIGTERM" } = {}) {
       if (proc.exitCode === null) proc.kill(signal);
       const code = await proc.exited;
-      if (!keepData && !opts.dataDir) await rm(dataDir, { recursive: true, force: true });
+      if (!keepData && !opts.dataDir) {
+        await rm(dataDir, { recursive: true, force: true });
+        await database.drop();
+      }
       return code;
     },
   };
+}
+
+/** The database variables of a test server on `dataDir` (a new PostgreSQL database, or the one it had). */
+async function testDatabase(
+  dataDir: string,
+  env: Record<string, string> | undefined,
+): Promise<{ env: Record<string, string>; drop: () => Promise<void> }> {
+  if (DATABASE !== "postgres" || env?.IMGD_DATABASE_URL !== undefined) return { env: {}, drop: async () => {} };
+  const note = join(dataDir, DATABASE_NOTE);
+  const known = await readFile(note, "utf8").catch(() => null);
+  if (known) return { env: { IMGD_DATABASE_URL: known.trim() }, drop: async () => {} };
+  const db = await createTestDatabase();
+  await writeFile(note, db.url);
+  return { env: { IMGD_DATABASE_URL: db.url }, drop: db.drop };
 }
 
 /** A multipart upload body; `file` may be bytes or a fixture name. */

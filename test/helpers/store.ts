@@ -1,7 +1,8 @@
 import { Database } from "bun:sqlite";
 import { expect } from "bun:test";
-import { existsSync, readdirSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { basename, join } from "node:path";
+import { s3ObjectFiles } from "./s3.ts";
 
 // What a data directory holds: the rows that describe images and every file in the blob store.
 // A refusal must leave it exactly as it was.
@@ -19,30 +20,66 @@ function files(root: string, dir: string): string[] {
   return out.sort();
 }
 
-export function snapshot(dataDir: string) {
-  const db = new Database(join(dataDir, "imgd.sqlite"), { readonly: true });
-  try {
-    const rows = Object.fromEntries(
-      ["images", "image_paths", "image_tags", "blobs", "users"].map((t) => [
-        t,
-        db.query(`select * from ${t} order by 1, 2`).all(),
-      ]),
-    );
-    // Use counts change with every request; which keys exist must not.
-    rows.api_keys = db.query("select id, user_id, key_hash, scopes, expires_at from api_keys order by id").all();
-    return { rows, files: ["blobs", "tmp", "trash"].flatMap((d) => files(dataDir, join(dataDir, d))) };
-  } finally {
-    db.close();
-  }
-}
-
+/**
+ * Rows of the database of a test server's data dir: its SQLite file, or the PostgreSQL database
+ * the server helper noted there (IMGD_TEST_DATABASE=postgres), read with psql so that these
+ * helpers stay synchronous on both.
+ */
 export function query<T = any>(dataDir: string, sql: string, ...params: any[]): T[] {
+  const note = join(dataDir, ".test-database-url");
+  if (existsSync(note)) return queryPostgres(readFileSync(note, "utf8").trim(), sql, params) as T[];
   const db = new Database(join(dataDir, "imgd.sqlite"), { readonly: true });
   try {
     return db.query(sql).all(...params) as T[];
   } finally {
     db.close();
   }
+}
+
+function literal(v: unknown): string {
+  if (v === null || v === undefined) return "null";
+  if (typeof v === "number" || typeof v === "bigint") return String(v);
+  if (typeof v === "boolean") return v ? "true" : "false";
+  return `'${String(v).replaceAll("'", "''")}'`;
+}
+
+function queryPostgres(url: string, sql: string, params: unknown[]): unknown[] {
+  let i = 0;
+  const text = sql.replace(/\?/g, () => literal(params[i++]));
+  const p = Bun.spawnSync(
+    [
+      "psql",
+      url,
+      "-X",
+      "-q",
+      "-A",
+      "-t",
+      "-v",
+      "ON_ERROR_STOP=1",
+      "-c",
+      `select coalesce(json_agg(t), '[]') from (${text}) t`,
+    ],
+    { stdout: "pipe", stderr: "pipe" },
+  );
+  if (p.exitCode !== 0) throw new Error(`psql: ${p.stderr.toString()}\n${text}`);
+  return JSON.parse(p.stdout.toString());
+}
+
+export function snapshot(dataDir: string) {
+  const rows: Record<string, unknown[]> = Object.fromEntries(
+    ["images", "image_paths", "image_tags", "blobs", "users"].map((t) => [
+      t,
+      query(dataDir, `select * from ${t} order by 1, 2`),
+    ]),
+  );
+  // Use counts change with every request; which keys exist must not.
+  rows.api_keys = query(dataDir, "select id, user_id, key_hash, scopes, expires_at from api_keys order by id");
+  // On S3 (IMGD_TEST_STORAGE=s3) the same places are prefixes in the test bucket.
+  const stored =
+    process.env.IMGD_TEST_STORAGE === "s3"
+      ? s3ObjectFiles(basename(dataDir)).filter((f) => /^\/(blobs|tmp|trash)\//.test(f))
+      : ["blobs", "tmp", "trash"].flatMap((d) => files(dataDir, join(dataDir, d)));
+  return { rows, files: stored };
 }
 
 /** Asserts an img.pro error envelope and that the store is as `before` (temp files may take a moment). */

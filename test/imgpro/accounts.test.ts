@@ -154,7 +154,9 @@ describe("users CLI", () => {
   test("verify and delete", async () => {
     const body = (await (await register({ email: "cli@example.com" })).json()) as any;
     const run = (...args: string[]) =>
-      Bun.spawnSync([process.execPath, `${ROOT}/src/main.ts`, "users", ...args, "--data-dir", s.dataDir]);
+      Bun.spawnSync([process.execPath, `${ROOT}/src/main.ts`, "users", ...args, "--data-dir", s.dataDir], {
+        env: { ...process.env, ...s.env },
+      });
     const v = run("verify", "cli@example.com");
     expect(v.exitCode).toBe(0);
     expect(query(s.dataDir, "select verified from users where email = 'cli@example.com'")[0].verified).toBe(1);

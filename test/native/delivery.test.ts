@@ -1,7 +1,7 @@
-import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { decode, makeImage, pixel } from "../helpers/images.ts";
 import { type TestServer, fixture, form, startServer } from "../helpers/server.ts";
+import { query } from "../helpers/store.ts";
 
 let s: TestServer;
 /** 800×600 JPEG at /i/admin/photo.jpg */
@@ -217,12 +217,10 @@ describe("caching", () => {
     const up = await upload(await makeImage(300, 200, "jpg"), "temp.jpg");
     await variant("temp.webp?w=100");
     await variant("temp.png?w=50");
-    const db = new Database(`${s.dataDir}/imgd.sqlite`, { readonly: true });
-    const count = () => (db.query("select count(*) as n from variants where blob_hash = ?").get(up.hash) as any).n;
+    const count = () => query(s.dataDir, "select count(*) as n from variants where blob_hash = ?", up.hash)[0].n;
     expect(count()).toBe(2);
     await s.api(`/api/v1/images/${up.id}`, { method: "DELETE" });
     expect(count()).toBe(0);
-    db.close();
     expect((await get("temp.webp?w=100")).res.status).toBe(404);
   });
 });

@@ -279,26 +279,15 @@ describe("library", () => {
   });
 
   test("another user's key sees none of it", async () => {
-    const p = Bun.spawnSync([
-      process.execPath,
-      `${ROOT}/src/main.ts`,
-      "users",
-      "create",
-      "carol",
-      "--data-dir",
-      s.dataDir,
-    ]);
+    const p = Bun.spawnSync(
+      [process.execPath, `${ROOT}/src/main.ts`, "users", "create", "carol", "--data-dir", s.dataDir],
+      { env: { ...process.env, ...s.env } },
+    );
     expect(p.exitCode).toBe(0);
-    const k = Bun.spawnSync([
-      process.execPath,
-      `${ROOT}/src/main.ts`,
-      "keys",
-      "create",
-      "--user",
-      "carol",
-      "--data-dir",
-      s.dataDir,
-    ]);
+    const k = Bun.spawnSync(
+      [process.execPath, `${ROOT}/src/main.ts`, "keys", "create", "--user", "carol", "--data-dir", s.dataDir],
+      { env: { ...process.env, ...s.env } },
+    );
     const carol = k.stdout.toString().trim();
     const mine = (await (await s.api("/api/v1/images?limit=1")).json()) as any;
     const id = mine.images[0].id;
@@ -307,6 +296,7 @@ describe("library", () => {
     expect((await s.api(`/api/v1/images/${id}`, { key: carol })).status).toBe(404);
     expect((await s.api(`/api/v1/images/${id}`, { key: carol, method: "DELETE" })).status).toBe(404);
     expect((await s.api(`/api/v1/images/${id}`)).status).toBe(200);
-    expect(existsSync(join(s.dataDir, "imgd.sqlite"))).toBe(true);
+    // On PostgreSQL the data dir holds no database at all.
+    expect(existsSync(join(s.dataDir, "imgd.sqlite"))).toBe(!s.env.IMGD_DATABASE_URL);
   });
 });

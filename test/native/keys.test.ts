@@ -150,7 +150,9 @@ describe("expiry and other users (clock and CLI)", () => {
   test("an expired key is 401; another user's key sees none of the admin's images", async () => {
     const dataDir = s.dataDir;
     const cli = (...args: string[]) => {
-      const p = Bun.spawnSync([process.execPath, `${ROOT}/src/main.ts`, ...args, "--data-dir", dataDir]);
+      const p = Bun.spawnSync([process.execPath, `${ROOT}/src/main.ts`, ...args, "--data-dir", dataDir], {
+        env: { ...process.env, ...s.env },
+      });
       expect(p.exitCode).toBe(0);
       return p.stdout.toString().trim();
     };

@@ -1,7 +1,7 @@
-import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { decode, makeImage } from "../helpers/images.ts";
 import { type TestServer, form, startServer } from "../helpers/server.ts";
+import { query } from "../helpers/store.ts";
 
 const CAP = 60_000;
 let s: TestServer;
@@ -15,14 +15,7 @@ beforeAll(async () => {
 });
 afterAll(() => s.stop());
 
-const cacheBytes = () => {
-  const db = new Database(`${s.dataDir}/imgd.sqlite`, { readonly: true });
-  try {
-    return (db.query("select coalesce(sum(size), 0) as n from variants").get() as any).n as number;
-  } finally {
-    db.close();
-  }
-};
+const cacheBytes = () => Number(query(s.dataDir, "select coalesce(sum(size), 0) as n from variants")[0].n);
 
 describe("variant cache", () => {
   test("stays under its size cap, evicting the least recently used", async () => {

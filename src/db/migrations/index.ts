@@ -5,6 +5,7 @@ import * as m003 from "./003_metering.ts";
 import * as m004 from "./004_imgwire.ts";
 import * as m005 from "./005_sessions.ts";
 import * as m006 from "./006_placeholders.ts";
+import * as m007 from "./007_cluster.ts";
 
 // Migrations live in code (not read from a folder) so the compiled binary carries them.
 // Append only; never edit one that has shipped.
@@ -15,4 +16,5 @@ export const migrations: Record<string, Migration> = {
   "004_imgwire": m004,
   "005_sessions": m005,
   "006_placeholders": m006,
+  "007_cluster": m007,
 };

@@ -62,6 +62,13 @@ export class Users {
       .orderBy("created_at")
       .executeTakeFirst();
     if (existing) return { user: existing, created: false };
-    return { user: await this.create({ username, role: "admin" }), created: true };
+    try {
+      return { user: await this.create({ username, role: "admin" }), created: true };
+    } catch (err) {
+      // Another node starting at the same moment made it first (the username is unique).
+      const made = await this.db.selectFrom("users").selectAll().where("role", "=", "admin").executeTakeFirst();
+      if (made) return { user: made, created: false };
+      throw err;
+    }
   }
 }

@@ -8,8 +8,10 @@ import type { Presets } from "../library/presets.ts";
 import type { Feature } from "../metering/plans.ts";
 import type { Users } from "../accounts/users.ts";
 import type { BlobStore, StoredObject } from "../../store/types.ts";
-import type { VariantCache } from "../../store/variants.ts";
+import type { CachedVariant, VariantCache } from "../../store/variants.ts";
 import type { Tokens } from "../tokens/tokens.ts";
+import type { Bus } from "../../db/bus.ts";
+import type { Leases } from "../../db/leases.ts";
 import { HotRoutes } from "./hot.ts";
 import { MemoryCache } from "./memory.ts";
 import type { Placeholders } from "./placeholders.ts";
@@ -58,6 +60,14 @@ export interface DeliveryDeps {
   placeholders: Placeholders;
   /** A watermark's bytes from a URL, through the SSRF-safe fetcher; absent: refused. */
   fetchWatermark?: (url: string) => Promise<Uint8Array>;
+  /** Tells other nodes what to forget, and hears what they changed. */
+  bus: Bus;
+  /** One node makes a new variant, however many nodes are asked for it at once. */
+  leases: Leases;
+  /** How long a claim on making a variant lasts unrenewed (a dead node's is taken over after it). */
+  leaseMs: number;
+  /** How long to wait for another node making a variant before answering 503. */
+  waitMs: number;
 }
 
 /** Watermark bytes and their identity (sha256), which goes into the spec and so the variant key. */
@@ -143,15 +153,29 @@ export class Delivery {
   constructor(private readonly d: DeliveryDeps) {
     this.#hot = new HotRoutes(d.now);
     this.#memory = new MemoryCache(d.memoryCacheBytes ?? 0);
+    d.bus.subscribe((change) => {
+      if (change.kind === "user") this.#hot.forgetUser(change.id);
+      else if (change.kind === "variants") this.#forgetVariants(change.keys);
+      else {
+        this.#hot.clear();
+        this.#memory.forget(this.#memory.keys());
+      }
+    });
   }
 
-  /** A tenant's images, settings or presets changed: answers remembered for its URLs are stale. */
+  /** A tenant's images, settings or presets changed: answers remembered for its URLs are stale, here and on every node. */
   forgetUser(userId: string) {
     this.#hot.forgetUser(userId);
+    this.d.bus.publish({ kind: "user", id: userId });
   }
 
-  /** Variants left the cache (evicted or deleted). */
+  /** Variants left the cache (evicted or deleted), here and on every node. */
   forgetVariants(keys: string[]) {
+    this.#forgetVariants(keys);
+    this.d.bus.publish({ kind: "variants", keys });
+  }
+
+  #forgetVariants(keys: string[]) {
     this.#hot.forgetVariants(keys);
     this.#memory.forget(keys);
   }
@@ -176,6 +200,7 @@ export class Delivery {
       const hot = this.fast(req.hotKey, req.ifNoneMatch);
       if (hot) return hot;
     }
+    const since = this.#hot.epoch();
     const user = await this.d.users.byUsername(req.username);
     const found = user && (await this.d.images.resolvePath(user.id, req.path));
     if (!found) throw new AppError("NOT_FOUND", req.notFound ?? "Image not found");
@@ -200,6 +225,7 @@ export class Delivery {
           req.hotKey,
           { delivered: stored, variantKey: result.variantKey, presetId: result.presetId },
           image.expires_at ?? undefined,
+          since,
         );
       }
       return this.#served(result.delivered);
@@ -331,10 +357,50 @@ export class Delivery {
     }
     let flight = this.#flights.get(key);
     if (!flight) {
-      flight = this.#produce(userId, image, spec, key, etag, input).finally(() => this.#flights.delete(key));
+      flight = this.#produceOnce(userId, image, spec, key, etag, input).finally(() => this.#flights.delete(key));
       this.#flights.set(key, flight);
     }
     return { ...(await flight), privateUntil };
+  }
+
+  /**
+   * Single flight across nodes: whoever holds the variant's lease makes it; the others wait
+   * until it is stored and serve it from the cache. A node that dies mid-transform stops
+   * renewing its lease, and a waiting node takes it over once it expires.
+   */
+  async #produceOnce(
+    userId: string,
+    image: Image,
+    spec: TransformSpec,
+    key: string,
+    etag: string,
+    input?: TransformInput,
+  ): Promise<Delivered> {
+    const deadline = Date.now() + this.d.waitMs;
+    for (let pause = 20; ; pause = Math.min(pause * 2, 200)) {
+      const lease = await this.d.leases.acquire(`variant:${key}`, this.d.leaseMs);
+      if (lease) {
+        try {
+          // Made by another node between our miss and the lease?
+          const cached = await this.d.variants.get(key);
+          if (cached) return this.#hit(key, etag, cached, userId);
+          return await this.#produce(userId, image, spec, key, etag, input);
+        } finally {
+          await lease.release().catch(() => {});
+        }
+      }
+      if (Date.now() > deadline) {
+        throw new AppError("SERVICE_UNAVAILABLE", "This variant is still being made by another node: retry shortly");
+      }
+      await new Promise((r) => setTimeout(r, pause));
+      const cached = await this.d.variants.get(key);
+      if (cached) return this.#hit(key, etag, cached, userId);
+    }
+  }
+
+  #hit(key: string, etag: string, cached: CachedVariant, userId: string): Delivered {
+    this.#memory.fill(key, { etag, mime: cached.mime, size: cached.size, object: cached.object, userId });
+    return { etag, mime: cached.mime, size: cached.size, object: cached.object, cache: "hit", userId };
   }
 
   async #produce(

@@ -13,6 +13,8 @@ interface Entry<T extends { userId: string }> {
  */
 export class HotRoutes<T extends { userId: string }> {
   readonly #map = new Map<string, Entry<T>>();
+  /** Counts forgets: an answer looked up before one may be stale, and is not remembered. */
+  #epoch = 0;
 
   constructor(
     private readonly now: () => number,
@@ -30,8 +32,16 @@ export class HotRoutes<T extends { userId: string }> {
     return e;
   }
 
-  /** `until`: the answer is wrong from then on (the image expires). */
-  set(url: string, entry: Omit<Entry<T>, "expires">, until = Infinity) {
+  epoch(): number {
+    return this.#epoch;
+  }
+
+  /**
+   * `until`: the answer is wrong from then on (the image expires). `since`: the epoch when the
+   * answer was looked up; a forget since then (here or on another node) may have made it stale.
+   */
+  set(url: string, entry: Omit<Entry<T>, "expires">, until = Infinity, since = this.#epoch) {
+    if (since !== this.#epoch) return;
     if (this.#map.size >= this.maxEntries) {
       // Maps iterate in insertion order: the first key is the oldest.
       this.#map.delete(this.#map.keys().next().value!);
@@ -39,13 +49,20 @@ export class HotRoutes<T extends { userId: string }> {
     this.#map.set(url, { ...entry, expires: Math.min(until, this.now() + this.ttlMs) });
   }
 
+  clear() {
+    this.#epoch++;
+    this.#map.clear();
+  }
+
   forgetUser(userId: string) {
+    this.#epoch++;
     for (const [url, e] of this.#map) if (e.delivered.userId === userId) this.#map.delete(url);
   }
 
   forgetVariants(keys: Iterable<string>) {
     const gone = new Set(keys);
     if (gone.size === 0) return;
+    this.#epoch++;
     for (const [url, e] of this.#map) if (e.variantKey && gone.has(e.variantKey)) this.#map.delete(url);
   }
 }

@@ -83,6 +83,10 @@ export class MemoryCache {
     for (const k of keys) this.#drop(k);
   }
 
+  keys(): string[] {
+    return [...this.#map.keys()];
+  }
+
   #drop(key: string) {
     const d = this.#map.get(key);
     if (!d) return;

@@ -1,7 +1,7 @@
 import { Readable } from "node:stream";
 import yazl from "yazl";
 import type { ImgwireDownload } from "../../db/imgwire-schema.ts";
-import type { Db } from "../../db/connection.ts";
+import { type Db, lockSkippingLocked } from "../../db/connection.ts";
 import { AppError, notFound } from "../errors.ts";
 import { newId } from "../ids.ts";
 import type { Images } from "../library/images.ts";
@@ -10,7 +10,8 @@ import type { ArchiveStore, BlobStore, StoredObject } from "../../store/types.ts
 // Bulk downloads: a job row (PENDING → PROCESSING → READY | FAILED) and a ZIP of the originals
 // streamed file by file from the blob store into the archive store (memory stays flat
 // whatever the total).
-// Jobs are claimed with a conditional update, so any node's sweeper may finish one left behind.
+// Jobs are claimed with FOR UPDATE SKIP LOCKED and a conditional update, so any node's
+// sweeper may build one and no two nodes build the same.
 
 export interface DownloadsDeps {
   db: Db;
@@ -68,27 +69,39 @@ export class ImgwireDownloads {
     return this.d.db.selectFrom("imgwire_downloads").selectAll().where("id", "=", id).executeTakeFirst();
   }
 
-  /** Builds every pending job; safe to call from anywhere at any time. */
+  /** Builds pending jobs (up to 20); safe to call from any node at any time. */
   async runPending() {
-    const pending = await this.d.db
-      .selectFrom("imgwire_downloads")
-      .select("id")
-      .where("status", "=", "PENDING")
-      .orderBy("created_at")
-      .limit(20)
-      .execute();
-    for (const { id } of pending) await this.#run(id);
+    for (let i = 0; i < 20; i++) {
+      const job = await this.#claim();
+      if (!job) return;
+      await this.#run(job);
+    }
   }
 
-  async #run(id: string) {
-    const claimed = await this.d.db
-      .updateTable("imgwire_downloads")
-      .set({ status: "PROCESSING", updated_at: this.d.now() })
-      .where("id", "=", id)
-      .where("status", "=", "PENDING")
-      .executeTakeFirst();
-    if (claimed.numUpdatedRows === 0n) return;
-    const job = (await this.byId(id))!;
+  /**
+   * The oldest pending job, now PROCESSING and this node's. The row is locked while claimed and
+   * rows other nodes are claiming are skipped (FOR UPDATE SKIP LOCKED on PostgreSQL), so two
+   * nodes never build one job; the conditional update keeps it so on SQLite too.
+   */
+  async #claim(): Promise<ImgwireDownload | undefined> {
+    return this.d.db.transaction().execute(async (trx) => {
+      const next = await lockSkippingLocked(
+        trx,
+        trx.selectFrom("imgwire_downloads").selectAll().where("status", "=", "PENDING").orderBy("created_at").limit(1),
+      ).executeTakeFirst();
+      if (!next) return undefined;
+      const claimed = await trx
+        .updateTable("imgwire_downloads")
+        .set({ status: "PROCESSING", updated_at: this.d.now() })
+        .where("id", "=", next.id)
+        .where("status", "=", "PENDING")
+        .executeTakeFirst();
+      return claimed.numUpdatedRows === 0n ? undefined : { ...next, status: "PROCESSING" };
+    });
+  }
+
+  async #run(job: ImgwireDownload) {
+    const id = job.id;
     try {
       const images = await this.d.images.many(job.user_id, JSON.parse(job.image_ids));
       const zip = new yazl.ZipFile();

@@ -1,7 +1,7 @@
 import type { Kysely } from "kysely";
 import { checkComplete, probe, SUPPORTED_INPUTS, unsupportedFormat } from "../../../codecs/probe.ts";
 import type { InspectResult, ProbeResult } from "../../../codecs/types.ts";
-import type { Db } from "../../db/connection.ts";
+import { type Db, lockNames } from "../../db/connection.ts";
 import type { Database, User } from "../../db/schema.ts";
 import { BlobTooLargeError, type BlobStore, type StagedBlob } from "../../store/types.ts";
 import { AppError } from "../errors.ts";
@@ -234,6 +234,11 @@ function insert(
   const now = d.now();
   const wanted = uploadPath(input.path, input.filename, header.format);
   return d.db.transaction().execute(async (trx): Promise<Stored> => {
+    // The tenant's checks below (external id, same content, path, plan) and the blob's
+    // existence hold until commit, whichever node writes beside this one. Tenant first, then
+    // blob, as a removal takes them.
+    await lockNames(trx, [`tenant:${userId}`]);
+    await lockNames(trx, [`blob:${staged.hash}`]);
     if (input.externalId) {
       // Checked again here, inside the write transaction: two uploads racing with one
       // external id end with one image.

@@ -1,5 +1,5 @@
 import type { Kysely } from "kysely";
-import type { Db } from "../../db/connection.ts";
+import { type Db, lockNames } from "../../db/connection.ts";
 import type { Database } from "../../db/schema.ts";
 import type { BlobStore } from "../../store/types.ts";
 import { notFound } from "../errors.ts";
@@ -27,6 +27,7 @@ export class Removal {
     const released: string[] = [];
     try {
       const deleted = await this.d.db.transaction().execute(async (trx) => {
+        await lockNames(trx, [`tenant:${userId}`]);
         const rows = await trx
           .selectFrom("images")
           .selectAll()
@@ -43,7 +44,13 @@ export class Removal {
             rows.map((r) => r.id),
           )
           .execute();
-        await releaseBlobs(trx, this.d.blobs, [...new Set(rows.map((r) => r.blob_hash))], released);
+        const hashes = [...new Set(rows.map((r) => r.blob_hash))];
+        // An upload of the same content on another node waits, or is seen.
+        await lockNames(
+          trx,
+          hashes.map((h) => `blob:${h}`),
+        );
+        await releaseBlobs(trx, this.d.blobs, hashes, released);
         return withPaths;
       });
       this.d.onChanged(userId);

@@ -26,30 +26,28 @@ export class RateLimits {
     await this.db.transaction().execute(async (trx) => {
       for (const r of rules) {
         const start = now - (now % r.windowMs);
-        const row = await trx
-          .selectFrom("rate_windows")
-          .select("count")
-          .where("subject", "=", r.subject)
-          .where("window_ms", "=", r.windowMs)
-          .where("window_start", "=", start)
-          .executeTakeFirst();
-        if ((row?.count ?? 0) >= r.limit) {
+        // One conditional upsert per rule: concurrent callers on any node cannot both take
+        // the last unit (PostgreSQL locks the row; SQLite has one writer). A refusal throws,
+        // which rolls back what earlier rules took.
+        const taken =
+          r.limit > 0
+            ? await trx
+                .insertInto("rate_windows")
+                .values({ subject: r.subject, window_ms: r.windowMs, window_start: start, count: 1 })
+                .onConflict((oc) =>
+                  oc
+                    .columns(["subject", "window_ms", "window_start"])
+                    .doUpdateSet((eb) => ({ count: eb("rate_windows.count", "+", 1) }))
+                    .where("rate_windows.count", "<", r.limit),
+                )
+                .returning("count")
+                .executeTakeFirst()
+            : undefined;
+        if (!taken) {
           throw new AppError("RATE_LIMIT_EXCEEDED", `Too many ${what}: the limit is ${r.label}`, {
             retryAfter: Math.max(1, Math.ceil((start + r.windowMs - now) / 1000)),
           });
         }
-      }
-      for (const r of rules) {
-        const start = now - (now % r.windowMs);
-        await trx
-          .insertInto("rate_windows")
-          .values({ subject: r.subject, window_ms: r.windowMs, window_start: start, count: 1 })
-          .onConflict((oc) =>
-            oc
-              .columns(["subject", "window_ms", "window_start"])
-              .doUpdateSet((eb) => ({ count: eb("rate_windows.count", "+", 1) })),
-          )
-          .execute();
       }
     });
   }

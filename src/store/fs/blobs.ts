@@ -1,11 +1,10 @@
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { mkdir, open, readdir, rename, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { BlobTooLargeError, type BlobStore, type StagedBlob, type StoredObject } from "../types.ts";
+import { StageMeter } from "../meter.ts";
+import { type BlobStore, type StagedBlob, type StoredObject } from "../types.ts";
 import { type FileBody, fileObject, fileStream, ignoreMissing, readWhole, syncDir, unlinkIfPresent } from "./files.ts";
 
-const HEAD_BYTES = 1 << 20;
-const TAIL_BYTES = 8 << 10;
 const HASH = /^[0-9a-f]{64}$/;
 const PART = ".part";
 
@@ -40,23 +39,11 @@ export class FsBlobStore implements BlobStore {
   async stage(source: AsyncIterable<Uint8Array>, maxBytes: number): Promise<StagedBlob> {
     const tempPath = join(this.#tmp, `${randomUUID()}${PART}`);
     const file = await open(tempPath, "wx");
-    const hasher = createHash("sha256");
-    const head = new Uint8Array(HEAD_BYTES);
-    let headLen = 0;
-    let tail: Uint8Array = new Uint8Array(0);
-    let size = 0;
+    const meter = new StageMeter(maxBytes);
     try {
       try {
         for await (const chunk of source) {
-          size += chunk.byteLength;
-          if (size > maxBytes) throw new BlobTooLargeError(maxBytes);
-          hasher.update(chunk);
-          if (headLen < HEAD_BYTES) {
-            const n = Math.min(HEAD_BYTES - headLen, chunk.byteLength);
-            head.set(chunk.subarray(0, n), headLen);
-            headLen += n;
-          }
-          tail = lastBytes(tail, chunk, TAIL_BYTES);
+          meter.add(chunk);
           await file.write(chunk);
         }
         await file.sync();
@@ -68,8 +55,8 @@ export class FsBlobStore implements BlobStore {
       await unlinkIfPresent(tempPath);
       throw err;
     }
-    const hash = hasher.digest("hex");
-    return new FsStagedBlob(hash, size, head.slice(0, headLen), tail, tempPath, () => this.#commit(tempPath, hash));
+    const { hash, size, head, tail } = meter.finish();
+    return new FsStagedBlob(hash, size, head, tail, tempPath, () => this.#commit(tempPath, hash));
   }
 
   async #commit(tempPath: string, hash: string) {
@@ -183,13 +170,4 @@ async function isFile(path: string) {
     (s) => s.isFile(),
     () => false,
   );
-}
-
-function lastBytes(prev: Uint8Array, chunk: Uint8Array, n: number): Uint8Array {
-  if (chunk.byteLength >= n) return chunk.slice(chunk.byteLength - n);
-  const keep = Math.min(prev.byteLength, n - chunk.byteLength);
-  const out = new Uint8Array(keep + chunk.byteLength);
-  out.set(prev.subarray(prev.byteLength - keep), 0);
-  out.set(chunk, keep);
-  return out;
 }

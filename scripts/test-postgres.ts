@@ -1,0 +1,47 @@
+// The HTTP test suite once more, against PostgreSQL: every test server gets a database of its
+// own on the server at IMGD_TEST_POSTGRES_URL (default: the one .ci/run starts). The two-node
+// test (test/cluster) is on PostgreSQL always and runs with the others in `bun test`.
+//   bun scripts/test-postgres.ts [test files or folders…]
+import pg from "pg";
+import { POSTGRES_URL, TEST_DATABASE_PREFIX } from "../test/helpers/postgres.ts";
+
+const SUITE = [
+  "test/native",
+  "test/imgpro",
+  "test/imgwire/api.test.ts",
+  "test/imgwire/bad-input.test.ts",
+  "test/imgwire/cors.test.ts",
+  "test/imgwire/downloads.test.ts",
+  "test/imgwire/quota.test.ts",
+  "test/metering",
+  "test/dashboard/accounts.test.ts",
+];
+
+const client = new pg.Client({ connectionString: POSTGRES_URL });
+try {
+  await client.connect();
+} catch (err) {
+  console.error(
+    `cannot reach PostgreSQL at ${POSTGRES_URL.replace(/:[^:@/]*@/, ":***@")} (${(err as Error).message}): start it (.ci/run does) or set IMGD_TEST_POSTGRES_URL`,
+  );
+  process.exit(1);
+}
+// Databases left behind by runs that were cut short (older than an hour: a run beside this one keeps its own).
+const { rows } = await client.query<{ datname: string }>("select datname from pg_database where datname like $1", [
+  `${TEST_DATABASE_PREFIX}%`,
+]);
+for (const { datname } of rows) {
+  const made = Number.parseInt(datname.slice(TEST_DATABASE_PREFIX.length).split("_")[0], 36);
+  if (Date.now() - made > 3_600_000) await client.query(`drop database if exists ${datname} with (force)`);
+}
+await client.end();
+
+const files = process.argv.slice(2);
+const started = performance.now();
+const run = Bun.spawn(
+  [process.execPath, "test", "--timeout", "120000", "--parallel=2", ...(files.length ? files : SUITE)],
+  { env: { ...process.env, IMGD_TEST_DATABASE: "postgres" }, stdout: "inherit", stderr: "inherit" },
+);
+const code = await run.exited;
+console.log(`PostgreSQL suite: ${((performance.now() - started) / 1000).toFixed(1)} s`);
+process.exit(code);

@@ -1,0 +1,102 @@
+import { sql } from "kysely";
+import pg from "pg";
+import type { Db } from "./connection.ts";
+
+/** A change other nodes must hear of: what they remember of it is wrong from now on. */
+export type Change =
+  /** A tenant's images, presets or settings changed. */
+  | { kind: "user"; id: string }
+  /** These variants are gone. */
+  | { kind: "variants"; keys: string[] }
+  /** Changes may have been missed (the listener reconnected): forget everything. */
+  | { kind: "all" };
+
+/**
+ * Tells every other node of changes. On PostgreSQL through LISTEN/NOTIFY (one connection that
+ * listens, notices sent through the pool); on SQLite there is one node and nothing to tell.
+ */
+export interface Bus {
+  publish(change: Change): void;
+  /** Hears changes made by other nodes (never this node's own). */
+  subscribe(fn: (change: Change) => void): void;
+  close(): Promise<void>;
+}
+
+export const localBus = (): Bus => ({ publish() {}, subscribe() {}, close: async () => {} });
+
+const CHANNEL = "imgd_changes";
+// NOTIFY payloads are limited to 8000 bytes; variant keys go in batches well under that.
+const KEYS_PER_NOTICE = 60;
+
+export async function openPostgresBus(db: Db, url: string, node: string, log: (line: string) => void): Promise<Bus> {
+  const listeners: ((c: Change) => void)[] = [];
+  let client: pg.Client | null = null;
+  let closed = false;
+  let retry: ReturnType<typeof setTimeout> | null = null;
+  const deliver = (c: Change) => {
+    for (const fn of listeners) fn(c);
+  };
+
+  const connect = async (first: boolean) => {
+    const c = new pg.Client({ connectionString: url, application_name: "imgd-listen" });
+    c.on("notification", (msg) => {
+      if (!msg.payload) return;
+      try {
+        const { from, change } = JSON.parse(msg.payload) as { from: string; change: Change };
+        if (from !== node) deliver(change);
+      } catch {
+        // Not ours: ignore.
+      }
+    });
+    const lost = (why: string) => {
+      if (client !== c || closed) return;
+      client = null;
+      log(`change listener lost its connection (${why}); reconnecting`);
+      c.end().catch(() => {});
+      schedule();
+    };
+    c.on("error", (err) => lost(err.message));
+    c.on("end", () => lost("closed by the server"));
+    await c.connect();
+    await c.query(`LISTEN ${CHANNEL}`);
+    client = c;
+    // Whatever happened while no one listened is unknown: start from nothing.
+    if (!first) deliver({ kind: "all" });
+  };
+  const schedule = () => {
+    if (closed || retry) return;
+    retry = setTimeout(() => {
+      retry = null;
+      connect(false).catch((err) => {
+        log(`change listener: ${(err as Error).message}; retrying`);
+        schedule();
+      });
+    }, 1000);
+  };
+  await connect(true);
+
+  const send = (change: Change) => {
+    const payload = JSON.stringify({ from: node, change });
+    sql`select pg_notify(${CHANNEL}, ${payload})`
+      .execute(db)
+      .catch((err) => log(`change notice not sent: ${(err as Error).message}`));
+  };
+  return {
+    publish(change) {
+      if (change.kind !== "variants") return send(change);
+      for (let i = 0; i < change.keys.length; i += KEYS_PER_NOTICE) {
+        send({ kind: "variants", keys: change.keys.slice(i, i + KEYS_PER_NOTICE) });
+      }
+    },
+    subscribe(fn) {
+      listeners.push(fn);
+    },
+    async close() {
+      closed = true;
+      if (retry) clearTimeout(retry);
+      const c = client;
+      client = null;
+      await c?.end().catch(() => {});
+    },
+  };
+}

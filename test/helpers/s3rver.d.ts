@@ -1,0 +1,14 @@
+// s3rver ships no types; the test server uses only its constructor, run and close.
+declare module "s3rver" {
+  export default class S3rver {
+    constructor(options: {
+      address?: string;
+      port?: number;
+      directory: string;
+      silent?: boolean;
+      configureBuckets?: { name: string }[];
+    });
+    run(): Promise<{ address: string; port: number }>;
+    close(): Promise<void>;
+  }
+}
