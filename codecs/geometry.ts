@@ -32,7 +32,17 @@ export function plan(
     width: atLeast1(r.width * k),
     height: atLeast1(r.height * k),
   });
-  return p.box ? { resize: up(p.resize), box: up(p.box) } : { resize: up(p.resize) };
+  if (spec.fit === "fill" && spec.width !== undefined && spec.height !== undefined)
+    return p.box ? { resize: up(p.resize), box: up(p.box) } : { resize: up(p.resize) };
+  // The resize keeps the source's shape: scale from the source by its exact side (the one the
+  // box asked for; else the longer) rather than from a rounded size, so 1920×1080 at 400 wide
+  // is 400×225, not 4 × 100×56.
+  const exactW = p.resize.width === spec.width;
+  const exactH = p.resize.height === spec.height;
+  const byWidth = exactW !== exactH ? exactW : p.resize.width >= p.resize.height;
+  const s = byWidth ? p.resize.width / sw : p.resize.height / sh;
+  const resize = { width: atLeast1(sw * s * k), height: atLeast1(sh * s * k) };
+  return p.box ? { resize, box: up(p.box) } : { resize };
 }
 
 function fitPlan(sw: number, sh: number, spec: Pick<TransformSpec, "width" | "height" | "fit" | "enlarge">): Plan {

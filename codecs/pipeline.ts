@@ -382,6 +382,24 @@ function headerOnly(s: State, kept: (name: string) => boolean): void {
 function keepOnlyCopyright(s: State): void {
   if (!s.image.getTypeof("exif-data") || !fieldNames(s.image).some((n) => COPYRIGHT_FIELDS.has(n))) return;
   headerOnly(s, (n) => COPYRIGHT_FIELDS.has(n) || n === "exif-data");
+  // libvips' savers rebuild the EXIF block from the fields, the WebP muxer (webp.ts) copies the
+  // block as it is: rebuild it here through a 1×1 JPEG of the same header.
+  if (s.format === "webp") {
+    s.materialize();
+    const dot = s.image.extractArea(0, 0, 1, 1);
+    const jpeg = dot.writeToBuffer(".jpg", { keep: "all" });
+    dot.delete();
+    const back = s.vips.Image.newFromBuffer(jpeg, "");
+    try {
+      if (back.getTypeof("exif-data")) {
+        const copy = s.image.copy();
+        copy.setBlob("exif-data", back.getBlob("exif-data").slice());
+        s.replace(copy);
+      }
+    } finally {
+      back.delete();
+    }
+  }
 }
 
 const encode: Step = {

@@ -60,3 +60,18 @@ test("shrink-on-load: the largest power of two that stays at or above the target
   // The larger ratio decides (cover resizes past the box on one axis).
   expect(shrinkOnLoad(4000, 1000, { width: 800, height: 500 })).toBe(2);
 });
+
+test("min width/height scale the whole result up, whatever enlarge says", () => {
+  expect(plan(1920, 1080, { fit: "inside", width: 100, enlarge: false, minWidth: 400 })).toEqual({
+    resize: { width: 400, height: 225 },
+  });
+  // A cover box grows with the resize, keeping its shape.
+  expect(plan(1920, 1080, { fit: "cover", width: 100, height: 100, enlarge: false, minHeight: 300 })).toEqual({
+    resize: { width: 533, height: 300 },
+    box: { width: 300, height: 300 },
+  });
+  // Already large enough: unchanged.
+  expect(plan(1920, 1080, { fit: "inside", width: 800, enlarge: false, minWidth: 400 })).toEqual(
+    plan(1920, 1080, { fit: "inside", width: 800, enlarge: false }),
+  );
+});

@@ -77,6 +77,11 @@ export async function fixture(env: Record<string, string> = {}): Promise<Fixture
           body: new TextDecoder().decode(bytes),
         };
       const d = await decode(bytes);
+      // Every answer is checked to be the format the URL names.
+      const named = new URL(url).searchParams;
+      const f = named.get("f") ?? named.get("format") ?? named.get("ext") ?? named.get("extension");
+      const want = f === "jpg" ? "jpeg" : f === "tif" ? "tiff" : f;
+      if (want && want !== "auto") expect(d.format).toBe(want);
       const { data, info } = await sharp(bytes).raw().toBuffer({ resolveWithObject: true });
       return {
         status: 200,

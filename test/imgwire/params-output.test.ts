@@ -72,6 +72,10 @@ test("keep_copyright keeps only the EXIF copyright and artist; strip_metadata=fa
   expect(exif).toContain("A. Painter");
   expect(exif).not.toContain("CameraCo");
   expect(same((await f.fetchOut(`${tagged.cdn}?f=jpg&kcr=true`)).bytes, kept.bytes)).toBe(true);
+  for (const format of ["webp", "png"]) {
+    const other = (await meta((await f.fetchOut(`${tagged.cdn}?f=${format}&kcr=true`)).bytes)).exif!.toString("latin1");
+    expect([format, other.includes("(c) Test Owner"), other.includes("CameraCo")]).toEqual([format, true, false]);
+  }
   expect(same((await f.fetchOut(`${tagged.cdn}?f=jpg&kcr=false`)).bytes, plain.bytes)).toBe(true);
   const all = await f.fetchOut(`${tagged.cdn}?f=jpg&strip_metadata=false`);
   expect((await meta(all.bytes)).exif!.toString("latin1")).toContain("CameraCo");
