@@ -1795,6 +1795,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description An error, in the native envelope */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NativeError"];
+                };
+            };
         };
     };
     deliverImage: {

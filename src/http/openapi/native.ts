@@ -104,6 +104,7 @@ export const nativeOps: Op[] = [
       503: ok("The database or the storage does not answer (see which, and why)", r.Ready, {
         headers: { "Cache-Control": "no-store" },
       }),
+      default: error,
     },
   },
   {
