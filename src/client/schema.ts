@@ -8,8 +8,31 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Liveness */
+        /**
+         * Liveness
+         * @description Says what the node runs on (database: sqlite or postgres; storage: filesystem or s3) without probing them.
+         */
         get: operations["health"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Readiness, for a load balancer
+         * @description Probes the database and the storage: 503 while either does not answer, so traffic goes to the nodes that can serve it.
+         */
+        get: operations["ready"];
         put?: never;
         post?: never;
         delete?: never;
@@ -27,7 +50,7 @@ export interface paths {
         };
         /**
          * Deliver an image, transformed
-         * @description The extension picks the output format (.webp, .avif, .jpg, .png, .jxl; the stored path's own extension gives the original format). Options resize, crop and re-encode; equal requests share one cached variant. Private images need a signed URL (token, expires).
+         * @description The extension picks the output format (.webp, .avif, .jpg, .png, .jxl; the stored path's own extension gives the original format; .auto, f=auto or format=auto negotiate it from Accept and the tenant's delivery_formats, and the answer says Vary: Accept). Options resize, crop and re-encode; equal requests share one cached variant. imgix's parameters (fm, auto, crop, dpr, blur, sharp, and fits clip, max, crop, min, scale) are read too, not mixed with the native ones. ?placeholder answers the blurred preview as a PNG. Private images need a signed URL (token and expires, or sig and exp) covering the path and the options. With IMGD_CDN_HOST set, requests for that host serve /{username}/{path} exactly as this route (img-src's host-based path).
          */
         get: operations["deliverImage"];
         put?: never;
@@ -107,7 +130,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** A time-limited URL for a private image */
+        /**
+         * A time-limited URL for a private image, of any variant
+         * @description The signature covers the path (so the format) and the options in a canonical order; any change, or the expiry, is a 403. Options a delivery would refuse are refused here.
+         */
         post: operations["createSignedUrl"];
         delete?: never;
         options?: never;
@@ -351,6 +377,69 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/_ipx/{modifiers}/{username}/{path}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Deliver an image from an IPX URL (Nuxt Image, unpic)
+         * @description Nuxt Image's ipx provider, or unpic's, with its baseURL ending in /_ipx works unchanged.
+         */
+        get: operations["ipxImage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        /** IPX URL: headers only */
+        head: operations["ipxImageHead"];
+        patch?: never;
+        trace?: never;
+    };
+    "/cdn-cgi/image/{options}/{username}/{path}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Deliver an image from a Cloudflare Images URL
+         * @description Nuxt Image's cloudflare provider with the server as its baseURL works unchanged.
+         */
+        get: operations["cloudflareImage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        /** Cloudflare Images URL: headers only */
+        head: operations["cloudflareImageHead"];
+        patch?: never;
+        trace?: never;
+    };
+    "/_next/image": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Deliver an image from Next.js's image optimizer URL
+         * @description next/image's default loader pointed at imgd. The format is negotiated from Accept, as Next's optimizer does; any other parameter, or one given twice, is a 400. imgd does not fetch other hosts here.
+         */
+        get: operations["nextImage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        /** Next.js image URL: headers only */
+        head: operations["nextImageHead"];
         patch?: never;
         trace?: never;
     };
@@ -875,7 +964,7 @@ export interface paths {
         };
         /**
          * Deliver an image with Imgwire's URL parameters
-         * @description A named preset may follow the path as @name (…/image.jpg@thumbnail).
+         * @description Each parameter by its name or any one of its aliases, at most once; an unknown parameter is a 400. Without format (or with format=auto) the format is negotiated from Accept and the tenant's delivery_formats (the answer then says Vary: Accept). A named preset may follow the path as @name (…/image.jpg@thumbnail).
          */
         get: operations["imgwireCdn"];
         put?: never;
@@ -884,7 +973,7 @@ export interface paths {
         options?: never;
         /**
          * Deliver an image with Imgwire's URL parameters
-         * @description A named preset may follow the path as @name (…/image.jpg@thumbnail).
+         * @description Each parameter by its name or any one of its aliases, at most once; an unknown parameter is a 400. Without format (or with format=auto) the format is negotiated from Accept and the tenant's delivery_formats (the answer then says Vary: Accept). A named preset may follow the path as @name (…/image.jpg@thumbnail).
          */
         head: operations["imgwireCdnHead"];
         patch?: never;
@@ -1231,6 +1320,9 @@ export interface components {
             uploaded_at: string;
             /** @enum {string} */
             visibility: "public" | "private";
+            thumbhash: string | null;
+            /** @description The same preview as a tiny PNG: the delivery URL with ?placeholder */
+            placeholder_url: string;
             _links: {
                 self: string;
                 delete: string;
@@ -1249,6 +1341,9 @@ export interface components {
             paths: string[];
             /** @enum {string} */
             visibility: "public" | "private";
+            thumbhash: string | null;
+            /** @description The same preview as a tiny PNG: the delivery URL with ?placeholder */
+            placeholder_url: string;
             tags: string[];
             namespace: string | null;
             custom_metadata: {
@@ -1287,6 +1382,9 @@ export interface components {
                 dominant_color: string | null;
                 frames: number;
                 has_alpha: boolean;
+                thumbhash: string | null;
+                /** @description The same preview as a tiny PNG: the delivery URL with ?placeholder */
+                placeholder_url: string;
             };
             urls: {
                 /** @description An absolute URL */
@@ -1457,6 +1555,9 @@ export interface components {
             expires_at?: number;
             /** @description Unix seconds */
             created_at: number;
+            thumbhash: string | null;
+            /** @description imgd's own: that preview as a tiny PNG (src with ?placeholder) */
+            placeholder: string;
             sizes?: {
                 s?: {
                     url: string;
@@ -1528,6 +1629,7 @@ export interface components {
             updated_at: string;
             deleted_at: string | null;
             processed_metadata_at: string | null;
+            thumbhash: string | null;
         };
         ImgwireApiKey: {
             id: string;
@@ -1608,10 +1710,98 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        status: string;
+                        /**
+                         * @description The process answers
+                         * @constant
+                         */
+                        status: "ok";
                         /** @description RFC 3339 time, e.g. 2026-01-31T12:00:00Z */
                         timestamp: string;
+                        /** @description What the database is: sqlite or postgres */
+                        database: string;
+                        /** @description Where blobs are kept: filesystem or s3 */
+                        storage: string;
                     };
+                };
+            };
+        };
+    };
+    ready: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Both answer */
+            200: {
+                headers: {
+                    /** @description no-store */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        status: "ready" | "unavailable";
+                        /** @description RFC 3339 time, e.g. 2026-01-31T12:00:00Z */
+                        timestamp: string;
+                        database: {
+                            /** @description What the database is: sqlite or postgres */
+                            kind: string;
+                            ok: boolean;
+                            /** @description Why it did not answer */
+                            error?: string;
+                        };
+                        storage: {
+                            /** @description Where blobs are kept: filesystem or s3 */
+                            kind: string;
+                            ok: boolean;
+                            /** @description Why it did not answer */
+                            error?: string;
+                        };
+                    };
+                };
+            };
+            /** @description The database or the storage does not answer (see which, and why) */
+            503: {
+                headers: {
+                    /** @description no-store */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        status: "ready" | "unavailable";
+                        /** @description RFC 3339 time, e.g. 2026-01-31T12:00:00Z */
+                        timestamp: string;
+                        database: {
+                            /** @description What the database is: sqlite or postgres */
+                            kind: string;
+                            ok: boolean;
+                            /** @description Why it did not answer */
+                            error?: string;
+                        };
+                        storage: {
+                            /** @description Where blobs are kept: filesystem or s3 */
+                            kind: string;
+                            ok: boolean;
+                            /** @description Why it did not answer */
+                            error?: string;
+                        };
+                    };
+                };
+            };
+            /** @description An error, in the native envelope */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NativeError"];
                 };
             };
         };
@@ -1621,17 +1811,38 @@ export interface operations {
             query?: {
                 w?: number | string;
                 h?: number | string;
-                fit?: "cover" | "contain" | "fill" | "scale-down";
+                /** @description cover, contain, fill or scale-down; imgix's clip, max, crop, min and scale make the query an imgix one */
+                fit?: "cover" | "contain" | "fill" | "scale-down" | "clip" | "max" | "crop" | "min" | "scale";
                 q?: number | string;
                 size?: "s" | "m" | "l";
                 frame?: number | string;
-                format?: "webp" | "avif" | "jpeg" | "jpg" | "png" | "jxl" | "gif" | "tiff";
+                format?: "auto" | "webp" | "avif" | "jpeg" | "jpg" | "png" | "jxl" | "gif" | "tiff";
+                /** @description Same as format (give one of the two); f=auto negotiates the format from Accept, as the extension .auto does */
+                f?: string;
                 /** @description A preset by name, e.g. ?p:thumbnail */
                 "p:name"?: string;
-                /** @description Signature of a signed URL (private images) */
+                /** @description Signature of a signed URL (private images): POST /api/v1/images/{id}/signed-url makes one */
                 token?: string;
                 /** @description Unix seconds the signed URL expires at */
                 expires?: string;
+                /** @description Same as token (img-src's name); give one of the two */
+                sig?: string;
+                /** @description Same as expires (img-src's name); give one of the two */
+                exp?: string;
+                /** @description No value: the image's blurred preview (its ThumbHash) as a tiny PNG instead of the image; only a signature may go with it */
+                placeholder?: string;
+                /** @description imgix: the output format (jpg, pjpg, png, webp, avif, gif) */
+                fm?: string;
+                /** @description imgix: format (negotiate from Accept) and/or compress (accepted; quality stays the tenant's), comma-separated */
+                auto?: string;
+                /** @description imgix: with fit=crop, where to crop: top, bottom, left, right (comma-separated) or entropy */
+                crop?: string;
+                /** @description imgix: device pixel ratio, multiplies w and h */
+                dpr?: string;
+                /** @description imgix: blur strength 0..2000 */
+                blur?: string;
+                /** @description imgix: sharpen strength 0..100 */
+                sharp?: string;
             };
             header?: never;
             path: {
@@ -1649,8 +1860,12 @@ export interface operations {
                 headers: {
                     /** @description The variant's tag */
                     ETag?: string;
-                    /** @description public, max-age=31536000, immutable */
+                    /** @description public, max-age=31536000, immutable (private images: private, until the signature expires) */
                     "Cache-Control"?: string;
+                    /** @description Accept, when the format was negotiated */
+                    Vary?: string;
+                    /** @description HIT, MISS or ORIGINAL */
+                    "X-Cache"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1680,17 +1895,38 @@ export interface operations {
             query?: {
                 w?: number | string;
                 h?: number | string;
-                fit?: "cover" | "contain" | "fill" | "scale-down";
+                /** @description cover, contain, fill or scale-down; imgix's clip, max, crop, min and scale make the query an imgix one */
+                fit?: "cover" | "contain" | "fill" | "scale-down" | "clip" | "max" | "crop" | "min" | "scale";
                 q?: number | string;
                 size?: "s" | "m" | "l";
                 frame?: number | string;
-                format?: "webp" | "avif" | "jpeg" | "jpg" | "png" | "jxl" | "gif" | "tiff";
+                format?: "auto" | "webp" | "avif" | "jpeg" | "jpg" | "png" | "jxl" | "gif" | "tiff";
+                /** @description Same as format (give one of the two); f=auto negotiates the format from Accept, as the extension .auto does */
+                f?: string;
                 /** @description A preset by name, e.g. ?p:thumbnail */
                 "p:name"?: string;
-                /** @description Signature of a signed URL (private images) */
+                /** @description Signature of a signed URL (private images): POST /api/v1/images/{id}/signed-url makes one */
                 token?: string;
                 /** @description Unix seconds the signed URL expires at */
                 expires?: string;
+                /** @description Same as token (img-src's name); give one of the two */
+                sig?: string;
+                /** @description Same as expires (img-src's name); give one of the two */
+                exp?: string;
+                /** @description No value: the image's blurred preview (its ThumbHash) as a tiny PNG instead of the image; only a signature may go with it */
+                placeholder?: string;
+                /** @description imgix: the output format (jpg, pjpg, png, webp, avif, gif) */
+                fm?: string;
+                /** @description imgix: format (negotiate from Accept) and/or compress (accepted; quality stays the tenant's), comma-separated */
+                auto?: string;
+                /** @description imgix: with fit=crop, where to crop: top, bottom, left, right (comma-separated) or entropy */
+                crop?: string;
+                /** @description imgix: device pixel ratio, multiplies w and h */
+                dpr?: string;
+                /** @description imgix: blur strength 0..2000 */
+                blur?: string;
+                /** @description imgix: sharpen strength 0..100 */
+                sharp?: string;
             };
             header?: never;
             path: {
@@ -1837,6 +2073,9 @@ export interface operations {
                             paths: string[];
                             /** @enum {string} */
                             visibility: "public" | "private";
+                            thumbhash: string | null;
+                            /** @description The same preview as a tiny PNG: the delivery URL with ?placeholder */
+                            placeholder_url: string;
                             tags: string[];
                             namespace: string | null;
                             custom_metadata: {
@@ -1945,6 +2184,12 @@ export interface operations {
                 "application/json": {
                     expires_in_seconds?: number;
                     expires_in?: number;
+                    /** @description One of the image's paths, with any extension (photo.webp, photo.auto): the variant's format. Default: its first path */
+                    path?: string;
+                    /** @description The URL options the signature covers: an object of native or imgix options ({"w": 200, "fit": "cover"}), or a query string ("w=200&fit=cover", "placeholder") */
+                    options?: {
+                        [key: string]: string | number;
+                    } | string;
                 };
             };
         };
@@ -2828,6 +3073,276 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["NativeError"];
                 };
+            };
+        };
+    };
+    ipxImage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description IPX 3's modifiers, separated by , or &, a name and its arguments by _, : or =; _ alone for none. w_/width_, h_/height_, s_WxH/resize_ (with fit_: cover (default), contain, fill, inside, outside; pos_/position_: top, right top, …, north, attention, entropy; b_/background_), f_/format_ (auto negotiates; webp, avif, jpeg, png, gif, tiff; none keeps the source's format), q_/quality_, enlarge, kernel_, extract_L_T_W_H/crop_, extend_T_R_B_L, rotate_, flip, flop, sharpen_, blur_, negate, normalize, grayscale, modulate_B_S_H, animated/a. trim, median, gamma, threshold, tint and flatten are a 400. Without enlarge, never enlarges. */
+                modifiers: string;
+                /** @description The owner's username */
+                username: string;
+                /** @description The image's path (its extension does not pick the format here) */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The image */
+            200: {
+                headers: {
+                    /** @description The variant's tag */
+                    ETag?: string;
+                    /** @description public, max-age=31536000, immutable */
+                    "Cache-Control"?: string;
+                    /** @description Accept, when the format was negotiated */
+                    Vary?: string;
+                    /** @description HIT, MISS or ORIGINAL */
+                    "X-Cache"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/*": string;
+                };
+            };
+            /** @description Not modified (If-None-Match) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error, in the native envelope (400 names the option) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NativeError"];
+                };
+            };
+        };
+    };
+    ipxImageHead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description IPX 3's modifiers, separated by , or &, a name and its arguments by _, : or =; _ alone for none. w_/width_, h_/height_, s_WxH/resize_ (with fit_: cover (default), contain, fill, inside, outside; pos_/position_: top, right top, …, north, attention, entropy; b_/background_), f_/format_ (auto negotiates; webp, avif, jpeg, png, gif, tiff; none keeps the source's format), q_/quality_, enlarge, kernel_, extract_L_T_W_H/crop_, extend_T_R_B_L, rotate_, flip, flop, sharpen_, blur_, negate, normalize, grayscale, modulate_B_S_H, animated/a. trim, median, gamma, threshold, tint and flatten are a 400. Without enlarge, never enlarges. */
+                modifiers: string;
+                /** @description The owner's username */
+                username: string;
+                /** @description The image's path (its extension does not pick the format here) */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The image's headers */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not modified (If-None-Match) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error (no body) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    cloudflareImage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Cloudflare's key=value options, comma-separated: width/w, height/h, dpr, quality/q, fit (scale-down (default), contain, cover, crop, pad, squeeze), gravity/g (auto: smart crop, left, right, top, bottom, center), format/f (auto negotiates; avif, webp, jpeg, baseline-jpeg, png; none keeps the source's), background, rotate (90, 180, 270), flip (h, v, hv), blur (1..250), sharpen (0..10), brightness, contrast, saturation, metadata (keep, copyright, none), anim; onerror and compression are accepted and change nothing. format=json, trim, gamma, border, segment and zoom are a 400. */
+                options: string;
+                /** @description The owner's username */
+                username: string;
+                /** @description The image's path (its extension does not pick the format here) */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The image */
+            200: {
+                headers: {
+                    /** @description The variant's tag */
+                    ETag?: string;
+                    /** @description public, max-age=31536000, immutable */
+                    "Cache-Control"?: string;
+                    /** @description Accept, when the format was negotiated */
+                    Vary?: string;
+                    /** @description HIT, MISS or ORIGINAL */
+                    "X-Cache"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/*": string;
+                };
+            };
+            /** @description Not modified (If-None-Match) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error, in the native envelope (400 names the option) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NativeError"];
+                };
+            };
+        };
+    };
+    cloudflareImageHead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Cloudflare's key=value options, comma-separated: width/w, height/h, dpr, quality/q, fit (scale-down (default), contain, cover, crop, pad, squeeze), gravity/g (auto: smart crop, left, right, top, bottom, center), format/f (auto negotiates; avif, webp, jpeg, baseline-jpeg, png; none keeps the source's), background, rotate (90, 180, 270), flip (h, v, hv), blur (1..250), sharpen (0..10), brightness, contrast, saturation, metadata (keep, copyright, none), anim; onerror and compression are accepted and change nothing. format=json, trim, gamma, border, segment and zoom are a 400. */
+                options: string;
+                /** @description The owner's username */
+                username: string;
+                /** @description The image's path (its extension does not pick the format here) */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The image's headers */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not modified (If-None-Match) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error (no body) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    nextImage: {
+        parameters: {
+            query: {
+                /** @description The image: /{username}/{path}, /i/{username}/{path}, or an absolute URL of this server */
+                url: string;
+                /** @description Width in pixels, as next/image writes it */
+                w: string;
+                /** @description Quality 1..100 */
+                q?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The image */
+            200: {
+                headers: {
+                    /** @description The variant's tag */
+                    ETag?: string;
+                    /** @description public, max-age=31536000, immutable */
+                    "Cache-Control"?: string;
+                    /** @description Accept, when the format was negotiated */
+                    Vary?: string;
+                    /** @description HIT, MISS or ORIGINAL */
+                    "X-Cache"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/*": string;
+                };
+            };
+            /** @description Not modified (If-None-Match) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error, in the native envelope (400 names the option) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NativeError"];
+                };
+            };
+        };
+    };
+    nextImageHead: {
+        parameters: {
+            query: {
+                /** @description The image: /{username}/{path}, /i/{username}/{path}, or an absolute URL of this server */
+                url: string;
+                /** @description Width in pixels, as next/image writes it */
+                w: string;
+                /** @description Quality 1..100 */
+                q?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The image's headers */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not modified (If-None-Match) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error (no body) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
@@ -4535,10 +5050,106 @@ export interface operations {
     imgwireCdn: {
         parameters: {
             query?: {
-                /** @description Imgwire's URL parameters (width, height, resizing_type, format=auto, dpr, crop, gravity, …) */
-                params?: {
-                    [key: string]: string;
-                };
+                /** @description An integer 1..8192. Also written w. */
+                width?: string;
+                /** @description An integer 1..8192. Also written h. */
+                height?: string;
+                /** @description Cover, contain, fill, inside or outside (legacy fit, fill-down and auto: inside; force: fill). */
+                resizing_type?: string;
+                /** @description Auto (negotiated from Accept, as when absent), jpg, jpeg, png, webp, avif, gif or tiff. Also written f, ext, extension. */
+                format?: string;
+                /** @description An integer 1..100 or auto. Also written q. */
+                quality?: string;
+                /** @description 0.01..8. */
+                dpr?: string;
+                /** @description A gravity. Also written g. Gravities: ce/center, north…southwest (n, s, e, w, ne, se, nw, sw and no, so, ea, we, noea, …), attention, entropy; ce:sm = attention. */
+                gravity?: string;
+                /** @description Width:height[:gravity], x:y:width:height[:gravity], or a JSON object. Also written c. Gravities: ce/center, north…southwest (n, s, e, w, ne, se, nw, sw and no, so, ea, we, noea, …), attention, entropy; ce:sm = attention. */
+                crop?: string;
+                /** @description A boolean. Also written el. */
+                enlarge?: string;
+                /** @description A boolean. Also written sm. */
+                strip_metadata?: string;
+                /** @description A color. Also written bg. Colors: rgb, rrggbb or rrggbbaa (optionally %23-prefixed), or r:g:b[:a]. */
+                background?: string;
+                /** @description The frame or page of an animated or multi-page image, an integer 0..9999. Also written pg, frame. */
+                page?: string;
+                /** @description Brightness[:saturation[:color]] or a JSON object. Also written a. Colors: rgb, rrggbb or rrggbbaa (optionally %23-prefixed), or r:g:b[:a]. */
+                adjust?: string;
+                /** @description 0..1. Also written bga. */
+                background_alpha?: string;
+                /** @description True, or a sigma 0.3..100. Also written bl. */
+                blur?: string;
+                /** @description 0.01..10. Also written br. */
+                brightness?: string;
+                /** @description 4:4:4, 4:2:2 or auto. */
+                chroma_subsampling?: string;
+                /** @description Srgb, rgb16, cmyk, keep or preserve. Also written cp, icc. */
+                color_profile?: string;
+                /** @description A color. Also written col. Colors: rgb, rrggbb or rrggbbaa (optionally %23-prefixed), or r:g:b[:a]. */
+                colorize?: string;
+                /** @description Multiplier[:pivot] or a JSON object. Also written co. */
+                contrast?: string;
+                /** @description An integer 1..600. */
+                dpi?: string;
+                /** @description ShadowColor:highlightColor or a JSON object. Also written dt. Colors: rgb, rrggbb or rrggbbaa (optionally %23-prefixed), or r:g:b[:a]. */
+                duotone?: string;
+                /** @description Top[:right[:bottom[:left[:background]]]] or a JSON object. Also written ex. */
+                extend?: string;
+                /** @description A ratio, width:height, or a JSON object. Also written exar, extend_ar. */
+                extend_aspect_ratio?: string;
+                /** @description Vertical, horizontal, both, or legacy horizontalBool:verticalBool. Also written fl. */
+                flip?: string;
+                /** @description Color1,color2[,colorN][:angle[:opacity[:blend]]] or a JSON object. Also written gr. Colors: rgb, rrggbb or rrggbbaa (optionally %23-prefixed), or r:g:b[:a]. */
+                gradient?: string;
+                /** @description A number (degrees). Also written hu. */
+                hue?: string;
+                /** @description A boolean. Also written kcr. */
+                keep_copyright?: string;
+                /** @description 0.01..10. Also written l. */
+                lightness?: string;
+                /** @description An integer 1..8192. Also written mh, min_height. */
+                "min-height"?: string;
+                /** @description An integer 1..8192. Also written mw, min_width. */
+                "min-width"?: string;
+                /** @description True, false (no-op) or a color. Also written mc. Colors: rgb, rrggbb or rrggbbaa (optionally %23-prefixed), or r:g:b[:a]. */
+                monochrome?: string;
+                /** @description True or alpha:boolean. Also written neg. */
+                negate?: string;
+                /** @description A boolean or lower:upper. Also written norm, normalise. */
+                normalize?: string;
+                /** @description All, x:y, top:x:bottom, top:right:bottom:left, or a JSON object. Also written pd. */
+                padding?: string;
+                /** @description An integer 2..256. Also written pix. */
+                pixelate?: string;
+                /** @description A boolean or auto. */
+                progressive?: string;
+                /** @description Nearest, cubic, mitchell, lanczos2 or lanczos3. Also written ra. */
+                resizing_algorithm?: string;
+                /** @description Angle, angle:background, or a JSON object. Also written rot. */
+                rotate?: string;
+                /** @description 0.01..10. Also written sa. */
+                saturation?: string;
+                /** @description True, a sigma, or a JSON object. Also written sh. */
+                sharpen?: string;
+                /** @description A boolean. Also written scp. */
+                strip_color_profile?: string;
+                /** @description Image_id[:gravity[:x[:y]]] or a JSON object with image_id. Also written wm. Gravities: ce/center, north…southwest (n, s, e, w, ne, se, nw, sw and no, so, ea, we, noea, …), attention, entropy; ce:sm = attention. */
+                watermark?: string;
+                /** @description Gravity[:x[:y[:opacity[:blend]]]] or a JSON object. Also written wmp, watermark_offset. Gravities: ce/center, north…southwest (n, s, e, w, ne, se, nw, sw and no, so, ea, we, noea, …), attention, entropy; ce:sm = attention. */
+                watermark_position?: string;
+                /** @description Angle, angle:background, or a JSON object. Also written wmr, wm_rot. */
+                watermark_rotate?: string;
+                /** @description True, color[:blur[:x[:y]]], or a JSON object. Also written wmsh. Colors: rgb, rrggbb or rrggbbaa (optionally %23-prefixed), or r:g:b[:a]. */
+                watermark_shadow?: string;
+                /** @description Width[:height[:scale]] or a JSON object. Also written wms. */
+                watermark_size?: string;
+                /** @description A text or a JSON object. Also written wmt. */
+                watermark_text?: string;
+                /** @description A base64-encoded public HTTPS URL. Also written wmu. */
+                watermark_url?: string;
+                /** @description Factor or factor:gravity. Also written z. Gravities: ce/center, north…southwest (n, s, e, w, ne, se, nw, sw and no, so, ea, we, noea, …), attention, entropy; ce:sm = attention. */
+                zoom?: string;
             };
             header?: never;
             path: {
@@ -4554,6 +5165,10 @@ export interface operations {
             /** @description The image */
             200: {
                 headers: {
+                    /** @description The variant's tag */
+                    ETag?: string;
+                    /** @description Accept, when the format was negotiated */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4581,10 +5196,106 @@ export interface operations {
     imgwireCdnHead: {
         parameters: {
             query?: {
-                /** @description Imgwire's URL parameters (width, height, resizing_type, format=auto, dpr, crop, gravity, …) */
-                params?: {
-                    [key: string]: string;
-                };
+                /** @description An integer 1..8192. Also written w. */
+                width?: string;
+                /** @description An integer 1..8192. Also written h. */
+                height?: string;
+                /** @description Cover, contain, fill, inside or outside (legacy fit, fill-down and auto: inside; force: fill). */
+                resizing_type?: string;
+                /** @description Auto (negotiated from Accept, as when absent), jpg, jpeg, png, webp, avif, gif or tiff. Also written f, ext, extension. */
+                format?: string;
+                /** @description An integer 1..100 or auto. Also written q. */
+                quality?: string;
+                /** @description 0.01..8. */
+                dpr?: string;
+                /** @description A gravity. Also written g. Gravities: ce/center, north…southwest (n, s, e, w, ne, se, nw, sw and no, so, ea, we, noea, …), attention, entropy; ce:sm = attention. */
+                gravity?: string;
+                /** @description Width:height[:gravity], x:y:width:height[:gravity], or a JSON object. Also written c. Gravities: ce/center, north…southwest (n, s, e, w, ne, se, nw, sw and no, so, ea, we, noea, …), attention, entropy; ce:sm = attention. */
+                crop?: string;
+                /** @description A boolean. Also written el. */
+                enlarge?: string;
+                /** @description A boolean. Also written sm. */
+                strip_metadata?: string;
+                /** @description A color. Also written bg. Colors: rgb, rrggbb or rrggbbaa (optionally %23-prefixed), or r:g:b[:a]. */
+                background?: string;
+                /** @description The frame or page of an animated or multi-page image, an integer 0..9999. Also written pg, frame. */
+                page?: string;
+                /** @description Brightness[:saturation[:color]] or a JSON object. Also written a. Colors: rgb, rrggbb or rrggbbaa (optionally %23-prefixed), or r:g:b[:a]. */
+                adjust?: string;
+                /** @description 0..1. Also written bga. */
+                background_alpha?: string;
+                /** @description True, or a sigma 0.3..100. Also written bl. */
+                blur?: string;
+                /** @description 0.01..10. Also written br. */
+                brightness?: string;
+                /** @description 4:4:4, 4:2:2 or auto. */
+                chroma_subsampling?: string;
+                /** @description Srgb, rgb16, cmyk, keep or preserve. Also written cp, icc. */
+                color_profile?: string;
+                /** @description A color. Also written col. Colors: rgb, rrggbb or rrggbbaa (optionally %23-prefixed), or r:g:b[:a]. */
+                colorize?: string;
+                /** @description Multiplier[:pivot] or a JSON object. Also written co. */
+                contrast?: string;
+                /** @description An integer 1..600. */
+                dpi?: string;
+                /** @description ShadowColor:highlightColor or a JSON object. Also written dt. Colors: rgb, rrggbb or rrggbbaa (optionally %23-prefixed), or r:g:b[:a]. */
+                duotone?: string;
+                /** @description Top[:right[:bottom[:left[:background]]]] or a JSON object. Also written ex. */
+                extend?: string;
+                /** @description A ratio, width:height, or a JSON object. Also written exar, extend_ar. */
+                extend_aspect_ratio?: string;
+                /** @description Vertical, horizontal, both, or legacy horizontalBool:verticalBool. Also written fl. */
+                flip?: string;
+                /** @description Color1,color2[,colorN][:angle[:opacity[:blend]]] or a JSON object. Also written gr. Colors: rgb, rrggbb or rrggbbaa (optionally %23-prefixed), or r:g:b[:a]. */
+                gradient?: string;
+                /** @description A number (degrees). Also written hu. */
+                hue?: string;
+                /** @description A boolean. Also written kcr. */
+                keep_copyright?: string;
+                /** @description 0.01..10. Also written l. */
+                lightness?: string;
+                /** @description An integer 1..8192. Also written mh, min_height. */
+                "min-height"?: string;
+                /** @description An integer 1..8192. Also written mw, min_width. */
+                "min-width"?: string;
+                /** @description True, false (no-op) or a color. Also written mc. Colors: rgb, rrggbb or rrggbbaa (optionally %23-prefixed), or r:g:b[:a]. */
+                monochrome?: string;
+                /** @description True or alpha:boolean. Also written neg. */
+                negate?: string;
+                /** @description A boolean or lower:upper. Also written norm, normalise. */
+                normalize?: string;
+                /** @description All, x:y, top:x:bottom, top:right:bottom:left, or a JSON object. Also written pd. */
+                padding?: string;
+                /** @description An integer 2..256. Also written pix. */
+                pixelate?: string;
+                /** @description A boolean or auto. */
+                progressive?: string;
+                /** @description Nearest, cubic, mitchell, lanczos2 or lanczos3. Also written ra. */
+                resizing_algorithm?: string;
+                /** @description Angle, angle:background, or a JSON object. Also written rot. */
+                rotate?: string;
+                /** @description 0.01..10. Also written sa. */
+                saturation?: string;
+                /** @description True, a sigma, or a JSON object. Also written sh. */
+                sharpen?: string;
+                /** @description A boolean. Also written scp. */
+                strip_color_profile?: string;
+                /** @description Image_id[:gravity[:x[:y]]] or a JSON object with image_id. Also written wm. Gravities: ce/center, north…southwest (n, s, e, w, ne, se, nw, sw and no, so, ea, we, noea, …), attention, entropy; ce:sm = attention. */
+                watermark?: string;
+                /** @description Gravity[:x[:y[:opacity[:blend]]]] or a JSON object. Also written wmp, watermark_offset. Gravities: ce/center, north…southwest (n, s, e, w, ne, se, nw, sw and no, so, ea, we, noea, …), attention, entropy; ce:sm = attention. */
+                watermark_position?: string;
+                /** @description Angle, angle:background, or a JSON object. Also written wmr, wm_rot. */
+                watermark_rotate?: string;
+                /** @description True, color[:blur[:x[:y]]], or a JSON object. Also written wmsh. Colors: rgb, rrggbb or rrggbbaa (optionally %23-prefixed), or r:g:b[:a]. */
+                watermark_shadow?: string;
+                /** @description Width[:height[:scale]] or a JSON object. Also written wms. */
+                watermark_size?: string;
+                /** @description A text or a JSON object. Also written wmt. */
+                watermark_text?: string;
+                /** @description A base64-encoded public HTTPS URL. Also written wmu. */
+                watermark_url?: string;
+                /** @description Factor or factor:gravity. Also written z. Gravities: ce/center, north…southwest (n, s, e, w, ne, se, nw, sw and no, so, ea, we, noea, …), attention, entropy; ce:sm = attention. */
+                zoom?: string;
             };
             header?: never;
             path: {
@@ -4600,6 +5311,10 @@ export interface operations {
             /** @description The image */
             200: {
                 headers: {
+                    /** @description The variant's tag */
+                    ETag?: string;
+                    /** @description Accept, when the format was negotiated */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {

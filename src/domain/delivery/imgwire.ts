@@ -12,7 +12,7 @@ import type { Source } from "./spec.ts";
 // transform spec. Each parameter may come by any one of its names; two names of one parameter
 // are refused, as are unknown parameters (better a 400 than a silent no-op).
 
-const ALIASES: Record<string, string[]> = {
+export const ALIASES: Record<string, string[]> = {
   width: ["w", "width"],
   height: ["h", "height"],
   resizing_type: ["resizing_type"],

@@ -46,6 +46,10 @@ export const MediaItem = v.pipe(
     source_url: v.optional(v.string()),
     expires_at: v.optional(unix),
     created_at: unix,
+    thumbhash: v.nullable(
+      v.pipe(v.string(), d("imgd's own: the ThumbHash (base64) of a blurred preview; null until made")),
+    ),
+    placeholder: v.pipe(v.string(), d("imgd's own: that preview as a tiny PNG (src with ?placeholder)")),
     sizes: v.optional(v.object({ s: v.optional(size), m: v.optional(size), l: v.optional(size) })),
     upgrade: v.optional(action),
   }),

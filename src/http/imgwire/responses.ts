@@ -42,6 +42,9 @@ export const Image = v.object({
   updated_at: time,
   deleted_at: nullable(time),
   processed_metadata_at: nullable(time),
+  thumbhash: nullable(
+    v.pipe(v.string(), d("imgd's own: the ThumbHash (base64) of a blurred preview; null until the image is stored")),
+  ),
 });
 
 export const StandardUploadAnswer = v.object({

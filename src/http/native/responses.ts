@@ -11,6 +11,18 @@ const nullable = <S extends v.GenericSchema>(s: S) => v.nullable(s);
 const visibility = v.picklist(["public", "private"]);
 const formats = v.object({ webp: url, avif: url, jpeg: url, png: url, jxl: url });
 const links = v.object({ self: v.string(), delete: v.string() });
+/** imgd's own: a blurred preview of the image (shape.ts's placeholder). */
+const placeholder = {
+  thumbhash: nullable(
+    v.pipe(
+      v.string(),
+      d(
+        "The image's ThumbHash, base64: clients render it as a blurred preview. Null until made (the placeholder URL makes it)",
+      ),
+    ),
+  ),
+  placeholder_url: v.pipe(v.string(), d("The same preview as a tiny PNG: the delivery URL with ?placeholder")),
+};
 
 export const NativeError = v.pipe(
   v.object({
@@ -36,6 +48,7 @@ export const UploadedImage = v.object({
   available_formats: formats,
   uploaded_at: time,
   visibility,
+  ...placeholder,
   _links: links,
 });
 
@@ -56,6 +69,7 @@ const listFields = {
   cdn_url: url,
   paths: v.array(v.string()),
   visibility,
+  ...placeholder,
   ...library,
 };
 
@@ -93,6 +107,7 @@ export const ImageMetadata = v.object({
     dominant_color: nullable(v.string()),
     frames: v.number(),
     has_alpha: v.boolean(),
+    ...placeholder,
   }),
   urls: v.object({ original: url, ...formats.entries }),
   paths: v.array(v.string()),
@@ -254,4 +269,26 @@ export const MetricsStats = v.object({
   storage_bytes: stat,
 });
 
-export const Health = v.object({ status: v.string(), timestamp: time });
+const databaseKind = v.pipe(v.string(), d("What the database is: sqlite or postgres"));
+const storageKind = v.pipe(v.string(), d("Where blobs are kept: filesystem or s3"));
+
+export const Health = v.object({
+  status: v.pipe(v.literal("ok"), d("The process answers")),
+  timestamp: time,
+  database: databaseKind,
+  storage: storageKind,
+});
+
+const probe = (kind: v.GenericSchema) =>
+  v.object({
+    kind,
+    ok: v.boolean(),
+    error: v.optional(v.pipe(v.string(), d("Why it did not answer"))),
+  });
+
+export const Ready = v.object({
+  status: v.picklist(["ready", "unavailable"]),
+  timestamp: time,
+  database: probe(databaseKind),
+  storage: probe(storageKind),
+});

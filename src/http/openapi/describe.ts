@@ -3,7 +3,15 @@ import type * as v from "valibot";
 // What the API document says about one route: written beside the valibot schemas the route
 // parses with, so the document is generated from the same schemas that validate requests.
 
-export type Tag = "native" | "img.pro" | "Imgwire" | "AssetsRepo" | "dashboard" | "operator" | "reference";
+export type Tag =
+  | "native"
+  | "compatible"
+  | "img.pro"
+  | "Imgwire"
+  | "AssetsRepo"
+  | "dashboard"
+  | "operator"
+  | "reference";
 
 /** Security requirements by name (components.securitySchemes). */
 export type Security = "bearerKey" | "clientKey" | "sessionCookie";

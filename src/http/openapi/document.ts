@@ -1,4 +1,5 @@
 import { type ConversionConfig, type JsonSchema, toJsonSchema, toJsonSchemaDefs } from "@valibot/to-json-schema";
+import { compatOps } from "./compat.ts";
 import { assetsrepoOps, dashboardOps } from "./dashboard.ts";
 import type { Op, Schema, Security, Tag } from "./describe.ts";
 import { IMGWIRE_MOUNT, imgwireOps, imgwireSchemas } from "./imgwire.ts";
@@ -13,6 +14,13 @@ import { referenceOps } from "./reference.ts";
 
 export const TAGS: { name: Tag; description: string }[] = [
   { name: "native", description: "imgd's own API in img-src's style: /api/v1 and delivery at /i/{username}/{path}" },
+  {
+    name: "compatible",
+    description:
+      "Other tools' URL shapes on the same images and cache: IPX (/_ipx), Cloudflare Images (/cdn-cgi/image) and Next.js " +
+      "(/_next/image); imgix's parameters on /i/; and, with IMGD_CDN_HOST, img-src's host-based /{username}/{path}. " +
+      "IPX, Cloudflare and Next.js URLs serve public images only (a private image is a 403: sign a native URL)",
+  },
   { name: "img.pro", description: "img.pro's API at /v1: upload, import, media library, namespaces" },
   { name: "Imgwire", description: "Imgwire's resource API, upload URLs and CDN under the Imgwire mount" },
   { name: "AssetsRepo", description: "AssetsRepo's image route: GET /api/images/{path} with a Bearer key" },
@@ -24,6 +32,7 @@ export const TAGS: { name: Tag; description: string }[] = [
 /** Every documented operation, Imgwire's at the default mount. */
 export const ALL_OPS: Op[] = [
   ...nativeOps,
+  ...compatOps,
   ...imgproOps,
   ...imgwireOps,
   ...assetsrepoOps,

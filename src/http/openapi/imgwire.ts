@@ -6,6 +6,7 @@ import * as r from "../imgwire/responses.ts";
 import { MetricsQuerySchema } from "../native/metrics.ts";
 import { MetricsDatasets, MetricsStats } from "../native/responses.ts";
 import type { Answer, Op } from "./describe.ts";
+import { imgwireCdnQuery } from "./imgwire-params.ts";
 
 // The Imgwire dialect, at its mount (/imgwire by default; the document follows the config).
 // Paths are those of Imgwire's own document, list routes with their trailing slash.
@@ -96,10 +97,7 @@ function crud(
   ];
 }
 
-const CdnQuery = v.pipe(
-  v.record(v.string(), v.string()),
-  v.description("Imgwire's URL parameters (width, height, resizing_type, format=auto, dpr, crop, gravity, …)"),
-);
+const CdnQuery = imgwireCdnQuery();
 
 export const imgwireOps: Op[] = [
   {
@@ -262,11 +260,18 @@ export const imgwireOps: Op[] = [
       tag: "Imgwire",
       operationId: method === "get" ? "imgwireCdn" : "imgwireCdnHead",
       summary: "Deliver an image with Imgwire's URL parameters",
-      description: "A named preset may follow the path as @name (…/image.jpg@thumbnail).",
+      description:
+        "Each parameter by its name or any one of its aliases, at most once; an unknown parameter is a 400. " +
+        "Without format (or with format=auto) the format is negotiated from Accept and the tenant's delivery_formats " +
+        "(the answer then says Vary: Accept). A named preset may follow the path as @name (…/image.jpg@thumbnail).",
       params: { username: "The owner's username", path: "The image's path" },
       query: CdnQuery,
       responses: {
-        200: { description: "The image", media: "image/*" },
+        200: {
+          description: "The image",
+          media: "image/*",
+          headers: { ETag: "The variant's tag", Vary: "Accept, when the format was negotiated" },
+        },
         304: { description: "Not modified" },
         default: { description: "An error (400 for bad parameters)", json: r.ImgwireError },
       },

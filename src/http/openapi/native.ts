@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import { NativeParams } from "../../domain/delivery/native.ts";
+import { FITS, NativeParams } from "../../domain/delivery/native.ts";
 import { CreateUser, UpdateUser } from "../native/admin.ts";
 import { ListQuery, SearchQuery, SignedUrlBody, UploadFields, VisibilityBody } from "../native/images.ts";
 import { CreateKey } from "../native/keys.ts";
@@ -25,11 +25,57 @@ const UploadForm = v.object({
   ...UploadFields.entries,
 });
 
+const opt = (text: string) => v.optional(v.pipe(v.string(), v.description(text)));
+
+/** What the native delivery route reads: its options, a preset, a signature, imgix's names, ?placeholder. */
 const DeliveryQuery = v.object({
   ...NativeParams.entries,
-  "p:name": v.optional(v.pipe(v.string(), v.description("A preset by name, e.g. ?p:thumbnail"))),
-  token: v.optional(v.pipe(v.string(), v.description("Signature of a signed URL (private images)"))),
-  expires: v.optional(v.pipe(v.string(), v.description("Unix seconds the signed URL expires at"))),
+  fit: v.optional(
+    v.pipe(
+      v.picklist([...FITS, "clip", "max", "crop", "min", "scale"]),
+      v.description(
+        "cover, contain, fill or scale-down; imgix's clip, max, crop, min and scale make the query an imgix one",
+      ),
+    ),
+  ),
+  f: opt("Same as format (give one of the two); f=auto negotiates the format from Accept, as the extension .auto does"),
+  "p:name": opt("A preset by name, e.g. ?p:thumbnail"),
+  token: opt("Signature of a signed URL (private images): POST /api/v1/images/{id}/signed-url makes one"),
+  expires: opt("Unix seconds the signed URL expires at"),
+  sig: opt("Same as token (img-src's name); give one of the two"),
+  exp: opt("Same as expires (img-src's name); give one of the two"),
+  placeholder: opt(
+    "No value: the image's blurred preview (its ThumbHash) as a tiny PNG instead of the image; only a signature may go with it",
+  ),
+  fm: opt("imgix: the output format (jpg, pjpg, png, webp, avif, gif)"),
+  auto: opt(
+    "imgix: format (negotiate from Accept) and/or compress (accepted; quality stays the tenant's), comma-separated",
+  ),
+  crop: opt("imgix: with fit=crop, where to crop: top, bottom, left, right (comma-separated) or entropy"),
+  dpr: opt("imgix: device pixel ratio, multiplies w and h"),
+  blur: opt("imgix: blur strength 0..2000"),
+  sharp: opt("imgix: sharpen strength 0..100"),
+});
+
+const { path: signedPath, options: signedOptions } = SignedUrlBody.entries;
+const SignedUrlRequest = v.object({
+  ...SignedUrlBody.entries,
+  path: v.optional(
+    v.pipe(
+      signedPath.wrapped,
+      v.description(
+        "One of the image's paths, with any extension (photo.webp, photo.auto): the variant's format. Default: its first path",
+      ),
+    ),
+  ),
+  options: v.optional(
+    v.pipe(
+      signedOptions.wrapped,
+      v.description(
+        'The URL options the signature covers: an object of native or imgix options ({"w": 200, "fit": "cover"}), or a query string ("w=200&fit=cover", "placeholder")',
+      ),
+    ),
+  ),
 });
 
 const image = { id: "The image's id" };
@@ -41,7 +87,25 @@ export const nativeOps: Op[] = [
     tag: "operator",
     operationId: "health",
     summary: "Liveness",
+    description:
+      "Says what the node runs on (database: sqlite or postgres; storage: filesystem or s3) without probing them.",
     responses: { 200: ok("The server is up", r.Health) },
+  },
+  {
+    method: "get",
+    path: "/ready",
+    tag: "operator",
+    operationId: "ready",
+    summary: "Readiness, for a load balancer",
+    description:
+      "Probes the database and the storage: 503 while either does not answer, so traffic goes to the nodes that can serve it.",
+    responses: {
+      200: ok("Both answer", r.Ready, { headers: { "Cache-Control": "no-store" } }),
+      503: ok("The database or the storage does not answer (see which, and why)", r.Ready, {
+        headers: { "Cache-Control": "no-store" },
+      }),
+      default: error,
+    },
   },
   {
     method: "get",
@@ -51,15 +115,24 @@ export const nativeOps: Op[] = [
     operationId: "deliverImage",
     summary: "Deliver an image, transformed",
     description:
-      "The extension picks the output format (.webp, .avif, .jpg, .png, .jxl; the stored path's own extension gives the original format). " +
-      "Options resize, crop and re-encode; equal requests share one cached variant. Private images need a signed URL (token, expires).",
+      "The extension picks the output format (.webp, .avif, .jpg, .png, .jxl; the stored path's own extension gives the original format; " +
+      ".auto, f=auto or format=auto negotiate it from Accept and the tenant's delivery_formats, and the answer says Vary: Accept). " +
+      "Options resize, crop and re-encode; equal requests share one cached variant. imgix's parameters (fm, auto, crop, dpr, blur, " +
+      "sharp, and fits clip, max, crop, min, scale) are read too, not mixed with the native ones. ?placeholder answers the blurred " +
+      "preview as a PNG. Private images need a signed URL (token and expires, or sig and exp) covering the path and the options. " +
+      "With IMGD_CDN_HOST set, requests for that host serve /{username}/{path} exactly as this route (img-src's host-based path).",
     params: { username: "The owner's username", path: "The image's path, with an extension" },
     query: DeliveryQuery,
     responses: {
       200: {
         description: "The image",
         media: "image/*",
-        headers: { ETag: "The variant's tag", "Cache-Control": "public, max-age=31536000, immutable" },
+        headers: {
+          ETag: "The variant's tag",
+          "Cache-Control": "public, max-age=31536000, immutable (private images: private, until the signature expires)",
+          Vary: "Accept, when the format was negotiated",
+          "X-Cache": "HIT, MISS or ORIGINAL",
+        },
       },
       304: { description: "Not modified (If-None-Match)" },
       default: error,
@@ -134,10 +207,13 @@ export const nativeOps: Op[] = [
     path: "/api/v1/images/{id}/signed-url",
     tag: "native",
     operationId: "createSignedUrl",
-    summary: "A time-limited URL for a private image",
+    summary: "A time-limited URL for a private image, of any variant",
+    description:
+      "The signature covers the path (so the format) and the options in a canonical order; any change, or the expiry, is a 403. " +
+      "Options a delivery would refuse are refused here.",
     security: [...auth],
     params: image,
-    body: { kind: "json", schema: SignedUrlBody },
+    body: { kind: "json", schema: SignedUrlRequest },
     responses: { 200: ok("The signed URL", r.SignedUrl), default: error },
   },
   ...(["put", "patch"] as const).map(

@@ -1,0 +1,105 @@
+import * as v from "valibot";
+import * as r from "../native/responses.ts";
+import type { Answer, Op } from "./describe.ts";
+
+// The URL shapes other tools write (src/http/compat.ts), each parsed into the one delivery
+// pipeline: IPX, Cloudflare Images and Next.js's image optimizer. The first path segment after
+// the options names the tenant. Public images only: private ones need a signed native URL.
+
+const error: Answer = { description: "An error, in the native envelope (400 names the option)", json: r.NativeError };
+
+const image: Answer = {
+  description: "The image",
+  media: "image/*",
+  headers: {
+    ETag: "The variant's tag",
+    "Cache-Control": "public, max-age=31536000, immutable",
+    Vary: "Accept, when the format was negotiated",
+    "X-Cache": "HIT, MISS or ORIGINAL",
+  },
+};
+
+const answers = (method: "get" | "head"): Op["responses"] => ({
+  200: method === "get" ? image : { description: "The image's headers" },
+  304: { description: "Not modified (If-None-Match)" },
+  default: method === "get" ? error : { description: "An error (no body)" },
+});
+
+const tenantPath = {
+  username: "The owner's username",
+  path: "The image's path (its extension does not pick the format here)",
+};
+
+const IPX_MODIFIERS =
+  "IPX 3's modifiers, separated by , or &, a name and its arguments by _, : or =; _ alone for none. " +
+  "w_/width_, h_/height_, s_WxH/resize_ (with fit_: cover (default), contain, fill, inside, outside; " +
+  "pos_/position_: top, right top, …, north, attention, entropy; b_/background_), f_/format_ (auto negotiates; " +
+  "webp, avif, jpeg, png, gif, tiff; none keeps the source's format), q_/quality_, enlarge, kernel_, " +
+  "extract_L_T_W_H/crop_, extend_T_R_B_L, rotate_, flip, flop, sharpen_, blur_, negate, normalize, grayscale, " +
+  "modulate_B_S_H, animated/a. trim, median, gamma, threshold, tint and flatten are a 400. Without enlarge, never enlarges.";
+
+const CLOUDFLARE_OPTIONS =
+  "Cloudflare's key=value options, comma-separated: width/w, height/h, dpr, quality/q, fit (scale-down (default), " +
+  "contain, cover, crop, pad, squeeze), gravity/g (auto: smart crop, left, right, top, bottom, center), format/f " +
+  "(auto negotiates; avif, webp, jpeg, baseline-jpeg, png; none keeps the source's), background, rotate (90, 180, 270), " +
+  "flip (h, v, hv), blur (1..250), sharpen (0..10), brightness, contrast, saturation, metadata (keep, copyright, none), " +
+  "anim; onerror and compression are accepted and change nothing. format=json, trim, gamma, border, segment and zoom are a 400.";
+
+const NextQuery = v.object({
+  url: v.pipe(
+    v.string(),
+    v.description("The image: /{username}/{path}, /i/{username}/{path}, or an absolute URL of this server"),
+  ),
+  w: v.pipe(v.string(), v.description("Width in pixels, as next/image writes it")),
+  q: v.optional(v.pipe(v.string(), v.description("Quality 1..100")), "75"),
+});
+
+const shapes = (method: "get" | "head"): Op[] => {
+  const head = method === "head";
+  return [
+    {
+      method,
+      path: "/_ipx/{modifiers}/{username}/{path}",
+      route: "/_ipx/:modifiers/*",
+      tag: "compatible",
+      operationId: head ? "ipxImageHead" : "ipxImage",
+      summary: head ? "IPX URL: headers only" : "Deliver an image from an IPX URL (Nuxt Image, unpic)",
+      ...(head
+        ? {}
+        : { description: "Nuxt Image's ipx provider, or unpic's, with its baseURL ending in /_ipx works unchanged." }),
+      params: { modifiers: IPX_MODIFIERS, ...tenantPath },
+      responses: answers(method),
+    },
+    {
+      method,
+      path: "/cdn-cgi/image/{options}/{username}/{path}",
+      route: "/cdn-cgi/image/:options/*",
+      tag: "compatible",
+      operationId: head ? "cloudflareImageHead" : "cloudflareImage",
+      summary: head ? "Cloudflare Images URL: headers only" : "Deliver an image from a Cloudflare Images URL",
+      ...(head
+        ? {}
+        : { description: "Nuxt Image's cloudflare provider with the server as its baseURL works unchanged." }),
+      params: { options: CLOUDFLARE_OPTIONS, ...tenantPath },
+      responses: answers(method),
+    },
+    {
+      method,
+      path: "/_next/image",
+      tag: "compatible",
+      operationId: head ? "nextImageHead" : "nextImage",
+      summary: head ? "Next.js image URL: headers only" : "Deliver an image from Next.js's image optimizer URL",
+      ...(head
+        ? {}
+        : {
+            description:
+              "next/image's default loader pointed at imgd. The format is negotiated from Accept, as Next's optimizer does; " +
+              "any other parameter, or one given twice, is a 400. imgd does not fetch other hosts here.",
+          }),
+      query: NextQuery,
+      responses: answers(method),
+    },
+  ];
+};
+
+export const compatOps: Op[] = [...shapes("get"), ...shapes("head")];
