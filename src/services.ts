@@ -137,6 +137,8 @@ export async function buildServices(
   // directory, wrong beside other nodes writing to the same storage at this moment.
   const recover = background && target.kind === "sqlite";
   if (recover) {
+    // Claims of a process that crashed here would otherwise hold up its variants until they lapse.
+    await leases.clear();
     await storage.archives.sweep();
     await blobs.sweep((hash) => blobKnown(db, hash));
   }
