@@ -163,7 +163,13 @@ export async function buildServices(
   const usage = new Usage(db, config.now);
   const metering = new Metering({ db, usage, plans, now: config.now, enabled: config.metering });
   const metrics = new Metrics(usage, config.now);
-  const variants = new VariantCache(db, storage.variants, config.variantCacheBytes, config.now);
+  const variants = new VariantCache(
+    db,
+    storage.variants,
+    config.variantCacheBytes,
+    config.now,
+    target.kind === "postgres",
+  );
   await variants.init({ sweep: recover });
   const removal = new Removal({
     db,
