@@ -235,6 +235,10 @@ describe.skipIf(!reachable)("two nodes on one PostgreSQL", () => {
       expect(body.storage).toEqual({ kind: "filesystem", ok: true });
       // Liveness is not readiness: the process still answers.
       expect((await b.api("/health", { key: null })).status).toBe(200);
+      // What needs the database is a 503 to retry, not a 500.
+      const list = await b.api("/api/v1/images", { key });
+      expect(list.status).toBe(503);
+      expect(list.headers.get("retry-after")).toBe("2");
     } finally {
       await admin(`alter database ${db.name} allow_connections true`);
     }
