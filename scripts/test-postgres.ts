@@ -15,6 +15,8 @@ const SUITE = [
   "test/imgwire/quota.test.ts",
   "test/metering",
   "test/dashboard/accounts.test.ts",
+  "test/ops/races.test.ts",
+  "test/ops/plans.test.ts",
 ];
 
 const client = new pg.Client({ connectionString: POSTGRES_URL });

@@ -146,6 +146,8 @@ export async function buildServices(
   // directory, wrong beside other nodes writing to the same storage at this moment.
   const recover = background && target.kind === "sqlite";
   if (recover) {
+    // Claims of a process that crashed here would otherwise hold up its variants until they lapse.
+    await leases.clear();
     await storage.archives.sweep();
     await blobs.sweep((hash) => blobKnown(db, hash));
   }
@@ -170,7 +172,13 @@ export async function buildServices(
   const usage = new Usage(db, config.now);
   const metering = new Metering({ db, usage, plans, now: config.now, enabled: config.metering });
   const metrics = new Metrics(usage, config.now);
-  const variants = new VariantCache(db, storage.variants, config.variantCacheBytes, config.now);
+  const variants = new VariantCache(
+    db,
+    storage.variants,
+    config.variantCacheBytes,
+    config.now,
+    target.kind === "postgres",
+  );
   await variants.init({ sweep: recover });
   const removal = new Removal({
     db,

@@ -93,7 +93,12 @@ export async function serve(argv: string[], env: Record<string, string | undefin
     console.log(
       `Dashboard: choose the admin's password at ${setupLink(config.publicUrl ?? origin + config.basePath, setupToken)} (one-time link, valid 24 hours)`,
     );
-  say(`imgd listening on ${origin} (data: ${config.dataDir}, runtime: ${runtime.name} ${runtime.version})`);
+  const on = imgd.services.health.kinds();
+  const where = [
+    ...(on.database === "sqlite" ? [] : [`database: ${on.database}`]),
+    on.storage === "filesystem" ? `data: ${config.dataDir}` : `storage: ${on.storage}`,
+  ].join(", ");
+  say(`imgd listening on ${origin} (${where}, runtime: ${runtime.name} ${runtime.version})`);
 
   return new Promise<number>((resolve) => {
     let stopping = false;

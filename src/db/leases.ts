@@ -64,6 +64,11 @@ export class Leases {
     return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
   }
 
+  /** At the start of the one process owning a SQLite data directory: every holder is gone. */
+  async clear() {
+    await this.db.deleteFrom("leases").execute();
+  }
+
   /** Drops leases that expired long ago (their holders died). */
   async prune() {
     await this.db

@@ -52,3 +52,19 @@ export class AppError extends Error {
 export const invalid = (field: string, message: string) =>
   new AppError("VALIDATION_ERROR", `${field}: ${message}`, { field });
 export const notFound = (what: string) => new AppError("NOT_FOUND", `${what} not found`);
+
+/**
+ * The database did not answer (refused, dropped, restarting, out of connections, or the pool
+ * waited too long): a 503 to retry, not a 500. PostgreSQL's classes 08 (connection), 53
+ * (insufficient resources) and 57P (operator intervention), and the socket's own errors.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  const code = typeof e?.code === "string" ? e.code : "";
+  if (/^(08|53|57P)/.test(code)) return true;
+  if (["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EAI_AGAIN"].includes(code)) return true;
+  const message = typeof e?.message === "string" ? e.message : "";
+  return /timeout exceeded when trying to connect|Connection terminated|Client has encountered a connection error|not currently accepting connections/i.test(
+    message,
+  );
+}

@@ -18,6 +18,9 @@ export interface VariantCacheStats {
   entries: number;
 }
 
+/** How often a node sharing the index reads its totals again. */
+const RECOUNT_MS = 30_000;
+
 /** Access times are written at most this often per entry: LRU needs order, not precision. */
 const TOUCH_EVERY_MS = 60_000;
 
@@ -35,11 +38,19 @@ export class VariantCache {
   /** Told which keys left the cache, so nothing keeps pointing at their files. */
   onRemoved: (keys: string[]) => void = () => {};
 
+  /** When the totals were last read from the index (see `shared`). */
+  #countedAt = 0;
+
   constructor(
     private readonly db: Db,
     private readonly store: VariantStore,
     private readonly capBytes: number,
     private readonly now: () => number,
+    /**
+     * Other nodes add to and evict from the same index: the totals this process keeps drift,
+     * so they are read again from the index now and then, and before evicting.
+     */
+    private readonly shared = false,
   ) {}
 
   /**
@@ -48,6 +59,11 @@ export class VariantCache {
    */
   async init({ sweep = true }: { sweep?: boolean } = {}) {
     if (sweep) await this.sweep();
+    await this.#count();
+  }
+
+  async #count() {
+    this.#countedAt = Date.now();
     const r = await this.db
       .selectFrom("variants")
       .select((eb) => [
@@ -112,6 +128,7 @@ export class VariantCache {
     }
     this.#bytes += data.byteLength - Number(existed?.size ?? 0);
     if (!existed) this.#entries++;
+    if (this.shared && Date.now() - this.#countedAt > RECOUNT_MS) await this.#count();
     if (this.#bytes > this.capBytes) void this.evict();
   }
 
@@ -119,6 +136,7 @@ export class VariantCache {
   evict(): Promise<void> {
     this.#evicting ??= (async () => {
       try {
+        if (this.shared) await this.#count();
         const target = this.capBytes * 0.9;
         while (this.#bytes > target) {
           const rows = await this.db

@@ -37,7 +37,10 @@ beforeAll(async () => {
     // Short, so that a killed node's claim lapses quickly.
     IMGD_VARIANT_LEASE_MS: "2000",
     IMGD_REGISTRATION: "open",
-    IMGD_PLANS: JSON.stringify({ team: { requests_per_minute: 10 } }),
+    IMGD_PLANS: JSON.stringify({
+      team: { requests_per_minute: 10 },
+      small: { uploads_per_month: 5, storage_bytes: 10_000_000 },
+    }),
     IMGD_MEMORY_CACHE_BYTES: String(16 * 1024 * 1024),
   };
   a = await startServer({ dataDir, env });
@@ -180,6 +183,30 @@ describe.skipIf(!reachable)("two nodes on one PostgreSQL", () => {
     expect(statuses.filter((s) => s === 429).length).toBe(14);
   });
 
+  test("a plan of 5 uploads a month allows exactly 5 of 16 concurrent uploads across both nodes", async () => {
+    const t = await tenant(a, "small");
+    const images = await Promise.all(Array.from({ length: 16 }, (_, i) => makeImage(40 + i, 30, "png")));
+    const answers = await Promise.all(
+      images.map((bytes, i) =>
+        (i % 2 ? a : b).api("/api/v1/images", {
+          method: "POST",
+          key: t.key,
+          body: form({ file: { bytes, filename: `q${i}.png` } }),
+        }),
+      ),
+    );
+    const statuses = answers.map((r) => r.status);
+    expect(statuses.filter((s) => s === 201).length).toBe(5);
+    expect(statuses.filter((s) => s !== 201).every((s) => s === 429 || s === 403)).toBe(true);
+    const listed = (await (await b.api("/api/v1/images", { key: t.key })).json()) as { total: number };
+    expect(listed.total).toBe(5);
+    const counted = await q<{ value: number }>(
+      "select value from usage_counters c join users u on u.id = c.user_id where u.username = $1 and c.metric = 'uploads'",
+      [t.username],
+    );
+    expect(counted.map((r) => Number(r.value))).toEqual([5]);
+  });
+
   test("the CLI works on the same database through IMGD_DATABASE_URL; backup says it is for SQLite", async () => {
     const cwd = await mkdtemp(join(tmpdir(), "imgd-cli-"));
     try {
@@ -208,6 +235,10 @@ describe.skipIf(!reachable)("two nodes on one PostgreSQL", () => {
       expect(body.storage).toEqual({ kind: "filesystem", ok: true });
       // Liveness is not readiness: the process still answers.
       expect((await b.api("/health", { key: null })).status).toBe(200);
+      // What needs the database is a 503 to retry, not a 500.
+      const list = await b.api("/api/v1/images", { key });
+      expect(list.status).toBe(503);
+      expect(list.headers.get("retry-after")).toBe("2");
     } finally {
       await admin(`alter database ${db.name} allow_connections true`);
     }

@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
-import { createTestDatabase } from "./postgres.ts";
+import { admin, createTestDatabase } from "./postgres.ts";
 import { sharedS3, TEST_BUCKET } from "./s3.ts";
 import { checkImgdAnswer } from "./openapi.ts";
 
@@ -108,6 +108,16 @@ export async function startServer(
       return code;
     },
   };
+}
+
+/** Removes a data dir a test made itself, and the PostgreSQL database noted in it, if any. */
+export async function removeDataDir(dataDir: string) {
+  const known = await readFile(join(dataDir, DATABASE_NOTE), "utf8").catch(() => null);
+  if (known) {
+    const name = new URL(known.trim()).pathname.slice(1);
+    await admin(`drop database if exists ${name} with (force)`);
+  }
+  await rm(dataDir, { recursive: true, force: true });
 }
 
 /** The database variables of a test server on `dataDir` (a new PostgreSQL database, or the one it had). */

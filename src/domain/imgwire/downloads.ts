@@ -25,6 +25,9 @@ export interface DownloadsDeps {
 
 const zipName = (id: string) => `${id}.zip`;
 
+/** How often a node building a job says it still is. */
+const HEARTBEAT_MS = 60_000;
+
 export class ImgwireDownloads {
   constructor(private readonly d: DownloadsDeps) {}
 
@@ -102,6 +105,17 @@ export class ImgwireDownloads {
 
   async #run(job: ImgwireDownload) {
     const id = job.id;
+    // While this node builds the job it says so now and then; a job nobody has spoken for in
+    // a while had its node die under it, and the sweep hands it to whichever node comes next.
+    const heartbeat = setInterval(() => {
+      this.d.db
+        .updateTable("imgwire_downloads")
+        .set({ updated_at: this.d.now() })
+        .where("id", "=", id)
+        .where("status", "=", "PROCESSING")
+        .execute()
+        .catch(() => {});
+    }, HEARTBEAT_MS);
     try {
       const images = await this.d.images.many(job.user_id, JSON.parse(job.image_ids));
       const zip = new yazl.ZipFile();
@@ -140,11 +154,20 @@ export class ImgwireDownloads {
         .set({ status: "FAILED", updated_at: this.d.now() })
         .where("id", "=", id)
         .execute();
+    } finally {
+      clearInterval(heartbeat);
     }
   }
 
   /** Removes ZIPs past their retention, with their jobs. */
   async sweep() {
+    // Orphans: PROCESSING, but their node stopped saying so (it died mid-build).
+    await this.d.db
+      .updateTable("imgwire_downloads")
+      .set({ status: "PENDING", updated_at: this.d.now() })
+      .where("status", "=", "PROCESSING")
+      .where("updated_at", "<", this.d.now() - HEARTBEAT_MS * 5)
+      .execute();
     const expired = await this.d.db
       .selectFrom("imgwire_downloads")
       .select("id")
