@@ -23,10 +23,14 @@ const client = new pg.Client({ connectionString: POSTGRES_URL });
 try {
   await client.connect();
 } catch (err) {
-  console.error(
-    `cannot reach PostgreSQL at ${POSTGRES_URL.replace(/:[^:@/]*@/, ":***@")} (${(err as Error).message}): start it (.ci/run does) or set IMGD_TEST_POSTGRES_URL`,
-  );
-  process.exit(1);
+  const where = `${POSTGRES_URL.replace(/:[^:@/]*@/, ":***@")} (${(err as Error).message})`;
+  // CI names its server (IMGD_TEST_POSTGRES_URL): there, a missing one is a failure, not a skip.
+  if (process.env.IMGD_TEST_POSTGRES_URL) {
+    console.error(`cannot reach PostgreSQL at ${where}: start it or correct IMGD_TEST_POSTGRES_URL`);
+    process.exit(1);
+  }
+  console.warn(`SKIPPED the PostgreSQL + S3 run: no PostgreSQL at ${where}; .ci/run installs and starts one`);
+  process.exit(0);
 }
 // Databases left behind by runs that were cut short (older than an hour: a run beside this one keeps its own).
 const { rows } = await client.query<{ datname: string }>("select datname from pg_database where datname like $1", [

@@ -1,18 +1,22 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decode, makeImage } from "../helpers/images.ts";
 import { admin, createTestDatabase, POSTGRES_URL, type TestDatabase } from "../helpers/postgres.ts";
+import { s3ObjectFiles, sharedS3, TEST_BUCKET } from "../helpers/s3.ts";
 import { form, imgdCommand, startServer, type TestServer } from "../helpers/server.ts";
 import { tenant } from "../metering/helpers.ts";
 
-// Two imgd processes on one PostgreSQL database and one storage (a shared data directory):
-// what one node does, the other sees; work one node must do alone is done once.
+// Two imgd processes on one PostgreSQL database and one S3 bucket, each with a data directory
+// of its own (nodes are stateless): what one node does, the other sees; work one node must do
+// alone is done once.
 
 const reachable = await admin("select 1", []).then(
   () => true,
   (err) => {
+    // CI names its server (IMGD_TEST_POSTGRES_URL): there, a missing one is a failure, not a skip.
+    if (process.env.IMGD_TEST_POSTGRES_URL) throw err;
     console.warn(
       `skipping the two-node test: no PostgreSQL at ${POSTGRES_URL} (${(err as Error).message}); .ci/run starts one`,
     );
@@ -21,7 +25,8 @@ const reachable = await admin("select 1", []).then(
 );
 
 let db: TestDatabase;
-let dataDir: string;
+let dataDirs: string[];
+let prefix: string;
 let a: TestServer;
 let b: TestServer;
 let key: string;
@@ -31,8 +36,11 @@ const q = <T = any>(sql: string, params: unknown[] = []) => admin<T>(sql, params
 beforeAll(async () => {
   if (!reachable) return;
   db = await createTestDatabase();
-  dataDir = await mkdtemp(join(tmpdir(), "imgd-cluster-"));
+  dataDirs = [await mkdtemp(join(tmpdir(), "imgd-cluster-a-")), await mkdtemp(join(tmpdir(), "imgd-cluster-b-"))];
+  prefix = `cluster-${Date.now().toString(36)}`;
   const env = {
+    ...(await sharedS3()).env,
+    IMGD_STORAGE_URL: `s3://${TEST_BUCKET}/${prefix}`,
     IMGD_DATABASE_URL: db.url,
     // Short, so that a killed node's claim lapses quickly.
     IMGD_VARIANT_LEASE_MS: "2000",
@@ -43,8 +51,8 @@ beforeAll(async () => {
     }),
     IMGD_MEMORY_CACHE_BYTES: String(16 * 1024 * 1024),
   };
-  a = await startServer({ dataDir, env });
-  b = await startServer({ dataDir, env });
+  a = await startServer({ dataDir: dataDirs[0], env });
+  b = await startServer({ dataDir: dataDirs[1], env });
   key = a.adminKey;
   expect(key).toMatch(/^imgsrc_/);
   // The second node found the admin and the secret the first one made: it made neither.
@@ -55,7 +63,7 @@ afterAll(async () => {
   if (!reachable) return;
   await Promise.all([a?.stop(), b?.stop()]);
   await db.drop();
-  await rm(dataDir, { recursive: true, force: true });
+  for (const d of dataDirs) await rm(d, { recursive: true, force: true });
 });
 
 const upload = async (s: TestServer, bytes: Uint8Array, path: string) => {
@@ -68,17 +76,7 @@ const upload = async (s: TestServer, bytes: Uint8Array, path: string) => {
   return (await res.json()) as { id: string };
 };
 
-const variantFiles = async () => {
-  const out: string[] = [];
-  const walk = async (d: string) => {
-    for (const e of await readdir(d, { withFileTypes: true }).catch(() => [])) {
-      if (e.isDirectory()) await walk(join(d, e.name));
-      else out.push(e.name);
-    }
-  };
-  await walk(join(dataDir, "variants"));
-  return out;
-};
+const variantFiles = async () => s3ObjectFiles(prefix).filter((p) => p.startsWith("/variants/"));
 
 const transformations = async () =>
   Number(
@@ -91,7 +89,7 @@ describe.skipIf(!reachable)("two nodes on one PostgreSQL", () => {
   test("/health names the database and the storage; /ready answers on both", async () => {
     for (const s of [a, b]) {
       const h = (await (await s.api("/health", { key: null })).json()) as any;
-      expect(h).toMatchObject({ status: "ok", database: "postgres", storage: "filesystem" });
+      expect(h).toMatchObject({ status: "ok", database: "postgres", storage: "s3" });
       const r = await s.api("/ready", { key: null });
       expect(r.status).toBe(200);
       expect(((await r.json()) as any).database).toEqual({ kind: "postgres", ok: true });
@@ -232,7 +230,7 @@ describe.skipIf(!reachable)("two nodes on one PostgreSQL", () => {
       expect(r.status).toBe(503);
       const body = (await r.json()) as any;
       expect(body.database.ok).toBe(false);
-      expect(body.storage).toEqual({ kind: "filesystem", ok: true });
+      expect(body.storage).toEqual({ kind: "s3", ok: true });
       // Liveness is not readiness: the process still answers.
       expect((await b.api("/health", { key: null })).status).toBe(200);
       // What needs the database is a 503 to retry, not a 500.
@@ -277,5 +275,5 @@ describe.skipIf(!reachable)("two nodes on one PostgreSQL", () => {
     expect(performance.now() - started).toBeGreaterThan(500);
     const now = await q<{ holder: string }>("select holder from leases where name like 'variant:%'");
     expect(now).toEqual([]);
-  });
+  }, 120_000);
 });
