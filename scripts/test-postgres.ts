@@ -1,5 +1,6 @@
-// The HTTP test suite once more, against PostgreSQL: every test server gets a database of its
-// own on the server at IMGD_TEST_POSTGRES_URL (default: the one .ci/run starts). The two-node
+// The HTTP test suite once more, against PostgreSQL (and S3, when run by scripts/with-s3.ts as
+// `npm run test:pg` does): every test server gets a database of its own on the server at
+// IMGD_TEST_POSTGRES_URL (default: the one .ci/run starts). The two-node
 // test (test/cluster) is on PostgreSQL always and runs with the others in `bun test`.
 //   bun scripts/test-postgres.ts [test files or folders…]
 import pg from "pg";
@@ -8,6 +9,7 @@ import { POSTGRES_URL, TEST_DATABASE_PREFIX } from "../test/helpers/postgres.ts"
 const SUITE = [
   "test/native",
   "test/imgpro",
+  "test/delivery",
   "test/imgwire/api.test.ts",
   "test/imgwire/bad-input.test.ts",
   "test/imgwire/cors.test.ts",

@@ -1,10 +1,10 @@
-import { Database } from "bun:sqlite";
 import { rm } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import sharp from "sharp";
 import { thumbHashToApproximateAspectRatio, thumbHashToAverageRGBA } from "thumbhash";
 import { decode } from "../helpers/images.ts";
 import { type TestServer, fixture, form, startServer } from "../helpers/server.ts";
+import { execute } from "../helpers/store.ts";
 import { check, client } from "../imgwire/helpers.ts";
 
 // Placeholders: a ThumbHash for every image at upload, in every dialect's metadata; the tiny
@@ -131,11 +131,7 @@ describe("images from before placeholders", () => {
       ),
       "old-b.png",
     );
-    const forget = () => {
-      const db = new Database(`${s.dataDir}/imgd.sqlite`);
-      db.run("UPDATE images SET thumbhash = NULL WHERE id IN (?, ?)", [a.id, b.id]);
-      db.close();
-    };
+    const forget = () => execute(s.dataDir, "UPDATE images SET thumbhash = NULL WHERE id IN (?, ?)", a.id, b.id);
     const key = s.adminKey;
     const thumbhashOf = async (server: TestServer, id: string) =>
       ((await (await server.api(`/api/v1/images/${id}`, { key })).json()) as any).metadata.thumbhash;

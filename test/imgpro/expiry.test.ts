@@ -1,10 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
 import { rm } from "node:fs/promises";
-import { join } from "node:path";
 import { decode, makeImage } from "../helpers/images.ts";
 import { form, startServer } from "../helpers/server.ts";
-import { query } from "../helpers/store.ts";
+import { blobExists, query } from "../helpers/store.ts";
 
 // TTL expiry with a controlled clock (a second server on the same data directory, its clock
 // shifted), and anonymous uploads with their per-IP limits.
@@ -26,7 +24,6 @@ describe("ttl", () => {
       })
     ).json()) as any;
     const hash = query(dataDir, "select blob_hash from images where id = ?", item.id)[0].blob_hash as string;
-    const blob = join(dataDir, "blobs", hash.slice(0, 2), hash.slice(2, 4), hash);
     // Servers restarted on this data dir print no key: use the first one's.
     const key = a.adminKey;
     await a.stop({ keepData: true });
@@ -61,12 +58,12 @@ describe("ttl", () => {
       const left = () =>
         query(dataDir, "select count(*) n from images where id = ?", item.id)[0].n +
         query(dataDir, "select count(*) n from variants where blob_hash = ?", hash)[0].n +
-        (existsSync(blob) ? 1 : 0);
+        (blobExists(dataDir, hash) ? 1 : 0);
       for (let i = 0; i < 50 && left() > 0; i++) await Bun.sleep(100);
       expect(query(dataDir, "select count(*) n from images where id = ?", item.id)[0].n).toBe(0);
       expect(query(dataDir, "select count(*) n from image_tags where image_id = ?", item.id)[0].n).toBe(0);
       expect(query(dataDir, "select count(*) n from variants where blob_hash = ?", hash)[0].n).toBe(0);
-      expect(existsSync(blob)).toBe(false);
+      expect(blobExists(dataDir, hash)).toBe(false);
       expect((await c.api(`/v1/media/${keep.id}`, { key })).status).toBe(200);
       await c.stop({ keepData: true });
     } finally {

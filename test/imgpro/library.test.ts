@@ -1,10 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { existsSync } from "node:fs";
-import { join } from "node:path";
 import { decode, makeImage } from "../helpers/images.ts";
 import { type TestServer, form, startServer } from "../helpers/server.ts";
-import { query, refusedImgpro, snapshot } from "../helpers/store.ts";
+import { blobExists, query, refusedImgpro, snapshot } from "../helpers/store.ts";
 
 // /v1/media, its batch routes, /v1/namespaces and /v1/usage.
 
@@ -197,13 +195,12 @@ describe("one item", () => {
     const v = await fetch(`${a.src.replace(/\.jpeg$/, ".webp")}?w=20`);
     expect((await decode(new Uint8Array(await v.arrayBuffer()))).width).toBe(20);
     const hash = createHash("sha256").update(bytes).digest("hex");
-    const blob = join(s.dataDir, "blobs", hash.slice(0, 2), hash.slice(2, 4), hash);
-    expect(existsSync(blob)).toBe(true);
+    expect(blobExists(s.dataDir, hash)).toBe(true);
     expect(query(s.dataDir, "select count(*) n from variants where blob_hash = ?", hash)[0].n).toBe(1);
     const res = await s.api(`/v1/media/${a.id}`, { method: "DELETE" });
     expect(res.status).toBe(204);
     expect(await res.text()).toBe("");
-    expect(existsSync(blob)).toBe(false);
+    expect(blobExists(s.dataDir, hash)).toBe(false);
     expect(query(s.dataDir, "select count(*) n from variants where blob_hash = ?", hash)[0].n).toBe(0);
     expect((await fetch(a.src)).status).toBe(404);
     expect((await fetch(`${a.src.replace(/\.jpeg$/, ".webp")}?w=20`)).status).toBe(404);

@@ -1,9 +1,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { readdir, unlink } from "node:fs/promises";
-import { join } from "node:path";
 import { makeImage } from "../helpers/images.ts";
 import { type TestServer, startServer } from "../helpers/server.ts";
-import { query } from "../helpers/store.ts";
+import { loseBlob, query, storedFiles } from "../helpers/store.ts";
 import { client } from "./helpers.ts";
 
 // Bulk downloads stream originals from the blob store into a ZIP kept by the archive store. A
@@ -45,20 +43,22 @@ test("a ZIP of several originals holds each one's bytes; a job whose blob is gon
   const res = await fetch(ok.download_url);
   expect(res.headers.get("content-type")).toBe("application/zip");
   const zip = Buffer.from(await res.arrayBuffer());
-  expect(Number(res.headers.get("content-length"))).toBe(zip.length);
+  // From an object store the ZIP is a stream, which Bun sends chunked (it drops a Content-Length
+  // given with a stream body); from a file it carries its length.
+  const length = res.headers.get("content-length");
+  if (length !== null || process.env.IMGD_TEST_STORAGE !== "s3") expect(Number(length)).toBe(zip.length);
   expect(zip.includes(Buffer.from(a))).toBe(true);
   expect(zip.includes(Buffer.from(b))).toBe(true);
 
   // The blob of the second image is lost from the disk (as after a bad restore).
   const [{ blob_hash }] = query<{ blob_hash: string }>(s.dataDir, "select blob_hash from images where id = ?", ids[1]);
-  await unlink(join(s.dataDir, "blobs", blob_hash.slice(0, 2), blob_hash.slice(2, 4), blob_hash));
+  await loseBlob(s.dataDir, blob_hash);
   const bad = await finished(
     (await call("POST", "/api/v1/images/downloads", "/api/v1/images/downloads", { json: { image_ids: ids } })).body.id,
   );
   expect(bad.status).toBe("FAILED");
   expect(bad.download_url).toBeNull();
-  const files = await readdir(join(s.dataDir, "downloads"));
-  expect(files).toEqual([`${ok.id}.zip`]);
+  expect(storedFiles(s.dataDir, "downloads")).toEqual([`/downloads/${ok.id}.zip`]);
   // The server is still answering, and the good ZIP is still served.
   expect((await fetch(`${s.url}/health`)).status).toBe(200);
   expect((await fetch(ok.download_url)).status).toBe(200);

@@ -1,10 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readdirSync } from "node:fs";
 import { connect } from "node:net";
-import { join } from "node:path";
 import { makeImage } from "../helpers/images.ts";
 import { type TestServer, fixture, form, startServer } from "../helpers/server.ts";
-import { query } from "../helpers/store.ts";
+import { query, storedFiles } from "../helpers/store.ts";
 
 // Every refusal is a 4xx in the error shape, and the database and the blob store hold exactly
 // what they held before it.
@@ -22,25 +20,13 @@ beforeAll(async () => {
 });
 afterAll(() => s.stop());
 
-function files(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      if (e.isDirectory()) walk(join(d, e.name));
-      else out.push(join(d, e.name).slice(s.dataDir.length));
-    }
-  };
-  walk(dir);
-  return out.sort();
-}
-
 function snapshot() {
   const rows = Object.fromEntries(
     ["images", "image_paths", "blobs"].map((t) => [t, query(s.dataDir, `select * from ${t} order by 1`)]),
   );
   return {
     rows,
-    files: [...files(join(s.dataDir, "blobs")), ...files(join(s.dataDir, "tmp")), ...files(join(s.dataDir, "trash"))],
+    files: ["blobs", "tmp", "trash"].flatMap((place) => storedFiles(s.dataDir, place)),
   };
 }
 

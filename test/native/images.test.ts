@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { readdirSync, existsSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { decode, makeImage } from "../helpers/images.ts";
+import { storedFiles } from "../helpers/store.ts";
 import { type TestServer, ROOT, fixture, form, startServer } from "../helpers/server.ts";
 
 let s: TestServer;
@@ -16,13 +17,7 @@ afterAll(() => s.stop());
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 const upload = (fields: Parameters<typeof form>[0], key?: string) =>
   s.api("/api/v1/images", { method: "POST", body: form(fields), key });
-const blobFiles = () => {
-  const root = join(s.dataDir, "blobs");
-  const out: string[] = [];
-  for (const a of readdirSync(root))
-    for (const b of readdirSync(join(root, a))) out.push(...readdirSync(join(root, a, b)));
-  return out.sort();
-};
+const blobFiles = () => storedFiles(s.dataDir, "blobs").map((p) => p.slice(p.lastIndexOf("/") + 1));
 
 describe("upload", () => {
   test("a JPEG: 201 with the reference's shape, served back byte for byte", async () => {
@@ -260,7 +255,7 @@ describe("library", () => {
     expect((await fetch(up.url)).status).toBe(404);
     expect((await s.api(`/api/v1/images/${up.id}`)).status).toBe(404);
     expect(blobFiles()).not.toContain(up.hash);
-    expect(readdirSync(join(s.dataDir, "trash"))).toEqual([]);
+    expect(storedFiles(s.dataDir, "trash")).toEqual([]);
     expect((await s.api(`/api/v1/images/${up.id}`, { method: "DELETE" })).status).toBe(404);
   });
 
