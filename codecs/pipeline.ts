@@ -450,24 +450,6 @@ function encodeAt(s: State, img: VipsImage, q: number): Uint8Array {
   }
 }
 
-/** The transform, step by step. Exported so its shape can be read (and logged) in one place. */
-export const STEPS: readonly Step[] = [
-  load,
-  orient,
-  crop,
-  srgb,
-  resize,
-  pad,
-  ...EFFECT_STEPS,
-  extend,
-  extendAspectRatio,
-  watermark,
-  padding,
-  flatten,
-  metadata,
-  encode,
-];
-
 /** The steps applied to each frame of an animation, between load and encode. */
 const FRAME_STEPS: readonly Step[] = [
   crop,
@@ -480,6 +462,9 @@ const FRAME_STEPS: readonly Step[] = [
   watermark,
   padding,
 ];
+
+/** The transform, step by step. Exported so its shape can be read (and logged) in one place. */
+export const STEPS: readonly Step[] = [load, orient, ...FRAME_STEPS, flatten, metadata, encode];
 
 export function transform(
   codecs: Codecs,

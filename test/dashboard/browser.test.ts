@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { decode, makeImage } from "../helpers/images.ts";
 import { ROOT, startServer, type TestServer } from "../helpers/server.ts";
+import { CHROMIUM, CHROMIUM_OPTIONS } from "../helpers/browser.ts";
 import { setupLinkOf } from "./helpers.ts";
 
 // The dashboard as a person uses it, in Debian's Chromium: first-start setup link → password →
@@ -16,7 +17,6 @@ import { setupLinkOf } from "./helpers.ts";
 // sign-out. axe-core checks every page (serious and critical violations fail), and every page
 // is photographed at 1280 and 375 px, light and dark, into the folder printed at the end.
 
-const CHROMIUM = "/usr/bin/chromium";
 const PASSWORD = "a long and secret password";
 const SHOTS = process.env.IMGD_SCREENSHOTS ?? join(tmpdir(), `imgd-dashboard-shots-${process.pid}`);
 
@@ -32,20 +32,7 @@ beforeAll(async () => {
   s = await startServer();
   axeSource = await readFile(join(ROOT, "node_modules/axe-core/axe.min.js"), "utf8");
   await mkdir(SHOTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  browser = await chromium.launch(CHROMIUM_OPTIONS);
   // bypassCSP only so axe can be injected; the page's own CSP is checked in the HTTP tests.
   context = await browser.newContext({ viewport: { width: 1280, height: 900 }, bypassCSP: true });
   await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: s.url });

@@ -1,10 +1,9 @@
 // Small sample files of every input format, made here: tiny encoders for BMP, ICO, QOI and PAM
-// (no npm package writes them all), @lunapaint/tga-codec for TGA, wasm-vips for PPM/PGM, a flat RGBE writer for HDR,
+// (no npm package writes them all), @lunapaint/tga-codec for TGA, our own PPM/PGM writer, a flat RGBE writer for HDR,
 // sharp for PNG/TIFF/GIF, and heif-enc's output (a checked-in fixture) for HEIC.
 
 import { encodeTga } from "@lunapaint/tga-codec";
 import sharp from "sharp";
-import { loadVips, type Vips } from "../../codecs/wasm.ts";
 
 /** A recognisable RGBA pattern: a red band on top, a horizontal gradient, a transparent corner. */
 export function pattern(width: number, height: number, alpha = false): Uint8Array {
@@ -156,12 +155,6 @@ export async function tga(rgba: Uint8Array, w: number, h: number): Promise<Uint8
   return data;
 }
 
-let vipsOnce: Promise<Vips> | null = null;
-/** wasm-vips in the test's own thread, for the formats only it writes (PPM, PGM). */
-export function vips(): Promise<Vips> {
-  return (vipsOnce ??= loadVips());
-}
-
 /** Radiance RGBE, flat scanlines (no RLE), linear light from the sRGB pattern. */
 export function hdr(rgba: Uint8Array, w: number, h: number): Uint8Array {
   const head = new TextEncoder().encode(`#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y ${h} +X ${w}\n`);
@@ -180,19 +173,23 @@ export function hdr(rgba: Uint8Array, w: number, h: number): Uint8Array {
   return out;
 }
 
-export async function viaVips(
-  rgba: Uint8Array,
-  w: number,
-  h: number,
-  ext: ".ppm" | ".pgm" | ".pbm",
-): Promise<Uint8Array> {
-  const v = await vips();
-  const img = v.Image.newFromMemory(rgba, w, h, 4, v.BandFormat.uchar);
-  const rgb = img.extractBand(0, { n: 3 });
-  const out = ext === ".ppm" ? rgb : rgb.colourspace("b-w");
-  const bytes = out.writeToBuffer(ext);
-  for (const i of new Set([img, rgb, out])) i.delete();
-  return bytes;
+/**
+ * PPM (RGB) or PGM (grey, Rec. 709 weights) as libvips writes them: a text header, then one byte
+ * per sample. Written here rather than by wasm-vips: every wasm-vips instance in the test
+ * process stays until the process ends (see test/helpers/images.ts).
+ */
+export function pnm(rgba: Uint8Array, w: number, h: number, ext: ".ppm" | ".pgm"): Uint8Array {
+  const channels = ext === ".ppm" ? 3 : 1;
+  const header = new TextEncoder().encode(`${ext === ".ppm" ? "P6" : "P5"}\n${w} ${h}\n255\n`);
+  const out = new Uint8Array(header.length + w * h * channels);
+  out.set(header);
+  for (let i = 0, o = header.length; i < w * h; i++) {
+    const [r, g, b] = rgba.subarray(i * 4, i * 4 + 3);
+    if (channels === 3) out.set([r, g, b], o);
+    else out[o] = Math.round(0.2126 * r + 0.7152 * g + 0.0722 * b);
+    o += channels;
+  }
+  return out;
 }
 
 export async function viaSharp(

@@ -6,12 +6,12 @@ import { existsSync } from "node:fs";
 import { chromium, type Browser } from "playwright-core";
 import { makeImage } from "../helpers/images.ts";
 import { type TestServer, startServer } from "../helpers/server.ts";
+import { CHROMIUM, CHROMIUM_OPTIONS } from "../helpers/browser.ts";
 import { MOUNT } from "./helpers.ts";
 
 // The browser flow in headless Chromium: a page on another local origin uploads a file with a
 // client key and an upload token, then shows it through cdn_url?w=200&format=auto.
 
-const CHROMIUM = "/usr/bin/chromium";
 let s: TestServer;
 let page: ReturnType<typeof Bun.serve>;
 let browser: Browser | undefined;
@@ -62,19 +62,7 @@ test.skipIf(!existsSync(CHROMIUM))(
     });
     const token = await api("/api/v1/images/token", {});
 
-    const context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-      ],
-    });
+    const context = await chromium.launchPersistentContext(profile, CHROMIUM_OPTIONS);
     browser = context.browser() ?? undefined;
     const tab = context.pages()[0] ?? (await context.newPage());
     await tab.goto(`${origin}/`);

@@ -1,28 +1,13 @@
-import { existsSync } from "node:fs";
 import { expect } from "bun:test";
 import { chromium } from "playwright-core";
+import { CHROMIUM_OPTIONS, hasChromium } from "../helpers/browser.ts";
 
 // /docs in Debian's Chromium: Swagger UI loads from the server alone (no other host is asked
 // for anything), lists the upload operation, and "Try it out" with a pasted key uploads.
 
-export const CHROMIUM = "/usr/bin/chromium";
-export const hasChromium = () => existsSync(CHROMIUM);
+export { hasChromium };
 
-const launch = () =>
-  chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+const launch = () => chromium.launch(CHROMIUM_OPTIONS);
 
 export async function checkDocsInBrowser(url: string, key: string, image: Uint8Array): Promise<void> {
   const browser = await launch();
