@@ -12,6 +12,7 @@ const LIMIT = 300_000;
 let s: TestServer;
 let upstream: ReturnType<typeof Bun.serve>;
 let trap: ReturnType<typeof Bun.serve>;
+let trap3: ReturnType<typeof Bun.serve>;
 let trapHits = 0;
 let png: Uint8Array;
 let up = "";
@@ -19,6 +20,8 @@ let up = "";
 beforeAll(async () => {
   png = await makeImage(120, 90, "png");
   trap = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => (trapHits++, new Response(png as BodyInit)) });
+  // Loopback but outside the allowed 127.0.0.2/32: the refusal must come from the range, not the host.
+  trap3 = Bun.serve({ hostname: "127.0.0.3", port: 0, fetch: () => (trapHits++, new Response(png as BodyInit)) });
   upstream = Bun.serve({
     hostname: "127.0.0.2",
     port: 0,
@@ -27,7 +30,7 @@ beforeAll(async () => {
       if (path === "/cat.png") return new Response(png as BodyInit, { headers: { "content-type": "text/plain" } });
       if (path === "/redirect") return Response.redirect(`http://127.0.0.2:${upstream.port}/cat.png`, 302);
       if (path === "/to-loopback") return Response.redirect(`http://127.0.0.1:${trap.port}/x.png`, 302);
-      if (path === "/to-private") return Response.redirect("http://10.0.0.1/x.png", 302);
+      if (path === "/to-other-loopback") return Response.redirect(`http://127.0.0.3:${trap3.port}/x.png`, 302);
       if (path === "/to-file") return Response.redirect("file:///etc/passwd", 302);
       if (path === "/loop") return Response.redirect(`http://127.0.0.2:${upstream.port}/loop`, 302);
       if (path === "/missing") return new Response("no", { status: 404 });
@@ -75,6 +78,7 @@ afterAll(async () => {
   await s.stop();
   upstream.stop(true);
   trap.stop(true);
+  trap3.stop(true);
 });
 
 const imp = (body: unknown, server = s) =>
@@ -129,7 +133,7 @@ describe("import", () => {
     ["an IPv4-mapped IPv6 loopback", "http://[::ffff:127.0.0.1]:1/x.png", 400, "fetch_failed"],
     ["a mapped form of the allowed address", "http://[::ffff:127.0.0.2]:1/x.png", 400, "fetch_failed"],
     ["a redirect to loopback", "/to-loopback", 400, "fetch_failed"],
-    ["a redirect to a private address", "/to-private", 400, "fetch_failed"],
+    ["a redirect to a loopback address outside the allowed range", "/to-other-loopback", 400, "fetch_failed"],
     ["a redirect to file://", "/to-file", 400, "fetch_failed"],
     ["a redirect loop", "/loop", 400, "fetch_failed"],
     ["an upstream 404", "/missing", 400, "fetch_failed"],
@@ -161,7 +165,7 @@ describe("import", () => {
   test("the refusal messages say why", async () => {
     const msg = async (url: string) => ((await (await imp({ url })).json()) as any).error.message as string;
     expect(await msg("http://127.0.0.1:1/x.png")).toContain("loopback");
-    expect(await msg(`${up}/to-private`)).toContain("private");
+    expect(await msg(`${up}/to-other-loopback`)).toContain("loopback");
     expect(await msg(`${up}/missing`)).toContain("HTTP 404");
     expect(await msg(`${up}/stall`)).toContain("1500 ms");
   });

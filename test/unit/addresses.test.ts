@@ -2,7 +2,8 @@ import { describe, expect, test } from "bun:test";
 import { checkAddress, parseCidrList, refusalOf, unmapped } from "../../src/domain/fetcher/addresses.ts";
 import { Fetcher } from "../../src/domain/fetcher/fetcher.ts";
 
-// The classifier, on literal address strings only: nothing here connects anywhere.
+// The classifier, on literal address strings only: nothing here connects anywhere. (The HTTP
+// import tests reach only loopback: 127.0.0.2 allowed, the other loopback forms refused.)
 
 describe("address classifier", () => {
   const refused = [
@@ -56,6 +57,13 @@ describe("address classifier", () => {
     test(`allows ${a}`, () => expect(refusalOf(a)).toBeNull());
   }
   test("not an address", () => expect(refusalOf("localhost")).not.toBeNull());
+
+  test("the refusal names the kind of address", () => {
+    expect(refusalOf("10.1.2.3")).toBe("a private address");
+    expect(refusalOf("169.254.169.254")).toContain("link-local");
+    expect(refusalOf("100.64.0.1")).toContain("CGNAT");
+    expect(refusalOf("127.0.0.3")).toBe("a loopback address");
+  });
 
   test("an allow list opens exactly its ranges, never the mapped forms", () => {
     const allow = parseCidrList("127.0.0.2/32, 10.9.0.0/16");
