@@ -4,25 +4,14 @@
 //   node_modules/.bin/bun scripts/font-atlas.ts
 import { writeFileSync } from "node:fs";
 import { chromium } from "playwright-core";
+import { CHROMIUM_OPTIONS } from "../test/helpers/browser.ts";
 import sharp from "sharp";
 
 const FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSansMono-Bold.ttf";
 const SIZE = 32; // cell height in pixels; the worker scales to the size asked for
 const chars = Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i)).join("");
 
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-});
+const browser = await chromium.launch(CHROMIUM_OPTIONS);
 const page = await browser.newPage();
 const font = await Bun.file(FONT).arrayBuffer();
 const b64 = Buffer.from(font).toString("base64");
