@@ -241,6 +241,7 @@ export async function buildServices(
   });
   variants.onRemoved = (keys) => delivery.forgetVariants(keys);
   const rates = new RateLimits(db, config.now);
+  const trustedProxies = parseCidrList(config.trustProxy);
   const passwords = new Passwords(db, config.now);
   const sessions = new Sessions(db, config.now);
   const signins = new SignInGuard(db, config.now);
@@ -248,7 +249,7 @@ export async function buildServices(
     keys,
     metering,
     sessions,
-    site: { publicUrl: config.publicUrl, trustedProxies: parseCidrList(config.trustProxy), basePath: config.basePath },
+    site: { publicUrl: config.publicUrl, trustedProxies, basePath: config.basePath },
   });
   const media = new Media(db, images, config.now);
   const accounts = new Accounts({ db, users, keys, images, rates, now: config.now });
@@ -317,7 +318,7 @@ export async function buildServices(
     signins,
     fetcher,
     imgwire,
-    trustedProxies: parseCidrList(config.trustProxy),
+    trustedProxies,
     sweeper,
     placeholders,
     tokens,
