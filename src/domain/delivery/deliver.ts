@@ -311,8 +311,9 @@ export class Delivery {
       };
     }
     const spec = finalize(raw, image, this.d.maxOutputPixels);
-    const delivered = await this.#variant(user.id, image, spec, req.ifNoneMatch, privateUntil, input);
-    return { delivered, variantKey: variantKey(image.blob_hash, spec), presetId };
+    const key = variantKey(image.blob_hash, spec);
+    const delivered = await this.#variant(user.id, image, spec, key, req.ifNoneMatch, privateUntil, input);
+    return { delivered, variantKey: key, presetId };
   }
 
   #watermarkFromUrl(url: string): Promise<WatermarkBytes> {
@@ -340,11 +341,11 @@ export class Delivery {
     userId: string,
     image: Image,
     spec: TransformSpec,
+    key: string,
     ifNoneMatch: (etag: string) => boolean,
     privateUntil?: number,
     input?: TransformInput,
   ): Promise<Delivered | "not-modified"> {
-    const key = variantKey(image.blob_hash, spec);
     const etag = `"${key}"`;
     // The key says everything about the bytes: no need to look at the disk to answer a 304.
     if (ifNoneMatch(etag)) return "not-modified";
