@@ -6,6 +6,7 @@ import {
   type DefaultFormat,
   keepSourceFormat,
   type Mapped,
+  mapped,
   put,
   refuse,
   splitTenantPath,
@@ -23,37 +24,46 @@ import type { AppServices, RouteEnv } from "./env.ts";
 type Env = RouteEnv<"delivery" | "accessLog" | "config" | "runtime">;
 
 /** The raw (still percent-encoded) path segments of the request, without the leading empty one. */
-const segments = (c: Context) => new URL(c.req.url).pathname.split("/").slice(1);
+const segments = (url: URL) => url.pathname.split("/").slice(1);
 
-async function serve(c: Context<Env>, route: string, m: Mapped, rawPath: string, defaultFormat: DefaultFormat) {
+async function serve(
+  c: Context<Env>,
+  url: URL,
+  route: string,
+  m: Mapped,
+  rawPath: string,
+  defaultFormat: DefaultFormat,
+) {
   const { username, path } = splitTenantPath(rawPath);
   c.var.services.accessLog.note(c.req.raw, { tenant: username, route });
   const inm = c.req.header("if-none-match");
+  const accept = c.req.header("accept");
   let matched: string | undefined;
-  const url = new URL(c.req.url);
   const request = compatDelivery({
     username,
     path,
     mapped: m,
-    accept: c.req.header("accept"),
+    accept,
     ifNoneMatch: (etag) => {
       matched = etag;
       return matchesEtag(inm, etag);
     },
     defaultFormat,
-    hotKey: compatHotKey(url.pathname + url.search, m, c.req.header("accept")),
+    hotKey: compatHotKey(url.pathname + url.search, m, accept),
   });
   return sendDelivered(c, await c.var.services.delivery.deliver(request), matched, request);
 }
 
 export const ipxRoutes = new Hono<Env>().on(["GET", "HEAD"], "/:modifiers/*", (c) => {
-  const [, modifiers, ...rest] = segments(c);
-  return serve(c, "/_ipx/:modifiers/*", parseIpxModifiers(modifiers), rest.join("/"), keepSourceFormat);
+  const url = new URL(c.req.url);
+  const [, modifiers, ...rest] = segments(url);
+  return serve(c, url, "/_ipx/:modifiers/*", parseIpxModifiers(modifiers), rest.join("/"), keepSourceFormat);
 });
 
 export const cloudflareRoutes = new Hono<Env>().on(["GET", "HEAD"], "/:options/*", (c) => {
-  const [, , options, ...rest] = segments(c);
-  return serve(c, "/cdn-cgi/image/:options/*", parseCloudflareOptions(options), rest.join("/"), keepSourceFormat);
+  const url = new URL(c.req.url);
+  const [, , options, ...rest] = segments(url);
+  return serve(c, url, "/cdn-cgi/image/:options/*", parseCloudflareOptions(options), rest.join("/"), keepSourceFormat);
 });
 
 /**
@@ -62,7 +72,8 @@ export const cloudflareRoutes = new Hono<Env>().on(["GET", "HEAD"], "/:options/*
  * negotiated, as Next's own optimizer does.
  */
 export const nextRoutes = new Hono<Env>().on(["GET", "HEAD"], "/", (c) => {
-  const q = new URL(c.req.url).searchParams;
+  const url = new URL(c.req.url);
+  const q = url.searchParams;
   for (const key of new Set(q.keys())) {
     if (!["url", "w", "q"].includes(key)) throw refuse(key, "is not a Next.js image parameter (url, w, q)");
     if (q.getAll(key).length > 1) throw refuse(key, "given more than once");
@@ -74,17 +85,17 @@ export const nextRoutes = new Hono<Env>().on(["GET", "HEAD"], "/", (c) => {
   let path = raw;
   if (/^[a-z][a-z0-9+.-]*:/i.test(raw)) {
     const u = new URL(raw);
-    if (u.host !== new URL(c.req.url).host)
+    if (u.host !== url.host)
       throw refuse("url", "must be an image this server holds; imgd does not fetch other hosts here");
     path = u.pathname;
   }
   // Kept encoded for splitTenantPath, which decodes once.
   path = path.replace(/^\/+/, "").replace(/^i\//, "");
-  const m: Mapped = { params: new Map(), names: new Map() };
+  const m = mapped();
   put(m, "width", w, "w");
   put(m, "quality", q.get("q") ?? "75", "q");
   put(m, "format", "auto", "url");
-  return serve(c, "/_next/image", m, encodeURI(path), keepSourceFormat);
+  return serve(c, url, "/_next/image", m, encodeURI(path), keepSourceFormat);
 });
 
 /**

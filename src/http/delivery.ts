@@ -99,7 +99,7 @@ export function deliverFast(
   const search = new URLSearchParams(q < 0 ? "" : url.slice(q + 1));
   const varies = nativeNegotiates(path, search);
   const hot = services.delivery.fast(
-    nativeHotKey(username, path, search, varies ? req.headers.get("accept") : null),
+    nativeHotKey(username, path, search, varies ? req.headers.get("accept") : null, varies),
     (etag) => {
       matched = etag;
       return matchesEtag(inm, etag);

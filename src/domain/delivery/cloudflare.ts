@@ -1,10 +1,10 @@
-import { type Mapped, mapped, put, refuse } from "./compat.ts";
+import { decodeOptions, type FitMapping, type Mapped, mapped, NUMBER, put, putFit, refuse } from "./compat.ts";
 
 // Cloudflare Images URLs (`/cdn-cgi/image/{options}/{path}`): `key=value` options split by
 // commas, mapped onto Imgwire parameters (compat.ts).
 
 /** Cloudflare's fits: how each maps to a resizing type and whether it may enlarge. */
-const FIT: Record<string, { resizing_type: string; enlarge: boolean }> = {
+const FIT: Record<string, FitMapping> = {
   "scale-down": { resizing_type: "inside", enlarge: false },
   contain: { resizing_type: "inside", enlarge: true },
   cover: { resizing_type: "cover", enlarge: true },
@@ -33,17 +33,10 @@ const UNSUPPORTED: Record<string, string> = {
   zoom: "face zoom is not supported",
 };
 
-const NUMBER = /^\d+(\.\d+)?$/;
-
 /** Parses the options segment of a Cloudflare image URL. */
 export function parseCloudflareOptions(segment: string): Mapped {
   const m = mapped();
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(segment);
-  } catch {
-    throw refuse("options", "is not valid percent-encoding");
-  }
+  const decoded = decodeOptions(segment, "options");
   let fit: string | undefined;
   for (const part of decoded.split(",")) {
     if (part.trim() === "") continue;
@@ -139,8 +132,6 @@ export function parseCloudflareOptions(segment: string): Mapped {
     }
   }
   // Cloudflare's default fit is scale-down: never enlarged.
-  const f = FIT[fit ?? "scale-down"];
-  put(m, "resizing_type", f.resizing_type, "fit");
-  if (f.enlarge) put(m, "enlarge", "true", "fit");
+  putFit(m, FIT[fit ?? "scale-down"]);
   return m;
 }

@@ -32,6 +32,29 @@ export function put(m: Mapped, param: string, value: string, from: string) {
 export const refuse = (option: string, why: string) =>
   new AppError("VALIDATION_ERROR", `${option}: ${why}`, { field: option });
 
+/** A plain non-negative number, as the shapes write strengths and radii. */
+export const NUMBER = /^\d+(\.\d+)?$/;
+
+/** A shape's options segment, percent-decoded; bad encoding is a 400 naming `option`. */
+export function decodeOptions(segment: string, option: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw refuse(option, "is not valid percent-encoding");
+  }
+}
+
+/** How a shape's fit maps onto Imgwire's resizing type, and whether it may enlarge. */
+export interface FitMapping {
+  resizing_type: string;
+  enlarge: boolean;
+}
+
+export function putFit(m: Mapped, f: FitMapping) {
+  put(m, "resizing_type", f.resizing_type, "fit");
+  if (f.enlarge) put(m, "enlarge", "true", "fit");
+}
+
 /** The key of a shape's URL among remembered answers: the URL, and the Accept class when negotiated. */
 export const compatHotKey = (pathAndQuery: string, m: Mapped, accept: string | null | undefined) =>
   `${pathAndQuery}#${m.params.get("format") === "auto" ? acceptClass(accept) : ""}`;

@@ -8,7 +8,7 @@ import type { Presets } from "../library/presets.ts";
 import type { Feature } from "../metering/plans.ts";
 import type { Users } from "../accounts/users.ts";
 import type { BlobStore, StoredObject } from "../../store/types.ts";
-import type { CachedVariant, VariantCache } from "../../store/variants.ts";
+import type { VariantCache } from "../../store/variants.ts";
 import type { Tokens } from "../tokens/tokens.ts";
 import type { Bus } from "../../db/bus.ts";
 import type { Leases } from "../../db/leases.ts";
@@ -311,8 +311,9 @@ export class Delivery {
       };
     }
     const spec = finalize(raw, image, this.d.maxOutputPixels);
-    const delivered = await this.#variant(user.id, image, spec, req.ifNoneMatch, privateUntil, input);
-    return { delivered, variantKey: variantKey(image.blob_hash, spec), presetId };
+    const key = variantKey(image.blob_hash, spec);
+    const delivered = await this.#variant(user.id, image, spec, key, req.ifNoneMatch, privateUntil, input);
+    return { delivered, variantKey: key, presetId };
   }
 
   #watermarkFromUrl(url: string): Promise<WatermarkBytes> {
@@ -340,21 +341,18 @@ export class Delivery {
     userId: string,
     image: Image,
     spec: TransformSpec,
+    key: string,
     ifNoneMatch: (etag: string) => boolean,
     privateUntil?: number,
     input?: TransformInput,
   ): Promise<Delivered | "not-modified"> {
-    const key = variantKey(image.blob_hash, spec);
     const etag = `"${key}"`;
     // The key says everything about the bytes: no need to look at the disk to answer a 304.
     if (ifNoneMatch(etag)) return "not-modified";
     const inMemory = this.#memory.get(key);
     if (inMemory) return privateUntil === undefined ? inMemory : { ...inMemory, privateUntil };
-    const cached = await this.d.variants.get(key);
-    if (cached) {
-      this.#memory.fill(key, { etag, mime: cached.mime, size: cached.size, object: cached.object, userId });
-      return { etag, mime: cached.mime, size: cached.size, object: cached.object, cache: "hit", privateUntil, userId };
-    }
+    const stored = await this.#stored(key, etag, userId, privateUntil);
+    if (stored) return stored;
     let flight = this.#flights.get(key);
     if (!flight) {
       flight = this.#produceOnce(userId, image, spec, key, etag, input).finally(() => this.#flights.delete(key));
@@ -382,9 +380,9 @@ export class Delivery {
       if (lease) {
         try {
           // Made by another node between our miss and the lease?
-          const cached = await this.d.variants.get(key);
-          if (cached) return this.#hit(key, etag, cached, userId);
-          return await this.#produce(userId, image, spec, key, etag, input);
+          return (
+            (await this.#stored(key, etag, userId)) ?? (await this.#produce(userId, image, spec, key, etag, input))
+          );
         } finally {
           await lease.release().catch(() => {});
         }
@@ -393,14 +391,17 @@ export class Delivery {
         throw new AppError("SERVICE_UNAVAILABLE", "This variant is still being made by another node: retry shortly");
       }
       await new Promise((r) => setTimeout(r, pause));
-      const cached = await this.d.variants.get(key);
-      if (cached) return this.#hit(key, etag, cached, userId);
+      const stored = await this.#stored(key, etag, userId);
+      if (stored) return stored;
     }
   }
 
-  #hit(key: string, etag: string, cached: CachedVariant, userId: string): Delivered {
+  /** The variant from the disk cache, if it is there (and into memory for the next hit). */
+  async #stored(key: string, etag: string, userId: string, privateUntil?: number): Promise<Delivered | undefined> {
+    const cached = await this.d.variants.get(key);
+    if (!cached) return undefined;
     this.#memory.fill(key, { etag, mime: cached.mime, size: cached.size, object: cached.object, userId });
-    return { etag, mime: cached.mime, size: cached.size, object: cached.object, cache: "hit", userId };
+    return { etag, mime: cached.mime, size: cached.size, object: cached.object, cache: "hit", privateUntil, userId };
   }
 
   async #produce(

@@ -1,5 +1,15 @@
 import { extensionOf } from "../library/paths.ts";
-import { compatDelivery, keepSourceFormat, type Mapped, mapped, put, refuse } from "./compat.ts";
+import {
+  compatDelivery,
+  type FitMapping,
+  keepSourceFormat,
+  type Mapped,
+  mapped,
+  NUMBER,
+  put,
+  putFit,
+  refuse,
+} from "./compat.ts";
 import type { DeliveryRequest } from "./deliver.ts";
 import { nativeHotKey } from "./native.ts";
 import { SIGNATURE_KEYS } from "./signing.ts";
@@ -10,7 +20,7 @@ import { EXT_FORMAT } from "./spec.ts";
 
 /** Keys only imgix uses, or fits only imgix names: either makes a native URL an imgix one. */
 const IMGIX_ONLY = new Set(["fm", "auto", "crop", "dpr", "blur", "sharp"]);
-const IMGIX_FITS: Record<string, { resizing_type: string; enlarge: boolean }> = {
+const IMGIX_FITS: Record<string, FitMapping> = {
   clip: { resizing_type: "inside", enlarge: true },
   max: { resizing_type: "inside", enlarge: false },
   crop: { resizing_type: "cover", enlarge: true },
@@ -40,7 +50,6 @@ const FORMATS: Record<string, string> = {
   avif: "avif",
   gif: "gif",
 };
-const NUMBER = /^\d+(\.\d+)?$/;
 
 /** Parses an imgix query (the signature keys are left to the signed-URL check). */
 export function parseImgixQuery(search: URLSearchParams): Mapped {
@@ -120,8 +129,7 @@ export function parseImgixQuery(search: URLSearchParams): Mapped {
   // imgix: an explicit fm wins over auto=format.
   if (autoFormat && !m.params.has("format")) put(m, "format", "auto", "auto");
   const f = IMGIX_FITS[fit];
-  put(m, "resizing_type", f.resizing_type, "fit");
-  if (f.enlarge) put(m, "enlarge", "true", "fit");
+  putFit(m, f);
   if (!f.resizing_type.startsWith("cover")) m.params.delete("gravity");
   return m;
 }

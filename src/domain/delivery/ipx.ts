@@ -1,4 +1,4 @@
-import { type Mapped, mapped, put, refuse } from "./compat.ts";
+import { decodeOptions, type Mapped, mapped, NUMBER, put, refuse } from "./compat.ts";
 
 // IPX URLs (`/_ipx/{modifiers}/{path}`, as Nuxt Image and unpic write them): modifiers split by
 // `,` or `&`, a name and its arguments split by `_`, `:` or `=` (`w_200`, `s_200x100`,
@@ -32,18 +32,11 @@ const UNSUPPORTED: Record<string, string> = {
   flatten: "flatten is not supported (JPEG output flattens onto b_ anyway)",
 };
 
-const NUMBER = /^\d+(\.\d+)?$/;
-
 /** Parses the modifiers segment of an IPX URL. */
 export function parseIpxModifiers(segment: string): Mapped {
   const m = mapped();
   if (segment === "_" || segment === "") return m;
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(segment);
-  } catch {
-    throw refuse("modifiers", "is not valid percent-encoding");
-  }
+  const decoded = decodeOptions(segment, "modifiers");
   let s: { w: string; h: string; from: string } | undefined;
   let fit: string | undefined;
   let flip = false;

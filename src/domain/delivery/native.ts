@@ -204,14 +204,16 @@ export const nativeNegotiates = (path: string, search: URLSearchParams) =>
 
 /**
  * The key of a native URL among remembered answers: the user, the path and the query as sent,
- * and for a negotiated format what the client accepts (never the raw header).
+ * and for a negotiated format what the client accepts (never the raw header). `varies`: the
+ * caller's `nativeNegotiates(path, search)` when it has one (the hot path does).
  */
 export const nativeHotKey = (
   username: string,
   path: string,
   search: URLSearchParams,
   accept: string | null | undefined,
-) => `${username}/${path}?${search}${nativeNegotiates(path, search) ? `#${acceptClass(accept)}` : ""}`;
+  varies = nativeNegotiates(path, search),
+) => `${username}/${path}?${search}${varies ? `#${acceptClass(accept)}` : ""}`;
 
 /**
  * A native delivery URL (`/i/{username}/{path}?…`) as a delivery request. The same URL
@@ -232,6 +234,7 @@ export function nativeDelivery(
     access: "signed",
   },
 ): DeliveryRequest<NativeQuery> {
+  const varies = nativeNegotiates(path, search);
   return {
     username,
     path,
@@ -241,8 +244,8 @@ export function nativeDelivery(
     notFound: opts.notFound,
     ifNoneMatch,
     accept: opts.accept,
-    varies: nativeNegotiates(path, search),
-    hotKey: opts.remember ? nativeHotKey(username, path, search, opts.accept) : undefined,
+    varies,
+    hotKey: opts.remember ? nativeHotKey(username, path, search, opts.accept, varies) : undefined,
     options: () => splitQuery(search),
     spec: async ({ user, image, preset, negotiate }, query) => {
       const presetRow = query.preset !== undefined ? await preset(query.preset) : undefined;
