@@ -12,7 +12,7 @@ import {
   splitTenantPath,
 } from "../domain/delivery/compat.ts";
 import { parseIpxModifiers } from "../domain/delivery/ipx.ts";
-import { matchesEtag, sendDelivered } from "./delivery.ts";
+import { etagCheck, sendDelivered } from "./delivery.ts";
 import type { AppServices, RouteEnv } from "./env.ts";
 
 // The URL shapes other tools write, each a thin parser into the one delivery pipeline:
@@ -36,22 +36,18 @@ async function serve(
 ) {
   const { username, path } = splitTenantPath(rawPath);
   c.var.services.accessLog.note(c.req.raw, { tenant: username, route });
-  const inm = c.req.header("if-none-match");
+  const inm = etagCheck(c.req.header("if-none-match"));
   const accept = c.req.header("accept");
-  let matched: string | undefined;
   const request = compatDelivery({
     username,
     path,
     mapped: m,
     accept,
-    ifNoneMatch: (etag) => {
-      matched = etag;
-      return matchesEtag(inm, etag);
-    },
+    ifNoneMatch: inm.matches,
     defaultFormat,
     hotKey: compatHotKey(url.pathname + url.search, m, accept),
   });
-  return sendDelivered(c, await c.var.services.delivery.deliver(request), matched, request);
+  return sendDelivered(c, await c.var.services.delivery.deliver(request), inm.matched, request);
 }
 
 export const ipxRoutes = new Hono<Env>().on(["GET", "HEAD"], "/:modifiers/*", (c) => {

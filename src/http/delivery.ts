@@ -15,6 +15,21 @@ export function matchesEtag(header: string | undefined, etag: string): boolean {
   });
 }
 
+/**
+ * A delivery's If-None-Match check. It remembers the ETag it compared, because the 304 (or the
+ * answer) carries the ETag the delivery settled on.
+ */
+export function etagCheck(header: string | null | undefined) {
+  const check = {
+    matched: undefined as string | undefined,
+    matches: (etag: string) => {
+      check.matched = etag;
+      return matchesEtag(header ?? undefined, etag);
+    },
+  };
+  return check;
+}
+
 /** The path after a fixed number of URL segments, percent-decoded (a bad escape is a 404). */
 export function pathAfter(c: Context, segments: number): string {
   const raw = new URL(c.req.url).pathname
@@ -94,21 +109,17 @@ export function deliverFast(
   } catch {
     return null;
   }
-  let matched: string | undefined;
-  const inm = req.headers.get("if-none-match") ?? undefined;
+  const inm = etagCheck(req.headers.get("if-none-match"));
   const search = new URLSearchParams(q < 0 ? "" : url.slice(q + 1));
   const varies = nativeNegotiates(path, search);
   const hot = services.delivery.fast(
     nativeHotKey(username, path, search, varies ? req.headers.get("accept") : null, varies),
-    (etag) => {
-      matched = etag;
-      return matchesEtag(inm, etag);
-    },
+    inm.matches,
   );
   if (!hot) return null;
   const requestId = req.headers.get("x-request-id")?.slice(0, 128) || crypto.randomUUID();
   services.accessLog.note(req, { tenant: username, route: "/i/:username/*" });
-  const res = respond(services, req.method, requestId, hot, matched);
+  const res = respond(services, req.method, requestId, hot, inm.matched);
   if (varies) res.headers.set("Vary", "Accept");
   return res;
 }
@@ -118,13 +129,9 @@ export const deliveryRoutes = new Hono<RouteEnv<"delivery" | "accessLog" | "conf
   ["GET", "HEAD"],
   "/:username/*",
   async (c) => {
-    const inm = c.req.header("if-none-match");
+    const inm = etagCheck(c.req.header("if-none-match"));
     c.var.services.accessLog.note(c.req.raw, { tenant: c.req.param("username"), route: "/i/:username/*" });
-    let matched: string | undefined;
-    const ifNoneMatch = (etag: string) => {
-      matched = etag;
-      return matchesEtag(inm, etag);
-    };
+    const ifNoneMatch = inm.matches;
     const username = c.req.param("username");
     const path = pathAfter(c, 2);
     const search = new URL(c.req.url).searchParams;
@@ -134,14 +141,14 @@ export const deliveryRoutes = new Hono<RouteEnv<"delivery" | "accessLog" | "conf
       return sendDelivered(
         c,
         await delivery.placeholder(placeholderDelivery(username, path, search, ifNoneMatch)),
-        matched,
+        inm.matched,
       );
     }
     if (isImgixQuery(search)) {
       const request = imgixDelivery(username, path, search, accept, ifNoneMatch, true);
-      return sendDelivered(c, await delivery.deliver(request), matched, request);
+      return sendDelivered(c, await delivery.deliver(request), inm.matched, request);
     }
     const request = nativeDelivery(username, path, search, ifNoneMatch, { access: "signed", remember: true, accept });
-    return sendDelivered(c, await delivery.deliver(request), matched, request);
+    return sendDelivered(c, await delivery.deliver(request), inm.matched, request);
   },
 );

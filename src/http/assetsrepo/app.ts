@@ -2,7 +2,7 @@ import { type Context, Hono } from "hono";
 import { nativeDelivery } from "../../domain/delivery/native.ts";
 import { AppError } from "../../domain/errors.ts";
 import { admit, refuseKeyInQuery } from "../auth.ts";
-import { matchesEtag, pathAfter, sendDelivered } from "../delivery.ts";
+import { etagCheck, pathAfter, sendDelivered } from "../delivery.ts";
 import type { AppServices, RouteEnv } from "../env.ts";
 import { settleBody, toAppError } from "../errors.ts";
 
@@ -31,20 +31,15 @@ export function assetsrepoApp(services: Pick<AppServices, "delivery" | "log">) {
         "VALIDATION_ERROR",
         "Invalid storage key: give the image's path, e.g. /api/images/illustrations/hero.png",
       );
-    const inm = c.req.header("if-none-match");
-    let matched: string | undefined;
+    const inm = etagCheck(c.req.header("if-none-match"));
     // The key's own images (private ones too); an unknown path is a 404 and costs no view.
-    const request = nativeDelivery(
-      principal.user.username,
-      path,
-      new URL(c.req.url).searchParams,
-      (etag) => {
-        matched = etag;
-        return matchesEtag(inm, etag);
-      },
-      { access: "owner", countView: true, notFound: `No image at '${path}'`, accept: c.req.header("accept") },
-    );
-    return sendDelivered(c, await services.delivery.deliver(request), matched, request);
+    const request = nativeDelivery(principal.user.username, path, new URL(c.req.url).searchParams, inm.matches, {
+      access: "owner",
+      countView: true,
+      notFound: `No image at '${path}'`,
+      accept: c.req.header("accept"),
+    });
+    return sendDelivered(c, await services.delivery.deliver(request), inm.matched, request);
   });
   app.all("*", (c) => {
     throw new AppError("NOT_FOUND", `No route for ${c.req.method} ${c.req.path}`);

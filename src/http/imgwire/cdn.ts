@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { imgwireDelivery } from "../../domain/delivery/imgwire.ts";
 import { AppError } from "../../domain/errors.ts";
-import { matchesEtag, pathAfter, sendDelivered } from "../delivery.ts";
+import { etagCheck, pathAfter, sendDelivered } from "../delivery.ts";
 import { markBodyRead } from "../validate.ts";
 import type { ImgwireEnv } from "./context.ts";
 
@@ -13,8 +13,7 @@ type Env = ImgwireEnv<"config" | "delivery" | "imgwire" | "keys" | "runtime" | "
 
 export const cdnRoutes = new Hono<Env>().on(["GET", "HEAD"], "/:username/*", async (c) => {
   const { delivery, config } = c.var.services;
-  const inm = c.req.header("if-none-match");
-  let matched: string | undefined;
+  const inm = etagCheck(c.req.header("if-none-match"));
   let autoFormat = false;
   const path = pathAfter(c, 3 + config.imgwireMount.split("/").length - 2);
   const request = imgwireDelivery(
@@ -22,13 +21,10 @@ export const cdnRoutes = new Hono<Env>().on(["GET", "HEAD"], "/:username/*", asy
     path,
     new URL(c.req.url).searchParams,
     c.req.header("accept"),
-    (etag) => {
-      matched = etag;
-      return matchesEtag(inm, etag);
-    },
+    inm.matches,
     () => (autoFormat = true),
   );
-  const res = sendDelivered(c, await delivery.deliver(request), matched);
+  const res = sendDelivered(c, await delivery.deliver(request), inm.matched);
   if (autoFormat) res.headers.set("Vary", "Accept");
   res.headers.set("Access-Control-Allow-Origin", "*");
   return res;
