@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { mkdir, open, readdir, rename, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { StageMeter } from "../meter.ts";
+import { StagedHandle } from "../staged.ts";
 import { type BlobStore, type StagedBlob, type StoredObject } from "../types.ts";
 import { type FileBody, fileObject, fileStream, ignoreMissing, readWhole, syncDir, unlinkIfPresent } from "./files.ts";
 
@@ -56,7 +57,11 @@ export class FsBlobStore implements BlobStore {
       throw err;
     }
     const { hash, size, head, tail } = meter.finish();
-    return new FsStagedBlob(hash, size, head, tail, tempPath, () => this.#commit(tempPath, hash));
+    return new StagedHandle(hash, size, head, tail, {
+      read: () => readWhole(tempPath),
+      commit: () => this.#commit(tempPath, hash),
+      discard: () => unlinkIfPresent(tempPath),
+    });
   }
 
   async #commit(tempPath: string, hash: string) {
@@ -126,42 +131,6 @@ export class FsBlobStore implements BlobStore {
       }
     }
     return { removed };
-  }
-}
-
-/** The handle of a staged file; its path stays private to the driver. */
-class FsStagedBlob implements StagedBlob {
-  readonly #path: string;
-  readonly #move: () => Promise<void>;
-  #state: "staged" | "committed" | "discarded" = "staged";
-
-  constructor(
-    readonly hash: string,
-    readonly size: number,
-    readonly head: Uint8Array,
-    readonly tail: Uint8Array,
-    path: string,
-    move: () => Promise<void>,
-  ) {
-    this.#path = path;
-    this.#move = move;
-  }
-
-  read() {
-    if (this.#state !== "staged") return Promise.reject(new Error(`staged blob ${this.hash} was ${this.#state}`));
-    return readWhole(this.#path);
-  }
-
-  async commit() {
-    if (this.#state !== "staged") throw new Error(`staged blob ${this.hash} was ${this.#state}`);
-    await this.#move();
-    this.#state = "committed";
-  }
-
-  async discard() {
-    if (this.#state !== "staged") return;
-    this.#state = "discarded";
-    await unlinkIfPresent(this.#path);
   }
 }
 

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { StageMeter } from "../meter.ts";
+import { StagedHandle } from "../staged.ts";
 import type { BlobStore, StagedBlob, StoredObject } from "../types.ts";
 import type { S3Client } from "./client.ts";
 import { readObject, s3Object } from "./objects.ts";
@@ -53,7 +54,7 @@ export class S3BlobStore implements BlobStore {
       onChunk: (c) => meter.add(c),
     });
     const { hash, size, head, tail } = meter.finish();
-    return new S3StagedBlob(hash, size, head, tail, {
+    return new StagedHandle(hash, size, head, tail, {
       read: () => (small ? Promise.resolve(small) : readObject(this.#s3, tempKey)),
       commit: () => this.#commit(tempKey, hash),
       discard: () => this.#s3.delete(tempKey),
@@ -116,38 +117,5 @@ export class S3BlobStore implements BlobStore {
       }
     }
     return { removed };
-  }
-}
-
-/** The handle of a staged upload; its key stays private to the driver. */
-class S3StagedBlob implements StagedBlob {
-  readonly #ops: { read(): Promise<Uint8Array>; commit(): Promise<void>; discard(): Promise<void> };
-  #state: "staged" | "committed" | "discarded" = "staged";
-
-  constructor(
-    readonly hash: string,
-    readonly size: number,
-    readonly head: Uint8Array,
-    readonly tail: Uint8Array,
-    ops: { read(): Promise<Uint8Array>; commit(): Promise<void>; discard(): Promise<void> },
-  ) {
-    this.#ops = ops;
-  }
-
-  read() {
-    if (this.#state !== "staged") return Promise.reject(new Error(`staged blob ${this.hash} was ${this.#state}`));
-    return this.#ops.read();
-  }
-
-  async commit() {
-    if (this.#state !== "staged") throw new Error(`staged blob ${this.hash} was ${this.#state}`);
-    await this.#ops.commit();
-    this.#state = "committed";
-  }
-
-  async discard() {
-    if (this.#state !== "staged") return;
-    this.#state = "discarded";
-    await this.#ops.discard();
   }
 }
