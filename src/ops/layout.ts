@@ -6,6 +6,9 @@ import { createReadStream } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 
+// The stores walk their sharded trees with it too.
+export { shardedFiles } from "../store/fs/files.ts";
+
 export const HASH = /^[0-9a-f]{64}$/;
 
 export function layout(dataDir: string) {
@@ -19,16 +22,6 @@ export function layout(dataDir: string) {
     blob: (hash: string) => join(dataDir, "blobs", hash.slice(0, 2), hash.slice(2, 4), hash),
     variant: (key: string) => join(dataDir, "variants", key.slice(0, 2), key.slice(2, 4), key),
   };
-}
-
-/** Files of a two-level sharded tree (root/ab/cd/name); a missing root has none. */
-export async function* shardedFiles(root: string): AsyncGenerator<{ name: string; path: string }> {
-  for (const a of await readdir(root).catch(() => [] as string[])) {
-    for (const b of await readdir(join(root, a)).catch(() => [] as string[])) {
-      for (const name of await readdir(join(root, a, b)).catch(() => [] as string[]))
-        yield { name, path: join(root, a, b, name) };
-    }
-  }
 }
 
 export async function sha256File(path: string): Promise<string> {

@@ -4,7 +4,17 @@ import { dirname, join } from "node:path";
 import { StageMeter } from "../meter.ts";
 import { StagedHandle } from "../staged.ts";
 import { type BlobStore, type StagedBlob, type StoredObject } from "../types.ts";
-import { type FileBody, fileObject, fileStream, ignoreMissing, readWhole, syncDir, unlinkIfPresent } from "./files.ts";
+import {
+  type FileBody,
+  fileObject,
+  fileStream,
+  ignoreMissing,
+  readWhole,
+  removeTemp,
+  sweepSharded,
+  syncDir,
+  unlinkIfPresent,
+} from "./files.ts";
 
 const HASH = /^[0-9a-f]{64}$/;
 const PART = ".part";
@@ -104,13 +114,8 @@ export class FsBlobStore implements BlobStore {
   }
 
   async sweep(isKnown: (hash: string) => Promise<boolean>) {
-    let removed = 0;
     // Partial uploads from a crash or a cut connection.
-    for (const name of await readdir(this.#tmp)) {
-      if (!name.endsWith(PART)) continue;
-      await unlinkIfPresent(join(this.#tmp, name));
-      removed++;
-    }
+    let removed = await removeTemp(this.#tmp, PART);
     // Trashed blobs: a crash between trash and purge; restore the ones a row still uses.
     for (const name of await readdir(this.#trash)) {
       if (HASH.test(name) && (await isKnown(name))) await this.restore(name);
@@ -120,16 +125,7 @@ export class FsBlobStore implements BlobStore {
       }
     }
     // Blobs whose row never committed (a crash between commit and the database insert).
-    for (const a of await readdir(this.#root)) {
-      for (const b of await readdir(join(this.#root, a)).catch(() => [])) {
-        for (const name of await readdir(join(this.#root, a, b)).catch(() => [])) {
-          if (!HASH.test(name) || !(await isKnown(name))) {
-            await unlinkIfPresent(join(this.#root, a, b, name));
-            removed++;
-          }
-        }
-      }
-    }
+    removed += await sweepSharded(this.#root, async (name) => HASH.test(name) && (await isKnown(name)));
     return { removed };
   }
 }
