@@ -3,7 +3,7 @@ import { StageMeter } from "../meter.ts";
 import { StagedHandle } from "../staged.ts";
 import type { BlobStore, StagedBlob, StoredObject } from "../types.ts";
 import type { S3Client } from "./client.ts";
-import { readObject, s3Object } from "./objects.ts";
+import { readObject, s3Object, sweepListed } from "./objects.ts";
 import { sweepTemp, uploadStream } from "./upload.ts";
 
 const HASH = /^[0-9a-f]{64}$/;
@@ -108,14 +108,12 @@ export class S3BlobStore implements BlobStore {
       }
     }
     // Blobs whose row never committed (a crash between commit and the database insert).
-    for await (const o of this.#s3.list(`${prefix}blobs/`)) {
-      const name = o.key.slice(o.key.lastIndexOf("/") + 1);
-      if (o.lastModified > cutoff) continue;
-      if (!HASH.test(name) || !(await isKnown(name))) {
-        await this.#s3.delete(o.key);
-        removed++;
-      }
-    }
+    removed += await sweepListed(
+      this.#s3,
+      `${prefix}blobs/`,
+      cutoff,
+      async (name) => HASH.test(name) && (await isKnown(name)),
+    );
     return { removed };
   }
 }
