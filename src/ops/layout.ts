@@ -5,8 +5,9 @@ import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { shardedPath } from "../store/fs/files.ts";
 
-// The stores walk their sharded trees with it too.
+// The filesystem stores' own description of their sharded trees.
 export { shardedFiles } from "../store/fs/files.ts";
 
 export const HASH = /^[0-9a-f]{64}$/;
@@ -19,8 +20,8 @@ export function layout(dataDir: string) {
     variants: join(dataDir, "variants"),
     tmp: join(dataDir, "tmp"),
     trash: join(dataDir, "trash"),
-    blob: (hash: string) => join(dataDir, "blobs", hash.slice(0, 2), hash.slice(2, 4), hash),
-    variant: (key: string) => join(dataDir, "variants", key.slice(0, 2), key.slice(2, 4), key),
+    blob: (hash: string) => shardedPath(join(dataDir, "blobs"), hash),
+    variant: (key: string) => shardedPath(join(dataDir, "variants"), key),
   };
 }
 

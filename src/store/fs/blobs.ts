@@ -11,6 +11,7 @@ import {
   ignoreMissing,
   readWhole,
   removeTemp,
+  shardedPath,
   sweepSharded,
   syncDir,
   unlinkIfPresent,
@@ -44,7 +45,7 @@ export class FsBlobStore implements BlobStore {
 
   #path(hash: string) {
     if (!HASH.test(hash)) throw new Error(`not a blob hash: ${hash}`);
-    return join(this.#root, hash.slice(0, 2), hash.slice(2, 4), hash);
+    return shardedPath(this.#root, hash);
   }
 
   async stage(source: AsyncIterable<Uint8Array>, maxBytes: number): Promise<StagedBlob> {

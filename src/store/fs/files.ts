@@ -93,6 +93,11 @@ export async function removeTemp(dir: string, suffix: string): Promise<number> {
   return removed;
 }
 
+/** Where `name` lives in a two-level sharded tree: `root/ab/cd/<name>`. */
+export function shardedPath(root: string, name: string): string {
+  return join(root, name.slice(0, 2), name.slice(2, 4), name);
+}
+
 /** Files of a two-level sharded tree (`root/ab/cd/<name>`); a missing root has none. */
 export async function* shardedFiles(root: string): AsyncGenerator<{ name: string; path: string }> {
   for (const a of await readdir(root).catch(() => [] as string[])) {

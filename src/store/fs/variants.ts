@@ -2,7 +2,15 @@ import { randomUUID } from "node:crypto";
 import { mkdir, rename, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { StoredObject, VariantStore } from "../types.ts";
-import { type FileBody, fileObject, fileStream, removeTemp, sweepSharded, unlinkIfPresent } from "./files.ts";
+import {
+  type FileBody,
+  fileObject,
+  fileStream,
+  removeTemp,
+  shardedPath,
+  sweepSharded,
+  unlinkIfPresent,
+} from "./files.ts";
 
 const KEY = /^[0-9a-f]{16,128}$/;
 const TEMP = ".variant";
@@ -30,7 +38,7 @@ export class FsVariantStore implements VariantStore {
 
   #path(key: string) {
     if (!KEY.test(key)) throw new Error(`not a variant key: ${key}`);
-    return join(this.#root, key.slice(0, 2), key.slice(2, 4), key);
+    return shardedPath(this.#root, key);
   }
 
   async put(key: string, data: Uint8Array) {
