@@ -1,8 +1,9 @@
 import pkg from "../../package.json" with { type: "json" };
-import { backup, OpsError } from "../ops/backup.ts";
+import { backup } from "../ops/backup.ts";
 import { detectRuntime } from "../runtime/index.ts";
 import { type FlagSpec, formatFlags, parseArgs, UsageError } from "./args.ts";
 import { dataDirOf, refuseOnPostgres } from "./data-dir.ts";
+import { exitOnOpsError } from "./ops-errors.ts";
 
 const flags: Record<string, FlagSpec> = {
   "data-dir": { arg: "dir", help: "Data directory to back up [IMGD_DATA_DIR, default ./data]" },
@@ -49,18 +50,12 @@ export async function backupCommand(argv: string[], env: Record<string, string |
   const refused = refuseOnPostgres("backup", env);
   if (refused !== null) return refused;
   if (positionals.length !== 1) throw new UsageError("backup takes one argument: the directory to write the backup to");
-  try {
+  return exitOnOpsError("backup", async () => {
     await backup(dataDirOf(values["data-dir"], env), positionals[0], {
       runtime: await detectRuntime(),
       version: pkg.version,
       quiet: !!values.quiet,
     });
     return 0;
-  } catch (err) {
-    if (err instanceof OpsError) {
-      console.error(`imgd backup: ${err.message}`);
-      return 1;
-    }
-    throw err;
-  }
+  });
 }

@@ -2,10 +2,10 @@ import { mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { configFromEnv, resolveConfig } from "../config.ts";
-import { OpsError } from "../ops/backup.ts";
 import { databaseTarget, type Instance, migrate } from "../ops/migrate.ts";
 import { detectRuntime } from "../runtime/index.ts";
 import { type FlagSpec, formatFlags, parseArgs, UsageError } from "./args.ts";
+import { exitOnOpsError } from "./ops-errors.ts";
 
 const flags: Record<string, FlagSpec> = {
   "to-database": {
@@ -85,22 +85,21 @@ export async function migrateCommand(argv: string[], env: Record<string, string 
     storageUrl: s3 ? toStorage : undefined,
     dataDir: s3 ? (database.kind === "sqlite" ? dirname(database.file) : tmpdir()) : resolve(toStorage),
   };
-  try {
-    if (database.kind === "sqlite") await mkdir(dirname(database.file), { recursive: true });
-    if (!s3) await mkdir(to.dataDir, { recursive: true });
-    const report = await migrate(from, to, { runtime: await detectRuntime(), env, quiet: !!values.quiet });
-    if (report.blobsBad.length) {
-      console.error(
-        `imgd migrate: ${report.blobsBad.length} damaged blob(s) not copied (listed above): restore them from a backup, or run imgd doctor --repair on the source, then run migrate again`,
-      );
-      return 1;
-    }
-    return 0;
-  } catch (err) {
-    if (err instanceof OpsError || (err instanceof Error && /^(S3 |storage URL|database|connect)/.test(err.message))) {
-      console.error(`imgd migrate: ${err.message}`);
-      return 1;
-    }
-    throw err;
-  }
+  return exitOnOpsError(
+    "migrate",
+    async () => {
+      if (database.kind === "sqlite") await mkdir(dirname(database.file), { recursive: true });
+      if (!s3) await mkdir(to.dataDir, { recursive: true });
+      const report = await migrate(from, to, { runtime: await detectRuntime(), env, quiet: !!values.quiet });
+      if (report.blobsBad.length) {
+        console.error(
+          `imgd migrate: ${report.blobsBad.length} damaged blob(s) not copied (listed above): restore them from a backup, or run imgd doctor --repair on the source, then run migrate again`,
+        );
+        return 1;
+      }
+      return 0;
+    },
+    // A target that cannot be reached or written says so itself.
+    (err) => /^(S3 |storage URL|database|connect)/.test(err.message),
+  );
 }

@@ -1,8 +1,9 @@
 import pkg from "../../package.json" with { type: "json" };
-import { OpsError, restore } from "../ops/backup.ts";
+import { restore } from "../ops/backup.ts";
 import { detectRuntime } from "../runtime/index.ts";
 import { type FlagSpec, formatFlags, parseArgs, UsageError } from "./args.ts";
 import { dataDirOf, refuseOnPostgres } from "./data-dir.ts";
+import { exitOnOpsError } from "./ops-errors.ts";
 
 const flags: Record<string, FlagSpec> = {
   "data-dir": {
@@ -44,18 +45,12 @@ export async function restoreCommand(argv: string[], env: Record<string, string 
   const refused = refuseOnPostgres("restore", env);
   if (refused !== null) return refused;
   if (positionals.length !== 1) throw new UsageError("restore takes one argument: the backup directory");
-  try {
+  return exitOnOpsError("restore", async () => {
     await restore(positionals[0], dataDirOf(values["data-dir"], env), {
       runtime: await detectRuntime(),
       version: pkg.version,
       quiet: !!values.quiet,
     });
     return 0;
-  } catch (err) {
-    if (err instanceof OpsError) {
-      console.error(`imgd restore: ${err.message}`);
-      return 1;
-    }
-    throw err;
-  }
+  });
 }

@@ -3,7 +3,7 @@
 // Repairs only what loses nothing: a cache entry, a leftover, a row nothing uses, a blob back
 // from the trash. Whatever would need a backup is listed, with what to do.
 import { mkdir, readFile, rename, rm, stat } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { appliedMigrations, knownMigrations } from "../db/connection.ts";
 import type { Runtime } from "../runtime/index.ts";
 import { entries, exists, HASH, layout, progressReporter, sha256File, shardedFiles } from "./layout.ts";
@@ -158,7 +158,7 @@ export async function examine(dataDir: string, o: DoctorOptions): Promise<Doctor
             message: `blob ${hash} is in the trash but its row is still there`,
             repair: "move it back from the trash",
             apply: async () => {
-              await mkdir(join(L.blobs, hash.slice(0, 2), hash.slice(2, 4)), { recursive: true });
+              await mkdir(dirname(path), { recursive: true });
               await rename(inTrash, path);
             },
           });

@@ -5,6 +5,10 @@ import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { shardedPath } from "../store/fs/files.ts";
+
+// The filesystem stores' own description of their sharded trees.
+export { shardedFiles } from "../store/fs/files.ts";
 
 export const HASH = /^[0-9a-f]{64}$/;
 
@@ -16,19 +20,9 @@ export function layout(dataDir: string) {
     variants: join(dataDir, "variants"),
     tmp: join(dataDir, "tmp"),
     trash: join(dataDir, "trash"),
-    blob: (hash: string) => join(dataDir, "blobs", hash.slice(0, 2), hash.slice(2, 4), hash),
-    variant: (key: string) => join(dataDir, "variants", key.slice(0, 2), key.slice(2, 4), key),
+    blob: (hash: string) => shardedPath(join(dataDir, "blobs"), hash),
+    variant: (key: string) => shardedPath(join(dataDir, "variants"), key),
   };
-}
-
-/** Files of a two-level sharded tree (root/ab/cd/name); a missing root has none. */
-export async function* shardedFiles(root: string): AsyncGenerator<{ name: string; path: string }> {
-  for (const a of await readdir(root).catch(() => [] as string[])) {
-    for (const b of await readdir(join(root, a)).catch(() => [] as string[])) {
-      for (const name of await readdir(join(root, a, b)).catch(() => [] as string[]))
-        yield { name, path: join(root, a, b, name) };
-    }
-  }
 }
 
 export async function sha256File(path: string): Promise<string> {

@@ -2,8 +2,20 @@ import { randomUUID } from "node:crypto";
 import { mkdir, open, readdir, rename, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { StageMeter } from "../meter.ts";
+import { StagedHandle } from "../staged.ts";
 import { type BlobStore, type StagedBlob, type StoredObject } from "../types.ts";
-import { type FileBody, fileObject, fileStream, ignoreMissing, readWhole, syncDir, unlinkIfPresent } from "./files.ts";
+import {
+  type FileBody,
+  fileObject,
+  fileStream,
+  ignoreMissing,
+  readWhole,
+  removeTemp,
+  shardedPath,
+  sweepSharded,
+  syncDir,
+  unlinkIfPresent,
+} from "./files.ts";
 
 const HASH = /^[0-9a-f]{64}$/;
 const PART = ".part";
@@ -33,7 +45,7 @@ export class FsBlobStore implements BlobStore {
 
   #path(hash: string) {
     if (!HASH.test(hash)) throw new Error(`not a blob hash: ${hash}`);
-    return join(this.#root, hash.slice(0, 2), hash.slice(2, 4), hash);
+    return shardedPath(this.#root, hash);
   }
 
   async stage(source: AsyncIterable<Uint8Array>, maxBytes: number): Promise<StagedBlob> {
@@ -56,7 +68,11 @@ export class FsBlobStore implements BlobStore {
       throw err;
     }
     const { hash, size, head, tail } = meter.finish();
-    return new FsStagedBlob(hash, size, head, tail, tempPath, () => this.#commit(tempPath, hash));
+    return new StagedHandle(hash, size, head, tail, {
+      read: () => readWhole(tempPath),
+      commit: () => this.#commit(tempPath, hash),
+      discard: () => unlinkIfPresent(tempPath),
+    });
   }
 
   async #commit(tempPath: string, hash: string) {
@@ -99,13 +115,8 @@ export class FsBlobStore implements BlobStore {
   }
 
   async sweep(isKnown: (hash: string) => Promise<boolean>) {
-    let removed = 0;
     // Partial uploads from a crash or a cut connection.
-    for (const name of await readdir(this.#tmp)) {
-      if (!name.endsWith(PART)) continue;
-      await unlinkIfPresent(join(this.#tmp, name));
-      removed++;
-    }
+    let removed = await removeTemp(this.#tmp, PART);
     // Trashed blobs: a crash between trash and purge; restore the ones a row still uses.
     for (const name of await readdir(this.#trash)) {
       if (HASH.test(name) && (await isKnown(name))) await this.restore(name);
@@ -115,53 +126,8 @@ export class FsBlobStore implements BlobStore {
       }
     }
     // Blobs whose row never committed (a crash between commit and the database insert).
-    for (const a of await readdir(this.#root)) {
-      for (const b of await readdir(join(this.#root, a)).catch(() => [])) {
-        for (const name of await readdir(join(this.#root, a, b)).catch(() => [])) {
-          if (!HASH.test(name) || !(await isKnown(name))) {
-            await unlinkIfPresent(join(this.#root, a, b, name));
-            removed++;
-          }
-        }
-      }
-    }
+    removed += await sweepSharded(this.#root, async (name) => HASH.test(name) && (await isKnown(name)));
     return { removed };
-  }
-}
-
-/** The handle of a staged file; its path stays private to the driver. */
-class FsStagedBlob implements StagedBlob {
-  readonly #path: string;
-  readonly #move: () => Promise<void>;
-  #state: "staged" | "committed" | "discarded" = "staged";
-
-  constructor(
-    readonly hash: string,
-    readonly size: number,
-    readonly head: Uint8Array,
-    readonly tail: Uint8Array,
-    path: string,
-    move: () => Promise<void>,
-  ) {
-    this.#path = path;
-    this.#move = move;
-  }
-
-  read() {
-    if (this.#state !== "staged") return Promise.reject(new Error(`staged blob ${this.hash} was ${this.#state}`));
-    return readWhole(this.#path);
-  }
-
-  async commit() {
-    if (this.#state !== "staged") throw new Error(`staged blob ${this.hash} was ${this.#state}`);
-    await this.#move();
-    this.#state = "committed";
-  }
-
-  async discard() {
-    if (this.#state !== "staged") return;
-    this.#state = "discarded";
-    await unlinkIfPresent(this.#path);
   }
 }
 

@@ -1,4 +1,5 @@
-import { open, stat, unlink } from "node:fs/promises";
+import { open, readdir, stat, unlink } from "node:fs/promises";
+import { join } from "node:path";
 import type { StoredObject } from "../types.ts";
 
 // File helpers the filesystem drivers share. Single files are removed with unlink: a recursive
@@ -79,4 +80,41 @@ export async function fileObject(path: string, fileBody: FileBody): Promise<Stor
   );
   if (size < 0) return null;
   return { size, body: () => fileBody(path), stream: () => fileStream(path) };
+}
+
+/** Removes the leftovers named `*<suffix>` in a temp directory; returns how many. */
+export async function removeTemp(dir: string, suffix: string): Promise<number> {
+  let removed = 0;
+  for (const name of await readdir(dir)) {
+    if (!name.endsWith(suffix)) continue;
+    await unlinkIfPresent(join(dir, name));
+    removed++;
+  }
+  return removed;
+}
+
+/** Where `name` lives in a two-level sharded tree: `root/ab/cd/<name>`. */
+export function shardedPath(root: string, name: string): string {
+  return join(root, name.slice(0, 2), name.slice(2, 4), name);
+}
+
+/** Files of a two-level sharded tree (`root/ab/cd/<name>`); a missing root has none. */
+export async function* shardedFiles(root: string): AsyncGenerator<{ name: string; path: string }> {
+  for (const a of await readdir(root).catch(() => [] as string[])) {
+    for (const b of await readdir(join(root, a)).catch(() => [] as string[])) {
+      for (const name of await readdir(join(root, a, b)).catch(() => [] as string[]))
+        yield { name, path: join(root, a, b, name) };
+    }
+  }
+}
+
+/** Removes the files of a sharded tree that `keep` refuses; returns how many. */
+export async function sweepSharded(root: string, keep: (name: string) => Promise<boolean>): Promise<number> {
+  let removed = 0;
+  for await (const { name, path } of shardedFiles(root)) {
+    if (await keep(name)) continue;
+    await unlinkIfPresent(path);
+    removed++;
+  }
+  return removed;
 }

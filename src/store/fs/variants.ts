@@ -1,8 +1,16 @@
 import { randomUUID } from "node:crypto";
-import { mkdir, readdir, rename, writeFile } from "node:fs/promises";
+import { mkdir, rename, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { StoredObject, VariantStore } from "../types.ts";
-import { type FileBody, fileObject, fileStream, unlinkIfPresent } from "./files.ts";
+import {
+  type FileBody,
+  fileObject,
+  fileStream,
+  removeTemp,
+  shardedPath,
+  sweepSharded,
+  unlinkIfPresent,
+} from "./files.ts";
 
 const KEY = /^[0-9a-f]{16,128}$/;
 const TEMP = ".variant";
@@ -30,7 +38,7 @@ export class FsVariantStore implements VariantStore {
 
   #path(key: string) {
     if (!KEY.test(key)) throw new Error(`not a variant key: ${key}`);
-    return join(this.#root, key.slice(0, 2), key.slice(2, 4), key);
+    return shardedPath(this.#root, key);
   }
 
   async put(key: string, data: Uint8Array) {
@@ -56,23 +64,9 @@ export class FsVariantStore implements VariantStore {
   }
 
   async sweep(isKnown: (key: string) => Promise<boolean>) {
-    let removed = 0;
-    for (const name of await readdir(this.#tmp)) {
-      if (!name.endsWith(TEMP)) continue;
-      await unlinkIfPresent(join(this.#tmp, name));
-      removed++;
-    }
+    const temps = await removeTemp(this.#tmp, TEMP);
     // Files whose index row never committed (a crash between the rename and the insert).
-    for (const a of await readdir(this.#root)) {
-      for (const b of await readdir(join(this.#root, a)).catch(() => [])) {
-        for (const name of await readdir(join(this.#root, a, b)).catch(() => [])) {
-          if (!KEY.test(name) || !(await isKnown(name))) {
-            await unlinkIfPresent(join(this.#root, a, b, name));
-            removed++;
-          }
-        }
-      }
-    }
-    return { removed };
+    const unknown = await sweepSharded(this.#root, async (name) => KEY.test(name) && (await isKnown(name)));
+    return { removed: temps + unknown };
   }
 }

@@ -1,8 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { StageMeter } from "../meter.ts";
+import { StagedHandle } from "../staged.ts";
 import type { BlobStore, StagedBlob, StoredObject } from "../types.ts";
 import type { S3Client } from "./client.ts";
-import { readObject, s3Object } from "./objects.ts";
+import { readObject, s3Object, sweepListed } from "./objects.ts";
 import { sweepTemp, uploadStream } from "./upload.ts";
 
 const HASH = /^[0-9a-f]{64}$/;
@@ -53,7 +54,7 @@ export class S3BlobStore implements BlobStore {
       onChunk: (c) => meter.add(c),
     });
     const { hash, size, head, tail } = meter.finish();
-    return new S3StagedBlob(hash, size, head, tail, {
+    return new StagedHandle(hash, size, head, tail, {
       read: () => (small ? Promise.resolve(small) : readObject(this.#s3, tempKey)),
       commit: () => this.#commit(tempKey, hash),
       discard: () => this.#s3.delete(tempKey),
@@ -107,47 +108,12 @@ export class S3BlobStore implements BlobStore {
       }
     }
     // Blobs whose row never committed (a crash between commit and the database insert).
-    for await (const o of this.#s3.list(`${prefix}blobs/`)) {
-      const name = o.key.slice(o.key.lastIndexOf("/") + 1);
-      if (o.lastModified > cutoff) continue;
-      if (!HASH.test(name) || !(await isKnown(name))) {
-        await this.#s3.delete(o.key);
-        removed++;
-      }
-    }
+    removed += await sweepListed(
+      this.#s3,
+      `${prefix}blobs/`,
+      cutoff,
+      async (name) => HASH.test(name) && (await isKnown(name)),
+    );
     return { removed };
-  }
-}
-
-/** The handle of a staged upload; its key stays private to the driver. */
-class S3StagedBlob implements StagedBlob {
-  readonly #ops: { read(): Promise<Uint8Array>; commit(): Promise<void>; discard(): Promise<void> };
-  #state: "staged" | "committed" | "discarded" = "staged";
-
-  constructor(
-    readonly hash: string,
-    readonly size: number,
-    readonly head: Uint8Array,
-    readonly tail: Uint8Array,
-    ops: { read(): Promise<Uint8Array>; commit(): Promise<void>; discard(): Promise<void> },
-  ) {
-    this.#ops = ops;
-  }
-
-  read() {
-    if (this.#state !== "staged") return Promise.reject(new Error(`staged blob ${this.hash} was ${this.#state}`));
-    return this.#ops.read();
-  }
-
-  async commit() {
-    if (this.#state !== "staged") throw new Error(`staged blob ${this.hash} was ${this.#state}`);
-    await this.#ops.commit();
-    this.#state = "committed";
-  }
-
-  async discard() {
-    if (this.#state !== "staged") return;
-    this.#state = "discarded";
-    await this.#ops.discard();
   }
 }

@@ -52,3 +52,22 @@ export async function eachLimited<T>(items: T[], n: number, fn: (item: T) => Pro
     }),
   );
 }
+
+/**
+ * Deletes the objects under `prefix` older than `cutoff` whose last path segment `keep`
+ * refuses (younger ones may be another node's work in progress); returns how many.
+ */
+export async function sweepListed(
+  s3: S3Client,
+  prefix: string,
+  cutoff: number,
+  keep: (name: string) => Promise<boolean>,
+): Promise<number> {
+  let removed = 0;
+  for await (const o of s3.list(prefix)) {
+    if (o.lastModified > cutoff || (await keep(o.key.slice(o.key.lastIndexOf("/") + 1)))) continue;
+    await s3.delete(o.key);
+    removed++;
+  }
+  return removed;
+}

@@ -1,7 +1,7 @@
 import type { StoredObject, VariantStore } from "../types.ts";
 import type { S3Client } from "./client.ts";
 import type { S3Layout } from "./blobs.ts";
-import { eachLimited, s3Object } from "./objects.ts";
+import { eachLimited, s3Object, sweepListed } from "./objects.ts";
 
 const KEY = /^[0-9a-f]{16,128}$/;
 
@@ -37,17 +37,14 @@ export class S3VariantStore implements VariantStore {
   }
 
   async sweep(isKnown: (key: string) => Promise<boolean>) {
-    let removed = 0;
     const cutoff = Date.now() - this.#layout.sweepGraceMs;
     // Objects whose index row never committed (a crash between the PUT and the insert).
-    for await (const o of this.#s3.list(`${this.#layout.prefix}variants/`)) {
-      const name = o.key.slice(o.key.lastIndexOf("/") + 1);
-      if (o.lastModified > cutoff) continue;
-      if (!KEY.test(name) || !(await isKnown(name))) {
-        await this.#s3.delete(o.key);
-        removed++;
-      }
-    }
+    const removed = await sweepListed(
+      this.#s3,
+      `${this.#layout.prefix}variants/`,
+      cutoff,
+      async (name) => KEY.test(name) && (await isKnown(name)),
+    );
     return { removed };
   }
 }
