@@ -14,6 +14,26 @@ function explain(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** A sign-in form's submit: busy while `run` goes; its failure, explained, is the form's error. */
+function useFormSubmit(run: (form: FormData) => Promise<void>) {
+  const [error, setError] = useState("");
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: SubmitEvent) => {
+    e.preventDefault();
+    const f = new FormData(e.target as HTMLFormElement);
+    setBusy(true);
+    setError("");
+    try {
+      await run(f);
+    } catch (err) {
+      setError(explain(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { error, busy, submit };
+}
+
 function Card({ title, children }: { title: string; children: unknown }) {
   useEffect(() => {
     document.title = `${title} · imgd`;
@@ -23,27 +43,15 @@ function Card({ title, children }: { title: string; children: unknown }) {
 
 export function LoginPage() {
   const [withKey, setWithKey] = useState(false);
-  const [error, setError] = useState("");
-  const [busy, setBusy] = useState(false);
   const [registration, setRegistration] = useState("closed");
   useEffect(() => {
     get("/auth/config").then((c) => setRegistration(c.registration), () => {});
   }, []);
-  const submit = async (e: SubmitEvent) => {
-    e.preventDefault();
-    const f = new FormData(e.target as HTMLFormElement);
-    setBusy(true);
-    setError("");
-    try {
-      const body = withKey ? { api_key: String(f.get("api_key")) } : { username: String(f.get("username")), password: String(f.get("password")) };
-      signedIn(await post("/auth/login", body));
-      navigate(nextPath(), true);
-    } catch (err) {
-      setError(explain(err));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { error, busy, submit } = useFormSubmit(async (f) => {
+    const body = withKey ? { api_key: String(f.get("api_key")) } : { username: String(f.get("username")), password: String(f.get("password")) };
+    signedIn(await post("/auth/login", body));
+    navigate(nextPath(), true);
+  });
   return html`<${Card} title=${t("signin.title")}>
     <form onSubmit=${submit} class="stack">
       ${withKey
@@ -61,24 +69,12 @@ export function LoginPage() {
 
 export function SetupPage() {
   const token = location.hash.slice(1);
-  const [error, setError] = useState("");
-  const [busy, setBusy] = useState(false);
-  const submit = async (e: SubmitEvent) => {
-    e.preventDefault();
-    const f = new FormData(e.target as HTMLFormElement);
-    if (f.get("password") !== f.get("confirm")) return setError(t("setup.mismatch"));
-    setBusy(true);
-    setError("");
-    try {
-      signedIn(await post("/auth/setup", { token, password: String(f.get("password")) }));
-      history.replaceState(null, "", location.pathname);
-      navigate("/library", true);
-    } catch (err) {
-      setError(explain(err));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { error, busy, submit } = useFormSubmit(async (f) => {
+    if (f.get("password") !== f.get("confirm")) throw new Error(t("setup.mismatch"));
+    signedIn(await post("/auth/setup", { token, password: String(f.get("password")) }));
+    history.replaceState(null, "", location.pathname);
+    navigate("/library", true);
+  });
   return html`<${Card} title=${t("setup.title")}>
     ${!token
       ? html`<p class="notice error" role="alert">${t("setup.noToken")}</p>`
@@ -93,26 +89,14 @@ export function SetupPage() {
 }
 
 export function SignupPage() {
-  const [error, setError] = useState("");
-  const [busy, setBusy] = useState(false);
   const [open, setOpen] = useState<boolean | null>(null);
   useEffect(() => {
     get("/auth/config").then((c) => setOpen(c.registration === "open"), () => setOpen(false));
   }, []);
-  const submit = async (e: SubmitEvent) => {
-    e.preventDefault();
-    const f = new FormData(e.target as HTMLFormElement);
-    setBusy(true);
-    setError("");
-    try {
-      signedIn(await post("/auth/signup", { username: String(f.get("username")), email: String(f.get("email") || "") || null, password: String(f.get("password")) }));
-      navigate("/library", true);
-    } catch (err) {
-      setError(explain(err));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { error, busy, submit } = useFormSubmit(async (f) => {
+    signedIn(await post("/auth/signup", { username: String(f.get("username")), email: String(f.get("email") || "") || null, password: String(f.get("password")) }));
+    navigate("/library", true);
+  });
   return html`<${Card} title=${t("signup.title")}>
     ${open === false
       ? html`<p class="notice">${t("signup.closed")}</p><p><${Link} href="/login">${t("signup.toSignin")}<//></p>`
