@@ -2,7 +2,7 @@ import { useEffect, useState } from "preact/hooks";
 import { ApiError, get, post } from "../api.ts";
 import { t } from "../i18n.ts";
 import { signedIn } from "../session.ts";
-import { html, Link, navigate } from "../ui.ts";
+import { html, Link, navigate, useTitle } from "../ui.ts";
 
 function nextPath(): string {
   const next = new URLSearchParams(location.search).get("next");
@@ -35,9 +35,7 @@ function useFormSubmit(run: (form: FormData) => Promise<void>) {
 }
 
 function Card({ title, children }: { title: string; children: unknown }) {
-  useEffect(() => {
-    document.title = `${title} · imgd`;
-  }, [title]);
+  useTitle(title);
   return html`<div class="card narrow"><div class="brand big" aria-hidden="true">imgd</div><h1 id="page-title" tabindex="-1">${title}</h1>${children}</div>`;
 }
 
