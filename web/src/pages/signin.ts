@@ -1,8 +1,8 @@
-import { useEffect, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 import { ApiError, get, post } from "../api.ts";
 import { t } from "../i18n.ts";
 import { signedIn } from "../session.ts";
-import { html, Link, navigate, useTitle } from "../ui.ts";
+import { html, Link, navigate, useLoad, useTitle } from "../ui.ts";
 
 function nextPath(): string {
   const next = new URLSearchParams(location.search).get("next");
@@ -41,10 +41,7 @@ function Card({ title, children }: { title: string; children: unknown }) {
 
 export function LoginPage() {
   const [withKey, setWithKey] = useState(false);
-  const [registration, setRegistration] = useState("closed");
-  useEffect(() => {
-    get("/auth/config").then((c) => setRegistration(c.registration), () => {});
-  }, []);
+  const registration = useLoad(() => get("/auth/config"), []).data?.registration ?? "closed";
   const { error, busy, submit } = useFormSubmit(async (f) => {
     const body = withKey ? { api_key: String(f.get("api_key")) } : { username: String(f.get("username")), password: String(f.get("password")) };
     signedIn(await post("/auth/login", body));
@@ -87,10 +84,8 @@ export function SetupPage() {
 }
 
 export function SignupPage() {
-  const [open, setOpen] = useState<boolean | null>(null);
-  useEffect(() => {
-    get("/auth/config").then((c) => setOpen(c.registration === "open"), () => setOpen(false));
-  }, []);
+  const config = useLoad(() => get("/auth/config"), []);
+  const open = config.loading ? null : config.data?.registration === "open";
   const { error, busy, submit } = useFormSubmit(async (f) => {
     signedIn(await post("/auth/signup", { username: String(f.get("username")), email: String(f.get("email") || "") || null, password: String(f.get("password")) }));
     navigate("/library", true);
