@@ -1,4 +1,5 @@
 import { configFromEnv, resolveConfig } from "../config.ts";
+import { USERNAME } from "../domain/accounts/accounts.ts";
 import { AppError } from "../domain/errors.ts";
 import { type FlagSpec, formatFlags, parseArgs, UsageError } from "./args.ts";
 import { withImgd } from "./instance.ts";
@@ -32,8 +33,6 @@ few seconds) so that no cached answer of the user's delivery URLs remains.
 
 Options:
 ${formatFlags(flags)}`;
-
-const USERNAME = /^[a-z0-9][a-z0-9_-]{1,38}$/;
 
 export async function usersCommand(argv: string[], env: Record<string, string | undefined>): Promise<number> {
   if (argv[0] === "passwd") return passwdCommand(argv.slice(1), env);

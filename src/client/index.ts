@@ -79,6 +79,16 @@ export function errorOf(status: number, body: unknown, retryAfter: number | null
   return new ImgdError(`The server answered ${status}`, status, String(status), body, retryAfter);
 }
 
+/** An answer's JSON (null when empty or not JSON); throws its ImgdError unless the status is 2xx. */
+function jsonOf(status: number, text: string, retryAfter: string | null): unknown {
+  let body: unknown = null;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {}
+  if (status < 200 || status > 299) throw errorOf(status, body, Number(retryAfter) || null);
+  return body;
+}
+
 export type ImgdClient = Client<paths> & {
   /** POST /api/v1/images with progress; resolves to the stored image, rejects with ImgdError. */
   upload(file: Blob | Uint8Array | ArrayBuffer, options?: UploadOptions): Promise<UploadedImage>;
@@ -135,13 +145,8 @@ export function createImgdClient(options: ImgdClientOptions): ImgdClient {
         body: init.json === undefined ? undefined : JSON.stringify(init.json),
       }),
     );
-    const text = await res.text();
-    let body: unknown = null;
-    try {
-      body = text ? JSON.parse(text) : null;
-    } catch {}
-    if (!res.ok) throw errorOf(res.status, body, Number(res.headers.get("retry-after")) || null);
-    return { data: body as T, headers: res.headers, status: res.status };
+    const data = jsonOf(res.status, await res.text(), res.headers.get("retry-after")) as T;
+    return { data, headers: res.headers, status: res.status };
   }
 
   async function upload(file: Blob | Uint8Array | ArrayBuffer, opts: UploadOptions = {}): Promise<UploadedImage> {
@@ -176,13 +181,7 @@ export function createImgdClient(options: ImgdClientOptions): ImgdClient {
         duplex: "half",
       } as RequestInit),
     );
-    const answer = await res.text();
-    let parsed: unknown = null;
-    try {
-      parsed = answer ? JSON.parse(answer) : null;
-    } catch {}
-    if (!res.ok) throw errorOf(res.status, parsed, Number(res.headers.get("retry-after")) || null);
-    return parsed as UploadedImage;
+    return jsonOf(res.status, await res.text(), res.headers.get("retry-after")) as UploadedImage;
   }
 
   return Object.assign(client, { upload, request }) as ImgdClient;
@@ -251,12 +250,11 @@ function xhrUpload(
     headers.forEach((v, k) => xhr.setRequestHeader(k, v));
     xhr.upload.onprogress = (e) => e.lengthComputable && onProgress?.({ loaded: e.loaded, total: e.total });
     xhr.onload = () => {
-      let body: unknown = null;
       try {
-        body = JSON.parse(xhr.responseText);
-      } catch {}
-      if (xhr.status >= 200 && xhr.status < 300) resolve(body as UploadedImage);
-      else reject(errorOf(xhr.status, body, Number(xhr.getResponseHeader("retry-after")) || null));
+        resolve(jsonOf(xhr.status, xhr.responseText, xhr.getResponseHeader("retry-after")) as UploadedImage);
+      } catch (err) {
+        reject(err);
+      }
     };
     xhr.onerror = () => reject(new ImgdError("The connection broke during the upload", 0, "NETWORK", null));
     xhr.onabort = () => reject(new ImgdError("Upload cancelled", 0, "ABORTED", null));

@@ -118,10 +118,15 @@ export const bytes = (n: number | null | undefined): string => {
 export const when = (unixSeconds: number | null | undefined): string =>
   unixSeconds ? new Date(unixSeconds * 1000).toLocaleString() : t("common.never");
 
-export function Page({ title, children, actions }: { title: string; children?: ComponentChildren; actions?: ComponentChildren }) {
+/** The tab's title while a page shows. */
+export function useTitle(title: string) {
   useEffect(() => {
     document.title = `${title} · imgd`;
   }, [title]);
+}
+
+export function Page({ title, children, actions }: { title: string; children?: ComponentChildren; actions?: ComponentChildren }) {
+  useTitle(title);
   return html`<section class="page">
     <header class="page-head"><h1 tabindex="-1" id="page-title">${title}</h1>${actions ? html`<div class="actions">${actions}</div>` : null}</header>
     ${children}

@@ -14,6 +14,8 @@ export const REGISTER_PER_EMAIL_HOUR = 5;
 export const REGISTER_PER_IP_HOUR = 20;
 /** The owner of anonymous uploads; the leading '_' keeps it out of the usernames people pick. */
 export const ANONYMOUS_USERNAME = "_anonymous";
+/** A username people pick: 2–39 lowercase letters, digits, '-' or '_', not starting with '-' or '_'. */
+export const USERNAME = /^[a-z0-9][a-z0-9_-]{1,38}$/;
 
 const EMAIL =
   /^[^\s@<>()[\]\\,;:"]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)+$/;

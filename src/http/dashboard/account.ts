@@ -1,7 +1,7 @@
 import { Hono, type Context } from "hono";
 import * as v from "valibot";
 import type { User } from "../../domain/records.ts";
-import { normalizeEmail } from "../../domain/accounts/accounts.ts";
+import { USERNAME, normalizeEmail } from "../../domain/accounts/accounts.ts";
 import { AppError } from "../../domain/errors.ts";
 import type { Scope } from "../../domain/accounts/keys.ts";
 import { checkPasswordRules } from "../../domain/accounts/passwords.ts";
@@ -23,7 +23,6 @@ import {
 // /auth/…: signing in and out of the dashboard, first-start setup, sign-up, and the user's
 // sessions. Everything else the dashboard does goes through the public API with the cookie.
 
-const USERNAME = /^[a-z0-9][a-z0-9_-]{1,38}$/;
 const SIGNUP_PER_IP_HOUR = 10;
 
 export const Login = v.union(

@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import * as v from "valibot";
 import type { User } from "../../domain/records.ts";
+import { USERNAME } from "../../domain/accounts/accounts.ts";
 import { AppError } from "../../domain/errors.ts";
 import type { Plans } from "../../domain/metering/plans.ts";
 import type { RouteEnv } from "../env.ts";
@@ -22,10 +23,7 @@ function checkPlan(plans: Plans, name: string | undefined) {
 }
 
 export const CreateUser = v.strictObject({
-  username: v.pipe(
-    v.string("is required"),
-    v.regex(/^[a-z0-9][a-z0-9_-]{1,38}$/, "must be 2–39 lowercase letters, digits, '-' or '_'"),
-  ),
+  username: v.pipe(v.string("is required"), v.regex(USERNAME, "must be 2–39 lowercase letters, digits, '-' or '_'")),
   email: v.optional(v.nullable(v.pipe(v.string(), v.trim(), v.toLowerCase(), v.email("must be an email address")))),
   plan: v.optional(plan),
   verified: v.optional(v.boolean("must be true or false")),

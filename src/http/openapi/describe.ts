@@ -57,6 +57,3 @@ export interface Op {
   body?: Body;
   responses: { [status: number]: Answer; default?: Answer };
 }
-
-/** The path of a Hono route as the document writes it: `:id` → `{id}`. */
-export const docPathOf = (route: string) => route.replace(/:(\w+)/g, "{$1}");

@@ -123,23 +123,17 @@ function parameters(op: Op): Json[] {
     out.push({ name, in: "path", required: true, description, schema: { type: "string" } });
   if (op.query) {
     const js = convert(op.query);
-    if (js.properties) {
-      const required = new Set<string>(js.required ?? []);
-      for (const [name, schema] of Object.entries<Json>(js.properties)) {
-        const entry = (op.query as { entries?: Record<string, unknown> }).entries?.[name];
-        const { description, ...rest } = queryInteger(entry, schema) ?? schema;
-        out.push({
-          name,
-          in: "query",
-          required: required.has(name),
-          ...(description ? { description } : {}),
-          schema: rest,
-        });
-      }
-    } else {
-      // A free-form set of parameters (Imgwire's CDN): one object, exploded into the query.
-      const { description, ...rest } = js;
-      out.push({ name: "params", in: "query", style: "form", explode: true, description, schema: rest });
+    const required = new Set<string>(js.required ?? []);
+    const entries = (op.query as { entries?: Record<string, unknown> }).entries;
+    for (const [name, schema] of Object.entries<Json>(js.properties ?? {})) {
+      const { description, ...rest } = queryInteger(entries?.[name], schema) ?? schema;
+      out.push({
+        name,
+        in: "query",
+        required: required.has(name),
+        ...(description ? { description } : {}),
+        schema: rest,
+      });
     }
   }
   for (const [name, description] of Object.entries(op.headers ?? {}))

@@ -2,7 +2,7 @@ import { useEffect, useState } from "preact/hooks";
 import { absolute, del, get, post, put } from "../api.ts";
 import { t } from "../i18n.ts";
 import { me } from "../session.ts";
-import { bytes, CopyButton, CopyField, ErrorNote, html, Link, Loading, navigate, Page, useLoad } from "../ui.ts";
+import { bytes, CopyButton, CopyField, ErrorNote, html, Link, Loading, navigate, Page, useLoad, when } from "../ui.ts";
 import { readExif } from "../exif.ts";
 import { placeholderStyle } from "../placeholder.ts";
 
@@ -272,7 +272,7 @@ export function ImagePage({ rest }: { rest: string }) {
         </select>
         <button type="submit" class="primary">${t("image.sign")}</button>
       </form>
-      ${signed && html`<${CopyField} id="signed-url" label=${t("image.signedUrl", { when: new Date(signed.expires * 1000).toLocaleString() })} value=${signed.url} />`}
+      ${signed && html`<${CopyField} id="signed-url" label=${t("image.signedUrl", { when: when(signed.expires) })} value=${signed.url} />`}
     </section>`}
 
     <section aria-labelledby="snippets-title" class="card">

@@ -1,8 +1,8 @@
-import { useEffect, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 import { ApiError, get, post } from "../api.ts";
 import { t } from "../i18n.ts";
 import { signedIn } from "../session.ts";
-import { html, Link, navigate } from "../ui.ts";
+import { html, Link, navigate, useLoad, useTitle } from "../ui.ts";
 
 function nextPath(): string {
   const next = new URLSearchParams(location.search).get("next");
@@ -14,36 +14,39 @@ function explain(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-function Card({ title, children }: { title: string; children: unknown }) {
-  useEffect(() => {
-    document.title = `${title} · imgd`;
-  }, [title]);
-  return html`<div class="card narrow"><div class="brand big" aria-hidden="true">imgd</div><h1 id="page-title" tabindex="-1">${title}</h1>${children}</div>`;
-}
-
-export function LoginPage() {
-  const [withKey, setWithKey] = useState(false);
+/** A sign-in form's submit: busy while `run` goes; its failure, explained, is the form's error. */
+function useFormSubmit(run: (form: FormData) => Promise<void>) {
   const [error, setError] = useState("");
   const [busy, setBusy] = useState(false);
-  const [registration, setRegistration] = useState("closed");
-  useEffect(() => {
-    get("/auth/config").then((c) => setRegistration(c.registration), () => {});
-  }, []);
   const submit = async (e: SubmitEvent) => {
     e.preventDefault();
     const f = new FormData(e.target as HTMLFormElement);
     setBusy(true);
     setError("");
     try {
-      const body = withKey ? { api_key: String(f.get("api_key")) } : { username: String(f.get("username")), password: String(f.get("password")) };
-      signedIn(await post("/auth/login", body));
-      navigate(nextPath(), true);
+      await run(f);
     } catch (err) {
       setError(explain(err));
     } finally {
       setBusy(false);
     }
   };
+  return { error, busy, submit };
+}
+
+function Card({ title, children }: { title: string; children: unknown }) {
+  useTitle(title);
+  return html`<div class="card narrow"><div class="brand big" aria-hidden="true">imgd</div><h1 id="page-title" tabindex="-1">${title}</h1>${children}</div>`;
+}
+
+export function LoginPage() {
+  const [withKey, setWithKey] = useState(false);
+  const registration = useLoad(() => get("/auth/config"), []).data?.registration ?? "closed";
+  const { error, busy, submit } = useFormSubmit(async (f) => {
+    const body = withKey ? { api_key: String(f.get("api_key")) } : { username: String(f.get("username")), password: String(f.get("password")) };
+    signedIn(await post("/auth/login", body));
+    navigate(nextPath(), true);
+  });
   return html`<${Card} title=${t("signin.title")}>
     <form onSubmit=${submit} class="stack">
       ${withKey
@@ -61,24 +64,12 @@ export function LoginPage() {
 
 export function SetupPage() {
   const token = location.hash.slice(1);
-  const [error, setError] = useState("");
-  const [busy, setBusy] = useState(false);
-  const submit = async (e: SubmitEvent) => {
-    e.preventDefault();
-    const f = new FormData(e.target as HTMLFormElement);
-    if (f.get("password") !== f.get("confirm")) return setError(t("setup.mismatch"));
-    setBusy(true);
-    setError("");
-    try {
-      signedIn(await post("/auth/setup", { token, password: String(f.get("password")) }));
-      history.replaceState(null, "", location.pathname);
-      navigate("/library", true);
-    } catch (err) {
-      setError(explain(err));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { error, busy, submit } = useFormSubmit(async (f) => {
+    if (f.get("password") !== f.get("confirm")) throw new Error(t("setup.mismatch"));
+    signedIn(await post("/auth/setup", { token, password: String(f.get("password")) }));
+    history.replaceState(null, "", location.pathname);
+    navigate("/library", true);
+  });
   return html`<${Card} title=${t("setup.title")}>
     ${!token
       ? html`<p class="notice error" role="alert">${t("setup.noToken")}</p>`
@@ -93,26 +84,12 @@ export function SetupPage() {
 }
 
 export function SignupPage() {
-  const [error, setError] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [open, setOpen] = useState<boolean | null>(null);
-  useEffect(() => {
-    get("/auth/config").then((c) => setOpen(c.registration === "open"), () => setOpen(false));
-  }, []);
-  const submit = async (e: SubmitEvent) => {
-    e.preventDefault();
-    const f = new FormData(e.target as HTMLFormElement);
-    setBusy(true);
-    setError("");
-    try {
-      signedIn(await post("/auth/signup", { username: String(f.get("username")), email: String(f.get("email") || "") || null, password: String(f.get("password")) }));
-      navigate("/library", true);
-    } catch (err) {
-      setError(explain(err));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const config = useLoad(() => get("/auth/config"), []);
+  const open = config.loading ? null : config.data?.registration === "open";
+  const { error, busy, submit } = useFormSubmit(async (f) => {
+    signedIn(await post("/auth/signup", { username: String(f.get("username")), email: String(f.get("email") || "") || null, password: String(f.get("password")) }));
+    navigate("/library", true);
+  });
   return html`<${Card} title=${t("signup.title")}>
     ${open === false
       ? html`<p class="notice">${t("signup.closed")}</p><p><${Link} href="/login">${t("signup.toSignin")}<//></p>`
