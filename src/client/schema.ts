@@ -1543,8 +1543,11 @@ export interface components {
             width: number;
             height: number;
             filesize: number;
-            /** @enum {string} */
-            status: "ready" | "processing" | "failed";
+            /**
+             * @description Only on an item that is not ready; omitted once it is
+             * @enum {string}
+             */
+            status?: "processing" | "failed";
             editable?: boolean;
             tags?: string[];
             namespace?: string;

@@ -28,11 +28,12 @@ const imgproUpload = async (key: string | null, bytes: Uint8Array, name = "x.jpg
   return s.api("/v1/upload", { method: "POST", key, body: fd });
 };
 
-test("media items: status 'ready' and the sizes smaller than the original, each serving its size", async () => {
+test("media items: no status once ready (reference/002) and the sizes smaller than the original, each serving its size", async () => {
   const res = await imgproUpload(s.adminKey, await makeImage(1200, 800, "jpg"), "wide.jpg");
   expect(res.status).toBe(201);
   const item = (await res.json()) as any;
-  expect(item.status).toBe("ready");
+  // `status` appears only while an item is not ready (processing/failed): omitted here.
+  expect("status" in item).toBe(false);
   expect(item.sizes).toEqual({
     s: { url: `${item.src}?size=s`, width: 480, height: 320 },
     m: { url: `${item.src}?size=m`, width: 960, height: 640 },
@@ -47,15 +48,18 @@ test("media items: status 'ready' and the sizes smaller than the original, each 
     });
   }
   const got = (await (await s.api(`/v1/media/${item.id}`)).json()) as any;
-  expect(got).toMatchObject({ status: "ready", sizes: item.sizes });
+  expect(got).toMatchObject({ sizes: item.sizes });
+  expect("status" in got).toBe(false);
   const list = (await (await s.api("/v1/media")).json()) as any;
-  expect(list.data.find((m: any) => m.id === item.id)).toMatchObject({ status: "ready", sizes: item.sizes });
+  const listed = list.data.find((m: any) => m.id === item.id);
+  expect(listed).toMatchObject({ sizes: item.sizes });
+  expect("status" in listed).toBe(false);
   // Portrait: the short edge is the width.
   const tall = (await (await imgproUpload(s.adminKey, await makeImage(500, 900, "jpg"), "tall.jpg")).json()) as any;
   expect(tall.sizes).toEqual({ s: { url: `${tall.src}?size=s`, width: 320, height: 576 } });
   // Smaller than every size: none applies, so the field is left out (img.pro's rule for optional fields).
   const small = (await (await imgproUpload(s.adminKey, await makeImage(100, 80, "jpg"), "small.jpg")).json()) as any;
-  expect(small.status).toBe("ready");
+  expect("status" in small).toBe(false);
   expect("sizes" in small).toBe(false);
 });
 

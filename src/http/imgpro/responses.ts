@@ -37,7 +37,9 @@ export const MediaItem = v.pipe(
     width: v.number(),
     height: v.number(),
     filesize: v.number(),
-    status: v.picklist(["ready", "processing", "failed"]),
+    status: v.optional(
+      v.pipe(v.picklist(["processing", "failed"]), d("Only on an item that is not ready; omitted once it is")),
+    ),
     editable: v.optional(v.boolean()),
     tags: v.optional(v.array(v.string())),
     namespace: v.optional(v.string()),

@@ -41,8 +41,8 @@ export function mediaItem(base: string, owner: User, img: ImageRecord, opts: { e
     width: img.width,
     height: img.height,
     filesize: img.size,
-    // imgd answers an upload only once the image is stored and decoded: never processing.
-    status: "ready" as "ready" | "processing" | "failed",
+    // reference/002: `status` ("processing" or "failed") appears only on an item that is not
+    // ready. imgd answers an upload only once the image is stored and decoded, so never.
     ...(opts.editable ? { editable: true } : {}),
     ...(img.tags.length ? { tags: img.tags } : {}),
     ...(img.namespace ? { namespace: img.namespace } : {}),
