@@ -43,7 +43,7 @@ export interface UploadInput {
   /** A folder or a full path; see `uploadPath`. */
   path?: string;
   visibility?: Visibility;
-  /** Already normalised (see media-fields.ts). */
+  /** Already normalised (see domain/library/fields.ts). */
   tags?: string[];
   namespace?: string | null;
   /** Custom fields, shown back as sent. */
@@ -248,14 +248,16 @@ function insert(
       ).executeTakeFirst();
       if (same) return { image: await withPaths(trx, same), isNew: false, deduplicated: true };
     }
-    const existing = input.separate
-      ? undefined
-      : await live(
-          trx.selectFrom("images").selectAll().where("user_id", "=", userId).where("blob_hash", "=", staged.hash),
-          now,
-        )
-          .orderBy("created_at")
-          .executeTakeFirst();
+    // An upload that asks for a visibility joins only an image that has it: joining a public
+    // image would serve the new (asked-private) path to anyone. Otherwise it is an image of
+    // its own on the same blob, with the visibility asked for.
+    let sameContent = trx
+      .selectFrom("images")
+      .selectAll()
+      .where("user_id", "=", userId)
+      .where("blob_hash", "=", staged.hash);
+    if (input.visibility) sameContent = sameContent.where("visibility", "=", input.visibility);
+    const existing = input.separate ? undefined : await live(sameContent, now).orderBy("created_at").executeTakeFirst();
     const id = input.id ?? newId(now);
     const path = input.separate
       ? { path: `${id}.${header.format}`, free: true }
