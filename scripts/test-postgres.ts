@@ -19,6 +19,7 @@ const SUITE = [
   "test/dashboard/accounts.test.ts",
   "test/ops/races.test.ts",
   "test/ops/plans.test.ts",
+  "test/security",
 ];
 
 const client = new pg.Client({ connectionString: POSTGRES_URL });
