@@ -43,6 +43,18 @@ const username = v.pipe(
 );
 
 /** A comma-separated list of CIDR ranges ("10.0.0.0/8, 127.0.0.2/32, fd00::/8"); checked in full by the fetcher. */
+/** `name=address[:port]` entries, comma-separated (IMGD_RESOLVE). */
+const resolveList = v.pipe(
+  v.string(),
+  v.trim(),
+  v.check(
+    (s) =>
+      s === "" ||
+      s.split(",").every((p) => /^[A-Za-z0-9.-]+=(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:.]+\])(:\d{1,5})?$/.test(p.trim())),
+    "expected name=address[:port] entries, comma-separated, e.g. images.example.com=127.0.0.2 or images.example.com=[::1]:8080",
+  ),
+);
+
 const cidrList = v.pipe(
   v.string(),
   v.trim(),
@@ -288,6 +300,13 @@ export const settings = {
     schema: cidrList,
     default: "",
     help: "Ranges (CIDR list) URL imports may reach although they are private, loopback or reserved",
+  },
+  resolve: {
+    env: "IMGD_RESOLVE",
+    flag: "resolve",
+    schema: resolveList,
+    default: "",
+    help: "Names pinned to addresses for imgd's own fetches (URL imports, custom-domain checks), like curl's --resolve: name=address[:port],…; a pinned name is never looked up in DNS",
   },
   importTimeoutMs: {
     env: "IMGD_IMPORT_TIMEOUT_MS",
