@@ -50,7 +50,9 @@ const resolveList = v.pipe(
   v.check(
     (s) =>
       s === "" ||
-      s.split(",").every((p) => /^[A-Za-z0-9.-]+=(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:.]+\])(:\d{1,5})?$/.test(p.trim())),
+      s
+        .split(",")
+        .every((p) => /^[A-Za-z0-9.-]+=(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:.]+\])(:\d{1,5})?$/.test(p.trim())),
     "expected name=address[:port] entries, comma-separated, e.g. images.example.com=127.0.0.2 or images.example.com=[::1]:8080",
   ),
 );

@@ -34,7 +34,10 @@ export type Pins = Map<string, { address: string; port?: number }>;
 /** Parses IMGD_RESOLVE: `name=address[:port]`, comma-separated (checked by the config schema). */
 export function parsePins(text: string): Pins {
   const pins: Pins = new Map();
-  for (const entry of text.split(",").map((e) => e.trim()).filter(Boolean)) {
+  for (const entry of text
+    .split(",")
+    .map((e) => e.trim())
+    .filter(Boolean)) {
     const eq = entry.indexOf("=");
     const target = entry.slice(eq + 1);
     const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(target) ?? /^([^:]+)(?::(\d+))?$/.exec(target);
