@@ -43,6 +43,18 @@ const username = v.pipe(
 );
 
 /** A comma-separated list of CIDR ranges ("10.0.0.0/8, 127.0.0.2/32, fd00::/8"); checked in full by the fetcher. */
+/** DNS servers: `address`, `address:port` or `[v6]:port`, comma-separated (IMGD_DNS_SERVERS). */
+const dnsServerList = v.pipe(
+  v.string(),
+  v.trim(),
+  v.check(
+    (s) =>
+      s === "" ||
+      s.split(",").every((p) => /^(\d{1,3}(\.\d{1,3}){3}(:\d{1,5})?|\[[0-9a-fA-F:.]+\](:\d{1,5})?|[0-9a-fA-F:]+)$/.test(p.trim())),
+    "expected DNS server addresses, comma-separated, e.g. 10.0.0.53 or 127.0.0.1:5353 or [::1]:53",
+  ),
+);
+
 /** `name=address[:port]` entries, comma-separated (IMGD_RESOLVE). */
 const resolveList = v.pipe(
   v.string(),
@@ -309,6 +321,13 @@ export const settings = {
     schema: resolveList,
     default: "",
     help: "Names pinned to addresses for imgd's own fetches (URL imports, custom-domain checks), like curl's --resolve: name=address[:port],…; a pinned name is never looked up in DNS",
+  },
+  dnsServers: {
+    env: "IMGD_DNS_SERVERS",
+    flag: "dns-servers",
+    schema: dnsServerList,
+    default: "",
+    help: "DNS servers imgd asks for its own look-ups (URL imports, custom-domain proofs) instead of the system's: address[:port], comma-separated; /etc/hosts is then not read",
   },
   importTimeoutMs: {
     env: "IMGD_IMPORT_TIMEOUT_MS",

@@ -22,6 +22,7 @@ import { Auth } from "./domain/auth/auth.ts";
 import { Accounts } from "./domain/accounts/accounts.ts";
 import { parseCidrList } from "./domain/fetcher/addresses.ts";
 import { OwnHosts } from "./domain/site/hosts.ts";
+import { dnsOf } from "./domain/fetcher/dns.ts";
 import { Fetcher, parsePins } from "./domain/fetcher/fetcher.ts";
 import { buildImgwire, type ImgwireServices } from "./domain/imgwire/imgwire.ts";
 import { Media } from "./domain/library/media.ts";
@@ -209,11 +210,13 @@ export async function buildServices(
     thumbhashOf: async (hash) => (await pool.inspect(() => blobs.read(hash), { transfer: true })).thumbhash,
     log,
   });
+  const dns = dnsOf(config.dnsServers);
   const fetcher = new Fetcher({
     allow: parseCidrList(config.importAllowNetworks),
     timeoutMs: config.importTimeoutMs,
     connect: runtime.connect,
     pins: parsePins(config.resolve),
+    resolve: dns.addresses,
   });
   const delivery = new Delivery({
     placeholders,
@@ -263,6 +266,7 @@ export async function buildServices(
   const imgwire = buildImgwire({
     config,
     ownHosts,
+    dns,
     db,
     keys,
     users,

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
+import { createSocket, type Socket } from "node:dgram";
 import { decode, makeImage } from "../helpers/images.ts";
 import { type TestServer, startServer } from "../helpers/server.ts";
 
@@ -8,20 +9,55 @@ import { type TestServer, startServer } from "../helpers/server.ts";
 // answers as itself; a domain is proved with a token naming the tenant and the domain; a
 // connected domain serves its owner's images and nothing else.
 //
-// No request or DNS query leaves the machine: the two tenants' names are pinned with
-// IMGD_RESOLVE to 127.0.0.2, where this test serves the HTTP proof, and every other name
-// tried is refused before any look-up. Requests "to" a domain are requests to 127.0.0.1 with
-// that Host header.
+// No request or DNS query leaves the machine: two tenants' names are pinned with IMGD_RESOLVE
+// to 127.0.0.2, where this test serves the HTTP proof; imgd asks its DNS questions of this
+// test's DNS server on 127.0.0.2 (IMGD_DNS_SERVERS), which knows TXT records only; every
+// other name tried is refused before any look-up. Requests "to" a domain are requests to
+// 127.0.0.1 with that Host header.
 
 const ALICE_HOST = "shop.alice.example";
 const BOB_HOST = "shop.bob.example";
 const PUBLIC_HOST = "imgd.example.com";
+const CAROL_HOST = "img.carol.example";
 
 let s: TestServer;
 let proof: ReturnType<typeof Bun.serve>;
 /** What the tenants' own web server answers on /.well-known/imgd-challenge (per Host). */
 const published = new Map<string, string>();
 const seen: string[] = [];
+/** TXT records the test's DNS server answers, and the questions it was asked. */
+const txt = new Map<string, string>();
+const questions: string[] = [];
+let dns: Socket;
+
+/** A DNS server for one kind of question: TXT from `txt`; anything else has no records. */
+function dnsAnswer(msg: Buffer): Buffer {
+  const labels: string[] = [];
+  let i = 12;
+  while (msg[i]) {
+    labels.push(msg.subarray(i + 1, i + 1 + msg[i]).toString());
+    i += msg[i] + 1;
+  }
+  const name = labels.join(".").toLowerCase();
+  const type = msg.readUInt16BE(i + 1);
+  questions.push(`${type === 16 ? "TXT" : type} ${name}`);
+  const record = type === 16 ? txt.get(name) : undefined;
+  const header = Buffer.from(msg.subarray(0, 12));
+  header.writeUInt16BE(0x8180, 2); // a response, recursion available, no error
+  header.writeUInt16BE(1, 4);
+  header.writeUInt16BE(record ? 1 : 0, 6);
+  header.writeUInt32BE(0, 8);
+  const question = msg.subarray(12, i + 5);
+  if (!record) return Buffer.concat([header, question]);
+  const data = Buffer.from(record);
+  const rr = Buffer.concat([
+    // TTL 0: resolvers that cache answers (c-ares does) ask again each time.
+    Buffer.from([0xc0, 12, 0, 16, 0, 1, 0, 0, 0, 0]),
+    Buffer.from([0, data.length + 1, data.length]),
+    data,
+  ]);
+  return Buffer.concat([header, question, rr]);
+}
 
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
@@ -38,8 +74,12 @@ beforeAll(async () => {
         : new Response("no", { status: 404 });
     },
   });
+  dns = createSocket("udp4");
+  dns.on("message", (msg, from) => dns.send(dnsAnswer(msg), from.port, from.address));
+  await new Promise<void>((done) => dns.bind(0, "127.0.0.2", () => done()));
   s = await startServer({
     env: {
+      IMGD_DNS_SERVERS: `127.0.0.2:${dns.address().port}`,
       IMGD_PUBLIC_URL: `http://${PUBLIC_HOST}`,
       IMGD_IMPORT_ALLOW_NETWORKS: "127.0.0.2/32",
       IMGD_RESOLVE: `${ALICE_HOST}=127.0.0.2:${proof.port},${BOB_HOST}=127.0.0.2:${proof.port}`,
@@ -48,6 +88,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   proof.stop(true);
+  dns.close();
   await s.stop();
 });
 
@@ -127,8 +168,9 @@ describe("custom domains", () => {
       expect(health.status).toBe(200);
       expect(((await health.json()) as any).status).toBe("ok");
     }
-    // Nothing was fetched for any of them.
+    // Nothing was fetched or looked up for any of them.
     expect(seen).toEqual([]);
+    expect(questions).toEqual([]);
   });
 
   test("the proof names the tenant and the domain: another tenant's token does not connect", async () => {
@@ -174,6 +216,25 @@ describe("custom domains", () => {
     expect(seen).toContain(`${BOB_HOST} /.well-known/imgd-challenge`);
     // Alice's name still is not hers until she publishes her own token.
     expect((await iw(alice.key, "POST", "/custom_domain/test_connection")).body.status).toBe("FAILED");
+  });
+
+  test("a DNS TXT record proves a name the same way, for its tenant only", async () => {
+    const carol = await tenant("carol");
+    const c = await iw(carol.key, "POST", "/custom_domain/", { hostname: CAROL_HOST });
+    expect(c.body.dcv_cname_record).toBe(`_imgd-challenge.${CAROL_HOST}`);
+    const record = `_imgd-challenge.${CAROL_HOST}`;
+    // Alice's token (hers for her own name) in carol's record: no.
+    const aliceToken = (await iw(alice.key, "GET", "/custom_domain/")).body.dcv_cname_value;
+    txt.set(record, aliceToken);
+    expect((await iw(carol.key, "POST", "/custom_domain/test_connection")).body.status).toBe("FAILED");
+    expect(questions).toContain(`TXT ${record}`);
+    // The name has no address here, so the HTTP proof was not even tried.
+    expect(seen.filter((l) => l.startsWith(CAROL_HOST))).toEqual([]);
+    txt.set(record, c.body.dcv_cname_value);
+    expect((await iw(carol.key, "POST", "/custom_domain/test_connection")).body.status).toBe("CONNECTED");
+    // Pinned names are never asked of DNS; nothing but carol's names was.
+    expect(questions.every((q) => q.endsWith(CAROL_HOST))).toBe(true);
+    expect((await iw(carol.key, "DELETE", "/custom_domain/")).status).toBe(200);
   });
 
   test("a connected domain serves its owner's images and nothing else", async () => {

@@ -1,7 +1,7 @@
-import { lookup as dnsLookup } from "node:dns/promises";
 import type { ConnectOptions, Connection } from "../../runtime/types.ts";
 import { type Cidr, checkAddress, parseAddress } from "./addresses.ts";
 import { AppError } from "../errors.ts";
+import { systemDns } from "./dns.ts";
 import { Http1Error, type ResponseHead, readResponse } from "./http1.ts";
 
 // The one way imgd fetches a URL a client named (img.pro import, Imgwire URL upload). It
@@ -69,7 +69,7 @@ export class Fetcher {
 
   constructor(private readonly o: FetcherOptions) {
     this.#maxRedirects = o.maxRedirects ?? 5;
-    this.#resolve = o.resolve ?? ((host) => dnsLookup(host, { all: true, verbatim: true }));
+    this.#resolve = o.resolve ?? systemDns().addresses;
   }
 
   /** Checks a URL's form without any network: http(s), a host, no credentials. */

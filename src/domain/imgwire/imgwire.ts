@@ -6,9 +6,9 @@ import type { Fetcher } from "../fetcher/fetcher.ts";
 import type { Images } from "../library/images.ts";
 import type { Ingest } from "../ingest/ingest.ts";
 import { CorsOrigins } from "./cors.ts";
-import { resolveTxt } from "node:dns/promises";
 import { CustomDomains, DomainHosts, DomainProof } from "./domains.ts";
 import type { OwnHosts } from "../site/hosts.ts";
+import type { Dns } from "../fetcher/dns.ts";
 import { Environments } from "./environments.ts";
 import { ImgwireKeys } from "./keys.ts";
 import { ImgwireDownloads } from "./downloads.ts";
@@ -45,6 +45,8 @@ export function buildImgwire(d: {
   config: ImgwireSettings;
   /** The names imgd answers as itself: never a tenant's custom domain. */
   ownHosts: OwnHosts;
+  /** Where TXT proofs are looked up. */
+  dns: Dns;
   db: Db;
   keys: Keys;
   users: Users;
@@ -91,7 +93,7 @@ export function buildImgwire(d: {
       tokens: d.tokens,
       fetcher: d.fetcher,
       refusal,
-      resolveTxt,
+      resolveTxt: d.dns.txt,
       timeoutMs: config.importTimeoutMs,
     }),
     sweep: async () => {
