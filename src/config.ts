@@ -155,7 +155,7 @@ export const settings = {
     flag: "public-url",
     schema: url,
     default: undefined as string | undefined,
-    help: "Base URL that clients use to reach imgd (default: the scheme and Host of each request, e.g. http://localhost:8080)",
+    help: "Base URL that clients use to reach imgd (default: the scheme and Host of each request when the Host is one of imgd's own names or addresses, else the listening address, e.g. http://localhost:8080)",
   },
   cdnHost: {
     env: "IMGD_CDN_HOST",
