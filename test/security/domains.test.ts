@@ -19,9 +19,14 @@ const ALICE_HOST = "shop.alice.example";
 const BOB_HOST = "shop.bob.example";
 const PUBLIC_HOST = "imgd.example.com";
 const CAROL_HOST = "img.carol.example";
+/** A name that leads inside (pinned to a loopback address imgd may not fetch from). */
+const INSIDE_HOST = "inside.carol.example";
 
 let s: TestServer;
 let proof: ReturnType<typeof Bun.serve>;
+/** A service on 127.0.0.1 that imgd must never be made to contact; it would vouch for anyone. */
+let internal: ReturnType<typeof Bun.serve>;
+const internalHits: string[] = [];
 /** What the tenants' own web server answers on /.well-known/imgd-challenge (per Host). */
 const published = new Map<string, string>();
 const seen: string[] = [];
@@ -74,6 +79,14 @@ beforeAll(async () => {
         : new Response("no", { status: 404 });
     },
   });
+  internal = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch(req) {
+      internalHits.push(new URL(req.url).pathname);
+      return new Response([...published.values()].join("\n"));
+    },
+  });
   dns = createSocket("udp4");
   dns.on("message", (msg, from) => dns.send(dnsAnswer(msg), from.port, from.address));
   await new Promise<void>((done) => dns.bind(0, "127.0.0.2", () => done()));
@@ -82,12 +95,17 @@ beforeAll(async () => {
       IMGD_DNS_SERVERS: `127.0.0.2:${dns.address().port}`,
       IMGD_PUBLIC_URL: `http://${PUBLIC_HOST}`,
       IMGD_IMPORT_ALLOW_NETWORKS: "127.0.0.2/32",
-      IMGD_RESOLVE: `${ALICE_HOST}=127.0.0.2:${proof.port},${BOB_HOST}=127.0.0.2:${proof.port}`,
+      IMGD_RESOLVE: [
+        `${ALICE_HOST}=127.0.0.2:${proof.port}`,
+        `${BOB_HOST}=127.0.0.2:${proof.port}`,
+        `${INSIDE_HOST}=127.0.0.1:${internal.port}`,
+      ].join(","),
     },
   });
 });
 afterAll(async () => {
   proof.stop(true);
+  internal.stop(true);
   dns.close();
   await s.stop();
 });
@@ -234,6 +252,15 @@ describe("custom domains", () => {
     expect((await iw(carol.key, "POST", "/custom_domain/test_connection")).body.status).toBe("CONNECTED");
     // Pinned names are never asked of DNS; nothing but carol's names was.
     expect(questions.every((q) => q.endsWith(CAROL_HOST))).toBe(true);
+
+    // A name that leads to an internal address: the check goes through the import fetcher,
+    // which refuses it before connecting (a blind SSRF no more); the caller learns only FAILED.
+    const inside = await iw(carol.key, "POST", "/custom_domain/", { hostname: INSIDE_HOST });
+    published.set(INSIDE_HOST, inside.body.dcv_cname_value);
+    const tried = await iw(carol.key, "POST", "/custom_domain/test_connection");
+    expect(tried.body.status).toBe("FAILED");
+    expect(JSON.stringify(tried.body)).not.toContain("127.0.0.1");
+    expect(internalHits).toEqual([]);
     expect((await iw(carol.key, "DELETE", "/custom_domain/")).status).toBe(200);
   });
 
