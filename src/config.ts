@@ -50,7 +50,11 @@ const dnsServerList = v.pipe(
   v.check(
     (s) =>
       s === "" ||
-      s.split(",").every((p) => /^(\d{1,3}(\.\d{1,3}){3}(:\d{1,5})?|\[[0-9a-fA-F:.]+\](:\d{1,5})?|[0-9a-fA-F:]+)$/.test(p.trim())),
+      s
+        .split(",")
+        .every((p) =>
+          /^(\d{1,3}(\.\d{1,3}){3}(:\d{1,5})?|\[[0-9a-fA-F:.]+\](:\d{1,5})?|[0-9a-fA-F:]+)$/.test(p.trim()),
+        ),
     "expected DNS server addresses, comma-separated, e.g. 10.0.0.53 or 127.0.0.1:5353 or [::1]:53",
   ),
 );
