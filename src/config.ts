@@ -43,6 +43,36 @@ const username = v.pipe(
 );
 
 /** A comma-separated list of CIDR ranges ("10.0.0.0/8, 127.0.0.2/32, fd00::/8"); checked in full by the fetcher. */
+/** DNS servers: `address`, `address:port` or `[v6]:port`, comma-separated (IMGD_DNS_SERVERS). */
+const dnsServerList = v.pipe(
+  v.string(),
+  v.trim(),
+  v.check(
+    (s) =>
+      s === "" ||
+      s
+        .split(",")
+        .every((p) =>
+          /^(\d{1,3}(\.\d{1,3}){3}(:\d{1,5})?|\[[0-9a-fA-F:.]+\](:\d{1,5})?|[0-9a-fA-F:]+)$/.test(p.trim()),
+        ),
+    "expected DNS server addresses, comma-separated, e.g. 10.0.0.53 or 127.0.0.1:5353 or [::1]:53",
+  ),
+);
+
+/** `name=address[:port]` entries, comma-separated (IMGD_RESOLVE). */
+const resolveList = v.pipe(
+  v.string(),
+  v.trim(),
+  v.check(
+    (s) =>
+      s === "" ||
+      s
+        .split(",")
+        .every((p) => /^[A-Za-z0-9.-]+=(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:.]+\])(:\d{1,5})?$/.test(p.trim())),
+    "expected name=address[:port] entries, comma-separated, e.g. images.example.com=127.0.0.2 or images.example.com=[::1]:8080",
+  ),
+);
+
 const cidrList = v.pipe(
   v.string(),
   v.trim(),
@@ -129,7 +159,7 @@ export const settings = {
     flag: "public-url",
     schema: url,
     default: undefined as string | undefined,
-    help: "Base URL that clients use to reach imgd (default: the scheme and Host of each request, e.g. http://localhost:8080)",
+    help: "Base URL that clients use to reach imgd (default: the scheme and Host of each request when the Host is one of imgd's own names or addresses, else the listening address, e.g. http://localhost:8080)",
   },
   cdnHost: {
     env: "IMGD_CDN_HOST",
@@ -288,6 +318,20 @@ export const settings = {
     schema: cidrList,
     default: "",
     help: "Ranges (CIDR list) URL imports may reach although they are private, loopback or reserved",
+  },
+  resolve: {
+    env: "IMGD_RESOLVE",
+    flag: "resolve",
+    schema: resolveList,
+    default: "",
+    help: "Names pinned to addresses for imgd's own fetches (URL imports, custom-domain checks), like curl's --resolve: name=address[:port],…; a pinned name is never looked up in DNS",
+  },
+  dnsServers: {
+    env: "IMGD_DNS_SERVERS",
+    flag: "dns-servers",
+    schema: dnsServerList,
+    default: "",
+    help: "DNS servers imgd asks for its own look-ups (URL imports, custom-domain proofs) instead of the system's: address[:port], comma-separated; /etc/hosts is then not read",
   },
   importTimeoutMs: {
     env: "IMGD_IMPORT_TIMEOUT_MS",

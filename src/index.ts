@@ -2,7 +2,8 @@ import { type ConfigInput, resolveConfig } from "./config.ts";
 import { buildApp } from "./http/app.ts";
 import { routeCdnHost } from "./http/compat.ts";
 import { deliverFast } from "./http/delivery.ts";
-import { routeCustomDomain } from "./http/imgwire/domains.ts";
+import { customDomainRouter } from "./http/imgwire/domains.ts";
+import { withSafetyHeaders } from "./http/safety-headers.ts";
 import { routeGroup } from "./observability/telemetry.ts";
 import { detectRuntime } from "./runtime/index.ts";
 import { type AppServices, appServices, buildServices, type RunOptions } from "./services.ts";
@@ -47,6 +48,7 @@ export async function createImgd(
   // Routes see the use cases only: no database, stores or workers.
   const visible = appServices(services);
   const app = buildApp(visible);
+  const routeCustomDomain = customDomainRouter(visible);
   let closed = false;
   return {
     services: visible,
@@ -69,13 +71,14 @@ export async function createImgd(
         req = stripped;
       }
       // A connected Imgwire custom domain is that tenant's CDN, whatever the path.
-      const routed = await routeCustomDomain(visible, req);
-      if (routed instanceof Response) return routed;
+      const routed = await routeCustomDomain(req);
+      if (routed instanceof Response) return withSafetyHeaders(routed);
       if (routed) req = routed;
       // img-src's host-based CDN path becomes a native `/i/` URL (the hot path serves it too).
       else req = routeCdnHost(visible, req) ?? req;
-      const res =
-        (!routed && deliverFast(visible, req)) || (await app.fetch(req, { remoteAddress: env?.remoteAddress ?? "" }));
+      const res = withSafetyHeaders(
+        (!routed && deliverFast(visible, req)) || (await app.fetch(req, { remoteAddress: env?.remoteAddress ?? "" })),
+      );
       services.telemetry.request(routeGroup(pathOf(req.url)), res.status, (performance.now() - started) / 1000);
       services.accessLog.record(req, res, started, env?.remoteAddress ?? "");
       return res;

@@ -21,7 +21,9 @@ import { Tokens } from "./domain/tokens/tokens.ts";
 import { Auth } from "./domain/auth/auth.ts";
 import { Accounts } from "./domain/accounts/accounts.ts";
 import { parseCidrList } from "./domain/fetcher/addresses.ts";
-import { Fetcher } from "./domain/fetcher/fetcher.ts";
+import { OwnHosts } from "./domain/site/hosts.ts";
+import { dnsOf } from "./domain/fetcher/dns.ts";
+import { Fetcher, parsePins } from "./domain/fetcher/fetcher.ts";
 import { buildImgwire, type ImgwireServices } from "./domain/imgwire/imgwire.ts";
 import { Media } from "./domain/library/media.ts";
 import { Metering } from "./domain/metering/metering.ts";
@@ -41,6 +43,8 @@ import { VariantCache } from "./store/variants.ts";
 /** Everything one imgd instance owns; built once by createImgd, passed to routes explicitly. */
 export interface Services {
   config: Config;
+  /** The names imgd answers as itself; the origin of absolute URLs without IMGD_PUBLIC_URL. */
+  ownHosts: OwnHosts;
   runtime: Runtime;
   db: Db;
   blobs: BlobStore;
@@ -206,10 +210,13 @@ export async function buildServices(
     thumbhashOf: async (hash) => (await pool.inspect(() => blobs.read(hash), { transfer: true })).thumbhash,
     log,
   });
+  const dns = dnsOf(config.dnsServers);
   const fetcher = new Fetcher({
     allow: parseCidrList(config.importAllowNetworks),
     timeoutMs: config.importTimeoutMs,
     connect: runtime.connect,
+    pins: parsePins(config.resolve),
+    resolve: dns.addresses,
   });
   const delivery = new Delivery({
     placeholders,
@@ -255,8 +262,11 @@ export async function buildServices(
   const accounts = new Accounts({ db, users, keys, images, rates, now: config.now });
   const telemetry = new Telemetry({ pool, variants, blobTotals: () => blobTotals(db) });
   const accessLog = new AccessLog(config.accessLog, (line) => process.stdout.write(`${line}\n`));
+  const ownHosts = new OwnHosts(config);
   const imgwire = buildImgwire({
     config,
+    ownHosts,
+    dns,
     db,
     keys,
     users,
@@ -318,6 +328,7 @@ export async function buildServices(
     signins,
     fetcher,
     imgwire,
+    ownHosts,
     trustedProxies,
     sweeper,
     placeholders,

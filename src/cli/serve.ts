@@ -77,6 +77,8 @@ export async function serve(argv: string[], env: Record<string, string | undefin
     // The app refuses oversize bodies itself, in its error shape; this is only the outer guard.
     maxRequestBodySize: config.maxUploadBytes * 2 + 64 * 1024 * 1024,
   });
+  // Without IMGD_PUBLIC_URL, absolute URLs for a Host that is not ours name this address.
+  imgd.services.ownHosts.listening(listener.hostname, listener.port);
   // The workers warm up behind the listener; a broken installation still ends the process.
   imgd.services.codecsReady.catch(() => process.exit(1));
   const metrics = config.metricsAddr

@@ -913,7 +913,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Check the custom domain's DNS now */
+        /**
+         * Check the custom domain's proof now
+         * @description CONNECTED once the name publishes this environment's token: a DNS TXT record named dcv_cname_record with the value dcv_cname_value, or that value as the body of http://<hostname>/.well-known/imgd-challenge (served by your own server; imgd never answers that path). Names imgd answers as itself (its public URL's host, localhost, loopback and listening addresses, the CDN host) and IP addresses are refused when the domain is set.
+         */
         post: operations["imgwireTestCustomDomain"];
         delete?: never;
         options?: never;

@@ -5,7 +5,7 @@ import { cdnUrl } from "./native/shape.ts";
 import { baseUrl } from "./urls.ts";
 
 /** The services these routes use. */
-type Env = RouteEnv<"config" | "images" | "users">;
+type Env = RouteEnv<"config" | "images" | "users" | "ownHosts">;
 
 // GET /p/{id}: the public viewer page of an image (img.pro's `url`), with the image, its name
 // and Open Graph / Twitter card tags so a shared link unfurls. 404 unless the page is public.
@@ -32,7 +32,10 @@ export const viewerRoutes = new Hono<Env>().get("/:id", async (c) => {
   const img = await images.byId(c.req.param("id"));
   const owner = img && isPagePublic(img) ? await users.byId(img.user_id) : undefined;
   c.header("X-Content-Type-Options", "nosniff");
-  c.header("Content-Security-Policy", "default-src 'none'; img-src * data:; style-src 'unsafe-inline'");
+  c.header(
+    "Content-Security-Policy",
+    "default-src 'none'; img-src * data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; sandbox",
+  );
   if (!img || !owner) return c.html(page("Not found", "<h1>Image not found</h1>"), 404);
   const base = baseUrl(c);
   const src = cdnUrl(base, owner.username, img.paths[0] ?? img.sanitized_filename);

@@ -25,7 +25,7 @@ describe("wire formats", () => {
     expect(tokens.sign("imgpro-cursor", ["x"])).toMatch(/^[A-Za-z0-9_-]{22}$/);
     expect(tokens.sign("imgwire-upload-url", ["id", "1"])).toMatch(/^[0-9a-f]{64}$/);
     expect(tokens.sign("imgwire-download-url", ["id", "1"])).toMatch(/^[0-9a-f]{64}$/);
-    expect(tokens.sign("domain-check", [])).toMatch(/^[0-9a-f]{32}$/);
+    expect(tokens.sign("domain-claim", [])).toMatch(/^[0-9a-f]{32}$/);
   });
 
   test("the same input gives the same token; another secret another", () => {

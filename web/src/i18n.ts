@@ -282,6 +282,8 @@ const en = {
   "imgwire.status": "Status",
   "imgwire.cnameRecord": "CNAME record",
   "imgwire.cnameValue": "Points at",
+  "imgwire.proofRecord": "TXT record (proves the domain is yours)",
+  "imgwire.proofValue": "TXT value",
   "imgwire.test": "Test connection",
   "imgwire.tested": "Connection test: {status}",
   "imgwire.connect": "Connect domain",

@@ -1,7 +1,7 @@
-import { lookup as dnsLookup } from "node:dns/promises";
 import type { ConnectOptions, Connection } from "../../runtime/types.ts";
 import { type Cidr, checkAddress, parseAddress } from "./addresses.ts";
 import { AppError } from "../errors.ts";
+import { systemDns } from "./dns.ts";
 import { Http1Error, type ResponseHead, readResponse } from "./http1.ts";
 
 // The one way imgd fetches a URL a client named (img.pro import, Imgwire URL upload). It
@@ -24,6 +24,30 @@ export interface FetcherOptions {
   connect: (options: ConnectOptions) => Promise<Connection>;
   /** Name resolution; replaceable so tests never need DNS. */
   resolve?: (host: string) => Promise<{ address: string; family: number }[]>;
+  /** Names the operator pinned (IMGD_RESOLVE): never looked up, still checked like any address. */
+  pins?: Pins;
+}
+
+/** Pinned names (lower case, no trailing dot) and where they lead, as curl's --resolve/--connect-to. */
+export type Pins = Map<string, { address: string; port?: number }>;
+
+/** Parses IMGD_RESOLVE: `name=address[:port]`, comma-separated (checked by the config schema). */
+export function parsePins(text: string): Pins {
+  const pins: Pins = new Map();
+  for (const entry of text
+    .split(",")
+    .map((e) => e.trim())
+    .filter(Boolean)) {
+    const eq = entry.indexOf("=");
+    const target = entry.slice(eq + 1);
+    const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(target) ?? /^([^:]+)(?::(\d+))?$/.exec(target);
+    if (!m || !parseAddress(m[1])) throw new Error(`not name=address[:port]: ${entry}`);
+    pins.set(entry.slice(0, eq).toLowerCase().replace(/\.+$/, ""), {
+      address: m[1],
+      ...(m[2] ? { port: Number(m[2]) } : {}),
+    });
+  }
+  return pins;
 }
 
 export interface Fetched {
@@ -45,7 +69,7 @@ export class Fetcher {
 
   constructor(private readonly o: FetcherOptions) {
     this.#maxRedirects = o.maxRedirects ?? 5;
-    this.#resolve = o.resolve ?? ((host) => dnsLookup(host, { all: true, verbatim: true }));
+    this.#resolve = o.resolve ?? systemDns().addresses;
   }
 
   /** Checks a URL's form without any network: http(s), a host, no credentials. */
@@ -87,6 +111,11 @@ export class Fetcher {
       at += c.byteLength;
     }
     return out;
+  }
+
+  /** Whether the operator pinned this name (IMGD_RESOLVE): then DNS is never asked about it. */
+  isPinned(host: string): boolean {
+    return this.o.pins?.has(host.toLowerCase().replace(/\.+$/, "")) ?? false;
   }
 
   async open(raw: string, maxBytes: number): Promise<Fetched> {
@@ -154,8 +183,11 @@ export class Fetcher {
   /** One request to one checked address, on a socket of our own. */
   async #get(url: URL, maxBytes: number, track: (x: { destroy: (err?: Error) => void }) => void): Promise<Response1> {
     const host = url.hostname.replace(/^\[|\]$/g, "");
+    const pin = this.o.pins?.get(host.toLowerCase().replace(/\.+$/, ""));
     let pinned: { address: string; family: number };
-    if (parseAddress(host)) {
+    if (pin) {
+      pinned = { address: pin.address, family: pin.address.includes(":") ? 6 : 4 };
+    } else if (parseAddress(host)) {
       pinned = { address: host, family: host.includes(":") ? 6 : 4 };
     } else {
       let found: { address: string; family: number }[];
@@ -171,7 +203,7 @@ export class Fetcher {
     }
     this.#check(pinned.address, host);
     const tls = url.protocol === "https:";
-    const port = Number(url.port) || (tls ? 443 : 80);
+    const port = pin?.port ?? (Number(url.port) || (tls ? 443 : 80));
     let opened = false;
     const connecting = this.o.connect({
       address: pinned.address,

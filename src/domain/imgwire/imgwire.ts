@@ -6,7 +6,9 @@ import type { Fetcher } from "../fetcher/fetcher.ts";
 import type { Images } from "../library/images.ts";
 import type { Ingest } from "../ingest/ingest.ts";
 import { CorsOrigins } from "./cors.ts";
-import { CustomDomains, DomainHosts } from "./domains.ts";
+import { CustomDomains, DomainHosts, DomainProof } from "./domains.ts";
+import type { OwnHosts } from "../site/hosts.ts";
+import type { Dns } from "../fetcher/dns.ts";
 import { Environments } from "./environments.ts";
 import { ImgwireKeys } from "./keys.ts";
 import { ImgwireDownloads } from "./downloads.ts";
@@ -24,8 +26,8 @@ export interface ImgwireServices {
   uploads: ImgwireUploads;
   downloads: ImgwireDownloads;
   hosts: DomainHosts;
-  /** imgd's own host name (from IMGD_PUBLIC_URL): never a tenant's custom domain. */
-  publicHost: string | null;
+  /** Checks that a tenant published its token for a domain. */
+  proof: DomainProof;
   /** For the sweeper: finish left-behind download jobs, drop expired ZIPs. */
   sweep: () => Promise<void>;
 }
@@ -35,12 +37,16 @@ export interface ImgwireSettings {
   imgwireUploadUrlTtlMs: number;
   imgwireUploadTokenTtlMs: number;
   imgwireDownloadRetentionMs: number;
-  publicUrl: string | undefined;
+  importTimeoutMs: number;
   now: () => number;
 }
 
 export function buildImgwire(d: {
   config: ImgwireSettings;
+  /** The names imgd answers as itself: never a tenant's custom domain. */
+  ownHosts: OwnHosts;
+  /** Where TXT proofs are looked up. */
+  dns: Dns;
   db: Db;
   keys: Keys;
   users: Users;
@@ -54,7 +60,8 @@ export function buildImgwire(d: {
   log: (l: string) => void;
 }): ImgwireServices {
   const { config } = d;
-  const domains = new CustomDomains({ db: d.db, users: d.users, now: config.now });
+  const refusal = (host: string) => d.ownHosts.claimRefusal(host);
+  const domains = new CustomDomains({ db: d.db, users: d.users, refusal, now: config.now });
   const uploads = new ImgwireUploads({
     db: d.db,
     users: d.users,
@@ -82,7 +89,13 @@ export function buildImgwire(d: {
     uploads,
     downloads,
     hosts: new DomainHosts(domains, config.now),
-    publicHost: config.publicUrl ? new URL(config.publicUrl).hostname : null,
+    proof: new DomainProof({
+      tokens: d.tokens,
+      fetcher: d.fetcher,
+      refusal,
+      resolveTxt: d.dns.txt,
+      timeoutMs: config.importTimeoutMs,
+    }),
     sweep: async () => {
       await downloads.runPending();
       await downloads.sweep();

@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 
 // Every signed thing imgd hands out (signed delivery URLs, list cursors, upload and download
-// URLs, the custom-domain check) is made and checked here, with one secret. The purpose is
+// URLs, the custom-domain proof) is made and checked here, with one secret. The purpose is
 // part of the MAC, so a token made for one kind of thing never verifies as another, even where
 // the fields happen to look alike.
 
@@ -15,8 +15,8 @@ export const TOKEN_KINDS = {
   "imgwire-upload-url": { bytes: 32, encoding: "hex" },
   /** `?signature=` of an Imgwire bulk-download ZIP URL (with `expires`): 64 hex digits. */
   "imgwire-download-url": { bytes: 32, encoding: "hex" },
-  /** What imgd answers on the custom-domain check path: 32 hex digits. */
-  "domain-check": { bytes: 16, encoding: "hex" },
+  /** The custom-domain proof a tenant publishes (for its environment id and the host): 32 hex digits. */
+  "domain-claim": { bytes: 16, encoding: "hex" },
 } as const satisfies Record<string, { bytes: number; encoding: "base64url" | "hex" }>;
 
 export type TokenPurpose = keyof typeof TOKEN_KINDS;

@@ -26,7 +26,16 @@ import { mediaItem, upgradeHint } from "./shape.ts";
 
 /** The services these routes use. */
 type Env = RouteEnv<
-  "accounts" | "auth" | "config" | "fetcher" | "images" | "ingest" | "metering" | "rates" | "trustedProxies"
+  | "accounts"
+  | "auth"
+  | "config"
+  | "fetcher"
+  | "images"
+  | "ingest"
+  | "metering"
+  | "rates"
+  | "trustedProxies"
+  | "ownHosts"
 >;
 
 // POST /v1/upload and POST /v1/import: the same fields, a file or a URL. Every field is checked

@@ -19,7 +19,7 @@ import { jsonBody, parse, queryInt } from "../validate.ts";
 import { isPagePublic, mediaItem } from "./shape.ts";
 
 /** The services these routes use. */
-type Env = RouteEnv<"auth" | "config" | "images" | "media" | "tokens" | "users">;
+type Env = RouteEnv<"auth" | "config" | "images" | "media" | "tokens" | "users" | "ownHosts">;
 
 // GET/PATCH/DELETE /v1/media…: the library. Batch routes come first so "batch" is never an id.
 

@@ -2,12 +2,12 @@ import { type Context, Hono } from "hono";
 import * as v from "valibot";
 import { AppError } from "../../domain/errors.ts";
 import { normalizeHostname } from "../../domain/imgwire/domains.ts";
+import type { ImgwireDomain } from "../../domain/records.ts";
 import { baseUrl, body, type ImgwireEnv, PageQuery, paged, parseIn, pathId } from "./context.ts";
-import { checkDomain } from "./domains.ts";
 import { corsSchema, domainSchema, environmentSchema, keyItem } from "./shape.ts";
 
 /** The services these routes use. */
-type Env = ImgwireEnv<"config" | "imgwire" | "tokens">;
+type Env = ImgwireEnv<"config" | "imgwire" | "tokens" | "ownHosts">;
 type C = Context<Env>;
 
 // API keys, environments, CORS origins and the custom domain.
@@ -161,17 +161,21 @@ export const corsRoutes = new Hono<Env>()
 /** The host the operator's CNAME must point at: imgd's public host. */
 const publicHost = (c: C) => new URL(baseUrl(c)).hostname;
 
+/** The answer for a domain: Imgwire's fields, the DCV pair naming imgd's TXT proof for this tenant. */
+const domainAnswer = (c: C, d: ImgwireDomain) =>
+  domainSchema(d, publicHost(c), c.var.services.imgwire.proof.token(c.var.env.id, d.hostname));
+
 export const domainRoutes = new Hono<Env>()
   .get("/", async (c) => {
     const d = await c.var.services.imgwire.domains.domain(c.var.env.id);
     if (!d) throw new AppError("NOT_FOUND", "No custom domain is set");
-    return c.json(domainSchema(d, publicHost(c)));
+    return c.json(domainAnswer(c, d));
   })
   .post("/", async (c) => {
     const input = await body(c, Hostname);
     const d = await c.var.services.imgwire.domains.setDomain(c.var.env.id, normalizeHostname(input.hostname));
     c.var.services.imgwire.hosts.forget(d.hostname);
-    return c.json(domainSchema(d, publicHost(c)));
+    return c.json(domainAnswer(c, d));
   })
   .delete("/", async (c) => {
     const d = await c.var.services.imgwire.domains.domain(c.var.env.id);
@@ -180,11 +184,13 @@ export const domainRoutes = new Hono<Env>()
     return c.json({ detail: "Custom domain deleted" });
   })
   .post("/test_connection", async (c) => {
-    const { domains, hosts } = c.var.services.imgwire;
+    const { domains, hosts, proof } = c.var.services.imgwire;
     const d = await domains.domain(c.var.env.id);
     if (!d) throw new AppError("NOT_FOUND", "No custom domain is set");
-    const ok = await checkDomain(c, d.hostname);
+    // CONNECTED only when the name publishes this environment's token for it (DNS TXT at
+    // dcv_cname_record, or over HTTP); the caller learns yes or no, nothing about the name.
+    const ok = await proof.proved(c.var.env.id, d.hostname);
     const updated = await domains.markDomain(c.var.env.id, ok);
     hosts.forget(d.hostname);
-    return c.json(domainSchema(updated, publicHost(c)));
+    return c.json(domainAnswer(c, updated));
   });

@@ -125,11 +125,8 @@ export function imgwireAuth(): MiddlewareHandler<ImgwireEnv<"auth" | "users" | "
   };
 }
 
-/** The base of absolute URLs: the configured public URL, else this request's origin and base path. */
-export const baseUrl = (c: Ctx): string => {
-  const { config } = narrow<"config">(c).var.services;
-  return config.publicUrl ?? new URL(c.req.url).origin + config.basePath;
-};
+/** The base of absolute URLs: the configured public URL, else this request's origin if it is one of ours (OwnHosts.base). */
+export const baseUrl = (c: Ctx): string => narrow<"ownHosts">(c).var.services.ownHosts.base(c.req.url);
 
 /** Where a tenant's images are delivered: its connected custom domain, else imgd's CDN route. */
 export async function cdnBase(c: Ctx, user: User): Promise<string> {

@@ -1,51 +1,66 @@
-import type { Tokens } from "../../domain/tokens/tokens.ts";
+import { PAGES } from "../dashboard/pages.ts";
 import type { AppServices } from "../env.ts";
-import type { Context } from "hono";
-import { baseUrl, type Ctx, type ImgwireEnv } from "./context.ts";
 
-export const DOMAIN_CHECK_PATH = "/.well-known/imgd-domain-check";
+// A connected custom domain is its owner's Imgwire CDN and nothing else: a request on it is
+// rewritten to /imgwire/cdn/<owner>/<path>, except for the first path segments imgd's own
+// routes use (the API, sign-in, health, the dashboard, the other delivery shapes, whose paths
+// name other tenants), which answer 404 there. A name imgd answers as itself is never routed,
+// whatever the database says.
 
-/** What this imgd answers on the check path: derived from its secret, the same on every node sharing it. */
-export const domainCheckToken = (tokens: Tokens) => tokens.sign("domain-check", []);
-
-/**
- * Whether a request to the domain reaches this imgd: one GET of a fixed path, no redirects
- * followed, a short deadline; only a yes or no comes back to the caller.
- */
-export async function checkDomain(c: Ctx, hostname: string): Promise<boolean> {
-  const { config, tokens } = (c as Context<ImgwireEnv<"config" | "tokens">>).var.services;
-  const base = new URL(baseUrl(c));
-  const url = `${base.protocol}//${hostname}${base.port ? `:${base.port}` : ""}${config.basePath}${DOMAIN_CHECK_PATH}`;
-  try {
-    const res = await fetch(url, { redirect: "manual", signal: AbortSignal.timeout(3000) });
-    return res.status === 200 && (await res.text()).trim() === domainCheckToken(tokens);
-  } catch {
-    return false;
-  }
+/** First path segments that are imgd's own routes on every host. */
+function reservedRoots(imgwireMount: string): Set<string> {
+  return new Set([
+    "",
+    ".well-known",
+    "health",
+    "ready",
+    "i",
+    "_ipx",
+    "cdn-cgi",
+    "_next",
+    "api",
+    "v1",
+    "p",
+    "metrics",
+    "auth",
+    "openapi.json",
+    "api-reference",
+    "llms.txt",
+    "docs",
+    "assets",
+    ...PAGES,
+    imgwireMount.split("/")[1] ?? "",
+  ]);
 }
 
+const notHere = () =>
+  new Response(
+    JSON.stringify({
+      detail:
+        "Not found: this host is a custom delivery domain and serves only its owner's images; the API and the dashboard are on imgd's own address",
+    }),
+    { status: 404, headers: { "content-type": "application/json" } },
+  );
+
 /**
- * Before routing: the check path answers on any host; on a connected domain's host every
- * GET is that tenant's CDN. Returns the rewritten request, a response, or null (not ours).
+ * Before routing: on a connected domain's host every GET of a non-reserved path is that
+ * tenant's CDN. Returns the rewritten request, a response, or null (not a custom domain).
  */
-export async function routeCustomDomain(
-  services: Pick<AppServices, "tokens" | "imgwire" | "config">,
-  req: Request,
-): Promise<Request | Response | null> {
-  // Every request passes here, so the common answers come from string checks alone.
-  if (req.url.includes(DOMAIN_CHECK_PATH) && new URL(req.url).pathname === DOMAIN_CHECK_PATH) {
-    return new Response(domainCheckToken(services.tokens), { headers: { "content-type": "text/plain" } });
-  }
-  const host = (req.headers.get("host") ?? new URL(req.url).host).toLowerCase().replace(/:\d+$/, "");
-  if (!host || /^[\d.]+$/.test(host) || host.startsWith("[") || host === services.imgwire.publicHost) return null;
-  const found = await services.imgwire.hosts.lookup(host);
-  if (!found?.connected) return null;
-  if (req.method !== "GET" && req.method !== "HEAD")
-    return new Response(JSON.stringify({ detail: "Method not allowed" }), {
-      status: 405,
-      headers: { "content-type": "application/json" },
-    });
-  const url = new URL(req.url);
-  url.pathname = `${services.config.imgwireMount}/cdn/${encodeURIComponent(found.user.username)}${url.pathname}`;
-  return new Request(url, req);
+export function customDomainRouter(services: Pick<AppServices, "imgwire" | "config" | "ownHosts">) {
+  const reserved = reservedRoots(services.config.imgwireMount);
+  return async (req: Request): Promise<Request | Response | null> => {
+    const host = req.headers.get("host") ?? new URL(req.url).host;
+    if (!host || services.ownHosts.isOwn(host) || /^[\d.]+(:\d+)?$/.test(host) || host.startsWith("[")) return null;
+    const found = await services.imgwire.hosts.lookup(host);
+    if (!found?.connected) return null;
+    const url = new URL(req.url);
+    if (reserved.has((url.pathname.split("/")[1] ?? "").toLowerCase())) return notHere();
+    if (req.method !== "GET" && req.method !== "HEAD")
+      return new Response(JSON.stringify({ detail: "Method not allowed" }), {
+        status: 405,
+        headers: { "content-type": "application/json" },
+      });
+    url.pathname = `${services.config.imgwireMount}/cdn/${encodeURIComponent(found.user.username)}${url.pathname}`;
+    return new Request(url, req);
+  };
 }

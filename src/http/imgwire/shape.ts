@@ -131,15 +131,20 @@ export const downloadSchema = (j: ImgwireDownload, url: string | null) => ({
   updated_at: iso(j.updated_at),
 });
 
-export function domainSchema(d: ImgwireDomain, publicHost: string) {
+/**
+ * Imgwire's domain record. Domain control is proved with a TXT record (not a CNAME, whatever
+ * the field is called): `dcv_cname_record` is its name, `dcv_cname_value` the token naming this
+ * environment and host; the same token may instead be served at http://<host>/.well-known/imgd-challenge.
+ */
+export function domainSchema(d: ImgwireDomain, publicHost: string, proofToken: string) {
   return {
     id: d.id,
     environment_id: d.user_id,
     hostname: d.hostname,
     cname_record: d.hostname,
     cname_value: publicHost,
-    dcv_cname_record: `_acme-challenge.${d.hostname}`,
-    dcv_cname_value: `${d.hostname}.dcv.${publicHost}`,
+    dcv_cname_record: `_imgd-challenge.${d.hostname}`,
+    dcv_cname_value: proofToken,
     // imgd does not issue certificates: TLS is the operator's proxy's business.
     certificate_status: d.status === "CONNECTED" ? "ACTIVE" : d.status === "FAILED" ? "FAILING" : "PENDING",
     status: d.status,

@@ -14,7 +14,7 @@ import { isImgixQuery, parseImgixQuery } from "../../domain/delivery/imgix.ts";
 import { cdnUrl, listItem, metadataResponse, rfc3339, uploadResponse } from "./shape.ts";
 
 /** The services these routes use. */
-type Env = RouteEnv<"config" | "images" | "ingest" | "metering" | "tokens">;
+type Env = RouteEnv<"config" | "images" | "ingest" | "metering" | "tokens" | "ownHosts">;
 
 const visibility = v.picklist(["public", "private"], "must be 'public' or 'private'");
 

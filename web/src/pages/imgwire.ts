@@ -59,6 +59,8 @@ export function ImgwirePage() {
         ? html`<dl class="facts"><dt>${t("imgwire.hostname")}</dt><dd>${domain.data.hostname}</dd><dt>${t("imgwire.status")}</dt><dd>${domain.data.status}</dd></dl>
             <${CopyField} id="cname-record" label=${t("imgwire.cnameRecord")} value=${domain.data.cname_record} />
             <${CopyField} id="cname-value" label=${t("imgwire.cnameValue")} value=${domain.data.cname_value} />
+            <${CopyField} id="proof-record" label=${t("imgwire.proofRecord")} value=${domain.data.dcv_cname_record} />
+            <${CopyField} id="proof-value" label=${t("imgwire.proofValue")} value=${domain.data.dcv_cname_value} />
             <div class="row"><button type="button" onClick=${() => act(async () => { const r = await post(`${API}/custom_domain/test_connection`); setNote(t("imgwire.tested", { status: r.status ?? "?" })); }, domain.reload)}>${t("imgwire.test")}</button>
             <button type="button" class="danger" onClick=${() => confirm(t("imgwire.confirmDomain")) && act(() => del(`${API}/custom_domain/`), domain.reload)}>${t("common.delete")}</button></div>`
         : html`<form class="row wrap" onSubmit=${(e: SubmitEvent) => { e.preventDefault(); const hostname = field(e, "hostname"); void act(() => post(`${API}/custom_domain/`, { hostname }), domain.reload); }}>
