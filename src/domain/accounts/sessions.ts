@@ -231,6 +231,8 @@ export class Sessions {
 /** Failures allowed before the back-off starts; then 1 s, 2 s, 4 s … up to 15 minutes. */
 export const FREE_FAILURES = 5;
 const MAX_WAIT_MS = 15 * 60_000;
+/** Failures of one account from every address before its sign-ins are slowed down. */
+export const ACCOUNT_FREE_FAILURES = 20;
 /** The most an account's failures from everywhere slow one sign-in down (they never refuse it). */
 export const ACCOUNT_MAX_DELAY_MS = 2000;
 
@@ -268,14 +270,21 @@ export class SignInGuard {
     return failures < FREE_FAILURES ? 0 : Math.min(MAX_WAIT_MS, 1000 * 2 ** (failures - FREE_FAILURES));
   }
 
-  /** When a subject's back-off ends (0: not backing off), with its wait capped at `capMs`. */
-  async #until(subjects: string[], capMs = MAX_WAIT_MS): Promise<number> {
+  /** The slow-down of an account's sign-ins after `failures` from everywhere: 250 ms, doubling, at most 2 s. */
+  static paceMs(failures: number): number {
+    return failures < ACCOUNT_FREE_FAILURES
+      ? 0
+      : Math.min(ACCOUNT_MAX_DELAY_MS, 250 * 2 ** (failures - ACCOUNT_FREE_FAILURES));
+  }
+
+  /** When the subjects' back-off ends (0: none), after the last failure by `wait` of the count. */
+  async #until(subjects: string[], wait = SignInGuard.waitMs): Promise<number> {
     const now = this.now();
     const rows = await this.db.selectFrom("signin_failures").selectAll().where("subject", "in", subjects).execute();
     let until = 0;
     for (const r of rows) {
       if (now - r.last_failure_at > DAY) continue;
-      until = Math.max(until, r.last_failure_at + Math.min(capMs, SignInGuard.waitMs(r.failures)));
+      until = Math.max(until, r.last_failure_at + wait(r.failures));
     }
     return until;
   }
@@ -295,9 +304,9 @@ export class SignInGuard {
     }
   }
 
-  /** Waits out a subject's back-off, never longer than ACCOUNT_MAX_DELAY_MS: slows, never refuses. */
+  /** Waits out an account's slow-down (paceMs), never longer than ACCOUNT_MAX_DELAY_MS: slows, never refuses. */
   async pace(subject: string): Promise<void> {
-    const wait = (await this.#until([subject], ACCOUNT_MAX_DELAY_MS)) - this.now();
+    const wait = (await this.#until([subject], SignInGuard.paceMs)) - this.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(wait, ACCOUNT_MAX_DELAY_MS)));
   }
 

@@ -57,6 +57,9 @@ export const Signup = v.strictObject({
   email: v.optional(v.nullable(v.string())),
   password: v.string("is required"),
 });
+export const ConfirmEmailQuery = v.object({
+  token: v.pipe(v.string("is required"), v.minLength(1, "is required")),
+});
 export const ChangePassword = v.strictObject({
   current_password: v.string("is required"),
   new_password: v.string("is required"),
@@ -209,7 +212,8 @@ export const accountRoutes = new Hono<AppEnv>()
   })
   // The link sent for an address given at open registration: it makes the address the account's.
   .get("/email/confirm", async (c) => {
-    const user = await c.var.services.accounts.confirmEmail(c.req.query("token") ?? "");
+    const { token } = parse(ConfirmEmailQuery, c.req.query(), "query");
+    const user = await c.var.services.accounts.confirmEmail(token);
     return c.json({ user: whoami(user), message: `${user.email} is now this account's address` });
   })
   .use("/sessions/*", requireKey())
