@@ -139,10 +139,10 @@ describe("a key never mints a stronger key", () => {
     const res = await s.api("/v1/keys", { ...json({ email: "alice@example.com", name: "agent" }), key: weak.key });
     expect(res.status).toBe(201);
     const made = await res.json();
-    expect(made.scopes).toEqual(["write"]);
-    expect(made.expires_at).toBe(weak.expires_at);
     expect((await s.api("/v1/media", { key: made.key })).status).toBe(403);
     expect((await s.api("/api/v1/images", { key: made.key })).status).toBe(403);
+    expect(made.scopes).toEqual(["write"]);
+    expect(made.expires_at).toBe(weak.expires_at);
   });
 
   test("a dashboard session opened with the weak key is that key: no stronger keys from it either", async () => {
@@ -314,7 +314,9 @@ describe("sign-in back-off never locks the owner out", () => {
     // Alice is guessed at from four addresses, five tries each: 20 failures, past the account's ceiling.
     for (let a = 0; a < 4; a++) {
       for (let i = 0; i < 5; i++)
-        expect((await signIn(s, "alice", `spray ${a}-${i}`, from(`203.0.113.${100 + a}`))).res.status).toBe(401);
+        expect([401, 429]).toContain(
+          (await signIn(s, "alice", `spray ${a}-${i}`, from(`203.0.113.${100 + a}`))).res.status,
+        );
     }
     const owner = await signIn(s, "alice", PASSWORD, from("198.51.100.90"));
     expect(owner.res.status).toBe(200);
