@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { confirmEmail } from "../helpers/accounts.ts";
 import { makeImage } from "../helpers/images.ts";
 import { type TestServer, ROOT, form, startServer } from "../helpers/server.ts";
 import { query } from "../helpers/store.ts";
@@ -18,13 +19,6 @@ const register = (body: unknown, key: string | null = null, server = s) =>
     body: JSON.stringify(body),
     key,
   });
-/** Opens the confirmation link the server printed for an address (the newest): it becomes its account's. */
-async function confirm(email: string) {
-  const links = [...s.output().matchAll(/Email confirmation for (\S+): open (\S+)/g)].filter((m) => m[1] === email);
-  expect(links.length).toBeGreaterThan(0);
-  const res = await fetch(links[links.length - 1][2]);
-  expect(res.status).toBe(200);
-}
 const json = (method: string, path: string, body?: unknown, key?: string) =>
   s.api(path, {
     method,
@@ -73,7 +67,7 @@ describe("registration", () => {
 
     // The address is the account's once the link printed for it is opened; then another key
     // for it needs a key of that account.
-    await confirm("dev@example.com");
+    await confirmEmail(s, "dev@example.com");
     const stranger = await register({ email: "dev@example.com" });
     expect(stranger.status).toBe(403);
     expect(((await stranger.json()) as any).error.code).toBe("forbidden");
@@ -162,7 +156,7 @@ describe("registration", () => {
 describe("users CLI", () => {
   test("verify and delete", async () => {
     const body = (await (await register({ email: "cli@example.com" })).json()) as any;
-    await confirm("cli@example.com");
+    await confirmEmail(s, "cli@example.com");
     const run = (...args: string[]) =>
       Bun.spawnSync([process.execPath, `${ROOT}/src/main.ts`, "users", ...args, "--data-dir", s.dataDir], {
         env: { ...process.env, ...s.env },
