@@ -116,7 +116,13 @@ export class Accounts {
     const secret = randomBytes(32).toString("base64url");
     await this.d.db
       .insertInto("email_claims")
-      .values({ token_hash: sha256(secret), user_id: userId, email, created_at: now, expires_at: now + EMAIL_LINK_TTL_MS })
+      .values({
+        token_hash: sha256(secret),
+        user_id: userId,
+        email,
+        created_at: now,
+        expires_at: now + EMAIL_LINK_TTL_MS,
+      })
       .execute();
     return secret;
   }
@@ -140,11 +146,7 @@ export class Accounts {
         "FORBIDDEN",
         "This confirmation link is used up or expired: register the address again for a new one",
       );
-    const owner = await this.d.db
-      .selectFrom("users")
-      .select("id")
-      .where("email", "=", claim.email)
-      .executeTakeFirst();
+    const owner = await this.d.db.selectFrom("users").select("id").where("email", "=", claim.email).executeTakeFirst();
     if (owner && owner.id !== claim.user_id)
       throw new AppError("CONFLICT", "Another account confirmed this address first: sign in to that one");
     await this.d.db.deleteFrom("email_claims").where("user_id", "=", claim.user_id).execute();

@@ -65,7 +65,9 @@ export const accountRoutes = new Hono<Env>()
         expires_at: r.key.expires_at === null ? null : unix(r.key.expires_at),
         message: [
           "Key active.",
-          ...(r.claim ? ["The email address becomes the account's once the confirmation link sent for it is opened."] : []),
+          ...(r.claim
+            ? ["The email address becomes the account's once the confirmation link sent for it is opened."]
+            : []),
           ...(r.user.verified ? [] : ["Ask the operator to verify the account to unlock permanent storage."]),
         ].join(" "),
       },

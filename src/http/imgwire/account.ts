@@ -86,7 +86,16 @@ export const keyRoutes = new Hono<Env>()
   )
   .patch("/:api_key_id", async (c) => {
     const input = await body(c, KeyUpdate);
-    return c.json(keyItem(await c.var.services.imgwire.keys.updateKey(c.var.env.id, pathId(c, "api_key_id"), input, boundsOf(c.var.principal))));
+    return c.json(
+      keyItem(
+        await c.var.services.imgwire.keys.updateKey(
+          c.var.env.id,
+          pathId(c, "api_key_id"),
+          input,
+          boundsOf(c.var.principal),
+        ),
+      ),
+    );
   })
   .delete("/:api_key_id", async (c) => {
     await c.var.services.imgwire.keys.deleteKey(c.var.env.id, pathId(c, "api_key_id"));
