@@ -202,8 +202,9 @@ export class Accounts {
         rows.map((r) => r.id),
       );
     }
-    // Its name stays taken: old delivery URLs and signatures name it.
-    await this.d.users.retire(u);
+    // Its name stays taken: old delivery URLs and signatures name it. (The anonymous owner is
+    // the server's own and comes back under its name.)
+    if (u.username !== ANONYMOUS_USERNAME) await this.d.users.retire(u);
     await this.d.db.deleteFrom("users").where("id", "=", u.id).execute();
     return u;
   }
