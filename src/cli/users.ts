@@ -55,8 +55,13 @@ export async function usersCommand(argv: string[], env: Record<string, string | 
       const [username] = rest;
       if (!username || !USERNAME.test(username))
         throw new UsageError("users create takes a username of 2–39 lowercase letters, digits, '-' or '_'");
-      if (await users.byUsername(username)) {
-        console.error(`a user named '${username}' exists already`);
+      const taken = await users.taken(username);
+      if (taken) {
+        console.error(
+          taken === "in-use"
+            ? `a user named '${username}' exists already`
+            : `'${username}' belonged to a deleted user and is never given again (its old links must not serve someone else): choose another name`,
+        );
         return 1;
       }
       const user = await users.create({ username, email: f.email ? String(f.email) : null });

@@ -1142,6 +1142,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/auth/email/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Open registration: the one-time link (printed to the server's log) that makes an address its account's
+         * @description An address given to POST /v1/keys or /auth/signup belongs to nobody until this link is opened; 409 when another account confirmed it first.
+         */
+        get: operations["confirmEmail"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/auth/sessions": {
         parameters: {
             query?: never;
@@ -1651,6 +1671,7 @@ export interface components {
             allowed_mime_types: string[] | null;
             maximum_pending_uploads: number | null;
             scopes: string[];
+            expires_at: string | null;
             /** @description ISO 8601 with a time zone */
             created_at: string;
             /** @description ISO 8601 with a time zone */
@@ -3509,6 +3530,9 @@ export interface operations {
                             storage_mb: number | null;
                             retention_days: number | null;
                         };
+                        /** @description imgd's addition: what the key may do (read, write) */
+                        scopes: string[];
+                        expires_at: number | null;
                         message: string;
                     };
                 };
@@ -5738,6 +5762,49 @@ export interface operations {
                         /** @description Send as X-CSRF-Token on every state-changing request */
                         csrf_token: string;
                         scopes: string[];
+                    };
+                };
+            };
+            /** @description An error, in the native envelope */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NativeError"];
+                };
+            };
+        };
+    };
+    confirmEmail: {
+        parameters: {
+            query: {
+                token: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Confirmed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        user: {
+                            id: string;
+                            username: string;
+                            email: string | null;
+                            role: string;
+                            plan: string;
+                            verified: boolean;
+                            theme: string | null;
+                            language: string | null;
+                        };
+                        message: string;
                     };
                 };
             };

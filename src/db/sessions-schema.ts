@@ -23,6 +23,8 @@ export interface SessionsTable {
   created_at: number;
   last_seen_at: number;
   expires_at: number;
+  /** The key a session opened with a key was opened with (migration 008): it ends with the key. */
+  key_id: string | null;
 }
 
 export interface SetupTokensTable {
@@ -31,6 +33,22 @@ export interface SetupTokensTable {
   created_at: number;
   expires_at: number;
   used_at: number | null;
+}
+
+/** Usernames of deleted accounts (migration 008): never given to anyone again. */
+export interface RetiredUsernamesTable {
+  username: string;
+  user_id: string;
+  retired_at: number;
+}
+
+/** An email address given at open registration, waiting for its link to be opened (migration 008). */
+export interface EmailClaimsTable {
+  token_hash: string;
+  user_id: string;
+  email: string;
+  created_at: number;
+  expires_at: number;
 }
 
 export interface SigninFailuresTable {
@@ -45,6 +63,8 @@ declare module "./schema.ts" {
     sessions: SessionsTable;
     setup_tokens: SetupTokensTable;
     signin_failures: SigninFailuresTable;
+    retired_usernames: RetiredUsernamesTable;
+    email_claims: EmailClaimsTable;
   }
 }
 

@@ -1,8 +1,10 @@
 import { expect } from "bun:test";
+import { confirmEmail } from "../helpers/accounts.ts";
 import type { TestServer } from "../helpers/server.ts";
 
 // Tenants for metering tests: an account registered over img.pro's POST /v1/keys (the server
-// runs with IMGD_REGISTRATION=open), then verified and put on a plan by the admin API.
+// runs with IMGD_REGISTRATION=open), its address confirmed, then verified and put on a plan
+// by the admin API.
 
 let n = 0;
 
@@ -22,6 +24,8 @@ export async function tenant(s: TestServer, plan: string): Promise<Tenant> {
   });
   expect(r.status).toBe(201);
   const { key } = (await r.json()) as { key: string };
+  // The address is the account's once its confirmation link is opened; the admin finds it by it.
+  await confirmEmail(s, email);
   const p = await s.api(`/api/v1/admin/users/${encodeURIComponent(email)}`, {
     method: "PATCH",
     headers: { "content-type": "application/json" },

@@ -25,14 +25,83 @@ export interface Principal {
   scopes: Set<Scope>;
 }
 
+/**
+ * The most a key made by a caller may have: the caller's own scopes and no later expiry than
+ * its own (null: none). Without it a leaked write-only key that expires tomorrow would mint
+ * a read,write key that never does.
+ */
+export interface KeyBounds {
+  scopes: ReadonlySet<Scope>;
+  expiresAt: number | null;
+}
+
+/** What a principal may give the keys it makes (a session opened with a key is that key). */
+export const boundsOf = (p: Principal): KeyBounds => ({ scopes: p.scopes, expiresAt: p.key.expires_at });
+
+const when = (ms: number) => new Date(ms).toISOString();
+
+/**
+ * The scopes a new key gets: what was asked when it is within the bounds (a refusal naming
+ * them otherwise), the bounds themselves when nothing was asked.
+ */
+export function boundScopes(asked: Scope[] | undefined, bounds: KeyBounds | undefined, field = "scopes"): Scope[] {
+  const all: Scope[] = ["read", "write"];
+  if (!bounds) return asked?.length ? [...new Set(asked)].sort() : all;
+  const own = all.filter((s) => bounds.scopes.has(s));
+  if (!asked?.length) return own;
+  const extra = asked.filter((s) => !bounds.scopes.has(s));
+  if (extra.length) {
+    throw new AppError(
+      "FORBIDDEN",
+      `${field}: this key has only '${own.join(",")}' and cannot make a key with '${[...new Set(extra)].join(",")}'; ask for a subset of its scopes`,
+      { field },
+    );
+  }
+  return [...new Set(asked)].sort();
+}
+
+/**
+ * The expiry of a new key: the one asked for when it is no later than the caller's own (a
+ * refusal otherwise, also for "never"), the caller's own when none was asked (undefined).
+ */
+export function boundExpiry(
+  asked: number | null | undefined,
+  bounds: KeyBounds | undefined,
+  field = "expires_in_days",
+): number | null {
+  if (!bounds || bounds.expiresAt === null) return asked ?? null;
+  if (asked === undefined) return bounds.expiresAt;
+  if (asked === null || asked > bounds.expiresAt) {
+    throw new AppError(
+      "FORBIDDEN",
+      `${field}: this key expires at ${when(bounds.expiresAt)} and cannot make a key that outlives it; ask for an earlier expiry or leave it out`,
+      { field },
+    );
+  }
+  return asked;
+}
+
 export class Keys {
   constructor(
     private readonly db: Db,
     private readonly now: () => number,
   ) {}
 
-  async create(userId: string, input: { name: string; scopes?: Scope[]; expiresInDays?: number | null }) {
+  /**
+   * `bounds`: the calling key's (see KeyBounds); none for the operator's CLI and first start.
+   * `expiresInDays` undefined means "not asked": the caller's own expiry, or never.
+   */
+  async create(
+    userId: string,
+    input: { name: string; scopes?: Scope[]; expiresInDays?: number | null },
+    bounds?: KeyBounds,
+  ) {
     const now = this.now();
+    const scopes = boundScopes(input.scopes, bounds);
+    const expiresAt = boundExpiry(
+      input.expiresInDays === undefined ? undefined : input.expiresInDays ? now + input.expiresInDays * DAY : null,
+      bounds,
+    );
     const user = await this.db.selectFrom("users").select("verified").where("id", "=", userId).executeTakeFirst();
     if (user && !user.verified) {
       const { n } = await this.db
@@ -52,7 +121,6 @@ export class Keys {
       }
     }
     const secret = KEY_PREFIX + randomAlnum(KEY_LENGTH - KEY_PREFIX.length);
-    const scopes = input.scopes?.length ? [...new Set(input.scopes)].sort() : ["read", "write"];
     const row = {
       id: newId(now),
       user_id: userId,
@@ -63,7 +131,7 @@ export class Keys {
       scopes: scopes.join(","),
       options: null,
       created_at: now,
-      expires_at: input.expiresInDays ? now + input.expiresInDays * DAY : null,
+      expires_at: expiresAt,
       last_used_at: null,
     };
     await this.db.insertInto("api_keys").values(row).execute();

@@ -33,7 +33,7 @@ export function sameSecret(a: string, b: string): boolean {
  * The API-key shape of a session, so metering, rate limits and routes that read
  * `principal.key` treat it like a server key of the same user (its own rate window).
  */
-function sessionKey(s: Session): ApiKey {
+function sessionKey(s: Session, keyExpiresAt: number | null): ApiKey {
   return {
     id: `session:${s.id}`,
     user_id: s.user_id,
@@ -45,7 +45,9 @@ function sessionKey(s: Session): ApiKey {
     scopes: s.scopes,
     options: null,
     created_at: s.created_at,
-    expires_at: s.expires_at,
+    // What bounds the keys this session makes: a password session is the account's owner (no
+    // limit); a session opened with a key is that key, and ends with it.
+    expires_at: keyExpiresAt,
     last_used_at: s.last_seen_at,
     total_requests: 0,
   };
@@ -74,6 +76,8 @@ export class Sessions {
     input: {
       method: "password" | "key" | "setup" | "signup";
       scopes?: Scope[];
+      /** The key a session opened with a key was opened with: the session ends with it. */
+      keyId?: string | null;
       userAgent?: string | null;
       ip?: string | null;
     },
@@ -92,6 +96,7 @@ export class Sessions {
       created_at: now,
       last_seen_at: now,
       expires_at: now + SESSION_IDLE_MS,
+      key_id: input.keyId ?? null,
     };
     await this.db.insertInto("sessions").values(row).execute();
     return { session: row as Session, secret };
@@ -113,6 +118,25 @@ export class Sessions {
     }
     const user = await this.db.selectFrom("users").selectAll().where("id", "=", s.user_id).executeTakeFirst();
     if (!user) return null;
+    // A session opened with a key lives no longer than the key: deleted or expired, it is over.
+    let scopes = s.scopes.split(",") as Scope[];
+    let keyExpiresAt: number | null = null;
+    if (s.key_id !== null) {
+      const key = await this.db
+        .selectFrom("api_keys")
+        .select(["scopes", "expires_at"])
+        .where("id", "=", s.key_id)
+        .where("user_id", "=", s.user_id)
+        .executeTakeFirst();
+      if (!key || (key.expires_at !== null && key.expires_at <= now)) {
+        await this.db.deleteFrom("sessions").where("id", "=", s.id).execute();
+        return null;
+      }
+      // A key whose scopes were narrowed narrows its sessions too.
+      const own = new Set(key.scopes.split(","));
+      scopes = scopes.filter((x) => own.has(x));
+      keyExpiresAt = key.expires_at;
+    }
     if (now - s.last_seen_at >= TOUCH_MS) {
       s.last_seen_at = now;
       s.expires_at = now + SESSION_IDLE_MS;
@@ -122,7 +146,7 @@ export class Sessions {
         .where("id", "=", s.id)
         .execute();
     }
-    return { user, key: sessionKey(s), scopes: new Set(s.scopes.split(",") as Scope[]), session: s };
+    return { user, key: sessionKey(s, keyExpiresAt), scopes: new Set(scopes), session: s };
   }
 
   list(userId: string): Promise<Session[]> {
@@ -155,6 +179,7 @@ export class Sessions {
     const now = this.now();
     await this.db.deleteFrom("sessions").where("expires_at", "<=", now).execute();
     await this.db.deleteFrom("setup_tokens").where("expires_at", "<=", now).execute();
+    await this.db.deleteFrom("email_claims").where("expires_at", "<=", now).execute();
     await this.db
       .deleteFrom("signin_failures")
       .where("last_failure_at", "<", now - DAY)
@@ -206,10 +231,34 @@ export class Sessions {
 /** Failures allowed before the back-off starts; then 1 s, 2 s, 4 s … up to 15 minutes. */
 export const FREE_FAILURES = 5;
 const MAX_WAIT_MS = 15 * 60_000;
+/** Failures of one account from every address before its sign-ins are slowed down. */
+export const ACCOUNT_FREE_FAILURES = 20;
+/** The most an account's failures from everywhere slow one sign-in down (they never refuse it). */
+export const ACCOUNT_MAX_DELAY_MS = 2000;
+
+/** What the back-off counts (the `subject` of signin_failures). */
+export const signinSubject = {
+  /** Password failures of one account from one address: refused (429) while backing off. */
+  pair: (account: string, ip: string) => `user:${account}|ip:${ip}`,
+  /** Password failures from one address over every account: refused while backing off. */
+  ip: (ip: string) => `ip:${ip}`,
+  /**
+   * Password failures of one account from every address: they only slow its sign-ins down,
+   * never refuse them, or anyone could lock the owner (the admin too) out from afar.
+   */
+  account: (account: string) => `user:${account}`,
+  /** Bad keys sent to key sign-in from one address (password failures do not count here). */
+  key: (ip: string) => `key-ip:${ip}`,
+  /** Bad setup links from one address. */
+  setup: (ip: string) => `setup-ip:${ip}`,
+  /** Wrong current passwords given by a signed-in session of the account. */
+  change: (account: string) => `password-change:${account}`,
+};
 
 /**
- * Back-off of failed sign-ins, counted per account and per client address in the database:
- * guessing one password slowly, or many accounts from one address, both slow down.
+ * Back-off of failed sign-ins, counted in the database by subject (see signinSubject):
+ * guessing one password slowly, or many accounts from one address, both slow down, while the
+ * owner, from another address, with a key or a one-time link, still gets in.
  */
 export class SignInGuard {
   constructor(
@@ -221,15 +270,29 @@ export class SignInGuard {
     return failures < FREE_FAILURES ? 0 : Math.min(MAX_WAIT_MS, 1000 * 2 ** (failures - FREE_FAILURES));
   }
 
-  /** Refuses (429 with Retry-After) while any subject is waiting out its back-off. */
-  async check(subjects: string[]): Promise<void> {
+  /** The slow-down of an account's sign-ins after `failures` from everywhere: 250 ms, doubling, at most 2 s. */
+  static paceMs(failures: number): number {
+    return failures < ACCOUNT_FREE_FAILURES
+      ? 0
+      : Math.min(ACCOUNT_MAX_DELAY_MS, 250 * 2 ** (failures - ACCOUNT_FREE_FAILURES));
+  }
+
+  /** When the subjects' back-off ends (0: none), after the last failure by `wait` of the count. */
+  async #until(subjects: string[], wait = SignInGuard.waitMs): Promise<number> {
     const now = this.now();
     const rows = await this.db.selectFrom("signin_failures").selectAll().where("subject", "in", subjects).execute();
     let until = 0;
     for (const r of rows) {
       if (now - r.last_failure_at > DAY) continue;
-      until = Math.max(until, r.last_failure_at + SignInGuard.waitMs(r.failures));
+      until = Math.max(until, r.last_failure_at + wait(r.failures));
     }
+    return until;
+  }
+
+  /** Refuses (429 with Retry-After) while any subject is waiting out its back-off. */
+  async check(subjects: string[]): Promise<void> {
+    const now = this.now();
+    const until = await this.#until(subjects);
     if (until > now) {
       throw new AppError(
         "RATE_LIMIT_EXCEEDED",
@@ -239,6 +302,12 @@ export class SignInGuard {
         },
       );
     }
+  }
+
+  /** Waits out an account's slow-down (paceMs), never longer than ACCOUNT_MAX_DELAY_MS: slows, never refuses. */
+  async pace(subject: string): Promise<void> {
+    const wait = (await this.#until([subject], SignInGuard.paceMs)) - this.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(wait, ACCOUNT_MAX_DELAY_MS)));
   }
 
   async fail(subjects: string[]): Promise<void> {
@@ -259,8 +328,8 @@ export class SignInGuard {
     }
   }
 
-  /** A success clears the account's count (not the address's: one good account must not reset it). */
-  async succeed(subject: string): Promise<void> {
-    await this.db.deleteFrom("signin_failures").where("subject", "=", subject).execute();
+  /** A success clears the account's counts (not the address's: one good account must not reset it). */
+  async succeed(subjects: string[]): Promise<void> {
+    await this.db.deleteFrom("signin_failures").where("subject", "in", subjects).execute();
   }
 }

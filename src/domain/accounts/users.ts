@@ -1,5 +1,7 @@
 import type { Db } from "../../db/connection.ts";
 import type { User, UserUpdate } from "../../db/schema.ts";
+import "../../db/sessions-schema.ts";
+import { AppError } from "../errors.ts";
 import { newId } from "../ids.ts";
 
 /** Tenants: every image, key, preset and counter belongs to one. */
@@ -22,12 +24,43 @@ export class Users {
     return this.db.selectFrom("users").selectAll().where("username", "=", username).executeTakeFirst();
   }
 
+  /**
+   * Whether a name is in use or was a deleted account's: delivery URLs and signatures name the
+   * username, so a name is never given to a second owner (old links would serve the new one's files).
+   */
+  async taken(username: string): Promise<"in-use" | "retired" | null> {
+    if (await this.byUsername(username)) return "in-use";
+    const r = await this.db
+      .selectFrom("retired_usernames")
+      .select("username")
+      .where("username", "=", username)
+      .executeTakeFirst();
+    return r ? "retired" : null;
+  }
+
+  /** Keeps a deleted account's username from ever being given again (see `taken`). */
+  async retire(user: User): Promise<void> {
+    await this.db
+      .insertInto("retired_usernames")
+      .values({ username: user.username, user_id: user.id, retired_at: this.now() })
+      .onConflict((oc) => oc.column("username").doNothing())
+      .execute();
+  }
+
+  /** Refuses (409) a name in use or retired, with what to do; every way of making a user comes here. */
   async create(input: {
     username: string;
     email?: string | null;
     role?: "admin" | "user";
     plan?: string;
   }): Promise<User> {
+    if ((await this.taken(input.username)) === "retired") {
+      throw new AppError(
+        "CONFLICT",
+        `username: '${input.username}' belonged to a deleted account and is never given again (its old links must not serve someone else); choose another`,
+        { field: "username" },
+      );
+    }
     const now = this.now();
     const row = {
       id: newId(now),

@@ -2,7 +2,15 @@ import type { Db } from "../../db/connection.ts";
 import type { ApiKey } from "../../db/schema.ts";
 import { notFound } from "../errors.ts";
 import { newId } from "../ids.ts";
-import { hashKey, type Keys, newClientKey, type Scope } from "../accounts/keys.ts";
+import {
+  boundExpiry,
+  boundScopes,
+  hashKey,
+  type KeyBounds,
+  type Keys,
+  newClientKey,
+  type Scope,
+} from "../accounts/keys.ts";
 
 // Imgwire's API keys: SERVER keys are imgd's ordinary keys (with Imgwire's free-form scopes
 // kept beside them); CLIENT keys are public and carry the limits of what they may upload.
@@ -26,9 +34,9 @@ export const keyExtras = (key: ApiKey): KeyExtras => (key.options ? (JSON.parse(
 export const clientOptions = (key: ApiKey): ClientKeyOptions | null =>
   key.kind === "client" ? (keyExtras(key).client ?? null) : null;
 
-/** read/write from Imgwire's free-form scopes: anything naming only reads is read-only. */
-function nativeScopes(scopes: string[] | undefined): Scope[] {
-  if (!scopes?.length) return ["read", "write"];
+/** read/write from Imgwire's free-form scopes (none: not asked); anything naming only reads is read-only. */
+function nativeScopes(scopes: string[] | undefined): Scope[] | undefined {
+  if (!scopes?.length) return undefined;
   const writes = scopes.some((s) => !/(^|[:._-])read$/i.test(s));
   return writes ? ["read", "write"] : ["read"];
 }
@@ -45,17 +53,20 @@ export interface KeyInput {
 export class ImgwireKeys {
   constructor(private readonly d: { db: Db; keys: Keys; now: () => number }) {}
 
+  /** `bounds`: the calling key's; a new key of either type is never stronger (see KeyBounds). */
   async createKey(
     userId: string,
     type: "SERVER" | "CLIENT",
     input: KeyInput & { name: string },
+    bounds: KeyBounds,
   ): Promise<{ key: ApiKey; secret: string | null }> {
     const now = this.d.now();
     if (type === "SERVER") {
-      const { key, secret } = await this.d.keys.create(userId, {
-        name: input.name,
-        scopes: nativeScopes(input.scopes ?? undefined),
-      });
+      const { key, secret } = await this.d.keys.create(
+        userId,
+        { name: input.name, scopes: nativeScopes(input.scopes ?? undefined) },
+        bounds,
+      );
       const extras: KeyExtras = { scopes: input.scopes ?? undefined, updated_at: now };
       await this.d.db
         .updateTable("api_keys")
@@ -76,6 +87,9 @@ export class ImgwireKeys {
         maximum_pending_uploads: input.maximum_pending_uploads ?? null,
       },
     };
+    // A client key uploads from browsers: it carries the caller's scopes and expiry at most.
+    const scopes = boundScopes(undefined, bounds);
+    const expiresAt = boundExpiry(undefined, bounds);
     const id = newId(now);
     await this.d.db
       .insertInto("api_keys")
@@ -87,10 +101,10 @@ export class ImgwireKeys {
         key_prefix: clientKey.slice(0, 13),
         key_hash: hashKey(clientKey),
         last4: clientKey.slice(-4),
-        scopes: "read,write",
+        scopes: scopes.join(","),
         options: JSON.stringify(extras),
         created_at: now,
-        expires_at: null,
+        expires_at: expiresAt,
         last_used_at: null,
       })
       .execute();
@@ -122,8 +136,10 @@ export class ImgwireKeys {
     return { rows, total: Number(n) };
   }
 
-  async updateKey(userId: string, id: string, input: KeyInput): Promise<ApiKey> {
+  /** `bounds`: the calling key's; new scopes must be within them, or a key could raise itself. */
+  async updateKey(userId: string, id: string, input: KeyInput, bounds: KeyBounds): Promise<ApiKey> {
     const key = await this.key(userId, id);
+    const scopes = input.scopes && key.kind === "server" ? boundScopes(nativeScopes(input.scopes), bounds) : null;
     const extras = keyExtras(key);
     extras.updated_at = this.d.now();
     if (input.scopes !== undefined && input.scopes !== null) extras.scopes = input.scopes;
@@ -139,7 +155,7 @@ export class ImgwireKeys {
       .updateTable("api_keys")
       .set({
         ...(input.name ? { name: input.name } : {}),
-        ...(input.scopes && key.kind === "server" ? { scopes: nativeScopes(input.scopes).join(",") } : {}),
+        ...(scopes ? { scopes: scopes.join(",") } : {}),
         options: JSON.stringify(extras),
       })
       .where("id", "=", id)

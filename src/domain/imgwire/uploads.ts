@@ -131,7 +131,11 @@ export class ImgwireUploads {
     throw new AppError("FORBIDDEN", "upload_token has expired");
   }
 
-  /** Promises an image; the same idempotency key returns the first record, however many race. */
+  /**
+   * Promises an image; the same idempotency key from the same API key returns the first
+   * record, however many race. Another key's idempotency key is another upload: a public
+   * client key must not pick up a server key's pending upload (its id, metadata, upload URL).
+   */
   async create(
     userId: string,
     key: ApiKey,
@@ -141,7 +145,7 @@ export class ImgwireUploads {
   ): Promise<{ upload: ImgwireUpload; created: boolean }> {
     const now = this.d.now();
     if (decl.idempotencyKey) {
-      const same = await this.#byIdempotency(userId, decl.idempotencyKey);
+      const same = await this.#byIdempotency(userId, key.id, decl.idempotencyKey);
       if (same) return { upload: same, created: false };
     }
     const opts = clientOptions(key);
@@ -182,20 +186,21 @@ export class ImgwireUploads {
     const r = await this.d.db
       .insertInto("imgwire_uploads")
       .values(row)
-      .onConflict((oc) => oc.columns(["user_id", "idempotency_key"]).doNothing())
+      .onConflict((oc) => oc.columns(["user_id", "key_id", "idempotency_key"]).doNothing())
       .executeTakeFirst();
     if (decl.idempotencyKey && !r.numInsertedOrUpdatedRows) {
-      const same = await this.#byIdempotency(userId, decl.idempotencyKey);
+      const same = await this.#byIdempotency(userId, key.id, decl.idempotencyKey);
       if (same) return { upload: same, created: false };
     }
     return { upload: row, created: true };
   }
 
-  #byIdempotency(userId: string, key: string) {
+  #byIdempotency(userId: string, keyId: string, key: string) {
     return this.d.db
       .selectFrom("imgwire_uploads")
       .selectAll()
       .where("user_id", "=", userId)
+      .where("key_id", "=", keyId)
       .where("idempotency_key", "=", key)
       .executeTakeFirst();
   }

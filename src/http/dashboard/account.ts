@@ -5,9 +5,11 @@ import { USERNAME, normalizeEmail } from "../../domain/accounts/accounts.ts";
 import { AppError } from "../../domain/errors.ts";
 import type { Scope } from "../../domain/accounts/keys.ts";
 import { checkPasswordRules } from "../../domain/accounts/passwords.ts";
+import { signinSubject } from "../../domain/accounts/sessions.ts";
 import { HOUR } from "../../domain/metering/ratelimits.ts";
 import { requireKey } from "../auth.ts";
 import { clientIp } from "../client-ip.ts";
+import { sendEmailLink } from "../email-link.ts";
 import type { AppEnv } from "../env.ts";
 import { unix } from "../native/shape.ts";
 import { jsonBody, parse } from "../validate.ts";
@@ -55,6 +57,9 @@ export const Signup = v.strictObject({
   email: v.optional(v.nullable(v.string())),
   password: v.string("is required"),
 });
+export const ConfirmEmailQuery = v.object({
+  token: v.pipe(v.string("is required"), v.minLength(1, "is required")),
+});
 export const ChangePassword = v.strictObject({
   current_password: v.string("is required"),
   new_password: v.string("is required"),
@@ -75,11 +80,12 @@ async function openSession(
   c: Context<AppEnv>,
   user: User,
   method: "password" | "key" | "setup" | "signup",
-  scopes?: Scope[],
+  key?: { id: string; scopes: Scope[] },
 ) {
   const { session, secret } = await c.var.services.sessions.create(user.id, {
     method,
-    scopes,
+    scopes: key?.scopes,
+    keyId: key?.id,
     userAgent: c.req.header("user-agent") ?? null,
     ip: clientIp(c),
   });
@@ -107,24 +113,34 @@ export const accountRoutes = new Hono<AppEnv>()
     checkSameOrigin(c, siteOf(c));
     const body = parse(Login, await jsonBody(c.req.raw));
     const { keys, passwords, signins } = c.var.services;
-    const ip = `ip:${clientIp(c)}`;
+    const ip = clientIp(c);
     if ("api_key" in body) {
-      await signins.check([ip]);
+      // Keys cannot be guessed: only bad keys from this address hold key sign-in back, never
+      // password failures (an attacker's wrong passwords must not lock the owner's key out).
+      const subject = signinSubject.key(ip);
+      await signins.check([subject]);
       const principal = await keys.authenticate(body.api_key).catch(async (err) => {
-        await signins.fail([ip]);
+        await signins.fail([subject]);
         throw err;
       });
-      return c.json(await openSession(c, principal.user, "key", [...principal.scopes]));
+      // The session is the key's: its scopes, and it ends when the key is deleted or expires.
+      return c.json(
+        await openSession(c, principal.user, "key", { id: principal.key.id, scopes: [...principal.scopes] }),
+      );
     }
     const name = body.username;
     const user = await passwords.userByLogin(name);
-    const subjects = [`user:${user?.id ?? name}`, ip];
-    await signins.check(subjects);
+    const account = user?.id ?? name;
+    // Refused: this account from this address, or this address guessing many accounts. The
+    // account's failures from everywhere only slow its sign-ins down: the owner still gets in.
+    const refusing = [signinSubject.pair(account, ip), signinSubject.ip(ip)];
+    await signins.check(refusing);
+    await signins.pace(signinSubject.account(account));
     if (!(await passwords.verify(user?.id ?? null, body.password)) || !user) {
-      await signins.fail(subjects);
+      await signins.fail([...refusing, signinSubject.account(account)]);
       throw new AppError("UNAUTHORIZED", "Wrong username or password");
     }
-    await signins.succeed(subjects[0]);
+    await signins.succeed([signinSubject.pair(account, ip), signinSubject.account(account)]);
     return c.json(await openSession(c, user, "password"));
   })
   .post("/logout", async (c) => {
@@ -137,10 +153,11 @@ export const accountRoutes = new Hono<AppEnv>()
     checkSameOrigin(c, siteOf(c));
     const body = parse(Setup, await jsonBody(c.req.raw));
     const { sessions, passwords, signins } = c.var.services;
-    const ip = `ip:${clientIp(c)}`;
-    await signins.check([ip]);
+    // Its own count: password failures from this address do not hold a one-time link back.
+    const subject = signinSubject.setup(clientIp(c));
+    await signins.check([subject]);
     if (!(await sessions.setupTokenValid(body.token))) {
-      await signins.fail([ip]);
+      await signins.fail([subject]);
       throw new AppError(
         "FORBIDDEN",
         "This setup link is used up or expired: ask the operator for a new one (imgd users passwd NAME --link)",
@@ -154,7 +171,7 @@ export const accountRoutes = new Hono<AppEnv>()
     return c.json(await openSession(c, user, "setup"));
   })
   .post("/signup", async (c) => {
-    const { config, users, passwords, rates } = c.var.services;
+    const { config, users, passwords, rates, accounts } = c.var.services;
     if (config.registration !== "open")
       throw new AppError("FORBIDDEN", "This server does not accept sign-ups: ask its operator for an account");
     checkSameOrigin(c, siteOf(c));
@@ -174,15 +191,30 @@ export const accountRoutes = new Hono<AppEnv>()
       ],
       "sign-ups",
     );
-    if (await users.byUsername(body.username))
-      throw new AppError("CONFLICT", "username: is taken, choose another", { field: "username" });
     if (email && (await passwords.userByLogin(email))) {
       throw new AppError("CONFLICT", "email: an account with this address exists; sign in instead", { field: "email" });
     }
-    let user = await users.create({ username: body.username, email, plan: "free" });
+    const taken = await users.taken(body.username);
+    if (taken)
+      throw new AppError(
+        "CONFLICT",
+        taken === "in-use"
+          ? "username: is taken, choose another"
+          : "username: belonged to a deleted account and is never given again, choose another",
+        { field: "username" },
+      );
+    // The address is the account's only once the link sent for it is opened (no squatting).
+    let user = await users.create({ username: body.username, email: null, plan: "free" });
     user = await users.update(user.id, { verified: 0 });
     await passwords.set(user.id, body.password);
+    if (email) sendEmailLink(c, email, await accounts.claimEmail(user.id, email));
     return c.json(await openSession(c, user, "signup"), 201);
+  })
+  // The link sent for an address given at open registration: it makes the address the account's.
+  .get("/email/confirm", async (c) => {
+    const { token } = parse(ConfirmEmailQuery, c.req.query(), "query");
+    const user = await c.var.services.accounts.confirmEmail(token);
+    return c.json({ user: whoami(user), message: `${user.email} is now this account's address` });
   })
   .use("/sessions/*", requireKey())
   .use("/sessions", requireKey())
@@ -217,7 +249,7 @@ export const accountRoutes = new Hono<AppEnv>()
       throw new AppError("FORBIDDEN", "Change the password from a signed-in dashboard session, not with an API key");
     const body = parse(ChangePassword, await jsonBody(c.req.raw));
     const { passwords, sessions, signins } = c.var.services;
-    const subject = `user:${p.user.id}`;
+    const subject = signinSubject.change(p.user.id);
     await signins.check([subject]);
     if (!(await passwords.has(p.user.id)))
       throw new AppError(

@@ -44,3 +44,4 @@ export const SessionList = v.object({
 
 export const AuthConfig = v.object({ registration: v.string() });
 export const Done = v.object({ success: v.boolean() });
+export const EmailConfirmed = v.object({ user: Whoami, message: v.string() });

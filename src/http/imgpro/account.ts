@@ -1,13 +1,15 @@
 import { Hono } from "hono";
 import * as v from "valibot";
+import { normalizeEmail } from "../../domain/accounts/accounts.ts";
 import { AppError } from "../../domain/errors.ts";
 import { optionalKey, requireKey } from "../auth.ts";
 import { clientIp } from "../client-ip.ts";
+import { sendEmailLink } from "../email-link.ts";
 import type { RouteEnv } from "../env.ts";
 import { jsonBody, parse, queryInt } from "../validate.ts";
 
 /** The services these routes use. */
-type Env = RouteEnv<"accounts" | "auth" | "config" | "media" | "metering" | "trustedProxies">;
+type Env = RouteEnv<"accounts" | "auth" | "config" | "log" | "media" | "metering" | "trustedProxies">;
 
 // POST /v1/keys, GET /v1/usage, GET /v1/namespaces.
 
@@ -42,8 +44,9 @@ export const accountRoutes = new Hono<Env>()
       email: body.email,
       keyName: body.name,
       ip: clientIp(c),
-      caller: c.get("principal")?.user,
+      caller: c.get("principal"),
     });
+    if (r.claim) sendEmailLink(c, normalizeEmail(body.email) ?? body.email, r.claim);
     const limits = c.var.services.metering.limitsOf(r.user);
     return c.json(
       {
@@ -56,9 +59,17 @@ export const accountRoutes = new Hono<Env>()
           storage_mb: limits.storageBytes === null ? null : Math.round(limits.storageBytes / MiB),
           retention_days: limits.retentionDays,
         },
-        message: r.user.verified
-          ? "Key active."
-          : "Key active. Ask the operator to verify the account to unlock permanent storage.",
+        // imgd's additions: what the key may do and until when (a key made with a key is
+        // never stronger than it).
+        scopes: r.key.scopes.split(","),
+        expires_at: r.key.expires_at === null ? null : unix(r.key.expires_at),
+        message: [
+          "Key active.",
+          ...(r.claim
+            ? ["The email address becomes the account's once the confirmation link sent for it is opened."]
+            : []),
+          ...(r.user.verified ? [] : ["Ask the operator to verify the account to unlock permanent storage."]),
+        ].join(" "),
       },
       201,
     );

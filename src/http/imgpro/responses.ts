@@ -70,6 +70,8 @@ export const KeyCreated = v.object({
   status: v.string(),
   verified: v.boolean(),
   limits: v.object({ uploads: limit, storage_mb: limit, retention_days: limit }),
+  scopes: v.pipe(v.array(v.string()), d("imgd's addition: what the key may do (read, write)")),
+  expires_at: v.nullable(v.pipe(unix, d("imgd's addition: when the key stops working (null: never)"))),
   message: v.string(),
 });
 

@@ -1,5 +1,6 @@
 import { type Context, Hono } from "hono";
 import * as v from "valibot";
+import { boundsOf } from "../../domain/accounts/keys.ts";
 import { AppError } from "../../domain/errors.ts";
 import { normalizeHostname } from "../../domain/imgwire/domains.ts";
 import type { ImgwireDomain } from "../../domain/records.ts";
@@ -71,7 +72,12 @@ export const keyRoutes = new Hono<Env>()
   })
   .post("/", async (c) => {
     const input = await body(c, KeyCreate);
-    const { key, secret } = await c.var.services.imgwire.keys.createKey(c.var.env.id, input.key_type, input);
+    const { key, secret } = await c.var.services.imgwire.keys.createKey(
+      c.var.env.id,
+      input.key_type,
+      input,
+      boundsOf(c.var.principal),
+    );
     // The secret is shown this once; afterwards only its last four characters.
     return c.json({ ...keyItem(key), server_key: secret });
   })
@@ -80,7 +86,16 @@ export const keyRoutes = new Hono<Env>()
   )
   .patch("/:api_key_id", async (c) => {
     const input = await body(c, KeyUpdate);
-    return c.json(keyItem(await c.var.services.imgwire.keys.updateKey(c.var.env.id, pathId(c, "api_key_id"), input)));
+    return c.json(
+      keyItem(
+        await c.var.services.imgwire.keys.updateKey(
+          c.var.env.id,
+          pathId(c, "api_key_id"),
+          input,
+          boundsOf(c.var.principal),
+        ),
+      ),
+    );
   })
   .delete("/:api_key_id", async (c) => {
     await c.var.services.imgwire.keys.deleteKey(c.var.env.id, pathId(c, "api_key_id"));

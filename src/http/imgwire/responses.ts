@@ -85,6 +85,7 @@ export const ApiKey = v.object({
   allowed_mime_types: nullable(v.array(v.string())),
   maximum_pending_uploads: nullable(v.number()),
   scopes: v.array(v.string()),
+  expires_at: nullable(v.pipe(time, d("imgd's addition: when the key stops working (null: never)"))),
   created_at: time,
   updated_at: time,
 });

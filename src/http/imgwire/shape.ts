@@ -89,6 +89,8 @@ export function keyItem(key: ApiKey) {
     allowed_mime_types: client?.allowed_mime_types ?? null,
     maximum_pending_uploads: client?.maximum_pending_uploads ?? null,
     scopes: extras.scopes ?? key.scopes.split(","),
+    // imgd's addition: a key made by a key never outlives it, so the answer says when it ends.
+    expires_at: key.expires_at === null ? null : iso(key.expires_at),
     created_at: iso(key.created_at),
     updated_at: iso(extras.updated_at ?? key.created_at),
   };

@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import * as v from "valibot";
+import { boundsOf } from "../../domain/accounts/keys.ts";
 import { notFound } from "../../domain/errors.ts";
 import type { RouteEnv } from "../env.ts";
 import { jsonBody, parse } from "../validate.ts";
@@ -40,11 +41,13 @@ export const keyRoutes = new Hono<Env>()
   })
   .post("/", async (c) => {
     const body = parse(CreateKey, await jsonBody(c.req.raw));
-    const { key, secret } = await c.var.services.keys.create(c.var.principal.user.id, {
-      name: body.name,
-      scopes: body.scopes,
-      expiresInDays: body.expires_in_days,
-    });
+    // Never stronger than the caller: its scopes and expiry bound the new key's (an omitted
+    // field gets the caller's own, one asking for more is a 403).
+    const { key, secret } = await c.var.services.keys.create(
+      c.var.principal.user.id,
+      { name: body.name, scopes: body.scopes, expiresInDays: body.expires_in_days },
+      boundsOf(c.var.principal),
+    );
     return c.json(
       {
         id: key.id,

@@ -1,4 +1,4 @@
-import { ChangePassword, Login, Setup, Signup } from "../dashboard/account.ts";
+import { ChangePassword, ConfirmEmailQuery, Login, Setup, Signup } from "../dashboard/account.ts";
 import * as r from "../dashboard/responses.ts";
 import { NativeError } from "../native/responses.ts";
 import type { Answer, Op } from "./describe.ts";
@@ -62,6 +62,17 @@ export const dashboardOps: Op[] = [
     summary: "Create an account (where registration is open)",
     body: { kind: "json", schema: Signup, required: true },
     responses: { 201: { description: "Signed in", json: r.SessionOpened, headers: cookie }, default: error },
+  },
+  {
+    method: "get",
+    path: "/auth/email/confirm",
+    tag: "dashboard",
+    operationId: "confirmEmail",
+    summary: "Open registration: the one-time link (printed to the server's log) that makes an address its account's",
+    description:
+      "An address given to POST /v1/keys or /auth/signup belongs to nobody until this link is opened; 409 when another account confirmed it first.",
+    query: ConfirmEmailQuery,
+    responses: { 200: { description: "Confirmed", json: r.EmailConfirmed }, default: error },
   },
   {
     method: "get",

@@ -33,7 +33,13 @@ export function KeysPage() {
     setBusy(true);
     setError(null);
     try {
-      const r = await post("/api/v1/settings/api-keys", { name: String(f.get("name")), scopes, expires_in_days: days || null });
+      // No expiry chosen: left out, so a session opened with an expiring key gets a key that
+      // ends with it (asking for "never" would be refused) and a password session one that never does.
+      const r = await post("/api/v1/settings/api-keys", {
+        name: String(f.get("name")),
+        scopes,
+        ...(days ? { expires_in_days: days } : {}),
+      });
       setSecret({ name: r.name, key: r.key });
       form.reset();
       keys.reload();
@@ -56,7 +62,11 @@ export function KeysPage() {
     if (!confirm(t("keys.confirmRegenerate", { name: k.name }))) return;
     try {
       const days = k.expires_at ? Math.max(1, Math.min(365, Math.ceil((k.expires_at * 1000 - Date.now()) / 86_400_000))) : null;
-      const r = await post("/api/v1/settings/api-keys", { name: k.name, scopes: k.scopes.split(","), expires_in_days: days });
+      const r = await post("/api/v1/settings/api-keys", {
+        name: k.name,
+        scopes: k.scopes.split(","),
+        ...(days ? { expires_in_days: days } : {}),
+      });
       await del(`/api/v1/settings/api-keys/${k.id}`);
       setSecret({ name: r.name, key: r.key });
       keys.reload();

@@ -1,0 +1,20 @@
+import { expect } from "bun:test";
+import type { TestServer } from "./server.ts";
+
+// Open registration: an address given to POST /v1/keys or /auth/signup is its account's only
+// once the confirmation link the server prints to its log is opened.
+
+/** The confirmation links the server printed for an address, oldest first. */
+export function confirmLinks(s: TestServer, email: string): string[] {
+  return [...s.output().matchAll(/Email confirmation for (\S+): open (\S+)/g)]
+    .filter((m) => m[1] === email)
+    .map((m) => m[2]);
+}
+
+/** Opens the newest confirmation link for an address: the address becomes that account's. */
+export async function confirmEmail(s: TestServer, email: string): Promise<void> {
+  const links = confirmLinks(s, email);
+  expect(links.length).toBeGreaterThan(0);
+  const res = await fetch(links[links.length - 1]);
+  expect(res.status).toBe(200);
+}
