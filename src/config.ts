@@ -233,7 +233,7 @@ export const settings = {
     flag: "variant-cache-bytes",
     schema: int(0, 2 ** 50),
     default: 2 * GiB,
-    help: "Size cap of the on-disk variant cache, in bytes (least recently used evicted)",
+    help: "Size cap of the on-disk variant cache, in bytes (least recently used evicted, first from tenants over an equal share)",
   },
   memoryCacheBytes: {
     env: "IMGD_MEMORY_CACHE_BYTES",
