@@ -1,8 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import sharp from "sharp";
 import { sessionCookie } from "../dashboard/helpers.ts";
 import { decode, makeImage } from "../helpers/images.ts";
-import { fixture, form, startServer, type TestServer } from "../helpers/server.ts";
+import { fixture, form, removeDataDir, startServer, type TestServer } from "../helpers/server.ts";
 import { nativeError, tenant } from "../metering/helpers.ts";
 
 // What an anonymous caller can cost a server and its tenants (issue 23): one URL cannot hold a
@@ -60,6 +63,30 @@ describe("one URL cannot hold a worker: a cost cap per transform", () => {
       height: 600,
     });
   });
+});
+
+test("a variant made before the cap was lowered is still served from the cache; a new one as dear is refused", async () => {
+  const dataDir = await mkdtemp(join(tmpdir(), "imgd-cost-"));
+  try {
+    const before = await startServer({ dataDir });
+    await uploadAs(before, before.adminKey, "a.jpg", await makeImage(1200, 900, "jpg"));
+    const made = await get(`${before.url}/i/admin/a.webp?w=2400&fit=contain`);
+    expect(made.headers.get("x-cache")).toBe("MISS");
+    expect((await image(made)).width).toBe(2400);
+    await before.stop({ keepData: true });
+    const after = await startServer({ dataDir, env: { IMGD_MAX_TRANSFORM_COST: "5" } });
+    try {
+      const hit = await get(`${after.url}/i/admin/a.webp?w=2400&fit=contain`);
+      expect(hit.headers.get("x-cache")).toBe("HIT");
+      expect((await image(hit)).width).toBe(2400);
+      const refused = await get(`${after.url}/i/admin/a.webp?w=2401&fit=contain`);
+      expect((await nativeError(refused, 400, "VALIDATION_ERROR")).message).toContain("over the limit of 5");
+    } finally {
+      await after.stop({ keepData: true });
+    }
+  } finally {
+    await removeDataDir(dataDir);
+  }
 });
 
 describe("an animation's cost counts every frame (IMGD_MAX_TRANSFORM_COST=8)", () => {

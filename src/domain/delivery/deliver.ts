@@ -325,9 +325,12 @@ export class Delivery {
       };
     }
     const spec = finalize(raw, image, this.d.maxOutputPixels);
-    this.d.checkCost?.(spec, image);
     const key = variantKey(image.blob_hash, spec);
-    const admit = () => this.#admit(req, user);
+    // Only what is about to be made is checked: a variant already cached is served whatever it cost.
+    const admit = () => {
+      this.d.checkCost?.(spec, image);
+      return this.#admit(req, user);
+    };
     const delivered = await this.#variant(user.id, image, spec, key, req.ifNoneMatch, privateUntil, input, admit);
     return { delivered, variantKey: key, presetId };
   }
