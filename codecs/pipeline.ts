@@ -11,7 +11,8 @@
 
 import type { Prepared, RawImage } from "./decoders/index.ts";
 import { DEFAULT_EFFORT, type Effort } from "./effort.ts";
-import { plan, shrinkOnLoad } from "./geometry.ts";
+import { transformCost } from "./cost.ts";
+import { type Plan, plan, shrinkOnLoad } from "./geometry.ts";
 import { thumbHashOf } from "./thumbhash.ts";
 import {
   avifTooLarge,
@@ -82,6 +83,22 @@ function checkFrames(frames: number, limits: Limits): void {
   }
 }
 
+/**
+ * An animation's transform cost counts every frame, which only the decoder knows (the server
+ * checked one frame's before sending the job).
+ */
+function checkCost(spec: TransformSpec, region: Rect, p: Plan, frames: number, limits: Limits, effort: Effort) {
+  if (limits.maxTransformCost === undefined) return;
+  const out = p.box ?? p.resize;
+  const cost = transformCost(spec, region.width * region.height, out.width * out.height, frames, effort);
+  if (cost > limits.maxTransformCost) {
+    throw new CodecError(
+      "too_large",
+      `transforming all ${frames} frames costs ${Math.ceil(cost)} units, over the limit of ${limits.maxTransformCost} (IMGD_MAX_TRANSFORM_COST): ask for a smaller size, one frame, or fewer effects`,
+    );
+  }
+}
+
 /** `frames`: how many frames will be decoded (all of an animation kept animated, else one). */
 function checkPixels(width: number, height: number, limits: Limits, frames = 1): void {
   if (limits.maxSourcePixels !== undefined && width * height * frames > limits.maxSourcePixels) {
@@ -147,6 +164,7 @@ const load: Step = {
 
     s.region = clampRect(spec.crop, s.sourceWidth, s.sourceHeight);
     s.plan = plan(s.region.width, s.region.height, spec);
+    if (animate) checkCost(spec, s.region, s.plan, pages, s.limits, s.effort);
     if (animate) {
       // Every frame, stacked (libvips' "toilet roll"), composited as they are shown.
       const delays = head.getTypeof("delay") ? head.getArrayInt("delay") : [];

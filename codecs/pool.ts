@@ -26,6 +26,8 @@ export interface CodecPoolOptions {
   maxSourcePixels: number;
   /** Animations with more frames are refused with `too_large` (their frames count toward the pixel limit too). */
   maxAnimationFrames?: number;
+  /** Animations whose transform costs more (codecs/cost.ts, every frame counted) are refused with `too_large`. */
+  maxTransformCost?: number;
   /** Deadline for a worker to load wasm-vips. */
   startTimeoutMs?: number;
   /** Encoder effort for AVIF and WebP (speed against size). */
@@ -127,7 +129,13 @@ export class CodecPool {
   constructor(options: CodecPoolOptions) {
     if (!(options.size >= 1)) throw new RangeError("CodecPool: size must be at least 1");
     if (!(options.maxQueue >= 0)) throw new RangeError("CodecPool: maxQueue must be at least 0");
-    this.#options = { startTimeoutMs: 30_000, maxAnimationFrames: 200, effort: DEFAULT_EFFORT, ...options };
+    this.#options = {
+      startTimeoutMs: 30_000,
+      maxAnimationFrames: 200,
+      maxTransformCost: Number.POSITIVE_INFINITY,
+      effort: DEFAULT_EFFORT,
+      ...options,
+    };
   }
 
   /**
@@ -296,6 +304,7 @@ export class CodecPool {
     const limits: Limits = {
       maxSourcePixels: this.#options.maxSourcePixels,
       maxAnimationFrames: this.#options.maxAnimationFrames,
+      maxTransformCost: this.#options.maxTransformCost,
     };
     const body = job.body;
     const request: Request =

@@ -99,6 +99,26 @@ const listenAddr = v.pipe(
   v.regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, "expected host:port, e.g. 127.0.0.1:9464"),
 );
 
+/** `120/min` → 120 per minute; also `N/s` and `N/h`; null when it is not a rate. */
+function perMinute(text: string): number | null {
+  const m = /^(\d+(?:\.\d+)?)\s*\/\s*(s|sec|second|m|min|minute|h|hour)$/i.exec(text);
+  if (!m) return null;
+  const per = m[2].toLowerCase();
+  return Number(m[1]) * (per.startsWith("s") ? 60 : per.startsWith("h") ? 1 / 60 : 1);
+}
+
+/** A rate as `N/min` (also `N/s`, `N/h`), kept as a number per minute. */
+const missRate = v.union([
+  v.pipe(v.number(), v.minValue(0, "expected at least 0")),
+  v.pipe(
+    v.string(),
+    v.trim(),
+    v.transform(perMinute),
+    v.check((n) => n !== null, "expected a rate like 120/min"),
+    v.transform((n) => n as number),
+  ),
+]);
+
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
 
@@ -217,12 +237,33 @@ export const settings = {
     default: 30_000,
     help: "Time limit of one transform job, and of a codec worker's start (at least 30 s), in milliseconds",
   },
+  maxTransformCost: {
+    env: "IMGD_MAX_TRANSFORM_COST",
+    flag: "max-transform-cost",
+    schema: int(1, 1_000_000),
+    default: 100,
+    help: "Most work one transform may cost, in units of about one megapixel resized to JPEG (output pixels × frames, weighted by blur/sharpen radius, effects and the encoder and its effort); dearer requests get 400",
+  },
+  missRate: {
+    env: "IMGD_MISS_RATE",
+    flag: "miss-rate",
+    schema: missRate,
+    default: 120,
+    help: "New variants (cache misses) each client address may cause per minute without the owner's key, session or signature, as N/min (per node); beyond it 429 with Retry-After",
+  },
+  ownerReserve: {
+    env: "IMGD_OWNER_RESERVE",
+    flag: "owner-reserve",
+    schema: int(0, 100),
+    default: 20,
+    help: "Percent of a plan's monthly transformations kept for the owner's own requests (key, session, signed URLs); anonymous requests may use the rest",
+  },
   variantCacheBytes: {
     env: "IMGD_VARIANT_CACHE_BYTES",
     flag: "variant-cache-bytes",
     schema: int(0, 2 ** 50),
     default: 2 * GiB,
-    help: "Size cap of the on-disk variant cache, in bytes (least recently used evicted)",
+    help: "Size cap of the on-disk variant cache, in bytes (least recently used evicted, first from tenants over an equal share)",
   },
   memoryCacheBytes: {
     env: "IMGD_MEMORY_CACHE_BYTES",

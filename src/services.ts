@@ -8,6 +8,8 @@ import { type Bus, localBus, openPostgresBus } from "./db/bus.ts";
 import { Leases } from "./db/leases.ts";
 import { Settings } from "./db/settings.ts";
 import { Health } from "./domain/health.ts";
+import { MissBudget } from "./domain/delivery/budget.ts";
+import { checkTransformCost } from "./domain/delivery/cost.ts";
 import { Delivery } from "./domain/delivery/deliver.ts";
 import { Placeholders } from "./domain/delivery/placeholders.ts";
 import { Images } from "./domain/library/images.ts";
@@ -161,6 +163,7 @@ export async function buildServices(
     jobTimeoutMs: config.jobTimeoutMs,
     maxSourcePixels: config.maxSourcePixels,
     maxAnimationFrames: config.maxAnimationFrames,
+    maxTransformCost: config.maxTransformCost,
     // Loading wasm-vips is a worker's first long job: under emulation (qemu-user) it takes
     // longer than 30 s, and a longer job deadline is what such a machine sets anyway.
     startTimeoutMs: Math.max(30_000, config.jobTimeoutMs),
@@ -174,7 +177,14 @@ export async function buildServices(
   const keys = new Keys(db, config.now);
   const presets = new Presets(db, config.now);
   const usage = new Usage(db, config.now);
-  const metering = new Metering({ db, usage, plans, now: config.now, enabled: config.metering });
+  const metering = new Metering({
+    db,
+    usage,
+    plans,
+    now: config.now,
+    enabled: config.metering,
+    ownerReservePercent: config.ownerReserve,
+  });
   const metrics = new Metrics(usage, config.now);
   const variants = new VariantCache(
     db,
@@ -226,7 +236,10 @@ export async function buildServices(
     blobs,
     variants,
     pool,
-    admitTransformation: (userId) => metering.admitTransformation(userId),
+    admitTransformation: (userId, anonymous) => metering.admitTransformation(userId, anonymous),
+    missBudget: new MissBudget(config.missRate, config.now),
+    checkCost: (spec, image) =>
+      checkTransformCost(spec, image, config.maxTransformCost, { avif: config.avifEffort, webp: config.webpEffort }),
     admitView: (user) => metering.admitView(user),
     onServed: (d) => {
       telemetry.delivered(d.cache, d.size);

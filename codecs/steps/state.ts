@@ -19,6 +19,8 @@ export interface Limits {
   maxSourcePixels?: number;
   /** Refuse animations with more frames than this. */
   maxAnimationFrames?: number;
+  /** Refuse transforms that cost more than this (codecs/cost.ts), every frame counted. */
+  maxTransformCost?: number;
 }
 
 export type Rect = { left: number; top: number; width: number; height: number };

@@ -125,6 +125,8 @@ export interface VariantsTable {
   height: number;
   created_at: number;
   last_access_at: number;
+  /** The tenant it was made for (its share of the cache); null for variants cached before 011. */
+  user_id: string | null;
 }
 
 export interface RateWindowsTable {

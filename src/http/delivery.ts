@@ -3,6 +3,7 @@ import type { Delivered, DeliveryRequest } from "../domain/delivery/deliver.ts";
 import { imgixDelivery, isImgixQuery } from "../domain/delivery/imgix.ts";
 import { nativeDelivery, nativeHotKey, nativeNegotiates, placeholderDelivery } from "../domain/delivery/native.ts";
 import { AppError } from "../domain/errors.ts";
+import { type CallerServices, callerOf } from "./caller.ts";
 import type { AppServices, RouteEnv } from "./env.ts";
 
 const IMMUTABLE = "public, max-age=31536000, immutable";
@@ -125,7 +126,7 @@ export function deliverFast(
 }
 
 /** `GET /i/{username}/{path}` with the native URL options. */
-export const deliveryRoutes = new Hono<RouteEnv<"delivery" | "accessLog" | "config" | "runtime">>().on(
+export const deliveryRoutes = new Hono<RouteEnv<"delivery" | "accessLog" | "config" | "runtime" | CallerServices>>().on(
   ["GET", "HEAD"],
   "/:username/*",
   async (c) => {
@@ -145,10 +146,13 @@ export const deliveryRoutes = new Hono<RouteEnv<"delivery" | "accessLog" | "conf
       );
     }
     if (isImgixQuery(search)) {
-      const request = imgixDelivery(username, path, search, accept, ifNoneMatch, true);
+      const request = { ...imgixDelivery(username, path, search, accept, ifNoneMatch, true), caller: callerOf(c) };
       return sendDelivered(c, await delivery.deliver(request), inm.matched, request);
     }
-    const request = nativeDelivery(username, path, search, ifNoneMatch, { access: "signed", remember: true, accept });
+    const request = {
+      ...nativeDelivery(username, path, search, ifNoneMatch, { access: "signed", remember: true, accept }),
+      caller: callerOf(c),
+    };
     return sendDelivered(c, await delivery.deliver(request), inm.matched, request);
   },
 );

@@ -96,7 +96,13 @@ export class VariantCache {
     return { key, object, size: object.size, mime: row.mime, width: row.width, height: row.height };
   }
 
-  async put(key: string, blobHash: string, data: Uint8Array, meta: { mime: string; width: number; height: number }) {
+  /** `meta.userId`: the tenant it was made for, whose share of the cache it takes. */
+  async put(
+    key: string,
+    blobHash: string,
+    data: Uint8Array,
+    meta: { mime: string; width: number; height: number; userId?: string },
+  ) {
     await this.store.put(key, data);
     const now = this.now();
     const existed = await this.db.selectFrom("variants").select("size").where("key", "=", key).executeTakeFirst();
@@ -104,7 +110,7 @@ export class VariantCache {
     // and a row then would outlive its blob.
     const r = await this.db
       .insertInto("variants")
-      .columns(["key", "blob_hash", "size", "mime", "width", "height", "created_at", "last_access_at"])
+      .columns(["key", "blob_hash", "size", "mime", "width", "height", "created_at", "last_access_at", "user_id"])
       .expression((eb) =>
         eb
           .selectFrom("blobs")
@@ -117,6 +123,7 @@ export class VariantCache {
             eb.val(meta.height).as("height"),
             eb.val(now).as("created_at"),
             eb.val(now).as("last_access_at"),
+            eb.val(meta.userId ?? null).as("user_id"),
           ])
           .where("hash", "=", blobHash),
       )
@@ -132,16 +139,39 @@ export class VariantCache {
     if (this.#bytes > this.capBytes) void this.evict();
   }
 
-  /** Drops least recently used entries until the cache is 10 % under its cap. */
+  /**
+   * Drops entries until the cache is 10 % under its cap: least recently used first, but only
+   * of tenants holding more than an equal share of the cache, so one tenant's traffic evicts
+   * its own variants rather than everyone's (a tenant under its share keeps what it has).
+   */
   evict(): Promise<void> {
     this.#evicting ??= (async () => {
       try {
         if (this.shared) await this.#count();
         const target = this.capBytes * 0.9;
         while (this.#bytes > target) {
+          const held = await this.db
+            .selectFrom("variants")
+            .select((eb) => ["user_id", eb.fn.sum<number>("size").as("bytes")])
+            .groupBy("user_id")
+            .execute();
+          if (held.length === 0) break;
+          const share = target / held.length;
+          // Each tenant over its share, with what it holds (variants from before 011 count as one tenant).
+          const over = new Map(held.filter((h) => Number(h.bytes) > share).map((h) => [h.user_id, Number(h.bytes)]));
+          const tenants = [...over.keys()];
+          const named = tenants.filter((t): t is string => t !== null);
           const rows = await this.db
             .selectFrom("variants")
-            .select(["key", "size"])
+            .select(["key", "size", "user_id"])
+            .$if(over.size > 0, (q) =>
+              q.where((eb) =>
+                eb.or([
+                  ...(named.length ? [eb("user_id", "in", named)] : []),
+                  ...(over.has(null) ? [eb("user_id", "is", null)] : []),
+                ]),
+              ),
+            )
             .orderBy("last_access_at")
             .orderBy("key")
             .limit(100)
@@ -151,9 +181,13 @@ export class VariantCache {
           let freed = 0;
           for (const r of rows) {
             if (this.#bytes - freed <= target) break;
+            const holds = over.get(r.user_id);
+            if (over.size > 0 && (holds === undefined || holds <= share)) continue;
             victims.push(r.key);
             freed += Number(r.size);
+            if (holds !== undefined) over.set(r.user_id, holds - Number(r.size));
           }
+          if (victims.length === 0) break;
           await this.#remove(victims);
           this.#stats.evictions += victims.length;
         }

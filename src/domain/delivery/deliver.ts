@@ -12,6 +12,7 @@ import type { VariantCache } from "../../store/variants.ts";
 import type { Tokens } from "../tokens/tokens.ts";
 import type { Bus } from "../../db/bus.ts";
 import type { Leases } from "../../db/leases.ts";
+import type { Caller, MissBudget } from "./budget.ts";
 import { HotRoutes } from "./hot.ts";
 import { MemoryCache } from "./memory.ts";
 import type { Placeholders } from "./placeholders.ts";
@@ -20,6 +21,9 @@ import { deliveryFormatsOf, negotiate } from "./negotiate.ts";
 import { finalize, variantKey } from "./spec.ts";
 
 const URL_MARK_TTL_MS = 60_000;
+
+/** Takes what making one new variant costs (see `#admit`); returns its refund. */
+type Admit = () => Promise<() => Promise<void>>;
 const MAX_URL_MARKS = 16;
 
 /** What to send: stored bytes (original or cached variant) or freshly made bytes. */
@@ -42,8 +46,16 @@ export interface DeliveryDeps {
   blobs: BlobStore;
   variants: VariantCache;
   pool: CodecPool;
-  /** Takes one transformation from the tenant's plan (throws when none is left); returns its refund. */
-  admitTransformation: (userId: string) => Promise<() => Promise<void>>;
+  /**
+   * Takes one transformation from the tenant's plan (throws when none is left); returns its
+   * refund. `anonymous`: not the owner's own request, which may use only the part of the plan
+   * not kept for the owner.
+   */
+  admitTransformation: (userId: string, anonymous: boolean) => Promise<() => Promise<void>>;
+  /** New variants per client address for anonymous callers (IMGD_MISS_RATE); absent: unlimited. */
+  missBudget?: MissBudget;
+  /** Refuses (400) a transform that would hold a worker too long (IMGD_MAX_TRANSFORM_COST). */
+  checkCost?: (spec: TransformSpec, image: Image) => void;
   /** Takes one view from the tenant's plan (AssetsRepo); returns its refund. */
   admitView: (user: User) => Promise<() => Promise<void>>;
   /** An image was served (not a 304): usage and telemetry count it here, once per delivery. */
@@ -119,6 +131,8 @@ export interface DeliveryRequest<O = unknown> {
   varies?: boolean;
   /** Set by the delivery when the answer depended on Accept: the response must say `Vary: Accept`. */
   negotiated?: boolean;
+  /** Who asks (budgets of anonymous callers); absent: an anonymous caller of unknown address. */
+  caller?: Caller;
 }
 
 export interface SpecContext {
@@ -312,7 +326,12 @@ export class Delivery {
     }
     const spec = finalize(raw, image, this.d.maxOutputPixels);
     const key = variantKey(image.blob_hash, spec);
-    const delivered = await this.#variant(user.id, image, spec, key, req.ifNoneMatch, privateUntil, input);
+    // Only what is about to be made is checked: a variant already cached is served whatever it cost.
+    const admit = () => {
+      this.d.checkCost?.(spec, image);
+      return this.#admit(req, user);
+    };
+    const delivered = await this.#variant(user.id, image, spec, key, req.ifNoneMatch, privateUntil, input, admit);
     return { delivered, variantKey: key, presetId };
   }
 
@@ -343,8 +362,9 @@ export class Delivery {
     spec: TransformSpec,
     key: string,
     ifNoneMatch: (etag: string) => boolean,
-    privateUntil?: number,
-    input?: TransformInput,
+    privateUntil: number | undefined,
+    input: TransformInput | undefined,
+    admit: Admit,
   ): Promise<Delivered | "not-modified"> {
     const etag = `"${key}"`;
     // The key says everything about the bytes: no need to look at the disk to answer a 304.
@@ -355,7 +375,7 @@ export class Delivery {
     if (stored) return stored;
     let flight = this.#flights.get(key);
     if (!flight) {
-      flight = this.#produceOnce(userId, image, spec, key, etag, input).finally(() => this.#flights.delete(key));
+      flight = this.#produceOnce(userId, image, spec, key, etag, input, admit).finally(() => this.#flights.delete(key));
       this.#flights.set(key, flight);
     }
     return { ...(await flight), privateUntil };
@@ -372,7 +392,8 @@ export class Delivery {
     spec: TransformSpec,
     key: string,
     etag: string,
-    input?: TransformInput,
+    input: TransformInput | undefined,
+    admit: Admit,
   ): Promise<Delivered> {
     const deadline = Date.now() + this.d.waitMs;
     for (let pause = 20; ; pause = Math.min(pause * 2, 200)) {
@@ -381,7 +402,8 @@ export class Delivery {
         try {
           // Made by another node between our miss and the lease?
           return (
-            (await this.#stored(key, etag, userId)) ?? (await this.#produce(userId, image, spec, key, etag, input))
+            (await this.#stored(key, etag, userId)) ??
+            (await this.#produce(userId, image, spec, key, etag, input, admit))
           );
         } finally {
           await lease.release().catch(() => {});
@@ -410,11 +432,12 @@ export class Delivery {
     spec: TransformSpec,
     key: string,
     etag: string,
-    input?: TransformInput,
+    input: TransformInput | undefined,
+    admit: Admit,
   ): Promise<Delivered> {
     // Counted when produced, never when served from cache (the reference's FAQ); taken before
     // the work so concurrent misses cannot overshoot the plan, given back if the work fails.
-    const refund = await this.d.admitTransformation(userId);
+    const refund = await admit();
     let out;
     try {
       const started = performance.now();
@@ -426,9 +449,34 @@ export class Delivery {
       throw err;
     }
     const since = this.#memory.epoch();
-    await this.d.variants.put(key, image.blob_hash, out.data, { mime: out.mime, width: out.width, height: out.height });
+    await this.d.variants.put(key, image.blob_hash, out.data, {
+      mime: out.mime,
+      width: out.width,
+      height: out.height,
+      userId,
+    });
     this.#memory.set(key, since, { etag, mime: out.mime, bytes: out.data, userId });
     return { etag, mime: out.mime, size: out.data.byteLength, bytes: out.data, cache: "miss", userId };
+  }
+
+  /**
+   * Before a new variant is made: the owner's own requests (its key or session, a URL it
+   * signed, its AssetsRepo key) use the whole plan; anyone else spends the address's miss
+   * budget and only the share of the plan not kept for the owner.
+   */
+  async #admit(
+    req: Pick<DeliveryRequest, "access" | "path" | "search" | "caller">,
+    user: User,
+  ): Promise<() => Promise<void>> {
+    const search = req.search;
+    const owner =
+      req.access === "owner" ||
+      (search !== undefined &&
+        signatureOf(search).token !== null &&
+        verify(this.d.tokens, user.username, req.path, search) === "valid") ||
+      (req.caller !== undefined && (await req.caller.tenant()) === user.id);
+    if (!owner && req.caller) this.d.missBudget?.take(req.caller.address);
+    return this.d.admitTransformation(user.id, !owner);
   }
 
   /** The original's bytes; gone means its image was deleted while the job waited: a 404, not a 500. */

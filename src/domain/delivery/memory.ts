@@ -5,11 +5,14 @@ import type { Delivered } from "./deliver.ts";
  * The bytes of small, recently served variants, so a hit is answered from memory rather than
  * from disk. A copy of the disk cache, never a source of truth: entries are keyed by variant
  * key, hold exactly the bytes of the variant's file, and leave when the disk variant leaves
- * (`forget`). Bounded in bytes, least recently used first out.
+ * (`forget`). Bounded in bytes, least recently used first out, taken first from the tenants
+ * holding more than an equal share (one tenant's traffic pushes out its own entries).
  */
 export class MemoryCache {
   readonly #map = new Map<string, Delivered>();
   #bytes = 0;
+  /** Bytes held per tenant (user id). */
+  readonly #held = new Map<string, number>();
   /** Bumped by every removal: a fill that started before one may be stale and is dropped. */
   #epoch = 0;
   readonly #filling = new Set<string>();
@@ -55,6 +58,16 @@ export class MemoryCache {
       userId: d.userId,
     });
     this.#bytes += d.bytes.byteLength;
+    this.#held.set(d.userId, (this.#held.get(d.userId) ?? 0) + d.bytes.byteLength);
+    if (this.#bytes > this.capBytes) this.#shrink();
+  }
+
+  /** Oldest first among tenants over an equal share of the cap (there is one while over the cap). */
+  #shrink() {
+    for (const [k, v] of this.#map) {
+      if (this.#bytes <= this.capBytes) break;
+      if ((this.#held.get(v.userId) ?? 0) > this.capBytes / this.#held.size) this.#drop(k);
+    }
     for (const [k] of this.#map) {
       if (this.#bytes <= this.capBytes) break;
       this.#drop(k);
@@ -92,5 +105,8 @@ export class MemoryCache {
     if (!d) return;
     this.#map.delete(key);
     this.#bytes -= d.size;
+    const held = (this.#held.get(d.userId) ?? 0) - d.size;
+    if (held > 0) this.#held.set(d.userId, held);
+    else this.#held.delete(d.userId);
   }
 }

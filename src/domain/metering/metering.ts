@@ -50,6 +50,14 @@ export interface MeteringDeps {
   now: () => number;
   /** False: count nothing, refuse nothing (IMGD_METERING=false). */
   enabled: boolean;
+  /** Percent of each plan's monthly transformations only the owner's own requests may use (IMGD_OWNER_RESERVE). */
+  ownerReservePercent?: number;
+}
+
+/** Transformations of a monthly `limit` kept for the owner: `percent` of it, at least one when there is any. */
+export function ownerReserve(limit: number, percent: number): number {
+  if (limit <= 0 || percent <= 0) return 0;
+  return Math.min(limit, Math.max(1, Math.ceil((limit * percent) / 100)));
 }
 
 const limitReached = (what: string, limit: number) =>
@@ -183,11 +191,27 @@ export class Metering {
     await this.d.usage.add(userId, "storage_added", bytes, trx);
   }
 
-  /** Takes one transformation before a variant is produced; `refund` gives it back on failure. */
-  async admitTransformation(userId: string): Promise<() => Promise<void>> {
+  /**
+   * Takes one transformation before a variant is produced; `refund` gives it back on failure.
+   * `anonymous` (not the owner's own request) may take only what is left above the owner's
+   * reserve (IMGD_OWNER_RESERVE), so strangers' URLs cannot use up the month for the owner.
+   */
+  async admitTransformation(userId: string, anonymous = false): Promise<() => Promise<void>> {
     if (!this.d.enabled) return async () => {};
     const user = await this.d.db.selectFrom("users").selectAll().where("id", "=", userId).executeTakeFirst();
     const limit = user ? this.limitsOf(user).transformationsPerMonth : null;
+    if (anonymous && limit !== null) {
+      const share = limit - ownerReserve(limit, this.d.ownerReservePercent ?? 0);
+      if (!(await this.d.usage.consume(userId, "transformations", 1, share))) {
+        throw new AppError(
+          "PLAN_LIMIT_EXCEEDED",
+          `This image's owner has no transformations left this month for requests without its key ` +
+            `(${limit - share} of ${limit} are kept for the owner's own use): variants already made are still served`,
+          { reason: "quota_exceeded", remedy: "upgrade" },
+        );
+      }
+      return () => this.d.usage.add(userId, "transformations", -1);
+    }
     if (!(await this.d.usage.consume(userId, "transformations", 1, limit))) {
       throw new AppError(
         "PLAN_LIMIT_EXCEEDED",

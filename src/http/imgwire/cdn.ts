@@ -2,11 +2,12 @@ import { Hono } from "hono";
 import { imgwireDelivery } from "../../domain/delivery/imgwire.ts";
 import { AppError } from "../../domain/errors.ts";
 import { etagCheck, pathAfter, sendDelivered } from "../delivery.ts";
+import { type CallerServices, callerOf } from "../caller.ts";
 import { markBodyRead } from "../validate.ts";
 import type { ImgwireEnv } from "./context.ts";
 
 /** The services these routes use. */
-type Env = ImgwireEnv<"config" | "delivery" | "imgwire" | "keys" | "runtime" | "tokens">;
+type Env = ImgwireEnv<"config" | "delivery" | "imgwire" | "keys" | "runtime" | "tokens" | CallerServices>;
 
 // What browsers reach without a key: the CDN (Imgwire URL parameters), the signed upload URL
 // and the signed ZIP of a bulk download.
@@ -24,7 +25,7 @@ export const cdnRoutes = new Hono<Env>().on(["GET", "HEAD"], "/:username/*", asy
     inm.matches,
     () => (autoFormat = true),
   );
-  const res = sendDelivered(c, await delivery.deliver(request), inm.matched);
+  const res = sendDelivered(c, await delivery.deliver({ ...request, caller: callerOf(c) }), inm.matched);
   if (autoFormat) res.headers.set("Vary", "Accept");
   res.headers.set("Access-Control-Allow-Origin", "*");
   return res;
