@@ -95,3 +95,19 @@ export function requireKey<E extends RouteEnv<"auth">>(scope?: Scope): Middlewar
     await next();
   };
 }
+
+/**
+ * The user id of whoever calls with a key or the dashboard's session, looked up once and only
+ * when asked: delivery routes are anonymous, and ask only when the answer depends on the owner.
+ */
+export function callerIdOf<E extends RouteEnv<"auth">>(ctx: Context<E>): () => Promise<string | undefined> {
+  const c = ctx as unknown as Context<RouteEnv<"auth">>;
+  const authorization = c.req.header("authorization");
+  const secret = authorization === undefined ? sessionSecretOf(c.req.header("cookie")) : null;
+  let found: Promise<string | undefined> | undefined;
+  return () => {
+    if (authorization === undefined && secret === null) return Promise.resolve(undefined);
+    found ??= c.var.services.auth.caller(authorization, secret).then((p) => p?.user.id);
+    return found;
+  };
+}

@@ -3,6 +3,7 @@ import type { Delivered, DeliveryRequest } from "../domain/delivery/deliver.ts";
 import { imgixDelivery, isImgixQuery } from "../domain/delivery/imgix.ts";
 import { nativeDelivery, nativeHotKey, nativeNegotiates, placeholderDelivery } from "../domain/delivery/native.ts";
 import { AppError } from "../domain/errors.ts";
+import { callerIdOf } from "./auth.ts";
 import type { AppServices, RouteEnv } from "./env.ts";
 
 const IMMUTABLE = "public, max-age=31536000, immutable";
@@ -125,7 +126,7 @@ export function deliverFast(
 }
 
 /** `GET /i/{username}/{path}` with the native URL options. */
-export const deliveryRoutes = new Hono<RouteEnv<"delivery" | "accessLog" | "config" | "runtime">>().on(
+export const deliveryRoutes = new Hono<RouteEnv<"delivery" | "accessLog" | "config" | "runtime" | "auth">>().on(
   ["GET", "HEAD"],
   "/:username/*",
   async (c) => {
@@ -137,18 +138,24 @@ export const deliveryRoutes = new Hono<RouteEnv<"delivery" | "accessLog" | "conf
     const search = new URL(c.req.url).searchParams;
     const accept = c.req.header("accept");
     const { delivery } = c.var.services;
+    const callerId = callerIdOf(c);
     if (search.has("placeholder")) {
       return sendDelivered(
         c,
-        await delivery.placeholder(placeholderDelivery(username, path, search, ifNoneMatch)),
+        await delivery.placeholder(placeholderDelivery(username, path, search, ifNoneMatch, callerId)),
         inm.matched,
       );
     }
     if (isImgixQuery(search)) {
-      const request = imgixDelivery(username, path, search, accept, ifNoneMatch, true);
+      const request = imgixDelivery(username, path, search, accept, ifNoneMatch, true, callerId);
       return sendDelivered(c, await delivery.deliver(request), inm.matched, request);
     }
-    const request = nativeDelivery(username, path, search, ifNoneMatch, { access: "signed", remember: true, accept });
+    const request = nativeDelivery(username, path, search, ifNoneMatch, {
+      access: "signed",
+      remember: true,
+      accept,
+      callerId,
+    });
     return sendDelivered(c, await delivery.deliver(request), inm.matched, request);
   },
 );

@@ -6,6 +6,7 @@ import * as m004 from "./004_imgwire.ts";
 import * as m005 from "./005_sessions.ts";
 import * as m006 from "./006_placeholders.ts";
 import * as m007 from "./007_cluster.ts";
+import * as m010 from "./010_access.ts";
 
 // Migrations live in code (not read from a folder) so the compiled binary carries them.
 // Append only; never edit one that has shipped.
@@ -17,4 +18,5 @@ export const migrations: Record<string, Migration> = {
   "005_sessions": m005,
   "006_placeholders": m006,
   "007_cluster": m007,
+  "010_access": m010,
 };

@@ -81,6 +81,7 @@ export function compatDelivery(opts: {
   /** `signed`: a private image needs a signature of `search` (imgix options on `/i/`). */
   access?: "public" | "signed";
   search?: URLSearchParams;
+  callerId?: () => Promise<string | undefined>;
 }): DeliveryRequest<undefined> {
   const { params, names } = opts.mapped;
   const varies = params.get("format") === "auto";
@@ -89,6 +90,9 @@ export function compatDelivery(opts: {
     path: opts.path,
     access: opts.access ?? "public",
     search: opts.search,
+    callerId: opts.callerId,
+    // A shape's URL without options (IPX's `_`) is the image as it is; the rest are options.
+    asks: params.size === 0 ? "original" : "options",
     ifNoneMatch: opts.ifNoneMatch,
     accept: opts.accept,
     varies,

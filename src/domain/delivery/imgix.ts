@@ -145,6 +145,7 @@ export function imgixDelivery(
   accept: string | null | undefined,
   ifNoneMatch: (etag: string) => boolean,
   remember: boolean,
+  callerId?: () => Promise<string | undefined>,
 ): DeliveryRequest<undefined> {
   const m = parseImgixQuery(search);
   const ext = extensionOf(path);
@@ -157,6 +158,7 @@ export function imgixDelivery(
     ifNoneMatch,
     access: "signed",
     search,
+    callerId,
     defaultFormat: (src) => (ext && EXT_FORMAT[ext]) || keepSourceFormat(src),
     hotKey: remember ? nativeHotKey(username, path, search, accept) : undefined,
   });

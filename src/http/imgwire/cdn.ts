@@ -1,12 +1,13 @@
 import { Hono } from "hono";
 import { imgwireDelivery } from "../../domain/delivery/imgwire.ts";
 import { AppError } from "../../domain/errors.ts";
+import { callerIdOf } from "../auth.ts";
 import { etagCheck, pathAfter, sendDelivered } from "../delivery.ts";
 import { markBodyRead } from "../validate.ts";
 import type { ImgwireEnv } from "./context.ts";
 
 /** The services these routes use. */
-type Env = ImgwireEnv<"config" | "delivery" | "imgwire" | "keys" | "runtime" | "tokens">;
+type Env = ImgwireEnv<"auth" | "config" | "delivery" | "imgwire" | "keys" | "runtime" | "tokens">;
 
 // What browsers reach without a key: the CDN (Imgwire URL parameters), the signed upload URL
 // and the signed ZIP of a bulk download.
@@ -23,6 +24,7 @@ export const cdnRoutes = new Hono<Env>().on(["GET", "HEAD"], "/:username/*", asy
     c.req.header("accept"),
     inm.matches,
     () => (autoFormat = true),
+    callerIdOf(c),
   );
   const res = sendDelivered(c, await delivery.deliver(request), inm.matched);
   if (autoFormat) res.headers.set("Vary", "Accept");
