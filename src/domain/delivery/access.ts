@@ -25,6 +25,8 @@ export interface Grant {
   caller: Caller;
   /** Until when the answer is private (a shared cache must not keep it); undefined: public. */
   privateUntil?: number;
+  /** Until when the URL's signature holds, when it has a valid one. */
+  signedUntil?: number;
   /**
    * Whether the caller is the owner, by its key or session: looked up only when an answer
    * depends on it (a public image asked for more than anyone may have). Once true, `caller`
@@ -87,6 +89,7 @@ export class Access {
     const signed = this.#signature(req, owner);
     if (signed.check === "valid") {
       grant.caller = "signed";
+      grant.signedUntil = signed.until;
       if (image.visibility !== "public") grant.privateUntil = signed.until;
       return grant;
     }
@@ -109,8 +112,11 @@ export class Access {
    */
   async mark(grant: Grant, owner: User, mark: Image | undefined, id: string): Promise<Image> {
     if (!mark || mark.user_id !== owner.id) throw new AppError("NOT_FOUND", NOT_FOUND_MARK(id));
-    if (mark.visibility === "public" || grant.caller !== "anonymous" || (await grant.isOwner())) return mark;
-    throw new AppError("NOT_FOUND", NOT_FOUND_MARK(id));
+    if (mark.visibility === "public") return mark;
+    if (grant.caller === "anonymous" && !(await grant.isOwner())) throw new AppError("NOT_FOUND", NOT_FOUND_MARK(id));
+    // A private mark makes the whole answer private: no shared cache may keep it.
+    grant.privateUntil ??= grant.signedUntil ?? this.d.now() + 365 * 86_400_000;
+    return mark;
   }
 
   /** The policy that holds for a tenant's unsigned URLs. */

@@ -312,13 +312,14 @@ export class Delivery {
         throw new AppError("VALIDATION_ERROR", `${param}: the image at this URL could not be used`, { field: param });
       });
     };
-    const { privateUntil } = grant;
     const {
       spec: raw,
       presetId,
       input,
     } = await req.spec({ user, image, preset, negotiate: negotiateFormat, watermarkImage, watermarkUrl }, options);
     if (presetId) this.d.presets.countUseLater(presetId);
+    // Read after the spec: a private image named inside the URL makes the answer private too.
+    const { privateUntil } = grant;
     if (!raw) {
       const etag = `"${image.blob_hash}"`;
       if (req.ifNoneMatch(etag)) return { delivered: "not-modified" };
