@@ -270,6 +270,8 @@ describe("IMGD_TRANSFORMS and a tenant's transforms hold every URL shape", () =>
       expect(text(r.bytes)).toContain("signed");
     }
     for (const u of [...PRESETS, ...OPTIONS]) expect([u, (await withKey(u, bobKey)).status]).toEqual([u, 200]);
+    // What the owner was given is not remembered for the hot path of everyone else.
+    for (const u of [...PRESETS, ...OPTIONS]) expect([u, (await anon(u)).status]).toEqual([u, 403]);
     // Another tenant's key is nobody here.
     expect((await withKey("/i/bob/pub/b.jpg?w=50")).status).toBe(403);
 
