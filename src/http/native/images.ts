@@ -190,7 +190,8 @@ export const imageRoutes = new Hono<Env>()
     // Imgwire's CDN names a preset after the path (`photo.jpg@small`): signed with the path.
     const at = imgwire && body.path ? body.path.lastIndexOf("@") : -1;
     const preset = at > (body.path?.lastIndexOf("/") ?? 0) ? body.path!.slice(at) : "";
-    const path = body.path === undefined ? img.paths[0] : validatePath(preset ? body.path.slice(0, at) : body.path, "path");
+    const path =
+      body.path === undefined ? img.paths[0] : validatePath(preset ? body.path.slice(0, at) : body.path, "path");
     if (!img.paths.some((p) => stemOf(p) === stemOf(path)))
       throw new AppError("VALIDATION_ERROR", `path: is not a path of this image (${img.paths.join(", ")})`, {
         field: "path",
