@@ -284,6 +284,30 @@ describe("IMGD_TRANSFORMS and a tenant's transforms hold every URL shape", () =>
     expect((await anon(iw)).status).toBe(200);
   });
 
+  test("the dashboard's session is its owner: previews of private images and transforms under signed", async () => {
+    const login = await fetch(`${s.url}/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json", origin: s.url },
+      body: JSON.stringify({ api_key: bobKey }),
+    });
+    expect(login.status).toBe(200);
+    const cookie = login.headers
+      .getSetCookie()
+      .map((c) => c.split(";")[0]!)
+      .find((c) => c.startsWith("imgd_session="))!;
+    await upload(s, bobKey, await solid(50, 40, GREEN), "priv/g.png", "private");
+    const asSession = (u: string) => fetch(s.url + u, { headers: { cookie } });
+    const preview = await asSession("/i/bob/priv/g.png?w=25");
+    expect(preview.status).toBe(200);
+    expect(preview.headers.get("cache-control")).toStartWith("private");
+    const px = await pixelsOf(new Uint8Array(await preview.arrayBuffer()));
+    expect([px.width, px.near(GREEN) > 0.9]).toEqual([25, true]);
+    expect((await anon("/i/bob/priv/g.png?w=25")).status).toBe(403);
+    // Still under transforms=signed from the test before.
+    expect((await asSession("/_ipx/w_30/bob/pub/b.jpg")).status).toBe(200);
+    expect((await anon("/_ipx/w_30/bob/pub/b.jpg")).status).toBe(403);
+  });
+
   test("presets: presets too; any: everything again", async () => {
     expect((await settings(bobKey, { transforms: "presets" })).status).toBe(200);
     for (const u of PRESETS) expect([u, (await anon(u)).status]).toEqual([u, 200]);
