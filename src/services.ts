@@ -228,7 +228,6 @@ export async function buildServices(
     },
     requireFeature: (user, feature) => metering.requireFeature(user, feature),
     onTransformed: (format, seconds) => telemetry.transformed(format, seconds),
-    tokens,
     access: new Access({ tokens, now: config.now, transforms: config.transforms }),
     now: config.now,
     maxOutputPixels: config.maxSourcePixels,

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { normaliseOrigin, originListed } from "../../src/domain/delivery/access.ts";
 import { makeImage } from "../helpers/images.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 import { pixelsOf, secondTenant, signed, solid, upload } from "./helpers.ts";
@@ -336,4 +337,26 @@ describe("IMGD_TRANSFORMS and a tenant's transforms hold every URL shape", () =>
       await t.stop();
     }
   });
+});
+
+test("fetch_origins match whole path segments after normalising both sides", () => {
+  expect(normaliseOrigin("HTTPS://CDN.Example.com:443/logos")).toBe("https://cdn.example.com/logos/");
+  expect(normaliseOrigin("https://cdn.example.com")).toBe("https://cdn.example.com/");
+  for (const bad of ["ftp://x/", "https://u:p@x/", "https://x/?q=1", "https://x/#f", "not a url", "/logos/"])
+    expect([bad, normaliseOrigin(bad)]).toEqual([bad, null]);
+  const listed = ["https://cdn.example.com/logos"];
+  expect(originListed(listed, "https://cdn.example.com/logos/a.png")).toBe(true);
+  expect(originListed(listed, "https://CDN.example.com:443/logos/sub/a.png")).toBe(true);
+  for (const no of [
+    "https://cdn.example.com/logos",
+    "https://cdn.example.com/logos-evil/a.png",
+    "https://cdn.example.com/logos/../secret/a.png",
+    "https://cdn.example.com/logos/%2e%2e/secret/a.png",
+    "https://cdn.example.com/logos%2f..%2fsecret/a.png",
+    "http://cdn.example.com/logos/a.png",
+    "https://cdn.example.com:8443/logos/a.png",
+    "https://cdn.example.com.evil.test/logos/a.png",
+    "https://user@cdn.example.com/logos/a.png",
+  ])
+    expect([no, originListed(listed, no)]).toEqual([no, false]);
 });

@@ -9,14 +9,13 @@ import type { Feature } from "../metering/plans.ts";
 import type { Users } from "../accounts/users.ts";
 import type { BlobStore, StoredObject } from "../../store/types.ts";
 import type { VariantCache } from "../../store/variants.ts";
-import type { Tokens } from "../tokens/tokens.ts";
 import type { Bus } from "../../db/bus.ts";
 import type { Leases } from "../../db/leases.ts";
 import { HotRoutes } from "./hot.ts";
 import { MemoryCache } from "./memory.ts";
 import type { Placeholders } from "./placeholders.ts";
 import type { SignaturePurpose } from "./signing.ts";
-import { type Access, type Asks, type Grant } from "./access.ts";
+import type { Access, Asks, Grant } from "./access.ts";
 import { extensionOf } from "../library/paths.ts";
 import { deliveryFormatsOf, negotiate } from "./negotiate.ts";
 import { finalize, variantKey } from "./spec.ts";
@@ -54,7 +53,6 @@ export interface DeliveryDeps {
   requireFeature: (user: User, feature: Feature) => void;
   /** A variant was produced: its output format and how long the transform took. */
   onTransformed?: (format: string, seconds: number) => void;
-  tokens: Tokens;
   /** Who may see which pixels, and what unsigned URLs may ask (access.ts). */
   access: Access;
   now: () => number;
