@@ -97,6 +97,7 @@ type Caller =
   | "anonymous"
   | "other tenant's key"
   | "owner's key"
+  | "owner's public client key"
   | "valid signature"
   | "tampered signature"
   | "expired signature";
@@ -104,6 +105,7 @@ const CALLERS: Caller[] = [
   "anonymous",
   "other tenant's key",
   "owner's key",
+  "owner's public client key",
   "valid signature",
   "tampered signature",
   "expired signature",
@@ -111,6 +113,8 @@ const CALLERS: Caller[] = [
 
 let s: TestServer;
 const keys = {} as Record<Tenant, string>;
+/** Each tenant's Imgwire CLIENT key: published in browsers, so never the owner. */
+const clientKeys = {} as Record<Tenant, string>;
 /** Signatures made an hour before the clock the server now runs on: expired. */
 const expired = new Map<string, string>();
 const caseKey = (shape: Shape, r: Resource, base: Tenant) => `${shape.name}|${r.tenant}|${r.visibility}|${base}`;
@@ -121,6 +125,14 @@ beforeAll(async () => {
   keys.bob = await secondTenant(first, "bob");
   for (const t of ["admin", "bob"] as const) {
     const key = t === "admin" ? undefined : keys.bob;
+    const made = await first.api("/imgwire/api/v1/api_keys/", {
+      key: keys[t],
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: "browser", key_type: "CLIENT" }),
+    });
+    expect(made.status).toBe(200);
+    clientKeys[t] = ((await made.json()) as { server_key: string }).server_key;
     ids[`${t}/public`] = await upload(first, key, await solid(64, 48, COLOUR[t].public), PATH.public, "public");
     ids[`${t}/private`] = await upload(first, key, await solid(64, 48, COLOUR[t].private), PATH.private, "private");
     ids[`${t}/base`] = await upload(first, key, await solid(64, 48, [40, 40, 200]), "base.png", "public");
@@ -169,6 +181,7 @@ test("a private image's pixels never come back without a key of its owner or a v
         let url = shape.url(t, r, base);
         const headers: Record<string, string> = { accept: "image/png,image/*" };
         if (caller === "owner's key") headers.authorization = `Bearer ${keys[t]}`;
+        if (caller === "owner's public client key") headers.authorization = `Bearer ${clientKeys[t]}`;
         if (caller === "other tenant's key") headers.authorization = `Bearer ${keys[t === "admin" ? "bob" : "admin"]}`;
         if (shape.sign && caller === "valid signature") {
           const { image, body } = shape.sign(t, r, base);
