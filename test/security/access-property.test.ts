@@ -169,6 +169,10 @@ test("a private image's pixels never come back without a key of its owner or a v
     tenant: fc.constantFrom<Tenant>("admin", "bob"),
     visibility: fc.constantFrom<Visibility>("public", "private"),
   });
+  // The expired signatures are expired ones, not broken ones: the server says so.
+  const old = await fetch(s.url + expired.get(caseKey(SHAPES[1]!, { tenant: "bob", visibility: "private" }, "admin"))!);
+  expect(old.status).toBe(403);
+  expect(((await old.json()) as { error: { message: string } }).error.message).toContain("expired");
   await fc.assert(
     fc.asyncProperty(
       fc.constantFrom(...SHAPES),
