@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import fc from "fast-check";
 import { startServer, type TestServer } from "../helpers/server.ts";
-import { pixelsOf, secondTenant, signed, solid, upload } from "./helpers.ts";
+import { pixelsOf, secondTenant, signed, solid, upload } from "./access-helpers.ts";
 
 // The access rule as a property: for random (caller, resource, URL shape), a private image's
 // pixels come back only to a key of its owner or with a valid signature of that very URL, over

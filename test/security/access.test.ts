@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { normaliseOrigin, originListed } from "../../src/domain/delivery/access.ts";
 import { makeImage } from "../helpers/images.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
-import { pixelsOf, secondTenant, signed, solid, upload } from "./helpers.ts";
+import { pixelsOf, secondTenant, signed, solid, upload } from "./access-helpers.ts";
 
 // What a caller may see and make imgd do, tried from the attacker's side against two tenants:
 // an image named inside another's URL (a watermark by id) obeys the delivery rules, a URL that
