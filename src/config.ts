@@ -325,6 +325,13 @@ export const settings = {
     default: "closed" as "open" | "closed",
     help: "Whether POST /v1/keys creates accounts for anyone (open) or is refused (closed)",
   },
+  transforms: {
+    env: "IMGD_TRANSFORMS",
+    flag: "transforms",
+    schema: v.picklist(["signed", "presets", "any"], "expected signed, presets or any"),
+    default: "any" as "signed" | "presets" | "any",
+    help: "What unsigned delivery URLs may ask, for every tenant: signed (only originals as they are), presets (originals and named presets) or any; a tenant's own `transforms` setting can only be stricter. Owners (their key or session) and signed URLs are never held",
+  },
   anonymousUploads: {
     env: "IMGD_ANONYMOUS_UPLOADS",
     flag: "anonymous-uploads",

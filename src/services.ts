@@ -8,6 +8,7 @@ import { type Bus, localBus, openPostgresBus } from "./db/bus.ts";
 import { Leases } from "./db/leases.ts";
 import { Settings } from "./db/settings.ts";
 import { Health } from "./domain/health.ts";
+import { Access } from "./domain/delivery/access.ts";
 import { MissBudget } from "./domain/delivery/budget.ts";
 import { checkTransformCost } from "./domain/delivery/cost.ts";
 import { Delivery } from "./domain/delivery/deliver.ts";
@@ -247,7 +248,7 @@ export async function buildServices(
     },
     requireFeature: (user, feature) => metering.requireFeature(user, feature),
     onTransformed: (format, seconds) => telemetry.transformed(format, seconds),
-    tokens,
+    access: new Access({ tokens, now: config.now, transforms: config.transforms }),
     now: config.now,
     maxOutputPixels: config.maxSourcePixels,
     memoryCacheBytes: config.memoryCacheBytes,

@@ -50,7 +50,7 @@ export interface paths {
         };
         /**
          * Deliver an image, transformed
-         * @description The extension picks the output format (.webp, .avif, .jpg, .png, .jxl; the stored path's own extension gives the original format; .auto, f=auto or format=auto negotiate it from Accept and the tenant's delivery_formats, and the answer says Vary: Accept). Options resize, crop and re-encode; equal requests share one cached variant. imgix's parameters (fm, auto, crop, dpr, blur, sharp, and fits clip, max, crop, min, scale) are read too, not mixed with the native ones. ?placeholder answers the blurred preview as a PNG. Private images need a signed URL (token and expires, or sig and exp) covering the path and the options. With IMGD_CDN_HOST set, requests for that host serve /{username}/{path} exactly as this route (img-src's host-based path).
+         * @description The extension picks the output format (.webp, .avif, .jpg, .png, .jxl; the stored path's own extension gives the original format; .auto, f=auto or format=auto negotiate it from Accept and the tenant's delivery_formats, and the answer says Vary: Accept). Options resize, crop and re-encode; equal requests share one cached variant. imgix's parameters (fm, auto, crop, dpr, blur, sharp, and fits clip, max, crop, min, scale) are read too, not mixed with the native ones. ?placeholder answers the blurred preview as a PNG. Private images need a signed URL (token and expires, or sig and exp) covering the path and the options, or the owner's key or session. Under IMGD_TRANSFORMS or the tenant's transforms setting, unsigned URLs of anyone but the owner get only the original (signed) or also presets, p:name and size (presets); else 403. With IMGD_CDN_HOST set, requests for that host serve /{username}/{path} exactly as this route (img-src's host-based path).
          */
         get: operations["deliverImage"];
         put?: never;
@@ -967,7 +967,7 @@ export interface paths {
         };
         /**
          * Deliver an image with Imgwire's URL parameters
-         * @description Each parameter by its name or any one of its aliases, at most once; an unknown parameter is a 400. Without format (or with format=auto) the format is negotiated from Accept and the tenant's delivery_formats (the answer then says Vary: Accept). A named preset may follow the path as @name (…/image.jpg@thumbnail).
+         * @description Each parameter by its name or any one of its aliases, at most once; an unknown parameter is a 400. Without format (or with format=auto) the format is negotiated from Accept and the tenant's delivery_formats (the answer then says Vary: Accept). A named preset may follow the path as @name (…/image.jpg@thumbnail). A private image needs the owner's key or a signed URL (token and expires); a watermark by id may name a private image only then, and watermark_url fetches only for signed URLs, the owner, or the tenant's fetch_origins. Under IMGD_TRANSFORMS or the tenant's transforms (signed, presets) unsigned URLs of others get only the original (and @presets), else 403.
          */
         get: operations["imgwireCdn"];
         put?: never;
@@ -976,7 +976,7 @@ export interface paths {
         options?: never;
         /**
          * Deliver an image with Imgwire's URL parameters
-         * @description Each parameter by its name or any one of its aliases, at most once; an unknown parameter is a 400. Without format (or with format=auto) the format is negotiated from Accept and the tenant's delivery_formats (the answer then says Vary: Accept). A named preset may follow the path as @name (…/image.jpg@thumbnail).
+         * @description Each parameter by its name or any one of its aliases, at most once; an unknown parameter is a 400. Without format (or with format=auto) the format is negotiated from Accept and the tenant's delivery_formats (the answer then says Vary: Accept). A named preset may follow the path as @name (…/image.jpg@thumbnail). A private image needs the owner's key or a signed URL (token and expires); a watermark by id may name a private image only then, and watermark_url fetches only for signed URLs, the owner, or the tenant's fetch_origins. Under IMGD_TRANSFORMS or the tenant's transforms (signed, presets) unsigned URLs of others get only the original (and @presets), else 403.
          */
         head: operations["imgwireCdnHead"];
         patch?: never;
@@ -1475,6 +1475,13 @@ export interface components {
                 default_max_height: number | null;
                 theme: string | null;
                 language: string | null;
+                /**
+                 * @description What unsigned URLs of anonymous callers may ask; the stricter of this and the server's IMGD_TRANSFORMS holds
+                 * @enum {string}
+                 */
+                transforms: "signed" | "presets" | "any";
+                /** @description URL prefixes an unsigned URL may make imgd fetch from (watermark_url), normalised */
+                fetch_origins: string[];
                 /** @description Unix seconds */
                 created_at: number;
                 /** @description Unix seconds */
@@ -2213,7 +2220,12 @@ export interface operations {
                     expires_in?: number;
                     /** @description One of the image's paths, with any extension (photo.webp, photo.auto): the variant's format. Default: its first path */
                     path?: string;
-                    /** @description The URL options the signature covers: an object of native or imgix options ({"w": 200, "fit": "cover"}), or a query string ("w=200&fit=cover", "placeholder") */
+                    /**
+                     * @description Which URL to sign: native (/i/…, the default) or imgwire (the Imgwire CDN, whose path may end in @preset)
+                     * @enum {string}
+                     */
+                    dialect?: "native" | "imgwire";
+                    /** @description The URL options the signature covers: an object of native or imgix options ({"w": 200, "fit": "cover"}), or a query string ("w=200&fit=cover", "placeholder"); with "dialect": "imgwire", Imgwire URL parameters */
                     options?: {
                         [key: string]: string | number;
                     } | string;
@@ -2718,6 +2730,13 @@ export interface operations {
                     default_max_height?: number | null;
                     theme?: string;
                     language?: string;
+                    /**
+                     * @description What unsigned URLs of anonymous callers may ask: signed (only originals as they are), presets (originals and named presets) or any. The stricter of this and IMGD_TRANSFORMS holds; your key, your session and signed URLs are never held
+                     * @enum {string}
+                     */
+                    transforms?: "signed" | "presets" | "any";
+                    /** @description URL prefixes (matched by whole path segments) that unsigned URLs may make imgd fetch from, as watermark_url; signed URLs and your own requests may fetch any URL the server's fetcher allows */
+                    fetch_origins?: string[];
                 };
             };
         };
@@ -5180,6 +5199,10 @@ export interface operations {
                 watermark_url?: string;
                 /** @description Factor or factor:gravity. Also written z. Gravities: ce/center, north…southwest (n, s, e, w, ne, se, nw, sw and no, so, ea, we, noea, …), attention, entropy; ce:sm = attention. */
                 zoom?: string;
+                /** @description imgd's own: the signature of a signed URL, over the path (with its @preset) and every parameter: POST /api/v1/images/{id}/signed-url with "dialect": "imgwire" makes one */
+                token?: string;
+                /** @description Unix seconds the signed URL expires at */
+                expires?: string;
             };
             header?: never;
             path: {
@@ -5326,6 +5349,10 @@ export interface operations {
                 watermark_url?: string;
                 /** @description Factor or factor:gravity. Also written z. Gravities: ce/center, north…southwest (n, s, e, w, ne, se, nw, sw and no, so, ea, we, noea, …), attention, entropy; ce:sm = attention. */
                 zoom?: string;
+                /** @description imgd's own: the signature of a signed URL, over the path (with its @preset) and every parameter: POST /api/v1/images/{id}/signed-url with "dialect": "imgwire" makes one */
+                token?: string;
+                /** @description Unix seconds the signed URL expires at */
+                expires?: string;
             };
             header?: never;
             path: {

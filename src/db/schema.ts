@@ -16,6 +16,10 @@ export interface UsersTable {
   default_max_height: number | null;
   theme: Generated<string>;
   language: Generated<string>;
+  /** What unsigned URLs may ask (signed, presets, any); null: IMGD_TRANSFORMS alone. */
+  transforms: string | null;
+  /** URL prefixes (JSON list) an unsigned URL may make imgd fetch from; null: none. */
+  fetch_origins: string | null;
   created_at: number;
   updated_at: number;
 }

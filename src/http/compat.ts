@@ -12,7 +12,7 @@ import {
   splitTenantPath,
 } from "../domain/delivery/compat.ts";
 import { parseIpxModifiers } from "../domain/delivery/ipx.ts";
-import { type CallerServices, callerOf } from "./caller.ts";
+import { type RequesterServices, requesterOf } from "./requester.ts";
 import { etagCheck, sendDelivered } from "./delivery.ts";
 import type { AppServices, RouteEnv } from "./env.ts";
 
@@ -22,7 +22,7 @@ import type { AppServices, RouteEnv } from "./env.ts";
 // img-src's host-based `/{username}/{filepath}` on IMGD_CDN_HOST. The first path segment after
 // the options names the tenant, so these tools need only a base URL that ends in it.
 
-type Env = RouteEnv<"delivery" | "accessLog" | "config" | "runtime" | CallerServices>;
+type Env = RouteEnv<"delivery" | "accessLog" | "config" | "runtime" | RequesterServices>;
 
 /** The raw (still percent-encoded) path segments of the request, without the leading empty one. */
 const segments = (url: URL) => url.pathname.split("/").slice(1);
@@ -47,8 +47,8 @@ async function serve(
     ifNoneMatch: inm.matches,
     defaultFormat,
     hotKey: compatHotKey(url.pathname + url.search, m, accept),
+    requester: requesterOf(c),
   });
-  request.caller = callerOf(c);
   return sendDelivered(c, await c.var.services.delivery.deliver(request), inm.matched, request);
 }
 

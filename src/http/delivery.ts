@@ -3,8 +3,8 @@ import type { Delivered, DeliveryRequest } from "../domain/delivery/deliver.ts";
 import { imgixDelivery, isImgixQuery } from "../domain/delivery/imgix.ts";
 import { nativeDelivery, nativeHotKey, nativeNegotiates, placeholderDelivery } from "../domain/delivery/native.ts";
 import { AppError } from "../domain/errors.ts";
-import { type CallerServices, callerOf } from "./caller.ts";
 import type { AppServices, RouteEnv } from "./env.ts";
+import { type RequesterServices, requesterOf } from "./requester.ts";
 
 const IMMUTABLE = "public, max-age=31536000, immutable";
 
@@ -126,33 +126,34 @@ export function deliverFast(
 }
 
 /** `GET /i/{username}/{path}` with the native URL options. */
-export const deliveryRoutes = new Hono<RouteEnv<"delivery" | "accessLog" | "config" | "runtime" | CallerServices>>().on(
-  ["GET", "HEAD"],
-  "/:username/*",
-  async (c) => {
-    const inm = etagCheck(c.req.header("if-none-match"));
-    c.var.services.accessLog.note(c.req.raw, { tenant: c.req.param("username"), route: "/i/:username/*" });
-    const ifNoneMatch = inm.matches;
-    const username = c.req.param("username");
-    const path = pathAfter(c, 2);
-    const search = new URL(c.req.url).searchParams;
-    const accept = c.req.header("accept");
-    const { delivery } = c.var.services;
-    if (search.has("placeholder")) {
-      return sendDelivered(
-        c,
-        await delivery.placeholder(placeholderDelivery(username, path, search, ifNoneMatch)),
-        inm.matched,
-      );
-    }
-    if (isImgixQuery(search)) {
-      const request = { ...imgixDelivery(username, path, search, accept, ifNoneMatch, true), caller: callerOf(c) };
-      return sendDelivered(c, await delivery.deliver(request), inm.matched, request);
-    }
-    const request = {
-      ...nativeDelivery(username, path, search, ifNoneMatch, { access: "signed", remember: true, accept }),
-      caller: callerOf(c),
-    };
+export const deliveryRoutes = new Hono<
+  RouteEnv<"delivery" | "accessLog" | "config" | "runtime" | RequesterServices>
+>().on(["GET", "HEAD"], "/:username/*", async (c) => {
+  const inm = etagCheck(c.req.header("if-none-match"));
+  c.var.services.accessLog.note(c.req.raw, { tenant: c.req.param("username"), route: "/i/:username/*" });
+  const ifNoneMatch = inm.matches;
+  const username = c.req.param("username");
+  const path = pathAfter(c, 2);
+  const search = new URL(c.req.url).searchParams;
+  const accept = c.req.header("accept");
+  const { delivery } = c.var.services;
+  const requester = requesterOf(c);
+  if (search.has("placeholder")) {
+    return sendDelivered(
+      c,
+      await delivery.placeholder(placeholderDelivery(username, path, search, ifNoneMatch, requester)),
+      inm.matched,
+    );
+  }
+  if (isImgixQuery(search)) {
+    const request = imgixDelivery(username, path, search, accept, ifNoneMatch, true, requester);
     return sendDelivered(c, await delivery.deliver(request), inm.matched, request);
-  },
-);
+  }
+  const request = nativeDelivery(username, path, search, ifNoneMatch, {
+    access: "signed",
+    remember: true,
+    accept,
+    requester,
+  });
+  return sendDelivered(c, await delivery.deliver(request), inm.matched, request);
+});

@@ -34,6 +34,9 @@ afterAll(async () => {
 const base = "f=png&w=80"; // 80×60 output; the mark is a 40×40 red square
 const isRed = (p: number[]) => p[0]! > 200 && p[1]! < 60 && p[2]! < 60;
 const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));
+/** As the tenant itself (its key): an unsigned URL may make imgd fetch only for its owner (test/security/access.test.ts). */
+const asOwner = (query: string) =>
+  f.fetchOut(`${f.cdn}?${query}`, { headers: { accept: "image/jpeg", authorization: `Bearer ${f.s.adminKey}` } });
 
 test("watermark from another image: southeast by default, placed by gravity and offsets; wm is the same", async () => {
   const se = await f.get(`${base}&watermark=${f.watermarkId}`);
@@ -102,10 +105,10 @@ test("watermark_text draws with the embedded font; watermark_url fetches through
   expect(reds).toBeGreaterThan(50);
 
   const url = btoa(`http://127.0.0.2:${upstream.port}/blue.png`);
-  const fromUrl = await f.get(`${base}&watermark_url=${url}`);
+  const fromUrl = await asOwner(`${base}&watermark_url=${url}`);
   const p = px(fromUrl, 75, 55);
   expect(p[2]! > 200 && p[0]! < 60).toBe(true);
-  expect(same((await f.get(`${base}&wmu=${url}`)).bytes, fromUrl.bytes)).toBe(true);
+  expect(same((await asOwner(`${base}&wmu=${url}`)).bytes, fromUrl.bytes)).toBe(true);
   // Fetched once, then remembered for a minute (the variant's key needs the mark's hash).
   expect(fetches).toBe(1);
   // The variant key holds the mark's content hash: another mark, another variant.
@@ -116,14 +119,14 @@ test("watermark errors: unknown image, refused address, missing source, two sour
   const unknown = await f.get(`${base}&watermark=${crypto.randomUUID()}`);
   expect(unknown.status).toBe(404);
   expect(unknown.body).toContain("watermark");
-  const local = await f.get(`${base}&watermark_url=${btoa("http://127.0.0.1:1/x.png")}`);
+  const local = await asOwner(`${base}&watermark_url=${btoa("http://127.0.0.1:1/x.png")}`);
   expect(local.status).toBe(400);
   const missing = await f.get(`${base}&watermark_position=se`);
   expect(missing.status).toBe(400);
   expect(missing.body).toContain("watermark_position");
   const two = await f.get(`${base}&wm=${f.watermarkId}&wmt=hi`);
   expect(two.status).toBe(400);
-  const notB64 = await f.get(`${base}&wmu=!!!`);
+  const notB64 = await asOwner(`${base}&wmu=!!!`);
   expect(notB64.status).toBe(400);
   expect(notB64.body).toContain("wmu");
   const badPos = await f.get(`${base}&wm=${f.watermarkId}&wmp=attention`);

@@ -8,6 +8,7 @@ import * as m006 from "./006_placeholders.ts";
 import * as m007 from "./007_cluster.ts";
 import * as m008 from "./008_identity.ts";
 import * as m009 from "./009_domains.ts";
+import * as m010 from "./010_access.ts";
 import * as m011 from "./011_cost.ts";
 
 // Migrations live in code (not read from a folder) so the compiled binary carries them.
@@ -22,5 +23,6 @@ export const migrations: Record<string, Migration> = {
   "007_cluster": m007,
   "008_identity": m008,
   "009_domains": m009,
+  "010_access": m010,
   "011_cost": m011,
 };

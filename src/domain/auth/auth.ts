@@ -62,6 +62,25 @@ export class Auth {
     return principal;
   }
 
+  /**
+   * Who calls, by key or session, without metering or refusing: delivery URLs ask this only to
+   * know whether the caller owns the image (its own pixels, transforms and fetches). A bad,
+   * expired, client or write-only key, or an ended session, is nobody.
+   */
+  async caller(authorization: string | null | undefined, sessionSecret: string | null): Promise<Principal | null> {
+    try {
+      const secret = bearer(authorization);
+      const principal = secret
+        ? await this.d.keys.authenticate(secret)
+        : authorization == null && sessionSecret
+          ? await this.d.sessions.resolve(sessionSecret)
+          : null;
+      return principal?.scopes.has("read") ? principal : null;
+    } catch {
+      return null;
+    }
+  }
+
   async #session(session: NonNullable<AdmitOptions["session"]>): Promise<Principal> {
     const principal = await this.d.sessions.resolve(session.secret);
     if (!principal) throw new AppError("UNAUTHORIZED", SESSION_ENDED);

@@ -4,14 +4,6 @@ import { AppError } from "../errors.ts";
 // (cache misses that reach a worker), refilled at IMGD_MISS_RATE. The owner's own requests (its
 // key, its session, URLs it signed) are never counted here; cache hits never reach it.
 
-/** Who asks for a delivery, as the HTTP layer knows it. */
-export interface Caller {
-  /** The client's address (IMGD_TRUST_PROXY decides which one). */
-  address: string;
-  /** The tenant whose key or dashboard session came with the request, if any (looked up only on a miss). */
-  tenant: () => Promise<string | undefined>;
-}
-
 /** Addresses tracked at most: past this, buckets that are full again are dropped first. */
 const MAX_BUCKETS = 100_000;
 

@@ -4,6 +4,7 @@ import type { DeliveryRequest } from "./deliver.ts";
 import { imgwireSpec, splitImgwireQuery } from "./imgwire.ts";
 import { acceptClass, deliveryFormatsOf } from "./negotiate.ts";
 import { WEB_FORMATS } from "./spec.ts";
+import type { Requester } from "./access.ts";
 
 // The URL shapes other tools already speak (IPX, Cloudflare, imgix, Next.js) are each a small
 // table from their words onto Imgwire's URL parameters, whose grammar is the widest way into
@@ -81,6 +82,7 @@ export function compatDelivery(opts: {
   /** `signed`: a private image needs a signature of `search` (imgix options on `/i/`). */
   access?: "public" | "signed";
   search?: URLSearchParams;
+  requester?: Requester;
 }): DeliveryRequest<undefined> {
   const { params, names } = opts.mapped;
   const varies = params.get("format") === "auto";
@@ -89,6 +91,9 @@ export function compatDelivery(opts: {
     path: opts.path,
     access: opts.access ?? "public",
     search: opts.search,
+    requester: opts.requester,
+    // A shape's URL without options (IPX's `_`) is the image as it is; the rest are options.
+    asks: params.size === 0 ? "original" : "options",
     ifNoneMatch: opts.ifNoneMatch,
     accept: opts.accept,
     varies,

@@ -9,14 +9,15 @@ import type { Feature } from "../metering/plans.ts";
 import type { Users } from "../accounts/users.ts";
 import type { BlobStore, StoredObject } from "../../store/types.ts";
 import type { VariantCache } from "../../store/variants.ts";
-import type { Tokens } from "../tokens/tokens.ts";
 import type { Bus } from "../../db/bus.ts";
 import type { Leases } from "../../db/leases.ts";
-import type { Caller, MissBudget } from "./budget.ts";
+import type { MissBudget } from "./budget.ts";
 import { HotRoutes } from "./hot.ts";
 import { MemoryCache } from "./memory.ts";
 import type { Placeholders } from "./placeholders.ts";
-import { signatureOf, verify } from "./signing.ts";
+import type { SignaturePurpose } from "./signing.ts";
+import type { Access, Asks, Grant, Requester } from "./access.ts";
+import { extensionOf } from "../library/paths.ts";
 import { deliveryFormatsOf, negotiate } from "./negotiate.ts";
 import { finalize, variantKey } from "./spec.ts";
 
@@ -64,7 +65,8 @@ export interface DeliveryDeps {
   requireFeature: (user: User, feature: Feature) => void;
   /** A variant was produced: its output format and how long the transform took. */
   onTransformed?: (format: string, seconds: number) => void;
-  tokens: Tokens;
+  /** Who may see which pixels, and what unsigned URLs may ask (access.ts). */
+  access: Access;
   now: () => number;
   maxOutputPixels: number;
   /** Bytes of small hot variants kept in memory (IMGD_MEMORY_CACHE_BYTES); 0 keeps none. */
@@ -111,6 +113,17 @@ export interface DeliveryRequest<O = unknown> {
   access: "signed" | "owner" | "public";
   /** The URL's query: what a signature covers. */
   search?: URLSearchParams;
+  /** What the signature covers instead of `path`, where the URL writes more (Imgwire's `@preset`). */
+  signedPath?: string;
+  /** Which dialect's signature `search` may carry (default: a native delivery URL's). */
+  signature?: SignaturePurpose;
+  /** Who asks (the owner by key or session, or an anonymous address with its miss budget). */
+  requester?: Requester;
+  /**
+   * What the URL asks beyond the stored image, for IMGD_TRANSFORMS: `original` (no options),
+   * `preset` (a named preset only) or `options` (the default).
+   */
+  asks?: Asks;
   /** Counts a view against the plan (AssetsRepo), given back if the delivery fails. */
   countView?: boolean;
   /** Reads the URL's options once the image is found, before access is checked (a bad option is a 400 either way). */
@@ -131,8 +144,6 @@ export interface DeliveryRequest<O = unknown> {
   varies?: boolean;
   /** Set by the delivery when the answer depended on Accept: the response must say `Vary: Accept`. */
   negotiated?: boolean;
-  /** Who asks (budgets of anonymous callers); absent: an anonymous caller of unknown address. */
-  caller?: Caller;
 }
 
 export interface SpecContext {
@@ -220,10 +231,11 @@ export class Delivery {
     if (!found) throw new AppError("NOT_FOUND", req.notFound ?? "Image not found");
     const { image } = found;
     const options = req.options?.() as O;
-    const privateUntil = this.#checkAccess(req, user, image);
+    const grant = await this.d.access.see(req, user, image);
+    await this.d.access.transforms(grant, user, asksOf(req, found.path));
     const refund = req.countView ? await this.d.admitView(user) : undefined;
     try {
-      const result = await this.#deliver(req, user, image, options, privateUntil);
+      const result = await this.#deliver(req, user, image, options, grant);
       // Remember public answers that are stored (on disk or in memory); fresh bytes become a
       // cache hit next time.
       if (
@@ -231,6 +243,9 @@ export class Delivery {
         result.delivered !== "not-modified" &&
         (result.delivered.object || result.delivered.cache === "hit") &&
         result.delivered.privateUntil === undefined &&
+        // Only what anyone may have: an answer given for a signature or to the owner
+        // (transforms an unsigned URL may not ask) must not reach others by the hot path.
+        grant.caller === "anonymous" &&
         (req.varies || !req.negotiated)
       ) {
         // Without the bytes: memory holds them only while the memory cache keeps the variant.
@@ -259,7 +274,7 @@ export class Delivery {
     if (!found) throw new AppError("NOT_FOUND", req.notFound ?? "Image not found");
     const { image } = found;
     req.options?.();
-    const privateUntil = this.#checkAccess(req, user, image);
+    const { privateUntil } = await this.d.access.see(req, user, image);
     const { png, etag } = this.d.placeholders.png(await this.d.placeholders.thumbhash(image));
     if (req.ifNoneMatch(etag)) return "not-modified";
     return this.#served({
@@ -283,7 +298,7 @@ export class Delivery {
     user: User,
     image: Image,
     options: O,
-    privateUntil: number | undefined,
+    grant: Grant,
   ): Promise<{ delivered: Delivered | "not-modified"; variantKey?: string; presetId?: string }> {
     const preset = (name: string) => {
       this.d.requireFeature(user, "presets");
@@ -293,19 +308,28 @@ export class Delivery {
       req.negotiated = true;
       return negotiate(req.accept, deliveryFormatsOf(user.delivery_formats), image);
     };
+    // Images and URLs named inside the URL obey the same rule as the image itself.
     const watermarkImage = async (id: string): Promise<WatermarkBytes> => {
-      const mark = await this.d.images.byId(id);
-      if (!mark || mark.user_id !== user.id)
-        throw new AppError("NOT_FOUND", `watermark: no image with id '${id}' in this account`);
+      const mark = await this.d.access.mark(grant, user, await this.d.images.byId(id), id);
       return { hash: mark.blob_hash, bytes: await this.#original(mark.blob_hash) };
     };
-    const watermarkUrl = (url: string) => this.#watermarkFromUrl(url);
+    const watermarkUrl = async (url: string, param = "watermark_url"): Promise<WatermarkBytes> => {
+      await this.d.access.fetch(grant, user, url, param);
+      if (grant.caller !== "anonymous") return this.#watermarkFromUrl(url);
+      // An anonymous caller learns nothing of the other host: not what its name resolves to,
+      // nor whether or how it answered.
+      return this.#watermarkFromUrl(url).catch(() => {
+        throw new AppError("VALIDATION_ERROR", `${param}: the image at this URL could not be used`, { field: param });
+      });
+    };
     const {
       spec: raw,
       presetId,
       input,
     } = await req.spec({ user, image, preset, negotiate: negotiateFormat, watermarkImage, watermarkUrl }, options);
     if (presetId) this.d.presets.countUseLater(presetId);
+    // Read after the spec: a private image named inside the URL makes the answer private too.
+    const { privateUntil } = grant;
     if (!raw) {
       const etag = `"${image.blob_hash}"`;
       if (req.ifNoneMatch(etag)) return { delivered: "not-modified" };
@@ -329,7 +353,7 @@ export class Delivery {
     // Only what is about to be made is checked: a variant already cached is served whatever it cost.
     const admit = () => {
       this.d.checkCost?.(spec, image);
-      return this.#admit(req, user);
+      return this.#admit(req, user, grant);
     };
     const delivered = await this.#variant(user.id, image, spec, key, req.ifNoneMatch, privateUntil, input, admit);
     return { delivered, variantKey: key, presetId };
@@ -464,18 +488,10 @@ export class Delivery {
    * signed, its AssetsRepo key) use the whole plan; anyone else spends the address's miss
    * budget and only the share of the plan not kept for the owner.
    */
-  async #admit(
-    req: Pick<DeliveryRequest, "access" | "path" | "search" | "caller">,
-    user: User,
-  ): Promise<() => Promise<void>> {
-    const search = req.search;
-    const owner =
-      req.access === "owner" ||
-      (search !== undefined &&
-        signatureOf(search).token !== null &&
-        verify(this.d.tokens, user.username, req.path, search) === "valid") ||
-      (req.caller !== undefined && (await req.caller.tenant()) === user.id);
-    if (!owner && req.caller) this.d.missBudget?.take(req.caller.address);
+  async #admit(req: Pick<DeliveryRequest, "requester">, user: User, grant: Grant): Promise<() => Promise<void>> {
+    // A valid signature is the owner's word (only its secret makes one).
+    const owner = grant.caller !== "anonymous" || (await grant.isOwner());
+    if (!owner && req.requester) this.d.missBudget?.take(req.requester.address);
     return this.d.admitTransformation(user.id, !owner);
   }
 
@@ -489,20 +505,15 @@ export class Delivery {
       throw err;
     }
   }
+}
 
-  /** Returns until when the answer is private (undefined: public), or refuses. */
-  #checkAccess(req: Pick<DeliveryRequest, "access" | "path" | "search">, user: User, image: Image): number | undefined {
-    if (image.visibility === "public") return undefined;
-    if (req.access === "public") throw new AppError("FORBIDDEN", "This image is private");
-    // The owner's private images stay private in shared caches (and out of the hot path).
-    if (req.access === "owner") return this.d.now() + 365 * 86_400_000;
-    const check = verify(this.d.tokens, user.username, req.path, req.search ?? new URLSearchParams());
-    if (check === "valid") return Number(signatureOf(req.search!).expires) * 1000;
-    const why = {
-      missing: "This image is private: use a signed URL (POST /api/v1/images/{id}/signed-url)",
-      expired: "This signed URL has expired: request a new one",
-      invalid: "This signed URL is not valid for this path and these options",
-    }[check];
-    throw new AppError("FORBIDDEN", why);
-  }
+/**
+ * What a request asks for IMGD_TRANSFORMS. A URL without options that names the image by
+ * another extension than its stored one asks for a conversion: that is an option too.
+ */
+function asksOf(req: Pick<DeliveryRequest, "asks" | "path">, storedPath: string): Asks {
+  const asks = req.asks ?? "options";
+  if (asks !== "original") return asks;
+  const ext = extensionOf(req.path);
+  return ext === null || ext === extensionOf(storedPath) ? "original" : "options";
 }

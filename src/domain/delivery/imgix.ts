@@ -14,6 +14,7 @@ import type { DeliveryRequest } from "./deliver.ts";
 import { nativeHotKey } from "./native.ts";
 import { SIGNATURE_KEYS } from "./signing.ts";
 import { EXT_FORMAT } from "./spec.ts";
+import type { Requester } from "./access.ts";
 
 // imgix query parameters on native `/i/` URLs (`?w=400&fit=crop&crop=top&auto=format`): the
 // subset that maps cleanly onto Imgwire parameters (compat.ts); the rest is a 400 naming it.
@@ -145,6 +146,7 @@ export function imgixDelivery(
   accept: string | null | undefined,
   ifNoneMatch: (etag: string) => boolean,
   remember: boolean,
+  requester?: Requester,
 ): DeliveryRequest<undefined> {
   const m = parseImgixQuery(search);
   const ext = extensionOf(path);
@@ -157,6 +159,7 @@ export function imgixDelivery(
     ifNoneMatch,
     access: "signed",
     search,
+    requester,
     defaultFormat: (src) => (ext && EXT_FORMAT[ext]) || keepSourceFormat(src),
     hotKey: remember ? nativeHotKey(username, path, search, accept) : undefined,
   });

@@ -5,8 +5,10 @@ import * as P from "./imgwire-params.ts";
 import { bad, color, type Placement, placement, type WatermarkSource } from "./imgwire-params.ts";
 import type { DeliveryRequest } from "./deliver.ts";
 import { type NativeParams, parseParams } from "./native.ts";
+import { SIGNATURE_KEYS } from "./signing.ts";
 import { deliveryFormatsOf, negotiate as negotiateFormat } from "./negotiate.ts";
 import type { Source } from "./spec.ts";
+import type { Requester } from "./access.ts";
 
 // Imgwire's URL parameters (reference/imgwire/url-parameters.md) parsed into the canonical
 // transform spec. Each parameter may come by any one of its names; two names of one parameter
@@ -403,7 +405,9 @@ function crop(
 
 /**
  * An Imgwire CDN URL (`…/cdn/{username}/{path}[@preset]?{parameters}`) as a delivery request:
- * public images only. `onAutoFormat` hears that the answer depends on Accept (Vary: Accept).
+ * a private image needs the owner's key or a signature (`token` and `expires`, an Imgwire CDN
+ * signature of the path with its preset and of every parameter). `onAutoFormat` hears that
+ * the answer depends on Accept (Vary: Accept).
  */
 export function imgwireDelivery(
   username: string,
@@ -412,7 +416,9 @@ export function imgwireDelivery(
   accept: string | undefined,
   ifNoneMatch: (etag: string) => boolean,
   onAutoFormat: () => void,
+  requester?: Requester,
 ): DeliveryRequest<undefined> {
+  const params = new URLSearchParams([...search].filter(([k]) => !SIGNATURE_KEYS.includes(k)));
   let path = pathAndPreset;
   let presetName: string | undefined;
   const at = path.lastIndexOf("@");
@@ -423,7 +429,13 @@ export function imgwireDelivery(
   return {
     username,
     path,
-    access: "public",
+    access: "signed",
+    // The signature covers the path as the URL writes it, preset included.
+    signedPath: pathAndPreset,
+    search,
+    signature: "imgwire-cdn-url",
+    requester,
+    asks: [...params.keys()].length > 0 ? "options" : presetName !== undefined ? "preset" : "original",
     ifNoneMatch,
     spec: async ({ user, image, preset: byName, watermarkImage, watermarkUrl }) => {
       let preset: Record<string, string> | undefined;
@@ -435,7 +447,7 @@ export function imgwireDelivery(
           preset = fromNativePreset(parseParams(JSON.parse(row.params), `preset ${row.name}`));
         }
       }
-      const { spec, autoFormat, watermark } = imgwireSpec(splitImgwireQuery(search), preset, image, {
+      const { spec, autoFormat, watermark } = imgwireSpec(splitImgwireQuery(params), preset, image, {
         accept,
         defaultQuality: user.default_quality,
         deliveryFormats: deliveryFormatsOf(user.delivery_formats),

@@ -2,6 +2,7 @@ import * as v from "valibot";
 import type { Fit, OutputFormat, TransformSpec } from "../../../codecs/types.ts";
 import { AppError } from "../errors.ts";
 import { extensionOf } from "../library/paths.ts";
+import type { Asks, Requester } from "./access.ts";
 import type { DeliveryRequest } from "./deliver.ts";
 import { acceptClass } from "./negotiate.ts";
 import { SIGNATURE_KEYS } from "./signing.ts";
@@ -216,6 +217,18 @@ export const nativeHotKey = (
 ) => `${username}/${path}?${search}${varies ? `#${acceptClass(accept)}` : ""}`;
 
 /**
+ * What a native query asks (IMGD_TRANSFORMS): nothing beyond the signature is the original; one
+ * `p:name`, or img.pro's `size=s|m|l` alone, is a preset; anything else is options.
+ */
+export function nativeAsks(search: URLSearchParams): Asks {
+  const keys = [...search.keys()].filter((k) => !SIGNATURE_KEYS.includes(k));
+  if (keys.length === 0) return "original";
+  if (keys.length === 1 && (keys[0].startsWith("p:") || (keys[0] === "size" && /^[sml]$/.test(search.get("size")!))))
+    return "preset";
+  return "options";
+}
+
+/**
  * A native delivery URL (`/i/{username}/{path}?…`) as a delivery request. The same URL
  * options serve AssetsRepo's `GET /api/images/{path}` (access `owner`, a view counted).
  */
@@ -230,6 +243,7 @@ export function nativeDelivery(
     notFound?: string;
     remember?: boolean;
     accept?: string | null;
+    requester?: Requester;
   } = {
     access: "signed",
   },
@@ -240,6 +254,8 @@ export function nativeDelivery(
     path,
     search,
     access: opts.access,
+    requester: opts.requester,
+    asks: nativeAsks(search),
     countView: opts.countView,
     notFound: opts.notFound,
     ifNoneMatch,
@@ -283,12 +299,16 @@ export function placeholderDelivery(
   path: string,
   search: URLSearchParams,
   ifNoneMatch: (etag: string) => boolean,
+  requester?: Requester,
 ): DeliveryRequest<undefined> {
   return {
     username,
     path,
     search,
     access: "signed",
+    requester,
+    // One fixed tiny rendition per image, as bounded as the original.
+    asks: "original",
     ifNoneMatch,
     options: () => {
       for (const [key, value] of search) {

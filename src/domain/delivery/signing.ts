@@ -22,13 +22,29 @@ export function signatureOf(params: URLSearchParams): { token: string | null; ex
   return { token: params.get("token") ?? params.get("sig"), expires: params.get("expires") ?? params.get("exp") };
 }
 
-export function sign(tokens: Tokens, username: string, path: string, params: URLSearchParams, expires: number): string {
-  return tokens.signExpiring("delivery-url", [username, path, canonicalOptions(params)], expires);
+/** Which dialect a signature is for: the same options mean different things in each. */
+export type SignaturePurpose = "delivery-url" | "imgwire-cdn-url";
+
+export function sign(
+  tokens: Tokens,
+  username: string,
+  path: string,
+  params: URLSearchParams,
+  expires: number,
+  purpose: SignaturePurpose = "delivery-url",
+): string {
+  return tokens.signExpiring(purpose, [username, path, canonicalOptions(params)], expires);
 }
 
 export type SignatureCheck = TokenCheck;
 
-export function verify(tokens: Tokens, username: string, path: string, params: URLSearchParams): SignatureCheck {
+export function verify(
+  tokens: Tokens,
+  username: string,
+  path: string,
+  params: URLSearchParams,
+  purpose: SignaturePurpose = "delivery-url",
+): SignatureCheck {
   const { token, expires } = signatureOf(params);
-  return tokens.checkExpiring("delivery-url", [username, path, canonicalOptions(params)], expires, token);
+  return tokens.checkExpiring(purpose, [username, path, canonicalOptions(params)], expires, token);
 }

@@ -9,6 +9,8 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 export const TOKEN_KINDS = {
   /** `?token=` of a signed image URL (with `expires`): 43 base64url characters. */
   "delivery-url": { bytes: 32, encoding: "base64url" },
+  /** `?token=` of a signed Imgwire CDN URL (with `expires`): as a delivery URL's, for the other dialect. */
+  "imgwire-cdn-url": { bytes: 32, encoding: "base64url" },
   /** The MAC part of an img.pro list cursor (`payload.mac`): 22 base64url characters. */
   "imgpro-cursor": { bytes: 16, encoding: "base64url" },
   /** `?signature=` of an Imgwire presigned upload URL (with `expires`): 64 hex digits. */

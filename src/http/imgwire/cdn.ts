@@ -2,12 +2,12 @@ import { Hono } from "hono";
 import { imgwireDelivery } from "../../domain/delivery/imgwire.ts";
 import { AppError } from "../../domain/errors.ts";
 import { etagCheck, pathAfter, sendDelivered } from "../delivery.ts";
-import { type CallerServices, callerOf } from "../caller.ts";
+import { type RequesterServices, requesterOf } from "../requester.ts";
 import { markBodyRead } from "../validate.ts";
 import type { ImgwireEnv } from "./context.ts";
 
 /** The services these routes use. */
-type Env = ImgwireEnv<"config" | "delivery" | "imgwire" | "keys" | "runtime" | "tokens" | CallerServices>;
+type Env = ImgwireEnv<"config" | "delivery" | "imgwire" | "keys" | "runtime" | "tokens" | RequesterServices>;
 
 // What browsers reach without a key: the CDN (Imgwire URL parameters), the signed upload URL
 // and the signed ZIP of a bulk download.
@@ -24,8 +24,9 @@ export const cdnRoutes = new Hono<Env>().on(["GET", "HEAD"], "/:username/*", asy
     c.req.header("accept"),
     inm.matches,
     () => (autoFormat = true),
+    requesterOf(c),
   );
-  const res = sendDelivered(c, await delivery.deliver({ ...request, caller: callerOf(c) }), inm.matched);
+  const res = sendDelivered(c, await delivery.deliver(request), inm.matched);
   if (autoFormat) res.headers.set("Vary", "Accept");
   res.headers.set("Access-Control-Allow-Origin", "*");
   return res;

@@ -11,7 +11,8 @@ import { setPageHeaders } from "../paging.ts";
 import { baseUrl } from "../urls.ts";
 import { SIGNATURE_KEYS, sign } from "../../domain/delivery/signing.ts";
 import { isImgixQuery, parseImgixQuery } from "../../domain/delivery/imgix.ts";
-import { cdnUrl, listItem, metadataResponse, rfc3339, uploadResponse } from "./shape.ts";
+import { splitImgwireQuery } from "../../domain/delivery/imgwire.ts";
+import { cdnUrl, encodePath, listItem, metadataResponse, rfc3339, uploadResponse } from "./shape.ts";
 
 /** The services these routes use. */
 type Env = RouteEnv<"config" | "images" | "ingest" | "metering" | "tokens" | "ownHosts">;
@@ -72,6 +73,11 @@ export const SignedUrlBody = v.object({
   expires_in: v.optional(expiry),
   /** One of the image's paths, with any extension (`photo.webp`, `photo.auto`): the variant's format. */
   path: v.optional(v.pipe(v.string(), v.maxLength(1024, "must be at most 1024 characters"))),
+  /**
+   * Which URL to sign: `native` (`/i/…`, the default) or `imgwire` (the Imgwire CDN, whose
+   * parameters the options then are, and whose path may end in `@preset`).
+   */
+  dialect: v.optional(v.picklist(["native", "imgwire"], "must be native or imgwire")),
   /** The native URL options the signature covers (`{"w": 200, "fit": "cover"}`), or a query string. */
   options: v.optional(
     v.union(
@@ -180,7 +186,12 @@ export const imageRoutes = new Hono<Env>()
     const img = await images.get(user.id, c.req.param("id"));
     const seconds = body.expires_in_seconds ?? body.expires_in ?? 3600;
     const expires = Math.floor(config.now() / 1000) + seconds;
-    const path = body.path === undefined ? img.paths[0] : validatePath(body.path, "path");
+    const imgwire = body.dialect === "imgwire";
+    // Imgwire's CDN names a preset after the path (`photo.jpg@small`): signed with the path.
+    const at = imgwire && body.path ? body.path.lastIndexOf("@") : -1;
+    const preset = at > (body.path?.lastIndexOf("/") ?? 0) ? body.path!.slice(at) : "";
+    const path =
+      body.path === undefined ? img.paths[0] : validatePath(preset ? body.path.slice(0, at) : body.path, "path");
     if (!img.paths.some((p) => stemOf(p) === stemOf(path)))
       throw new AppError("VALIDATION_ERROR", `path: is not a path of this image (${img.paths.join(", ")})`, {
         field: "path",
@@ -193,12 +204,18 @@ export const imageRoutes = new Hono<Env>()
     // Checked as a delivery would check them, so no URL is signed that could only give a 400.
     if (SIGNATURE_KEYS.some((k) => options.has(k)))
       throw new AppError("VALIDATION_ERROR", "options: must not carry a signature", { field: "options" });
-    if (options.has("placeholder")) placeholderDelivery(user.username, path, options, () => false).options?.();
+    if (imgwire) splitImgwireQuery(options);
+    else if (options.has("placeholder")) placeholderDelivery(user.username, path, options, () => false).options?.();
     else if (isImgixQuery(options)) parseImgixQuery(options);
     else parseParams(splitQuery(options).params, "options");
-    const token = sign(tokens, user.username, path, options, expires);
+    const token = imgwire
+      ? sign(tokens, user.username, path + preset, options, expires, "imgwire-cdn-url")
+      : sign(tokens, user.username, path, options, expires);
     const query = options.toString();
-    const url = `${cdnUrl(baseUrl(c), user.username, path)}?${query ? `${query}&` : ""}token=${token}&expires=${expires}`;
+    const target = imgwire
+      ? `${baseUrl(c)}${config.imgwireMount}/cdn/${encodeURIComponent(user.username)}/${encodePath(path)}${encodeURIComponent(preset).replace("%40", "@")}`
+      : cdnUrl(baseUrl(c), user.username, path);
+    const url = `${target}?${query ? `${query}&` : ""}token=${token}&expires=${expires}`;
     await images.recordSignedUrl(img.id, url, expires * 1000);
     return c.json({ signed_url: url, expires_at: expires, expires_in_seconds: seconds });
   })

@@ -186,6 +186,14 @@ const settings = v.object({
   default_max_height: nullable(v.number()),
   theme: nullable(v.string()),
   language: nullable(v.string()),
+  transforms: v.pipe(
+    v.picklist(["signed", "presets", "any"]),
+    d("What unsigned URLs of anonymous callers may ask; the stricter of this and the server's IMGD_TRANSFORMS holds"),
+  ),
+  fetch_origins: v.pipe(
+    v.array(v.string()),
+    d("URL prefixes an unsigned URL may make imgd fetch from (watermark_url), normalised"),
+  ),
   created_at: unix,
   updated_at: unix,
   total_uploads: v.number(),

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import * as v from "valibot";
 import type { User } from "../../domain/records.ts";
 import type { AppServices, RouteEnv } from "../env.ts";
+import { normaliseOrigin, parseOrigins, TRANSFORM_POLICIES } from "../../domain/delivery/access.ts";
 import { FITS } from "../../domain/delivery/native.ts";
 import { jsonBody, parse } from "../validate.ts";
 import { unix } from "./shape.ts";
@@ -41,6 +42,32 @@ export const UpdateSettings = v.strictObject({
   language: v.optional(
     v.pipe(v.string(), v.regex(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$/, "must be a language tag like en or pt-BR")),
   ),
+  transforms: v.optional(
+    v.pipe(
+      v.picklist(TRANSFORM_POLICIES, "must be signed, presets or any"),
+      v.description(
+        "What unsigned URLs of anonymous callers may ask: signed (only originals as they are), presets (originals and named presets) or any. The stricter of this and IMGD_TRANSFORMS holds; your key, your session and signed URLs are never held",
+      ),
+    ),
+  ),
+  fetch_origins: v.optional(
+    v.pipe(
+      v.array(
+        v.pipe(
+          v.string("each must be a URL prefix"),
+          v.maxLength(2048, "each must be at most 2048 characters"),
+          v.check(
+            (o) => normaliseOrigin(o) !== null,
+            "each must be an http(s) URL prefix without credentials, query or fragment, e.g. https://cdn.example.com/logos/",
+          ),
+        ),
+      ),
+      v.maxLength(50, "at most 50 origins"),
+      v.description(
+        "URL prefixes (matched by whole path segments) that unsigned URLs may make imgd fetch from, as watermark_url; signed URLs and your own requests may fetch any URL the server's fetcher allows",
+      ),
+    ),
+  ),
 });
 
 async function settingsOf(s: Pick<AppServices, "usage">, user: User) {
@@ -57,6 +84,10 @@ async function settingsOf(s: Pick<AppServices, "usage">, user: User) {
     default_max_height: user.default_max_height,
     theme: user.theme,
     language: user.language,
+    transforms: (TRANSFORM_POLICIES as readonly string[]).includes(user.transforms ?? "")
+      ? (user.transforms as (typeof TRANSFORM_POLICIES)[number])
+      : "any",
+    fetch_origins: parseOrigins(user.fetch_origins),
     created_at: unix(user.created_at),
     updated_at: unix(user.updated_at),
     total_uploads: storage.images,
@@ -69,11 +100,15 @@ export const settingsRoutes = new Hono<Env>()
   .put("/", async (c) => {
     const body = parse(UpdateSettings, await jsonBody(c.req.raw));
     const { users } = c.var.services;
-    const { delivery_formats, ...rest } = body;
+    const { delivery_formats, fetch_origins, ...rest } = body;
     const user = await users.update(c.var.principal.user.id, {
       ...rest,
       ...(delivery_formats && { delivery_formats: JSON.stringify(delivery_formats) }),
+      ...(fetch_origins && {
+        fetch_origins: JSON.stringify([...new Set(fetch_origins.map((o) => normaliseOrigin(o)!))]),
+      }),
     });
+    // Answers remembered for its URLs (the hot path) were given under the old rules.
     c.var.services.delivery.forgetUser(user.id);
     return c.json({ settings: await settingsOf(c.var.services, user), message: "Settings updated successfully" });
   });

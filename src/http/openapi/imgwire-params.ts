@@ -75,5 +75,15 @@ export function imgwireCdnQuery() {
     const text = `${values[0].toUpperCase()}${values.slice(1)}.${others.length ? ` Also written ${others.join(", ")}.` : ""}${more}`;
     entries[name] = v.optional(v.pipe(v.string(), v.description(text)));
   }
+  // imgd's own: a signed Imgwire CDN URL (a private image, or more than IMGD_TRANSFORMS lets unsigned URLs ask).
+  entries.token = v.optional(
+    v.pipe(
+      v.string(),
+      v.description(
+        'imgd\'s own: the signature of a signed URL, over the path (with its @preset) and every parameter: POST /api/v1/images/{id}/signed-url with "dialect": "imgwire" makes one',
+      ),
+    ),
+  );
+  entries.expires = v.optional(v.pipe(v.string(), v.description("Unix seconds the signed URL expires at")));
   return v.object(entries);
 }

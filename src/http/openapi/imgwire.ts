@@ -265,7 +265,11 @@ export const imgwireOps: Op[] = [
       description:
         "Each parameter by its name or any one of its aliases, at most once; an unknown parameter is a 400. " +
         "Without format (or with format=auto) the format is negotiated from Accept and the tenant's delivery_formats " +
-        "(the answer then says Vary: Accept). A named preset may follow the path as @name (…/image.jpg@thumbnail).",
+        "(the answer then says Vary: Accept). A named preset may follow the path as @name (…/image.jpg@thumbnail). " +
+        "A private image needs the owner's key or a signed URL (token and expires); a watermark by id may name a private " +
+        "image only then, and watermark_url fetches only for signed URLs, the owner, or the tenant's fetch_origins. " +
+        "Under IMGD_TRANSFORMS or the tenant's transforms (signed, presets) unsigned URLs of others get only the original " +
+        "(and @presets), else 403.",
       params: { username: "The owner's username", path: "The image's path" },
       query: CdnQuery,
       responses: {

@@ -68,11 +68,19 @@ const SignedUrlRequest = v.object({
       ),
     ),
   ),
+  dialect: v.optional(
+    v.pipe(
+      v.picklist(["native", "imgwire"]),
+      v.description(
+        "Which URL to sign: native (/i/…, the default) or imgwire (the Imgwire CDN, whose path may end in @preset)",
+      ),
+    ),
+  ),
   options: v.optional(
     v.pipe(
       signedOptions.wrapped,
       v.description(
-        'The URL options the signature covers: an object of native or imgix options ({"w": 200, "fit": "cover"}), or a query string ("w=200&fit=cover", "placeholder")',
+        'The URL options the signature covers: an object of native or imgix options ({"w": 200, "fit": "cover"}), or a query string ("w=200&fit=cover", "placeholder"); with "dialect": "imgwire", Imgwire URL parameters',
       ),
     ),
   ),
@@ -119,7 +127,8 @@ export const nativeOps: Op[] = [
       ".auto, f=auto or format=auto negotiate it from Accept and the tenant's delivery_formats, and the answer says Vary: Accept). " +
       "Options resize, crop and re-encode; equal requests share one cached variant. imgix's parameters (fm, auto, crop, dpr, blur, " +
       "sharp, and fits clip, max, crop, min, scale) are read too, not mixed with the native ones. ?placeholder answers the blurred " +
-      "preview as a PNG. Private images need a signed URL (token and expires, or sig and exp) covering the path and the options. " +
+      "preview as a PNG. Private images need a signed URL (token and expires, or sig and exp) covering the path and the options, or the owner's key or session. " +
+      "Under IMGD_TRANSFORMS or the tenant's transforms setting, unsigned URLs of anyone but the owner get only the original (signed) or also presets, p:name and size (presets); else 403. " +
       "With IMGD_CDN_HOST set, requests for that host serve /{username}/{path} exactly as this route (img-src's host-based path).",
     params: { username: "The owner's username", path: "The image's path, with an extension" },
     query: DeliveryQuery,
