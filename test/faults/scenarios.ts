@@ -151,10 +151,11 @@ async function settle(c: Cluster, rec: Recorder) {
   // The periodic sweep (IMGD_SWEEP_INTERVAL_MS, IMGD_STORAGE_SWEEP_AGE_MS short here) removes
   // what the fault left behind; the bucket and the database must then agree.
   let problems: string[] = [];
-  for (let attempt = 0; attempt < 60; attempt++) {
+  // Bounded by attempts: the sweep's age (8 s in the tests) and interval, with room to spare.
+  for (let attempt = 0; attempt < 80; attempt++) {
     problems = await disagreements(c);
     if (problems.length === 0) break;
-    await Bun.sleep(250);
+    await Bun.sleep(500);
   }
   for (const p of problems) rec.violate(p);
 }
@@ -196,11 +197,18 @@ async function recovery(c: Cluster, rec: Recorder, pool: Uint8Array[]): Promise<
   );
 }
 
+/** One upload on each node first: the codec workers are warm before the clock of any fault runs. */
+async function warmUp(c: Cluster, rec: Recorder) {
+  for (const [i, node] of c.nodes.entries())
+    await oneUpload(node, c.key, await makeImage(30 + i, 20, "png"), rec, `warm${i}`);
+}
+
 /** A fast stop of PostgreSQL during load, `downMs` without it, then a start. */
 export async function postgresRestart(c: Cluster, seconds: number, downMs = 3000): Promise<Report> {
   const rec = new Recorder();
   const pool = await images(24);
   const [a, b] = c.nodes;
+  await warmUp(c, rec);
   // B remembers an answer (its hot path) that A will invalidate around the restart.
   const gone = await oneUpload(a, c.key, await makeImage(90, 60, "png"), rec, "gone");
   const goneItem = rec.acked.pop()!;
@@ -258,6 +266,7 @@ export async function postgresRestart(c: Cluster, seconds: number, downMs = 3000
 export async function s3Outage(c: Cluster, seconds: number, downMs = 3000): Promise<Report> {
   const rec = new Recorder();
   const pool = await images(24);
+  await warmUp(c, rec);
   let stopped = false;
   const running = load(c, rec, () => stopped, pool);
   await Bun.sleep((seconds * 1000) / 4);
@@ -290,9 +299,10 @@ export async function slowS3(c: Cluster, seconds: number, delayMs = 2000): Promi
   const proxy = c.proxy!;
   const [a] = c.nodes;
   const pool = await images(24);
+  await warmUp(c, rec);
   // A variant in A's memory: made, then asked again (served from memory from then on).
   await oneUpload(a, c.key, await makeImage(120, 80, "jpg"), rec, "hot");
-  const hot = rec.acked[0];
+  const hot = rec.acked.at(-1)!;
   for (let i = 0; i < 3; i++) await oneGet(a, hot, true, rec);
 
   proxy.delayMs = delayMs;
