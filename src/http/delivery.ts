@@ -95,7 +95,18 @@ function respond(
   const open = object.open!;
   return open.call(object).then(async (body) => {
     if (!(body instanceof ReadableStream)) return new Response(body, { status: 200, headers });
-    if (size <= BUFFERED_BYTES) return new Response(await new Response(body).bytes(), { status: 200, headers });
+    if (size <= BUFFERED_BYTES) {
+      const bytes = await new Response(body).bytes().catch((err) => {
+        throw new AppError(
+          "SERVICE_UNAVAILABLE",
+          `The storage did not send the whole image (${err.message}); retry shortly`,
+          {
+            retryAfter: 2,
+          },
+        );
+      });
+      return new Response(bytes, { status: 200, headers });
+    }
     return new Response(cutOnFailure(body, services.runtime.name), { status: 200, headers });
   });
 }
