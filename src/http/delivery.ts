@@ -96,14 +96,11 @@ function respond(
   return open.call(object).then(async (body) => {
     if (!(body instanceof ReadableStream)) return new Response(body, { status: 200, headers });
     if (size <= BUFFERED_BYTES) {
-      const bytes = await new Response(body).bytes().catch((err) => {
-        throw new AppError(
-          "SERVICE_UNAVAILABLE",
-          `The storage did not send the whole image (${err.message}); retry shortly`,
-          {
-            retryAfter: 2,
-          },
-        );
+      // A body cut short (or too long) is an error, never a success: retried like an outage.
+      const bytes = await new Response(body).bytes().catch(() => {
+        throw new AppError("SERVICE_UNAVAILABLE", "The storage did not send the whole image; retry shortly", {
+          retryAfter: 2,
+        });
       });
       return new Response(bytes, { status: 200, headers });
     }
