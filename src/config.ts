@@ -290,6 +290,13 @@ export const settings = {
     default: 0,
     help: "With S3 storage: variants kept on this node's disk (in the data directory) in front of the bucket, in bytes; 0 serves every one from S3",
   },
+  storageTimeoutMs: {
+    env: "IMGD_STORAGE_TIMEOUT_MS",
+    flag: "storage-timeout-ms",
+    schema: int(100, 600_000),
+    default: 30_000,
+    help: "With S3 storage: how long one call waits for S3's answer, in milliseconds; then the request gets 503, and after 3 such calls in a row S3 is not asked for a second (503 at once)",
+  },
   avifEffort: {
     env: "IMGD_AVIF_EFFORT",
     flag: "avif-effort",
@@ -394,6 +401,13 @@ export const settings = {
     schema: int(100, 86_400_000),
     default: 60_000,
     help: "How often expired images are removed from disk and database, in milliseconds",
+  },
+  storageSweepAgeMs: {
+    env: "IMGD_STORAGE_SWEEP_AGE_MS",
+    flag: "storage-sweep-age-ms",
+    schema: int(1000, 30 * 86_400_000),
+    default: 3_600_000,
+    help: "With S3 storage: a periodic sweep (one node at a time) removes staged uploads and blobs no image uses once they are this old, in milliseconds; no upload may take longer",
   },
   basePath: {
     env: "IMGD_BASE_PATH",

@@ -146,6 +146,8 @@ export async function buildServices(
     fileBody: runtime.fileBody,
     url: config.storageUrl,
     localCacheBytes: config.localCacheBytes,
+    timeoutMs: config.storageTimeoutMs,
+    sweepGraceMs: config.storageSweepAgeMs,
   });
   const blobs = storage.blobs;
   const health = new Health({ kind: target.kind, ping: () => ping(db) }, storageDependency(storage, config.dataDir));
@@ -293,6 +295,18 @@ export async function buildServices(
     tokens,
     log,
   });
+  // Leftovers of uploads that failed while S3 or the database was away (staged objects, blobs
+  // whose rows never came): removed while running, not only at the next start, once older
+  // than any upload in progress can be. Listing a bucket is not free: a few times per age.
+  const storageSweepEveryMs = Math.max(config.sweepIntervalMs, config.storageSweepAgeMs / 4);
+  let storageSweptAt = 0;
+  const sweepStorage = async () => {
+    if (storage.kind !== "s3" || Date.now() - storageSweptAt < storageSweepEveryMs) return;
+    storageSweptAt = Date.now();
+    const { removed } = await blobs.sweep((hash) => blobKnown(db, hash));
+    const archives = await storage.archives.sweep();
+    if (removed + archives.removed) log(`storage sweep: removed ${removed + archives.removed} leftover object(s)`);
+  };
   const sweeper = new Sweeper(
     config.sweepIntervalMs,
     async () => {
@@ -305,6 +319,7 @@ export async function buildServices(
         await rates.prune();
         await sessions.prune();
         await leases.prune();
+        await sweepStorage();
       } finally {
         await lease.release();
       }

@@ -38,6 +38,15 @@ export async function serve(argv: string[], env: Record<string, string | undefin
     if (!config.quiet) console.log(line);
   };
 
+  // What nothing handled is a bug or a broken installation, never a dependency's outage (those
+  // become 503s): say so plainly and exit non-zero, so a supervisor restarts a clean process.
+  const fatal = (what: string) => (err: unknown) => {
+    console.error(`imgd: fatal ${what}, exiting: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exit(1);
+  };
+  process.on("uncaughtException", fatal("error"));
+  process.on("unhandledRejection", fatal("unhandled rejection"));
+
   const imgd = await createImgd(input);
   const { users, keys, runtime, sessions } = imgd.services;
   const admin = await users.ensureAdmin(config.adminUsername);

@@ -27,6 +27,8 @@ export const localBus = (): Bus => ({ publish() {}, subscribe() {}, close: async
 const CHANNEL = "imgd_changes";
 // NOTIFY payloads are limited to 8000 bytes; variant keys go in batches well under that.
 const KEYS_PER_NOTICE = 60;
+const RETRY_MIN_MS = 50;
+const RETRY_MAX_MS = 800;
 
 export async function openPostgresBus(db: Db, url: string, node: string, log: (line: string) => void): Promise<Bus> {
   const listeners: ((c: Change) => void)[] = [];
@@ -38,7 +40,12 @@ export async function openPostgresBus(db: Db, url: string, node: string, log: (l
   };
 
   const connect = async (first: boolean) => {
-    const c = new pg.Client({ connectionString: url, application_name: "imgd-listen" });
+    const c = new pg.Client({
+      connectionString: url,
+      application_name: "imgd-listen",
+      // A server that accepts no connection but does not refuse either must not hold up the next try.
+      connectionTimeoutMillis: 2000,
+    });
     c.on("notification", (msg) => {
       if (!msg.payload) return;
       try {
@@ -57,21 +64,40 @@ export async function openPostgresBus(db: Db, url: string, node: string, log: (l
     };
     c.on("error", (err) => lost(err.message));
     c.on("end", () => lost("closed by the server"));
-    await c.connect();
-    await c.query(`LISTEN ${CHANNEL}`);
+    try {
+      await c.connect();
+      await c.query(`LISTEN ${CHANNEL}`);
+    } catch (err) {
+      c.end().catch(() => {});
+      throw err;
+    }
+    if (closed) {
+      c.end().catch(() => {});
+      return;
+    }
     client = c;
     // Whatever happened while no one listened is unknown: start from nothing.
     if (!first) deliver({ kind: "all" });
   };
+  // Back-off between attempts: quick at first (a restart takes seconds), never more than a
+  // second apart, so the node hears changes again within a second of the server's return.
+  let delay = RETRY_MIN_MS;
   const schedule = () => {
     if (closed || retry) return;
     retry = setTimeout(() => {
       retry = null;
-      connect(false).catch((err) => {
-        log(`change listener: ${(err as Error).message}; retrying`);
-        schedule();
-      });
-    }, 1000);
+      connect(false).then(
+        () => {
+          delay = RETRY_MIN_MS;
+          log("change listener reconnected; forgetting what may have changed meanwhile");
+        },
+        (err) => {
+          if (delay === RETRY_MIN_MS) log(`change listener: ${(err as Error).message}; retrying`);
+          delay = Math.min(RETRY_MAX_MS, delay * 2);
+          schedule();
+        },
+      );
+    }, delay);
   };
   await connect(true);
 

@@ -153,7 +153,9 @@ function openPostgres(url: string, poolSize: number): Db {
   const pool = new pg.Pool({
     connectionString: url,
     max: poolSize,
-    connectionTimeoutMillis: 10_000,
+    // A request waits this long for a connection (the pool full, or the server not answering)
+    // before it is answered 503: long enough for a busy moment, short enough not to pile up.
+    connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
     application_name: "imgd",
     types: {
@@ -163,9 +165,12 @@ function openPostgres(url: string, poolSize: number): Db {
           : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
     },
   });
-  // An idle connection the server dropped (a restart, a failover) must not end the process:
-  // the pool replaces it at the next query.
+  // A connection the server dropped (a restart, a failover) must not end the process: an idle
+  // one is replaced at the next query; one checked out by a query fails that query (a 503)
+  // and is dropped when released. pg emits `error` on the client either way, and a checked-out
+  // client has no listener of the pool's, so every client gets one of its own.
   pool.on("error", () => {});
+  pool.on("connect", (client) => client.on("error", () => {}));
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 

@@ -68,3 +68,12 @@ export function isDatabaseUnavailable(err: unknown): boolean {
     message,
   );
 }
+
+/**
+ * The storage did not answer (refused, timed out, a 5xx, or S3 known to be down and not tried):
+ * a 503 to retry, not a 500. Told by the S3 driver's error, without depending on the driver.
+ */
+export function isStorageUnavailable(err: unknown): boolean {
+  const e = err as { name?: unknown; status?: unknown } | null;
+  return e?.name === "S3Error" && typeof e.status === "number" && (e.status === 0 || e.status >= 500);
+}

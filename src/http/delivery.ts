@@ -44,18 +44,25 @@ export function pathAfter(c: Context, segments: number): string {
   }
 }
 
-/** Builds the response of a delivery: headers first, so a 304 carries them too. */
-export function sendDelivered<E extends RouteEnv<"config" | "runtime">>(
+/**
+ * Builds the response of a delivery: headers first, so a 304 carries them too. A stored object
+ * in a remote store is opened before anything is sent: a store that does not answer is a 503,
+ * never a 200 with an empty body.
+ */
+export async function sendDelivered<E extends RouteEnv<"config" | "runtime">>(
   c: Context<E>,
   d: Delivered | "not-modified",
   etagOf?: string,
   request?: Pick<DeliveryRequest, "varies" | "negotiated">,
-): Response {
-  const res = respond(c.var.services, c.req.method, c.var.requestId, d, etagOf);
+): Promise<Response> {
+  const res = await respond(c.var.services, c.req.method, c.var.requestId, d, etagOf);
   // Only answers that depend on Accept say so: a CDN in front keeps one copy of the others.
   if (request?.varies || request?.negotiated) res.headers.set("Vary", "Accept");
   return res;
 }
+
+/** Remote bodies up to this size are read whole before the answer starts: sent with their Content-Length, they cannot fail halfway. */
+const BUFFERED_BYTES = 8 << 20;
 
 function respond(
   services: Pick<AppServices, "config" | "runtime">,
@@ -63,7 +70,7 @@ function respond(
   requestId: string,
   d: Delivered | "not-modified",
   etagOf?: string,
-): Response {
+): Response | Promise<Response> {
   const headers = new Headers({ "Cache-Control": IMMUTABLE, "X-Request-Id": requestId });
   if (d === "not-modified") {
     if (etagOf) headers.set("ETag", etagOf);
@@ -81,8 +88,52 @@ function respond(
   headers.set("X-Cache", d.cache === "hit" ? "HIT" : d.cache === "miss" ? "MISS" : "ORIGINAL");
   // A Response built here (not through c.body) lets the runtime send a stored file with
   // sendfile and its real Content-Length.
-  const body = method === "HEAD" ? null : (d.bytes ?? d.object!.body());
-  return new Response(body as BodyInit | null, { status: 200, headers });
+  if (method === "HEAD" || d.bytes || !d.object?.open) {
+    const body = method === "HEAD" ? null : (d.bytes ?? d.object!.body());
+    return new Response(body as BodyInit | null, { status: 200, headers });
+  }
+  const { object, size } = d;
+  const open = object.open!;
+  return open.call(object).then(async (body) => {
+    if (!(body instanceof ReadableStream)) return new Response(body, { status: 200, headers });
+    if (size <= BUFFERED_BYTES) {
+      // A body cut short (or too long) is an error, never a success: retried like an outage.
+      const bytes = await new Response(body).bytes().catch(() => {
+        throw new AppError("SERVICE_UNAVAILABLE", "The storage did not send the whole image; retry shortly", {
+          retryAfter: 2,
+        });
+      });
+      return new Response(bytes, { status: 200, headers });
+    }
+    return new Response(cutOnFailure(body, services.runtime.name), { status: 200, headers });
+  });
+}
+
+/**
+ * A body whose source may fail halfway: the client must see a cut connection, never an end.
+ * Deno does that when the stream errors (it sent a Content-Length). Bun sends such a body
+ * chunked and, on an error, ends it like a complete one; so there the stream is left open and
+ * the server's idle timeout closes the connection without the final chunk.
+ */
+function cutOnFailure(source: ReadableStream<Uint8Array>, runtime: "bun" | "deno"): ReadableStream<Uint8Array> {
+  const reader = source.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let r: Awaited<ReturnType<typeof reader.read>>;
+      try {
+        r = await reader.read();
+      } catch (err) {
+        if (runtime === "deno") controller.error(err);
+        else await new Promise(() => {});
+        return;
+      }
+      if (r.done) controller.close();
+      else controller.enqueue(r.value);
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  });
 }
 
 /**
@@ -117,10 +168,11 @@ export function deliverFast(
     nativeHotKey(username, path, search, varies ? req.headers.get("accept") : null, varies),
     inm.matches,
   );
-  if (!hot) return null;
+  // A remote object is opened before answering, which may fail: the routed way answers that.
+  if (!hot || (hot !== "not-modified" && req.method !== "HEAD" && !hot.bytes && hot.object?.open)) return null;
   const requestId = req.headers.get("x-request-id")?.slice(0, 128) || crypto.randomUUID();
   services.accessLog.note(req, { tenant: username, route: "/i/:username/*" });
-  const res = respond(services, req.method, requestId, hot, inm.matched);
+  const res = respond(services, req.method, requestId, hot, inm.matched) as Response;
   if (varies) res.headers.set("Vary", "Accept");
   return res;
 }

@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import { CodecError } from "../../codecs/types.ts";
-import { AppError, isDatabaseUnavailable } from "../domain/errors.ts";
+import { AppError, isDatabaseUnavailable, isStorageUnavailable } from "../domain/errors.ts";
 import { MultipartError } from "./multipart.ts";
 import { bodyWasRead } from "./validate.ts";
 
@@ -24,6 +24,10 @@ export function toAppError(err: unknown, log: (msg: string) => void = console.er
     }
   }
   if (err instanceof SyntaxError) return new AppError("VALIDATION_ERROR", "Request body is not valid JSON");
+  if (isStorageUnavailable(err)) {
+    log(`storage unavailable: ${err instanceof Error ? err.message : String(err)}`);
+    return new AppError("SERVICE_UNAVAILABLE", "The storage does not answer; retry shortly", { retryAfter: 2 });
+  }
   if (isDatabaseUnavailable(err)) {
     log(`database unavailable: ${err instanceof Error ? err.message : String(err)}`);
     return new AppError("SERVICE_UNAVAILABLE", "The database does not answer; retry shortly", { retryAfter: 2 });

@@ -35,6 +35,8 @@ export interface StorageOptions {
    * bucket may be writing them (default 10 minutes).
    */
   sweepGraceMs?: number;
+  /** How long an S3 call waits for an answer (IMGD_STORAGE_TIMEOUT_MS). */
+  timeoutMs?: number;
 }
 
 /**
@@ -48,7 +50,10 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     return { ...fs, kind: "filesystem", location: dataDir, ping: async () => void (await stat(dataDir)) };
   }
   const loc = parseS3Url(options.url, options.env ?? process.env);
-  const s3 = openS3Storage(loc, { sweepGraceMs: options.sweepGraceMs ?? 10 * 60_000 });
+  const s3 = openS3Storage(loc, {
+    sweepGraceMs: options.sweepGraceMs ?? 10 * 60_000,
+    limits: options.timeoutMs ? { timeoutMs: options.timeoutMs } : {},
+  });
   let variants: VariantStore = s3.variants;
   if (options.localCacheBytes) {
     const cache = new LocalVariantCache(

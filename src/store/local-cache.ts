@@ -101,7 +101,15 @@ export class LocalVariantCache implements VariantStore {
         this.#copying.set(key, Date.now());
         return this.#copyInto(key, remote.size, remote.stream());
       };
-    return { size: remote.size, body: read(this.#fileBody), stream: read(fileStream) };
+    // For a response: the local copy, or the remote's bytes with the source opened first.
+    const open = async (): Promise<BodyInit> => {
+      if (this.#entries.get(key) === remote.size) return this.#fileBody(path);
+      const source = remote.open ? ((await remote.open()) as ReadableStream<Uint8Array>) : remote.stream();
+      if (Date.now() - (this.#copying.get(key) ?? 0) < 60_000) return source;
+      this.#copying.set(key, Date.now());
+      return this.#copyInto(key, remote.size, source);
+    };
+    return { size: remote.size, body: read(this.#fileBody), stream: read(fileStream), open };
   }
 
   #copyInto(key: string, size: number, source: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {

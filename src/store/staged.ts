@@ -3,14 +3,17 @@ import type { StagedBlob } from "./types.ts";
 /** What a driver does with its staged bytes; where they live stays private to it. */
 export interface StagedOps {
   read(): Promise<Uint8Array>;
-  commit(): Promise<void>;
+  /** Puts the bytes under their hash (unless there already), keeping the staged copy. */
+  place(): Promise<void>;
+  /** Puts them there again if they went missing since `place`, then drops the staged copy. */
+  settle(): Promise<void>;
   discard(): Promise<void>;
 }
 
 /** A staged blob's handle: commits once, reads only while staged, discards at most once. */
 export class StagedHandle implements StagedBlob {
   readonly #ops: StagedOps;
-  #state: "staged" | "committed" | "discarded" = "staged";
+  #state: "staged" | "placed" | "committed" | "discarded" = "staged";
 
   constructor(
     readonly hash: string,
@@ -23,18 +26,26 @@ export class StagedHandle implements StagedBlob {
   }
 
   read() {
-    if (this.#state !== "staged") return Promise.reject(new Error(`staged blob ${this.hash} was ${this.#state}`));
+    if (this.#state !== "staged" && this.#state !== "placed")
+      return Promise.reject(new Error(`staged blob ${this.hash} was ${this.#state}`));
     return this.#ops.read();
   }
 
-  async commit() {
+  async place() {
     if (this.#state !== "staged") throw new Error(`staged blob ${this.hash} was ${this.#state}`);
-    await this.#ops.commit();
+    await this.#ops.place();
+    this.#state = "placed";
+  }
+
+  async commit() {
+    if (this.#state === "staged") await this.place();
+    if (this.#state !== "placed") throw new Error(`staged blob ${this.hash} was ${this.#state}`);
+    await this.#ops.settle();
     this.#state = "committed";
   }
 
   async discard() {
-    if (this.#state !== "staged") return;
+    if (this.#state !== "staged" && this.#state !== "placed") return;
     this.#state = "discarded";
     await this.#ops.discard();
   }

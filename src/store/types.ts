@@ -12,6 +12,13 @@ export interface StoredObject {
   body(): BodyInit;
   /** The bytes as a stream, for callers that process them (ZIP downloads). */
   stream(): ReadableStream<Uint8Array>;
+  /**
+   * Remote stores: a body for one response, its source opened now. It rejects when the store
+   * does not answer or holds another size, so a response's status is sent only once its bytes
+   * are on their way; the stream yields exactly `size` bytes, or errors. Absent: `body()` is
+   * local and cheap to start.
+   */
+  open?(): Promise<BodyInit>;
 }
 
 /**
@@ -28,8 +35,19 @@ export interface StagedBlob {
   readonly tail: Uint8Array;
   /** All the staged bytes (for the decode check and metadata reading before commit). */
   read(): Promise<Uint8Array>;
-  /** Stores the bytes under their hash; if that content is stored already, drops this copy. */
+  /**
+   * Stores the bytes under their hash (unless that content is stored already) and keeps the
+   * staged copy: done before the database transaction that adds the rows, so that no lock or
+   * transaction waits on the store. Readers see the blob from now on.
+   */
+  place(): Promise<void>;
+  /**
+   * After the rows are committed (calls `place` first if not done): stores the bytes again if
+   * they went missing meanwhile (a sweep or a deletion took an unused blob away), then drops
+   * the staged copy.
+   */
   commit(): Promise<void>;
+  /** Drops the staged copy; a placed blob stays (a sweep removes it if no row names it). */
   discard(): Promise<void>;
 }
 

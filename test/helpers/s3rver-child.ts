@@ -6,7 +6,8 @@ import S3rver from "s3rver";
 const [directory, ...buckets] = process.argv.slice(2);
 const server = new S3rver({
   address: "127.0.0.1",
-  port: 0,
+  // A fixed port (IMGD_S3RVER_PORT) lets a fault test restart the server where nodes reach it.
+  port: Number(process.env.IMGD_S3RVER_PORT ?? 0),
   directory,
   silent: true,
   configureBuckets: buckets.map((name) => ({ name })),

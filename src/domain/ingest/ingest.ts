@@ -17,7 +17,8 @@ import { stemOf, uploadPath } from "../library/paths.ts";
 //   receive — stream into the blob store while hashing (cut off at the limit), then check the
 //             header: format, pixel count, not cut short;
 //   verify  — decode once in the codec pool (a corrupt image is refused, nothing kept);
-//   store   — count the upload against the plan and commit blob and rows in one transaction.
+//   store   — place the blob in the store, then count the upload against the plan and add the
+//             rows in one transaction (database work only), then settle the blob.
 // The staged bytes belong to the Upload: whatever happens, they are committed or discarded,
 // once (`Ingest.run` guarantees the discard).
 
@@ -189,7 +190,13 @@ export class Upload {
     try {
       // Read when a worker takes the job, so queued uploads hold no image bytes.
       const inspected = await this.d.inspect(() => staged.read());
-      return await insert(this.d, this.admission.uploader.user.id, staged, received.header, inspected, input);
+      // The bytes go to the store before the transaction, which then holds only database work
+      // (a slow store must not hold locks other uploads and deletions wait for). Once the rows
+      // are in, commit puts the bytes back if a deletion of the same content took them meanwhile.
+      await staged.place();
+      const stored = await insert(this.d, this.admission.uploader.user.id, staged, received.header, inspected, input);
+      if (stored.isNew) await staged.commit();
+      return stored;
     } finally {
       await this.discard();
     }
@@ -281,9 +288,6 @@ function insert(
       })
       .onConflict((oc) => oc.column("hash").doNothing())
       .execute();
-    // Inside the transaction: a concurrent delete of the same content cannot trash the file
-    // between our check and our row.
-    await staged.commit();
     await trx
       .insertInto("images")
       .values({

@@ -1,13 +1,16 @@
 import type { Kysely } from "kysely";
 import { type Db, lockNames } from "../../db/connection.ts";
+import { blobKnown } from "../../db/stats.ts";
 import type { Database } from "../../db/schema.ts";
 import type { BlobStore } from "../../store/types.ts";
 import { notFound } from "../errors.ts";
 import { attachPaths, type ImageRecord } from "./image-rows.ts";
 
-// Removing images: rows, paths and tags in one transaction; a blob no image uses any more is
-// moved to the store's trash inside it, then purged after the commit or restored after a
-// rollback (a crash in between is settled by the store's start-up sweep).
+// Removing images: rows, paths and tags in one transaction, which holds only database work (a
+// slow store must not hold the locks other uploads and deletions wait for). After the commit, a
+// blob no image uses any more is moved to the store's trash and the database asked again: an
+// upload of the same content that added its row meanwhile gets it back, else it is purged. A
+// store that fails here, or a crash, leaves a blob without a row, which the sweep removes.
 
 export interface RemovalDeps {
   db: Db;
@@ -25,44 +28,49 @@ export class Removal {
   async delete(userId: string, ids: string[]): Promise<ImageRecord[]> {
     if (ids.length === 0) return [];
     const released: string[] = [];
+    const deleted = await this.d.db.transaction().execute(async (trx) => {
+      await lockNames(trx, [`tenant:${userId}`]);
+      const rows = await trx
+        .selectFrom("images")
+        .selectAll()
+        .where("user_id", "=", userId)
+        .where("id", "in", ids)
+        .execute();
+      if (rows.length === 0) return [];
+      const withPaths = await attachPaths(trx, rows);
+      await trx
+        .deleteFrom("images")
+        .where(
+          "id",
+          "in",
+          rows.map((r) => r.id),
+        )
+        .execute();
+      const hashes = [...new Set(rows.map((r) => r.blob_hash))];
+      // An upload of the same content on another node waits, or is seen.
+      await lockNames(
+        trx,
+        hashes.map((h) => `blob:${h}`),
+      );
+      await releaseBlobs(trx, hashes, released);
+      return withPaths;
+    });
+    this.d.onChanged(userId);
+    if (released.length) {
+      await Promise.all(released.map((h) => this.#dropBlob(h)));
+      await this.d.onBlobsReleased(released);
+    }
+    return deleted;
+  }
+
+  async #dropBlob(hash: string) {
+    const { blobs, db } = this.d;
     try {
-      const deleted = await this.d.db.transaction().execute(async (trx) => {
-        await lockNames(trx, [`tenant:${userId}`]);
-        const rows = await trx
-          .selectFrom("images")
-          .selectAll()
-          .where("user_id", "=", userId)
-          .where("id", "in", ids)
-          .execute();
-        if (rows.length === 0) return [];
-        const withPaths = await attachPaths(trx, rows);
-        await trx
-          .deleteFrom("images")
-          .where(
-            "id",
-            "in",
-            rows.map((r) => r.id),
-          )
-          .execute();
-        const hashes = [...new Set(rows.map((r) => r.blob_hash))];
-        // An upload of the same content on another node waits, or is seen.
-        await lockNames(
-          trx,
-          hashes.map((h) => `blob:${h}`),
-        );
-        await releaseBlobs(trx, this.d.blobs, hashes, released);
-        return withPaths;
-      });
-      this.d.onChanged(userId);
-      if (released.length) {
-        await Promise.all(released.map((h) => this.d.blobs.purge(h)));
-        await this.d.onBlobsReleased(released);
-      }
-      return deleted;
-    } catch (err) {
-      // The rows are back (rolled back): so must be their files.
-      await Promise.all(released.map((h) => this.d.blobs.restore(h)));
-      throw err;
+      await blobs.trash(hash);
+      if (await blobKnown(db, hash)) await blobs.restore(hash);
+      else await blobs.purge(hash);
+    } catch {
+      // The rows are gone either way; the sweep removes a blob no row names.
     }
   }
 
@@ -91,18 +99,12 @@ export class Removal {
   }
 }
 
-/** Within a transaction: drops blob rows no image references and moves their files aside. */
-async function releaseBlobs(
-  trx: Kysely<Database>,
-  blobs: BlobStore,
-  hashes: string[],
-  released: string[],
-): Promise<void> {
+/** Within a transaction: drops blob rows no image references (their files go after the commit). */
+async function releaseBlobs(trx: Kysely<Database>, hashes: string[], released: string[]): Promise<void> {
   for (const hash of hashes) {
     const used = await trx.selectFrom("images").select("id").where("blob_hash", "=", hash).limit(1).executeTakeFirst();
     if (used) continue;
     await trx.deleteFrom("blobs").where("hash", "=", hash).execute();
-    await blobs.trash(hash);
     released.push(hash);
   }
 }

@@ -26,7 +26,7 @@ export const cdnRoutes = new Hono<Env>().on(["GET", "HEAD"], "/:username/*", asy
     () => (autoFormat = true),
     requesterOf(c),
   );
-  const res = sendDelivered(c, await delivery.deliver(request), inm.matched);
+  const res = await sendDelivered(c, await delivery.deliver(request), inm.matched);
   if (autoFormat) res.headers.set("Vary", "Accept");
   res.headers.set("Access-Control-Allow-Origin", "*");
   return res;

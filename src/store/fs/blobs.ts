@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { mkdir, open, readdir, rename, stat } from "node:fs/promises";
+import { link, mkdir, open, readdir, rename, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { StageMeter } from "../meter.ts";
 import { StagedHandle } from "../staged.ts";
@@ -70,20 +70,24 @@ export class FsBlobStore implements BlobStore {
     const { hash, size, head, tail } = meter.finish();
     return new StagedHandle(hash, size, head, tail, {
       read: () => readWhole(tempPath),
-      commit: () => this.#commit(tempPath, hash),
+      place: () => this.#place(tempPath, hash),
+      settle: async () => {
+        await this.#place(tempPath, hash);
+        await unlinkIfPresent(tempPath);
+      },
       discard: () => unlinkIfPresent(tempPath),
     });
   }
 
-  async #commit(tempPath: string, hash: string) {
+  /** A second name for the staged file (a hard link): the staged copy stays until settled. */
+  async #place(tempPath: string, hash: string) {
     const target = this.#path(hash);
-    if (await isFile(target)) {
-      await unlinkIfPresent(tempPath);
-      return;
-    }
+    if (await isFile(target)) return;
     await mkdir(dirname(target), { recursive: true });
-    // Replaces a target that appeared meanwhile: same hash, same bytes.
-    await rename(tempPath, target);
+    // One that appeared meanwhile is the same bytes (same hash).
+    await link(tempPath, target).catch((err) => {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    });
     await syncDir(dirname(target));
   }
 

@@ -3,7 +3,7 @@ import { StageMeter } from "../meter.ts";
 import { StagedHandle } from "../staged.ts";
 import type { BlobStore, StagedBlob, StoredObject } from "../types.ts";
 import type { S3Client } from "./client.ts";
-import { readObject, s3Object, sweepListed } from "./objects.ts";
+import { readObject, s3Object } from "./objects.ts";
 import { sweepTemp, uploadStream } from "./upload.ts";
 
 const HASH = /^[0-9a-f]{64}$/;
@@ -56,17 +56,20 @@ export class S3BlobStore implements BlobStore {
     const { hash, size, head, tail } = meter.finish();
     return new StagedHandle(hash, size, head, tail, {
       read: () => (small ? Promise.resolve(small) : readObject(this.#s3, tempKey)),
-      commit: () => this.#commit(tempKey, hash),
+      place: () => this.#place(tempKey, hash),
+      settle: async () => {
+        await this.#place(tempKey, hash);
+        await this.#s3.delete(tempKey);
+      },
       discard: () => this.#s3.delete(tempKey),
     });
   }
 
-  async #commit(tempKey: string, hash: string) {
+  async #place(tempKey: string, hash: string) {
     const target = this.#key(hash);
     // Same hash, same bytes: a copy that is there already stays.
     if ((await this.#s3.head(target)) === null && !(await this.#s3.copy(tempKey, target)))
       throw Object.assign(new Error(`staged upload for ${hash} is gone (swept by a restart?)`), { code: "ENOENT" });
-    await this.#s3.delete(tempKey);
   }
 
   async read(hash: string): Promise<Uint8Array> {
@@ -107,13 +110,26 @@ export class S3BlobStore implements BlobStore {
         removed++;
       }
     }
-    // Blobs whose row never committed (a crash between commit and the database insert).
-    removed += await sweepListed(
-      this.#s3,
-      `${prefix}blobs/`,
-      cutoff,
-      async (name) => HASH.test(name) && (await isKnown(name)),
-    );
+    // Blobs whose row never came (a crash, or a failed transaction, after the blob was placed).
+    // Nodes may be uploading the same content right now: the blob is moved aside first and
+    // asked about again, so an upload that committed its row meanwhile gets it back (and one
+    // committing later finds it missing and places it again, see StagedBlob.commit).
+    for await (const o of this.#s3.list(`${prefix}blobs/`)) {
+      const name = o.key.slice(o.key.lastIndexOf("/") + 1);
+      if (o.lastModified > cutoff) continue;
+      if (!HASH.test(name)) {
+        await this.#s3.delete(o.key);
+        removed++;
+        continue;
+      }
+      if (await isKnown(name)) continue;
+      await this.trash(name);
+      if (await isKnown(name)) await this.restore(name);
+      else {
+        await this.purge(name);
+        removed++;
+      }
+    }
     return { removed };
   }
 }

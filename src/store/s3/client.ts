@@ -77,12 +77,55 @@ export interface ListedObject {
   lastModified: number;
 }
 
+/** How long a call may wait for S3's answer, and when to stop trying for a moment. */
+export interface S3Limits {
+  /** Until the answer's headers (a PUT's body goes before them), in milliseconds. */
+  timeoutMs: number;
+  /** Calls failing in a row (no answer, or a 5xx) that open the circuit. */
+  failuresToOpen: number;
+  /** How long an open circuit refuses calls at once, before the next call tries again. */
+  openMs: number;
+}
+
+export const DEFAULT_S3_LIMITS: S3Limits = { timeoutMs: 30_000, failuresToOpen: 3, openMs: 1000 };
+
+/**
+ * Fails fast while S3 is known to be down: after `failuresToOpen` calls in a row got no answer,
+ * calls are refused at once for `openMs`; then calls go through again, and the first answer
+ * closes the circuit. A request then waits for nothing that cannot come, and a node answers
+ * 503 at once instead of piling up requests behind timeouts.
+ */
+class Circuit {
+  #failures = 0;
+  #openUntil = 0;
+  constructor(private readonly limits: S3Limits) {}
+  check(op: string) {
+    if (Date.now() < this.#openUntil)
+      throw new S3Error(
+        `S3 ${op}: not tried, S3 did not answer the last ${this.#failures} calls (retrying within ${this.limits.openMs} ms)`,
+        0,
+        "CircuitOpen",
+      );
+  }
+  ok() {
+    this.#failures = 0;
+    this.#openUntil = 0;
+  }
+  failed() {
+    if (++this.#failures >= this.limits.failuresToOpen) this.#openUntil = Date.now() + this.limits.openMs;
+  }
+}
+
 export class S3Client {
   readonly #aws: AwsClient;
   readonly #base: string;
   readonly #bucket: string;
+  readonly #limits: S3Limits;
+  readonly #circuit: Circuit;
 
-  constructor(loc: S3Location) {
+  constructor(loc: S3Location, limits: Partial<S3Limits> = {}) {
+    this.#limits = { ...DEFAULT_S3_LIMITS, ...limits };
+    this.#circuit = new Circuit(this.#limits);
     this.#aws = new AwsClient({
       accessKeyId: loc.accessKeyId,
       secretAccessKey: loc.secretAccessKey,
@@ -105,16 +148,29 @@ export class S3Client {
   }
 
   async #send(op: string, key: string, url: string, init: RequestInit, ok: (status: number) => boolean) {
+    this.#circuit.check(`${op} ${this.#bucket}/${key}`);
     let res: Response;
+    // The timeout covers the wait for the answer's headers; a body read later is the caller's.
+    const abort = new AbortController();
+    const timer = setTimeout(
+      () => abort.abort(new Error(`no answer within ${this.#limits.timeoutMs} ms`)),
+      this.#limits.timeoutMs,
+    );
     try {
-      res = await this.#aws.fetch(url, init);
+      res = await this.#aws.fetch(url, { ...init, signal: abort.signal });
     } catch (err) {
+      this.#circuit.failed();
+      const why = abort.signal.aborted ? (abort.signal.reason as Error).message : (err as Error)?.message;
       throw new S3Error(
-        `S3 ${op} ${this.#bucket}/${key}: ${err instanceof Error ? err.message : String(err)} (is the endpoint reachable?)`,
+        `S3 ${op} ${this.#bucket}/${key}: ${why ?? String(err)} (is the endpoint reachable?)`,
         0,
         "ECONNREFUSED",
       );
+    } finally {
+      clearTimeout(timer);
     }
+    if (res.status >= 500) this.#circuit.failed();
+    else this.#circuit.ok();
     if (ok(res.status)) return res;
     const text = init.method === "HEAD" ? "" : await res.text().catch(() => "");
     const code = /<Code>([^<]*)<\/Code>/.exec(text)?.[1] ?? `HTTP${res.status}`;

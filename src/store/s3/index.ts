@@ -1,6 +1,6 @@
 import { S3ArchiveStore } from "./archives.ts";
 import { S3BlobStore, type S3Layout } from "./blobs.ts";
-import { S3Client, type S3Location } from "./client.ts";
+import { S3Client, type S3Limits, type S3Location } from "./client.ts";
 import { S3VariantStore } from "./variants.ts";
 
 export { S3ArchiveStore } from "./archives.ts";
@@ -9,8 +9,8 @@ export { parseS3Url, S3Client, S3Error, type S3Location } from "./client.ts";
 export { S3VariantStore } from "./variants.ts";
 
 /** Blobs, variants and downloads in one bucket under one prefix. */
-export function openS3Storage(loc: S3Location, options: { sweepGraceMs: number }) {
-  const s3 = new S3Client(loc);
+export function openS3Storage(loc: S3Location, options: { sweepGraceMs: number; limits?: Partial<S3Limits> }) {
+  const s3 = new S3Client(loc, options.limits);
   const layout: S3Layout = { prefix: loc.prefix, sweepGraceMs: options.sweepGraceMs };
   return {
     s3,

@@ -9,7 +9,46 @@ export async function s3Object(s3: S3Client, key: string): Promise<StoredObject 
   const size = await s3.head(key);
   if (size === null) return null;
   const stream = () => lazyGet(s3, key);
-  return { size, body: stream, stream };
+  return { size, body: stream, stream, open: () => openExact(s3, key, size) };
+}
+
+/** GETs the object now; its body must be `size` bytes, or the stream errors. */
+async function openExact(s3: S3Client, key: string, size: number): Promise<ReadableStream<Uint8Array>> {
+  const res = await s3.get(key);
+  if (!res?.body) throw Object.assign(new Error(`object ${key} is gone`), { code: "ENOENT" });
+  const length = res.headers.get("content-length");
+  if (length !== null && Number(length) !== size) {
+    await res.body.cancel().catch(() => {});
+    throw new Error(`object ${key} is ${length} bytes, its HEAD said ${size}`);
+  }
+  return exactly(res.body, size, key);
+}
+
+/** Passes a stream on, erroring when it ends before (or runs past) `size` bytes. */
+export function exactly(source: ReadableStream<Uint8Array>, size: number, what: string): ReadableStream<Uint8Array> {
+  const reader = source.getReader();
+  let seen = 0;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const r = await reader.read();
+        if (r.done) {
+          if (seen !== size) throw new Error(`${what}: ${seen} bytes arrived, ${size} expected`);
+          controller.close();
+          return;
+        }
+        seen += r.value.byteLength;
+        if (seen > size) throw new Error(`${what}: more than the ${size} bytes expected`);
+        controller.enqueue(r.value);
+      } catch (err) {
+        reader.cancel(err).catch(() => {});
+        controller.error(err);
+      }
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  });
 }
 
 function lazyGet(s3: S3Client, key: string): ReadableStream<Uint8Array> {
