@@ -3,6 +3,7 @@ import type { Delivered, DeliveryRequest } from "../domain/delivery/deliver.ts";
 import { imgixDelivery, isImgixQuery } from "../domain/delivery/imgix.ts";
 import { nativeDelivery, nativeHotKey, nativeNegotiates, placeholderDelivery } from "../domain/delivery/native.ts";
 import { AppError } from "../domain/errors.ts";
+import type { StoredObject } from "../store/types.ts";
 import type { AppServices, RouteEnv } from "./env.ts";
 import { type RequesterServices, requesterOf } from "./requester.ts";
 
@@ -92,20 +93,24 @@ function respond(
     const body = method === "HEAD" ? null : (d.bytes ?? d.object!.body());
     return new Response(body as BodyInit | null, { status: 200, headers });
   }
-  const { object, size } = d;
-  const open = object.open!;
-  return open.call(object).then(async (body) => {
-    if (!(body instanceof ReadableStream)) return new Response(body, { status: 200, headers });
-    if (size <= BUFFERED_BYTES) {
-      // A body cut short (or too long) is an error, never a success: retried like an outage.
-      const bytes = await new Response(body).bytes().catch(() => {
-        throw new AppError("SERVICE_UNAVAILABLE", "The storage did not send the whole image; retry shortly", {
-          retryAfter: 2,
-        });
-      });
-      return new Response(bytes, { status: 200, headers });
-    }
-    return new Response(cutOnFailure(body, services.runtime.name), { status: 200, headers });
+  return openedBody(d.object, services.runtime.name).then((body) => new Response(body, { status: 200, headers }));
+}
+
+/**
+ * A stored object's body for a response whose status is not sent yet: a remote source is
+ * opened (and, up to 8 MiB, read whole) first, so a store that does not answer is a 503 rather
+ * than a 200 with an empty or short body. Local objects are sent as they are.
+ */
+export async function openedBody(object: StoredObject, runtime: "bun" | "deno"): Promise<BodyInit> {
+  if (!object.open) return object.body();
+  const body = await object.open();
+  if (!(body instanceof ReadableStream)) return body;
+  if (object.size > BUFFERED_BYTES) return cutOnFailure(body, runtime);
+  // A body cut short (or too long) is an error, never a success: retried like an outage.
+  return new Response(body).bytes().catch(() => {
+    throw new AppError("SERVICE_UNAVAILABLE", "The storage did not send the whole file; retry shortly", {
+      retryAfter: 2,
+    });
   });
 }
 

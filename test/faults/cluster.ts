@@ -223,7 +223,9 @@ export async function startCluster(opts: { slowProxy?: boolean; env?: Record<str
     IMGD_DATABASE_URL: pg.url,
     IMGD_VARIANT_LEASE_MS: "2000",
     IMGD_MEMORY_CACHE_BYTES: String(16 * 1024 * 1024),
-    IMGD_STORAGE_TIMEOUT_MS: "5000",
+    // Above the slow proxy's 2 s, and long enough for s3rver on a busy machine: a PUT given up
+    // while s3rver still writes it, then deleted, can crash s3rver.
+    IMGD_STORAGE_TIMEOUT_MS: "20000",
     ...opts.env,
   };
   const a = await startServer({ dataDir: dirs[0], env });
@@ -269,4 +271,13 @@ export async function nodeAlive(node: TestServer): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** A node's output where it says what failed (internal errors, fatal exits), for a failing test's log. */
+export function whatWentWrong(output: string): string {
+  const lines = output.split("\n");
+  const out: string[] = [];
+  for (const [i, line] of lines.entries())
+    if (/internal error|fatal/.test(line)) out.push(...lines.slice(i, i + 12), "…");
+  return out.length ? out.join("\n") : output.slice(-1500);
 }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { type Cluster, faultTestsRunnable, startCluster } from "./cluster.ts";
+import { type Cluster, faultTestsRunnable, startCluster, whatWentWrong } from "./cluster.ts";
 import { postgresRestart } from "./scenarios.ts";
 
 // A PostgreSQL fast restart (every session terminated, 3 s down) under load through two nodes.
@@ -20,7 +20,7 @@ describe.skipIf(!runnable)("PostgreSQL restarted under load", () => {
   test("no node exits, outage answers are 2xx from cache or 503, uploads come back, nothing lost or left over", async () => {
     const r = await postgresRestart(c, 6, 3000);
     console.log(`postgres restart: ${JSON.stringify(r.counts)}; recovery ${r.recoveryMs?.map(Math.round)} ms`);
-    if (r.violations.length) for (const n of c.nodes) console.log(n.output().slice(-3000));
+    if (r.violations.length) for (const n of c.nodes) console.log(whatWentWrong(n.output()));
     expect(r.violations).toEqual([]);
     // The outage was seen (some answers were refused), and uploads came back on both nodes.
     expect(r.counts["upload 201"]).toBeGreaterThan(0);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { type Cluster, faultTestsRunnable, startCluster } from "./cluster.ts";
+import { type Cluster, faultTestsRunnable, startCluster, whatWentWrong } from "./cluster.ts";
 import { s3Outage } from "./scenarios.ts";
 
 // s3rver killed under load through two nodes (3 s away), then started again on the same port.
@@ -20,7 +20,7 @@ describe.skipIf(!runnable)("S3 killed under load", () => {
   test("no 200 with a wrong or empty body, 503 during the outage, uploads come back, bucket and database agree", async () => {
     const r = await s3Outage(c, 6, 3000);
     console.log(`s3 outage: ${JSON.stringify(r.counts)}; recovery ${r.recoveryMs?.map(Math.round)} ms`);
-    if (r.violations.length) for (const n of c.nodes) console.log(n.output().slice(-3000));
+    if (r.violations.length) for (const n of c.nodes) console.log(whatWentWrong(n.output()));
     expect(r.violations).toEqual([]);
     // The outage was seen: originals were refused with 503 rather than sent empty.
     expect(r.counts["original 503"] ?? 0).toBeGreaterThan(0);

@@ -305,6 +305,12 @@ export async function slowS3(c: Cluster, seconds: number, delayMs = 2000): Promi
   const hot = rec.acked.at(-1)!;
   for (let i = 0; i < 3; i++) await oneGet(a, hot, true, rec);
 
+  const doomed: Acked[] = [];
+  for (let n = 0; n < 6; n++) {
+    if (await oneUpload(c.nodes[n % 2], c.key, await makeImage(150 + n, 50, "png"), rec, "del"))
+      doomed.push(rec.acked.pop()!);
+  }
+
   proxy.delayMs = delayMs;
   let stopped = false;
   let uploadsInFlight = 0;
@@ -320,6 +326,19 @@ export async function slowS3(c: Cluster, seconds: number, delayMs = 2000): Promi
       }
     }),
   );
+  // Deletions beside them, on the other node: each image has content of its own, so its blob
+  // leaves the store (after the deletion's transaction, not inside it).
+  const deletions = (async () => {
+    for (const [n, item] of doomed.entries()) {
+      if (stopped) return;
+      const res = await fetch(`${c.nodes[(n + 1) % 2].url}/api/v1/images/${item.id}`, {
+        method: "DELETE",
+        headers: { authorization: `Bearer ${c.key}` },
+      });
+      rec.count(`delete ${res.status}`);
+      if (res.status !== 200) rec.violate(`delete: ${res.status} ${await res.text()}`);
+    }
+  })();
   const latencies: Record<string, number[]> = { "memory variant": [], "image list": [] };
   const waits: string[] = [];
   const ends = performance.now() + seconds * 1000;
@@ -352,6 +371,7 @@ export async function slowS3(c: Cluster, seconds: number, delayMs = 2000): Promi
   stopped = true;
   proxy.delayMs = 0;
   await uploads;
+  await deletions;
   for (const w of new Set(waits)) rec.violate(w);
   if (!rec.counts["upload 201"]) rec.violate("no upload was acknowledged through the slow storage");
   await settle(c, rec);

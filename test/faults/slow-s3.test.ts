@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { type Cluster, faultTestsRunnable, startCluster } from "./cluster.ts";
+import { type Cluster, faultTestsRunnable, startCluster, whatWentWrong } from "./cluster.ts";
 import { p99, slowS3 } from "./scenarios.ts";
 
 // S3 behind a proxy that holds every answer for 2 s while four clients upload through two
@@ -25,7 +25,7 @@ describe.skipIf(!runnable)("S3 slowed by 2 s per answer", () => {
     const r = await slowS3(c, 5, 2000);
     const lat = Object.entries(r.latencies ?? {}).map(([k, v]) => `${k} p99 ${Math.round(p99(v))} ms`);
     console.log(`slow s3: ${JSON.stringify(r.counts)}; ${lat.join(", ")}`);
-    if (r.violations.length) for (const n of c.nodes) console.log(n.output().slice(-3000));
+    if (r.violations.length) for (const n of c.nodes) console.log(whatWentWrong(n.output()));
     expect(r.violations).toEqual([]);
     expect(r.counts["upload 201"]).toBeGreaterThan(0);
     // The probes were answered while uploads on the same node were still waiting on S3.

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { imgwireDelivery } from "../../domain/delivery/imgwire.ts";
 import { AppError } from "../../domain/errors.ts";
-import { etagCheck, pathAfter, sendDelivered } from "../delivery.ts";
+import { etagCheck, openedBody, pathAfter, sendDelivered } from "../delivery.ts";
 import { type RequesterServices, requesterOf } from "../requester.ts";
 import { markBodyRead } from "../validate.ts";
 import type { ImgwireEnv } from "./context.ts";
@@ -80,7 +80,7 @@ export const zipRoutes = new Hono<Env>().get("/:file", async (c) => {
   if (check !== "valid") throw new AppError("FORBIDDEN", "This download URL is not valid");
   const zip = await c.var.services.imgwire.downloads.zip(m[1]);
   if (!zip) throw new AppError("NOT_FOUND", "Download not found");
-  return new Response(zip.body(), {
+  return new Response(await openedBody(zip, c.var.services.runtime.name), {
     headers: {
       "Content-Type": "application/zip",
       "Content-Length": String(zip.size),

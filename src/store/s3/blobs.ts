@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { StageMeter } from "../meter.ts";
 import { StagedHandle } from "../staged.ts";
 import type { BlobStore, StagedBlob, StoredObject } from "../types.ts";
-import type { S3Client } from "./client.ts";
+import { type S3Client, S3Error } from "./client.ts";
 import { readObject, s3Object } from "./objects.ts";
 import { sweepTemp, uploadStream } from "./upload.ts";
 
@@ -68,8 +68,10 @@ export class S3BlobStore implements BlobStore {
   async #place(tempKey: string, hash: string) {
     const target = this.#key(hash);
     // Same hash, same bytes: a copy that is there already stays.
+    // Gone: swept (a stage older than the sweep's age), or lost by the server. The upload
+    // failed for the store's reasons, so it may be sent again: a 503, not a 500.
     if ((await this.#s3.head(target)) === null && !(await this.#s3.copy(tempKey, target)))
-      throw Object.assign(new Error(`staged upload for ${hash} is gone (swept by a restart?)`), { code: "ENOENT" });
+      throw new S3Error(`S3 COPY ${tempKey}: the staged upload for ${hash} is gone`, 503, "StagedUploadGone");
   }
 
   async read(hash: string): Promise<Uint8Array> {
