@@ -9,6 +9,7 @@ import { newId } from "../ids.ts";
 import { type ImageRecord, live, type Visibility, withPaths } from "../library/image-rows.ts";
 import type { Metering } from "../metering/metering.ts";
 import { stemOf, uploadPath } from "../library/paths.ts";
+import { dropUnusedBlob } from "../library/unused-blob.ts";
 
 // Every way an image arrives (native multipart, img.pro upload and import, Imgwire's signed PUT
 // and URL upload, the CLI through the native route) goes through these steps, in order:
@@ -194,7 +195,15 @@ export class Upload {
       // (a slow store must not hold locks other uploads and deletions wait for). Once the rows
       // are in, commit puts the bytes back if a deletion of the same content took them meanwhile.
       await staged.place();
-      const stored = await insert(this.d, this.admission.uploader.user.id, staged, received.header, inspected, input);
+      let stored: Stored;
+      try {
+        stored = await insert(this.d, this.admission.uploader.user.id, staged, received.header, inspected, input);
+      } catch (err) {
+        // Refused after the bytes were placed (a path, the plan, a conflict): they go again
+        // unless a row names them.
+        await dropUnusedBlob(this.d.db, this.d.blobs, staged.hash);
+        throw err;
+      }
       if (stored.isNew) await staged.commit();
       return stored;
     } finally {

@@ -1,10 +1,10 @@
 import type { Kysely } from "kysely";
 import { type Db, lockNames } from "../../db/connection.ts";
-import { blobKnown } from "../../db/stats.ts";
 import type { Database } from "../../db/schema.ts";
 import type { BlobStore } from "../../store/types.ts";
 import { notFound } from "../errors.ts";
 import { attachPaths, type ImageRecord } from "./image-rows.ts";
+import { dropUnusedBlob } from "./unused-blob.ts";
 
 // Removing images: rows, paths and tags in one transaction, which holds only database work (a
 // slow store must not hold the locks other uploads and deletions wait for). After the commit, a
@@ -57,21 +57,10 @@ export class Removal {
     });
     this.d.onChanged(userId);
     if (released.length) {
-      await Promise.all(released.map((h) => this.#dropBlob(h)));
+      await Promise.all(released.map((h) => dropUnusedBlob(this.d.db, this.d.blobs, h)));
       await this.d.onBlobsReleased(released);
     }
     return deleted;
-  }
-
-  async #dropBlob(hash: string) {
-    const { blobs, db } = this.d;
-    try {
-      await blobs.trash(hash);
-      if (await blobKnown(db, hash)) await blobs.restore(hash);
-      else await blobs.purge(hash);
-    } catch {
-      // The rows are gone either way; the sweep removes a blob no row names.
-    }
   }
 
   /** Removes one alias; the image goes with its last one. */
