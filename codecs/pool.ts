@@ -3,7 +3,7 @@
 // killed, and what the caller is told.
 
 import { DEFAULT_EFFORT, type Effort } from "./effort.ts";
-import { probe } from "./probe.ts";
+import { probe } from "./probe/index.ts";
 import type { Limits } from "./pipeline.ts";
 import type { Reply, Request, WorkerMemory } from "./protocol.ts";
 import {
