@@ -2,10 +2,11 @@
 // worker, owns every failure policy: what is refused before decoding, when a worker is
 // killed, and what the caller is told.
 
-import { DEFAULT_EFFORT, type Effort } from "./effort.ts";
-import { probe } from "./probe.ts";
+import { DEFAULT_EFFORT } from "./effort.ts";
+import { probe } from "./probe/index.ts";
 import type { Limits } from "./pipeline.ts";
-import type { Reply, Request, WorkerMemory } from "./protocol.ts";
+import type { CodecPoolOptions, CodecPoolStats } from "./pool-options.ts";
+import type { Request, WorkerMemory } from "./protocol.ts";
 import {
   CodecError,
   type InspectResult,
@@ -13,44 +14,9 @@ import {
   type TransformResult,
   type TransformSpec,
 } from "./types.ts";
-import { workerScriptUrl } from "./wasm.ts";
+import { type DoneReply, type Slot, Workers } from "./workers.ts";
 
-export interface CodecPoolOptions {
-  /** Number of workers (each holds one wasm-vips instance and runs one job at a time). */
-  size: number;
-  /** Jobs allowed to wait for a worker; one more is refused with `queue_full`. */
-  maxQueue: number;
-  /** Deadline per job, counted from when a worker starts it. */
-  jobTimeoutMs: number;
-  /** Sources with more (upright) pixels are refused with `too_large` before decoding. */
-  maxSourcePixels: number;
-  /** Animations with more frames are refused with `too_large` (their frames count toward the pixel limit too). */
-  maxAnimationFrames?: number;
-  /** Animations whose transform costs more (codecs/cost.ts, every frame counted) are refused with `too_large`. */
-  maxTransformCost?: number;
-  /** Deadline for a worker to load wasm-vips. */
-  startTimeoutMs?: number;
-  /** Encoder effort for AVIF and WebP (speed against size). */
-  effort?: Effort;
-}
-
-export interface CodecPoolStats {
-  /** Workers ready or running a job. */
-  workers: number;
-  busy: number;
-  queued: number;
-  /** Jobs that produced a result. */
-  completed: number;
-  /** Jobs that ran and failed (bad input, crash, timeout). */
-  failed: number;
-  /** Jobs refused without running: queue full, over the pixel limit, unrecognised bytes, closed. */
-  rejected: number;
-  timeouts: number;
-  /** Workers replaced after a crash or a timeout. */
-  restarts: number;
-  /** Sum over workers of libvips' live allocation, as last reported. */
-  vipsBytes: number;
-}
+export { type CodecPoolOptions, type CodecPoolStats, defaultPoolSize } from "./pool-options.ts";
 
 export interface JobOptions {
   /**
@@ -70,22 +36,6 @@ export interface JobOptions {
  */
 export type Source = Uint8Array | (() => Promise<Uint8Array>);
 
-/** One worker per core: codec jobs are CPU-bound and single-threaded inside a worker. */
-export function defaultPoolSize(): number {
-  const n = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency;
-  if (n && n > 0) return n;
-  try {
-    // Deno and Bun both provide node:os; only reached where navigator lacks the count.
-    const os = (
-      globalThis as { process?: { getBuiltinModule?(m: string): { cpus(): unknown[] } } }
-    ).process?.getBuiltinModule?.("node:os");
-    if (os) return Math.max(1, os.cpus().length);
-  } catch {
-    // fall through
-  }
-  return 1;
-}
-
 type JobBody =
   | { kind: "transform"; source: Source; spec: TransformSpec; input?: TransformInput }
   | { kind: "inspect"; source: Source }
@@ -102,29 +52,19 @@ interface Job {
   reject(error: unknown): void;
 }
 
-interface Slot {
-  index: number;
-  worker: Worker;
-  ready: boolean;
-  job: Job | null;
-  timer: ReturnType<typeof setTimeout> | null;
-  memory: WorkerMemory | null;
-  startTimer: ReturnType<typeof setTimeout> | null;
-}
+type PoolSlot = Slot<Job>;
 
 /** The first bytes probe() is given, as the server does for uploads. */
 const PROBE_BYTES = 1 << 20;
 
 export class CodecPool {
   readonly #options: Required<CodecPoolOptions>;
-  readonly #slots: (Slot | null)[] = [];
+  readonly #workers: Workers<Job>;
   readonly #queue: Job[] = [];
   #nextId = 1;
   #closed = false;
   #starting: Promise<void> | null = null;
-  #counters = { completed: 0, failed: 0, rejected: 0, timeouts: 0, restarts: 0 };
-  /** Waiters for a slot becoming ready (used by start()). */
-  readonly #readyWaiters = new Map<number, { resolve(): void; reject(e: Error): void }>();
+  #counters = { completed: 0, failed: 0, rejected: 0, timeouts: 0 };
 
   constructor(options: CodecPoolOptions) {
     if (!(options.size >= 1)) throw new RangeError("CodecPool: size must be at least 1");
@@ -136,6 +76,11 @@ export class CodecPool {
       effort: DEFAULT_EFFORT,
       ...options,
     };
+    this.#workers = new Workers<Job>(this.#options.startTimeoutMs, {
+      ready: () => this.#drain(),
+      done: (slot, reply) => this.#onDone(slot, reply),
+      died: (slot, message) => this.#onWorkerDeath(slot, message),
+    });
   }
 
   /**
@@ -150,10 +95,8 @@ export class CodecPool {
 
   async #start(): Promise<void> {
     if (this.#closed) throw new CodecError("closed", "codec pool is closed");
-    const ready: Promise<void>[] = [];
-    for (let i = 0; i < this.#options.size; i++) ready.push(this.#spawn(i));
     try {
-      await Promise.all(ready);
+      await this.#workers.start(this.#options.size);
     } catch (e) {
       await this.close();
       throw e;
@@ -183,19 +126,20 @@ export class CodecPool {
   }
 
   stats(): CodecPoolStats {
-    const live = this.#slots.filter((s): s is Slot => s !== null && s.ready);
+    const live = this.#workers.live();
     return {
       workers: live.length,
       busy: live.filter((s) => s.job).length,
       queued: this.#queue.length,
       ...this.#counters,
+      restarts: this.#workers.restarts,
       vipsBytes: live.reduce((n, s) => n + (s.memory?.vipsBytes ?? 0), 0),
     };
   }
 
   /** Last memory report of each worker (null before its first job); for leak checks. */
   workerMemory(): (WorkerMemory | null)[] {
-    return this.#slots.map((s) => s?.memory ?? null);
+    return this.#workers.memory();
   }
 
   /** Rejects queued and running jobs with `closed` and terminates the workers. */
@@ -206,18 +150,12 @@ export class CodecPool {
       this.#counters.rejected++;
       job.reject(new CodecError("closed", "codec pool is closed"));
     }
-    for (const slot of this.#slots) {
-      if (!slot) continue;
-      if (slot.job) {
-        this.#counters.failed++;
-        this.#finish(slot)?.reject(new CodecError("closed", "codec pool is closed"));
-      }
-      slot.worker.terminate();
+    for (const slot of this.#workers.all()) {
+      if (!slot.job) continue;
+      this.#counters.failed++;
+      this.#finish(slot)?.reject(new CodecError("closed", "codec pool is closed"));
     }
-    for (const slot of this.#slots) if (slot?.startTimer) clearTimeout(slot.startTimer);
-    this.#slots.fill(null);
-    for (const [, w] of this.#readyWaiters) w.reject(new CodecError("closed", "codec pool is closed"));
-    this.#readyWaiters.clear();
+    this.#workers.close(new CodecError("closed", "codec pool is closed"));
   }
 
   // ---------------------------------------------------------------------------------------
@@ -234,7 +172,7 @@ export class CodecPool {
         if (refusal) return refuse(refusal.code as "too_large" | "invalid_image", refusal.message);
       }
       const job: Job = { id: this.#nextId++, body, transfer: options.transfer === true, sent: false, resolve, reject };
-      const slot = this.#idleSlot();
+      const slot = this.#workers.idle();
       if (slot) return this.#dispatch(slot, job);
       if (this.#queue.length >= this.#options.maxQueue) {
         return refuse("queue_full", `codec queue is full (${this.#options.maxQueue} waiting)`);
@@ -258,12 +196,7 @@ export class CodecPool {
     return null;
   }
 
-  #idleSlot(): Slot | null {
-    for (const s of this.#slots) if (s && s.ready && !s.job) return s;
-    return null;
-  }
-
-  #dispatch(slot: Slot, job: Job): void {
+  #dispatch(slot: PoolSlot, job: Job): void {
     slot.job = job;
     // The deadline covers loading a lazy source too, so a hung loader cannot hold a worker.
     slot.timer = setTimeout(() => this.#onTimeout(slot, job), this.#options.jobTimeoutMs);
@@ -278,7 +211,7 @@ export class CodecPool {
     } catch (e) {
       loading = Promise.reject(e);
     }
-    const current = () => slot.job === job && this.#slots[slot.index] === slot;
+    const current = () => slot.job === job && this.#workers.holds(slot);
     loading.then(
       (bytes) => {
         if (!current()) return; // timed out, closed, or the worker died meanwhile
@@ -300,7 +233,7 @@ export class CodecPool {
   }
 
   /** Sends the job (with its bytes, unless it is the crash hook) to the slot's worker. */
-  #post(slot: Slot, job: Job, bytes: Uint8Array | null): void {
+  #post(slot: PoolSlot, job: Job, bytes: Uint8Array | null): void {
     const limits: Limits = {
       maxSourcePixels: this.#options.maxSourcePixels,
       maxAnimationFrames: this.#options.maxAnimationFrames,
@@ -336,7 +269,7 @@ export class CodecPool {
   }
 
   /** Detaches the slot's current job and its timer; returns the job. */
-  #finish(slot: Slot): Job | null {
+  #finish(slot: PoolSlot): Job | null {
     const job = slot.job;
     if (slot.timer) clearTimeout(slot.timer);
     slot.timer = null;
@@ -347,49 +280,13 @@ export class CodecPool {
   #drain(): void {
     for (;;) {
       if (this.#queue.length === 0) return;
-      const slot = this.#idleSlot();
+      const slot = this.#workers.idle();
       if (!slot) return;
       this.#dispatch(slot, this.#queue.shift()!);
     }
   }
 
-  #spawn(index: number): Promise<void> {
-    const worker = new Worker(workerScriptUrl(), { type: "module" });
-    const slot: Slot = { index, worker, ready: false, job: null, timer: null, memory: null, startTimer: null };
-    this.#slots[index] = slot;
-    const ready = new Promise<void>((resolve, reject) => this.#readyWaiters.set(index, { resolve, reject }));
-    slot.startTimer = setTimeout(
-      () => this.#onStartFailure(slot, "worker did not start in time"),
-      this.#options.startTimeoutMs,
-    );
-
-    worker.addEventListener("message", (event: MessageEvent<Reply>) => this.#onMessage(slot, event.data));
-    worker.addEventListener("error", (event: Event) => {
-      // Stop the error from propagating to the main thread's global scope (Deno rethrows it).
-      event.preventDefault();
-      const message = (event as ErrorEvent).message || "worker error";
-      if (!slot.ready) this.#onStartFailure(slot, message);
-      else this.#onWorkerDeath(slot, message);
-    });
-    // Bun (and Node-style workers) report a worker's exit; elsewhere the job deadline catches it.
-    worker.addEventListener("close", () => {
-      if (this.#slots[slot.index] === slot) this.#onWorkerDeath(slot, "worker exited");
-    });
-    return ready;
-  }
-
-  #onMessage(slot: Slot, reply: Reply): void {
-    if (this.#slots[slot.index] !== slot) return; // a replaced worker's last words
-    if (reply.type === "ready") {
-      if (slot.startTimer) clearTimeout(slot.startTimer);
-      slot.ready = true;
-      const waiter = this.#readyWaiters.get(slot.index);
-      this.#readyWaiters.delete(slot.index);
-      waiter?.resolve();
-      this.#drain();
-      return;
-    }
-    if (reply.type === "init-failed") return this.#onStartFailure(slot, reply.message);
+  #onDone(slot: PoolSlot, reply: DoneReply): void {
     const job = slot.job;
     if (!job || job.id !== reply.id) return;
     this.#finish(slot);
@@ -400,12 +297,12 @@ export class CodecPool {
     } else {
       this.#counters.failed++;
       job.reject(new CodecError(reply.code, reply.message));
-      if (reply.fatal) return this.#replace(slot);
+      if (reply.fatal) return this.#workers.replace(slot);
     }
     this.#drain();
   }
 
-  #onTimeout(slot: Slot, job: Job): void {
+  #onTimeout(slot: PoolSlot, job: Job): void {
     if (slot.job !== job) return;
     this.#finish(slot);
     this.#counters.timeouts++;
@@ -414,50 +311,15 @@ export class CodecPool {
     // Still loading its source: the worker never saw the job and stays as it is.
     if (!job.sent) return this.#drain();
     // The worker is stuck inside wasm and cannot be interrupted: only terminate() stops it.
-    this.#replace(slot);
+    this.#workers.replace(slot);
   }
 
-  #onWorkerDeath(slot: Slot, message: string): void {
-    if (this.#slots[slot.index] !== slot) return;
+  /** The worker is replaced right after (workers.ts). */
+  #onWorkerDeath(slot: PoolSlot, message: string): void {
     const job = this.#finish(slot);
     if (job) {
       this.#counters.failed++;
       job.reject(new CodecError("worker_crashed", `codec worker died: ${message}`));
     }
-    this.#replace(slot);
-  }
-
-  #onStartFailure(slot: Slot, message: string): void {
-    if (this.#slots[slot.index] !== slot || slot.ready) return;
-    if (slot.startTimer) clearTimeout(slot.startTimer);
-    const waiter = this.#readyWaiters.get(slot.index);
-    this.#readyWaiters.delete(slot.index);
-    slot.worker.terminate();
-    if (waiter) {
-      // During start(): fail loudly rather than retry a broken installation forever.
-      this.#slots[slot.index] = null;
-      waiter.reject(new Error(`codec worker failed to start: ${message}`));
-      return;
-    }
-    // A replacement that failed to start: try again shortly, without spinning.
-    this.#slots[slot.index] = null;
-    setTimeout(() => this.#respawn(slot.index), 1000);
-  }
-
-  #replace(slot: Slot): void {
-    if (this.#slots[slot.index] !== slot) return;
-    this.#slots[slot.index] = null;
-    slot.ready = false;
-    slot.worker.terminate();
-    this.#counters.restarts++;
-    this.#respawn(slot.index);
-  }
-
-  #respawn(index: number): void {
-    if (this.#closed || this.#slots[index]) return;
-    // Replacement readiness is observed through #drain, not awaited.
-    this.#spawn(index).catch(() => {});
-    // Without a waiter, a failing replacement goes through the retry path of #onStartFailure.
-    this.#readyWaiters.delete(index);
   }
 }

@@ -83,7 +83,7 @@ export interface TransformSpec {
   frame?: number;
 
   // Everything below is optional and absent when it would change nothing, so that the key of
-  // a plain resize stays what it was. Steps run in the order of codecs/pipeline.ts STEPS.
+  // a plain resize stays what it was. Steps run in the order of the lists in codecs/pipeline.ts.
 
   /**
    * Where `cover` (and a `crop` with `smart`) cuts: a focal point in fractions 0–1 of the

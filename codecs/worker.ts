@@ -4,7 +4,7 @@
 import { prepare, type ForeignDecoders } from "./decoders/index.ts";
 import { loadHeifDecoder, type HeifDecoder } from "./decoders/heic.ts";
 import { inspect, restrictLoaders, transform, type Codecs } from "./pipeline.ts";
-import { probe } from "./probe.ts";
+import { probe } from "./probe/index.ts";
 import type { Reply, Request, WorkerMemory } from "./protocol.ts";
 import { CodecError } from "./types.ts";
 import { heifDecoderWasm, loadVips, loadWebpEncoder, type Vips } from "./wasm.ts";

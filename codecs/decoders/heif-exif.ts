@@ -3,33 +3,8 @@
 // says they win over EXIF). Reads the ISO-BMFF boxes: meta → iinf (which item is Exif) →
 // iloc (where its bytes are). Anything unexpected: 1 (no rotation).
 
-interface Box {
-  type: string;
-  start: number;
-  end: number;
-}
-
-function* boxes(v: DataView, from: number, to: number): Generator<Box> {
-  let pos = from;
-  while (pos + 8 <= to) {
-    let size = v.getUint32(pos);
-    const type = String.fromCharCode(
-      v.getUint8(pos + 4),
-      v.getUint8(pos + 5),
-      v.getUint8(pos + 6),
-      v.getUint8(pos + 7),
-    );
-    let start = pos + 8;
-    if (size === 1) {
-      if (pos + 16 > to) return;
-      size = v.getUint32(pos + 8) * 2 ** 32 + v.getUint32(pos + 12);
-      start += 8;
-    } else if (size === 0) size = to - pos;
-    if (size < start - pos) return;
-    yield { type, start, end: Math.min(pos + size, to) };
-    pos += size;
-  }
-}
+import { boxes } from "../probe/bmff.ts";
+import { Bytes } from "../probe/bytes.ts";
 
 function uint(v: DataView, at: number, size: number): number {
   if (size === 0) return 0;
@@ -42,18 +17,19 @@ function uint(v: DataView, at: number, size: number): number {
 export function heifExifOrientation(b: Uint8Array): number {
   try {
     const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-    const meta = [...boxes(v, 0, b.length)].find((x) => x.type === "meta");
+    const r = new Bytes(b);
+    const meta = [...boxes(r, 0, b.length)].find((x) => x.type === "meta");
     if (!meta) return 1;
-    const children = [...boxes(v, meta.start + 4, meta.end)];
+    const children = [...boxes(r, meta.start + 4, meta.end)];
     const iprp = children.find((x) => x.type === "iprp");
-    const ipco = iprp && [...boxes(v, iprp.start, iprp.end)].find((x) => x.type === "ipco");
-    if (ipco && [...boxes(v, ipco.start, ipco.end)].some((x) => x.type === "irot" || x.type === "imir")) return 1;
+    const ipco = iprp && [...boxes(r, iprp.start, iprp.end)].find((x) => x.type === "ipco");
+    if (ipco && [...boxes(r, ipco.start, ipco.end)].some((x) => x.type === "irot" || x.type === "imir")) return 1;
 
     const iinf = children.find((x) => x.type === "iinf");
     if (!iinf) return 1;
     const iinfVersion = v.getUint8(iinf.start);
     let exifId = -1;
-    for (const infe of boxes(v, iinf.start + (iinfVersion === 0 ? 6 : 8), iinf.end)) {
+    for (const infe of boxes(r, iinf.start + (iinfVersion === 0 ? 6 : 8), iinf.end)) {
       if (infe.type !== "infe") continue;
       const ver = v.getUint8(infe.start);
       if (ver < 2) continue;

@@ -2,10 +2,8 @@
 // padding (last, around everything).
 
 import type { Rgba } from "../types.ts";
-import { backgroundFor, COMPASS } from "./helpers.ts";
+import { backgroundFor, COMPASS, WHITE } from "./helpers.ts";
 import type { State, Step } from "./state.ts";
-
-const WHITE: Rgba = [255, 255, 255, 255];
 
 function addEdges(s: State, top: number, right: number, bottom: number, left: number, bg: Rgba): void {
   if (!top && !right && !bottom && !left) return;

@@ -1,6 +1,6 @@
 // Small pieces several steps use: colour conversion to 8-bit sRGB, backgrounds, placement.
 
-import type { Gravity } from "../types.ts";
+import type { Gravity, Rgba } from "../types.ts";
 import type { Vips, VipsImage } from "../wasm.ts";
 
 /** 16-bit (and other wide) pixels to 8-bit, keeping alpha meaningful. */
@@ -48,6 +48,9 @@ export function toSrgb(image: VipsImage, vips: Vips): { image: VipsImage; hadPro
   void vips;
   return { image: img, hadProfile };
 }
+
+/** The background where a spec names none. */
+export const WHITE: Rgba = [255, 255, 255, 255];
 
 /** Background as the bands of `image` want it (3 values, or 4 with alpha). */
 export function backgroundFor(image: VipsImage, rgba: [number, number, number, number]): number[] {

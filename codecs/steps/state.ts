@@ -82,6 +82,19 @@ export class State {
   }
   #materialized = false;
 
+  /**
+   * A state for one frame of this animation: everything the steps so far learnt (every public
+   * field, copied as a whole so that a field added later travels too), with `image` as its own
+   * image and no animation of its own. The caller disposes of it.
+   */
+  forFrame(image: VipsImage): State {
+    const f = new State(this.codecs, this.source, this.spec, this.limits, this.effort, this.input);
+    Object.assign(f, this);
+    f.animation = null;
+    f.replace(image);
+    return f;
+  }
+
   /** Hands the current image over to the caller, who must delete it. */
   take(): VipsImage {
     const img = this.image;

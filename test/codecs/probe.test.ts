@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { checkComplete, probe, probeLayout, unsupportedFormat } from "../../codecs/probe.ts";
+import { checkComplete, probe, probeLayout, unsupportedFormat } from "../../codecs/probe/index.ts";
 import { FIXTURES } from "./helpers.ts";
 
 // What the header says, per fixture (stored size; the last three columns are no longer probed); null = refused.

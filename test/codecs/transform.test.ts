@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import sharp from "sharp";
 import { CodecPool } from "../../codecs/pool.ts";
-import { probe } from "../../codecs/probe.ts";
+import { probe } from "../../codecs/probe/index.ts";
 import type { OutputFormat } from "../../codecs/types.ts";
 import { decode, fixture, makePng, meanDiff, spec, codeOf } from "./helpers.ts";
 

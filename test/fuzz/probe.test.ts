@@ -2,12 +2,12 @@ import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
-import { checkComplete, probe } from "../../codecs/probe.ts";
+import { checkComplete, probe } from "../../codecs/probe/index.ts";
 import type { InputFormat } from "../../codecs/types.ts";
 import { FIXTURES } from "../helpers/server.ts";
 import { mutate, mutation } from "./mutate.ts";
 
-// The header probe (codecs/probe.ts) on mutated fixture bytes: it reads untrusted headers
+// The header probe (codecs/probe/) on mutated fixture bytes: it reads untrusted headers
 // (offsets, lengths, box sizes), so whatever the bytes, it must answer quickly with a refusal
 // (null, which the upload turns into a 400) or a probe the rest of imgd can use. An exception
 // here would be a 500; a loop would hang the upload.

@@ -1,5 +1,5 @@
 import type { Kysely } from "kysely";
-import { checkComplete, probe, SUPPORTED_INPUTS, unsupportedFormat } from "../../../codecs/probe.ts";
+import { checkComplete, probe, SUPPORTED_INPUTS, unsupportedFormat } from "../../../codecs/probe/index.ts";
 import type { InspectResult, ProbeResult } from "../../../codecs/types.ts";
 import { type Db, lockNames } from "../../db/connection.ts";
 import type { Database, User } from "../../db/schema.ts";

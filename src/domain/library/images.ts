@@ -1,5 +1,5 @@
 import { type Kysely, sql } from "kysely";
-import { type Layout, probeLayout } from "../../../codecs/probe.ts";
+import { type Layout, probeLayout } from "../../../codecs/probe/index.ts";
 import type { InputFormat } from "../../../codecs/types.ts";
 import type { Db } from "../../db/connection.ts";
 import type { Database, Image } from "../../db/schema.ts";
