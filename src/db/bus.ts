@@ -24,6 +24,27 @@ export interface Bus {
 
 export const localBus = (): Bus => ({ publish() {}, subscribe() {}, close: async () => {} });
 
+/**
+ * The bus as this node's own parts share it: a change published here is heard here too, then
+ * by the other nodes. The library and the variant index tell what changed; whatever remembers
+ * answers (delivery's caches) listens, and neither needs the other built first.
+ */
+export function withLocalEcho(bus: Bus): Bus {
+  const listeners: ((c: Change) => void)[] = [];
+  const hear = (c: Change) => {
+    for (const fn of listeners) fn(c);
+  };
+  bus.subscribe(hear);
+  return {
+    publish(change) {
+      hear(change);
+      bus.publish(change);
+    },
+    subscribe: (fn) => void listeners.push(fn),
+    close: () => bus.close(),
+  };
+}
+
 const CHANNEL = "imgd_changes";
 // NOTIFY payloads are limited to 8000 bytes; variant keys go in batches well under that.
 const KEYS_PER_NOTICE = 60;

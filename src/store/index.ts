@@ -19,6 +19,11 @@ export interface Storage {
   location: string;
   /** Resolves when the storage answers; rejects with why not (for /ready). */
   ping(): Promise<void>;
+  /**
+   * Removes leftovers of uploads and downloads that failed midway: staged objects, and blobs
+   * no row names (`known` says which are named). Returns how many went.
+   */
+  sweep(known: (hash: string) => Promise<boolean>): Promise<number>;
 }
 
 export interface StorageOptions {
@@ -47,7 +52,13 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
   if (!options.url) {
     const fs = await openFsStorage(options.dataDir, { fileBody: options.fileBody });
     const dataDir = options.dataDir;
-    return { ...fs, kind: "filesystem", location: dataDir, ping: async () => void (await stat(dataDir)) };
+    return {
+      ...fs,
+      kind: "filesystem",
+      location: dataDir,
+      ping: async () => void (await stat(dataDir)),
+      sweep: (known) => sweepAll(fs, known),
+    };
   }
   const loc = parseS3Url(options.url, options.env ?? process.env);
   const s3 = openS3Storage(loc, {
@@ -77,5 +88,33 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
       // Any answer but a refusal proves the bucket is reachable with these credentials.
       await s3.s3.head(`${loc.prefix}.imgd-ping`);
     },
+    sweep: (known) => sweepAll(s3, known),
+  };
+}
+
+async function sweepAll(s: Pick<Storage, "blobs" | "archives">, known: (hash: string) => Promise<boolean>) {
+  const archives = await s.archives.sweep();
+  const blobs = await s.blobs.sweep(known);
+  return archives.removed + blobs.removed;
+}
+
+/**
+ * The storage sweep a running server repeats: leftovers of uploads that failed while S3 or the
+ * database was away are removed without waiting for the next start, once older than any
+ * upload in progress can be. Files are swept at start only, by the process owning the data
+ * directory. Listing a bucket is not free: at most once per `everyMs`.
+ */
+export function periodicSweep(
+  storage: Storage,
+  known: (hash: string) => Promise<boolean>,
+  everyMs: number,
+  log: (line: string) => void,
+): () => Promise<void> {
+  let sweptAt = 0;
+  return async () => {
+    if (storage.kind !== "s3" || Date.now() - sweptAt < everyMs) return;
+    sweptAt = Date.now();
+    const removed = await storage.sweep(known);
+    if (removed) log(`storage sweep: removed ${removed} leftover object(s)`);
   };
 }

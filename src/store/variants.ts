@@ -35,9 +35,6 @@ export class VariantCache {
   #evicting: Promise<void> | null = null;
   readonly #stats = { hits: 0, misses: 0, evictions: 0 };
 
-  /** Told which keys left the cache, so nothing keeps pointing at their files. */
-  onRemoved: (keys: string[]) => void = () => {};
-
   /** When the totals were last read from the index (see `shared`). */
   #countedAt = 0;
 
@@ -51,6 +48,8 @@ export class VariantCache {
      * so they are read again from the index now and then, and before evicting.
      */
     private readonly shared = false,
+    /** Told which keys left the cache, so nothing keeps pointing at their files. */
+    private readonly onRemoved: (keys: string[]) => void = () => {},
   ) {}
 
   /**

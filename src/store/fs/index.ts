@@ -1,3 +1,5 @@
+import { mkdir, unlink, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { FsArchiveStore } from "./archives.ts";
 import { FsBlobStore } from "./blobs.ts";
 import type { FileBody } from "./files.ts";
@@ -15,4 +17,18 @@ export async function openFsStorage(dataDir: string, options: { fileBody?: FileB
   const archives = new FsArchiveStore(dataDir, options);
   await Promise.all([blobs.init(), variants.init(), archives.init()]);
   return { blobs, variants, archives };
+}
+
+/** Fails at start, with what to do, rather than at the first upload. */
+export async function ensureWritable(dir: string) {
+  try {
+    await mkdir(dir, { recursive: true });
+    const probe = join(dir, `.write-test-${process.pid}`);
+    await writeFile(probe, "");
+    await unlink(probe);
+  } catch (err) {
+    throw new Error(
+      `data directory ${dir} is not writable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): fix its permissions or choose another with --data-dir / IMGD_DATA_DIR`,
+    );
+  }
 }
