@@ -13,6 +13,7 @@ import { MissBudget } from "./domain/delivery/budget.ts";
 import { checkTransformCost } from "./domain/delivery/cost.ts";
 import { Delivery } from "./domain/delivery/deliver.ts";
 import { Placeholders } from "./domain/delivery/placeholders.ts";
+import { FactsBackfill } from "./domain/library/facts.ts";
 import { Images } from "./domain/library/images.ts";
 import { Ingest } from "./domain/ingest/ingest.ts";
 import { Removal } from "./domain/library/removal.ts";
@@ -87,6 +88,8 @@ export interface Services {
   sweeper: Sweeper;
   /** ThumbHashes and `?placeholder` images; backfills images from before them at start. */
   placeholders: Placeholders;
+  /** Stores frames and alpha of images from before they were kept, in the background at start. */
+  facts: FactsBackfill;
   /** Makes and checks every signed thing (key: created on first start, kept in the data dir). */
   /** Makes and checks every signed thing (key: IMGD_SECRET, or created on first start and kept in the database). */
   tokens: Tokens;
@@ -214,7 +217,7 @@ export async function buildServices(
     db,
     blobs,
     metering,
-    inspect: (source) => pool.inspect(source, { transfer: true }),
+    inspect: (staged, header) => pool.inspect(staged, { transfer: true, header }),
     limits: { maxUploadBytes: config.maxUploadBytes, maxSourcePixels: config.maxSourcePixels },
     now: config.now,
   });
@@ -328,6 +331,8 @@ export async function buildServices(
   );
   if (background) sweeper.start();
   if (background && codecs) placeholders.start(codecsReady);
+  const facts = new FactsBackfill({ images, log });
+  if (background) facts.start();
   return {
     config,
     runtime,
@@ -361,6 +366,7 @@ export async function buildServices(
     trustedProxies,
     sweeper,
     placeholders,
+    facts,
     tokens,
     health,
     bus,
