@@ -217,7 +217,7 @@ export async function buildServices(
     db,
     blobs,
     metering,
-    inspect: (staged, header) => pool.inspect(staged, { transfer: true, header }),
+    codecs: pool,
     limits: { maxUploadBytes: config.maxUploadBytes, maxSourcePixels: config.maxSourcePixels },
     now: config.now,
   });

@@ -84,11 +84,14 @@ export interface IngestDeps {
   blobs: BlobStore;
   metering: Metering;
   /**
-   * Decodes the whole image once: proves it is valid and yields its dominant colour, alpha and
-   * frames. The staged bytes are read when a worker takes the job (queued uploads hold no image
-   * bytes); `header` is receive's probe, which the codecs trust instead of probing again.
+   * The codec pool. `inspect` decodes the whole image once: proves it is valid and yields its
+   * dominant colour, alpha and frames. The staged bytes are read when a worker takes the job
+   * (queued uploads hold no image bytes); `header` is receive's probe, trusted by the codecs
+   * instead of probing again.
    */
-  inspect: (staged: StagedBlob, header: ProbeResult) => Promise<InspectResult>;
+  codecs: {
+    inspect(staged: StagedBlob, options: { transfer: boolean; header: ProbeResult }): Promise<InspectResult>;
+  };
   limits: { maxUploadBytes: number; maxSourcePixels: number };
   now: () => number;
 }
@@ -200,7 +203,7 @@ export class Upload {
     const received = this.#received;
     if (!staged || !received) throw new AppError("VALIDATION_ERROR", "file: is required", { field: "file" });
     try {
-      const inspected = await this.d.inspect(staged, received.header);
+      const inspected = await this.d.codecs.inspect(staged, { transfer: true, header: received.header });
       // The bytes go to the store before the transaction, which then holds only database work
       // (a slow store must not hold locks other uploads and deletions wait for). Once the rows
       // are in, commit puts the bytes back if a deletion of the same content took them meanwhile.
