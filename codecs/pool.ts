@@ -10,6 +10,7 @@ import type { Request, WorkerMemory } from "./protocol.ts";
 import {
   CodecError,
   type InspectResult,
+  type ProbeResult,
   type TransformInput,
   type TransformResult,
   type TransformSpec,
@@ -27,14 +28,24 @@ export interface JobOptions {
   transfer?: boolean;
   /** Bytes the transform needs besides the source (a watermark image), copied to the worker. */
   input?: TransformInput;
+  /**
+   * What the caller's probe of these bytes found (an upload checked its header as it arrived):
+   * trusted instead of probing again, here or in the worker.
+   */
+  header?: ProbeResult;
 }
 
 /**
- * The encoded source image: its bytes, or a loader called only when a worker is about to take
- * the job, so that queued jobs hold no image bytes (at most one loaded source per worker).
- * A loader's rejection (or throw) rejects the job with that same error.
+ * The encoded source image: its bytes, or a lazy source (a loader, or a staged blob's `read`)
+ * called only when a worker is about to take the job, so that queued jobs hold no image bytes
+ * (at most one loaded source per worker). A loader's rejection (or throw) rejects the job with
+ * that same error.
  */
-export type Source = Uint8Array | (() => Promise<Uint8Array>);
+export type Source = Uint8Array | (() => Promise<Uint8Array>) | { read(): Promise<Uint8Array> };
+
+const isLazy = (s: Source): s is Exclude<Source, Uint8Array> =>
+  typeof s === "function" ||
+  (typeof s === "object" && s !== null && typeof (s as { read?: unknown }).read === "function");
 
 type JobBody =
   | { kind: "transform"; source: Source; spec: TransformSpec; input?: TransformInput }
@@ -45,6 +56,8 @@ interface Job {
   id: number;
   body: JobBody;
   transfer: boolean;
+  /** The source's header: the caller's, or the pool's probe once the bytes are at hand. */
+  header?: ProbeResult;
   /** The request has reached the worker (false while a lazy source is being loaded). */
   sent: boolean;
   resolve(value: unknown): void;
@@ -167,11 +180,22 @@ export class CodecPool {
         reject(new CodecError(code, message));
       };
       if (this.#closed) return refuse("closed", "codec pool is closed");
-      if (body.kind !== "crash" && typeof body.source !== "function") {
-        const refusal = this.#precheck(body.source);
-        if (refusal) return refuse(refusal.code as "too_large" | "invalid_image", refusal.message);
+      let header = options.header;
+      if (body.kind !== "crash" && !header && !isLazy(body.source)) {
+        const checked = this.#precheck(body.source);
+        if (checked instanceof CodecError)
+          return refuse(checked.code as "too_large" | "invalid_image", checked.message);
+        header = checked;
       }
-      const job: Job = { id: this.#nextId++, body, transfer: options.transfer === true, sent: false, resolve, reject };
+      const job: Job = {
+        id: this.#nextId++,
+        body,
+        transfer: options.transfer === true,
+        header,
+        sent: false,
+        resolve,
+        reject,
+      };
       const slot = this.#workers.idle();
       if (slot) return this.#dispatch(slot, job);
       if (this.#queue.length >= this.#options.maxQueue) {
@@ -181,8 +205,8 @@ export class CodecPool {
     });
   }
 
-  /** Refuses from the header what no worker should ever try to decode. */
-  #precheck(bytes: Uint8Array): CodecError | null {
+  /** Refuses from the header what no worker should ever try to decode; else the header. */
+  #precheck(bytes: Uint8Array): CodecError | ProbeResult {
     if (!(bytes instanceof Uint8Array)) return new CodecError("invalid_image", "source is not a Uint8Array");
     const head = probe(bytes.subarray(0, PROBE_BYTES));
     if (!head) return new CodecError("invalid_image", "not a recognised image format");
@@ -193,7 +217,7 @@ export class CodecPool {
         `source is ${head.width}×${head.height}, over the limit of ${this.#options.maxSourcePixels} pixels`,
       );
     }
-    return null;
+    return head;
   }
 
   #dispatch(slot: PoolSlot, job: Job): void {
@@ -203,11 +227,10 @@ export class CodecPool {
     const body = job.body;
     if (body.kind === "crash") return this.#post(slot, job, null);
     const source = body.source;
-    if (typeof source !== "function") return this.#post(slot, job, source);
-    const loader = source;
+    if (!isLazy(source)) return this.#post(slot, job, source);
     let loading: Promise<Uint8Array>;
     try {
-      loading = Promise.resolve(loader());
+      loading = Promise.resolve(typeof source === "function" ? source() : source.read());
     } catch (e) {
       loading = Promise.reject(e);
     }
@@ -215,8 +238,12 @@ export class CodecPool {
     loading.then(
       (bytes) => {
         if (!current()) return; // timed out, closed, or the worker died meanwhile
-        const refusal = this.#precheck(bytes);
-        if (!refusal) return this.#post(slot, job, bytes);
+        const checked = job.header ?? this.#precheck(bytes);
+        if (!(checked instanceof CodecError)) {
+          job.header = checked;
+          return this.#post(slot, job, bytes);
+        }
+        const refusal = checked;
         this.#finish(slot);
         this.#counters.rejected++;
         job.reject(refusal);
@@ -248,12 +275,13 @@ export class CodecPool {
               id: job.id,
               kind: "transform",
               bytes: bytes!,
+              format: job.header!.format,
               spec: body.spec,
               limits,
               effort: this.#options.effort,
               input: body.input,
             }
-          : { id: job.id, kind: "inspect", bytes: bytes!, limits };
+          : { id: job.id, kind: "inspect", bytes: bytes!, format: job.header!.format, limits };
     const transfer: Transferable[] = [];
     if (job.transfer && bytes) transfer.push(bytes.buffer as ArrayBuffer);
     job.sent = true;

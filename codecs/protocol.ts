@@ -4,19 +4,28 @@
 
 import type { Effort } from "./effort.ts";
 import type { Limits } from "./pipeline.ts";
-import type { CodecErrorCode, InspectResult, TransformInput, TransformResult, TransformSpec } from "./types.ts";
+import type {
+  CodecErrorCode,
+  InputFormat,
+  InspectResult,
+  TransformInput,
+  TransformResult,
+  TransformSpec,
+} from "./types.ts";
 
 export type Request =
   | {
       id: number;
       kind: "transform";
       bytes: Uint8Array;
+      /** The format the pool's (or the upload's) probe found: the worker does not probe again. */
+      format: InputFormat;
       spec: TransformSpec;
       limits: Limits;
       effort?: Effort;
       input?: TransformInput;
     }
-  | { id: number; kind: "inspect"; bytes: Uint8Array; limits: Limits }
+  | { id: number; kind: "inspect"; bytes: Uint8Array; format: InputFormat; limits: Limits }
   /** Test hook: the worker exits abruptly, as it would on a crash. */
   | { id: number; kind: "crash" };
 

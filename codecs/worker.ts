@@ -4,7 +4,6 @@
 import { prepare, type ForeignDecoders } from "./decoders/index.ts";
 import { loadHeifDecoder, type HeifDecoder } from "./decoders/heic.ts";
 import { inspect, restrictLoaders, transform, type Codecs } from "./pipeline.ts";
-import { probe } from "./probe/index.ts";
 import type { Reply, Request, WorkerMemory } from "./protocol.ts";
 import { CodecError } from "./types.ts";
 import { heifDecoderWasm, loadVips, loadWebpEncoder, type Vips } from "./wasm.ts";
@@ -43,10 +42,8 @@ async function run(codecs: Codecs, decoders: ForeignDecoders, req: Request): Pro
   const vips = codecs.vips;
   try {
     if (req.kind === "transform" || req.kind === "inspect") {
-      // The pool probed these bytes already (it refuses what probe does not know).
-      const head = probe(req.bytes.subarray(0, 1 << 20));
-      if (!head) throw new CodecError("invalid_image", "not a recognised image format");
-      const source = await prepare(head.format, req.bytes, decoders, req.limits.maxSourcePixels);
+      // The format comes with the job: probed once, by the pool or by the upload's receive.
+      const source = await prepare(req.format, req.bytes, decoders, req.limits.maxSourcePixels);
       const value =
         req.kind === "transform"
           ? transform(codecs, source, req.spec, req.limits, req.effort, req.input)

@@ -92,6 +92,7 @@ export async function createImgd(
       closed = true;
       await services.sweeper.stop();
       await services.placeholders.stop();
+      await services.facts.stop();
       await services.usage.close();
       await services.presets.close();
       await services.pool.close();

@@ -10,6 +10,7 @@ import { MissBudget } from "./domain/delivery/budget.ts";
 import { checkTransformCost } from "./domain/delivery/cost.ts";
 import { Delivery } from "./domain/delivery/deliver.ts";
 import { Placeholders } from "./domain/delivery/placeholders.ts";
+import { FactsBackfill } from "./domain/library/facts.ts";
 import { parseCidrList } from "./domain/fetcher/addresses.ts";
 import { dnsOf } from "./domain/fetcher/dns.ts";
 import { Fetcher, parsePins } from "./domain/fetcher/fetcher.ts";
@@ -72,7 +73,7 @@ export async function buildServices(
     db,
     blobs,
     metering,
-    inspect: (source) => pool.inspect(source, { transfer: true }),
+    codecs: pool,
     limits: { maxUploadBytes: config.maxUploadBytes, maxSourcePixels: config.maxSourcePixels },
     now: config.now,
   });
@@ -163,6 +164,9 @@ export async function buildServices(
   });
   if (background) sweeper.start();
   if (background && codecs) placeholders.start(platform.codecsReady);
+  // Frames and alpha of images from before they were stored, in the background at start.
+  const facts = new FactsBackfill({ images, log });
+  if (background) facts.start();
   return {
     // The database, the stores and the worker pool are here for close(); see AppServices.
     ...platform,
@@ -190,6 +194,7 @@ export async function buildServices(
     trustedProxies,
     sweeper,
     placeholders,
+    facts,
     // The dashboard's accounts side: passwords, browser sessions, sign-in back-off.
     passwords: new Passwords(db, config.now),
     signins: new SignInGuard(db, config.now),

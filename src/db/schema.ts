@@ -65,6 +65,10 @@ export interface ImagesTable {
   dominant_color: string | null;
   /** Base64 ThumbHash; null for images stored before placeholders, until one is made. */
   thumbhash: string | null;
+  /** 1 when the image has an alpha channel; null for images stored before 013, until backfilled. */
+  has_alpha: number | null;
+  /** Frames (animation frames or pages); null for images stored before 013, until backfilled. */
+  frames: number | null;
   namespace: string | null;
   metadata: Generated<string>;
   external_id: string | null;

@@ -1,7 +1,8 @@
 import type { Context, MiddlewareHandler } from "hono";
-import { type AdmitOptions, SESSION_ENDED, scopeOf } from "../domain/auth/auth.ts";
+import { type IdentifyOptions, SESSION_ENDED, scopeOf } from "../domain/auth/auth.ts";
 import { AppError } from "../domain/errors.ts";
 import { KEY_PREFIX, type Principal, type Scope } from "../domain/accounts/keys.ts";
+import type { SessionPrincipal } from "../domain/accounts/sessions.ts";
 import type { RouteEnv } from "./env.ts";
 import { checkCsrf, clearSessionCookie, sessionSecretOf } from "./dashboard/session-auth.ts";
 
@@ -28,34 +29,38 @@ export function refuseKeyInQuery(url: string) {
   }
 }
 
+export interface AdmitOptions extends Omit<IdentifyOptions, "sessionSecret"> {
+  /** The scope this request needs (default: from the method). */
+  scope?: Scope;
+  /** The dialect's own rules for this key, after the scope and before metering: throw to refuse. */
+  authorize?: (principal: Principal) => void | Promise<void>;
+}
+
 /**
  * The one admission step (authenticate, scope, dialect rules, meter) for a request of any
  * dialect: leaves the principal and the key's rate window on the context.
  */
-export async function admit<E extends RouteEnv<"auth">>(
-  ctx: Context<E>,
-  opts: Omit<AdmitOptions, "scope" | "onRate"> & { scope?: Scope },
-): Promise<Principal> {
+export async function admit<E extends RouteEnv<"auth">>(ctx: Context<E>, opts: AdmitOptions): Promise<Principal> {
   const c = ctx as unknown as Context<RouteEnv<"auth">>;
   const { auth } = c.var.services;
   const authorization = c.req.header("authorization");
   // No key: the dashboard's session cookie, if any (the same principal, checked for CSRF).
-  const secret = authorization === undefined ? sessionSecretOf(c.req.header("cookie")) : null;
-  const principal = await auth
-    .admit(authorization, {
-      ...opts,
-      scope: opts.scope ?? scopeOf(c.req.method),
-      authorize: async (p) => {
-        c.set("principal", p);
-        await opts.authorize?.(p);
-      },
-      onRate: (s) => c.set("rateLimit", s),
-      ...(secret ? { session: { secret, verify: (p) => checkCsrf(c, auth.site, p) } } : {}),
-    })
-    .catch((err) => {
-      if (secret && err instanceof AppError && err.message === SESSION_ENDED) clearSessionCookie(c, auth.site);
-      throw err;
-    });
+  const sessionSecret = authorization === undefined ? sessionSecretOf(c.req.header("cookie")) : null;
+  let principal: Principal;
+  try {
+    principal = await auth.identify(authorization, { ...opts, sessionSecret });
+  } catch (err) {
+    if (sessionSecret && err instanceof AppError && err.message === SESSION_ENDED) clearSessionCookie(c, auth.site);
+    throw err;
+  }
+  // Without a key header, the principal is the cookie's session.
+  if (sessionSecret) checkCsrf(c, auth.site, principal as SessionPrincipal);
+  auth.requireScope(principal, opts.scope ?? scopeOf(c.req.method));
+  c.set("principal", principal);
+  await opts.authorize?.(principal);
+  const { rate, refusal } = await auth.meter(principal);
+  if (rate) c.set("rateLimit", rate);
+  if (refusal) throw refusal;
   return principal;
 }
 

@@ -37,7 +37,7 @@ describe("upload", () => {
       "width",
       "height",
       "filesize",
-      "status",
+      // No "status": reference/002 shows it only while an item is processing or failed.
       "editable",
       "tags",
       "namespace",

@@ -1,29 +1,23 @@
 import { AppError } from "../errors.ts";
 import type { Keys, Principal, Scope } from "../accounts/keys.ts";
-import type { Metering, RateState } from "../metering/metering.ts";
+import type { Metering } from "../metering/metering.ts";
 import type { SessionPrincipal, Sessions, Site } from "../accounts/sessions.ts";
 
 // One admission step for every dialect: who is calling (the key), may it (scope, then the
 // dialect's own rules), and may it now (the key's minute window and the tenant's monthly API
 // requests). Dialects differ only in how they word a refusal.
 
-export interface AdmitOptions {
-  /** The scope this request needs. */
-  scope: Scope;
-  /** Imgwire's public client keys are accepted (their routes are held by `authorize`). */
+export interface IdentifyOptions {
+  /** Imgwire's public client keys are accepted (the dialect holds them to their routes). */
   allowClient?: boolean;
-  /** The dialect's own rules for this key, after the scope and before metering: throw to refuse. */
-  authorize?: (principal: Principal) => void | Promise<void>;
   /** What a request without a key is told (dialects word it their own way). */
   missingKey?: string;
-  /** Hears the key's rate window, for the X-RateLimit-* headers: also when the request is refused. */
-  onRate?: (state: RateState) => void;
   /**
    * The dashboard's session cookie, used when no Authorization header is sent: its principal
-   * is a key's (same scopes, rules and metering). `verify` is the HTTP layer's Origin and CSRF
-   * check; it throws to refuse.
+   * is a key's (same scopes, rules and metering). The HTTP layer checks its Origin and CSRF
+   * token before the scope.
    */
-  session?: { secret: string; verify: (principal: SessionPrincipal) => void };
+  sessionSecret?: string | null;
 }
 
 /** The secret of `Authorization: Bearer <secret>`, or null. */
@@ -45,21 +39,29 @@ export class Auth {
     return this.d.site;
   }
 
-  /** authenticate → scope → dialect rules → meter. A refused request is not counted. */
-  async admit(authorization: string | null | undefined, opts: AdmitOptions): Promise<Principal> {
+  // One admission, in the order the HTTP layer runs it: identify → (the cookie's CSRF check)
+  // → requireScope → (the dialect's rules) → meter. A refused request is not counted.
+
+  /** Who calls, by key or session cookie; refuses a missing, bad or ended one. */
+  async identify(authorization: string | null | undefined, opts: IdentifyOptions = {}): Promise<Principal> {
     const secret = bearer(authorization);
     const principal = secret
       ? await this.d.keys.authenticate(secret, { allowClient: opts.allowClient })
-      : authorization == null && opts.session
-        ? await this.#session(opts.session)
+      : authorization == null && opts.sessionSecret
+        ? await this.#session(opts.sessionSecret)
         : null;
     if (!principal)
       throw new AppError("UNAUTHORIZED", opts.missingKey ?? "Missing API key: send 'Authorization: Bearer <key>'");
-    if (!principal.scopes.has(opts.scope))
-      throw new AppError("FORBIDDEN", `This API key lacks the '${opts.scope}' scope`);
-    await opts.authorize?.(principal);
-    await this.d.metering.request(principal, opts.onRate ?? (() => {}));
     return principal;
+  }
+
+  requireScope(principal: Principal, scope: Scope) {
+    if (!principal.scopes.has(scope)) throw new AppError("FORBIDDEN", `This API key lacks the '${scope}' scope`);
+  }
+
+  /** Takes the request from the key's minute window and the month's API requests (see Metering.request). */
+  meter(principal: Principal) {
+    return this.d.metering.request(principal);
   }
 
   /**
@@ -81,10 +83,9 @@ export class Auth {
     }
   }
 
-  async #session(session: NonNullable<AdmitOptions["session"]>): Promise<Principal> {
-    const principal = await this.d.sessions.resolve(session.secret);
+  async #session(secret: string): Promise<SessionPrincipal> {
+    const principal = await this.d.sessions.resolve(secret);
     if (!principal) throw new AppError("UNAUTHORIZED", SESSION_ENDED);
-    session.verify(principal);
     return principal;
   }
 }

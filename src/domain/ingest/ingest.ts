@@ -21,7 +21,7 @@ import { dropUnusedBlob } from "../library/unused-blob.ts";
 //   store   — place the blob in the store, then count the upload against the plan and add the
 //             rows in one transaction (database work only), then settle the blob.
 // The staged bytes belong to the Upload: whatever happens, they are committed or discarded,
-// once (`Ingest.run` guarantees the discard).
+// once (the owner of `Ingest.begin`'s Upload discards it in a `finally`; `Ingest.run` does that).
 
 export interface Uploader {
   user: User;
@@ -84,8 +84,15 @@ export interface IngestDeps {
   db: Db;
   blobs: BlobStore;
   metering: Metering;
-  /** Decodes the whole image once: proves it is valid and yields its dominant colour. */
-  inspect: (source: () => Promise<Uint8Array>) => Promise<InspectResult>;
+  /**
+   * The codec pool. `inspect` decodes the whole image once: proves it is valid and yields its
+   * dominant colour, alpha and frames. The staged bytes are read when a worker takes the job
+   * (queued uploads hold no image bytes); `header` is receive's probe, trusted by the codecs
+   * instead of probing again.
+   */
+  codecs: {
+    inspect(staged: StagedBlob, options: { transfer: boolean; header: ProbeResult }): Promise<InspectResult>;
+  };
   limits: { maxUploadBytes: number; maxSourcePixels: number };
   now: () => number;
 }
@@ -126,9 +133,17 @@ export class Ingest {
     return { uploader, maxBytes, storageLeft: storage?.left ?? null, storageLimit: storage?.limit ?? null };
   }
 
+  /**
+   * Opens one upload. Its owner must `discard()` it when done (a `finally`): `store` consumes
+   * the bytes, a refusal before that leaves them to the discard.
+   */
+  begin(admission: Admission): Upload {
+    return new Upload(this.d, admission);
+  }
+
   /** Runs one upload; its staged bytes are discarded when `fn` ends without storing them. */
   async run<T>(admission: Admission, fn: (upload: Upload) => Promise<T>): Promise<T> {
-    const upload = new Upload(this.d, admission);
+    const upload = this.begin(admission);
     try {
       return await fn(upload);
     } finally {
@@ -137,7 +152,7 @@ export class Ingest {
   }
 }
 
-/** One upload's bytes on their way in. Made by `Ingest.run`, which owns its clean-up. */
+/** One upload's bytes on their way in. Made by `Ingest.begin`; its owner discards it. */
 export class Upload {
   #staged: StagedBlob | undefined;
   #received: Received | undefined;
@@ -189,8 +204,7 @@ export class Upload {
     const received = this.#received;
     if (!staged || !received) throw new AppError("VALIDATION_ERROR", "file: is required", { field: "file" });
     try {
-      // Read when a worker takes the job, so queued uploads hold no image bytes.
-      const inspected = await this.d.inspect(() => staged.read());
+      const inspected = await this.d.codecs.inspect(staged, { transfer: true, header: received.header });
       // The bytes go to the store before the transaction, which then holds only database work
       // (a slow store must not hold locks other uploads and deletions wait for). Once the rows
       // are in, commit puts the bytes back if a deletion of the same content took them meanwhile.
@@ -313,6 +327,8 @@ function insert(
         visibility: input.visibility ?? "public",
         dominant_color: inspected.dominantColor,
         thumbhash: inspected.thumbhash,
+        has_alpha: inspected.hasAlpha ? 1 : 0,
+        frames: inspected.pages,
         namespace: input.namespace ?? null,
         metadata: JSON.stringify(input.metadata ?? {}),
         external_id: input.externalId ?? null,

@@ -17,7 +17,7 @@ export type { ImageRecord, Visibility } from "./image-rows.ts";
 export interface ImagesDeps {
   db: Db;
   removal: Removal;
-  /** Read for what an image's structure says (frames, alpha). */
+  /** Read for what an image's structure says (frames, alpha), for images stored before they were kept. */
   blobs: Pick<BlobStore, "read">;
   /** A tenant's images changed in a way that changes what a delivery URL answers. */
   onChanged: (userId: string) => void;
@@ -78,9 +78,32 @@ export class Images {
     return attachPaths(db, rows);
   }
 
-  /** Frames and alpha of the stored file, read from its structure (no decoding). */
+  /**
+   * Frames and alpha, as stored at ingest. An image stored before they were kept has them
+   * read from its file's structure once (the backfill at start does the rest) and stored.
+   */
   async layout(image: Image): Promise<Layout> {
-    return probeLayout(await this.d.blobs.read(image.blob_hash), image.format as InputFormat);
+    if (image.frames !== null && image.has_alpha !== null)
+      return { frames: image.frames, hasAlpha: image.has_alpha === 1 };
+    return this.fillLayout(image);
+  }
+
+  /** Reads an image's frames and alpha from its original's structure (no decoding) and stores them. */
+  async fillLayout(image: Pick<Image, "id" | "blob_hash" | "format">): Promise<Layout> {
+    const layout = probeLayout(await this.d.blobs.read(image.blob_hash), image.format as InputFormat);
+    await this.d.db
+      .updateTable("images")
+      .set({ frames: layout.frames, has_alpha: layout.hasAlpha ? 1 : 0 })
+      .where("id", "=", image.id)
+      .execute();
+    return layout;
+  }
+
+  /** Some images whose frames and alpha are not stored yet (stored before they were kept). */
+  withoutLayout(limit: number, skip: string[]): Promise<Pick<Image, "id" | "blob_hash" | "format">[]> {
+    let q = this.d.db.selectFrom("images").select(["id", "blob_hash", "format"]).where("frames", "is", null);
+    if (skip.length) q = q.where("id", "not in", skip);
+    return q.orderBy("id").limit(limit).execute();
   }
 
   async get(userId: string, id: string): Promise<ImageRecord> {

@@ -101,48 +101,57 @@ export class Metering {
 
   /**
    * An authenticated API request: takes one from the key's minute window and one from the
-   * tenant's monthly API requests, both or neither (a refused request costs nothing).
-   * `onRate` hears the window's state even when the request is refused.
+   * tenant's monthly API requests, both or neither (a refused request costs nothing). Answers
+   * with the window's state, and the refusal when there is one (the caller sends the state's
+   * headers with the refusal too).
    */
-  async request(principal: Principal, onRate: (s: RateState) => void): Promise<void> {
-    if (!this.d.enabled) return;
+  async request(principal: Principal): Promise<{ rate?: RateState; refusal?: AppError }> {
+    if (!this.d.enabled) return {};
     const limits = this.limitsOf(principal.user);
     const now = this.d.now();
-    await this.d.db.transaction().execute(async (trx) => {
-      if (limits.requestsPerMinute !== null) {
-        const rpm = limits.requestsPerMinute;
-        const start = now - (now % MINUTE);
-        const reset = (start + MINUTE) / 1000;
-        const row =
-          rpm > 0
-            ? await trx
-                .insertInto("rate_windows")
-                .values({ subject: `key:${principal.key.id}`, window_ms: MINUTE, window_start: start, count: 1 })
-                .onConflict((oc) =>
-                  oc
-                    .columns(["subject", "window_ms", "window_start"])
-                    .doUpdateSet((eb) => ({ count: eb("rate_windows.count", "+", 1) }))
-                    .where("rate_windows.count", "<", rpm),
-                )
-                .returning("count")
-                .executeTakeFirst()
-            : undefined;
-        if (!row) {
-          onRate({ limit: rpm, remaining: 0, reset });
-          throw new AppError(
-            "RATE_LIMIT_EXCEEDED",
-            `Rate limit of ${rpm} requests per minute reached for this API key`,
-            {
-              retryAfter: Math.max(1, Math.ceil((start + MINUTE - now) / 1000)),
-            },
-          );
+    let rate: RateState | undefined;
+    try {
+      await this.d.db.transaction().execute(async (trx) => {
+        if (limits.requestsPerMinute !== null) {
+          const rpm = limits.requestsPerMinute;
+          const start = now - (now % MINUTE);
+          const reset = (start + MINUTE) / 1000;
+          const row =
+            rpm > 0
+              ? await trx
+                  .insertInto("rate_windows")
+                  .values({ subject: `key:${principal.key.id}`, window_ms: MINUTE, window_start: start, count: 1 })
+                  .onConflict((oc) =>
+                    oc
+                      .columns(["subject", "window_ms", "window_start"])
+                      .doUpdateSet((eb) => ({ count: eb("rate_windows.count", "+", 1) }))
+                      .where("rate_windows.count", "<", rpm),
+                  )
+                  .returning("count")
+                  .executeTakeFirst()
+              : undefined;
+          if (!row) {
+            rate = { limit: rpm, remaining: 0, reset };
+            throw new AppError(
+              "RATE_LIMIT_EXCEEDED",
+              `Rate limit of ${rpm} requests per minute reached for this API key`,
+              {
+                retryAfter: Math.max(1, Math.ceil((start + MINUTE - now) / 1000)),
+              },
+            );
+          }
+          rate = { limit: rpm, remaining: Math.max(0, rpm - Number(row.count)), reset };
         }
-        onRate({ limit: rpm, remaining: Math.max(0, rpm - Number(row.count)), reset });
-      }
-      if (!(await this.d.usage.consume(principal.user.id, "api_requests", 1, limits.apiRequestsPerMonth, trx))) {
-        throw limitReached("API request", limits.apiRequestsPerMonth!);
-      }
-    });
+        if (!(await this.d.usage.consume(principal.user.id, "api_requests", 1, limits.apiRequestsPerMonth, trx))) {
+          throw limitReached("API request", limits.apiRequestsPerMonth!);
+        }
+      });
+    } catch (err) {
+      // Thrown to roll the transaction back; answered, not thrown, so the state goes with it.
+      if (err instanceof AppError) return { rate, refusal: err };
+      throw err;
+    }
+    return { rate };
   }
 
   /** The largest upload the server and the tenant's plan accept, in bytes. */

@@ -20,6 +20,7 @@ import { optionalKey } from "../auth.ts";
 import { clientIp } from "../client-ip.ts";
 import type { RouteEnv } from "../env.ts";
 import { boundaryOf, parseMultipart, readField } from "../multipart.ts";
+import { receiveUpload, requireFile } from "../receive-upload.ts";
 import { baseUrl } from "../urls.ts";
 import { jsonBody } from "../validate.ts";
 import { mediaItem, upgradeHint } from "./shape.ts";
@@ -167,35 +168,18 @@ async function finish(
 export const ingestRoutes = new Hono<Env>()
   .post("/upload", optionalKey("write"), async (c) => {
     const caller = await callerOf(c);
-    const { ingest } = c.var.services;
-    const boundary = boundaryOf(c.req.header("content-type"));
-    const body = c.req.raw.body;
-    if (!boundary || !body) {
-      throw new AppError("VALIDATION_ERROR", "file: send multipart/form-data with the image in a 'file' field", {
-        field: "file",
-      });
-    }
-    const admission = await ingest.admit(uploaderOf(c, caller), {
-      declaredBytes: Number(c.req.header("content-length") ?? NaN),
-      overhead: 64 * 1024,
+    const { upload, fields, filename } = await receiveUpload(c, c.var.services.ingest, {
+      uploader: uploaderOf(c, caller),
+      notMultipart: "file: send multipart/form-data with the image in a 'file' field",
+      maxFieldBytes: 16 * 1024,
     });
-    return ingest.run(admission, async (upload) => {
-      let filename = "";
-      const fields: Record<string, string> = {};
-      for await (const part of parseMultipart(body, boundary)) {
-        if (part.name === "file") {
-          filename = part.filename ?? "";
-          await upload.receive(part.body);
-        } else {
-          if (part.name in fields)
-            throw new AppError("VALIDATION_ERROR", `${part.name}: given more than once`, { field: part.name });
-          fields[part.name] = await readField(part, 16 * 1024);
-        }
-      }
+    try {
       const f = parseIngestFields(fields, ["file"]);
-      if (!upload.received) throw new AppError("VALIDATION_ERROR", "file: is required", { field: "file" });
-      return finish(c, caller, upload, f, filename, null);
-    });
+      requireFile(upload);
+      return await finish(c, caller, upload, f, filename, null);
+    } finally {
+      await upload.discard();
+    }
   })
   .post("/import", optionalKey("write"), async (c) => {
     const caller = await callerOf(c);
@@ -218,20 +202,19 @@ export const ingestRoutes = new Hono<Env>()
     }
     const admission = await ingest.admit(uploaderOf(c, caller));
     const fetched = await fetcher.open(url!.href, admission.maxBytes);
-    return ingest.run(admission, async (upload) => {
-      try {
-        await upload.receive(fetched.body);
-      } catch (err) {
-        if (err instanceof AppError && err.code === "INVALID_FILE") {
-          throw new AppError("INVALID_FILE", `The URL did not return an image: ${err.message}`, {
-            field: "url",
-            reason: "fetch_failed",
-          });
-        }
-        throw err;
-      }
-      return finish(c, caller, upload, f, fetched.filename, url!.href);
-    });
+    const upload = ingest.begin(admission);
+    try {
+      await upload.receive(fetched.body).catch((err) => {
+        if (!(err instanceof AppError && err.code === "INVALID_FILE")) throw err;
+        throw new AppError("INVALID_FILE", `The URL did not return an image: ${err.message}`, {
+          field: "url",
+          reason: "fetch_failed",
+        });
+      });
+      return await finish(c, caller, upload, f, fetched.filename, url!.href);
+    } finally {
+      await upload.discard();
+    }
   });
 
 /** JSON, urlencoded or multipart form: all flat fields. */

@@ -5,8 +5,8 @@ import { stemOf, validatePath } from "../../domain/library/paths.ts";
 import { parseParams, placeholderDelivery, splitQuery } from "../../domain/delivery/native.ts";
 import { MAX_TAG_LENGTH, NAMESPACE } from "../../domain/library/fields.ts";
 import type { RouteEnv } from "../env.ts";
-import { boundaryOf, parseMultipart, readField } from "../multipart.ts";
-import { jsonBody, markBodyRead, parse, queryInt } from "../validate.ts";
+import { receiveUpload, requireFile } from "../receive-upload.ts";
+import { jsonBody, parse, queryInt } from "../validate.ts";
 import { setPageHeaders } from "../paging.ts";
 import { baseUrl } from "../urls.ts";
 import { SIGNATURE_KEYS, sign } from "../../domain/delivery/signing.ts";
@@ -91,41 +91,24 @@ export const imageRoutes = new Hono<Env>()
   .post("/", async (c) => {
     const { ingest, metering } = c.var.services;
     const { user } = c.var.principal;
-    const boundary = boundaryOf(c.req.header("content-type"));
-    const body = c.req.raw.body;
-    if (!boundary || !body) {
-      throw new AppError("VALIDATION_ERROR", "Send multipart/form-data with the image in a 'file' field", {
-        field: "file",
-      });
-    }
-    // Refused before any of the body is read (form overhead allowed for).
-    const admission = await ingest.admit(
-      { user },
-      { declaredBytes: Number(c.req.header("content-length") ?? NaN), overhead: 64 * 1024 },
-    );
-    return ingest.run(admission, async (upload) => {
-      let filename = "image";
-      const fields: Record<string, string> = {};
-      for await (const part of parseMultipart(body, boundary)) {
-        if (part.name === "file") {
-          filename = part.filename || "image";
-          await upload.receive(part.body);
-        } else {
-          fields[part.name] = await readField(part);
-        }
-      }
-      markBodyRead(c.req.raw);
+    const { upload, fields, filename } = await receiveUpload(c, ingest, {
+      uploader: { user },
+      notMultipart: "Send multipart/form-data with the image in a 'file' field",
+    });
+    try {
       const f = parse(UploadFields, fields);
-      if (!upload.received) throw new AppError("VALIDATION_ERROR", "file: is required", { field: "file" });
+      requireFile(upload);
       if (f.visibility === "private") metering.requireFeature(user, "private_images");
       const target = f.target_path ?? f.path;
       const { image, isNew } = await upload.store({
-        filename,
+        filename: filename || "image",
         path: target === "" ? undefined : target,
         visibility: f.visibility,
       });
       return c.json(uploadResponse(baseUrl(c), user, image, isNew), 201);
-    });
+    } finally {
+      await upload.discard();
+    }
   })
   .get("/", async (c) => {
     const raw = c.req.query();
