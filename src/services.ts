@@ -41,7 +41,7 @@ import { RateLimits } from "./domain/metering/ratelimits.ts";
 import type { Runtime } from "./runtime/index.ts";
 import { openStorage } from "./store/index.ts";
 import type { BlobStore } from "./store/types.ts";
-import { VariantCache } from "./store/variants.ts";
+import { VariantIndex } from "./store/variant-index.ts";
 
 /** Everything one imgd instance owns; built once by createImgd, passed to routes explicitly. */
 export interface Services {
@@ -61,7 +61,7 @@ export interface Services {
   ingest: Ingest;
   presets: Presets;
   usage: Usage;
-  variants: VariantCache;
+  variants: VariantIndex;
   delivery: Delivery;
   media: Media;
   accounts: Accounts;
@@ -189,7 +189,7 @@ export async function buildServices(
     ownerReservePercent: config.ownerReserve,
   });
   const metrics = new Metrics(usage, config.now);
-  const variants = new VariantCache(
+  const variants = new VariantIndex(
     db,
     storage.variants,
     config.variantCacheBytes,

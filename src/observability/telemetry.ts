@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { CodecPool } from "../../codecs/pool.ts";
-import type { VariantCache } from "../store/variants.ts";
+import type { VariantIndex } from "../store/variant-index.ts";
 
 // Prometheus metrics of one imgd instance. Each instance has its own registry (no global
 // state), so embedders and tests can run several side by side. Figures that other parts keep
@@ -35,7 +35,7 @@ export class Telemetry {
 
   constructor(d: {
     pool: CodecPool;
-    variants: VariantCache;
+    variants: VariantIndex;
     blobTotals: () => Promise<{ count: number; bytes: number }>;
   }) {
     const registers = [this.registry];

@@ -8,12 +8,12 @@ import type { Presets } from "../library/presets.ts";
 import type { Feature } from "../metering/plans.ts";
 import type { Users } from "../accounts/users.ts";
 import type { BlobStore, StoredObject } from "../../store/types.ts";
-import type { VariantCache } from "../../store/variants.ts";
+import type { VariantIndex } from "../../store/variant-index.ts";
 import type { Bus } from "../../db/bus.ts";
 import type { Leases } from "../../db/leases.ts";
 import type { MissBudget } from "./budget.ts";
-import { HotRoutes } from "./hot.ts";
-import { MemoryCache } from "./memory.ts";
+import { HotRoutes } from "./hot-routes.ts";
+import { MemoryTier } from "./memory-tier.ts";
 import type { Placeholders } from "./placeholders.ts";
 import type { SignaturePurpose } from "./signing.ts";
 import type { Access, Asks, Grant, Requester } from "./access.ts";
@@ -45,7 +45,7 @@ export interface DeliveryDeps {
   images: Images;
   presets: Presets;
   blobs: BlobStore;
-  variants: VariantCache;
+  variants: VariantIndex;
   pool: CodecPool;
   /**
    * Takes one transformation from the tenant's plan (throws when none is left); returns its
@@ -168,7 +168,7 @@ export interface SpecContext {
 export class Delivery {
   readonly #flights = new Map<string, Promise<Delivered>>();
   readonly #hot: HotRoutes<Delivered>;
-  readonly #memory: MemoryCache;
+  readonly #memory: MemoryTier;
   /**
    * Watermarks fetched from URLs, by URL, for a minute: a cached variant still needs the mark's
    * hash for its key, and one fetch per request would make every hit wait on another host.
@@ -177,7 +177,7 @@ export class Delivery {
 
   constructor(private readonly d: DeliveryDeps) {
     this.#hot = new HotRoutes(d.now);
-    this.#memory = new MemoryCache(d.memoryCacheBytes ?? 0);
+    this.#memory = new MemoryTier(d.memoryCacheBytes ?? 0);
     d.bus.subscribe((change) => {
       if (change.kind === "user") this.#hot.forgetUser(change.id);
       else if (change.kind === "variants") this.#forgetVariants(change.keys);
