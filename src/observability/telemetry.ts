@@ -6,19 +6,6 @@ import type { VariantIndex } from "../store/variant-index.ts";
 // state), so embedders and tests can run several side by side. Figures that other parts keep
 // already (pool, variant cache, blob table) are read at scrape time rather than counted twice.
 
-/** Which part of imgd a path belongs to: a small, fixed label set. */
-export function routeGroup(pathname: string): string {
-  if (pathname.startsWith("/i/")) return "delivery";
-  if (pathname.startsWith("/api/images/")) return "assetsrepo";
-  if (pathname.startsWith("/api/v1/")) return "native";
-  if (pathname.startsWith("/v1/")) return "imgpro";
-  if (pathname.startsWith("/imgwire/")) return "imgwire";
-  if (pathname === "/metrics") return "metrics";
-  if (pathname.startsWith("/health") || pathname === "/ready") return "health";
-  if (pathname.startsWith("/p/")) return "viewer";
-  return "other";
-}
-
 /** Sets a counter to a total kept elsewhere (prom-client counters only go up by increments). */
 function mirror(counter: Counter, value: number) {
   counter.reset();

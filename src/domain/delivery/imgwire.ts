@@ -3,12 +3,11 @@ import type { Fit, OutputFormat, TransformSpec } from "../../../codecs/types.ts"
 import { AppError } from "../errors.ts";
 import * as P from "./imgwire-params.ts";
 import { bad, color, type Placement, placement, type WatermarkSource } from "./imgwire-params.ts";
-import type { DeliveryRequest } from "./deliver.ts";
+import type { DeliveryAsk, DeliveryRequest } from "./request.ts";
 import { type NativeParams, parseParams } from "./native.ts";
 import { SIGNATURE_KEYS } from "./signing.ts";
 import { deliveryFormatsOf, negotiate as negotiateFormat } from "./negotiate.ts";
 import type { Source } from "./spec.ts";
-import type { Requester } from "./access.ts";
 
 // Imgwire's URL parameters (reference/imgwire/url-parameters.md) parsed into the canonical
 // transform spec. Each parameter may come by any one of its names; two names of one parameter
@@ -406,18 +405,11 @@ function crop(
 /**
  * An Imgwire CDN URL (`…/cdn/{username}/{path}[@preset]?{parameters}`) as a delivery request:
  * a private image needs the owner's key or a signature (`token` and `expires`, an Imgwire CDN
- * signature of the path with its preset and of every parameter). `onAutoFormat` hears that
- * the answer depends on Accept (Vary: Accept).
+ * signature of the path with its preset and of every parameter). The spec says when the
+ * answer depends on Accept (no `format`, or `format=auto`).
  */
-export function imgwireDelivery(
-  username: string,
-  pathAndPreset: string,
-  search: URLSearchParams,
-  accept: string | undefined,
-  ifNoneMatch: (etag: string) => boolean,
-  onAutoFormat: () => void,
-  requester?: Requester,
-): DeliveryRequest<undefined> {
+export function imgwireDelivery(ask: DeliveryAsk): DeliveryRequest<undefined> {
+  const { username, path: pathAndPreset, search, accept, ifNoneMatch, requester } = ask;
   const params = new URLSearchParams([...search].filter(([k]) => !SIGNATURE_KEYS.includes(k)));
   let path = pathAndPreset;
   let presetName: string | undefined;
@@ -448,16 +440,15 @@ export function imgwireDelivery(
         }
       }
       const { spec, autoFormat, watermark } = imgwireSpec(splitImgwireQuery(params), preset, image, {
-        accept,
+        accept: accept ?? undefined,
         defaultQuality: user.default_quality,
         deliveryFormats: deliveryFormatsOf(user.delivery_formats),
       });
-      if (autoFormat) onAutoFormat();
-      if (!watermark || watermark.kind === "text") return { spec };
+      if (!watermark || watermark.kind === "text") return { spec, varyAccept: autoFormat };
       const mark = watermark.kind === "image" ? await watermarkImage(watermark.id) : await watermarkUrl(watermark.url);
       // The mark's identity is its content hash: a new logo under the same id makes new variants.
       spec.watermark = { ...spec.watermark!, image: mark.hash };
-      return { spec, input: { watermark: mark.bytes } };
+      return { spec, input: { watermark: mark.bytes }, varyAccept: autoFormat };
     },
   };
 }

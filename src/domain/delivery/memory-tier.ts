@@ -1,5 +1,5 @@
 import type { StoredObject } from "../../store/types.ts";
-import type { Delivered } from "./deliver.ts";
+import type { Delivered } from "./request.ts";
 
 /**
  * The bytes of small, recently served variants, so a hit is answered from memory rather than
