@@ -13,7 +13,7 @@ import {
 } from "../domain/delivery/compat.ts";
 import { parseIpxModifiers } from "../domain/delivery/ipx.ts";
 import type { RequesterServices } from "./requester.ts";
-import { askOf, etagCheck, sendDelivered } from "./delivery.ts";
+import { askOf, sendDelivered } from "./delivery.ts";
 import { MOUNTS, rawPathUnder } from "./mounts.ts";
 import { targetOf } from "./target.ts";
 import type { AppServices, RouteEnv } from "./env.ts";
@@ -30,15 +30,14 @@ async function serve(c: Context<Env>, route: string, m: Mapped, rawPath: string,
   const target = targetOf(c);
   const { username, path } = splitTenantPath(rawPath);
   c.var.services.accessLog.note(c.req.raw, { tenant: username, route });
-  const inm = etagCheck(c.req.header("if-none-match"));
-  const ask = askOf(c, inm, { username, path, search: target.search });
+  const ask = askOf(c, { username, path, search: target.search });
   const query = target.search.size ? `?${target.search}` : "";
   const request = compatDelivery(ask, {
     mapped: m,
     defaultFormat,
     hotKey: compatHotKey(target.pathname + query, m, ask.accept),
   });
-  return sendDelivered(c, await c.var.services.delivery.deliver(request), inm.matched);
+  return sendDelivered(c, await c.var.services.delivery.deliver(request));
 }
 
 export const ipxRoutes = new Hono<Env>().on(["GET", "HEAD"], "/:modifiers/*", (c) => {

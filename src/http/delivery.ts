@@ -10,36 +10,17 @@ import { type Target, targetOf } from "./target.ts";
 
 const IMMUTABLE = "public, max-age=31536000, immutable";
 
-export function matchesEtag(header: string | undefined, etag: string): boolean {
-  if (!header) return false;
-  return header.split(",").some((t) => {
-    const tag = t.trim().replace(/^W\//, "");
-    return tag === etag || tag === "*";
-  });
-}
-
-/**
- * A delivery's If-None-Match check. It remembers the ETag it compared, because the 304 (or the
- * answer) carries the ETag the delivery settled on.
- */
-export function etagCheck(header: string | null | undefined) {
-  const check = {
-    matched: undefined as string | undefined,
-    matches: (etag: string) => {
-      check.matched = etag;
-      return matchesEtag(header ?? undefined, etag);
-    },
-  };
-  return check;
-}
-
 /** What every dialect's parser starts from: the URL's tenant, path and query, and the request's headers and caller. */
 export function askOf<E extends RouteEnv<RequesterServices>>(
   c: Context<E>,
-  inm: ReturnType<typeof etagCheck>,
   url: Pick<DeliveryAsk, "username" | "path" | "search"> & Partial<Pick<DeliveryAsk, "hotKey" | "varies">>,
 ): DeliveryAsk {
-  return { ...url, accept: c.req.header("accept"), ifNoneMatch: inm.matches, requester: requesterOf(c) };
+  return {
+    ...url,
+    accept: c.req.header("accept"),
+    ifNoneMatch: c.req.header("if-none-match"),
+    requester: requesterOf(c),
+  };
 }
 
 /**
@@ -50,9 +31,8 @@ export function askOf<E extends RouteEnv<RequesterServices>>(
 export async function sendDelivered<E extends RouteEnv<"config" | "runtime">>(
   c: Context<E>,
   result: DeliveryResult,
-  etagOf?: string,
 ): Promise<Response> {
-  return respond(c.var.services, c.req.method, c.var.requestId, result, etagOf);
+  return respond(c.var.services, c.req.method, c.var.requestId, result);
 }
 
 /** Remote bodies up to this size are read whole before the answer starts: sent with their Content-Length, they cannot fail halfway. */
@@ -62,17 +42,12 @@ function respond(
   services: Pick<AppServices, "config" | "runtime">,
   method: string,
   requestId: string,
-  { delivered: d, varyAccept }: DeliveryResult,
-  etagOf?: string,
+  { delivered: d, etag, varyAccept }: DeliveryResult,
 ): Response | Promise<Response> {
-  const headers = new Headers({ "Cache-Control": IMMUTABLE, "X-Request-Id": requestId });
+  const headers = new Headers({ "Cache-Control": IMMUTABLE, "X-Request-Id": requestId, ETag: etag });
   // Only answers that depend on Accept say so: a CDN in front keeps one copy of the others.
   if (varyAccept) headers.set("Vary", "Accept");
-  if (d === "not-modified") {
-    if (etagOf) headers.set("ETag", etagOf);
-    return new Response(null, { status: 304, headers });
-  }
-  headers.set("ETag", d.etag);
+  if (d === "not-modified") return new Response(null, { status: 304, headers });
   if (d.privateUntil !== undefined) {
     headers.set(
       "Cache-Control",
@@ -161,14 +136,13 @@ export function deliverFast(
   url: NativeUrl,
   requestId: string,
 ): Response | null {
-  const inm = etagCheck(req.headers.get("if-none-match"));
-  const hot = services.delivery.fast(url.hotKey, inm.matches);
+  const hot = services.delivery.fast(url.hotKey, req.headers.get("if-none-match"));
   // A remote object is opened before answering, which may fail: the routed way answers that.
   if (!hot) return null;
   const d = hot.delivered;
   if (d !== "not-modified" && req.method !== "HEAD" && !d.bytes && d.object?.open) return null;
   services.accessLog.note(req, { tenant: url.username, route: "/i/:username/*" });
-  return respond(services, req.method, requestId, hot, inm.matched) as Response;
+  return respond(services, req.method, requestId, hot) as Response;
 }
 
 /** `GET /i/{username}/{path}` with the native URL options (imgix's too, and `?placeholder`). */
@@ -179,13 +153,11 @@ export const deliveryRoutes = new Hono<
   const url = c.env.native ?? readNativeUrl(targetOf(c), c.req.header("accept"));
   if (!url) throw new AppError("NOT_FOUND", "Image not found");
   c.var.services.accessLog.note(c.req.raw, { tenant: url.username, route: "/i/:username/*" });
-  const inm = etagCheck(c.req.header("if-none-match"));
-  const ask = askOf(c, inm, url);
+  const ask = askOf(c, url);
   const { delivery } = c.var.services;
-  if (url.search.has("placeholder"))
-    return sendDelivered(c, await delivery.placeholder(placeholderDelivery(ask)), inm.matched);
+  if (url.search.has("placeholder")) return sendDelivered(c, await delivery.placeholder(placeholderDelivery(ask)));
   const result = isImgixQuery(url.search)
     ? await delivery.deliver(imgixDelivery(ask, true))
     : await delivery.deliver(nativeDelivery(ask, { access: "signed", remember: true }));
-  return sendDelivered(c, result, inm.matched);
+  return sendDelivered(c, result);
 });

@@ -186,7 +186,6 @@ describe("fuzz: any shape's URL gives a 400 or a spec the pipeline can run", () 
         path: "p.jpg",
         search: new URLSearchParams(),
         accept: "image/avif,image/webp",
-        ifNoneMatch: () => false,
       },
       { mapped: m, defaultFormat: () => "jpeg" },
     );

@@ -12,6 +12,7 @@ import { HotRoutes } from "./hot-routes.ts";
 import type { Placeholders } from "./placeholders.ts";
 import type { Access, Asks, Grant } from "./access.ts";
 import { extensionOf } from "../library/paths.ts";
+import { matchesEtag } from "./etag.ts";
 import { deliveryFormatsOf, negotiate } from "./negotiate.ts";
 import type { Production, VariantProducer } from "./producer.ts";
 import type { Delivered, DeliveryRequest, DeliveryResult, WatermarkBytes } from "./request.ts";
@@ -112,7 +113,7 @@ export class Delivery {
    * The remembered answer for a URL (`hotKey`), if any: no database, no parsing (the hot
    * path). Metered like any delivery.
    */
-  fast(hotKey: string, ifNoneMatch: (etag: string) => boolean): DeliveryResult | undefined {
+  fast(hotKey: string, ifNoneMatch: string | null | undefined): DeliveryResult | undefined {
     const hot = this.#hot.get(hotKey);
     if (!hot) return undefined;
     const delivered = (hot.variantKey && this.d.producer.inMemory(hot.variantKey)) || hot.delivered;
@@ -121,7 +122,8 @@ export class Delivery {
     if (!delivered.object && !delivered.bytes) return undefined;
     if (hot.presetId) this.d.presets.countUseLater(hot.presetId);
     return this.#served({
-      delivered: ifNoneMatch(delivered.etag) ? "not-modified" : delivered,
+      delivered: matchesEtag(ifNoneMatch, delivered.etag) ? "not-modified" : delivered,
+      etag: delivered.etag,
       varyAccept: hot.varyAccept ?? false,
     });
   }
@@ -167,7 +169,7 @@ export class Delivery {
           since,
         );
       }
-      return this.#served({ delivered, varyAccept: answer.varyAccept });
+      return this.#served({ delivered, etag: answer.etag, varyAccept: answer.varyAccept });
     } catch (err) {
       await refund?.().catch(() => {});
       throw err;
@@ -183,8 +185,9 @@ export class Delivery {
     req.options?.();
     const { privateUntil } = await this.d.access.see(req, user, image);
     const { png, etag } = this.d.placeholders.png(await this.d.placeholders.thumbhash(image));
-    if (req.ifNoneMatch(etag)) return { delivered: "not-modified", varyAccept: false };
+    if (matchesEtag(req.ifNoneMatch, etag)) return { delivered: "not-modified", etag, varyAccept: false };
     return this.#served({
+      etag,
       delivered: {
         etag,
         mime: "image/png",
@@ -244,7 +247,7 @@ export class Delivery {
     const { privateUntil } = grant;
     if (!raw) {
       const etag = `"${image.blob_hash}"`;
-      if (req.ifNoneMatch(etag)) return { delivered: "not-modified", varyAccept };
+      if (matchesEtag(req.ifNoneMatch, etag)) return { delivered: "not-modified", etag, varyAccept };
       const object = await this.d.blobs.open(image.blob_hash);
       if (!object) throw new AppError("NOT_FOUND", "Image not found");
       const delivered: Delivered = {
@@ -256,7 +259,7 @@ export class Delivery {
         privateUntil,
         userId: user.id,
       };
-      return { delivered, varyAccept, presetId };
+      return { delivered, etag, varyAccept, presetId };
     }
     const spec = finalize(raw, image, this.d.maxOutputPixels);
     const production: Production = {
@@ -272,7 +275,7 @@ export class Delivery {
       },
     };
     const delivered = await this.d.producer.variant(production, req.ifNoneMatch, privateUntil);
-    return { delivered, varyAccept, variantKey: production.key, presetId };
+    return { delivered, etag: `"${production.key}"`, varyAccept, variantKey: production.key, presetId };
   }
 
   /**

@@ -5,6 +5,7 @@ import type { Leases } from "../../db/leases.ts";
 import type { BlobStore } from "../../store/types.ts";
 import type { VariantIndex } from "../../store/variant-index.ts";
 import { AppError } from "../errors.ts";
+import { matchesEtag } from "./etag.ts";
 import { MemoryTier } from "./memory-tier.ts";
 import type { Delivered } from "./request.ts";
 
@@ -64,15 +65,14 @@ export class VariantProducer {
     this.#memory.forget(this.#memory.keys());
   }
 
-  /** The variant, or "not-modified" when the client holds it already. */
+  /** The variant (ETag: its key, quoted), or "not-modified" when the client holds it already. */
   async variant(
     p: Production,
-    ifNoneMatch: (etag: string) => boolean,
+    ifNoneMatch: string | null | undefined,
     privateUntil: number | undefined,
   ): Promise<Delivered | "not-modified"> {
-    const etag = `"${p.key}"`;
     // The key says everything about the bytes: no need to look at the disk to answer a 304.
-    if (ifNoneMatch(etag)) return "not-modified";
+    if (matchesEtag(ifNoneMatch, `"${p.key}"`)) return "not-modified";
     const inMemory = this.#memory.get(p.key);
     if (inMemory) return privateUntil === undefined ? inMemory : { ...inMemory, privateUntil };
     const stored = await this.#stored(p);

@@ -23,6 +23,8 @@ export interface Delivered {
 /** The answer of a delivery, and whether it depended on Accept (the response must say `Vary: Accept`). */
 export interface DeliveryResult {
   delivered: Delivered | "not-modified";
+  /** The ETag the answer settled on (a 304 carries it too). */
+  etag: string;
   varyAccept: boolean;
 }
 
@@ -35,7 +37,8 @@ export interface DeliveryAsk {
   search: URLSearchParams;
   /** The client's Accept header: what a negotiated format (`format=auto` and kin) chooses from. */
   accept?: string | null;
-  ifNoneMatch: (etag: string) => boolean;
+  /** The If-None-Match header: a 304 when it names the answer's ETag. */
+  ifNoneMatch?: string | null;
   /** Who asks (the owner by key or session, or an anonymous address with its miss budget). */
   requester?: Requester;
   /** The URL's key among remembered answers, where the reader already built it (the native hot path). */
@@ -75,7 +78,8 @@ export interface DeliveryRequest<O = unknown> extends AccessRequest {
   spec: (ctx: SpecContext, options: O) => DeliverySpec | Promise<DeliverySpec>;
   /** The 404's message when the path names no image. */
   notFound?: string;
-  ifNoneMatch: (etag: string) => boolean;
+  /** The If-None-Match header: a 304 when it names the answer's ETag. */
+  ifNoneMatch?: string | null;
   /** The client's Accept header, for a negotiated format. */
   accept?: string | null;
   /** Remember a public answer under this key (the URL) for the hot path. */

@@ -2,7 +2,7 @@ import { type Context, Hono } from "hono";
 import { nativeDelivery } from "../../domain/delivery/native.ts";
 import { AppError } from "../../domain/errors.ts";
 import { admit, refuseKeyInQuery } from "../auth.ts";
-import { etagCheck, sendDelivered } from "../delivery.ts";
+import { sendDelivered } from "../delivery.ts";
 import { MOUNTS, pathUnder } from "../mounts.ts";
 import { targetOf } from "../target.ts";
 import type { AppServices, RouteEnv } from "../env.ts";
@@ -33,17 +33,16 @@ export function assetsrepoApp(services: Pick<AppServices, "delivery" | "log">) {
         "VALIDATION_ERROR",
         "Invalid storage key: give the image's path, e.g. /api/images/illustrations/hero.png",
       );
-    const inm = etagCheck(c.req.header("if-none-match"));
     // The key's own images (private ones too); an unknown path is a 404 and costs no view.
     const ask = {
       username: principal.user.username,
       path,
       search: targetOf(c).search,
       accept: c.req.header("accept"),
-      ifNoneMatch: inm.matches,
+      ifNoneMatch: c.req.header("if-none-match"),
     };
     const request = nativeDelivery(ask, { access: "owner", countView: true, notFound: `No image at '${path}'` });
-    return sendDelivered(c, await services.delivery.deliver(request), inm.matched);
+    return sendDelivered(c, await services.delivery.deliver(request));
   });
   app.all("*", (c) => {
     throw new AppError("NOT_FOUND", `No route for ${c.req.method} ${c.req.path}`);

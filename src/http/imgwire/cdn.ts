@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { imgwireDelivery } from "../../domain/delivery/imgwire.ts";
 import { AppError } from "../../domain/errors.ts";
-import { askOf, etagCheck, sendDelivered } from "../delivery.ts";
+import { askOf, sendDelivered } from "../delivery.ts";
 import { pathUnder } from "../mounts.ts";
 import type { RequesterServices } from "../requester.ts";
 import { targetOf } from "../target.ts";
@@ -16,13 +16,12 @@ type Env = ImgwireEnv<"config" | "delivery" | "imgwire" | "keys" | "runtime" | "
 
 export const cdnRoutes = new Hono<Env>().on(["GET", "HEAD"], "/:username/*", async (c) => {
   const { delivery, config } = c.var.services;
-  const inm = etagCheck(c.req.header("if-none-match"));
-  const ask = askOf(c, inm, {
+  const ask = askOf(c, {
     username: c.req.param("username"),
     path: pathUnder(c, `${config.imgwireMount}/cdn`, 1),
     search: targetOf(c).search,
   });
-  const res = await sendDelivered(c, await delivery.deliver(imgwireDelivery(ask)), inm.matched);
+  const res = await sendDelivered(c, await delivery.deliver(imgwireDelivery(ask)));
   res.headers.set("Access-Control-Allow-Origin", "*");
   return res;
 });

@@ -207,7 +207,7 @@ export const imageRoutes = new Hono<Env>()
       throw new AppError("VALIDATION_ERROR", "options: must not carry a signature", { field: "options" });
     if (imgwire) splitImgwireQuery(options);
     else if (options.has("placeholder"))
-      placeholderDelivery({ username: user.username, path, search: options, ifNoneMatch: () => false }).options?.();
+      placeholderDelivery({ username: user.username, path, search: options }).options?.();
     else if (isImgixQuery(options)) parseImgixQuery(options);
     else parseParams(splitQuery(options).params, "options");
     const token = imgwire
