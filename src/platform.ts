@@ -15,7 +15,7 @@ import { Telemetry } from "./observability/telemetry.ts";
 import type { Runtime } from "./runtime/index.ts";
 import { ensureWritable } from "./store/fs/index.ts";
 import { type BlobStore, openStorage, periodicSweep, type Storage } from "./store/index.ts";
-import { VariantCache } from "./store/variants.ts";
+import { VariantIndex } from "./store/variant-index.ts";
 
 /**
  * What an instance runs besides answering calls. The server runs everything; a CLI command
@@ -44,7 +44,7 @@ export interface Platform {
   tokens: Tokens;
   storage: Storage;
   blobs: BlobStore;
-  variants: VariantCache;
+  variants: VariantIndex;
   /** What this node runs on, and whether both answer (/health, /ready). */
   health: Health;
   pool: CodecPool;
@@ -107,7 +107,7 @@ export async function openPlatform(
   // A failed start closes the pool (jobs get 503); `imgd serve` exits on it (see cli/serve.ts).
   const codecsReady = codecs ? pool.start() : pool.close();
   codecsReady.catch((err) => log(`codec workers failed to start: ${err instanceof Error ? err.message : String(err)}`));
-  const variants = new VariantCache(
+  const variants = new VariantIndex(
     db,
     storage.variants,
     config.variantCacheBytes,

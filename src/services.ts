@@ -10,6 +10,7 @@ import { MissBudget } from "./domain/delivery/budget.ts";
 import { checkTransformCost } from "./domain/delivery/cost.ts";
 import { Delivery } from "./domain/delivery/deliver.ts";
 import { Placeholders } from "./domain/delivery/placeholders.ts";
+import { VariantProducer } from "./domain/delivery/producer.ts";
 import { FactsBackfill } from "./domain/library/facts.ts";
 import { parseCidrList } from "./domain/fetcher/addresses.ts";
 import { dnsOf } from "./domain/fetcher/dns.ts";
@@ -91,15 +92,25 @@ export async function buildServices(
     pins: parsePins(config.resolve),
     resolve: dns.addresses,
   });
+  const producer = new VariantProducer({
+    blobs,
+    variants,
+    pool,
+    memoryBytes: config.memoryCacheBytes,
+    onTransformed: (format, seconds) => telemetry.transformed(format, seconds),
+    leases,
+    leaseMs: config.variantLeaseMs,
+    // Long enough for a queued transform on the node making it, and for a dead node's lease to lapse.
+    waitMs: config.jobTimeoutMs * 2 + config.variantLeaseMs * 2,
+  });
   const delivery = new Delivery({
     placeholders,
     users,
     images,
     presets,
     blobs,
-    variants,
-    pool,
-    admitTransformation: (userId, anonymous) => metering.admitTransformation(userId, anonymous),
+    producer,
+    admitTransformation: (user, anonymous) => metering.admitTransformation(user, anonymous),
     missBudget: new MissBudget(config.missRate, config.now),
     checkCost: (spec, image) =>
       checkTransformCost(spec, image, config.maxTransformCost, { avif: config.avifEffort, webp: config.webpEffort }),
@@ -109,18 +120,12 @@ export async function buildServices(
       metering.countDelivery(d.userId, d.size, d.cache);
     },
     requireFeature: (user, feature) => metering.requireFeature(user, feature),
-    onTransformed: (format, seconds) => telemetry.transformed(format, seconds),
     access: new Access({ tokens, now: config.now, transforms: config.transforms }),
     now: config.now,
     maxOutputPixels: config.maxSourcePixels,
-    memoryCacheBytes: config.memoryCacheBytes,
     // Watermarks from URLs come through the import fetcher: same networks, timeout and size limit.
     fetchWatermark: (url) => fetcher.read(url, config.maxUploadBytes),
     bus,
-    leases,
-    leaseMs: config.variantLeaseMs,
-    // Long enough for a queued transform on the node making it, and for a dead node's lease to lapse.
-    waitMs: config.jobTimeoutMs * 2 + config.variantLeaseMs * 2,
   });
   const rates = new RateLimits(db, config.now);
   // Proxies whose X-Forwarded-For is believed (IMGD_TRUST_PROXY).

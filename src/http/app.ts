@@ -21,12 +21,14 @@ import { prometheusRoutes } from "./metrics/prometheus.ts";
 import { accountRoutes } from "./dashboard/account.ts";
 import { mountDashboard } from "./dashboard/pages.ts";
 import { openapiRoutes } from "./openapi/routes.ts";
+import { MOUNTS } from "./mounts.ts";
+import { requestId } from "./request-id.ts";
 
 export function buildApp(services: AppServices) {
   const app = new Hono<AppEnv>();
+  app.use(requestId());
   app.use(async (c, next) => {
     c.set("services", services);
-    c.set("requestId", c.req.header("x-request-id")?.slice(0, 128) || crypto.randomUUID());
     await next();
     if (services.accessLog.enabled) {
       const route = c.req.matchedRoutes.filter((r) => r.method !== "ALL").at(-1)?.path;
@@ -34,19 +36,16 @@ export function buildApp(services: AppServices) {
       const tenant = c.get("principal")?.user.username;
       services.accessLog.note(c.req.raw, { ...(tenant ? { tenant } : {}), ...(route ? { route } : {}) });
     }
-    // Set on the response itself: c.header() here would make Hono rebuild the response around
-    // a stream, and a file body would lose its Content-Length and sendfile.
-    if (!c.res.headers.has("X-Request-Id")) c.res.headers.set("X-Request-Id", c.var.requestId);
   });
 
   app.use(rateLimitHeaders);
 
-  app.route("/health", healthRoutes);
-  app.route("/ready", readyRoutes);
-  app.route("/i", deliveryRoutes);
-  app.route("/_ipx", ipxRoutes);
-  app.route("/cdn-cgi/image", cloudflareRoutes);
-  app.route("/_next/image", nextRoutes);
+  app.route(MOUNTS.health, healthRoutes);
+  app.route(MOUNTS.ready, readyRoutes);
+  app.route(MOUNTS.delivery, deliveryRoutes);
+  app.route(MOUNTS.ipx, ipxRoutes);
+  app.route(MOUNTS.cloudflare, cloudflareRoutes);
+  app.route(MOUNTS.next, nextRoutes);
 
   const api = new Hono<AppEnv>();
   api.use(requireKey());
@@ -58,13 +57,13 @@ export function buildApp(services: AppServices) {
   api.route("/usage", usageRoutes);
   api.route("/admin/users", adminRoutes);
   api.route("/metrics", metricsRoutes);
-  app.route("/api/v1", api);
-  app.route("/v1", imgproApp(services));
-  app.route("/p", viewerRoutes);
+  app.route(MOUNTS.api, api);
+  app.route(MOUNTS.imgpro, imgproApp(services));
+  app.route(MOUNTS.viewer, viewerRoutes);
   mountImgwire(app, services);
-  app.route("/api/images", assetsrepoApp(services));
-  app.route("/metrics", prometheusRoutes);
-  app.route("/auth", accountRoutes);
+  app.route(MOUNTS.assetsrepo, assetsrepoApp(services));
+  app.route(MOUNTS.metrics, prometheusRoutes);
+  app.route(MOUNTS.auth, accountRoutes);
   app.route("/", openapiRoutes());
   mountDashboard(app);
 

@@ -12,8 +12,10 @@ import {
   splitTenantPath,
 } from "../domain/delivery/compat.ts";
 import { parseIpxModifiers } from "../domain/delivery/ipx.ts";
-import { type RequesterServices, requesterOf } from "./requester.ts";
-import { etagCheck, sendDelivered } from "./delivery.ts";
+import type { RequesterServices } from "./requester.ts";
+import { askOf, sendDelivered } from "./delivery.ts";
+import { MOUNTS, rawPathUnder } from "./mounts.ts";
+import { targetOf } from "./target.ts";
 import type { AppServices, RouteEnv } from "./env.ts";
 
 // The URL shapes other tools write, each a thin parser into the one delivery pipeline:
@@ -24,44 +26,28 @@ import type { AppServices, RouteEnv } from "./env.ts";
 
 type Env = RouteEnv<"delivery" | "accessLog" | "config" | "runtime" | RequesterServices>;
 
-/** The raw (still percent-encoded) path segments of the request, without the leading empty one. */
-const segments = (url: URL) => url.pathname.split("/").slice(1);
-
-async function serve(
-  c: Context<Env>,
-  url: URL,
-  route: string,
-  m: Mapped,
-  rawPath: string,
-  defaultFormat: DefaultFormat,
-) {
+async function serve(c: Context<Env>, route: string, m: Mapped, rawPath: string, defaultFormat: DefaultFormat) {
+  const target = targetOf(c);
   const { username, path } = splitTenantPath(rawPath);
   c.var.services.accessLog.note(c.req.raw, { tenant: username, route });
-  const inm = etagCheck(c.req.header("if-none-match"));
-  const accept = c.req.header("accept");
-  const request = compatDelivery({
-    username,
-    path,
+  const ask = askOf(c, { username, path, search: target.search });
+  const query = target.search.size ? `?${target.search}` : "";
+  const request = compatDelivery(ask, {
     mapped: m,
-    accept,
-    ifNoneMatch: inm.matches,
     defaultFormat,
-    hotKey: compatHotKey(url.pathname + url.search, m, accept),
-    requester: requesterOf(c),
+    hotKey: compatHotKey(target.pathname + query, m, ask.accept),
   });
-  return sendDelivered(c, await c.var.services.delivery.deliver(request), inm.matched, request);
+  return sendDelivered(c, await c.var.services.delivery.deliver(request));
 }
 
 export const ipxRoutes = new Hono<Env>().on(["GET", "HEAD"], "/:modifiers/*", (c) => {
-  const url = new URL(c.req.url);
-  const [, modifiers, ...rest] = segments(url);
-  return serve(c, url, "/_ipx/:modifiers/*", parseIpxModifiers(modifiers), rest.join("/"), keepSourceFormat);
+  const [modifiers, ...rest] = rawPathUnder(c, MOUNTS.ipx).split("/");
+  return serve(c, "/_ipx/:modifiers/*", parseIpxModifiers(modifiers), rest.join("/"), keepSourceFormat);
 });
 
 export const cloudflareRoutes = new Hono<Env>().on(["GET", "HEAD"], "/:options/*", (c) => {
-  const url = new URL(c.req.url);
-  const [, , options, ...rest] = segments(url);
-  return serve(c, url, "/cdn-cgi/image/:options/*", parseCloudflareOptions(options), rest.join("/"), keepSourceFormat);
+  const [options, ...rest] = rawPathUnder(c, MOUNTS.cloudflare).split("/");
+  return serve(c, "/cdn-cgi/image/:options/*", parseCloudflareOptions(options), rest.join("/"), keepSourceFormat);
 });
 
 /**
@@ -70,8 +56,7 @@ export const cloudflareRoutes = new Hono<Env>().on(["GET", "HEAD"], "/:options/*
  * negotiated, as Next's own optimizer does.
  */
 export const nextRoutes = new Hono<Env>().on(["GET", "HEAD"], "/", (c) => {
-  const url = new URL(c.req.url);
-  const q = url.searchParams;
+  const q = targetOf(c).search;
   for (const key of new Set(q.keys())) {
     if (!["url", "w", "q"].includes(key)) throw refuse(key, "is not a Next.js image parameter (url, w, q)");
     if (q.getAll(key).length > 1) throw refuse(key, "given more than once");
@@ -83,7 +68,7 @@ export const nextRoutes = new Hono<Env>().on(["GET", "HEAD"], "/", (c) => {
   let path = raw;
   if (/^[a-z][a-z0-9+.-]*:/i.test(raw)) {
     const u = new URL(raw);
-    if (u.host !== url.host)
+    if (u.host !== new URL(c.req.url).host)
       throw refuse("url", "must be an image this server holds; imgd does not fetch other hosts here");
     path = u.pathname;
   }
@@ -93,7 +78,7 @@ export const nextRoutes = new Hono<Env>().on(["GET", "HEAD"], "/", (c) => {
   put(m, "width", w, "w");
   put(m, "quality", q.get("q") ?? "75", "q");
   put(m, "format", "auto", "url");
-  return serve(c, url, "/_next/image", m, encodeURI(path), keepSourceFormat);
+  return serve(c, "/_next/image", m, encodeURI(path), keepSourceFormat);
 });
 
 /**

@@ -1,48 +1,27 @@
 import { type Context, Hono } from "hono";
-import type { Delivered, DeliveryRequest } from "../domain/delivery/deliver.ts";
+import type { DeliveryAsk, DeliveryResult } from "../domain/delivery/request.ts";
 import { imgixDelivery, isImgixQuery } from "../domain/delivery/imgix.ts";
-import { nativeDelivery, nativeHotKey, nativeNegotiates, placeholderDelivery } from "../domain/delivery/native.ts";
+import { type NativeUrl, nativeDelivery, nativeUrl, placeholderDelivery } from "../domain/delivery/native.ts";
 import { AppError } from "../domain/errors.ts";
 import type { StoredObject } from "../store/types.ts";
 import type { AppServices, RouteEnv } from "./env.ts";
+import { MOUNTS } from "./mounts.ts";
 import { type RequesterServices, requesterOf } from "./requester.ts";
+import { type Target, targetOf } from "./target.ts";
 
 const IMMUTABLE = "public, max-age=31536000, immutable";
 
-export function matchesEtag(header: string | undefined, etag: string): boolean {
-  if (!header) return false;
-  return header.split(",").some((t) => {
-    const tag = t.trim().replace(/^W\//, "");
-    return tag === etag || tag === "*";
-  });
-}
-
-/**
- * A delivery's If-None-Match check. It remembers the ETag it compared, because the 304 (or the
- * answer) carries the ETag the delivery settled on.
- */
-export function etagCheck(header: string | null | undefined) {
-  const check = {
-    matched: undefined as string | undefined,
-    matches: (etag: string) => {
-      check.matched = etag;
-      return matchesEtag(header ?? undefined, etag);
-    },
+/** What every dialect's parser starts from: the URL's tenant, path and query, and the request's headers and caller. */
+export function askOf<E extends RouteEnv<RequesterServices>>(
+  c: Context<E>,
+  url: Pick<DeliveryAsk, "username" | "path" | "search"> & Partial<Pick<DeliveryAsk, "hotKey" | "varies">>,
+): DeliveryAsk {
+  return {
+    ...url,
+    accept: c.req.header("accept"),
+    ifNoneMatch: c.req.header("if-none-match"),
+    requester: requesterOf(c),
   };
-  return check;
-}
-
-/** The path after a fixed number of URL segments, percent-decoded (a bad escape is a 404). */
-export function pathAfter(c: Context, segments: number): string {
-  const raw = new URL(c.req.url).pathname
-    .split("/")
-    .slice(segments + 1)
-    .join("/");
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    throw new AppError("NOT_FOUND", "Image not found");
-  }
 }
 
 /**
@@ -52,14 +31,9 @@ export function pathAfter(c: Context, segments: number): string {
  */
 export async function sendDelivered<E extends RouteEnv<"config" | "runtime">>(
   c: Context<E>,
-  d: Delivered | "not-modified",
-  etagOf?: string,
-  request?: Pick<DeliveryRequest, "varies" | "negotiated">,
+  result: DeliveryResult,
 ): Promise<Response> {
-  const res = await respond(c.var.services, c.req.method, c.var.requestId, d, etagOf);
-  // Only answers that depend on Accept say so: a CDN in front keeps one copy of the others.
-  if (request?.varies || request?.negotiated) res.headers.set("Vary", "Accept");
-  return res;
+  return respond(c.var.services, c.req.method, c.var.requestId, result);
 }
 
 /** Remote bodies up to this size are read whole before the answer starts: sent with their Content-Length, they cannot fail halfway. */
@@ -69,15 +43,12 @@ function respond(
   services: Pick<AppServices, "config" | "runtime">,
   method: string,
   requestId: string,
-  d: Delivered | "not-modified",
-  etagOf?: string,
+  { delivered: d, etag, varyAccept }: DeliveryResult,
 ): Response | Promise<Response> {
-  const headers = new Headers({ "Cache-Control": IMMUTABLE, "X-Request-Id": requestId });
-  if (d === "not-modified") {
-    if (etagOf) headers.set("ETag", etagOf);
-    return new Response(null, { status: 304, headers });
-  }
-  headers.set("ETag", d.etag);
+  const headers = new Headers({ "Cache-Control": IMMUTABLE, "X-Request-Id": requestId, ETag: etag });
+  // Only answers that depend on Accept say so: a CDN in front keeps one copy of the others.
+  if (varyAccept) headers.set("Vary", "Accept");
+  if (d === "not-modified") return new Response(null, { status: 304, headers });
   if (d.privateUntil !== undefined) {
     headers.set(
       "Cache-Control",
@@ -142,75 +113,56 @@ function cutOnFailure(source: ReadableStream<Uint8Array>, runtime: "bun" | "deno
 }
 
 /**
+ * A `/i/{username}/{path}` URL's parts, percent-decoded, with its key among remembered answers;
+ * null when it is no such URL or a part is not valid percent-encoding.
+ */
+export function readNativeUrl(target: Target, accept: string | null | undefined): NativeUrl | null {
+  const prefix = `${MOUNTS.delivery}/`;
+  if (!target.pathname.startsWith(prefix)) return null;
+  const rest = target.pathname.slice(prefix.length);
+  const slash = rest.indexOf("/");
+  if (slash <= 0) return null;
+  try {
+    const username = decodeURIComponent(rest.slice(0, slash));
+    return nativeUrl(username, decodeURIComponent(rest.slice(slash + 1)), target.search, accept);
+  } catch {
+    return null;
+  }
+}
+
+/**
  * Cached-variant requests answered before routing: a URL seen moments ago is served from
  * memory and disk without touching the router or the database. Anything else returns null
- * and goes the ordinary way.
+ * and goes the ordinary way (with `url`, read once here).
  */
 export function deliverFast(
   services: Pick<AppServices, "config" | "runtime" | "delivery" | "accessLog">,
   req: Request,
+  url: NativeUrl,
+  requestId: string,
 ): Response | null {
-  if (req.method !== "GET" && req.method !== "HEAD") return null;
-  const url = req.url;
-  const start = url.indexOf("/i/", url.indexOf("//") + 2);
-  if (start < 0 || url.indexOf("/", url.indexOf("//") + 2) !== start) return null;
-  const q = url.indexOf("?", start);
-  const pathname = q < 0 ? url.slice(start + 3) : url.slice(start + 3, q);
-  const slash = pathname.indexOf("/");
-  if (slash <= 0) return null;
-  let username: string;
-  let path: string;
-  try {
-    username = decodeURIComponent(pathname.slice(0, slash));
-    path = decodeURIComponent(pathname.slice(slash + 1));
-  } catch {
-    return null;
-  }
-  const inm = etagCheck(req.headers.get("if-none-match"));
-  const search = new URLSearchParams(q < 0 ? "" : url.slice(q + 1));
-  const varies = nativeNegotiates(path, search);
-  const hot = services.delivery.fast(
-    nativeHotKey(username, path, search, varies ? req.headers.get("accept") : null, varies),
-    inm.matches,
-  );
+  const hot = services.delivery.fast(url.hotKey, req.headers.get("if-none-match"));
   // A remote object is opened before answering, which may fail: the routed way answers that.
-  if (!hot || (hot !== "not-modified" && req.method !== "HEAD" && !hot.bytes && hot.object?.open)) return null;
-  const requestId = req.headers.get("x-request-id")?.slice(0, 128) || crypto.randomUUID();
-  services.accessLog.note(req, { tenant: username, route: "/i/:username/*" });
-  const res = respond(services, req.method, requestId, hot, inm.matched) as Response;
-  if (varies) res.headers.set("Vary", "Accept");
-  return res;
+  if (!hot) return null;
+  const d = hot.delivered;
+  if (d !== "not-modified" && req.method !== "HEAD" && !d.bytes && d.object?.open) return null;
+  services.accessLog.note(req, { tenant: url.username, route: "/i/:username/*" });
+  return respond(services, req.method, requestId, hot) as Response;
 }
 
-/** `GET /i/{username}/{path}` with the native URL options. */
+/** `GET /i/{username}/{path}` with the native URL options (imgix's too, and `?placeholder`). */
 export const deliveryRoutes = new Hono<
   RouteEnv<"delivery" | "accessLog" | "config" | "runtime" | RequesterServices>
 >().on(["GET", "HEAD"], "/:username/*", async (c) => {
-  const inm = etagCheck(c.req.header("if-none-match"));
-  c.var.services.accessLog.note(c.req.raw, { tenant: c.req.param("username"), route: "/i/:username/*" });
-  const ifNoneMatch = inm.matches;
-  const username = c.req.param("username");
-  const path = pathAfter(c, 2);
-  const search = new URL(c.req.url).searchParams;
-  const accept = c.req.header("accept");
+  // Read by the front router for the hot path already, unless the request came another way.
+  const url = c.env.native ?? readNativeUrl(targetOf(c), c.req.header("accept"));
+  if (!url) throw new AppError("NOT_FOUND", "Image not found");
+  c.var.services.accessLog.note(c.req.raw, { tenant: url.username, route: "/i/:username/*" });
+  const ask = askOf(c, url);
   const { delivery } = c.var.services;
-  const requester = requesterOf(c);
-  if (search.has("placeholder")) {
-    return sendDelivered(
-      c,
-      await delivery.placeholder(placeholderDelivery(username, path, search, ifNoneMatch, requester)),
-      inm.matched,
-    );
-  }
-  if (isImgixQuery(search)) {
-    const request = imgixDelivery(username, path, search, accept, ifNoneMatch, true, requester);
-    return sendDelivered(c, await delivery.deliver(request), inm.matched, request);
-  }
-  const request = nativeDelivery(username, path, search, ifNoneMatch, {
-    access: "signed",
-    remember: true,
-    accept,
-    requester,
-  });
-  return sendDelivered(c, await delivery.deliver(request), inm.matched, request);
+  if (url.search.has("placeholder")) return sendDelivered(c, await delivery.placeholder(placeholderDelivery(ask)));
+  const result = isImgixQuery(url.search)
+    ? await delivery.deliver(imgixDelivery(ask, true))
+    : await delivery.deliver(nativeDelivery(ask, { access: "signed", remember: true }));
+  return sendDelivered(c, result);
 });

@@ -1,6 +1,7 @@
 import type { Principal } from "../domain/accounts/keys.ts";
 import type { RateState } from "../domain/metering/metering.ts";
 import type { AppServices } from "../services.ts";
+import type { Bindings } from "./target.ts";
 
 export type { AppServices } from "../services.ts";
 
@@ -13,7 +14,7 @@ export interface RouteEnv<K extends keyof AppServices = keyof AppServices> {
     /** The key's rate window, for the X-RateLimit-* headers (absent: no key or no limit). */
     rateLimit: RateState | undefined;
   };
-  Bindings: { remoteAddress: string };
+  Bindings: Bindings;
 }
 
 /** Hono's typing of what middleware leaves on the context (every service: the app itself). */

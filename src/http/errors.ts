@@ -39,11 +39,19 @@ export function toAppError(err: unknown, log: (msg: string) => void = console.er
 /** The native (img-src) error envelope. */
 export function nativeErrorResponse(c: Context, err: AppError) {
   if (err.extra.retryAfter) c.header("Retry-After", String(err.extra.retryAfter));
-  return c.json(
-    { error: { code: err.code, message: err.message, status: err.status, path: c.req.path } },
-    err.status as any,
-  );
+  return c.json(nativeErrorBody(err, c.req.path), err.status as any);
 }
+
+/** The native error envelope outside a route (the front router, before one is chosen). */
+export function nativeError(err: AppError, path: string): Response {
+  const headers = new Headers({ "content-type": "application/json" });
+  if (err.extra.retryAfter) headers.set("Retry-After", String(err.extra.retryAfter));
+  return new Response(JSON.stringify(nativeErrorBody(err, path)), { status: err.status, headers });
+}
+
+const nativeErrorBody = (err: AppError, path: string) => ({
+  error: { code: err.code, message: err.message, status: err.status, path },
+});
 
 /**
  * Before answering a refusal: a body not read to its end is read now if the rest is small, so

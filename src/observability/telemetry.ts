@@ -1,23 +1,10 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { CodecPool } from "../../codecs/pool.ts";
-import type { VariantCache } from "../store/variants.ts";
+import type { VariantIndex } from "../store/variant-index.ts";
 
 // Prometheus metrics of one imgd instance. Each instance has its own registry (no global
 // state), so embedders and tests can run several side by side. Figures that other parts keep
 // already (pool, variant cache, blob table) are read at scrape time rather than counted twice.
-
-/** Which part of imgd a path belongs to: a small, fixed label set. */
-export function routeGroup(pathname: string): string {
-  if (pathname.startsWith("/i/")) return "delivery";
-  if (pathname.startsWith("/api/images/")) return "assetsrepo";
-  if (pathname.startsWith("/api/v1/")) return "native";
-  if (pathname.startsWith("/v1/")) return "imgpro";
-  if (pathname.startsWith("/imgwire/")) return "imgwire";
-  if (pathname === "/metrics") return "metrics";
-  if (pathname.startsWith("/health") || pathname === "/ready") return "health";
-  if (pathname.startsWith("/p/")) return "viewer";
-  return "other";
-}
 
 /** Sets a counter to a total kept elsewhere (prom-client counters only go up by increments). */
 function mirror(counter: Counter, value: number) {
@@ -35,7 +22,7 @@ export class Telemetry {
 
   constructor(d: {
     pool: CodecPool;
-    variants: VariantCache;
+    variants: VariantIndex;
     blobTotals: () => Promise<{ count: number; bytes: number }>;
   }) {
     const registers = [this.registry];

@@ -2,7 +2,7 @@ import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { FileBody } from "./fs/files.ts";
 import { openFsStorage } from "./fs/index.ts";
-import { LocalVariantCache } from "./local-cache.ts";
+import { LocalVariantStore } from "./local-variant-store.ts";
 import { openS3Storage, parseS3Url } from "./s3/index.ts";
 import type { ArchiveStore, BlobStore, VariantStore } from "./types.ts";
 
@@ -67,9 +67,9 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
   });
   let variants: VariantStore = s3.variants;
   if (options.localCacheBytes) {
-    const cache = new LocalVariantCache(
+    const cache = new LocalVariantStore(
       s3.variants,
-      await LocalVariantCache.dirFor(join(options.dataDir, "s3-cache")),
+      await LocalVariantStore.dirFor(join(options.dataDir, "s3-cache")),
       options.localCacheBytes,
       {
         fileBody: options.fileBody,

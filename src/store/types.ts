@@ -79,7 +79,7 @@ export interface BlobStore {
   sweep(isKnown: (hash: string) => Promise<boolean>): Promise<{ removed: number }>;
 }
 
-/** Transformed images by cache key; which keys exist and their order of use is the cache's index (VariantCache). */
+/** Transformed images by cache key; which keys exist and their order of use is the cache's index (VariantIndex). */
 export interface VariantStore {
   /** Stores bytes under a key, whole: a reader sees all of them or none. Replaces what was there. */
   put(key: string, data: Uint8Array): Promise<void>;

@@ -23,26 +23,23 @@ const owner = (): Requester => ({ address: "192.0.2.11", tenant: async () => t.a
 
 /** `GET /i/{username}/{path}?{query}` as the native route asks delivery for it. */
 function native(path: string, query = "", requester: Requester = anonymous) {
-  const request = nativeDelivery("admin", path, new URLSearchParams(query), () => false, {
-    access: "signed",
-    accept: "image/webp,*/*",
-    requester,
-  });
-  return t.imgd.services.delivery.deliver(request);
+  const request = nativeDelivery(
+    { username: "admin", path, search: new URLSearchParams(query), accept: "image/webp,*/*", requester },
+    { access: "signed" },
+  );
+  return t.imgd.services.delivery.deliver(request).then((r) => r.delivered);
 }
 
 /** An Imgwire CDN URL (`/cdn/{username}/{path}?{query}`) as its route asks delivery for it. */
 function imgwire(path: string, query: string, requester: Requester = anonymous) {
-  const request = imgwireDelivery(
-    "admin",
+  const request = imgwireDelivery({
+    username: "admin",
     path,
-    new URLSearchParams(query),
-    "image/webp",
-    () => false,
-    () => {},
+    search: new URLSearchParams(query),
+    accept: "image/webp",
     requester,
-  );
-  return t.imgd.services.delivery.deliver(request);
+  });
+  return t.imgd.services.delivery.deliver(request).then((r) => r.delivered);
 }
 
 /** The bytes a delivery answered with. */

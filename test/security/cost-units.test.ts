@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { MissBudget } from "../../src/domain/delivery/budget.ts";
-import { MemoryCache } from "../../src/domain/delivery/memory.ts";
+import { MemoryTier } from "../../src/domain/delivery/memory-tier.ts";
 import { AppError } from "../../src/domain/errors.ts";
 
 // The pieces of the anonymous cost budget that HTTP cannot show: how the per-address token
@@ -52,7 +52,7 @@ describe("MissBudget: a token bucket per client address", () => {
   });
 });
 
-describe("MemoryCache: one tenant's hot variants cannot push out another's", () => {
+describe("MemoryTier: one tenant's hot variants cannot push out another's", () => {
   const entry = (userId: string, n: number) => ({
     etag: `"${userId}-${n}"`,
     mime: "image/webp",
@@ -61,7 +61,7 @@ describe("MemoryCache: one tenant's hot variants cannot push out another's", () 
   });
 
   test("B's entry stays while A fills the cache many times over; A's oldest go", () => {
-    const cache = new MemoryCache(16 * 1024);
+    const cache = new MemoryTier(16 * 1024);
     cache.set("b-1", cache.epoch(), entry("b", 1));
     for (let i = 0; i < 60; i++) cache.set(`a-${i}`, cache.epoch(), entry("a", i));
     expect(cache.get("b-1")?.etag).toBe('"b-1"');

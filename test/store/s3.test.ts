@@ -4,7 +4,7 @@ import { readdirSync, statSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LocalVariantCache } from "../../src/store/local-cache.ts";
+import { LocalVariantStore } from "../../src/store/local-variant-store.ts";
 import { openS3Storage, parseS3Url, S3Client, type S3Location } from "../../src/store/s3/index.ts";
 import { type S3TestServer, startS3, TEST_BUCKET } from "../helpers/s3.ts";
 import { storageContract } from "./contract.ts";
@@ -171,7 +171,7 @@ test("the local disk cache in front of S3 stays under its cap and serves what it
     try {
       const { variants } = openS3Storage(loc, { sweepGraceMs: 0 });
       const cap = 100_000;
-      const cache = new LocalVariantCache(variants, dir, cap);
+      const cache = new LocalVariantStore(variants, dir, cap);
       await cache.init();
       const key = (n: number) => createHash("sha256").update(`v${n}`).digest("hex");
       const bytes = (n: number) => new Uint8Array(30_000).fill(n);

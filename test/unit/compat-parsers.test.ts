@@ -180,14 +180,15 @@ describe("fuzz: any shape's URL gives a 400 or a spec the pipeline can run", () 
       if (e instanceof AppError && e.status === 400) return;
       throw e;
     }
-    const req = compatDelivery({
-      username: "u",
-      path: "p.jpg",
-      mapped: m,
-      accept: "image/avif,image/webp",
-      ifNoneMatch: () => false,
-      defaultFormat: () => "jpeg",
-    });
+    const req = compatDelivery(
+      {
+        username: "u",
+        path: "p.jpg",
+        search: new URLSearchParams(),
+        accept: "image/avif,image/webp",
+      },
+      { mapped: m, defaultFormat: () => "jpeg" },
+    );
     try {
       const out = req.spec(
         {

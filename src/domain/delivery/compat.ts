@@ -1,10 +1,9 @@
 import type { OutputFormat } from "../../../codecs/types.ts";
 import { AppError } from "../errors.ts";
-import type { DeliveryRequest } from "./deliver.ts";
+import type { DeliveryAsk, DeliveryRequest } from "./request.ts";
 import { imgwireSpec, splitImgwireQuery } from "./imgwire.ts";
 import { acceptClass, deliveryFormatsOf } from "./negotiate.ts";
 import { WEB_FORMATS } from "./spec.ts";
-import type { Requester } from "./access.ts";
 
 // The URL shapes other tools already speak (IPX, Cloudflare, imgix, Next.js) are each a small
 // table from their words onto Imgwire's URL parameters, whose grammar is the widest way into
@@ -70,44 +69,41 @@ export const keepSourceFormat: DefaultFormat = (f) => (WEB_FORMATS.has(f) ? (f a
  * A delivery request for a compatible shape: public images only unless the shape lives on
  * `/i/` (imgix options, signed like native ones); negotiated when `m` has `format=auto`.
  */
-export function compatDelivery(opts: {
-  username: string;
-  path: string;
-  mapped: Mapped;
-  accept: string | null | undefined;
-  ifNoneMatch: (etag: string) => boolean;
-  defaultFormat: DefaultFormat;
-  /** Remember the answer under this key (see `compatHotKey`). */
-  hotKey?: string;
-  /** `signed`: a private image needs a signature of `search` (imgix options on `/i/`). */
-  access?: "public" | "signed";
-  search?: URLSearchParams;
-  requester?: Requester;
-}): DeliveryRequest<undefined> {
+export function compatDelivery(
+  ask: DeliveryAsk,
+  opts: {
+    mapped: Mapped;
+    defaultFormat: DefaultFormat;
+    /** Remember the answer under this key (see `compatHotKey`). */
+    hotKey?: string;
+    /** `signed`: a private image needs a signature of the query (imgix options on `/i/`). */
+    access?: "public" | "signed";
+  },
+): DeliveryRequest<undefined> {
   const { params, names } = opts.mapped;
   const varies = params.get("format") === "auto";
   return {
-    username: opts.username,
-    path: opts.path,
+    username: ask.username,
+    path: ask.path,
     access: opts.access ?? "public",
-    search: opts.search,
-    requester: opts.requester,
+    search: ask.search,
+    requester: ask.requester,
     // A shape's URL without options (IPX's `_`) is the image as it is; the rest are options.
     asks: params.size === 0 ? "original" : "options",
-    ifNoneMatch: opts.ifNoneMatch,
-    accept: opts.accept,
+    ifNoneMatch: ask.ifNoneMatch,
+    accept: ask.accept,
     varies,
     hotKey: opts.hotKey,
     spec: ({ user, image }) => {
       const query = new URLSearchParams([...params]);
       if (!params.has("format")) query.set("format", opts.defaultFormat(image.format));
       try {
-        const { spec } = imgwireSpec(splitImgwireQuery(query), undefined, image, {
-          accept: opts.accept ?? undefined,
+        const { spec, autoFormat } = imgwireSpec(splitImgwireQuery(query), undefined, image, {
+          accept: ask.accept ?? undefined,
           defaultQuality: user.default_quality,
           deliveryFormats: deliveryFormatsOf(user.delivery_formats),
         });
-        return { spec };
+        return { spec, varyAccept: autoFormat };
       } catch (err) {
         // Worded in the shape's own option names.
         const field = err instanceof AppError ? err.extra.field : undefined;

@@ -10,11 +10,10 @@ import {
   putFit,
   refuse,
 } from "./compat.ts";
-import type { DeliveryRequest } from "./deliver.ts";
+import type { DeliveryAsk, DeliveryRequest } from "./request.ts";
 import { nativeHotKey } from "./native.ts";
 import { SIGNATURE_KEYS } from "./signing.ts";
 import { EXT_FORMAT } from "./spec.ts";
-import type { Requester } from "./access.ts";
 
 // imgix query parameters on native `/i/` URLs (`?w=400&fit=crop&crop=top&auto=format`): the
 // subset that maps cleanly onto Imgwire parameters (compat.ts); the rest is a 400 naming it.
@@ -139,28 +138,14 @@ export function parseImgixQuery(search: URLSearchParams): Mapped {
  * A `/i/` URL with imgix parameters as a delivery request: signed like a native one when the
  * image is private; without `fm` or `auto=format` the extension names the format, as natively.
  */
-export function imgixDelivery(
-  username: string,
-  path: string,
-  search: URLSearchParams,
-  accept: string | null | undefined,
-  ifNoneMatch: (etag: string) => boolean,
-  remember: boolean,
-  requester?: Requester,
-): DeliveryRequest<undefined> {
-  const m = parseImgixQuery(search);
-  const ext = extensionOf(path);
+export function imgixDelivery(ask: DeliveryAsk, remember: boolean): DeliveryRequest<undefined> {
+  const m = parseImgixQuery(ask.search);
+  const ext = extensionOf(ask.path);
   if (ext === "auto" && !m.params.has("format")) put(m, "format", "auto", "extension");
-  return compatDelivery({
-    username,
-    path,
+  return compatDelivery(ask, {
     mapped: m,
-    accept,
-    ifNoneMatch,
     access: "signed",
-    search,
-    requester,
     defaultFormat: (src) => (ext && EXT_FORMAT[ext]) || keepSourceFormat(src),
-    hotKey: remember ? nativeHotKey(username, path, search, accept) : undefined,
+    hotKey: remember ? (ask.hotKey ?? nativeHotKey(ask.username, ask.path, ask.search, ask.accept)) : undefined,
   });
 }

@@ -1,12 +1,4 @@
-import type {
-  BlendMode,
-  Gravity,
-  ResizeKernel,
-  Rgb,
-  Rgba,
-  TransformSpec,
-  WatermarkSpec,
-} from "../../../codecs/types.ts";
+import type { BlendMode, Gravity, ResizeKernel, Rgb, Rgba, TransformSpec } from "../../../codecs/types.ts";
 import { AppError } from "../errors.ts";
 
 // The value grammar of Imgwire's effect, canvas, output and watermark parameters
@@ -119,7 +111,7 @@ export function bool(param: string, raw: string | boolean): boolean {
 }
 
 /** A JSON-object value (`{…}`, URL-encoded by the client), or null for the colon syntax. */
-function json(p: Raw): Record<string, unknown> | null {
+export function json(p: Raw): Record<string, unknown> | null {
   if (!p.value.trimStart().startsWith("{")) return null;
   try {
     const v = JSON.parse(p.value);
@@ -127,7 +119,7 @@ function json(p: Raw): Record<string, unknown> | null {
   } catch {}
   throw bad(p.name, "is not a valid JSON object");
 }
-const str = (v: unknown) => (v === undefined || v === null ? undefined : String(v));
+export const str = (v: unknown) => (v === undefined || v === null ? undefined : String(v));
 
 export function blur(p: Raw): number {
   return p.value.toLowerCase() === "true" ? 2 : num(p.name, p.value, 0.3, 100, "true or a sigma");
@@ -343,107 +335,4 @@ export function zoom(p: Raw): { factor: number; place: Placement } {
   const [f, ...g] = o ? [str(o.factor), ...(o.gravity !== undefined ? [String(o.gravity)] : [])] : p.value.split(":");
   const factor = num(p.name, f, 1, 100, "a zoom factor");
   return { factor, place: g.length ? placement(p.name, g as string[]) : { gravity: "centre" } };
-}
-
-// -------------------------------------------------------------------------------- watermarks
-
-export type WatermarkSource = { kind: "image"; id: string } | { kind: "url"; url: string } | { kind: "text" };
-
-/** The watermark parameters as one WatermarkSpec (without the image's hash) and where it comes from. */
-export function watermark(
-  get: (k: string) => Raw | undefined,
-): { spec: WatermarkSpec; source: WatermarkSource } | null {
-  const wm = get("watermark");
-  const text = get("watermark_text");
-  const url = get("watermark_url");
-  const given = [wm, text, url].filter(Boolean) as Raw[];
-  const extras = ["watermark_position", "watermark_rotate", "watermark_shadow", "watermark_size"]
-    .map(get)
-    .filter(Boolean) as Raw[];
-  if (given.length === 0) {
-    if (extras[0]) throw bad(extras[0].name, "needs a watermark (watermark, watermark_text or watermark_url)");
-    return null;
-  }
-  if (given.length > 1)
-    throw bad(given[1]!.name, `only one of watermark, watermark_text and watermark_url may be given`);
-  const spec: WatermarkSpec = { gravity: "southeast", x: 0, y: 0, opacity: 1, blend: "over" };
-  let source: WatermarkSource;
-  if (wm) {
-    const o = json(wm);
-    const parts = o
-      ? [str(o.image_id ?? o.imageId), ...[o.gravity, o.x, o.y].filter((v) => v !== undefined).map(String)]
-      : wm.value.split(":");
-    const id = parts[0];
-    if (!id) throw bad(wm.name, "expected image_id[:gravity[:x[:y]]]");
-    source = { kind: "image", id };
-    if (parts[1] !== undefined) place(wm.name, spec, parts.slice(1) as string[]);
-  } else if (url) {
-    let decoded: string;
-    try {
-      decoded = atob(url.value.replace(/-/g, "+").replace(/_/g, "/"));
-    } catch {
-      throw bad(url.name, "must be a base64-encoded URL");
-    }
-    if (!/^https?:\/\//i.test(decoded)) throw bad(url.name, "must be a base64-encoded http(s) URL");
-    source = { kind: "url", url: decoded };
-  } else {
-    const o = json(text!);
-    const t = o ? str(o.text) : text!.value;
-    if (!t || t.length > 200) throw bad(text!.name, "must be 1 to 200 characters of text");
-    spec.text = t;
-    if (o?.color !== undefined) spec.textColor = color(text!.name, String(o.color));
-    if (o?.size !== undefined) spec.textSize = int(text!.name, o.size as number, 4, 1024);
-    source = { kind: "text" };
-  }
-  const pos = get("watermark_position");
-  if (pos) {
-    const o = json(pos);
-    const parts = o
-      ? [o.gravity ?? "se", o.x ?? 0, o.y ?? 0, o.opacity ?? 1, o.blend ?? "over"].map(String)
-      : pos.value.split(":");
-    place(pos.name, spec, parts.slice(0, 3));
-    if (parts[3] !== undefined) spec.opacity = num(pos.name, parts[3], 0, 1, "an opacity");
-    if (parts[4] !== undefined) spec.blend = blend(pos.name, parts[4]);
-  }
-  const rot = get("watermark_rotate");
-  if (rot) spec.rotate = rotation(rot);
-  const sh = get("watermark_shadow");
-  if (sh) {
-    const o = json(sh);
-    const parts = o
-      ? [o.color ?? "00000080", o.blur ?? 2, o.x ?? 2, o.y ?? 2].map(String)
-      : sh.value.toLowerCase() === "true"
-        ? ["00000080", "2", "2", "2"]
-        : sh.value.split(":");
-    // A colour may itself be r:g:b[:a]: the numbers after it are blur, x and y.
-    const hex = /^#?[0-9a-f]{3,8}$/i.test(parts[0]!);
-    const col = hex ? parts[0]! : parts.slice(0, 4).join(":");
-    const rest = hex ? parts.slice(1) : parts.slice(4);
-    spec.shadow = {
-      color: color(sh.name, col),
-      blur: rest[0] === undefined ? 2 : num(sh.name, rest[0], 0, 50, "a blur"),
-      x: rest[1] === undefined ? 2 : int(sh.name, rest[1], -500, 500),
-      y: rest[2] === undefined ? 2 : int(sh.name, rest[2], -500, 500),
-    };
-  }
-  const size = get("watermark_size");
-  if (size) {
-    const o = json(size);
-    const [w, h, sc] = o ? [str(o.width), str(o.height), str(o.scale)] : size.value.split(":");
-    if (w && w !== "0") spec.width = int(size.name, w, 1, 8192);
-    if (h && h !== "0") spec.height = int(size.name, h, 1, 8192);
-    if (sc !== undefined) spec.scale = num(size.name, sc, 0.01, 1, "a scale (fraction of the output's width)");
-    if (!spec.width && !spec.height && spec.scale === undefined)
-      throw bad(size.name, "expected width[:height[:scale]]");
-  }
-  return { spec, source };
-}
-
-function place(param: string, spec: WatermarkSpec, parts: string[]): void {
-  const g = GRAVITY[parts[0]?.toLowerCase() ?? ""];
-  if (!g || g === "attention" || g === "entropy")
-    throw bad(param, "gravity must be ce, no, so, ea, we, noea, nowe, soea or sowe");
-  spec.gravity = g;
-  if (parts[1] !== undefined) spec.x = int(param, parts[1], -8192, 8192);
-  if (parts[2] !== undefined) spec.y = int(param, parts[2], -8192, 8192);
 }

@@ -2,8 +2,8 @@ import * as v from "valibot";
 import type { Fit, OutputFormat, TransformSpec } from "../../../codecs/types.ts";
 import { AppError } from "../errors.ts";
 import { extensionOf } from "../library/paths.ts";
-import type { Asks, Requester } from "./access.ts";
-import type { DeliveryRequest } from "./deliver.ts";
+import type { Asks } from "./access.ts";
+import type { DeliveryAsk, DeliveryRequest } from "./request.ts";
 import { acceptClass } from "./negotiate.ts";
 import { SIGNATURE_KEYS } from "./signing.ts";
 import { checkWritableExtension, EXT_FORMAT, type Source, WEB_FORMATS } from "./spec.ts";
@@ -216,6 +216,25 @@ export const nativeHotKey = (
   varies = nativeNegotiates(path, search),
 ) => `${username}/${path}?${search}${varies ? `#${acceptClass(accept)}` : ""}`;
 
+/** A native `/i/` URL read once: its parts, whether it negotiates, and its key among remembered answers. */
+export interface NativeUrl {
+  username: string;
+  path: string;
+  search: URLSearchParams;
+  varies: boolean;
+  hotKey: string;
+}
+
+export function nativeUrl(
+  username: string,
+  path: string,
+  search: URLSearchParams,
+  accept: string | null | undefined,
+): NativeUrl {
+  const varies = nativeNegotiates(path, search);
+  return { username, path, search, varies, hotKey: nativeHotKey(username, path, search, accept, varies) };
+}
+
 /**
  * What a native query asks (IMGD_TRANSFORMS): nothing beyond the signature is the original; one
  * `p:name`, or img.pro's `size=s|m|l` alone, is a preset; anything else is options.
@@ -231,37 +250,29 @@ export function nativeAsks(search: URLSearchParams): Asks {
 /**
  * A native delivery URL (`/i/{username}/{path}?…`) as a delivery request. The same URL
  * options serve AssetsRepo's `GET /api/images/{path}` (access `owner`, a view counted).
+ * `remember`: public answers are kept for the hot path under the URL's key.
  */
 export function nativeDelivery(
-  username: string,
-  path: string,
-  search: URLSearchParams,
-  ifNoneMatch: (etag: string) => boolean,
-  opts: {
-    access: "signed" | "owner";
-    countView?: boolean;
-    notFound?: string;
-    remember?: boolean;
-    accept?: string | null;
-    requester?: Requester;
-  } = {
+  ask: DeliveryAsk,
+  opts: { access: "signed" | "owner"; countView?: boolean; notFound?: string; remember?: boolean } = {
     access: "signed",
   },
 ): DeliveryRequest<NativeQuery> {
-  const varies = nativeNegotiates(path, search);
+  const { username, path, search } = ask;
+  const varies = ask.varies ?? nativeNegotiates(path, search);
   return {
     username,
     path,
     search,
     access: opts.access,
-    requester: opts.requester,
+    requester: ask.requester,
     asks: nativeAsks(search),
     countView: opts.countView,
     notFound: opts.notFound,
-    ifNoneMatch,
-    accept: opts.accept,
+    ifNoneMatch: ask.ifNoneMatch,
+    accept: ask.accept,
     varies,
-    hotKey: opts.remember ? nativeHotKey(username, path, search, opts.accept, varies) : undefined,
+    hotKey: opts.remember ? (ask.hotKey ?? nativeHotKey(username, path, search, ask.accept, varies)) : undefined,
     options: () => splitQuery(search),
     spec: async ({ user, image, preset, negotiate }, query) => {
       const presetRow = query.preset !== undefined ? await preset(query.preset) : undefined;
@@ -277,7 +288,8 @@ export function nativeDelivery(
       // `format` in the URL (or `f`) names a conversion as the extension does; `auto` (here, in
       // the extension, or in the preset when the URL names none) negotiates it.
       const named = params.format ?? (requested === null && ext !== "auto" ? presetParams?.format : undefined);
-      if (ext === "auto" || named === "auto") requested = negotiate();
+      const negotiated = ext === "auto" || named === "auto";
+      if (negotiated) requested = negotiate();
       else if (params.format) requested = EXT_FORMAT[params.format] ?? null;
       const spec = nativeSpec(params, presetParams && stripAuto(presetParams), requested, image, {
         fit: user.default_fit_mode,
@@ -285,7 +297,7 @@ export function nativeDelivery(
         maxWidth: user.default_max_width,
         maxHeight: user.default_max_height,
       });
-      return { spec, presetId: presetRow?.id };
+      return { spec, presetId: presetRow?.id, varyAccept: negotiated };
     },
   };
 }
@@ -294,13 +306,13 @@ export function nativeDelivery(
  * `/i/{username}/{path}?placeholder`: the image's blurred placeholder. Only a signature may
  * come with it (a private image's placeholder is as private as the image).
  */
-export function placeholderDelivery(
-  username: string,
-  path: string,
-  search: URLSearchParams,
-  ifNoneMatch: (etag: string) => boolean,
-  requester?: Requester,
-): DeliveryRequest<undefined> {
+export function placeholderDelivery({
+  username,
+  path,
+  search,
+  ifNoneMatch,
+  requester,
+}: DeliveryAsk): DeliveryRequest<undefined> {
   return {
     username,
     path,

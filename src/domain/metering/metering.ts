@@ -205,10 +205,10 @@ export class Metering {
    * `anonymous` (not the owner's own request) may take only what is left above the owner's
    * reserve (IMGD_OWNER_RESERVE), so strangers' URLs cannot use up the month for the owner.
    */
-  async admitTransformation(userId: string, anonymous = false): Promise<() => Promise<void>> {
+  async admitTransformation(user: User, anonymous = false): Promise<() => Promise<void>> {
     if (!this.d.enabled) return async () => {};
-    const user = await this.d.db.selectFrom("users").selectAll().where("id", "=", userId).executeTakeFirst();
-    const limit = user ? this.limitsOf(user).transformationsPerMonth : null;
+    const userId = user.id;
+    const limit = this.limitsOf(user).transformationsPerMonth;
     if (anonymous && limit !== null) {
       const share = limit - ownerReserve(limit, this.d.ownerReservePercent ?? 0);
       if (!(await this.d.usage.consume(userId, "transformations", 1, share))) {

@@ -2,7 +2,9 @@ import { type Context, Hono } from "hono";
 import { nativeDelivery } from "../../domain/delivery/native.ts";
 import { AppError } from "../../domain/errors.ts";
 import { admit, refuseKeyInQuery } from "../auth.ts";
-import { etagCheck, pathAfter, sendDelivered } from "../delivery.ts";
+import { sendDelivered } from "../delivery.ts";
+import { MOUNTS, pathUnder } from "../mounts.ts";
+import { targetOf } from "../target.ts";
 import type { AppServices, RouteEnv } from "../env.ts";
 import { settleBody, toAppError } from "../errors.ts";
 
@@ -25,21 +27,22 @@ export function assetsrepoApp(services: Pick<AppServices, "delivery" | "log">) {
   app.on(["GET", "HEAD"], "/*", async (c) => {
     refuseKeyInQuery(c.req.url);
     const principal = await admit(c, { scope: "read" });
-    const path = pathAfter(c, 2);
+    const path = pathUnder(c, MOUNTS.assetsrepo);
     if (path === "" || path.length > 1024 || BAD_SEGMENT.test(path))
       throw new AppError(
         "VALIDATION_ERROR",
         "Invalid storage key: give the image's path, e.g. /api/images/illustrations/hero.png",
       );
-    const inm = etagCheck(c.req.header("if-none-match"));
     // The key's own images (private ones too); an unknown path is a 404 and costs no view.
-    const request = nativeDelivery(principal.user.username, path, new URL(c.req.url).searchParams, inm.matches, {
-      access: "owner",
-      countView: true,
-      notFound: `No image at '${path}'`,
+    const ask = {
+      username: principal.user.username,
+      path,
+      search: targetOf(c).search,
       accept: c.req.header("accept"),
-    });
-    return sendDelivered(c, await services.delivery.deliver(request), inm.matched, request);
+      ifNoneMatch: c.req.header("if-none-match"),
+    };
+    const request = nativeDelivery(ask, { access: "owner", countView: true, notFound: `No image at '${path}'` });
+    return sendDelivered(c, await services.delivery.deliver(request));
   });
   app.all("*", (c) => {
     throw new AppError("NOT_FOUND", `No route for ${c.req.method} ${c.req.path}`);

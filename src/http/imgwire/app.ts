@@ -7,6 +7,7 @@ import { corsRoutes, domainRoutes, environmentRoutes, keyRoutes } from "./accoun
 import { cdnRoutes, uploadRoutes, zipRoutes } from "./cdn.ts";
 import { clientMayUse, type ImgwireEnv, imgwireAuth } from "./context.ts";
 import { imgwireErrorResponse } from "./errors.ts";
+import { requestId } from "../request-id.ts";
 import { imageRoutes } from "./images.ts";
 import { metricsRoutes } from "./metrics.ts";
 
@@ -19,9 +20,9 @@ const PREFLIGHT_HEADERS = "Authorization, Content-Type, X-Environment-Id";
 export function imgwireApp(services: AppServices) {
   // Not strict: the document's list routes end in '/', and both spellings should work.
   const app = new Hono<ImgwireEnv>({ strict: false }).basePath(services.config.imgwireMount);
+  app.use(requestId() as unknown as MiddlewareHandler<ImgwireEnv>);
   app.use(async (c, next) => {
     c.set("services", services);
-    c.set("requestId", c.req.header("x-request-id")?.slice(0, 128) || crypto.randomUUID());
     await next();
   });
   app.use(rateLimitHeaders as unknown as MiddlewareHandler<ImgwireEnv>);

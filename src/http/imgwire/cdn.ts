@@ -1,8 +1,10 @@
 import { Hono } from "hono";
 import { imgwireDelivery } from "../../domain/delivery/imgwire.ts";
 import { AppError } from "../../domain/errors.ts";
-import { etagCheck, openedBody, pathAfter, sendDelivered } from "../delivery.ts";
-import { type RequesterServices, requesterOf } from "../requester.ts";
+import { askOf, openedBody, sendDelivered } from "../delivery.ts";
+import { pathUnder } from "../mounts.ts";
+import type { RequesterServices } from "../requester.ts";
+import { targetOf } from "../target.ts";
 import { markBodyRead } from "../validate.ts";
 import type { ImgwireEnv } from "./context.ts";
 
@@ -14,20 +16,12 @@ type Env = ImgwireEnv<"config" | "delivery" | "imgwire" | "keys" | "runtime" | "
 
 export const cdnRoutes = new Hono<Env>().on(["GET", "HEAD"], "/:username/*", async (c) => {
   const { delivery, config } = c.var.services;
-  const inm = etagCheck(c.req.header("if-none-match"));
-  let autoFormat = false;
-  const path = pathAfter(c, 3 + config.imgwireMount.split("/").length - 2);
-  const request = imgwireDelivery(
-    c.req.param("username"),
-    path,
-    new URL(c.req.url).searchParams,
-    c.req.header("accept"),
-    inm.matches,
-    () => (autoFormat = true),
-    requesterOf(c),
-  );
-  const res = await sendDelivered(c, await delivery.deliver(request), inm.matched);
-  if (autoFormat) res.headers.set("Vary", "Accept");
+  const ask = askOf(c, {
+    username: c.req.param("username"),
+    path: pathUnder(c, `${config.imgwireMount}/cdn`, 1),
+    search: targetOf(c).search,
+  });
+  const res = await sendDelivered(c, await delivery.deliver(imgwireDelivery(ask)));
   res.headers.set("Access-Control-Allow-Origin", "*");
   return res;
 });

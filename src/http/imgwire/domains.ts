@@ -1,5 +1,6 @@
 import { PAGES } from "../dashboard/pages.ts";
 import type { AppServices } from "../env.ts";
+import { MOUNTS } from "../mounts.ts";
 
 // A connected custom domain is its owner's Imgwire CDN and nothing else: a request on it is
 // rewritten to /imgwire/cdn/<owner>/<path>, except for the first path segments imgd's own
@@ -12,17 +13,7 @@ function reservedRoots(imgwireMount: string): Set<string> {
   return new Set([
     "",
     ".well-known",
-    "health",
-    "ready",
-    "i",
-    "_ipx",
-    "cdn-cgi",
-    "_next",
-    "api",
-    "v1",
-    "p",
-    "metrics",
-    "auth",
+    ...Object.values(MOUNTS).map((m) => m.split("/")[1]),
     "openapi.json",
     "api-reference",
     "llms.txt",

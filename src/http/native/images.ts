@@ -13,6 +13,7 @@ import { SIGNATURE_KEYS, sign } from "../../domain/delivery/signing.ts";
 import { isImgixQuery, parseImgixQuery } from "../../domain/delivery/imgix.ts";
 import { splitImgwireQuery } from "../../domain/delivery/imgwire.ts";
 import { cdnUrl, encodePath, listItem, metadataResponse, rfc3339, uploadResponse } from "./shape.ts";
+import { MOUNTS, rawPathUnder } from "../mounts.ts";
 
 /** The services these routes use. */
 type Env = RouteEnv<"config" | "images" | "ingest" | "metering" | "tokens" | "ownHosts">;
@@ -188,7 +189,8 @@ export const imageRoutes = new Hono<Env>()
     if (SIGNATURE_KEYS.some((k) => options.has(k)))
       throw new AppError("VALIDATION_ERROR", "options: must not carry a signature", { field: "options" });
     if (imgwire) splitImgwireQuery(options);
-    else if (options.has("placeholder")) placeholderDelivery(user.username, path, options, () => false).options?.();
+    else if (options.has("placeholder"))
+      placeholderDelivery({ username: user.username, path, search: options }).options?.();
     else if (isImgixQuery(options)) parseImgixQuery(options);
     else parseParams(splitQuery(options).params, "options");
     const token = imgwire
@@ -213,7 +215,7 @@ export const imageRoutes = new Hono<Env>()
 export const pathRoutes = new Hono<Env>().delete("/:username/*", async (c) => {
   const { user } = c.var.principal;
   if (c.req.param("username") !== user.username) throw new AppError("FORBIDDEN", "That path belongs to another user");
-  const raw = new URL(c.req.url).pathname.split("/").slice(6).join("/");
+  const raw = rawPathUnder(c, `${MOUNTS.api}/images/path`, 1);
   let path: string;
   try {
     path = decodeURIComponent(raw);

@@ -3,6 +3,8 @@ interface Entry<T extends { userId: string }> {
   delivered: T;
   variantKey?: string;
   presetId?: string;
+  /** The answer depended on Accept (the hot key holds the Accept class then). */
+  varyAccept?: boolean;
   expires: number;
 }
 

@@ -10,7 +10,7 @@ export interface CachedVariant {
   height: number;
 }
 
-export interface VariantCacheStats {
+export interface VariantIndexStats {
   hits: number;
   misses: number;
   evictions: number;
@@ -29,7 +29,7 @@ const TOUCH_EVERY_MS = 60_000;
  * least-recently-used eviction. The index lives in the database so the cap and the order
  * survive restarts; the bytes live in a VariantStore driver, which writes them whole.
  */
-export class VariantCache {
+export class VariantIndex {
   #bytes = 0;
   #entries = 0;
   #evicting: Promise<void> | null = null;
@@ -238,7 +238,7 @@ export class VariantCache {
     await this.store.delete(keys);
   }
 
-  stats(): VariantCacheStats {
+  stats(): VariantIndexStats {
     return { ...this.#stats, bytes: this.#bytes, entries: this.#entries };
   }
 }

@@ -1,5 +1,5 @@
 import type { StoredObject } from "../../store/types.ts";
-import type { Delivered } from "./deliver.ts";
+import type { Delivered } from "./request.ts";
 
 /**
  * The bytes of small, recently served variants, so a hit is answered from memory rather than
@@ -8,7 +8,7 @@ import type { Delivered } from "./deliver.ts";
  * (`forget`). Bounded in bytes, least recently used first out, taken first from the tenants
  * holding more than an equal share (one tenant's traffic pushes out its own entries).
  */
-export class MemoryCache {
+export class MemoryTier {
   readonly #map = new Map<string, Delivered>();
   #bytes = 0;
   /** Bytes held per tenant (user id). */

@@ -12,7 +12,7 @@ const KEY = /^[0-9a-f]{16,128}$/;
  * starts empty (it only ever holds copies), so it needs no recovery. The remote store stays
  * the truth: the index in the database decides what exists, before this cache is asked.
  */
-export class LocalVariantCache implements VariantStore {
+export class LocalVariantStore implements VariantStore {
   readonly #inner: VariantStore;
   readonly #dir: string;
   readonly #cap: number;
