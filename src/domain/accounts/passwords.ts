@@ -2,7 +2,6 @@ import { argon2id, argon2Verify } from "hash-wasm";
 import { getRandomValues } from "node:crypto";
 import type { Db } from "../../db/connection.ts";
 import type { User } from "../../db/schema.ts";
-import "../../db/sessions-schema.ts";
 import { AppError } from "../errors.ts";
 
 // Passwords, hashed with argon2id in WebAssembly (hash-wasm), so Bun, Deno and the compiled

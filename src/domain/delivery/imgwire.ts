@@ -444,7 +444,7 @@ export function imgwireDelivery(
         if (!preset) {
           const row = await byName(presetName);
           if (!row) throw new AppError("NOT_FOUND", `No preset named '${presetName}'`);
-          preset = fromNativePreset(parseParams(JSON.parse(row.params), `preset ${row.name}`));
+          preset = fromNativePreset(parseParams(row.params, `preset ${row.name}`));
         }
       }
       const { spec, autoFormat, watermark } = imgwireSpec(splitImgwireQuery(params), preset, image, {

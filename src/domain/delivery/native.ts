@@ -268,7 +268,7 @@ export function nativeDelivery(
       if (query.preset !== undefined && !presetRow)
         throw new AppError("NOT_FOUND", `No preset named '${query.preset}'`);
       const presetParams = presetRow
-        ? parseParams(JSON.parse(presetRow.params), `preset ${presetRow.name}`)
+        ? parseParams(presetRow.params, `preset ${presetRow.name}`)
         : undefined;
       const params = parseParams(query.params);
       const ext = extensionOf(path);

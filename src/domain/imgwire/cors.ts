@@ -1,4 +1,4 @@
-import type { ImgwireCorsOrigin } from "../../db/imgwire-schema.ts";
+import type { ImgwireCorsOrigin } from "../../db/schema.ts";
 import type { Db } from "../../db/connection.ts";
 import { AppError, notFound } from "../errors.ts";
 import { newId } from "../ids.ts";

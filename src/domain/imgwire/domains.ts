@@ -1,6 +1,5 @@
-import type { ImgwireDomain } from "../../db/imgwire-schema.ts";
+import type { ImgwireDomain, User } from "../../db/schema.ts";
 import type { Db } from "../../db/connection.ts";
-import type { User } from "../../db/schema.ts";
 import { AppError, notFound } from "../errors.ts";
 import { newId } from "../ids.ts";
 import type { Users } from "../accounts/users.ts";
