@@ -33,7 +33,14 @@ await client.end();
 const files = process.argv.slice(2);
 const started = performance.now();
 const run = Bun.spawn(
-  [process.execPath, "test", "--timeout", "120000", "--parallel=2", ...(files.length ? files : testFiles(RUNS.postgres))],
+  [
+    process.execPath,
+    "test",
+    "--timeout",
+    "120000",
+    "--parallel=2",
+    ...(files.length ? files : testFiles(RUNS.postgres)),
+  ],
   { env: { ...process.env, IMGD_TEST_DATABASE: "postgres" }, stdout: "inherit", stderr: "inherit" },
 );
 const code = await run.exited;

@@ -141,7 +141,10 @@ function openSqlite(runtime: Runtime, file: string): Db {
     raw.close();
     throw err;
   }
-  return new Kysely<Database>({ dialect: new SerializedSqliteDialect({ database: raw }), plugins: [new JsonColumns()] });
+  return new Kysely<Database>({
+    dialect: new SerializedSqliteDialect({ database: raw }),
+    plugins: [new JsonColumns()],
+  });
 }
 
 // bigint columns (times in ms, byte counts) and count(*)/sum() come back from pg as strings
