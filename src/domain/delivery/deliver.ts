@@ -2,7 +2,7 @@ import type { CodecPool } from "../../../codecs/pool.ts";
 import { createHash } from "node:crypto";
 import type { OutputFormat, TransformInput, TransformSpec } from "../../../codecs/types.ts";
 import type { Image, Preset, User } from "../../db/schema.ts";
-import { AppError } from "../errors.ts";
+import { AppError, invalid } from "../errors.ts";
 import type { Images } from "../library/images.ts";
 import type { Presets } from "../library/presets.ts";
 import type { Feature } from "../metering/plans.ts";
@@ -319,7 +319,7 @@ export class Delivery {
       // An anonymous caller learns nothing of the other host: not what its name resolves to,
       // nor whether or how it answered.
       return this.#watermarkFromUrl(url).catch(() => {
-        throw new AppError("VALIDATION_ERROR", `${param}: the image at this URL could not be used`, { field: param });
+        throw invalid(param, "the image at this URL could not be used");
       });
     };
     const {

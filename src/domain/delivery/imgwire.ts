@@ -1,8 +1,8 @@
 import * as v from "valibot";
 import type { Fit, OutputFormat, TransformSpec } from "../../../codecs/types.ts";
-import { AppError } from "../errors.ts";
+import { AppError, invalid } from "../errors.ts";
 import * as P from "./imgwire-params.ts";
-import { bad, color, type Placement, placement, type WatermarkSource } from "./imgwire-params.ts";
+import { color, type Placement, placement, type WatermarkSource } from "./imgwire-params.ts";
 import type { DeliveryRequest } from "./deliver.ts";
 import { type NativeParams, parseParams } from "./native.ts";
 import { SIGNATURE_KEYS } from "./signing.ts";
@@ -112,7 +112,7 @@ const boolean = v.pipe(
 
 function one<T>(param: string, schema: v.GenericSchema<string, T>, raw: string): T {
   const r = v.safeParse(schema, raw);
-  if (!r.success) throw bad(param, r.issues[0].message);
+  if (!r.success) throw invalid(param, r.issues[0].message);
   return r.output;
 }
 
@@ -121,10 +121,10 @@ export function splitImgwireQuery(search: URLSearchParams): Map<string, { name: 
   const out = new Map<string, { name: string; value: string }>();
   for (const [name, value] of search) {
     const canon = CANONICAL.get(name);
-    if (!canon) throw bad(name, "is not a URL parameter imgd supports");
+    if (!canon) throw invalid(name, "is not a URL parameter imgd supports");
     const prev = out.get(canon);
     if (prev)
-      throw bad(name, prev.name === name ? "given more than once" : `${prev.name} and ${name} both set ${canon}`);
+      throw invalid(name, prev.name === name ? "given more than once" : `${prev.name} and ${name} both set ${canon}`);
     out.set(canon, { name, value });
   }
   return out;
@@ -178,7 +178,7 @@ export function imgwireSpec(
   if (dprRaw) {
     const dpr = Number(dprRaw.value);
     if (!/^\d+(\.\d+)?$/.test(dprRaw.value) || !(dpr >= 0.01 && dpr <= 8))
-      throw bad(dprRaw.name, "must be a number from 0.01 to 8");
+      throw invalid(dprRaw.name, "must be a number from 0.01 to 8");
     if (width) width = Math.max(1, Math.round(width * dpr));
     if (height) height = Math.max(1, Math.round(height * dpr));
   }
@@ -186,7 +186,7 @@ export function imgwireSpec(
   const rt = get("resizing_type");
   if (rt) {
     const f = RESIZING[rt.value.toLowerCase()];
-    if (!f) throw bad(rt.name, "must be cover, contain, fill, inside, outside (or fit, fill-down, force, auto)");
+    if (!f) throw invalid(rt.name, "must be cover, contain, fill, inside, outside (or fit, fill-down, force, auto)");
     fit = f;
   }
   const enlarge = get("enlarge") ? one(get("enlarge")!.name, boolean, get("enlarge")!.value) : false;
@@ -198,7 +198,7 @@ export function imgwireSpec(
   let autoFormat = true;
   let format: OutputFormat;
   if (fmt && FORMATS[fmt.value.toLowerCase()] === undefined)
-    throw bad(fmt.name, "must be auto, jpg, jpeg, png, webp, avif, gif or tiff");
+    throw invalid(fmt.name, "must be auto, jpg, jpeg, png, webp, avif, gif or tiff");
   const named = fmt ? FORMATS[fmt.value.toLowerCase()] : "auto";
   if (named === "auto")
     format = opts.deliveryFormats
@@ -365,10 +365,10 @@ function crop(
     try {
       o = JSON.parse(raw);
     } catch {
-      throw bad(param, "is not a valid JSON object");
+      throw invalid(param, "is not a valid JSON object");
     }
     if (o === null || typeof o !== "object" || o.width === undefined || o.height === undefined)
-      throw bad(param, "a JSON crop needs width and height (and x, y or gravity)");
+      throw invalid(param, "a JSON crop needs width and height (and x, y or gravity)");
     parts = [
       ...(o.x !== undefined || o.y !== undefined ? [o.x ?? 0, o.y ?? 0] : []),
       o.width,
@@ -388,7 +388,7 @@ function crop(
   } else if (numeric(parts[0]) && numeric(parts[1])) {
     [w, h] = parts.slice(0, 2).map(Number) as [number, number];
     rest = parts.slice(2);
-  } else throw bad(param, "expected width:height[:gravity], x:y:width:height[:gravity] or a JSON object");
+  } else throw invalid(param, "expected width:height[:gravity], x:y:width:height[:gravity] or a JSON object");
   const size = (n: number, full: number) => Math.max(1, Math.min(full, Math.round(n <= 1 ? n * full : n)));
   const cw = size(w, src.width);
   const ch = size(h, src.height);

@@ -53,7 +53,10 @@ export class ImgwireDownloads {
       created_at: now,
       updated_at: now,
     };
-    await this.d.db.insertInto("imgwire_downloads").values({ ...row, image_ids: JSON.stringify(ids) }).execute();
+    await this.d.db
+      .insertInto("imgwire_downloads")
+      .values({ ...row, image_ids: JSON.stringify(ids) })
+      .execute();
     return row;
   }
 
