@@ -1,9 +1,9 @@
 import type { Context, MiddlewareHandler } from "hono";
-import { type AdmitOptions, SESSION_ENDED, scopeOf } from "../domain/auth/auth.ts";
+import { type AdmitOptions, SessionEndedError, scopeOf } from "../domain/auth/auth.ts";
 import { AppError } from "../domain/errors.ts";
 import { KEY_PREFIX, type Principal, type Scope } from "../domain/accounts/keys.ts";
 import type { RouteEnv } from "./env.ts";
-import { checkCsrf, clearSessionCookie, sessionSecretOf } from "./dashboard/session-auth.ts";
+import { checkCsrf, clearSessionCookie, sessionSecretOf } from "./session.ts";
 
 export { bearer } from "../domain/auth/auth.ts";
 
@@ -53,7 +53,7 @@ export async function admit<E extends RouteEnv<"auth">>(
       ...(secret ? { session: { secret, verify: (p) => checkCsrf(c, auth.site, p) } } : {}),
     })
     .catch((err) => {
-      if (secret && err instanceof AppError && err.message === SESSION_ENDED) clearSessionCookie(c, auth.site);
+      if (secret && err instanceof SessionEndedError) clearSessionCookie(c, auth.site);
       throw err;
     });
   return principal;

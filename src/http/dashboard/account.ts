@@ -20,7 +20,7 @@ import {
   sessionSecretOf,
   setSessionCookie,
   siteOf,
-} from "./session-auth.ts";
+} from "../session.ts";
 
 // /auth/…: signing in and out of the dashboard, first-start setup, sign-up, and the user's
 // sessions. Everything else the dashboard does goes through the public API with the cookie.
