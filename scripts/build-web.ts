@@ -1,11 +1,11 @@
-// Bundles the dashboard (web/src) into web/dist/bundle.ts: one module that holds every asset as
+// Bundles the dashboard (web/src) into web/dist/bundle.gen.ts: one module that holds every asset as
 // a string, named by its content hash. The server imports that module, so the compiled binary,
 // `bun src/main.ts` and Deno all serve the same bytes without reading a file or bundling at run
 // time (Deno has no Bun.build). The generated module is committed; `npm run build` regenerates
 // it first, and test/dashboard/bundle.test.ts fails when it is stale.
 //
-//   bun scripts/build-web.ts            write web/dist/bundle.ts
-//   bun scripts/build-web.ts --check    exit 1 if web/dist/bundle.ts differs from a fresh build
+//   bun scripts/build-web.ts            write web/dist/bundle.gen.ts
+//   bun scripts/build-web.ts --check    exit 1 if web/dist/bundle.gen.ts differs from a fresh build
 
 import { createHash } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
@@ -14,7 +14,7 @@ import { gzipSync } from "node:zlib";
 
 const ROOT = resolve(import.meta.dir, "..");
 const SRC = join(ROOT, "web/src");
-export const OUT = join(ROOT, "web/dist/bundle.ts");
+export const OUT = join(ROOT, "web/dist/bundle.gen.ts");
 
 const hashed = (name: string, ext: string, body: string) =>
   `${name}-${createHash("sha256").update(body).digest("hex").slice(0, 10)}.${ext}`;
@@ -63,13 +63,13 @@ if (import.meta.main) {
   if (process.argv.includes("--check")) {
     const current = await readFile(OUT, "utf8").catch(() => "");
     if (current !== text) {
-      console.error("web/dist/bundle.ts is stale: run npm run build:web");
+      console.error("web/dist/bundle.gen.ts is stale: run npm run build:web");
       process.exit(1);
     }
-    console.log("web/dist/bundle.ts is up to date");
+    console.log("web/dist/bundle.gen.ts is up to date");
   } else {
     await mkdir(dirname(OUT), { recursive: true });
     await writeFile(OUT, text);
-    console.log(`web/dist/bundle.ts: script ${(scriptGzipBytes / 1024).toFixed(1)} KB gzipped`);
+    console.log(`web/dist/bundle.gen.ts: script ${(scriptGzipBytes / 1024).toFixed(1)} KB gzipped`);
   }
 }

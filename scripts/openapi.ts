@@ -1,7 +1,7 @@
 // Writes what is generated from imgd's API description (src/http/openapi/**):
 //   reference/imgd.openapi.json   the reviewed copy of the document (test/openapi compares it)
-//   src/client/schema.ts          the typed client's types (openapi-typescript)
-//   web/dist/swagger.ts           Swagger UI's assets for /docs, gzipped into a module
+//   src/client/schema.gen.ts      the typed client's types (openapi-typescript)
+//   web/dist/swagger.gen.ts       Swagger UI's assets for /docs, gzipped into a module
 //
 //   bun scripts/openapi.ts            write them (npm run openapi)
 //   bun scripts/openapi.ts --check    exit 1 if any differs from a fresh build
@@ -14,8 +14,8 @@ import { buildDocument } from "../src/http/openapi/document.ts";
 
 const ROOT = join(import.meta.dir, "..");
 export const DOCUMENT = join(ROOT, "reference/imgd.openapi.json");
-const CLIENT_TYPES = join(ROOT, "src/client/schema.ts");
-const SWAGGER = join(ROOT, "web/dist/swagger.ts");
+const CLIENT_TYPES = join(ROOT, "src/client/schema.gen.ts");
+const SWAGGER = join(ROOT, "web/dist/swagger.gen.ts");
 
 export function documentText(): string {
   return `${JSON.stringify(buildDocument({ version: pkg.version }), null, 2)}\n`;

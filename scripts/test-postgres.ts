@@ -1,26 +1,11 @@
-// The HTTP test suite once more, against PostgreSQL (and S3, when run by scripts/with-s3.ts as
-// `npm run test:pg` does): every test server gets a database of its own on the server at
+// The HTTP test suites (the folders scripts/test-runs.ts names) once more, against PostgreSQL
+// (and S3, when run by scripts/with-s3.ts as `npm run test:pg` does): every test server gets a database of its own on the server at
 // IMGD_TEST_POSTGRES_URL (default: the one .ci/run starts). The two-node
 // test (test/cluster) is on PostgreSQL always and runs with the others in `bun test`.
 //   bun scripts/test-postgres.ts [test files or folders…]
 import pg from "pg";
 import { POSTGRES_URL, TEST_DATABASE_PREFIX } from "../test/helpers/postgres.ts";
-
-const SUITE = [
-  "test/native",
-  "test/imgpro",
-  "test/delivery",
-  "test/imgwire/api.test.ts",
-  "test/imgwire/bad-input.test.ts",
-  "test/imgwire/cors.test.ts",
-  "test/imgwire/downloads.test.ts",
-  "test/imgwire/quota.test.ts",
-  "test/metering",
-  "test/dashboard/accounts.test.ts",
-  "test/ops/races.test.ts",
-  "test/ops/plans.test.ts",
-  "test/security",
-];
+import { RUNS, testFiles } from "./test-runs.ts";
 
 const client = new pg.Client({ connectionString: POSTGRES_URL });
 try {
@@ -48,7 +33,14 @@ await client.end();
 const files = process.argv.slice(2);
 const started = performance.now();
 const run = Bun.spawn(
-  [process.execPath, "test", "--timeout", "120000", "--parallel=2", ...(files.length ? files : SUITE)],
+  [
+    process.execPath,
+    "test",
+    "--timeout",
+    "120000",
+    "--parallel=2",
+    ...(files.length ? files : testFiles(RUNS.postgres)),
+  ],
   { env: { ...process.env, IMGD_TEST_DATABASE: "postgres" }, stdout: "inherit", stderr: "inherit" },
 );
 const code = await run.exited;

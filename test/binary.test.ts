@@ -128,7 +128,7 @@ describe("the compiled binary", () => {
       height: 120,
     });
 
-    // The text watermark's font is embedded (codecs/steps/font-atlas.ts): white text over the
+    // The text watermark's font is embedded (codecs/steps/font-atlas.gen.ts): white text over the
     // dark corner of the gradient makes it brighter there.
     const corner = async (query: string) => {
       const res = await fetch(`${url}/imgwire/cdn/admin/photo.jpg?f=png&w=200&${query}`);

@@ -1,10 +1,10 @@
-// Text for watermarks, drawn from the embedded bitmap atlas (font-atlas.ts): wasm-vips is built
+// Text for watermarks, drawn from the embedded bitmap atlas (font-atlas.gen.ts): wasm-vips is built
 // without pango, so `vips text` is not there. One line of printable ASCII; other characters
 // show as '?'.
 
 import type { Rgba } from "../types.ts";
 import type { Vips, VipsImage } from "../wasm.ts";
-import { FONT_CELL, FONT_PNG_BASE64 } from "./font-atlas.ts";
+import { FONT_CELL, FONT_PNG_BASE64 } from "./font-atlas.gen.ts";
 
 const ATLAS = Uint8Array.from(atob(FONT_PNG_BASE64), (c) => c.charCodeAt(0));
 

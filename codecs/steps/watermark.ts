@@ -4,7 +4,7 @@
 import { CodecError, type WatermarkSpec } from "../types.ts";
 import type { VipsImage } from "../wasm.ts";
 import { Scope } from "./effects.ts";
-import { FONT_CELL } from "./font-atlas.ts";
+import { FONT_CELL } from "./font-atlas.gen.ts";
 import { renderText } from "./font.ts";
 import { anchor, toSrgb } from "./helpers.ts";
 import type { State, Step } from "./state.ts";

@@ -2,7 +2,7 @@ import pkg from "../../package.json" with { type: "json" };
 import { backup } from "../ops/backup.ts";
 import { detectRuntime } from "../runtime/index.ts";
 import { type FlagSpec, formatFlags, parseArgs, UsageError } from "./args.ts";
-import { dataDirOf, refuseOnPostgres } from "./data-dir.ts";
+import { dataDirOf, refuseUnlessInDataDir } from "./data-dir.ts";
 import { exitOnOpsError } from "./ops-errors.ts";
 
 const flags: Record<string, FlagSpec> = {
@@ -47,7 +47,7 @@ export async function backupCommand(argv: string[], env: Record<string, string |
     console.log(backupHelp);
     return 0;
   }
-  const refused = refuseOnPostgres("backup", env);
+  const refused = refuseUnlessInDataDir("backup", env);
   if (refused !== null) return refused;
   if (positionals.length !== 1) throw new UsageError("backup takes one argument: the directory to write the backup to");
   return exitOnOpsError("backup", async () => {

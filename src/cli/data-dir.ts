@@ -21,11 +21,12 @@ const ON_S3: Record<string, string> = {
 };
 
 /**
- * backup, restore and doctor work on the embedded SQLite data directory only. With
- * IMGD_DATABASE_URL or IMGD_STORAGE_URL set they would look at a directory that is not where the library lives,
- * so they stop and say what to use instead. Returns the exit code, or null to go on.
+ * backup, restore and doctor work on a data directory that holds the whole library: the SQLite
+ * database and the blobs. With IMGD_DATABASE_URL (PostgreSQL) or IMGD_STORAGE_URL (S3) set they
+ * would look at a directory that is not where the library lives, so they stop and say what to
+ * use instead. Returns the exit code, or null to go on.
  */
-export function refuseOnPostgres(
+export function refuseUnlessInDataDir(
   command: keyof typeof ON_POSTGRES,
   env: Record<string, string | undefined>,
 ): number | null {

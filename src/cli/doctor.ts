@@ -1,7 +1,7 @@
 import { examineSettled, repair } from "../ops/doctor.ts";
 import { detectRuntime } from "../runtime/index.ts";
 import { type FlagSpec, formatFlags, parseArgs, UsageError } from "./args.ts";
-import { dataDirOf, refuseOnPostgres } from "./data-dir.ts";
+import { dataDirOf, refuseUnlessInDataDir } from "./data-dir.ts";
 
 const flags: Record<string, FlagSpec> = {
   "data-dir": { arg: "dir", help: "Data directory to check [IMGD_DATA_DIR, default ./data]" },
@@ -56,7 +56,7 @@ export async function doctorCommand(argv: string[], env: Record<string, string |
     console.log(doctorHelp);
     return 0;
   }
-  const refused = refuseOnPostgres("doctor", env);
+  const refused = refuseUnlessInDataDir("doctor", env);
   if (refused !== null) return refused;
   if (positionals.length)
     throw new UsageError(`doctor takes no arguments (got '${positionals[0]}'); the data directory is --data-dir`);

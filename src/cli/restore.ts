@@ -2,7 +2,7 @@ import pkg from "../../package.json" with { type: "json" };
 import { restore } from "../ops/backup.ts";
 import { detectRuntime } from "../runtime/index.ts";
 import { type FlagSpec, formatFlags, parseArgs, UsageError } from "./args.ts";
-import { dataDirOf, refuseOnPostgres } from "./data-dir.ts";
+import { dataDirOf, refuseUnlessInDataDir } from "./data-dir.ts";
 import { exitOnOpsError } from "./ops-errors.ts";
 
 const flags: Record<string, FlagSpec> = {
@@ -42,7 +42,7 @@ export async function restoreCommand(argv: string[], env: Record<string, string 
     console.log(restoreHelp);
     return 0;
   }
-  const refused = refuseOnPostgres("restore", env);
+  const refused = refuseUnlessInDataDir("restore", env);
   if (refused !== null) return refused;
   if (positionals.length !== 1) throw new UsageError("restore takes one argument: the backup directory");
   return exitOnOpsError("restore", async () => {

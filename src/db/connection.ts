@@ -12,6 +12,7 @@ import {
 import { Migrator } from "kysely/migration";
 import pg from "pg";
 import type { Runtime, SqliteDatabase } from "../runtime/index.ts";
+import { JsonColumns } from "./json.ts";
 import { migrations } from "./migrations/index.ts";
 import type { Database } from "./schema.ts";
 
@@ -140,7 +141,10 @@ function openSqlite(runtime: Runtime, file: string): Db {
     raw.close();
     throw err;
   }
-  return new Kysely<Database>({ dialect: new SerializedSqliteDialect({ database: raw }) });
+  return new Kysely<Database>({
+    dialect: new SerializedSqliteDialect({ database: raw }),
+    plugins: [new JsonColumns()],
+  });
 }
 
 // bigint columns (times in ms, byte counts) and count(*)/sum() come back from pg as strings
@@ -171,7 +175,7 @@ function openPostgres(url: string, poolSize: number): Db {
   // client has no listener of the pool's, so every client gets one of its own.
   pool.on("error", () => {});
   pool.on("connect", (client) => client.on("error", () => {}));
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins: [new JsonColumns()] });
 }
 
 /** Migrations a PostgreSQL database has applied (none for a new one). */

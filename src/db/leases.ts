@@ -1,4 +1,3 @@
-import "./cluster-schema.ts";
 import type { Db } from "./connection.ts";
 
 /** A held lease: renewed in the background until released. */

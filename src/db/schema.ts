@@ -1,6 +1,14 @@
-import type { Generated, Insertable, Selectable, Updateable } from "kysely";
+import type { Generated, Insertable, JSONColumnType, Selectable, Updateable } from "kysely";
 
-// Times are integer milliseconds since the epoch; JSON columns hold text.
+// Every table imgd keeps, in one place. Times are integer milliseconds since the epoch.
+// JSON columns are TEXT on both SQLite and PostgreSQL: they are written as JSON text and come
+// back parsed (`JsonColumns` in json.ts, installed where the database is opened), so no caller
+// parses them. Text that is no JSON reads as null.
+
+/** A JSON column with a default: optional on insert. */
+type JsonWithDefault<T extends object> = JSONColumnType<T, string | undefined, string>;
+/** A JSON column that may be NULL. */
+type NullableJson<T extends object> = JSONColumnType<T | null, string | null | undefined, string | null>;
 
 export interface UsersTable {
   id: string;
@@ -9,7 +17,8 @@ export interface UsersTable {
   role: "admin" | "user";
   plan: string;
   verified: Generated<number>;
-  delivery_formats: Generated<string>;
+  /** The formats negotiation may answer with, in order. */
+  delivery_formats: JsonWithDefault<string[]>;
   default_quality: Generated<number>;
   default_fit_mode: Generated<string>;
   default_max_width: number | null;
@@ -18,8 +27,10 @@ export interface UsersTable {
   language: Generated<string>;
   /** What unsigned URLs may ask (signed, presets, any); null: IMGD_TRANSFORMS alone. */
   transforms: string | null;
-  /** URL prefixes (JSON list) an unsigned URL may make imgd fetch from; null: none. */
-  fetch_origins: string | null;
+  /** URL prefixes an unsigned URL may make imgd fetch from; null: none. */
+  fetch_origins: NullableJson<string[]>;
+  /** Imgwire's `display_name` (migration 004). */
+  display_name: string | null;
   created_at: number;
   updated_at: number;
 }
@@ -33,7 +44,8 @@ export interface ApiKeysTable {
   key_hash: string;
   last4: string;
   scopes: string;
-  options: string | null;
+  /** What a dialect keeps beside the key (Imgwire: its scopes as sent, client-key options). */
+  options: NullableJson<Record<string, unknown>>;
   created_at: number;
   expires_at: number | null;
   last_used_at: number | null;
@@ -70,7 +82,8 @@ export interface ImagesTable {
   /** Frames (animation frames or pages); null for images stored before 013, until backfilled. */
   frames: number | null;
   namespace: string | null;
-  metadata: Generated<string>;
+  /** Custom fields. */
+  metadata: JsonWithDefault<Record<string, unknown>>;
   external_id: string | null;
   source_url: string | null;
   expires_at: number | null;
@@ -102,7 +115,7 @@ export interface PresetsTable {
   user_id: string;
   name: string;
   description: string | null;
-  params: string;
+  params: JSONColumnType<Record<string, unknown>>;
   created_at: number;
   updated_at: number;
   usage_count: Generated<number>;
@@ -144,6 +157,138 @@ export interface RateWindowsTable {
   count: number;
 }
 
+// The Imgwire dialect's tables (migration 004).
+
+export interface ImgwireUploadsTable {
+  id: string;
+  user_id: string;
+  key_id: string | null;
+  status: "PENDING" | "PROCESSING" | "READY" | "QUARANTINE";
+  file_name: string;
+  declared_mime: string | null;
+  declared_length: number | null;
+  declared_hash: string | null;
+  idempotency_key: string | null;
+  purpose: string | null;
+  custom_metadata: JsonWithDefault<Record<string, unknown>>;
+  exif_data: JsonWithDefault<Record<string, unknown>>;
+  upload_token_id: string | null;
+  processed_metadata_at: number | null;
+  upload_expires_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface ImgwireUploadTokensTable {
+  id: string;
+  user_id: string;
+  token_hash: string;
+  used_at: number | null;
+  expires_at: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface ImgwireCorsOriginsTable {
+  id: string;
+  user_id: string;
+  pattern: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface ImgwireDomainsTable {
+  id: string;
+  user_id: string;
+  hostname: string;
+  status: "PENDING" | "CONNECTED" | "FAILED";
+  last_verified_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface ImgwireDownloadsTable {
+  id: string;
+  user_id: string;
+  status: "PENDING" | "PROCESSING" | "READY" | "FAILED";
+  image_ids: JSONColumnType<string[]>;
+  expires_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+// The dashboard's tables (migration 005).
+
+export interface UserPasswordsTable {
+  user_id: string;
+  /** argon2id, PHC string format (algorithm, parameters and salt travel with the hash). */
+  hash: string;
+  updated_at: number;
+}
+
+export interface SessionsTable {
+  id: string;
+  user_id: string;
+  token_hash: string;
+  csrf_token: string;
+  /** How the session was opened: `password`, `key` or `setup`. */
+  method: string;
+  /** Comma-separated, like api_keys.scopes. */
+  scopes: string;
+  user_agent: string | null;
+  ip: string | null;
+  created_at: number;
+  last_seen_at: number;
+  expires_at: number;
+  /** The key a session opened with a key was opened with (migration 008): it ends with the key. */
+  key_id: string | null;
+}
+
+export interface SetupTokensTable {
+  token_hash: string;
+  user_id: string;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+}
+
+/** Usernames of deleted accounts (migration 008): never given to anyone again. */
+export interface RetiredUsernamesTable {
+  username: string;
+  user_id: string;
+  retired_at: number;
+}
+
+/** An email address given at open registration, waiting for its link to be opened (migration 008). */
+export interface EmailClaimsTable {
+  token_hash: string;
+  user_id: string;
+  email: string;
+  created_at: number;
+  expires_at: number;
+}
+
+export interface SigninFailuresTable {
+  subject: string;
+  failures: number;
+  last_failure_at: number;
+}
+
+// The tables several nodes coordinate through (migration 007).
+
+export interface SettingsTable {
+  name: string;
+  value: string;
+  updated_at: number;
+}
+
+export interface LeasesTable {
+  name: string;
+  /** The node holding it (a random id per process). */
+  holder: string;
+  expires_at: number;
+}
+
 export interface Database {
   users: UsersTable;
   api_keys: ApiKeysTable;
@@ -156,6 +301,19 @@ export interface Database {
   usage_hourly: UsageHourlyTable;
   variants: VariantsTable;
   rate_windows: RateWindowsTable;
+  imgwire_uploads: ImgwireUploadsTable;
+  imgwire_upload_tokens: ImgwireUploadTokensTable;
+  imgwire_cors_origins: ImgwireCorsOriginsTable;
+  imgwire_domains: ImgwireDomainsTable;
+  imgwire_downloads: ImgwireDownloadsTable;
+  user_passwords: UserPasswordsTable;
+  sessions: SessionsTable;
+  setup_tokens: SetupTokensTable;
+  signin_failures: SigninFailuresTable;
+  retired_usernames: RetiredUsernamesTable;
+  email_claims: EmailClaimsTable;
+  settings: SettingsTable;
+  leases: LeasesTable;
 }
 
 export type User = Selectable<UsersTable>;
@@ -164,5 +322,12 @@ export type UserUpdate = Updateable<UsersTable>;
 export type ApiKey = Selectable<ApiKeysTable>;
 export type Blob = Selectable<BlobsTable>;
 export type Image = Selectable<ImagesTable>;
+export type ImageUpdate = Updateable<ImagesTable>;
 export type Preset = Selectable<PresetsTable>;
 export type Variant = Selectable<VariantsTable>;
+export type Session = Selectable<SessionsTable>;
+export type ImgwireUpload = Selectable<ImgwireUploadsTable>;
+export type ImgwireToken = Selectable<ImgwireUploadTokensTable>;
+export type ImgwireCorsOrigin = Selectable<ImgwireCorsOriginsTable>;
+export type ImgwireDomain = Selectable<ImgwireDomainsTable>;
+export type ImgwireDownload = Selectable<ImgwireDownloadsTable>;

@@ -49,6 +49,7 @@ export class AppError extends Error {
   }
 }
 
+/** A field of the request is wrong: a 400 saying `field: what is wrong`, naming the field. */
 export const invalid = (field: string, message: string) =>
   new AppError("VALIDATION_ERROR", `${field}: ${message}`, { field });
 export const notFound = (what: string) => new AppError("NOT_FOUND", `${what} not found`);

@@ -7,4 +7,4 @@ export type {
   ImgwireDownload,
   ImgwireToken,
   ImgwireUpload,
-} from "../db/imgwire-schema.ts";
+} from "../db/schema.ts";

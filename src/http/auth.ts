@@ -1,10 +1,10 @@
 import type { Context, MiddlewareHandler } from "hono";
-import { type IdentifyOptions, SESSION_ENDED, scopeOf } from "../domain/auth/auth.ts";
+import { type IdentifyOptions, SessionEndedError, scopeOf } from "../domain/auth/auth.ts";
 import { AppError } from "../domain/errors.ts";
 import { KEY_PREFIX, type Principal, type Scope } from "../domain/accounts/keys.ts";
 import type { SessionPrincipal } from "../domain/accounts/sessions.ts";
 import type { RouteEnv } from "./env.ts";
-import { checkCsrf, clearSessionCookie, sessionSecretOf } from "./dashboard/session-auth.ts";
+import { checkCsrf, clearSessionCookie, sessionSecretOf } from "./session.ts";
 
 export { bearer } from "../domain/auth/auth.ts";
 
@@ -50,7 +50,7 @@ export async function admit<E extends RouteEnv<"auth">>(ctx: Context<E>, opts: A
   try {
     principal = await auth.identify(authorization, { ...opts, sessionSecret });
   } catch (err) {
-    if (sessionSecret && err instanceof AppError && err.message === SESSION_ENDED) clearSessionCookie(c, auth.site);
+    if (sessionSecret && err instanceof SessionEndedError) clearSessionCookie(c, auth.site);
     throw err;
   }
   // Without a key header, the principal is the cookie's session.

@@ -8,7 +8,6 @@ import {
   type Mapped,
   mapped,
   put,
-  refuse,
   splitTenantPath,
 } from "../domain/delivery/compat.ts";
 import { parseIpxModifiers } from "../domain/delivery/ipx.ts";
@@ -17,6 +16,7 @@ import { askOf, sendDelivered } from "./delivery.ts";
 import { MOUNTS, rawPathUnder } from "./mounts.ts";
 import { targetOf } from "./target.ts";
 import type { AppServices, RouteEnv } from "./env.ts";
+import { invalid } from "../domain/errors.ts";
 
 // The URL shapes other tools write, each a thin parser into the one delivery pipeline:
 // IPX `/_ipx/{modifiers}/{username}/{filepath}` (Nuxt Image, unpic), Cloudflare
@@ -58,18 +58,18 @@ export const cloudflareRoutes = new Hono<Env>().on(["GET", "HEAD"], "/:options/*
 export const nextRoutes = new Hono<Env>().on(["GET", "HEAD"], "/", (c) => {
   const q = targetOf(c).search;
   for (const key of new Set(q.keys())) {
-    if (!["url", "w", "q"].includes(key)) throw refuse(key, "is not a Next.js image parameter (url, w, q)");
-    if (q.getAll(key).length > 1) throw refuse(key, "given more than once");
+    if (!["url", "w", "q"].includes(key)) throw invalid(key, "is not a Next.js image parameter (url, w, q)");
+    if (q.getAll(key).length > 1) throw invalid(key, "given more than once");
   }
   const raw = q.get("url");
   const w = q.get("w");
-  if (!raw) throw refuse("url", "is required: the image's path, e.g. /admin/photo.jpg");
-  if (!w) throw refuse("w", "is required: the width in pixels");
+  if (!raw) throw invalid("url", "is required: the image's path, e.g. /admin/photo.jpg");
+  if (!w) throw invalid("w", "is required: the width in pixels");
   let path = raw;
   if (/^[a-z][a-z0-9+.-]*:/i.test(raw)) {
     const u = new URL(raw);
     if (u.host !== new URL(c.req.url).host)
-      throw refuse("url", "must be an image this server holds; imgd does not fetch other hosts here");
+      throw invalid("url", "must be an image this server holds; imgd does not fetch other hosts here");
     path = u.pathname;
   }
   // Kept encoded for splitTenantPath, which decodes once.

@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import type { Requester } from "../domain/delivery/access.ts";
 import { clientIp } from "./client-ip.ts";
-import { sessionSecretOf } from "./dashboard/session-auth.ts";
+import { sessionSecretOf } from "./session.ts";
 import type { RouteEnv } from "./env.ts";
 
 /** The services a delivery route needs to say who is asking. */

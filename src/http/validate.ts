@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import { AppError } from "../domain/errors.ts";
+import { AppError, invalid } from "../domain/errors.ts";
 
 /** Parses with a valibot schema; the first issue becomes a VALIDATION_ERROR naming its field. */
 export function parse<S extends v.GenericSchema>(schema: S, input: unknown, where = "body"): v.InferOutput<S> {
@@ -8,7 +8,7 @@ export function parse<S extends v.GenericSchema>(schema: S, input: unknown, wher
   const issue = r.issues[0];
   const field = issue.path?.map((p) => String(p.key)).join(".") || where;
   return (() => {
-    throw new AppError("VALIDATION_ERROR", `${field}: ${issue.message}`, { field });
+    throw invalid(field, `${issue.message}`);
   })();
 }
 

@@ -179,8 +179,9 @@ async function syncTable(
 ): Promise<{ copied: number; removed: number; rows: number }> {
   const db = source as unknown as Db & { selectFrom(t: string): any };
   const keyOf = (r: Record<string, unknown>) => norm(t.key.map((k) => r[k]));
+  // Rows are copied as stored: JSON columns stay text.
   const read = async (d: Db) =>
-    (await (d as any)
+    (await (d.withoutPlugins() as any)
       .selectFrom(t.name)
       .select(t.columns)
       .orderBy(t.key.length ? t.key : t.columns)

@@ -14,7 +14,7 @@ beforeAll(async () => {
 });
 afterAll(() => s.stop());
 
-test("web/dist/bundle.ts is fresh: npm run build:web reproduces it", async () => {
+test("web/dist/bundle.gen.ts is fresh: npm run build:web reproduces it", async () => {
   const { text, scriptGzipBytes } = await buildWeb();
   const committed = await readFile(OUT, "utf8");
   expect(committed === text ? "fresh" : "stale: run npm run build:web").toBe("fresh");

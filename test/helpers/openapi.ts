@@ -26,7 +26,7 @@ function rewriteRefs(node: unknown): unknown {
       }
     }
     // An optional member may be null: imgd sends every member the SDK models declare, null
-    // where there is no value (see DESIGN.md), and the SDKs' parsers take null for optional.
+    // where there is no value, and the SDKs' parsers take null for optional.
     if (n.properties && typeof n.properties === "object") {
       const required = new Set((n.required as string[] | undefined) ?? []);
       n.properties = Object.fromEntries(

@@ -6,7 +6,6 @@ import { boundsOf, type Keys, type Principal } from "./keys.ts";
 import { HOUR, type RateLimits } from "../metering/ratelimits.ts";
 import type { Users } from "./users.ts";
 import { createHash, randomBytes } from "node:crypto";
-import "../../db/sessions-schema.ts";
 
 // Accounts as tenants see them: self-registration (img.pro's POST /v1/keys), verification and
 // removal by an operator.

@@ -2,8 +2,7 @@ import { argon2id, argon2Verify } from "hash-wasm";
 import { getRandomValues } from "node:crypto";
 import type { Db } from "../../db/connection.ts";
 import type { User } from "../../db/schema.ts";
-import "../../db/sessions-schema.ts";
-import { AppError } from "../errors.ts";
+import { invalid } from "../errors.ts";
 
 // Passwords, hashed with argon2id in WebAssembly (hash-wasm), so Bun, Deno and the compiled
 // binary compute the same hashes. Parameters: OWASP's first recommendation (19 MiB, 2 passes,
@@ -16,14 +15,10 @@ export const MAX_PASSWORD = 256;
 
 export function checkPasswordRules(password: string): void {
   if (typeof password !== "string" || password.length < MIN_PASSWORD) {
-    throw new AppError("VALIDATION_ERROR", `password: must be at least ${MIN_PASSWORD} characters`, {
-      field: "password",
-    });
+    throw invalid("password", `must be at least ${MIN_PASSWORD} characters`);
   }
   if (password.length > MAX_PASSWORD) {
-    throw new AppError("VALIDATION_ERROR", `password: must be at most ${MAX_PASSWORD} characters`, {
-      field: "password",
-    });
+    throw invalid("password", `must be at most ${MAX_PASSWORD} characters`);
   }
 }
 

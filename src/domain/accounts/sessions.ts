@@ -1,8 +1,6 @@
 import { createHash, getRandomValues, timingSafeEqual } from "node:crypto";
 import type { Db } from "../../db/connection.ts";
-import type { ApiKey, User } from "../../db/schema.ts";
-import type { Session } from "../../db/sessions-schema.ts";
-import "../../db/sessions-schema.ts";
+import type { ApiKey, Session, User } from "../../db/schema.ts";
 import type { Cidr } from "../fetcher/addresses.ts";
 import { AppError } from "../errors.ts";
 import { newId } from "../ids.ts";

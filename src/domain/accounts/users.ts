@@ -1,6 +1,5 @@
 import type { Db } from "../../db/connection.ts";
 import type { User, UserUpdate } from "../../db/schema.ts";
-import "../../db/sessions-schema.ts";
 import { AppError } from "../errors.ts";
 import { newId } from "../ids.ts";
 

@@ -29,7 +29,12 @@ export function bearer(header: string | null | undefined): string | null {
 /** The scope a method needs when a route says nothing else: reads `read`, the rest `write`. */
 export const scopeOf = (method: string): Scope => (method === "GET" || method === "HEAD" ? "read" : "write");
 
-export const SESSION_ENDED = "Your session has ended: sign in again";
+/** A dashboard session cookie that no longer opens a session: the cookie is to be cleared. */
+export class SessionEndedError extends AppError {
+  constructor() {
+    super("UNAUTHORIZED", "Your session has ended: sign in again");
+  }
+}
 
 export class Auth {
   constructor(private readonly d: { keys: Keys; metering: Metering; sessions: Sessions; site: Site }) {}
@@ -85,7 +90,7 @@ export class Auth {
 
   async #session(secret: string): Promise<SessionPrincipal> {
     const principal = await this.d.sessions.resolve(secret);
-    if (!principal) throw new AppError("UNAUTHORIZED", SESSION_ENDED);
+    if (!principal) throw new SessionEndedError();
     return principal;
   }
 }

@@ -187,15 +187,9 @@ export class Access {
   }
 }
 
-/** A tenant's `fetch_origins` column (JSON list of URL prefixes), tolerant of none. */
-export function parseOrigins(json: string | null | undefined): string[] {
-  if (!json) return [];
-  try {
-    const list = JSON.parse(json);
-    return Array.isArray(list) ? list.filter((x): x is string => typeof x === "string") : [];
-  } catch {
-    return [];
-  }
+/** A tenant's `fetch_origins` column (a list of URL prefixes), tolerant of none. */
+export function parseOrigins(list: unknown): string[] {
+  return Array.isArray(list) ? list.filter((x): x is string => typeof x === "string") : [];
 }
 
 /**

@@ -1,4 +1,5 @@
-import { decodeOptions, type FitMapping, type Mapped, mapped, NUMBER, put, putFit, refuse } from "./compat.ts";
+import { decodeOptions, type FitMapping, type Mapped, mapped, NUMBER, put, putFit } from "./compat.ts";
+import { invalid } from "../errors.ts";
 
 // Cloudflare Images URLs (`/cdn-cgi/image/{options}/{path}`): `key=value` options split by
 // commas, mapped onto Imgwire parameters (compat.ts).
@@ -41,7 +42,7 @@ export function parseCloudflareOptions(segment: string): Mapped {
   for (const part of decoded.split(",")) {
     if (part.trim() === "") continue;
     const eq = part.indexOf("=");
-    if (eq <= 0) throw refuse(part, "expected key=value, e.g. width=800");
+    if (eq <= 0) throw invalid(part, "expected key=value, e.g. width=800");
     const name = part.slice(0, eq).trim().toLowerCase();
     const value = part.slice(eq + 1).trim();
     switch (name) {
@@ -61,7 +62,7 @@ export function parseCloudflareOptions(segment: string): Mapped {
         put(m, "quality", value, name);
         break;
       case "fit":
-        if (!FIT[value]) throw refuse(name, `must be ${Object.keys(FIT).join(", ")}`);
+        if (!FIT[value]) throw invalid(name, `must be ${Object.keys(FIT).join(", ")}`);
         fit = value;
         break;
       case "gravity":
@@ -70,14 +71,14 @@ export function parseCloudflareOptions(segment: string): Mapped {
         // `0.5x0.5` is the centre; other focal points need Imgwire's fp gravity.
         if (g) put(m, "gravity", g, name);
         else if (/^0?\.5x0?\.5$/.test(value)) put(m, "gravity", "centre", name);
-        else throw refuse(name, "must be auto, center, top, bottom, left or right");
+        else throw invalid(name, "must be auto, center, top, bottom, left or right");
         break;
       }
       case "format":
       case "f": {
         const f = value.toLowerCase();
-        if (f === "json") throw refuse(name, "json is not supported; GET /api/v1/images/{id} gives the metadata");
-        if (!FORMATS.includes(f)) throw refuse(name, `must be ${FORMATS.join(", ")}`);
+        if (f === "json") throw invalid(name, "json is not supported; GET /api/v1/images/{id} gives the metadata");
+        if (!FORMATS.includes(f)) throw invalid(name, `must be ${FORMATS.join(", ")}`);
         put(m, "format", f === "baseline-jpeg" ? "jpeg" : f, name);
         break;
       }
@@ -85,24 +86,24 @@ export function parseCloudflareOptions(segment: string): Mapped {
         put(m, "background", value, name);
         break;
       case "rotate":
-        if (!["0", "90", "180", "270"].includes(value)) throw refuse(name, "must be 90, 180 or 270");
+        if (!["0", "90", "180", "270"].includes(value)) throw invalid(name, "must be 90, 180 or 270");
         if (value !== "0") put(m, "rotate", value, name);
         break;
       case "flip": {
         const f = { h: "horizontal", v: "vertical", hv: "both", vh: "both" }[value.toLowerCase()];
-        if (!f) throw refuse(name, "must be h, v or hv");
+        if (!f) throw invalid(name, "must be h, v or hv");
         put(m, "flip", f, name);
         break;
       }
       case "blur": {
         // Cloudflare's blur is a radius from 1 to 250; a Gaussian's sigma is about half of it.
         if (!NUMBER.test(value) || Number(value) < 1 || Number(value) > 250)
-          throw refuse(name, "must be a number from 1 to 250");
+          throw invalid(name, "must be a number from 1 to 250");
         put(m, "blur", String(Math.max(0.3, Number(value) / 2)), name);
         break;
       }
       case "sharpen":
-        if (!NUMBER.test(value) || Number(value) > 10) throw refuse(name, "must be a number from 0 to 10");
+        if (!NUMBER.test(value) || Number(value) > 10) throw invalid(name, "must be a number from 0 to 10");
         if (Number(value) > 0) put(m, "sharpen", value, name);
         break;
       case "brightness":
@@ -112,11 +113,11 @@ export function parseCloudflareOptions(segment: string): Mapped {
         put(m, name, value, name);
         break;
       case "metadata":
-        if (!["keep", "copyright", "none"].includes(value)) throw refuse(name, "must be keep, copyright or none");
+        if (!["keep", "copyright", "none"].includes(value)) throw invalid(name, "must be keep, copyright or none");
         put(m, "strip_metadata", value === "keep" ? "false" : "true", name);
         break;
       case "anim":
-        if (!["true", "false"].includes(value)) throw refuse(name, "must be true or false");
+        if (!["true", "false"].includes(value)) throw invalid(name, "must be true or false");
         if (value === "false") put(m, "page", "0", name);
         break;
       case "onerror":
@@ -124,8 +125,8 @@ export function parseCloudflareOptions(segment: string): Mapped {
         // How to fail and how fast to encode: no effect on which image is sent.
         break;
       default:
-        if (UNSUPPORTED[name]) throw refuse(name, UNSUPPORTED[name]);
-        throw refuse(
+        if (UNSUPPORTED[name]) throw invalid(name, UNSUPPORTED[name]);
+        throw invalid(
           name,
           "is not a Cloudflare option imgd knows (width, height, dpr, quality, fit, gravity, format, background, rotate, flip, blur, sharpen, brightness, contrast, saturation, metadata, anim)",
         );

@@ -1,5 +1,5 @@
 import type { OutputFormat } from "../../../codecs/types.ts";
-import { AppError } from "../errors.ts";
+import { AppError, invalid } from "../errors.ts";
 import type { DeliveryAsk, DeliveryRequest } from "./request.ts";
 import { imgwireSpec, splitImgwireQuery } from "./imgwire.ts";
 import { acceptClass, deliveryFormatsOf } from "./negotiate.ts";
@@ -23,14 +23,10 @@ export const mapped = (): Mapped => ({ params: new Map(), names: new Map() });
 /** Sets an Imgwire parameter from a shape's option; a second option setting it is a 400. */
 export function put(m: Mapped, param: string, value: string, from: string) {
   const prev = m.names.get(param);
-  if (prev !== undefined && prev !== from)
-    throw new AppError("VALIDATION_ERROR", `${from}: ${prev} and ${from} both set ${param}; use one`, { field: from });
+  if (prev !== undefined && prev !== from) throw invalid(from, `${prev} and ${from} both set ${param}; use one`);
   m.params.set(param, value);
   m.names.set(param, from);
 }
-
-export const refuse = (option: string, why: string) =>
-  new AppError("VALIDATION_ERROR", `${option}: ${why}`, { field: option });
 
 /** A plain non-negative number, as the shapes write strengths and radii. */
 export const NUMBER = /^\d+(\.\d+)?$/;
@@ -40,7 +36,7 @@ export function decodeOptions(segment: string, option: string): string {
   try {
     return decodeURIComponent(segment);
   } catch {
-    throw refuse(option, "is not valid percent-encoding");
+    throw invalid(option, "is not valid percent-encoding");
   }
 }
 
@@ -131,6 +127,6 @@ export function splitTenantPath(raw: string, option = "path"): { username: strin
   const p = decoded.replace(/^\/+/, "");
   const slash = p.indexOf("/");
   if (slash <= 0 || slash === p.length - 1)
-    throw refuse(option, "expected /{username}/{filepath}, e.g. /admin/photos/cat.jpg");
+    throw invalid(option, "expected /{username}/{filepath}, e.g. /admin/photos/cat.jpg");
   return { username: p.slice(0, slash), path: p.slice(slash + 1) };
 }

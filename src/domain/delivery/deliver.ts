@@ -1,6 +1,6 @@
 import type { TransformSpec } from "../../../codecs/types.ts";
 import type { Image, User } from "../../db/schema.ts";
-import { AppError } from "../errors.ts";
+import { AppError, invalid } from "../errors.ts";
 import type { Images } from "../library/images.ts";
 import type { Presets } from "../library/presets.ts";
 import type { Feature } from "../metering/plans.ts";
@@ -232,7 +232,7 @@ export class Delivery {
       // An anonymous caller learns nothing of the other host: not what its name resolves to,
       // nor whether or how it answered.
       return this.#marks.get(url).catch(() => {
-        throw new AppError("VALIDATION_ERROR", `${param}: the image at this URL could not be used`, { field: param });
+        throw invalid(param, "the image at this URL could not be used");
       });
     };
     const formats = deliveryFormatsOf(user.delivery_formats);

@@ -8,12 +8,12 @@ import {
   NUMBER,
   put,
   putFit,
-  refuse,
 } from "./compat.ts";
 import type { DeliveryAsk, DeliveryRequest } from "./request.ts";
 import { nativeHotKey } from "./native.ts";
 import { SIGNATURE_KEYS } from "./signing.ts";
 import { EXT_FORMAT } from "./spec.ts";
+import { invalid } from "../errors.ts";
 
 // imgix query parameters on native `/i/` URLs (`?w=400&fit=crop&crop=top&auto=format`): the
 // subset that maps cleanly onto Imgwire parameters (compat.ts); the rest is a 400 naming it.
@@ -59,7 +59,7 @@ export function parseImgixQuery(search: URLSearchParams): Mapped {
   const seen = new Set<string>();
   for (const [name, value] of search) {
     if (SIGNATURE_KEYS.includes(name)) continue;
-    if (seen.has(name)) throw refuse(name, "given more than once");
+    if (seen.has(name)) throw invalid(name, "given more than once");
     seen.add(name);
     switch (name) {
       case "w":
@@ -76,7 +76,7 @@ export function parseImgixQuery(search: URLSearchParams): Mapped {
         break;
       case "fit":
         if (!IMGIX_FITS[value])
-          throw refuse(
+          throw invalid(
             name,
             `must be ${Object.keys(IMGIX_FITS).join(", ")} (facearea, fill, fillmax and clamp are not supported)`,
           );
@@ -89,7 +89,7 @@ export function parseImgixQuery(search: URLSearchParams): Mapped {
           break;
         }
         if (!parts.every((p) => CROP_SIDES.has(p)))
-          throw refuse(
+          throw invalid(
             name,
             "must be top, bottom, left, right (comma-separated) or entropy; faces, edges and focalpoint are not supported",
           );
@@ -100,7 +100,7 @@ export function parseImgixQuery(search: URLSearchParams): Mapped {
       }
       case "fm": {
         const f = FORMATS[value.toLowerCase()];
-        if (!f) throw refuse(name, "must be jpg, pjpg, png, webp, avif or gif");
+        if (!f) throw invalid(name, "must be jpg, pjpg, png, webp, avif or gif");
         put(m, "format", f, name);
         break;
       }
@@ -108,22 +108,22 @@ export function parseImgixQuery(search: URLSearchParams): Mapped {
         for (const a of value.split(",").map((x) => x.trim())) {
           if (a === "format") autoFormat = true;
           // compress lowers quality at imgix's discretion; imgd keeps the tenant's quality.
-          else if (a !== "compress") throw refuse(name, "must be format and/or compress");
+          else if (a !== "compress") throw invalid(name, "must be format and/or compress");
         }
         break;
       case "blur": {
         // imgix's strength 0–2000; a Gaussian sigma of a twentieth of it looks alike.
-        if (!NUMBER.test(value) || Number(value) > 2000) throw refuse(name, "must be a number from 0 to 2000");
+        if (!NUMBER.test(value) || Number(value) > 2000) throw invalid(name, "must be a number from 0 to 2000");
         if (Number(value) > 0) put(m, "blur", String(Math.max(0.3, Number(value) / 20)), name);
         break;
       }
       case "sharp": {
-        if (!NUMBER.test(value) || Number(value) > 100) throw refuse(name, "must be a number from 0 to 100");
+        if (!NUMBER.test(value) || Number(value) > 100) throw invalid(name, "must be a number from 0 to 100");
         if (Number(value) > 0) put(m, "sharpen", String(Math.max(0.3, Number(value) / 20)), name);
         break;
       }
       default:
-        throw refuse(name, "is not an imgix parameter imgd maps (w, h, fit, crop, fm, q, auto, dpr, blur, sharp)");
+        throw invalid(name, "is not an imgix parameter imgd maps (w, h, fit, crop, fm, q, auto, dpr, blur, sharp)");
     }
   }
   // imgix: an explicit fm wins over auto=format.

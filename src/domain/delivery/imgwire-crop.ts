@@ -1,5 +1,6 @@
 import type { TransformSpec } from "../../../codecs/types.ts";
-import { bad, type Placement, placement } from "./imgwire-params.ts";
+import { invalid } from "../errors.ts";
+import { type Placement, placement } from "./imgwire-params.ts";
 import type { Source } from "./spec.ts";
 
 // Imgwire's crop parameter and the placement arithmetic it shares with zoom and extend.
@@ -49,10 +50,10 @@ export function crop(
     try {
       o = JSON.parse(raw);
     } catch {
-      throw bad(param, "is not a valid JSON object");
+      throw invalid(param, "is not a valid JSON object");
     }
     if (o === null || typeof o !== "object" || o.width === undefined || o.height === undefined)
-      throw bad(param, "a JSON crop needs width and height (and x, y or gravity)");
+      throw invalid(param, "a JSON crop needs width and height (and x, y or gravity)");
     parts = [
       ...(o.x !== undefined || o.y !== undefined ? [o.x ?? 0, o.y ?? 0] : []),
       o.width,
@@ -72,7 +73,7 @@ export function crop(
   } else if (numeric(parts[0]) && numeric(parts[1])) {
     [w, h] = parts.slice(0, 2).map(Number) as [number, number];
     rest = parts.slice(2);
-  } else throw bad(param, "expected width:height[:gravity], x:y:width:height[:gravity] or a JSON object");
+  } else throw invalid(param, "expected width:height[:gravity], x:y:width:height[:gravity] or a JSON object");
   const size = (n: number, full: number) => Math.max(1, Math.min(full, Math.round(n <= 1 ? n * full : n)));
   const cw = size(w, src.width);
   const ch = size(h, src.height);

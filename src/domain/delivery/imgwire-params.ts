@@ -1,12 +1,9 @@
 import type { BlendMode, Gravity, ResizeKernel, Rgb, Rgba, TransformSpec } from "../../../codecs/types.ts";
-import { AppError } from "../errors.ts";
+import { invalid } from "../errors.ts";
 
 // The value grammar of Imgwire's effect, canvas, output and watermark parameters
 // (reference/imgwire/url-parameters.md), each into its canonical spec field. A value that does
 // not parse is a 400 naming the parameter (as given) and what it accepts.
-
-export const bad = (param: string, why: string) =>
-  new AppError("VALIDATION_ERROR", `${param}: ${why}`, { field: param });
 
 export type Raw = { name: string; value: string };
 
@@ -57,29 +54,29 @@ export function placement(param: string, parts: string[]): Placement {
   if (head === "fp") {
     const [x, y] = parts.slice(1).map(Number);
     if (parts.length !== 3 || !(x! >= 0 && x! <= 1 && y! >= 0 && y! <= 1))
-      throw bad(param, "a focal point is fp:x:y with x and y fractions from 0 to 1");
+      throw invalid(param, "a focal point is fp:x:y with x and y fractions from 0 to 1");
     return { gravity: "centre", focus: [x!, y!] };
   }
   const g = GRAVITY[head];
-  if (!g) throw bad(param, `unknown gravity '${parts[0]}' (${GRAVITY_NAMES})`);
+  if (!g) throw invalid(param, `unknown gravity '${parts[0]}' (${GRAVITY_NAMES})`);
   if (parts.length === 1) return { gravity: g };
   if (parts.length === 2 && parts[1] === "sm") return { gravity: "attention" };
   if (parts.length === 3 && parts.slice(1).every((p) => /^-?\d+$/.test(p)))
     return { gravity: g, offset: [Number(parts[1]), Number(parts[2])] };
-  throw bad(param, "expected gravity, gravity:sm, gravity:x:y or fp:x:y");
+  throw invalid(param, "expected gravity, gravity:sm, gravity:x:y or fp:x:y");
 }
 
 export function color(param: string, raw: string): Rgba {
   const parts = raw.split(":");
   if (parts.length === 3 || parts.length === 4) {
     const n = parts.map((p) => (/^\d{1,3}$/.test(p) ? Number(p) : NaN));
-    if (n.some((x) => !(x >= 0 && x <= 255))) throw bad(param, "expected r:g:b[:a] from 0 to 255");
+    if (n.some((x) => !(x >= 0 && x <= 255))) throw invalid(param, "expected r:g:b[:a] from 0 to 255");
     return [n[0]!, n[1]!, n[2]!, n[3] ?? 255];
   }
   const hex = raw.replace(/^#/, "").toLowerCase();
   const full = /^[0-9a-f]{3}$/.test(hex) ? [...hex].map((c) => c + c).join("") : hex;
   if (!/^([0-9a-f]{6}|[0-9a-f]{8})$/.test(full))
-    throw bad(param, "expected a colour: rgb, rrggbb, rrggbbaa or r:g:b[:a]");
+    throw invalid(param, "expected a colour: rgb, rrggbb, rrggbbaa or r:g:b[:a]");
   const b = full.match(/../g)!.map((x) => parseInt(x, 16));
   return [b[0]!, b[1]!, b[2]!, b[3] ?? 255];
 }
@@ -93,12 +90,12 @@ export function num(
   what = "a number",
 ): number {
   const n = typeof raw === "number" ? raw : raw !== undefined && /^-?\d+(\.\d+)?$/.test(raw.trim()) ? Number(raw) : NaN;
-  if (!(n >= min && n <= max)) throw bad(param, `must be ${what} from ${min} to ${max}`);
+  if (!(n >= min && n <= max)) throw invalid(param, `must be ${what} from ${min} to ${max}`);
   return n;
 }
 export const int = (param: string, raw: string | number | undefined, min: number, max: number) => {
   const n = num(param, raw, min, max, "a whole number");
-  if (!Number.isInteger(n)) throw bad(param, `must be a whole number from ${min} to ${max}`);
+  if (!Number.isInteger(n)) throw invalid(param, `must be a whole number from ${min} to ${max}`);
   return n;
 };
 
@@ -107,7 +104,7 @@ export function bool(param: string, raw: string | boolean): boolean {
   const v = raw.toLowerCase();
   if (["true", "t", "1"].includes(v)) return true;
   if (["false", "f", "0"].includes(v)) return false;
-  throw bad(param, "must be true or false");
+  throw invalid(param, "must be true or false");
 }
 
 /** A JSON-object value (`{…}`, URL-encoded by the client), or null for the colon syntax. */
@@ -117,7 +114,7 @@ export function json(p: Raw): Record<string, unknown> | null {
     const v = JSON.parse(p.value);
     if (v && typeof v === "object" && !Array.isArray(v)) return v as Record<string, unknown>;
   } catch {}
-  throw bad(p.name, "is not a valid JSON object");
+  throw invalid(p.name, "is not a valid JSON object");
 }
 export const str = (v: unknown) => (v === undefined || v === null ? undefined : String(v));
 
@@ -155,7 +152,7 @@ export function normalize(p: Raw): TransformSpec["normalize"] {
   if (parts.length === 2) {
     const lower = num(p.name, parts[0], 0, 100, "lower:upper percentiles");
     const upper = num(p.name, parts[1], 0, 100, "lower:upper percentiles");
-    if (lower >= upper) throw bad(p.name, "lower must be below upper");
+    if (lower >= upper) throw invalid(p.name, "lower must be below upper");
     return { lower, upper };
   }
   return bool(p.name, p.value) ? { lower: 1, upper: 99 } : undefined;
@@ -182,7 +179,7 @@ export function duotone(p: Raw): NonNullable<TransformSpec["duotone"]> {
       [a, b] = [parts.slice(0, half).join(":"), parts.slice(half).join(":")];
     }
   }
-  if (a === undefined || b === undefined) throw bad(p.name, "expected shadowColor:highlightColor");
+  if (a === undefined || b === undefined) throw invalid(p.name, "expected shadowColor:highlightColor");
   return { shadow: rgb(color(p.name, a)), highlight: rgb(color(p.name, b)) };
 }
 
@@ -205,7 +202,7 @@ const BLENDS: readonly BlendMode[] = [
 export function blend(param: string, raw: string | undefined): BlendMode {
   if (raw === undefined) return "over";
   const b = raw.toLowerCase().replace("_", "-") as BlendMode;
-  if (!BLENDS.includes(b)) throw bad(param, `blend must be one of ${BLENDS.join(", ")}`);
+  if (!BLENDS.includes(b)) throw invalid(param, `blend must be one of ${BLENDS.join(", ")}`);
   return b;
 }
 
@@ -223,7 +220,7 @@ export function gradient(p: Raw): NonNullable<TransformSpec["gradient"]> {
     colors = parts[0]!.split(",");
     [angle, opacity, mode] = parts.slice(1);
   }
-  if (colors.length < 2) throw bad(p.name, "expected color1,color2[,colorN][:angle[:opacity[:blend]]]");
+  if (colors.length < 2) throw invalid(p.name, "expected color1,color2[,colorN][:angle[:opacity[:blend]]]");
   return {
     colors: colors.map((c) => color(p.name, c)),
     angle: angle === undefined ? 0 : num(p.name, angle, -360, 360, "an angle"),
@@ -239,7 +236,7 @@ function sides(param: string, values: (string | undefined)[]): [number, number, 
   if (n.length === 2) return [n[0]!, n[1]!, n[0]!, n[1]!];
   if (n.length === 3) return [n[0]!, n[1]!, n[2]!, n[1]!];
   if (n.length === 4) return [n[0]!, n[1]!, n[2]!, n[3]!];
-  throw bad(param, "expected all, y:x, top:x:bottom or top:right:bottom:left (pixels)");
+  throw invalid(param, "expected all, y:x, top:x:bottom or top:right:bottom:left (pixels)");
 }
 
 export function padding(p: Raw): [number, number, number, number] {
@@ -282,7 +279,7 @@ export function flip(p: Raw): TransformSpec["flip"] {
     const vert = bool(p.name, parts[1]!);
     return h && vert ? "both" : h ? "horizontal" : vert ? "vertical" : undefined;
   }
-  throw bad(p.name, "must be horizontal, vertical, both, or horizontal:vertical booleans");
+  throw invalid(p.name, "must be horizontal, vertical, both, or horizontal:vertical booleans");
 }
 
 export function rotation(p: Raw): { angle: number; background?: Rgba } {
@@ -306,7 +303,7 @@ const KERNELS: Record<string, ResizeKernel> = {
 };
 export function kernel(p: Raw): ResizeKernel {
   const k = KERNELS[p.value.toLowerCase()];
-  if (!k) throw bad(p.name, "must be nearest, cubic, mitchell, lanczos2 or lanczos3");
+  if (!k) throw invalid(p.name, "must be nearest, cubic, mitchell, lanczos2 or lanczos3");
   return k;
 }
 
@@ -315,14 +312,14 @@ export function colorProfile(p: Raw): TransformSpec["colorProfile"] {
   if (v === "srgb") return undefined;
   if (v === "rgb16" || v === "cmyk") return v;
   if (v === "keep" || v === "preserve") return "keep";
-  throw bad(p.name, "must be srgb, rgb16, cmyk, keep or preserve");
+  throw invalid(p.name, "must be srgb, rgb16, cmyk, keep or preserve");
 }
 
 export function chroma(p: Raw): TransformSpec["chromaSubsampling"] {
   const v = p.value.toLowerCase();
   if (v === "auto") return undefined;
   if (v === "4:4:4" || v === "4:2:2") return v;
-  throw bad(p.name, "must be 4:4:4, 4:2:2 or auto");
+  throw invalid(p.name, "must be 4:4:4, 4:2:2 or auto");
 }
 
 export function progressive(p: Raw): boolean | undefined {

@@ -1,5 +1,6 @@
 import type { WatermarkSpec } from "../../../codecs/types.ts";
-import { bad, blend, color, GRAVITY, int, json, num, type Raw, rotation, str } from "./imgwire-params.ts";
+import { invalid } from "../errors.ts";
+import { blend, color, GRAVITY, int, json, num, type Raw, rotation, str } from "./imgwire-params.ts";
 
 // The value grammar of Imgwire's watermark parameters (reference/imgwire/url-parameters.md):
 // one image (by id or URL) or text, where it goes, how large, turned and shaded.
@@ -18,11 +19,11 @@ export function watermark(
     .map(get)
     .filter(Boolean) as Raw[];
   if (given.length === 0) {
-    if (extras[0]) throw bad(extras[0].name, "needs a watermark (watermark, watermark_text or watermark_url)");
+    if (extras[0]) throw invalid(extras[0].name, "needs a watermark (watermark, watermark_text or watermark_url)");
     return null;
   }
   if (given.length > 1)
-    throw bad(given[1]!.name, `only one of watermark, watermark_text and watermark_url may be given`);
+    throw invalid(given[1]!.name, `only one of watermark, watermark_text and watermark_url may be given`);
   const spec: WatermarkSpec = { gravity: "southeast", x: 0, y: 0, opacity: 1, blend: "over" };
   let source: WatermarkSource;
   if (wm) {
@@ -31,7 +32,7 @@ export function watermark(
       ? [str(o.image_id ?? o.imageId), ...[o.gravity, o.x, o.y].filter((v) => v !== undefined).map(String)]
       : wm.value.split(":");
     const id = parts[0];
-    if (!id) throw bad(wm.name, "expected image_id[:gravity[:x[:y]]]");
+    if (!id) throw invalid(wm.name, "expected image_id[:gravity[:x[:y]]]");
     source = { kind: "image", id };
     if (parts[1] !== undefined) place(wm.name, spec, parts.slice(1) as string[]);
   } else if (url) {
@@ -39,14 +40,14 @@ export function watermark(
     try {
       decoded = atob(url.value.replace(/-/g, "+").replace(/_/g, "/"));
     } catch {
-      throw bad(url.name, "must be a base64-encoded URL");
+      throw invalid(url.name, "must be a base64-encoded URL");
     }
-    if (!/^https?:\/\//i.test(decoded)) throw bad(url.name, "must be a base64-encoded http(s) URL");
+    if (!/^https?:\/\//i.test(decoded)) throw invalid(url.name, "must be a base64-encoded http(s) URL");
     source = { kind: "url", url: decoded };
   } else {
     const o = json(text!);
     const t = o ? str(o.text) : text!.value;
-    if (!t || t.length > 200) throw bad(text!.name, "must be 1 to 200 characters of text");
+    if (!t || t.length > 200) throw invalid(text!.name, "must be 1 to 200 characters of text");
     spec.text = t;
     if (o?.color !== undefined) spec.textColor = color(text!.name, String(o.color));
     if (o?.size !== undefined) spec.textSize = int(text!.name, o.size as number, 4, 1024);
@@ -91,7 +92,7 @@ export function watermark(
     if (h && h !== "0") spec.height = int(size.name, h, 1, 8192);
     if (sc !== undefined) spec.scale = num(size.name, sc, 0.01, 1, "a scale (fraction of the output's width)");
     if (!spec.width && !spec.height && spec.scale === undefined)
-      throw bad(size.name, "expected width[:height[:scale]]");
+      throw invalid(size.name, "expected width[:height[:scale]]");
   }
   return { spec, source };
 }
@@ -99,7 +100,7 @@ export function watermark(
 function place(param: string, spec: WatermarkSpec, parts: string[]): void {
   const g = GRAVITY[parts[0]?.toLowerCase() ?? ""];
   if (!g || g === "attention" || g === "entropy")
-    throw bad(param, "gravity must be ce, no, so, ea, we, noea, nowe, soea or sowe");
+    throw invalid(param, "gravity must be ce, no, so, ea, we, noea, nowe, soea or sowe");
   spec.gravity = g;
   if (parts[1] !== undefined) spec.x = int(param, parts[1], -8192, 8192);
   if (parts[2] !== undefined) spec.y = int(param, parts[2], -8192, 8192);

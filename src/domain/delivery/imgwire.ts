@@ -1,8 +1,8 @@
 import * as v from "valibot";
 import type { Fit, OutputFormat, TransformSpec } from "../../../codecs/types.ts";
-import { AppError } from "../errors.ts";
+import { AppError, invalid } from "../errors.ts";
 import * as P from "./imgwire-params.ts";
-import { bad, color, type Placement, placement } from "./imgwire-params.ts";
+import { color, type Placement, placement } from "./imgwire-params.ts";
 import { crop, cutAt } from "./imgwire-crop.ts";
 import { watermark as watermarkOf, type WatermarkSource } from "./imgwire-watermark.ts";
 import type { DeliveryAsk, DeliveryRequest } from "./request.ts";
@@ -113,7 +113,7 @@ const boolean = v.pipe(
 
 function one<T>(param: string, schema: v.GenericSchema<string, T>, raw: string): T {
   const r = v.safeParse(schema, raw);
-  if (!r.success) throw bad(param, r.issues[0].message);
+  if (!r.success) throw invalid(param, r.issues[0].message);
   return r.output;
 }
 
@@ -122,10 +122,10 @@ export function splitImgwireQuery(search: URLSearchParams): Map<string, { name: 
   const out = new Map<string, { name: string; value: string }>();
   for (const [name, value] of search) {
     const canon = CANONICAL.get(name);
-    if (!canon) throw bad(name, "is not a URL parameter imgd supports");
+    if (!canon) throw invalid(name, "is not a URL parameter imgd supports");
     const prev = out.get(canon);
     if (prev)
-      throw bad(name, prev.name === name ? "given more than once" : `${prev.name} and ${name} both set ${canon}`);
+      throw invalid(name, prev.name === name ? "given more than once" : `${prev.name} and ${name} both set ${canon}`);
     out.set(canon, { name, value });
   }
   return out;
@@ -179,7 +179,7 @@ export function imgwireSpec(
   if (dprRaw) {
     const dpr = Number(dprRaw.value);
     if (!/^\d+(\.\d+)?$/.test(dprRaw.value) || !(dpr >= 0.01 && dpr <= 8))
-      throw bad(dprRaw.name, "must be a number from 0.01 to 8");
+      throw invalid(dprRaw.name, "must be a number from 0.01 to 8");
     if (width) width = Math.max(1, Math.round(width * dpr));
     if (height) height = Math.max(1, Math.round(height * dpr));
   }
@@ -187,7 +187,7 @@ export function imgwireSpec(
   const rt = get("resizing_type");
   if (rt) {
     const f = RESIZING[rt.value.toLowerCase()];
-    if (!f) throw bad(rt.name, "must be cover, contain, fill, inside, outside (or fit, fill-down, force, auto)");
+    if (!f) throw invalid(rt.name, "must be cover, contain, fill, inside, outside (or fit, fill-down, force, auto)");
     fit = f;
   }
   const enlarge = get("enlarge") ? one(get("enlarge")!.name, boolean, get("enlarge")!.value) : false;
@@ -199,7 +199,7 @@ export function imgwireSpec(
   let autoFormat = true;
   let format: OutputFormat;
   if (fmt && FORMATS[fmt.value.toLowerCase()] === undefined)
-    throw bad(fmt.name, "must be auto, jpg, jpeg, png, webp, avif, gif or tiff");
+    throw invalid(fmt.name, "must be auto, jpg, jpeg, png, webp, avif, gif or tiff");
   const named = fmt ? FORMATS[fmt.value.toLowerCase()] : "auto";
   if (named === "auto")
     format = opts.deliveryFormats
@@ -355,7 +355,7 @@ export function imgwireDelivery(ask: DeliveryAsk): DeliveryRequest<undefined> {
         if (!preset) {
           const row = await byName(presetName);
           if (!row) throw new AppError("NOT_FOUND", `No preset named '${presetName}'`);
-          preset = fromNativePreset(parseParams(JSON.parse(row.params), `preset ${row.name}`));
+          preset = fromNativePreset(parseParams(row.params, `preset ${row.name}`));
         }
       }
       const { spec, autoFormat, watermark } = imgwireSpec(splitImgwireQuery(params), preset, image, {

@@ -1,4 +1,5 @@
-import { decodeOptions, type Mapped, mapped, NUMBER, put, refuse } from "./compat.ts";
+import { decodeOptions, type Mapped, mapped, NUMBER, put } from "./compat.ts";
+import { invalid } from "../errors.ts";
 
 // IPX URLs (`/_ipx/{modifiers}/{path}`, as Nuxt Image and unpic write them): modifiers split by
 // `,` or `&`, a name and its arguments split by `_`, `:` or `=` (`w_200`, `s_200x100`,
@@ -47,7 +48,7 @@ export function parseIpxModifiers(segment: string): Mapped {
     const name = rawName.toLowerCase();
     const value = args.join("_");
     const need = (what: string) => {
-      if (value === "") throw refuse(name, `needs a value (${what})`);
+      if (value === "") throw invalid(name, `needs a value (${what})`);
       return value;
     };
     switch (name) {
@@ -63,14 +64,14 @@ export function parseIpxModifiers(segment: string): Mapped {
       case "resize": {
         const [w, h = w, extra] = need("WIDTHxHEIGHT").split("x");
         if (extra !== undefined || !/^\d+$/.test(w) || !/^\d+$/.test(h))
-          throw refuse(name, "expected WIDTHxHEIGHT, e.g. s_200x100");
+          throw invalid(name, "expected WIDTHxHEIGHT, e.g. s_200x100");
         s = { w, h, from: name };
         break;
       }
       case "f":
       case "format": {
         const f = need("auto, webp, avif, jpeg, png, gif or tiff").toLowerCase();
-        if (f === "heif" || f === "heic") throw refuse(name, "imgd cannot write HEIF; use avif");
+        if (f === "heif" || f === "heic") throw invalid(name, "imgd cannot write HEIF; use avif");
         put(m, "format", f, name);
         break;
       }
@@ -80,7 +81,7 @@ export function parseIpxModifiers(segment: string): Mapped {
         break;
       case "fit":
         fit = need(FITS.join(", ")).toLowerCase();
-        if (!FITS.includes(fit)) throw refuse(name, `must be ${FITS.join(", ")}`);
+        if (!FITS.includes(fit)) throw invalid(name, `must be ${FITS.join(", ")}`);
         break;
       case "pos":
       case "position": {
@@ -102,15 +103,15 @@ export function parseIpxModifiers(segment: string): Mapped {
       case "crop": {
         const [left, top, w, h, extra] = need("LEFT_TOP_WIDTH_HEIGHT").split("_");
         if (extra !== undefined || ![left, top, w, h].every((x) => x !== undefined && /^\d+$/.test(x)))
-          throw refuse(name, "expected LEFT_TOP_WIDTH_HEIGHT in pixels, e.g. extract_0_0_100_100");
-        if (Number(w) < 2 || Number(h) < 2) throw refuse(name, "width and height must be at least 2 pixels");
+          throw invalid(name, "expected LEFT_TOP_WIDTH_HEIGHT in pixels, e.g. extract_0_0_100_100");
+        if (Number(w) < 2 || Number(h) < 2) throw invalid(name, "width and height must be at least 2 pixels");
         put(m, "crop", `${left}:${top}:${w}:${h}`, name);
         break;
       }
       case "extend": {
         const sides = need("TOP_RIGHT_BOTTOM_LEFT").split("_");
         if (sides.length !== 4 || !sides.every((x) => /^\d+$/.test(x)))
-          throw refuse(name, "expected TOP_RIGHT_BOTTOM_LEFT in pixels, e.g. extend_10_10_10_10");
+          throw invalid(name, "expected TOP_RIGHT_BOTTOM_LEFT in pixels, e.g. extend_10_10_10_10");
         put(m, "padding", sides.join(":"), name);
         break;
       }
@@ -147,7 +148,7 @@ export function parseIpxModifiers(segment: string): Mapped {
         ] as const) {
           if (v === undefined || v === "") continue;
           if (!NUMBER.test(v) && !(param === "hue" && /^-?\d+$/.test(v)))
-            throw refuse(name, "expected numbers BRIGHTNESS_SATURATION_HUE, e.g. modulate_1.2_1_0");
+            throw invalid(name, "expected numbers BRIGHTNESS_SATURATION_HUE, e.g. modulate_1.2_1_0");
           put(m, param, v, name);
         }
         break;
@@ -157,8 +158,8 @@ export function parseIpxModifiers(segment: string): Mapped {
         // An animation stays animated where the output can animate: nothing to ask for.
         break;
       default:
-        if (UNSUPPORTED[name]) throw refuse(name, UNSUPPORTED[name]);
-        throw refuse(
+        if (UNSUPPORTED[name]) throw invalid(name, UNSUPPORTED[name]);
+        throw invalid(
           name,
           "is not an IPX modifier imgd knows (w, h, s, f, q, fit, pos, b, enlarge, kernel, extract, extend, rotate, flip, flop, sharpen, blur, negate, normalize, grayscale, modulate, animated)",
         );

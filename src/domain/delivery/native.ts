@@ -1,6 +1,6 @@
 import * as v from "valibot";
 import type { Fit, OutputFormat, TransformSpec } from "../../../codecs/types.ts";
-import { AppError } from "../errors.ts";
+import { AppError, invalid } from "../errors.ts";
 import { extensionOf } from "../library/paths.ts";
 import type { Asks } from "./access.ts";
 import type { DeliveryAsk, DeliveryRequest } from "./request.ts";
@@ -77,11 +77,10 @@ export function splitQuery(search: URLSearchParams, extra: readonly string[] = [
   const q: NativeQuery = { params: {} };
   const seen = new Set<string>();
   for (const [key, value] of search) {
-    if (seen.has(key)) throw new AppError("VALIDATION_ERROR", `${key}: given more than once`, { field: key });
+    if (seen.has(key)) throw invalid(key, "given more than once");
     seen.add(key);
     const other = SAME_AS[key];
-    if (other && seen.has(other))
-      throw new AppError("VALIDATION_ERROR", `${key}: ${other} and ${key} both given; use one`, { field: key });
+    if (other && seen.has(other)) throw invalid(key, `${other} and ${key} both given; use one`);
     if (key.startsWith("p:")) {
       if (q.preset !== undefined) throw new AppError("VALIDATION_ERROR", "p: only one preset per URL", { field: key });
       q.preset = key.slice(2);
@@ -114,7 +113,7 @@ export function parseParams(input: Record<string, unknown>, prefix?: string): Na
   const issue = r.issues[0];
   const key = issue.path?.map((p) => String(p.key)).join(".") ?? "";
   const field = [prefix, key].filter(Boolean).join(".") || "query";
-  throw new AppError("VALIDATION_ERROR", `${field}: ${issue.message}`, { field });
+  throw invalid(field, `${issue.message}`);
 }
 
 export interface Defaults {
@@ -137,7 +136,7 @@ export function nativeSpec(
 ): TransformSpec | null {
   const p = { ...preset, ...params };
   if (p.size && (p.w !== undefined || p.h !== undefined)) {
-    throw new AppError("VALIDATION_ERROR", "size: cannot be combined with w or h", { field: "size" });
+    throw invalid("size", "cannot be combined with w or h");
   }
   // A preset's format applies unless the URL's extension asks for a conversion.
   const presetFormat = preset?.format ? EXT_FORMAT[preset.format] : undefined;
@@ -278,9 +277,7 @@ export function nativeDelivery(
       const presetRow = query.preset !== undefined ? await preset(query.preset) : undefined;
       if (query.preset !== undefined && !presetRow)
         throw new AppError("NOT_FOUND", `No preset named '${query.preset}'`);
-      const presetParams = presetRow
-        ? parseParams(JSON.parse(presetRow.params), `preset ${presetRow.name}`)
-        : undefined;
+      const presetParams = presetRow ? parseParams(presetRow.params, `preset ${presetRow.name}`) : undefined;
       const params = parseParams(query.params);
       const ext = extensionOf(path);
       if (ext !== "auto") checkWritableExtension(ext, image.format);
@@ -328,7 +325,7 @@ export function placeholderDelivery({
           if (!["", "true", "1"].includes(value))
             throw new AppError("VALIDATION_ERROR", "placeholder: takes no value (?placeholder)", { field: key });
         } else if (!SIGNATURE_KEYS.includes(key)) {
-          throw new AppError("VALIDATION_ERROR", `${key}: cannot be combined with placeholder`, { field: key });
+          throw invalid(key, "cannot be combined with placeholder");
         }
       }
       return undefined;

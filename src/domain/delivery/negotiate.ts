@@ -47,11 +47,7 @@ export function negotiate(
   return fallback;
 }
 
-/** A tenant's stored `delivery_formats` (JSON text), tolerant of a bad value. */
-export function deliveryFormatsOf(stored: string | null | undefined): string[] {
-  try {
-    const list = JSON.parse(stored ?? "");
-    if (Array.isArray(list) && list.length) return list.map(String);
-  } catch {}
-  return ["webp", "avif", "jpeg"];
+/** A tenant's stored `delivery_formats`, tolerant of a bad value. */
+export function deliveryFormatsOf(stored: unknown): string[] {
+  return Array.isArray(stored) && stored.length ? stored.map(String) : ["webp", "avif", "jpeg"];
 }

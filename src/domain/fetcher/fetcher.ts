@@ -1,6 +1,6 @@
 import type { ConnectOptions, Connection } from "../../runtime/types.ts";
 import { type Cidr, checkAddress, parseAddress } from "./addresses.ts";
-import { AppError } from "../errors.ts";
+import { AppError, invalid } from "../errors.ts";
 import { systemDns } from "./dns.ts";
 import { Http1Error, type ResponseHead, readResponse } from "./http1.ts";
 
@@ -78,18 +78,13 @@ export class Fetcher {
     try {
       url = new URL(raw);
     } catch {
-      throw new AppError("VALIDATION_ERROR", `${field}: is not an absolute URL`, { field });
+      throw invalid(field, "is not an absolute URL");
     }
     if (url.protocol !== "http:" && url.protocol !== "https:") {
-      throw new AppError(
-        "VALIDATION_ERROR",
-        `${field}: only http and https URLs can be imported, not ${url.protocol.replace(/:$/, "")}`,
-        { field },
-      );
+      throw invalid(field, `only http and https URLs can be imported, not ${url.protocol.replace(/:$/, "")}`);
     }
-    if (url.username || url.password)
-      throw new AppError("VALIDATION_ERROR", `${field}: URLs with credentials are not imported`, { field });
-    if (!url.hostname) throw new AppError("VALIDATION_ERROR", `${field}: has no host`, { field });
+    if (url.username || url.password) throw invalid(field, "URLs with credentials are not imported");
+    if (!url.hostname) throw invalid(field, "has no host");
     return url;
   }
 

@@ -1,6 +1,6 @@
-import type { ImgwireCorsOrigin } from "../../db/imgwire-schema.ts";
+import type { ImgwireCorsOrigin } from "../../db/schema.ts";
 import type { Db } from "../../db/connection.ts";
-import { AppError, notFound } from "../errors.ts";
+import { invalid, notFound } from "../errors.ts";
 import { newId } from "../ids.ts";
 import { HOSTNAME } from "./domains.ts";
 
@@ -90,11 +90,7 @@ export function normalizePattern(raw: string): string {
   const p = raw.trim().toLowerCase().replace(/\/+$/, "");
   const m = /^(https?):\/\/(\*\.)?([a-z0-9.-]+)(:\d{1,5})?$/.exec(p);
   if (!m || !HOSTNAME.test(m[3])) {
-    throw new AppError(
-      "VALIDATION_ERROR",
-      "pattern: expected an origin like https://app.example.com or https://*.example.com",
-      { field: "pattern" },
-    );
+    throw invalid("pattern", "expected an origin like https://app.example.com or https://*.example.com");
   }
   return p;
 }

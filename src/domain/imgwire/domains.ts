@@ -1,7 +1,6 @@
-import type { ImgwireDomain } from "../../db/imgwire-schema.ts";
+import type { ImgwireDomain, User } from "../../db/schema.ts";
 import type { Db } from "../../db/connection.ts";
-import type { User } from "../../db/schema.ts";
-import { AppError, notFound } from "../errors.ts";
+import { AppError, invalid, notFound } from "../errors.ts";
 import { newId } from "../ids.ts";
 import type { Users } from "../accounts/users.ts";
 import type { Fetcher } from "../fetcher/fetcher.ts";
@@ -28,7 +27,7 @@ export class CustomDomains {
     const now = this.d.now();
     const host = normalizeHostname(hostname);
     const refused = this.d.refusal(host);
-    if (refused) throw new AppError("VALIDATION_ERROR", `hostname: ${refused}`, { field: "hostname" });
+    if (refused) throw invalid("hostname", `${refused}`);
     const taken = await this.d.db
       .selectFrom("imgwire_domains")
       .select("user_id")
@@ -84,8 +83,7 @@ export const HOSTNAME =
 
 export function normalizeHostname(raw: string): string {
   const h = raw.trim().toLowerCase().replace(/\.+$/, "");
-  if (!HOSTNAME.test(h))
-    throw new AppError("VALIDATION_ERROR", "hostname: is not a valid host name", { field: "hostname" });
+  if (!HOSTNAME.test(h)) throw invalid("hostname", "is not a valid host name");
   return h;
 }
 

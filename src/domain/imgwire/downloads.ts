@@ -1,6 +1,6 @@
 import { Readable } from "node:stream";
 import yazl from "yazl";
-import type { ImgwireDownload } from "../../db/imgwire-schema.ts";
+import type { ImgwireDownload } from "../../db/schema.ts";
 import { type Db, lockSkippingLocked } from "../../db/connection.ts";
 import { AppError, notFound } from "../errors.ts";
 import { newId } from "../ids.ts";
@@ -48,12 +48,15 @@ export class ImgwireDownloads {
       id: newId(now),
       user_id: userId,
       status: "PENDING",
-      image_ids: JSON.stringify(ids),
+      image_ids: ids,
       expires_at: null,
       created_at: now,
       updated_at: now,
     };
-    await this.d.db.insertInto("imgwire_downloads").values(row).execute();
+    await this.d.db
+      .insertInto("imgwire_downloads")
+      .values({ ...row, image_ids: JSON.stringify(ids) })
+      .execute();
     return row;
   }
 
@@ -117,7 +120,7 @@ export class ImgwireDownloads {
         .catch(() => {});
     }, HEARTBEAT_MS);
     try {
-      const images = await this.d.images.many(job.user_id, JSON.parse(job.image_ids));
+      const images = await this.d.images.many(job.user_id, job.image_ids);
       const zip = new yazl.ZipFile();
       const out = zip.outputStream as Readable;
       // A source that fails (a blob gone missing) fails the archive, which then keeps nothing.

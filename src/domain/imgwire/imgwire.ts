@@ -1,5 +1,4 @@
 import type { Db } from "../../db/connection.ts";
-import "../../db/imgwire-schema.ts";
 import type { ArchiveStore, BlobStore } from "../../store/types.ts";
 import type { Accounts } from "../accounts/accounts.ts";
 import type { Fetcher } from "../fetcher/fetcher.ts";

@@ -30,7 +30,7 @@ export interface KeyExtras {
   client?: ClientKeyOptions;
 }
 
-export const keyExtras = (key: ApiKey): KeyExtras => (key.options ? (JSON.parse(key.options) as KeyExtras) : {});
+export const keyExtras = (key: ApiKey): KeyExtras => (key.options as KeyExtras | null) ?? {};
 export const clientOptions = (key: ApiKey): ClientKeyOptions | null =>
   key.kind === "client" ? (keyExtras(key).client ?? null) : null;
 

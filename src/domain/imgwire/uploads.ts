@@ -1,8 +1,7 @@
 import { createHash } from "node:crypto";
 import exifr from "exifr";
-import type { ImgwireToken, ImgwireUpload } from "../../db/imgwire-schema.ts";
+import type { ApiKey, ImgwireToken, ImgwireUpload } from "../../db/schema.ts";
 import type { Db } from "../../db/connection.ts";
-import type { ApiKey } from "../../db/schema.ts";
 import { AppError, notFound } from "../errors.ts";
 import type { Fetcher } from "../fetcher/fetcher.ts";
 import { newId, randomAlnum } from "../ids.ts";
@@ -175,8 +174,8 @@ export class ImgwireUploads {
       declared_hash: decl.hashSha256?.toLowerCase() ?? null,
       idempotency_key: decl.idempotencyKey ?? null,
       purpose: decl.purpose ?? null,
-      custom_metadata: JSON.stringify(decl.customMetadata ?? {}),
-      exif_data: "{}",
+      custom_metadata: decl.customMetadata ?? {},
+      exif_data: {},
       upload_token_id: tokenId,
       processed_metadata_at: null,
       upload_expires_at: status === "PENDING" ? now + this.d.urlTtlMs : null,
@@ -185,7 +184,7 @@ export class ImgwireUploads {
     };
     const r = await this.d.db
       .insertInto("imgwire_uploads")
-      .values(row)
+      .values({ ...row, custom_metadata: JSON.stringify(row.custom_metadata), exif_data: "{}" })
       .onConflict((oc) => oc.columns(["user_id", "key_id", "idempotency_key"]).doNothing())
       .executeTakeFirst();
     if (decl.idempotencyKey && !r.numInsertedOrUpdatedRows) {
@@ -330,7 +329,7 @@ export class ImgwireUploads {
           id: upload.id,
           filename: upload.file_name,
           separate: true,
-          metadata: JSON.parse(upload.custom_metadata),
+          metadata: upload.custom_metadata,
         });
         const now = this.d.now();
         await this.d.db

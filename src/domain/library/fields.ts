@@ -225,11 +225,7 @@ export function checkCustomSize(meta: Record<string, unknown>, e: FieldErrors) {
     e.add("metadata", `custom fields may hold at most ${MAX_CUSTOM_BYTES} bytes in all`);
 }
 
-export function parseMetadata(text: string): Record<string, unknown> {
-  try {
-    const v = JSON.parse(text);
-    return v && typeof v === "object" && !Array.isArray(v) ? v : {};
-  } catch {
-    return {};
-  }
+/** An image's stored custom fields (its `metadata` column), tolerant of a bad value. */
+export function customFieldsOf(stored: unknown): Record<string, unknown> {
+  return stored && typeof stored === "object" && !Array.isArray(stored) ? (stored as Record<string, unknown>) : {};
 }

@@ -1,8 +1,8 @@
 import type { Db } from "../../db/connection.ts";
-import type { Image } from "../../db/schema.ts";
+import type { ImageUpdate } from "../../db/schema.ts";
 import { AppError, notFound } from "../errors.ts";
 import type { ImageRecord, Images } from "./images.ts";
-import { FieldErrors, MAX_TAGS, mergeCustom, parseMetadata } from "./fields.ts";
+import { FieldErrors, MAX_TAGS, mergeCustom, customFieldsOf } from "./fields.ts";
 
 // The library view of a tenant's images (img.pro's media): filtered keyset listing, metadata
 // edits, batch operations, namespaces, and the sweeper that removes expired items.
@@ -92,7 +92,7 @@ export class Media {
         .executeTakeFirst();
       if (!row) throw notFound("Media item");
       if (patch.externalId) await this.#checkExternalId(trx as unknown as Db, userId, patch.externalId, id);
-      const set: Partial<Image> = { updated_at: now };
+      const set: ImageUpdate = { updated_at: now };
       if (patch.name !== undefined) set.original_filename = patch.name;
       if (patch.date !== undefined) set.display_date = patch.date;
       if (patch.pagePublic !== undefined) set.page_public = patch.pagePublic ? 1 : 0;
@@ -100,7 +100,7 @@ export class Media {
       if (patch.externalId !== undefined) set.external_id = patch.externalId;
       if (patch.custom && Object.keys(patch.custom).length) {
         const e = new FieldErrors();
-        set.metadata = JSON.stringify(mergeCustom(parseMetadata(row.metadata), patch.custom, e));
+        set.metadata = JSON.stringify(mergeCustom(customFieldsOf(row.metadata), patch.custom, e));
         e.throwIfAny();
       }
       await trx.updateTable("images").set(set).where("id", "=", id).execute();

@@ -1,4 +1,4 @@
-import { AppError } from "../errors.ts";
+import { invalid } from "../errors.ts";
 
 // A path alias is what follows /i/{username}/ in a delivery URL: folders and a file name.
 
@@ -51,7 +51,7 @@ export function folderOf(path: string): string {
 
 /** Refuses what could escape the tenant's namespace or break a URL; never rewrites. */
 export function validatePath(raw: string, field = "path"): string {
-  const fail = (why: string) => new AppError("VALIDATION_ERROR", `${field}: ${why}`, { field });
+  const fail = (why: string) => invalid(field, why);
   if (raw.length === 0) throw fail("must not be empty");
   if (raw.length > MAX_PATH) throw fail(`longer than ${MAX_PATH} characters`);
   // Checked before the segment rule so the message says what is actually wrong.

@@ -2,7 +2,7 @@ import { Hono, type Context } from "hono";
 import * as v from "valibot";
 import type { User } from "../../domain/records.ts";
 import { USERNAME, normalizeEmail } from "../../domain/accounts/accounts.ts";
-import { AppError } from "../../domain/errors.ts";
+import { AppError, invalid } from "../../domain/errors.ts";
 import type { Scope } from "../../domain/accounts/keys.ts";
 import { checkPasswordRules } from "../../domain/accounts/passwords.ts";
 import { signinSubject } from "../../domain/accounts/sessions.ts";
@@ -20,7 +20,7 @@ import {
   sessionSecretOf,
   setSessionCookie,
   siteOf,
-} from "./session-auth.ts";
+} from "../session.ts";
 
 // /auth/…: signing in and out of the dashboard, first-start setup, sign-up, and the user's
 // sessions. Everything else the dashboard does goes through the public API with the cookie.
@@ -177,8 +177,7 @@ export const accountRoutes = new Hono<AppEnv>()
     checkSameOrigin(c, siteOf(c));
     const body = parse(Signup, await jsonBody(c.req.raw));
     const email = body.email ? normalizeEmail(body.email) : null;
-    if (body.email && !email)
-      throw new AppError("VALIDATION_ERROR", "email: is not a valid email address", { field: "email" });
+    if (body.email && !email) throw invalid("email", "is not a valid email address");
     checkPasswordRules(body.password);
     await rates.take(
       [

@@ -1,6 +1,6 @@
 import type { Hono } from "hono";
 import { gzipSync } from "node:zlib";
-import { assets, entry } from "../../../web/dist/bundle.ts";
+import { assets, entry } from "../../../web/dist/bundle.gen.ts";
 import type { AppEnv } from "../env.ts";
 
 // The dashboard's pages and assets, from the bundle scripts/build-web.ts generates (a module,

@@ -1,6 +1,6 @@
 import { Hono, type Context } from "hono";
 import * as v from "valibot";
-import { AppError, notFound } from "../../domain/errors.ts";
+import { invalid, notFound } from "../../domain/errors.ts";
 import type { Tokens } from "../../domain/tokens/tokens.ts";
 import { BATCH_MAX_IDS, type MediaPatch } from "../../domain/library/media.ts";
 import {
@@ -70,10 +70,7 @@ function cursorCodec(tokens: Tokens) {
   return {
     encode: (lastId: string) => tokens.seal("imgpro-cursor", JSON.stringify({ after: lastId })),
     decode: (cursor: string): string => {
-      const bad = () =>
-        new AppError("VALIDATION_ERROR", "cursor: is not a cursor from this API (pass next_cursor back unchanged)", {
-          field: "cursor",
-        });
+      const bad = () => invalid("cursor", "is not a cursor from this API (pass next_cursor back unchanged)");
       const value = tokens.open("imgpro-cursor", cursor);
       if (value === null) throw bad();
       try {
@@ -121,8 +118,7 @@ function patchOf(raw: Record<string, unknown>): MediaPatch {
 
 async function objectBody(c: Context<Env>): Promise<Record<string, unknown>> {
   const body = await jsonBody(c.req.raw);
-  if (!body || typeof body !== "object" || Array.isArray(body))
-    throw new AppError("VALIDATION_ERROR", "body: must be a JSON object", { field: "body" });
+  if (!body || typeof body !== "object" || Array.isArray(body)) throw invalid("body", "must be a JSON object");
   return body as Record<string, unknown>;
 }
 

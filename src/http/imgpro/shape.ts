@@ -1,6 +1,6 @@
 import type { User } from "../../domain/records.ts";
 import type { ImageRecord } from "../../domain/library/images.ts";
-import { parseMetadata, RESERVED } from "../../domain/library/fields.ts";
+import { customFieldsOf, RESERVED } from "../../domain/library/fields.ts";
 import { cdnUrl } from "../native/shape.ts";
 
 // img.pro's media item: optional fields are left out when they do not apply, custom fields
@@ -31,7 +31,7 @@ function sizesOf(src: string, width: number, height: number) {
 }
 
 export function mediaItem(base: string, owner: User, img: ImageRecord, opts: { editable: boolean }) {
-  const custom = Object.fromEntries(Object.entries(parseMetadata(img.metadata)).filter(([k]) => !RESERVED.has(k)));
+  const custom = Object.fromEntries(Object.entries(customFieldsOf(img.metadata)).filter(([k]) => !RESERVED.has(k)));
   const src = cdnUrl(base, owner.username, img.paths[0] ?? img.sanitized_filename);
   return {
     id: img.id,

@@ -10,7 +10,7 @@ import { WEB_FORMATS } from "../../domain/delivery/spec.ts";
 import type { ImageRecord } from "../../domain/library/images.ts";
 import { clientOptions, keyExtras } from "../../domain/imgwire/keys.ts";
 import { imgwireMime } from "../../domain/imgwire/uploads.ts";
-import { parseMetadata } from "../../domain/library/fields.ts";
+import { customFieldsOf } from "../../domain/library/fields.ts";
 
 // Imgwire's response models: every member present (null where there is no value), UUIDs,
 // times as RFC 3339 with a zone.
@@ -44,7 +44,7 @@ export function imageSchema(cdnBase: string, user: User, img: ImageRecord | unde
     ? (img.paths[0] ?? `${img.id}.${img.format}`)
     : `${id}.${MIME_EXT[up!.declared_mime ?? ""] ?? (extOfName(up!.file_name) || "jpg")}`;
   const mime = img ? imgwireMime(img.mime_type) : (up!.declared_mime ?? "image/jpeg");
-  const custom = up ? JSON.parse(up.custom_metadata) : img ? parseMetadata(img.metadata) : {};
+  const custom = up ? up.custom_metadata : img ? customFieldsOf(img.metadata) : {};
   return {
     id,
     environment_id: user.id,
@@ -63,7 +63,7 @@ export function imageSchema(cdnBase: string, user: User, img: ImageRecord | unde
     height: img?.height ?? 0,
     size_bytes: img?.size ?? up?.declared_length ?? 0,
     custom_metadata: custom,
-    exif_data: up ? JSON.parse(up.exif_data) : {},
+    exif_data: up ? up.exif_data : {},
     created_at: iso(img?.created_at ?? up!.created_at),
     updated_at: iso(Math.max(img?.updated_at ?? 0, up?.updated_at ?? 0)),
     deleted_at: null,
@@ -127,7 +127,7 @@ export const downloadSchema = (j: ImgwireDownload, url: string | null) => ({
   id: j.id,
   environment_id: j.user_id,
   status: j.status,
-  image_ids: JSON.parse(j.image_ids),
+  image_ids: j.image_ids,
   download_url: url,
   created_at: iso(j.created_at),
   updated_at: iso(j.updated_at),

@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import * as v from "valibot";
 import type { User } from "../../domain/records.ts";
 import { USERNAME } from "../../domain/accounts/accounts.ts";
-import { AppError } from "../../domain/errors.ts";
+import { AppError, invalid } from "../../domain/errors.ts";
 import type { Plans } from "../../domain/metering/plans.ts";
 import type { RouteEnv } from "../env.ts";
 import { jsonBody, parse } from "../validate.ts";
@@ -18,7 +18,7 @@ const plan = v.pipe(v.string("must be a plan name"), v.trim(), v.minLength(1, "m
 
 function checkPlan(plans: Plans, name: string | undefined) {
   if (name !== undefined && !plans.has(name)) {
-    throw new AppError("VALIDATION_ERROR", `plan: must be one of ${plans.names().join(", ")}`, { field: "plan" });
+    throw invalid("plan", `must be one of ${plans.names().join(", ")}`);
   }
 }
 

@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import * as v from "valibot";
-import { AppError } from "../../domain/errors.ts";
+import { AppError, invalid } from "../../domain/errors.ts";
 import { stemOf, validatePath } from "../../domain/library/paths.ts";
 import { parseParams, placeholderDelivery, splitQuery } from "../../domain/delivery/native.ts";
 import { MAX_TAG_LENGTH, NAMESPACE } from "../../domain/library/fields.ts";
@@ -115,7 +115,7 @@ export const imageRoutes = new Hono<Env>()
     const raw = c.req.query();
     const parsed = parse(ListQuery, raw, "query");
     if (raw.page !== undefined && raw.offset !== undefined) {
-      throw new AppError("VALIDATION_ERROR", "page: give page or offset, not both", { field: "page" });
+      throw invalid("page", "give page or offset, not both");
     }
     const q = { ...parsed, offset: raw.page !== undefined ? (parsed.page - 1) * parsed.limit : parsed.offset };
     const { user } = c.var.principal;
@@ -177,17 +177,14 @@ export const imageRoutes = new Hono<Env>()
     const path =
       body.path === undefined ? img.paths[0] : validatePath(preset ? body.path.slice(0, at) : body.path, "path");
     if (!img.paths.some((p) => stemOf(p) === stemOf(path)))
-      throw new AppError("VALIDATION_ERROR", `path: is not a path of this image (${img.paths.join(", ")})`, {
-        field: "path",
-      });
+      throw invalid("path", `is not a path of this image (${img.paths.join(", ")})`);
     const options = new URLSearchParams(
       typeof body.options === "string"
         ? body.options.replace(/^\?/, "")
         : Object.entries(body.options ?? {}).map(([k, val]) => [k, String(val)]),
     );
     // Checked as a delivery would check them, so no URL is signed that could only give a 400.
-    if (SIGNATURE_KEYS.some((k) => options.has(k)))
-      throw new AppError("VALIDATION_ERROR", "options: must not carry a signature", { field: "options" });
+    if (SIGNATURE_KEYS.some((k) => options.has(k))) throw invalid("options", "must not carry a signature");
     if (imgwire) splitImgwireQuery(options);
     else if (options.has("placeholder"))
       placeholderDelivery({ username: user.username, path, search: options }).options?.();
@@ -220,7 +217,7 @@ export const pathRoutes = new Hono<Env>().delete("/:username/*", async (c) => {
   try {
     path = decodeURIComponent(raw);
   } catch {
-    throw new AppError("VALIDATION_ERROR", "filepath: is not valid percent-encoding", { field: "filepath" });
+    throw invalid("filepath", "is not valid percent-encoding");
   }
   const r = await c.var.services.images.deletePath(user.id, validatePath(path, "filepath"));
   return c.json({

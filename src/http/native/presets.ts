@@ -30,7 +30,7 @@ const shape = (p: Preset) => ({
   id: p.id,
   name: p.name,
   description: p.description,
-  params: JSON.parse(p.params),
+  params: p.params,
   created_at: unix(p.created_at),
   updated_at: unix(p.updated_at),
   usage_count: Number(p.usage_count),

@@ -77,7 +77,7 @@ async function settingsOf(s: Pick<AppServices, "usage">, user: User) {
     username: user.username,
     email: user.email,
     plan: user.plan,
-    delivery_formats: JSON.parse(user.delivery_formats) as string[],
+    delivery_formats: user.delivery_formats,
     default_quality: user.default_quality,
     default_fit_mode: user.default_fit_mode,
     default_max_width: user.default_max_width,

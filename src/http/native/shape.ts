@@ -1,7 +1,7 @@
 import type { ApiKey, User } from "../../domain/records.ts";
 import type { ImageRecord } from "../../domain/library/images.ts";
 import { stemOf } from "../../domain/library/paths.ts";
-import { parseMetadata } from "../../domain/library/fields.ts";
+import { customFieldsOf } from "../../domain/library/fields.ts";
 
 // Response shapes of the native (img-src) dialect. Image times are RFC 3339, other times Unix
 // seconds; every field the official SDK declares is present (null when there is no value).
@@ -116,7 +116,7 @@ function library(img: ImageRecord) {
   return {
     tags: img.tags,
     namespace: img.namespace,
-    custom_metadata: parseMetadata(img.metadata),
+    custom_metadata: customFieldsOf(img.metadata),
     expires_at: img.expires_at === null ? null : rfc3339(img.expires_at),
   };
 }

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { gunzipSync } from "node:zlib";
 import pkg from "../../../package.json" with { type: "json" };
-import { swaggerAssets } from "../../../web/dist/swagger.ts";
+import { swaggerAssets } from "../../../web/dist/swagger.gen.ts";
 import type { AppEnv } from "../env.ts";
 import { baseUrl } from "../urls.ts";
 import { buildDocument } from "./document.ts";
@@ -9,7 +9,7 @@ import type { Json } from "./json.ts";
 import { llmsTxt } from "./llms.ts";
 
 // /openapi.json, /api-reference/openapi.json (img-src's path, the native part), /llms.txt and
-// /docs: Swagger UI from swagger-ui-dist, embedded as a module (web/dist/swagger.ts), so the
+// /docs: Swagger UI from swagger-ui-dist, embedded as a module (web/dist/swagger.gen.ts), so the
 // compiled binary serves it with nothing fetched from a CDN.
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);

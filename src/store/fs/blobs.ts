@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { link, mkdir, open, readdir, rename, stat } from "node:fs/promises";
+import { link, mkdir, open, readdir, rename } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { StageMeter } from "../meter.ts";
 import { StagedHandle } from "../staged.ts";
@@ -9,8 +9,10 @@ import {
   fileObject,
   fileStream,
   ignoreMissing,
+  isFile,
   readWhole,
   removeTemp,
+  renameIntoPlace,
   shardedPath,
   sweepSharded,
   syncDir,
@@ -110,7 +112,8 @@ export class FsBlobStore implements BlobStore {
   async restore(hash: string) {
     const target = this.#path(hash);
     await mkdir(dirname(target), { recursive: true });
-    await rename(join(this.#trash, hash), target).catch(ignoreMissing);
+    // A blob uploaded again meanwhile may be there already (and open, under Windows).
+    await renameIntoPlace(join(this.#trash, hash), target).catch(ignoreMissing);
   }
 
   async purge(hash: string) {
@@ -133,11 +136,4 @@ export class FsBlobStore implements BlobStore {
     removed += await sweepSharded(this.#root, async (name) => HASH.test(name) && (await isKnown(name)));
     return { removed };
   }
-}
-
-async function isFile(path: string) {
-  return stat(path).then(
-    (s) => s.isFile(),
-    () => false,
-  );
 }

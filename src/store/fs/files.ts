@@ -1,4 +1,4 @@
-import { open, readdir, stat, unlink } from "node:fs/promises";
+import { open, readdir, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { StoredObject } from "../types.ts";
 
@@ -18,6 +18,30 @@ export async function unlinkIfPresent(path: string): Promise<void> {
 
 export function ignoreMissing(err: NodeJS.ErrnoException) {
   if (err.code !== "ENOENT") throw err;
+}
+
+/**
+ * Moves a finished file to its place, a name given by its content (a blob's hash, a variant's
+ * key), so a file already there holds the same bytes. POSIX replaces it; Windows refuses while
+ * a reader has it open (EPERM, EACCES) or because it exists (EEXIST). Then the one there stays
+ * and `from` is dropped: two identical uploads racing while the first is served both succeed.
+ * `move` is the rename itself (a parameter so a test can refuse as Windows does).
+ */
+export async function renameIntoPlace(from: string, to: string, move = rename): Promise<void> {
+  try {
+    await move(from, to);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (!(code === "EPERM" || code === "EACCES" || code === "EEXIST") || !(await isFile(to))) throw err;
+    await unlinkIfPresent(from);
+  }
+}
+
+export async function isFile(path: string): Promise<boolean> {
+  return stat(path).then(
+    (s) => s.isFile(),
+    () => false,
+  );
 }
 
 /**

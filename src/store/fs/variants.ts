@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { mkdir, rename, writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { StoredObject, VariantStore } from "../types.ts";
 import {
@@ -7,6 +7,7 @@ import {
   fileObject,
   fileStream,
   removeTemp,
+  renameIntoPlace,
   shardedPath,
   sweepSharded,
   unlinkIfPresent,
@@ -48,7 +49,7 @@ export class FsVariantStore implements VariantStore {
       // writeFile closes its handle before the rename below.
       await writeFile(tmp, data);
       await mkdir(dirname(path), { recursive: true });
-      await rename(tmp, path);
+      await renameIntoPlace(tmp, path);
     } catch (err) {
       await unlinkIfPresent(tmp);
       throw err;

@@ -1,11 +1,13 @@
 import type { Context } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
-import { inCidr, parseAddress, unmapped } from "../../domain/fetcher/addresses.ts";
-import { AppError } from "../../domain/errors.ts";
-import { SESSION_IDLE_MS, type SessionPrincipal, type Site, sameSecret } from "../../domain/accounts/sessions.ts";
-import type { AppEnv } from "../env.ts";
+import { inCidr, parseAddress, unmapped } from "../domain/fetcher/addresses.ts";
+import { SessionEndedError } from "../domain/auth/auth.ts";
+import { AppError } from "../domain/errors.ts";
+import { SESSION_IDLE_MS, type SessionPrincipal, type Site, sameSecret } from "../domain/accounts/sessions.ts";
+import type { AppEnv } from "./env.ts";
 
-// The dashboard's session cookie on the HTTP side: finding it, the Origin and CSRF checks that
+// The dashboard's session cookie on the HTTP side (shared: the Auth step of every dialect takes
+// it as well as the dashboard's own routes): finding it, the Origin and CSRF checks that
 // a request made with it must pass, and setting and clearing it. The Auth step turns the
 // cookie into the same principal a key gives (domain/auth/auth.ts); http/auth.ts hands it over.
 
@@ -94,7 +96,7 @@ export async function sessionPrincipal(c: Context<AppEnv>): Promise<SessionPrinc
   const p = await c.var.services.sessions.resolve(secret);
   if (!p) {
     clearSessionCookie(c, siteOf(c));
-    throw new AppError("UNAUTHORIZED", "Your session has ended: sign in again");
+    throw new SessionEndedError();
   }
   checkCsrf(c, siteOf(c), p);
   return p;
