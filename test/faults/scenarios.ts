@@ -360,7 +360,9 @@ export async function slowS3(c: Cluster, seconds: number, delayMs = 2000): Promi
     // Both answered while uploads were still waiting on S3: nothing made them wait for one.
     if (uploadsDone - doneBefore > 0 && uploadsInFlight === 4) rec.count("probes overtaken");
     const sessions = await c.pg.query<{ state: string; wait: string | null; query: string }>(
-      "select state, wait_event as wait, query from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid() and backend_type = 'client backend'",
+      // Held for a while, not caught between two statements of a short transaction: a lock or a
+      // transaction held across a 2 s S3 call lasts far longer than this.
+      "select state, wait_event as wait, query from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid() and backend_type = 'client backend' and now() - state_change > interval '250 milliseconds'",
     );
     for (const s of sessions) {
       if (s.wait === "advisory") waits.push(`a session waits on an advisory lock: ${s.query}`);

@@ -93,7 +93,9 @@ describe("anonymous uploads", () => {
       const r = await up();
       expect(r.status).toBe(201);
       const body = (await r.json()) as any;
-      expect(body.expires_at - body.created_at).toBeWithin(30 * 86400 - 2, 30 * 86400 + 2);
+      // The TTL runs from the request's arrival; the row is written after the decode, which on
+      // a busy machine takes seconds.
+      expect(body.expires_at - body.created_at).toBeWithin(30 * 86400 - 15, 30 * 86400 + 2);
       expect(body.upgrade).toMatchObject({ type: "register", label: "Create API Key" });
       expect(body.editable).toBeUndefined();
       expect(r.headers.get("x-monthly-uploads-used")).toBeNull();
