@@ -44,7 +44,8 @@ export class Leases {
   }
 
   /**
-   * One conditional upsert: a new row, or the row of an expired claim taken over. Under
+   * One conditional upsert: a new row, the row of an expired claim taken over, or this
+   * process's own claim (each caller here already runs one at a time per name). Under
    * concurrency exactly one caller wins (PostgreSQL locks the row; SQLite has one writer).
    */
   async #claim(name: string, ms: number): Promise<boolean> {
@@ -57,7 +58,9 @@ export class Leases {
         oc
           .column("name")
           .doUpdateSet((eb) => ({ holder: eb.ref("excluded.holder"), expires_at: eb.ref("excluded.expires_at") }))
-          .where("leases.expires_at", "<", now),
+          // Our own claim too: one whose release failed (the database was away) would otherwise
+          // hold this process's own work back until it expires.
+          .where((eb) => eb.or([eb("leases.expires_at", "<", now), eb("leases.holder", "=", this.holder)])),
       )
       .executeTakeFirst();
     return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
