@@ -11,9 +11,22 @@ export function confirmLinks(s: TestServer, email: string): string[] {
     .map((m) => m[2]);
 }
 
+/**
+ * The links once at least `count` were printed: the server's output reaches the test a moment
+ * after its answer (waits at most 5 s).
+ */
+export async function waitForLinks(s: TestServer, email: string, count = 1): Promise<string[]> {
+  let links = confirmLinks(s, email);
+  for (let i = 0; i < 100 && links.length < count; i++) {
+    await Bun.sleep(50);
+    links = confirmLinks(s, email);
+  }
+  return links;
+}
+
 /** Opens the newest confirmation link for an address: the address becomes that account's. */
 export async function confirmEmail(s: TestServer, email: string): Promise<void> {
-  const links = confirmLinks(s, email);
+  const links = await waitForLinks(s, email);
   expect(links.length).toBeGreaterThan(0);
   const res = await fetch(links[links.length - 1]);
   expect(res.status).toBe(200);
