@@ -16,8 +16,8 @@ test("host names compare without case, trailing dots, brackets or ports", () => 
 });
 
 test("loopback, unspecified, configured and listening names are imgd's own, in any spelling", () => {
-  const h = hosts({ publicUrl: "https://img.example.com/base", cdnHost: "cdn.example.com:8080", host: "10.9.8.7" });
-  h.listening("10.9.8.7", 8080);
+  const h = hosts({ publicUrl: "https://img.example.com/base", cdnHost: "cdn.example.com:8080", host: "192.0.2.7" });
+  h.listening("192.0.2.7", 8080);
   for (const name of [
     "localhost",
     "LOCALHOST.",
@@ -33,7 +33,7 @@ test("loopback, unspecified, configured and listening names are imgd's own, in a
     "img.example.com",
     "IMG.example.com.",
     "cdn.example.com",
-    "10.9.8.7",
+    "192.0.2.7",
   ])
     expect({ name, own: h.isOwn(name) }).toEqual({ name, own: true });
   for (const name of ["shop.example.com", "example.com", "1.1.1.1"])

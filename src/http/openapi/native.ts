@@ -1,19 +1,14 @@
 import * as v from "valibot";
 import { FITS, NativeParams } from "../../domain/delivery/native.ts";
-import { CreateUser, UpdateUser } from "../native/admin.ts";
 import { ListQuery, SearchQuery, SignedUrlBody, UploadFields, VisibilityBody } from "../native/images.ts";
 import { CreateKey } from "../native/keys.ts";
-import { MetricsQuerySchema } from "../native/metrics.ts";
-import { CreatePreset, UpdatePreset } from "../native/presets.ts";
 import * as r from "../native/responses.ts";
-import { UpdateSettings } from "../native/settings.ts";
-import type { Answer, Op } from "./describe.ts";
+import type { Op } from "./describe.ts";
+import { accountOps } from "./native-account.ts";
+import { auth, error, ok } from "./native-common.ts";
 
 // The native (img-src style) dialect: /api/v1/…, /health and delivery at /i/{username}/{path}.
 
-const auth = ["bearerKey", "sessionCookie"] as const;
-const error: Answer = { description: "An error, in the native envelope", json: r.NativeError };
-const ok = (description: string, json: v.GenericSchema, more: Partial<Answer> = {}) => ({ description, json, ...more });
 const paging = {
   "X-Total-Count": "Number of matching images",
   "X-Page": "This page, counted from 1",
@@ -280,165 +275,7 @@ export const nativeOps: Op[] = [
     params: { id: "The key's id" },
     responses: { 200: ok("Revoked", r.Success), default: error },
   },
-  {
-    method: "get",
-    path: "/api/v1/settings/presets",
-    tag: "native",
-    operationId: "listPresets",
-    summary: "List presets",
-    security: [...auth],
-    responses: { 200: ok("Presets", r.PresetList), default: error },
-  },
-  {
-    method: "post",
-    path: "/api/v1/settings/presets",
-    tag: "native",
-    operationId: "createPreset",
-    summary: "Create a preset",
-    description: "A named set of delivery options (w, h, fit, q, format, …), used as ?p:name in delivery URLs.",
-    security: [...auth],
-    body: { kind: "json", schema: CreatePreset, required: true },
-    responses: { 201: ok("Created", r.Preset), default: error },
-  },
-  {
-    method: "get",
-    path: "/api/v1/settings/presets/{id}",
-    tag: "native",
-    operationId: "getPreset",
-    summary: "A preset, by id or name",
-    security: [...auth],
-    params: { id: "The preset's id or name" },
-    responses: { 200: ok("The preset", r.Preset), default: error },
-  },
-  {
-    method: "put",
-    path: "/api/v1/settings/presets/{id}",
-    tag: "native",
-    operationId: "updatePreset",
-    summary: "Change a preset",
-    security: [...auth],
-    params: { id: "The preset's id or name" },
-    body: { kind: "json", schema: UpdatePreset, required: true },
-    responses: { 200: ok("Changed", r.Preset), default: error },
-  },
-  {
-    method: "delete",
-    path: "/api/v1/settings/presets/{id}",
-    route: "/api/v1/settings/presets/:name",
-    tag: "native",
-    operationId: "deletePreset",
-    summary: "Delete a preset, by name or id",
-    security: [...auth],
-    params: { id: "The preset's name or id" },
-    responses: { 200: ok("Deleted", r.Success), default: error },
-  },
-  {
-    method: "get",
-    path: "/api/v1/settings",
-    tag: "native",
-    operationId: "getSettings",
-    summary: "Your account settings",
-    security: [...auth],
-    responses: { 200: ok("Settings", r.Settings), default: error },
-  },
-  {
-    method: "put",
-    path: "/api/v1/settings",
-    tag: "native",
-    operationId: "updateSettings",
-    summary: "Change delivery defaults and preferences",
-    security: [...auth],
-    body: { kind: "json", schema: UpdateSettings, required: true },
-    responses: { 200: ok("Changed", r.Settings), default: error },
-  },
-  {
-    method: "get",
-    path: "/api/v1/usage",
-    tag: "native",
-    operationId: "getUsage",
-    summary: "Plan, limits and this month's usage",
-    security: [...auth],
-    responses: { 200: ok("Usage", r.Usage), default: error },
-  },
-  {
-    method: "get",
-    path: "/api/v1/metrics/datasets",
-    tag: "native",
-    operationId: "getMetricsDatasets",
-    summary: "Time series of uploads, transformations, requests, transfer and storage",
-    security: [...auth],
-    query: MetricsQuerySchema,
-    responses: { 200: ok("Series", r.MetricsDatasets), default: error },
-  },
-  {
-    method: "get",
-    path: "/api/v1/metrics/stats",
-    tag: "native",
-    operationId: "getMetricsStats",
-    summary: "Totals of a period against the one before",
-    security: [...auth],
-    query: MetricsQuerySchema,
-    responses: { 200: ok("Totals", r.MetricsStats), default: error },
-  },
-  {
-    method: "get",
-    path: "/api/v1/admin/users",
-    tag: "operator",
-    operationId: "listUsers",
-    summary: "List users (admin keys)",
-    security: [...auth],
-    responses: { 200: ok("Users", r.AdminUserList), default: error },
-  },
-  {
-    method: "post",
-    path: "/api/v1/admin/users",
-    tag: "operator",
-    operationId: "createUser",
-    summary: "Create a user (admin keys)",
-    security: [...auth],
-    body: { kind: "json", schema: CreateUser, required: true },
-    responses: { 201: ok("Created", r.AdminUser), default: error },
-  },
-  {
-    method: "get",
-    path: "/api/v1/admin/users/{ref}",
-    tag: "operator",
-    operationId: "getUser",
-    summary: "A user by id or username (admin keys)",
-    security: [...auth],
-    params: { ref: "The user's id or username" },
-    responses: { 200: ok("The user", r.AdminUser), default: error },
-  },
-  {
-    method: "patch",
-    path: "/api/v1/admin/users/{ref}",
-    tag: "operator",
-    operationId: "updateUser",
-    summary: "Change a user's plan, verification or email (admin keys)",
-    security: [...auth],
-    params: { ref: "The user's id or username" },
-    body: { kind: "json", schema: UpdateUser, required: true },
-    responses: { 200: ok("Changed", r.AdminUser), default: error },
-  },
-  {
-    method: "delete",
-    path: "/api/v1/admin/users/{ref}",
-    tag: "operator",
-    operationId: "deleteUser",
-    summary: "Delete a user and everything they own (admin keys)",
-    security: [...auth],
-    params: { ref: "The user's id or username" },
-    responses: { 200: ok("Deleted", r.AdminUserDeleted), default: error },
-  },
-  {
-    method: "get",
-    path: "/metrics",
-    tag: "operator",
-    operationId: "prometheusMetrics",
-    summary: "Prometheus metrics (admin keys)",
-    security: ["bearerKey"],
-    responses: { 200: { description: "Prometheus text format", media: "text/plain" }, default: error },
-  },
+  ...accountOps,
 ];
 
 /** Response schemas worth a name in components.schemas. */
