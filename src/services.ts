@@ -1,13 +1,8 @@
 import type { Config } from "./config.ts";
 import { Accounts } from "./domain/accounts/accounts.ts";
-import { Keys } from "./domain/accounts/keys.ts";
-import { Passwords } from "./domain/accounts/passwords.ts";
-import { Sessions, SignInGuard } from "./domain/accounts/sessions.ts";
-import { Users } from "./domain/accounts/users.ts";
-import { Auth } from "./domain/auth/auth.ts";
+import { openIdentity } from "./domain/auth/index.ts";
 import { Access } from "./domain/delivery/access.ts";
 import { MissBudget } from "./domain/delivery/budget.ts";
-import { checkTransformCost } from "./domain/delivery/cost.ts";
 import { Delivery } from "./domain/delivery/deliver.ts";
 import { Placeholders } from "./domain/delivery/placeholders.ts";
 import { VariantProducer } from "./domain/delivery/producer.ts";
@@ -22,7 +17,6 @@ import { Media } from "./domain/library/media.ts";
 import { Presets } from "./domain/library/presets.ts";
 import { Removal } from "./domain/library/removal.ts";
 import { openMetering } from "./domain/metering/index.ts";
-import { RateLimits } from "./domain/metering/ratelimits.ts";
 import { OwnHosts } from "./domain/site/hosts.ts";
 import { Sweeper } from "./ops/sweeper.ts";
 import { openPlatform, type RunOptions } from "./platform.ts";
@@ -62,10 +56,11 @@ export async function buildServices(
   // The database, the bus, the storage and the variant index, the secret, the codec workers.
   const platform = await openPlatform(config, runtime, log, run);
   const { db, bus, leases, tokens, blobs, variants, pool, telemetry } = platform;
-  const users = new Users(db, config.now);
-  const keys = new Keys(db, config.now);
   const presets = new Presets(db, config.now);
   const { usage, plans, metering, metrics } = openMetering(db, config);
+  // Tenants, keys, sessions and the one admission step (authenticate + scope + meter).
+  const identity = openIdentity(db, config, metering);
+  const { users, auth } = identity;
   // A tenant's images changed: delivery's caches (here and on the other nodes) forget its answers.
   const forgetUser = (id: string) => bus.publish({ kind: "user", id });
   const removal = new Removal({ db, blobs, onChanged: forgetUser, onBlobsReleased: (h) => variants.deleteForBlobs(h) });
@@ -97,7 +92,7 @@ export async function buildServices(
     variants,
     pool,
     memoryBytes: config.memoryCacheBytes,
-    onTransformed: (format, seconds) => telemetry.transformed(format, seconds),
+    telemetry,
     leases,
     leaseMs: config.variantLeaseMs,
     // Long enough for a queued transform on the node making it, and for a dead node's lease to lapse.
@@ -110,32 +105,19 @@ export async function buildServices(
     presets,
     blobs,
     producer,
-    admitTransformation: (user, anonymous) => metering.admitTransformation(user, anonymous),
+    metering,
+    telemetry,
     missBudget: new MissBudget(config.missRate, config.now),
-    checkCost: (spec, image) =>
-      checkTransformCost(spec, image, config.maxTransformCost, { avif: config.avifEffort, webp: config.webpEffort }),
-    admitView: (user) => metering.admitView(user),
-    onServed: (d) => {
-      telemetry.delivered(d.cache, d.size);
-      metering.countDelivery(d.userId, d.size, d.cache);
-    },
-    requireFeature: (user, feature) => metering.requireFeature(user, feature),
-    access: new Access({ tokens, now: config.now, transforms: config.transforms }),
+    cost: { max: config.maxTransformCost, efforts: { avif: config.avifEffort, webp: config.webpEffort } },
+    access: new Access({ tokens, auth, now: config.now, transforms: config.transforms }),
     now: config.now,
     maxOutputPixels: config.maxSourcePixels,
     // Watermarks from URLs come through the import fetcher: same networks, timeout and size limit.
     fetchWatermark: (url) => fetcher.read(url, config.maxUploadBytes),
     bus,
   });
-  const rates = new RateLimits(db, config.now);
-  // Proxies whose X-Forwarded-For is believed (IMGD_TRUST_PROXY).
-  const trustedProxies = parseCidrList(config.trustProxy);
-  const sessions = new Sessions(db, config.now);
-  // Authenticate + scope + meter: the one admission step of every dialect.
-  const site = { publicUrl: config.publicUrl, trustedProxies, basePath: config.basePath };
-  const auth = new Auth({ keys, metering, sessions, site });
   const media = new Media(db, images, config.now);
-  const accounts = new Accounts({ db, users, keys, images, rates, now: config.now });
+  const accounts = new Accounts({ db, users, keys: identity.keys, images, rates: identity.rates, now: config.now });
   // The names imgd answers as itself; the origin of absolute URLs without IMGD_PUBLIC_URL.
   const ownHosts = new OwnHosts(config);
   const imgwire = buildImgwire({
@@ -143,7 +125,7 @@ export async function buildServices(
     ownHosts,
     dns,
     db,
-    keys,
+    keys: identity.keys,
     users,
     accounts,
     images,
@@ -161,8 +143,8 @@ export async function buildServices(
     jobs: [
       () => imgwire.sweep(),
       () => media.sweepExpired(),
-      () => rates.prune(),
-      () => sessions.prune(),
+      () => identity.rates.prune(),
+      () => identity.sessions.prune(),
       () => leases.prune(),
       platform.sweepStorage,
     ],
@@ -178,8 +160,7 @@ export async function buildServices(
     config,
     runtime,
     log,
-    users,
-    keys,
+    ...identity,
     images,
     ingest,
     presets,
@@ -190,18 +171,11 @@ export async function buildServices(
     plans,
     metering,
     metrics,
-    rates,
-    auth,
-    sessions,
     fetcher,
     imgwire,
     ownHosts,
-    trustedProxies,
     sweeper,
     placeholders,
     facts,
-    // The dashboard's accounts side: passwords, browser sessions, sign-in back-off.
-    passwords: new Passwords(db, config.now),
-    signins: new SignInGuard(db, config.now),
   };
 }

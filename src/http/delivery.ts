@@ -14,7 +14,8 @@ const IMMUTABLE = "public, max-age=31536000, immutable";
 /** What every dialect's parser starts from: the URL's tenant, path and query, and the request's headers and caller. */
 export function askOf<E extends RouteEnv<RequesterServices>>(
   c: Context<E>,
-  url: Pick<DeliveryAsk, "username" | "path" | "search"> & Partial<Pick<DeliveryAsk, "hotKey" | "varies">>,
+  url: Pick<DeliveryAsk, "username" | "path" | "search"> &
+    Partial<Pick<DeliveryAsk, "hotKey" | "hotLooked" | "varies">>,
 ): DeliveryAsk {
   return {
     ...url,
@@ -131,19 +132,17 @@ export function readNativeUrl(target: Target, accept: string | null | undefined)
 }
 
 /**
- * Cached-variant requests answered before routing: a URL seen moments ago is served from
- * memory and disk without touching the router or the database. Anything else returns null
- * and goes the ordinary way (with `url`, read once here).
+ * A remembered answer (`Delivery.fast`) sent before routing, without touching the router or
+ * the database; null when it must go the routed way: a remote object is opened first, which
+ * may fail, and the route answers that.
  */
-export function deliverFast(
-  services: Pick<AppServices, "config" | "runtime" | "delivery" | "accessLog">,
+export function answerHot(
+  services: Pick<AppServices, "config" | "runtime" | "accessLog">,
   req: Request,
   url: NativeUrl,
   requestId: string,
+  hot: DeliveryResult,
 ): Response | null {
-  const hot = services.delivery.fast(url.hotKey, req.headers.get("if-none-match"));
-  // A remote object is opened before answering, which may fail: the routed way answers that.
-  if (!hot) return null;
   const d = hot.delivered;
   if (d !== "not-modified" && req.method !== "HEAD" && !d.bytes && d.object?.open) return null;
   services.accessLog.note(req, { tenant: url.username, route: "/i/:username/*" });
@@ -154,11 +153,12 @@ export function deliverFast(
 export const deliveryRoutes = new Hono<
   RouteEnv<"delivery" | "accessLog" | "config" | "runtime" | RequesterServices>
 >().on(["GET", "HEAD"], "/:username/*", async (c) => {
-  // Read by the front router for the hot path already, unless the request came another way.
+  // Read (and looked up on the hot path) by the front router already, unless the request came another way.
   const url = c.env.native ?? readNativeUrl(targetOf(c), c.req.header("accept"));
   if (!url) throw new AppError("NOT_FOUND", "Image not found");
   c.var.services.accessLog.note(c.req.raw, { tenant: url.username, route: "/i/:username/*" });
-  const ask = askOf(c, url);
+  if (c.env.hot) return sendDelivered(c, c.env.hot);
+  const ask = askOf(c, { ...url, hotLooked: Boolean(c.env.native) });
   const { delivery } = c.var.services;
   if (url.search.has("placeholder")) return sendDelivered(c, await delivery.placeholder(placeholderDelivery(ask)));
   const result = isImgixQuery(url.search)

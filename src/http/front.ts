@@ -1,7 +1,7 @@
 import { AppError } from "../domain/errors.ts";
 import type { buildApp } from "./app.ts";
 import { routeCdnHost } from "./compat.ts";
-import { deliverFast, readNativeUrl } from "./delivery.ts";
+import { answerHot, readNativeUrl } from "./delivery.ts";
 import type { AppServices } from "./env.ts";
 import { nativeError, toAppError } from "./errors.ts";
 import { customDomainRouter } from "./imgwire/domains.ts";
@@ -45,17 +45,20 @@ export function frontRouter(services: AppServices, app: ReturnType<typeof buildA
     const target = readTarget(req.url);
     const requestId = requestIdOf(req.headers.get("x-request-id"));
     const native =
-      req.method === "GET" || req.method === "HEAD" ? readNativeUrl(target, req.headers.get("accept")) : null;
+      !routed && (req.method === "GET" || req.method === "HEAD")
+        ? readNativeUrl(target, req.headers.get("accept"))
+        : null;
+    const hot = native ? services.delivery.fast(native.hotKey, req.headers.get("if-none-match")) : undefined;
     const res = withSafetyHeaders(
-      (!routed && native && deliverFast(services, req, native, requestId)) ||
-        (await app.fetch(req, { remoteAddress, target, requestId, native })),
+      (hot && native && answerHot(services, req, native, requestId, hot)) ||
+        (await app.fetch(req, { remoteAddress, target, requestId, native, hot })),
     );
     services.telemetry.request(
       routeGroup(target.pathname, config.imgwireMount),
       res.status,
       (performance.now() - started) / 1000,
     );
-    services.accessLog.record(req, res, started, remoteAddress);
+    services.accessLog.record(req, target, res, started, remoteAddress);
     return res;
   };
 }

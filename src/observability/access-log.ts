@@ -27,9 +27,15 @@ export class AccessLog {
     this.#notes.set(req, had ? { ...had, ...note } : note);
   }
 
-  record(req: Request, res: Response, started: number, remoteAddress: string) {
+  /** `url`: the request's path and query as the front router read them. */
+  record(
+    req: Request,
+    url: { pathname: string; query: string },
+    res: Response,
+    started: number,
+    remoteAddress: string,
+  ) {
     if (this.format === "off") return;
-    const url = new URL(req.url);
     const note = this.#notes.get(req) ?? {};
     const length = res.headers.get("content-length");
     const bytes = length === null ? null : Number(length);
@@ -58,7 +64,7 @@ export class AccessLog {
     const stamp = clfTime(new Date());
     const q = (s: string | null | undefined) => (s ? `"${s.replace(/["\\]/g, "\\$&")}"` : "-");
     this.write(
-      `${remoteAddress || "-"} - ${note.tenant ?? "-"} [${stamp}] "${req.method} ${url.pathname}${url.search} HTTP/1.1" ${res.status} ${bytes ?? "-"} ${q(requestId)} ${q(note.route)} ${ms}ms ${cache ?? "-"}`,
+      `${remoteAddress || "-"} - ${note.tenant ?? "-"} [${stamp}] "${req.method} ${url.pathname}${url.query} HTTP/1.1" ${res.status} ${bytes ?? "-"} ${q(requestId)} ${q(note.route)} ${ms}ms ${cache ?? "-"}`,
     );
   }
 }

@@ -11,15 +11,17 @@ import { type Instance, instance, refusal, upload } from "./instance.ts";
 // parser reads it, then the one delivery pipeline.
 
 let t: Instance;
+let ownerKey: string;
 
 beforeAll(async () => {
   t = await instance();
+  ownerKey = (await t.imgd.services.keys.create(t.admin.id, { name: "owner", scopes: ["read"] })).secret;
 });
 
 afterAll(() => t?.close());
 
-const anonymous: Requester = { address: "192.0.2.10", tenant: async () => undefined };
-const owner = (): Requester => ({ address: "192.0.2.11", tenant: async () => t.admin.id });
+const anonymous: Requester = { address: "192.0.2.10" };
+const owner = (): Requester => ({ address: "192.0.2.11", authorization: `Bearer ${ownerKey}` });
 
 /** `GET /i/{username}/{path}?{query}` as the native route asks delivery for it. */
 function native(path: string, query = "", requester: Requester = anonymous) {

@@ -27,6 +27,7 @@ describe("readTarget: the one reading of a request's URL", () => {
           const read = readTarget(url);
           expect(read.pathname).toBe(full.pathname);
           expect(read.search.toString()).toBe(full.searchParams.toString());
+          expect(read.query).toBe(full.search);
         },
       ),
       { numRuns: 500 },

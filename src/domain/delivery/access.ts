@@ -1,5 +1,6 @@
 import type { Image, User } from "../../db/schema.ts";
 import { AppError } from "../errors.ts";
+import type { Auth } from "../auth/auth.ts";
 import type { Tokens } from "../tokens/tokens.ts";
 import { type SignaturePurpose, signatureOf, verify } from "./signing.ts";
 
@@ -35,12 +36,18 @@ export interface Grant {
   isOwner: () => Promise<boolean>;
 }
 
-/** Who sends a request, as the HTTP layer knows it: looked up only when an answer depends on it. */
+/**
+ * Who sends a request, as the HTTP layer read it: the credentials are checked only when an
+ * answer depends on them, and then once (`Grant.isOwner`). Delivery URLs need none, so ones
+ * that do not check out make the request anonymous rather than refused.
+ */
 export interface Requester {
   /** The client's address (IMGD_TRUST_PROXY decides which one). */
   address: string;
-  /** The user id of the key or dashboard session that came with the request (none: anonymous). */
-  tenant: () => Promise<string | undefined>;
+  /** The Authorization header (an API key), if any. */
+  authorization?: string;
+  /** The dashboard session's secret, when no Authorization came. */
+  session?: string | null;
 }
 
 /** What the access rule reads of a delivery request. */
@@ -74,6 +81,8 @@ export class Access {
   constructor(
     private readonly d: {
       tokens: Tokens;
+      /** Whose key or session a request carries (not metered as an API request). */
+      auth: Pick<Auth, "caller">;
       now: () => number;
       /** IMGD_TRANSFORMS. */
       transforms: TransformPolicy;
@@ -183,7 +192,9 @@ export class Access {
   }
 
   async #isOwner(req: AccessRequest, owner: User): Promise<boolean> {
-    return req.requester !== undefined && (await req.requester.tenant()) === owner.id;
+    const r = req.requester;
+    if (!r || (r.authorization === undefined && !r.session)) return false;
+    return (await this.d.auth.caller(r.authorization, r.session ?? null))?.user.id === owner.id;
   }
 }
 

@@ -1,13 +1,14 @@
-import type { TransformSpec } from "../../../codecs/types.ts";
+import type { CostEfforts } from "../../../codecs/cost.ts";
 import type { Image, User } from "../../db/schema.ts";
 import { AppError, invalid } from "../errors.ts";
 import type { Images } from "../library/images.ts";
 import type { Presets } from "../library/presets.ts";
-import type { Feature } from "../metering/plans.ts";
+import type { Metering } from "../metering/metering.ts";
 import type { Users } from "../accounts/users.ts";
 import type { BlobStore } from "../../store/types.ts";
 import type { Bus } from "../../db/bus.ts";
 import type { MissBudget } from "./budget.ts";
+import { checkTransformCost } from "./cost.ts";
 import { HotRoutes } from "./hot-routes.ts";
 import type { Placeholders } from "./placeholders.ts";
 import type { Access, Asks, Grant } from "./access.ts";
@@ -37,21 +38,16 @@ export interface DeliveryDeps {
   /** Cached variants, or new ones made once (stored, produced, leases, single flight). */
   producer: VariantProducer;
   /**
-   * Takes one transformation from the tenant's plan (throws when none is left); returns its
-   * refund. `anonymous`: not the owner's own request, which may use only the part of the plan
-   * not kept for the owner.
+   * The tenant's plan: transformations and views taken before the work (each returns its
+   * refund), features (presets in URLs), and what was served.
    */
-  admitTransformation: (user: User, anonymous: boolean) => Promise<() => Promise<void>>;
+  metering: Pick<Metering, "admitTransformation" | "admitView" | "requireFeature" | "countDelivery">;
   /** New variants per client address for anonymous callers (IMGD_MISS_RATE); absent: unlimited. */
   missBudget?: MissBudget;
   /** Refuses (400) a transform that would hold a worker too long (IMGD_MAX_TRANSFORM_COST). */
-  checkCost?: (spec: TransformSpec, image: Image) => void;
-  /** Takes one view from the tenant's plan (AssetsRepo); returns its refund. */
-  admitView: (user: User) => Promise<() => Promise<void>>;
-  /** An image was served (not a 304): usage and telemetry count it here, once per delivery. */
-  onServed?: (d: Delivered) => void;
-  /** Throws when the owner's plan lacks the feature (presets in URLs). */
-  requireFeature: (user: User, feature: Feature) => void;
+  cost?: { max: number; efforts: CostEfforts };
+  /** Counts what was served (not 304s), once per delivery. */
+  telemetry?: { delivered(cache: Delivered["cache"], bytes: number): void };
   /** Who may see which pixels, and what unsigned URLs may ask (access.ts). */
   access: Access;
   now: () => number;
@@ -129,7 +125,7 @@ export class Delivery {
   }
 
   async deliver<O>(req: DeliveryRequest<O>): Promise<DeliveryResult> {
-    if (req.hotKey) {
+    if (req.hotKey && !req.hotLooked) {
       const hot = this.fast(req.hotKey, req.ifNoneMatch);
       if (hot) return hot;
     }
@@ -138,7 +134,7 @@ export class Delivery {
     const options = req.options?.() as O;
     const grant = await this.d.access.see(req, user, image);
     await this.d.access.transforms(grant, user, asksOf(req, storedPath));
-    const refund = req.countView ? await this.d.admitView(user) : undefined;
+    const refund = req.countView ? await this.d.metering.admitView(user) : undefined;
     try {
       const answer = await this.#deliver(req, user, image, options, grant);
       const { delivered } = answer;
@@ -212,13 +208,16 @@ export class Delivery {
   }
 
   #served(r: DeliveryResult): DeliveryResult {
-    if (r.delivered !== "not-modified") this.d.onServed?.(r.delivered);
+    const d = r.delivered;
+    if (d === "not-modified") return r;
+    this.d.telemetry?.delivered(d.cache, d.size);
+    this.d.metering.countDelivery(d.userId, d.size, d.cache);
     return r;
   }
 
   async #deliver<O>(req: DeliveryRequest<O>, user: User, image: Image, options: O, grant: Grant): Promise<Answer> {
     const preset = (name: string) => {
-      this.d.requireFeature(user, "presets");
+      this.d.metering.requireFeature(user, "presets");
       return this.d.presets.byName(user.id, name);
     };
     // Images and URLs named inside the URL obey the same rule as the image itself.
@@ -270,7 +269,7 @@ export class Delivery {
       input,
       // Only what is about to be made is checked: a variant already stored is served whatever it cost.
       admit: () => {
-        this.d.checkCost?.(spec, image);
+        if (this.d.cost) checkTransformCost(spec, image, this.d.cost.max, this.d.cost.efforts);
         return this.#admit(req, user, grant);
       },
     };
@@ -287,7 +286,7 @@ export class Delivery {
     // A valid signature is the owner's word (only its secret makes one).
     const owner = grant.caller !== "anonymous" || (await grant.isOwner());
     if (!owner && req.requester) this.d.missBudget?.take(req.requester.address);
-    return this.d.admitTransformation(user, !owner);
+    return this.d.metering.admitTransformation(user, !owner);
   }
 }
 

@@ -30,7 +30,7 @@ export interface ProducerDeps {
   /** Bytes of small hot variants kept in memory (IMGD_MEMORY_CACHE_BYTES); 0 keeps none. */
   memoryBytes: number;
   /** A variant was produced: its output format and how long the transform took. */
-  onTransformed?: (format: string, seconds: number) => void;
+  telemetry?: { transformed(format: string, seconds: number): void };
   /** One node makes a new variant, however many nodes are asked for it at once. */
   leases: Leases;
   /** How long a claim on making a variant lasts unrenewed (a dead node's is taken over after it). */
@@ -140,7 +140,7 @@ export class VariantProducer {
       const started = performance.now();
       // Read when a worker takes the job, so queued jobs hold no image bytes.
       out = await this.d.pool.transform(() => this.original(image.blob_hash), spec, { transfer: true, input });
-      this.d.onTransformed?.(out.mime.slice(out.mime.indexOf("/") + 1), (performance.now() - started) / 1000);
+      this.d.telemetry?.transformed(out.mime.slice(out.mime.indexOf("/") + 1), (performance.now() - started) / 1000);
     } catch (err) {
       await refund().catch(() => {});
       throw err;

@@ -43,6 +43,8 @@ export interface DeliveryAsk {
   requester?: Requester;
   /** The URL's key among remembered answers, where the reader already built it (the native hot path). */
   hotKey?: string;
+  /** The hot path already looked `hotKey` up and had no answer: the delivery does not look again. */
+  hotLooked?: boolean;
   /** Whether the URL itself asks for a negotiated format, where the reader already knows. */
   varies?: boolean;
 }
@@ -84,6 +86,8 @@ export interface DeliveryRequest<O = unknown> extends AccessRequest {
   accept?: string | null;
   /** Remember a public answer under this key (the URL) for the hot path. */
   hotKey?: string;
+  /** The hot path looked `hotKey` up already, and had no answer. */
+  hotLooked?: boolean;
   /**
    * The URL itself asks for a negotiated format, so `hotKey` already holds the Accept class.
    * An answer negotiated without it (a preset's `format: auto`) is not remembered.

@@ -114,15 +114,18 @@ export class Ingest {
   async admit(uploader: Uploader, opts: { declaredBytes?: number | null; overhead?: number } = {}): Promise<Admission> {
     const { metering, limits } = this.d;
     const { user, anonymous = false } = uploader;
-    let maxBytes = anonymous ? limits.maxUploadBytes : metering.maxUploadBytes(user, limits.maxUploadBytes);
-    if (uploader.maxBytes != null) maxBytes = Math.min(maxBytes, uploader.maxBytes);
     const overhead = opts.overhead ?? 0;
     const declared = opts.declaredBytes ?? NaN;
-    if (declared > maxBytes + overhead)
-      throw new AppError("PAYLOAD_TOO_LARGE", `File is larger than the upload limit of ${maxBytes} bytes`);
-    if (anonymous) return { uploader, maxBytes, storageLeft: null, storageLimit: null };
-    await metering.admitUpload(user);
-    const storage = await metering.storageLeft(user);
+    const tooLarge = (maxBytes: number) =>
+      new AppError("PAYLOAD_TOO_LARGE", `File is larger than the upload limit of ${maxBytes} bytes`);
+    if (anonymous) {
+      const maxBytes = Math.min(limits.maxUploadBytes, uploader.maxBytes ?? Infinity);
+      if (declared > maxBytes + overhead) throw tooLarge(maxBytes);
+      return { uploader, maxBytes, storageLeft: null, storageLimit: null };
+    }
+    const { maxBytes: planMax, storage } = await metering.uploadAllowance(user, limits.maxUploadBytes);
+    const maxBytes = Math.min(planMax, uploader.maxBytes ?? Infinity);
+    if (declared > maxBytes + overhead) throw tooLarge(maxBytes);
     if (storage && (storage.left === 0 || declared - overhead > storage.left)) {
       throw storageFull(
         storage.limit,

@@ -67,6 +67,12 @@ const limitReached = (what: string, limit: number) =>
     { reason: "quota_exceeded", remedy: "upgrade" },
   );
 
+/** What an upload may be: its largest size, and the storage left (null: no storage limit). */
+export interface UploadAllowance {
+  maxBytes: number;
+  storage: { left: number; limit: number } | null;
+}
+
 export class Metering {
   constructor(private readonly d: MeteringDeps) {}
 
@@ -154,25 +160,22 @@ export class Metering {
     return { rate };
   }
 
-  /** The largest upload the server and the tenant's plan accept, in bytes. */
-  maxUploadBytes(user: User, serverMax: number): number {
-    return this.d.enabled ? min(serverMax, this.limitsOf(user).maxUploadBytes)! : serverMax;
-  }
-
-  /** The storage the tenant's plan has left, in bytes; null when it has no storage limit (or nothing is metered). */
-  async storageLeft(user: User): Promise<{ left: number; limit: number } | null> {
-    const limit = this.limitsOf(user).storageBytes;
-    if (!this.d.enabled || limit === null) return null;
-    return { left: Math.max(0, limit - (await this.d.usage.storage(user.id)).bytes), limit };
-  }
-
-  /** Refuses before the body is read when the month's uploads are used up. */
-  async admitUpload(user: User): Promise<void> {
-    if (!this.d.enabled) return;
+  /**
+   * What an upload may be, asked before its body is read: the largest the server and the
+   * tenant's plan accept, and the storage the plan has left (null: no storage limit). Refuses
+   * when the month's uploads are used up.
+   */
+  async uploadAllowance(user: User, serverMax: number): Promise<UploadAllowance> {
+    if (!this.d.enabled) return { maxBytes: serverMax, storage: null };
     const limits = this.limitsOf(user);
-    if (limits.uploadsPerMonth === null) return;
-    const { uploads } = await this.d.usage.month(user.id);
-    if (uploads >= limits.uploadsPerMonth) throw limitReached("upload", limits.uploadsPerMonth);
+    if (limits.uploadsPerMonth !== null) {
+      const { uploads } = await this.d.usage.month(user.id);
+      if (uploads >= limits.uploadsPerMonth) throw limitReached("upload", limits.uploadsPerMonth);
+    }
+    const maxBytes = min(serverMax, limits.maxUploadBytes)!;
+    if (limits.storageBytes === null) return { maxBytes, storage: null };
+    const used = (await this.d.usage.storage(user.id)).bytes;
+    return { maxBytes, storage: { left: Math.max(0, limits.storageBytes - used), limit: limits.storageBytes } };
   }
 
   /**
