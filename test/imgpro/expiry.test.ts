@@ -30,7 +30,7 @@ describe("ttl", () => {
     try {
       // B's clock reaches the expiry some seconds after it starts (room for a slow start).
       const expiresMs = item.expires_at * 1000 + 999;
-      const offset = expiresMs - (Date.now() + 10_000);
+      const offset = expiresMs - (Date.now() + 20_000);
       const b = await startServer({ dataDir, env: { IMGD_TEST_CLOCK_OFFSET_MS: String(offset) } });
       const webp = `${item.src.replace(/\.jpeg$/, ".webp")}?w=30`.replace(/^http:\/\/[^/]+/, b.url);
       const src = item.src.replace(/^http:\/\/[^/]+/, b.url);

@@ -18,8 +18,9 @@ beforeAll(async () => {
   s = await startServer({
     env: {
       IMGD_IMPORT_ALLOW_NETWORKS: "127.0.0.2/32",
-      IMGD_IMGWIRE_UPLOAD_TOKEN_TTL_MS: "1500",
-      IMGD_IMGWIRE_UPLOAD_URL_TTL_MS: "1500",
+      // Short enough to wait out, long enough for a create, a PUT and a second PUT on a loaded machine.
+      IMGD_IMGWIRE_UPLOAD_TOKEN_TTL_MS: "5000",
+      IMGD_IMGWIRE_UPLOAD_URL_TTL_MS: "5000",
     },
   });
   call = client(s);
@@ -72,7 +73,7 @@ test("a client key: only standard uploads and image reads; tokens are single use
   expect(ok.body.image.upload_token_id).toBe(tok.id);
   expect((await create({}, { key: ck, token: tok.token })).status).toBe(403);
   const old = (await call("POST", "/api/v1/images/token", "/api/v1/images/token")).body.token;
-  await Bun.sleep(1600);
+  await Bun.sleep(5100);
   expect((await create({}, { key: ck, token: old })).status).toBe(403);
   // ...and the upload URL of the first has expired by now too.
   expect((await fetch(ok.body.upload_url, { method: "PUT", body: jpg as BodyInit })).status).toBe(403);
