@@ -24,6 +24,7 @@ import { Removal } from "./domain/library/removal.ts";
 import { openMetering } from "./domain/metering/index.ts";
 import { RateLimits } from "./domain/metering/ratelimits.ts";
 import { OwnHosts } from "./domain/site/hosts.ts";
+import { openWebhooks } from "./domain/webhooks/index.ts";
 import { Sweeper } from "./ops/sweeper.ts";
 import { openPlatform, type RunOptions } from "./platform.ts";
 import type { Runtime } from "./runtime/index.ts";
@@ -37,7 +38,18 @@ export type { RunOptions } from "./platform.ts";
 export type Services = Awaited<ReturnType<typeof buildServices>>;
 
 /** What stays behind the domain: the database, the stores, the worker pool, the housekeeping. */
-const INTERNAL = ["db", "blobs", "pool", "variants", "sweeper", "bus", "leases", "storage", "sweepStorage"] as const;
+const INTERNAL = [
+  "db",
+  "blobs",
+  "pool",
+  "variants",
+  "sweeper",
+  "bus",
+  "leases",
+  "storage",
+  "sweepStorage",
+  "dispatcher",
+] as const;
 
 /**
  * What routes, CLI commands and embedders may use: the use cases and the instance's settings,
@@ -65,16 +77,38 @@ export async function buildServices(
   const users = new Users(db, config.now);
   const keys = new Keys(db, config.now);
   const presets = new Presets(db, config.now);
-  const { usage, plans, metering, metrics } = openMetering(db, config);
+  const dns = dnsOf(config.dnsServers);
+  const pins = parsePins(config.resolve);
+  // The webhook outbox the use cases below write to in their own transactions, and its dispatcher.
+  const {
+    events,
+    endpoints: webhooks,
+    dispatcher,
+  } = openWebhooks(config, {
+    db,
+    leases,
+    connect: runtime.connect,
+    resolve: dns.addresses,
+    pins,
+    log,
+  });
+  const { usage, plans, metering, metrics } = openMetering(db, config, events);
   // A tenant's images changed: delivery's caches (here and on the other nodes) forget its answers.
   const forgetUser = (id: string) => bus.publish({ kind: "user", id });
-  const removal = new Removal({ db, blobs, onChanged: forgetUser, onBlobsReleased: (h) => variants.deleteForBlobs(h) });
-  const images = new Images({ db, removal, blobs, onChanged: forgetUser, now: config.now });
+  const removal = new Removal({
+    db,
+    blobs,
+    events,
+    onChanged: forgetUser,
+    onBlobsReleased: (h) => variants.deleteForBlobs(h),
+  });
+  const images = new Images({ db, removal, blobs, events, onChanged: forgetUser, now: config.now });
   const ingest = new Ingest({
     db,
     blobs,
     metering,
     codecs: pool,
+    events,
     limits: { maxUploadBytes: config.maxUploadBytes, maxSourcePixels: config.maxSourcePixels },
     now: config.now,
   });
@@ -84,12 +118,11 @@ export async function buildServices(
     thumbhashOf: async (hash) => (await pool.inspect(() => blobs.read(hash), { transfer: true })).thumbhash,
     log,
   });
-  const dns = dnsOf(config.dnsServers);
   const fetcher = new Fetcher({
     allow: parseCidrList(config.importAllowNetworks),
     timeoutMs: config.importTimeoutMs,
     connect: runtime.connect,
-    pins: parsePins(config.resolve),
+    pins,
     resolve: dns.addresses,
   });
   const producer = new VariantProducer({
@@ -134,7 +167,7 @@ export async function buildServices(
   // Authenticate + scope + meter: the one admission step of every dialect.
   const site = { publicUrl: config.publicUrl, trustedProxies, basePath: config.basePath };
   const auth = new Auth({ keys, metering, sessions, site });
-  const media = new Media(db, images, config.now);
+  const media = new Media(db, images, events, config.now);
   const accounts = new Accounts({ db, users, keys, images, rates, now: config.now });
   // The names imgd answers as itself; the origin of absolute URLs without IMGD_PUBLIC_URL.
   const ownHosts = new OwnHosts(config);
@@ -164,6 +197,8 @@ export async function buildServices(
       () => rates.prune(),
       () => sessions.prune(),
       () => leases.prune(),
+      // Finished webhook deliveries are kept a week for the tenant to look at.
+      () => dispatcher.prune(7 * 86_400_000),
       platform.sweepStorage,
     ],
   });
@@ -172,6 +207,7 @@ export async function buildServices(
   // Frames and alpha of images from before they were stored, in the background at start.
   const facts = new FactsBackfill({ images, log });
   if (background) facts.start();
+  if (background) dispatcher.start();
   return {
     // The database, the stores and the worker pool are here for close(); see AppServices.
     ...platform,
@@ -198,6 +234,8 @@ export async function buildServices(
     ownHosts,
     trustedProxies,
     sweeper,
+    webhooks,
+    dispatcher,
     placeholders,
     facts,
     // The dashboard's accounts side: passwords, browser sessions, sign-in back-off.
