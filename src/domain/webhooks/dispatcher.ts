@@ -24,7 +24,7 @@ export interface DispatcherDeps {
   log: (line: string) => void;
   /** The fallback look (other nodes' events, retries that came due). */
   pollMs: number;
-  /** Longer than one attempt may take (it is renewed while the attempt runs). */
+  /** A delivery's claim; renewed while its attempt runs, so it may be shorter than the attempt. */
   leaseMs: number;
 }
 

@@ -47,7 +47,8 @@ export function openWebhooks(config: WebhookConfig, p: WebhookPlatform) {
     now: config.now,
     log: p.log,
     pollMs: 1000,
-    leaseMs: config.webhookTimeoutMs + 30_000,
+    // Renewed every third of it while an attempt runs: short, so a dead node's claim soon lapses.
+    leaseMs: 10_000,
   });
   const wake = () => dispatcher.wake();
   const events = new Events({ db: p.db, now: config.now, base: config.publicUrl || config.basePath, wake });
