@@ -305,7 +305,7 @@ const en = {
   "webhooks.confirmDelete": "Remove the endpoint {url}? Its pending deliveries are not sent.",
   "webhooks.deliveries": "Deliveries",
   "webhooks.deliveriesOf": "Deliveries to {url}",
-  "webhooks.deleteNamed": "Remove {url}",
+  "webhooks.deleteNamed": "Delete {url}",
   "webhooks.recent": "Recent deliveries",
   "webhooks.refresh": "Refresh",
   "webhooks.noDeliveries": "Nothing delivered yet.",

@@ -44,7 +44,6 @@ export function WebhooksPage() {
     try {
       const r = await post("/api/v1/webhooks", { url: String(f.get("url")), events: f.getAll("events").map(String) });
       setSecret({ url: r.url, secret: r.secret });
-      setShown(r.id);
       form.reset();
       hooks.reload();
     } catch (err) {
