@@ -67,7 +67,7 @@ export function WebhooksPage() {
     <section class="card" aria-labelledby="new-hook">
       <h2 id="new-hook">${t("webhooks.create")}</h2>
       <form class="grid-form" onSubmit=${create}>
-        <div class="field"><label for="w-url">${t("webhooks.url")}</label><input id="w-url" name="url" type="url" required maxlength="2000" placeholder="https://example.com/hooks/imgd" /></div>
+        <div class="field"><label for="w-url">${t("webhooks.url")}</label><input id="w-url" name="url" type="url" required maxlength="2000" /></div>
         <fieldset class="field"><legend>${t("webhooks.events")}</legend>
           ${EVENTS.map((e) => html`<label class="check"><input type="checkbox" name="events" value=${e} checked /> ${e}</label>`)}
         </fieldset>
