@@ -66,12 +66,12 @@ export function WebhooksPage() {
   return html`<${Page} title=${t("webhooks.title")}>
     <section class="card" aria-labelledby="new-hook">
       <h2 id="new-hook">${t("webhooks.create")}</h2>
-      <form class="grid-form" onSubmit=${create}>
+      <form class="stack" onSubmit=${create}>
         <div class="field"><label for="w-url">${t("webhooks.url")}</label><input id="w-url" name="url" type="url" required maxlength="2000" /></div>
-        <fieldset class="field"><legend>${t("webhooks.events")}</legend>
+        <fieldset><legend>${t("webhooks.events")}</legend>
           ${EVENTS.map((e) => html`<label class="check"><input type="checkbox" name="events" value=${e} checked /> ${e}</label>`)}
         </fieldset>
-        <div class="field end"><button type="submit" class="primary" disabled=${busy}>${t("webhooks.createButton")}</button></div>
+        <div><button type="submit" class="primary" disabled=${busy}>${t("webhooks.createButton")}</button></div>
       </form>
       ${secret &&
       html`<div class="notice success" role="status">
