@@ -28,7 +28,8 @@ export interface DispatcherDeps {
   leaseMs: number;
 }
 
-const BATCH = 16;
+/** Attempts under way at once in this process; a slow endpoint holds up only its own slot. */
+const MAX_IN_FLIGHT = 16;
 const ERROR_MAX = 500;
 
 export class Dispatcher {
@@ -38,6 +39,7 @@ export class Dispatcher {
   #loop: Promise<void> | null = null;
   /** A wake that came while a pass ran: look again before waiting. */
   #woken = false;
+  readonly #inFlight = new Map<string, Promise<void>>();
 
   constructor(private readonly d: DispatcherDeps) {}
 
@@ -51,6 +53,7 @@ export class Dispatcher {
     this.#running = false;
     this.#kick?.();
     await this.#loop;
+    await Promise.allSettled(this.#inFlight.values());
   }
 
   /**
@@ -58,11 +61,7 @@ export class Dispatcher {
    * comes a moment later, and once more in case the commit took longer than that.
    */
   wake() {
-    for (const ms of [15, 250])
-      setTimeout(() => {
-        this.#woken = true;
-        this.#kick?.();
-      }, ms);
+    for (const ms of [15, 250]) setTimeout(() => this.#again(), ms);
   }
 
   async #run() {
@@ -85,8 +84,13 @@ export class Dispatcher {
     }
   }
 
-  /** One look: sends what is due and first in line; answers how many were taken. */
+  /**
+   * One look: starts sending what is due and first in line (not waiting for the answers);
+   * answers how many it started. An attempt that ends looks again.
+   */
   async pass(): Promise<number> {
+    const room = MAX_IN_FLIGHT - this.#inFlight.size;
+    if (room <= 0) return 0;
     const now = this.d.now();
     const due = await this.d.db
       .selectFrom("webhook_deliveries as d")
@@ -106,10 +110,30 @@ export class Dispatcher {
         ),
       )
       .orderBy("d.id")
-      .limit(BATCH)
+      .limit(MAX_IN_FLIGHT)
       .execute();
-    const taken = await Promise.all(due.map((row) => this.#attempt(row)));
-    return taken.filter(Boolean).length;
+    let started = 0;
+    for (const row of due) {
+      if (started >= room || this.#inFlight.has(row.id)) continue;
+      started++;
+      const attempt = this.#attempt(row)
+        .catch((err) => {
+          this.d.log(`webhook delivery ${row.id}: ${(err as Error).message}`);
+          return false;
+        })
+        .then((did) => {
+          this.#inFlight.delete(row.id);
+          // Only an attempt that did something looks again: one whose lease another node holds would spin.
+          if (did) this.#again();
+        });
+      this.#inFlight.set(row.id, attempt);
+    }
+    return started;
+  }
+
+  #again() {
+    this.#woken = true;
+    this.#kick?.();
   }
 
   async #attempt(seen: Delivery): Promise<boolean> {
