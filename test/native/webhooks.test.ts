@@ -245,8 +245,20 @@ describe("webhooks", () => {
       threshold_percent: 80,
     });
     // The outbox rows commit with the uploads: after the 5th upload's answer, there is still only the one.
-    expect((await deliveries(s, (await hooksOf(t.key))[0], t.key)).length).toBe(1);
+    const [hookId] = await hooksOf(t.key);
+    expect((await deliveries(s, hookId, t.key)).length).toBe(1);
     expect(r.requests.length).toBe(1);
+
+    // An upload refused (over the plan) tells of nothing.
+    const created = await register(s, r.url("/created"), ["image.created"], t.key);
+    const refused = await s.api("/api/v1/images", {
+      method: "POST",
+      key: t.key,
+      body: form({ file: { bytes: await makeImage(31, 20, "png"), filename: "x.png" }, path: "q/over.png" }),
+    });
+    expect(refused.status).toBe(403);
+    expect(await deliveries(s, created.id, t.key)).toEqual([]);
+    expect((await deliveries(s, hookId, t.key)).length).toBe(1);
   }, 60_000);
 
   const hooksOf = async (key: string) =>
