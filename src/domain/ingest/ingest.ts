@@ -96,8 +96,7 @@ export interface IngestDeps {
   };
   limits: { maxUploadBytes: number; maxSourcePixels: number };
   now: () => number;
-  /** The webhook outbox: image.created (image.updated when an upload adds a path to an image). */
-  events: Pick<Events, "emit">;
+  events: Pick<Events, "emit">; // image.created; image.updated when an upload adds a path
 }
 
 const storageFull = (limit: number, left: number, size?: number) =>
@@ -296,10 +295,9 @@ function insert(
       ? { path: `${id}.${header.format}`, free: true }
       : await claimPath(trx, userId, wanted.path, existing?.id, wanted.explicit);
     if (existing) {
-      if (!path.free) return { image: await withPaths(trx, existing), isNew: false };
-      await insertPath(trx, userId, path.path, existing.id, now);
+      if (path.free) await insertPath(trx, userId, path.path, existing.id, now);
       const image = await withPaths(trx, existing);
-      await d.events.emit(trx, userId, "image.updated", { ...imageData(image), change: "path_added" });
+      if (path.free) await d.events.emit(trx, userId, "image.updated", { ...imageData(image), change: "path_added" });
       return { image, isNew: false };
     }
     // Refuses (throws) when over the plan: before the blob is committed, so nothing is kept.

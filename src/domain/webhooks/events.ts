@@ -5,7 +5,8 @@ import type { Database } from "../../db/schema.ts";
 
 // The outbox's writing side: a use case tells of a change inside the transaction that makes
 // it, and the event's rows (one per endpoint of the tenant that wants it) commit or roll back
-// with the change. The dispatcher (dispatcher.ts) delivers them.
+// with the change. The dispatcher (dispatcher.ts) delivers them. A change made outside a
+// transaction (a purge of cached variants) emits on the connection itself: `emit(db, …)`.
 
 export const EVENT_TYPES = [
   "image.created",
