@@ -374,6 +374,31 @@ export const settings = {
     default: "",
     help: "Ranges (CIDR list) URL imports may reach although they are private, loopback or reserved",
   },
+  webhookAllowNetworks: {
+    env: "IMGD_WEBHOOK_ALLOW_NETWORKS",
+    flag: "webhook-allow-networks",
+    schema: cidrList,
+    default: "",
+    help: "Ranges (CIDR list) webhook endpoints may be on although they are private, loopback or reserved",
+  },
+  webhookRetryDelays: {
+    env: "IMGD_WEBHOOK_RETRY_DELAYS",
+    flag: "webhook-retry-delays",
+    schema: v.pipe(
+      v.string(),
+      v.trim(),
+      v.regex(/^(\d{1,7}(\s*,\s*\d{1,7})*)?$/, "expected seconds, comma-separated, e.g. 5,30,120"),
+    ),
+    default: "",
+    help: "Seconds to wait after each failed webhook delivery attempt, comma-separated; past the last the delivery is given up. Default: 5, 30, 120, 600, 3600, then hourly for 24 hours",
+  },
+  webhookTimeoutMs: {
+    env: "IMGD_WEBHOOK_TIMEOUT_MS",
+    flag: "webhook-timeout-ms",
+    schema: int(100, 300_000),
+    default: 15_000,
+    help: "Time limit of one webhook delivery attempt (connecting, sending, the answer), in milliseconds",
+  },
   resolve: {
     env: "IMGD_RESOLVE",
     flag: "resolve",

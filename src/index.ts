@@ -41,6 +41,7 @@ export async function createImgd(
       await services.sweeper.stop();
       await services.placeholders.stop();
       await services.facts.stop();
+      await services.dispatcher.stop();
       await services.usage.close();
       await services.presets.close();
       await services.pool.close();

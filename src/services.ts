@@ -18,6 +18,7 @@ import { Presets } from "./domain/library/presets.ts";
 import { Removal } from "./domain/library/removal.ts";
 import { openMetering } from "./domain/metering/index.ts";
 import { OwnHosts } from "./domain/site/hosts.ts";
+import { openWebhooks } from "./domain/webhooks/index.ts";
 import { Sweeper } from "./ops/sweeper.ts";
 import { openPlatform, type RunOptions } from "./platform.ts";
 import type { Runtime } from "./runtime/index.ts";
@@ -31,7 +32,18 @@ export type { RunOptions } from "./platform.ts";
 export type Services = Awaited<ReturnType<typeof buildServices>>;
 
 /** What stays behind the domain: the database, the stores, the worker pool, the housekeeping. */
-const INTERNAL = ["db", "blobs", "pool", "variants", "sweeper", "bus", "leases", "storage", "sweepStorage"] as const;
+const INTERNAL = [
+  "db",
+  "blobs",
+  "pool",
+  "variants",
+  "sweeper",
+  "bus",
+  "leases",
+  "storage",
+  "sweepStorage",
+  "dispatcher",
+] as const;
 
 /**
  * What routes, CLI commands and embedders may use: the use cases and the instance's settings,
@@ -57,19 +69,34 @@ export async function buildServices(
   const platform = await openPlatform(config, runtime, log, run);
   const { db, bus, leases, tokens, blobs, variants, pool, telemetry } = platform;
   const presets = new Presets(db, config.now);
-  const { usage, plans, metering, metrics } = openMetering(db, config);
+  const dns = dnsOf(config.dnsServers);
+  const pins = parsePins(config.resolve);
+  // The webhook outbox the use cases below write to in their own transactions, and its dispatcher.
+  const {
+    events,
+    endpoints: webhooks,
+    dispatcher,
+  } = openWebhooks(config, { db, leases, connect: runtime.connect, resolve: dns.addresses, pins, log });
+  const { usage, plans, metering, metrics } = openMetering(db, config, events);
   // Tenants, keys, sessions and the one admission step (authenticate + scope + meter).
   const identity = openIdentity(db, config, metering);
   const { users, auth } = identity;
   // A tenant's images changed: delivery's caches (here and on the other nodes) forget its answers.
   const forgetUser = (id: string) => bus.publish({ kind: "user", id });
-  const removal = new Removal({ db, blobs, onChanged: forgetUser, onBlobsReleased: (h) => variants.deleteForBlobs(h) });
-  const images = new Images({ db, removal, blobs, onChanged: forgetUser, now: config.now });
+  const removal = new Removal({
+    db,
+    blobs,
+    events,
+    onChanged: forgetUser,
+    onBlobsReleased: (h) => variants.deleteForBlobs(h),
+  });
+  const images = new Images({ db, removal, blobs, events, onChanged: forgetUser, now: config.now });
   const ingest = new Ingest({
     db,
     blobs,
     metering,
     codecs: pool,
+    events,
     limits: { maxUploadBytes: config.maxUploadBytes, maxSourcePixels: config.maxSourcePixels },
     now: config.now,
   });
@@ -79,12 +106,11 @@ export async function buildServices(
     thumbhashOf: async (hash) => (await pool.inspect(() => blobs.read(hash), { transfer: true })).thumbhash,
     log,
   });
-  const dns = dnsOf(config.dnsServers);
   const fetcher = new Fetcher({
     allow: parseCidrList(config.importAllowNetworks),
     timeoutMs: config.importTimeoutMs,
     connect: runtime.connect,
-    pins: parsePins(config.resolve),
+    pins,
     resolve: dns.addresses,
   });
   const producer = new VariantProducer({
@@ -116,7 +142,7 @@ export async function buildServices(
     fetchWatermark: (url) => fetcher.read(url, config.maxUploadBytes),
     bus,
   });
-  const media = new Media(db, images, config.now);
+  const media = new Media(db, images, events, config.now);
   const accounts = new Accounts({ db, users, keys: identity.keys, images, rates: identity.rates, now: config.now });
   // The names imgd answers as itself; the origin of absolute URLs without IMGD_PUBLIC_URL.
   const ownHosts = new OwnHosts(config);
@@ -146,6 +172,8 @@ export async function buildServices(
       () => identity.rates.prune(),
       () => identity.sessions.prune(),
       () => leases.prune(),
+      // Finished webhook deliveries are kept a week for the tenant to look at.
+      () => dispatcher.prune(7 * 86_400_000),
       platform.sweepStorage,
     ],
   });
@@ -154,6 +182,7 @@ export async function buildServices(
   // Frames and alpha of images from before they were stored, in the background at start.
   const facts = new FactsBackfill({ images, log });
   if (background) facts.start();
+  if (background) dispatcher.start();
   return {
     // The database, the stores and the worker pool are here for close(); see AppServices.
     ...platform,
@@ -175,6 +204,8 @@ export async function buildServices(
     imgwire,
     ownHosts,
     sweeper,
+    webhooks,
+    dispatcher,
     placeholders,
     facts,
   };

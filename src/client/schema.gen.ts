@@ -380,6 +380,82 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List webhook endpoints (their secrets are not shown again) */
+        get: operations["listWebhooks"];
+        put?: never;
+        /**
+         * Register a webhook endpoint
+         * @description Deliveries are POSTs of `{type, timestamp, data}` (`data.id` is the image's id) signed as Standard Webhooks defines (`webhook-id`, `webhook-timestamp`, `webhook-signature`), so its verifier libraries check them. They come from an outbox written with the change, are retried with back-off for about 24 hours (IMGD_WEBHOOK_RETRY_DELAYS), and one image's events reach an endpoint in order. Endpoints on private or loopback addresses are refused unless IMGD_WEBHOOK_ALLOW_NETWORKS allows them.
+         */
+        post: operations["createWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A webhook endpoint */
+        get: operations["getWebhook"];
+        put?: never;
+        post?: never;
+        /** Remove a webhook endpoint (its pending deliveries are not sent) */
+        delete: operations["deleteWebhook"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Recent deliveries to an endpoint, newest first */
+        get: operations["listWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}/deliveries/{deliveryId}/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a delivered or given-up event again
+         * @description A new delivery with the same webhook-id; one still pending is a 409.
+         */
+        post: operations["redeliverWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/_ipx/{modifiers}/{username}/{path}": {
         parameters: {
             query?: never;
@@ -1540,6 +1616,40 @@ export interface components {
             verified: boolean;
             /** @description Unix seconds */
             created_at: number;
+        };
+        Webhook: {
+            id: string;
+            /** @description An absolute URL */
+            url: string;
+            events: ("image.created" | "image.updated" | "image.deleted" | "image.visibility_changed" | "variant.purged" | "quota.warning")[];
+            /** @description Unix seconds */
+            created_at: number;
+        };
+        WebhookDelivery: {
+            id: string;
+            /** @description The webhook-id header: the same on every attempt and redelivery */
+            message_id: string;
+            /** @enum {string} */
+            type: "image.created" | "image.updated" | "image.deleted" | "image.visibility_changed" | "variant.purged" | "quota.warning";
+            /** @enum {string} */
+            status: "pending" | "delivered" | "failed";
+            attempts: number;
+            last_status: number | null;
+            last_error: string | null;
+            /** @description Unix seconds */
+            created_at: number;
+            next_attempt_at: number | null;
+            finished_at: number | null;
+            /** @description The body delivered */
+            event: {
+                /** @enum {string} */
+                type: "image.created" | "image.updated" | "image.deleted" | "image.visibility_changed" | "variant.purged" | "quota.warning";
+                /** @description RFC 3339 time, e.g. 2026-01-31T12:00:00Z */
+                timestamp: string;
+                data: {
+                    id: string;
+                };
+            };
         };
         ImgproError: {
             error: {
@@ -3109,6 +3219,221 @@ export interface operations {
                 };
                 content: {
                     "text/plain": string;
+                };
+            };
+            /** @description An error, in the native envelope */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NativeError"];
+                };
+            };
+        };
+    };
+    listWebhooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Endpoints */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        webhooks: components["schemas"]["Webhook"][];
+                        total: number;
+                    };
+                };
+            };
+            /** @description An error, in the native envelope */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NativeError"];
+                };
+            };
+        };
+    };
+    createWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    url: string;
+                    events: ("image.created" | "image.updated" | "image.deleted" | "image.visibility_changed" | "variant.purged" | "quota.warning")[];
+                };
+            };
+        };
+        responses: {
+            /** @description Registered; the secret is shown only here */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        /** @description An absolute URL */
+                        url: string;
+                        events: ("image.created" | "image.updated" | "image.deleted" | "image.visibility_changed" | "variant.purged" | "quota.warning")[];
+                        /** @description Unix seconds */
+                        created_at: number;
+                        /** @description whsec_ + base64 of the signing key (Standard Webhooks); shown only here, keep it to verify deliveries */
+                        secret: string;
+                    };
+                };
+            };
+            /** @description An error, in the native envelope */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NativeError"];
+                };
+            };
+        };
+    };
+    getWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The endpoint's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The endpoint */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            /** @description An error, in the native envelope */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NativeError"];
+                };
+            };
+        };
+    };
+    deleteWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The endpoint's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        success: boolean;
+                        message?: string;
+                    };
+                };
+            };
+            /** @description An error, in the native envelope */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NativeError"];
+                };
+            };
+        };
+    };
+    listWebhookDeliveries: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The endpoint's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deliveries */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        deliveries: components["schemas"]["WebhookDelivery"][];
+                        total: number;
+                    };
+                };
+            };
+            /** @description An error, in the native envelope */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NativeError"];
+                };
+            };
+        };
+    };
+    redeliverWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The endpoint's id */
+                id: string;
+                /** @description The delivery's id */
+                deliveryId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Queued */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDelivery"];
                 };
             };
             /** @description An error, in the native envelope */

@@ -289,6 +289,33 @@ export interface LeasesTable {
   expires_at: number;
 }
 
+export interface WebhooksTable {
+  id: string;
+  user_id: string;
+  url: string;
+  /** A JSON list of event types. */
+  events: string;
+  secret: string;
+  created_at: number;
+}
+
+export interface WebhookDeliveriesTable {
+  id: string;
+  webhook_id: string;
+  user_id: string;
+  message_id: string;
+  type: string;
+  order_key: string;
+  payload: string;
+  status: "pending" | "delivered" | "failed";
+  attempts: Generated<number>;
+  next_at: number;
+  last_status: number | null;
+  last_error: string | null;
+  created_at: number;
+  finished_at: number | null;
+}
+
 export interface Database {
   users: UsersTable;
   api_keys: ApiKeysTable;
@@ -314,6 +341,8 @@ export interface Database {
   email_claims: EmailClaimsTable;
   settings: SettingsTable;
   leases: LeasesTable;
+  webhooks: WebhooksTable;
+  webhook_deliveries: WebhookDeliveriesTable;
 }
 
 export type User = Selectable<UsersTable>;

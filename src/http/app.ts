@@ -9,6 +9,7 @@ import { healthRoutes, readyRoutes } from "./native/health.ts";
 import { imageRoutes, pathRoutes } from "./native/images.ts";
 import { keyRoutes } from "./native/keys.ts";
 import { presetRoutes } from "./native/presets.ts";
+import { webhookRoutes } from "./native/webhooks.ts";
 import { settingsRoutes } from "./native/settings.ts";
 import { usageRoutes } from "./native/usage.ts";
 import { adminRoutes } from "./native/admin.ts";
@@ -55,6 +56,7 @@ export function buildApp(services: AppServices) {
   api.route("/settings/presets", presetRoutes);
   api.route("/settings", settingsRoutes);
   api.route("/usage", usageRoutes);
+  api.route("/webhooks", webhookRoutes);
   api.route("/admin/users", adminRoutes);
   api.route("/metrics", metricsRoutes);
   app.route(MOUNTS.api, api);

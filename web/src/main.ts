@@ -9,6 +9,7 @@ import { LibraryPage } from "./pages/library.ts";
 import { ImagePage } from "./pages/image.ts";
 import { KeysPage } from "./pages/keys.ts";
 import { PresetsPage } from "./pages/presets.ts";
+import { WebhooksPage } from "./pages/webhooks.ts";
 import { SettingsPage } from "./pages/settings.ts";
 import { UsagePage } from "./pages/usage.ts";
 import { UploadersPage } from "./pages/uploaders.ts";
@@ -22,6 +23,7 @@ const PRIVATE: Record<string, (p: { rest: string }) => unknown> = {
   image: ImagePage,
   keys: KeysPage,
   presets: PresetsPage,
+  webhooks: WebhooksPage,
   settings: SettingsPage,
   account: SettingsPage,
   usage: UsagePage,
@@ -35,6 +37,7 @@ const NAV: [string, () => string][] = [
   ["library", () => t("nav.library")],
   ["keys", () => t("nav.keys")],
   ["presets", () => t("nav.presets")],
+  ["webhooks", () => t("nav.webhooks")],
   ["usage", () => t("nav.usage")],
   ["uploaders", () => t("nav.uploaders")],
   ["environments", () => t("nav.imgwire")],

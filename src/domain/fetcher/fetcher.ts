@@ -175,8 +175,54 @@ export class Fetcher {
     }
   }
 
+  /**
+   * One POST (a webhook delivery): the same checks and pinning as an import, no redirects
+   * followed (a 3xx is an answer like any other), the answer's body read up to 64 KiB and
+   * dropped. Answers the status; throws `fetch_failed` when there is none (refused, timed out).
+   */
+  async post(raw: string, headers: Record<string, string>, body: Uint8Array): Promise<{ status: number }> {
+    let open = null as { destroy: (err?: Error) => void } | null;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      open?.destroy(new Error("deadline"));
+    }, this.o.timeoutMs);
+    const track = (x: { destroy: (err?: Error) => void }) => {
+      open = x;
+      if (timedOut) x.destroy(new Error("deadline"));
+    };
+    try {
+      const res = await this.#get(Fetcher.parseUrl(raw), 64 * 1024, track, { method: "POST", headers, body });
+      // Read (some of) the answer so the server sees its response taken; its content is not needed.
+      try {
+        for await (const _ of streamBody(
+          res,
+          64 * 1024,
+          () => timedOut,
+          () => fail("timed out"),
+          () => {},
+        )) {
+          // dropped
+        }
+      } catch {
+        // An answer cut short (too long, too slow) still has its status.
+      }
+      return { status: res.status };
+    } catch (err) {
+      throw timedOut ? fail(`the endpoint took longer than ${this.o.timeoutMs} ms`) : err;
+    } finally {
+      clearTimeout(timer);
+      open?.destroy();
+    }
+  }
+
   /** One request to one checked address, on a socket of our own. */
-  async #get(url: URL, maxBytes: number, track: (x: { destroy: (err?: Error) => void }) => void): Promise<Response1> {
+  async #get(
+    url: URL,
+    maxBytes: number,
+    track: (x: { destroy: (err?: Error) => void }) => void,
+    send?: { method: string; headers: Record<string, string>; body: Uint8Array },
+  ): Promise<Response1> {
     const host = url.hostname.replace(/^\[|\]$/g, "");
     const pin = this.o.pins?.get(host.toLowerCase().replace(/\.+$/, ""));
     let pinned: { address: string; family: number };
@@ -229,12 +275,8 @@ export class Fetcher {
       // Once more where the socket really connected: nothing but the checked address.
       const why = conn.remoteAddress ? checkAddress(conn.remoteAddress, this.o.allow) : null;
       if (why) throw fail(`refused to connect to ${conn.remoteAddress}: ${why}`);
-      await conn.write(
-        new TextEncoder().encode(
-          `GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nUser-Agent: imgd-import/1\r\n` +
-            "Accept: image/*,*/*;q=0.5\r\nConnection: close\r\n\r\n",
-        ),
-      );
+      await conn.write(new TextEncoder().encode(requestHead(url, send)));
+      if (send) await conn.write(send.body);
       const res = await readResponse(conn.readable);
       opened = true;
       return { ...res, destroy: () => conn.close() };
@@ -250,6 +292,23 @@ export class Fetcher {
     const why = checkAddress(address, this.o.allow);
     if (why) throw fail(`refused: '${host}' resolves to ${address}, ${why}`);
   }
+}
+
+/** The request line and header fields: an import's GET, or a POST with its own fields and body. */
+function requestHead(url: URL, send?: { method: string; headers: Record<string, string>; body: Uint8Array }) {
+  const target = `${url.pathname}${url.search}`;
+  if (!send)
+    return (
+      `GET ${target} HTTP/1.1\r\nHost: ${url.host}\r\nUser-Agent: imgd-import/1\r\n` +
+      "Accept: image/*,*/*;q=0.5\r\nConnection: close\r\n\r\n"
+    );
+  const fields = Object.entries(send.headers)
+    .map(([k, v]) => `${k}: ${v.replace(/[\r\n]/g, "")}\r\n`)
+    .join("");
+  return (
+    `${send.method} ${target} HTTP/1.1\r\nHost: ${url.host}\r\n${fields}` +
+    `Content-Length: ${send.body.byteLength}\r\nConnection: close\r\n\r\n`
+  );
 }
 
 type Response1 = ResponseHead & { body: AsyncIterable<Uint8Array>; destroy: () => void };

@@ -10,6 +10,7 @@ import { type ImageRecord, live, type Visibility, withPaths } from "../library/i
 import type { Metering } from "../metering/metering.ts";
 import { stemOf, uploadPath } from "../library/paths.ts";
 import { dropUnusedBlob } from "../library/unused-blob.ts";
+import { type Events, imageData } from "../webhooks/events.ts";
 
 // Every way an image arrives (native multipart, img.pro upload and import, Imgwire's signed PUT
 // and URL upload, the CLI through the native route) goes through these steps, in order:
@@ -95,6 +96,7 @@ export interface IngestDeps {
   };
   limits: { maxUploadBytes: number; maxSourcePixels: number };
   now: () => number;
+  events: Pick<Events, "emit">; // image.created; image.updated when an upload adds a path
 }
 
 const storageFull = (limit: number, left: number, size?: number) =>
@@ -297,10 +299,12 @@ function insert(
       : await claimPath(trx, userId, wanted.path, existing?.id, wanted.explicit);
     if (existing) {
       if (path.free) await insertPath(trx, userId, path.path, existing.id, now);
-      return { image: await withPaths(trx, existing), isNew: false };
+      const image = await withPaths(trx, existing);
+      if (path.free) await d.events.emit(trx, userId, "image.updated", { ...imageData(image), change: "path_added" });
+      return { image, isNew: false };
     }
     // Refuses (throws) when over the plan: before the blob is committed, so nothing is kept.
-    await d.metering.countUpload(trx, userId, staged.size);
+    await d.metering.countUpload(trx, userId, staged.size, id);
     await trx
       .insertInto("blobs")
       .values({
@@ -352,8 +356,10 @@ function insert(
         .insertInto("image_tags")
         .values(tags.map((tag) => ({ image_id: id, tag })))
         .execute();
-    const image = await trx.selectFrom("images").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
-    return { image: { ...image, paths: [path.path], tags: tags.sort() }, isNew: true };
+    const row = await trx.selectFrom("images").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
+    const image = { ...row, paths: [path.path], tags: tags.sort() };
+    await d.events.emit(trx, userId, "image.created", imageData(image));
+    return { image, isNew: true };
   });
 }
 

@@ -8,6 +8,7 @@ import { attachPaths, escapeLike, type ImageRecord, like, live, type Visibility,
 import { stemOf } from "./paths.ts";
 import type { BlobStore } from "../../store/types.ts";
 import type { Removal } from "./removal.ts";
+import { type Events, imageData } from "../webhooks/events.ts";
 
 export type { ImageRecord, Visibility } from "./image-rows.ts";
 
@@ -22,6 +23,8 @@ export interface ImagesDeps {
   /** A tenant's images changed in a way that changes what a delivery URL answers. */
   onChanged: (userId: string) => void;
   now: () => number;
+  /** The webhook outbox: image.visibility_changed. */
+  events: Pick<Events, "emit">;
 }
 
 export type ListSort = "newest" | "oldest" | "name" | "size";
@@ -238,13 +241,23 @@ export class Images {
   }
 
   async setVisibility(userId: string, id: string, visibility: Visibility): Promise<ImageRecord> {
-    const r = await this.d.db
-      .updateTable("images")
-      .set({ visibility, updated_at: this.d.now() })
-      .where("id", "=", id)
-      .where("user_id", "=", userId)
-      .executeTakeFirst();
-    if (r.numUpdatedRows === 0n) throw notFound("Image");
+    await this.d.db.transaction().execute(async (trx) => {
+      const before = await trx
+        .selectFrom("images")
+        .selectAll()
+        .where("id", "=", id)
+        .where("user_id", "=", userId)
+        .executeTakeFirst();
+      if (!before) throw notFound("Image");
+      await trx.updateTable("images").set({ visibility, updated_at: this.d.now() }).where("id", "=", id).execute();
+      // Asking for the visibility it has changes nothing, and tells of nothing.
+      if (before.visibility === visibility) return;
+      const [image] = await attachPaths(trx, [{ ...before, visibility }]);
+      await this.d.events.emit(trx, userId, "image.visibility_changed", {
+        ...imageData(image),
+        previous_visibility: before.visibility,
+      });
+    });
     this.d.onChanged(userId);
     return this.get(userId, id);
   }

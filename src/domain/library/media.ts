@@ -3,6 +3,8 @@ import type { ImageUpdate } from "../../db/schema.ts";
 import { AppError, notFound } from "../errors.ts";
 import type { ImageRecord, Images } from "./images.ts";
 import { FieldErrors, MAX_TAGS, mergeCustom, customFieldsOf } from "./fields.ts";
+import { attachPaths } from "./image-rows.ts";
+import { type Events, imageData } from "../webhooks/events.ts";
 
 // The library view of a tenant's images (img.pro's media): filtered keyset listing, metadata
 // edits, batch operations, namespaces, and the sweeper that removes expired items.
@@ -35,6 +37,8 @@ export class Media {
   constructor(
     private readonly db: Db,
     private readonly images: Images,
+    /** The webhook outbox: image.updated. */
+    private readonly events: Pick<Events, "emit">,
     private readonly now: () => number,
   ) {}
 
@@ -112,8 +116,17 @@ export class Media {
             .values(patch.tags.map((tag) => ({ image_id: id, tag })))
             .execute();
       }
+      const changed = Object.keys(patch).filter((k) => patch[k as keyof MediaPatch] !== undefined);
+      await this.#updated(trx as unknown as Db, userId, [id], changed);
     });
     return this.images.get(userId, id);
+  }
+
+  /** image.updated for each of these images, inside the transaction that changed them. */
+  async #updated(trx: Db, userId: string, ids: string[], changed: string[]) {
+    const rows = await trx.selectFrom("images").selectAll().where("id", "in", ids).orderBy("id").execute();
+    for (const image of await attachPaths(trx, rows))
+      await this.events.emit(trx, userId, "image.updated", { ...imageData(image), changed });
   }
 
   async #checkExternalId(db: Db, userId: string, externalId: string, exceptId: string) {
@@ -169,6 +182,7 @@ export class Media {
         }
       }
       await trx.updateTable("images").set({ updated_at: this.now() }).where("id", "in", found).execute();
+      await this.#updated(trx as unknown as Db, userId, found, ["tags"]);
       return found.length;
     });
     return updated;

@@ -5,6 +5,7 @@ import type { BlobStore } from "../../store/types.ts";
 import { notFound } from "../errors.ts";
 import { attachPaths, type ImageRecord } from "./image-rows.ts";
 import { dropUnusedBlob } from "./unused-blob.ts";
+import { type Events, imageData } from "../webhooks/events.ts";
 
 // Removing images: rows, paths and tags in one transaction, which holds only database work (a
 // slow store must not hold the locks other uploads and deletions wait for). After the commit, a
@@ -19,6 +20,8 @@ export interface RemovalDeps {
   onChanged: (userId: string) => void;
   /** Called after the rows of deleted images are gone, to drop their cached variants. */
   onBlobsReleased: (hashes: string[]) => Promise<void>;
+  /** The webhook outbox: image.deleted, and image.updated when one of several paths goes. */
+  events: Pick<Events, "emit">;
 }
 
 export class Removal {
@@ -53,6 +56,7 @@ export class Removal {
         hashes.map((h) => `blob:${h}`),
       );
       await releaseBlobs(trx, hashes, released);
+      for (const image of withPaths) await this.d.events.emit(trx, userId, "image.deleted", imageData(image));
       return withPaths;
     });
     this.d.onChanged(userId);
@@ -82,7 +86,18 @@ export class Removal {
       await this.delete(userId, [row.image_id]);
       return { remaining: [], imageDeleted: true };
     }
-    await this.d.db.deleteFrom("image_paths").where("user_id", "=", userId).where("path", "=", path).execute();
+    await this.d.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom("image_paths").where("user_id", "=", userId).where("path", "=", path).execute();
+      const image = await trx.selectFrom("images").selectAll().where("id", "=", row.image_id).executeTakeFirst();
+      if (image) {
+        const [record] = await attachPaths(trx, [image]);
+        await this.d.events.emit(trx, userId, "image.updated", {
+          ...imageData(record),
+          change: "path_removed",
+          removed_path: path,
+        });
+      }
+    });
     this.d.onChanged(userId);
     return { remaining: others.map((o) => o.path).sort(), imageDeleted: false };
   }

@@ -4,9 +4,14 @@ import { Metering } from "./metering.ts";
 import { Metrics } from "./metrics.ts";
 import { parsePlans, Plans } from "./plans.ts";
 import { Usage } from "./usage.ts";
+import type { Events } from "../webhooks/events.ts";
 
 /** The metering side of one instance: the plans (IMGD_PLANS), the usage counters, what they allow. */
-export function openMetering(db: Db, config: Pick<Config, "plans" | "metering" | "ownerReserve" | "now">) {
+export function openMetering(
+  db: Db,
+  config: Pick<Config, "plans" | "metering" | "ownerReserve" | "now">,
+  events?: Pick<Events, "emit">,
+) {
   const { now } = config;
   const usage = new Usage(db, now);
   const plans = new Plans(plansSetting(config.plans));
@@ -17,6 +22,7 @@ export function openMetering(db: Db, config: Pick<Config, "plans" | "metering" |
     now,
     enabled: config.metering,
     ownerReservePercent: config.ownerReserve,
+    events,
   });
   // Per-tenant time series (metrics datasets and stats).
   const metrics = new Metrics(usage, now);

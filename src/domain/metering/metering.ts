@@ -2,6 +2,7 @@ import type { Kysely } from "kysely";
 import type { Db } from "../../db/connection.ts";
 import type { Database, User } from "../../db/schema.ts";
 import { AppError } from "../errors.ts";
+import type { Events } from "../webhooks/events.ts";
 import type { Principal } from "../accounts/keys.ts";
 import { type Feature, FEATURE_REFUSALS, type Plan, type Plans } from "./plans.ts";
 import { periodBounds, periodOf, type Metric, type Usage } from "./usage.ts";
@@ -52,7 +53,12 @@ export interface MeteringDeps {
   enabled: boolean;
   /** Percent of each plan's monthly transformations only the owner's own requests may use (IMGD_OWNER_RESERVE). */
   ownerReservePercent?: number;
+  /** The webhook outbox (quota.warning). */
+  events?: Pick<Events, "emit">;
 }
+
+/** A tenant crossing this share of a monthly upload count or its storage hears of it (quota.warning). */
+export const QUOTA_WARNING = 0.8;
 
 /** Transformations of a monthly `limit` kept for the owner: `percent` of it, at least one when there is any. */
 export function ownerReserve(limit: number, percent: number): number {
@@ -183,15 +189,26 @@ export class Metering {
    * taken first (on PostgreSQL it stays locked to the commit, so one tenant's uploads check
    * storage one after another), then storage is checked with this image's bytes.
    */
-  async countUpload(trx: Kysely<Database>, userId: string, bytes: number): Promise<void> {
+  async countUpload(trx: Kysely<Database>, userId: string, bytes: number, imageId: string): Promise<void> {
     if (!this.d.enabled) return;
     const user = await trx.selectFrom("users").selectAll().where("id", "=", userId).executeTakeFirst();
     if (!user) return;
     const limits = this.limitsOf(user);
     if (!(await this.d.usage.consume(userId, "uploads", 1, limits.uploadsPerMonth, trx)))
       throw limitReached("upload", limits.uploadsPerMonth!);
+    if (limits.uploadsPerMonth !== null) {
+      const row = await trx
+        .selectFrom("usage_counters")
+        .select("value")
+        .where("user_id", "=", userId)
+        .where("period", "=", periodOf(this.d.now()))
+        .where("metric", "=", "uploads")
+        .executeTakeFirst();
+      await this.#warn(trx, userId, imageId, "uploads", Number(row?.value ?? 1), 1, limits.uploadsPerMonth);
+    }
     if (limits.storageBytes !== null) {
       const used = (await this.d.usage.storage(userId, trx)).bytes;
+      await this.#warn(trx, userId, imageId, "storage", used + bytes, bytes, limits.storageBytes);
       if (used + bytes > limits.storageBytes) {
         throw new AppError(
           "PLAN_LIMIT_EXCEEDED",
@@ -201,6 +218,28 @@ export class Metering {
       }
     }
     await this.d.usage.add(userId, "storage_added", bytes, trx);
+  }
+
+  /** quota.warning, in the upload's transaction, when this upload took `quota` across QUOTA_WARNING of `limit`. */
+  async #warn(
+    trx: Kysely<Database>,
+    userId: string,
+    imageId: string,
+    quota: "uploads" | "storage",
+    used: number,
+    added: number,
+    limit: number,
+  ) {
+    const mark = limit * QUOTA_WARNING;
+    if (!this.d.events || limit <= 0 || used < mark || used - added >= mark) return;
+    await this.d.events.emit(trx, userId, "quota.warning", {
+      id: imageId,
+      quota,
+      used,
+      limit,
+      threshold_percent: QUOTA_WARNING * 100,
+      ...(quota === "uploads" ? { period: periodOf(this.d.now()) } : {}),
+    });
   }
 
   /**

@@ -17,6 +17,7 @@ export const PAGES = [
   "image",
   "keys",
   "presets",
+  "webhooks",
   "settings",
   "account",
   "usage",

@@ -300,3 +300,48 @@ export const Ready = v.object({
   database: probe(databaseKind),
   storage: probe(storageKind),
 });
+
+const webhookEvent = v.picklist([
+  "image.created",
+  "image.updated",
+  "image.deleted",
+  "image.visibility_changed",
+  "variant.purged",
+  "quota.warning",
+]);
+
+export const Webhook = v.object({
+  id: v.string(),
+  url,
+  events: v.array(webhookEvent),
+  created_at: unix,
+});
+
+export const WebhookCreated = v.object({
+  ...Webhook.entries,
+  secret: v.pipe(
+    v.string(),
+    d("whsec_ + base64 of the signing key (Standard Webhooks); shown only here, keep it to verify deliveries"),
+  ),
+});
+
+export const WebhookList = v.object({ webhooks: v.array(Webhook), total: v.number() });
+
+export const WebhookDelivery = v.object({
+  id: v.string(),
+  message_id: v.pipe(v.string(), d("The webhook-id header: the same on every attempt and redelivery")),
+  type: webhookEvent,
+  status: v.picklist(["pending", "delivered", "failed"]),
+  attempts: v.number(),
+  last_status: nullable(v.pipe(v.number(), d("The endpoint's HTTP status at the last attempt"))),
+  last_error: nullable(v.string()),
+  created_at: unix,
+  next_attempt_at: nullable(unix),
+  finished_at: nullable(unix),
+  event: v.pipe(
+    v.object({ type: webhookEvent, timestamp: time, data: v.looseObject({ id: v.string() }) }),
+    d("The body delivered"),
+  ),
+});
+
+export const WebhookDeliveryList = v.object({ deliveries: v.array(WebhookDelivery), total: v.number() });

@@ -5,6 +5,7 @@ import { CreateKey } from "../native/keys.ts";
 import * as r from "../native/responses.ts";
 import type { Op } from "./describe.ts";
 import { accountOps } from "./native-account.ts";
+import { webhookOps } from "./native-webhooks.ts";
 import { auth, error, ok } from "./native-common.ts";
 
 // The native (img-src style) dialect: /api/v1/…, /health and delivery at /i/{username}/{path}.
@@ -276,6 +277,7 @@ export const nativeOps: Op[] = [
     responses: { 200: ok("Revoked", r.Success), default: error },
   },
   ...accountOps,
+  ...webhookOps,
 ];
 
 /** Response schemas worth a name in components.schemas. */
@@ -290,4 +292,6 @@ export const nativeSchemas = {
   Settings: r.Settings,
   Usage: r.Usage,
   AdminUser: r.AdminUser,
+  Webhook: r.Webhook,
+  WebhookDelivery: r.WebhookDelivery,
 };
