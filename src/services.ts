@@ -7,9 +7,7 @@ import { Delivery } from "./domain/delivery/deliver.ts";
 import { Placeholders } from "./domain/delivery/placeholders.ts";
 import { VariantProducer } from "./domain/delivery/producer.ts";
 import { FactsBackfill } from "./domain/library/facts.ts";
-import { parseCidrList } from "./domain/fetcher/addresses.ts";
-import { dnsOf } from "./domain/fetcher/dns.ts";
-import { Fetcher, parsePins } from "./domain/fetcher/fetcher.ts";
+import { openNetwork } from "./domain/fetcher/index.ts";
 import { buildImgwire } from "./domain/imgwire/imgwire.ts";
 import { Ingest } from "./domain/ingest/ingest.ts";
 import { Images } from "./domain/library/images.ts";
@@ -69,14 +67,10 @@ export async function buildServices(
   const platform = await openPlatform(config, runtime, log, run);
   const { db, bus, leases, tokens, blobs, variants, pool, telemetry } = platform;
   const presets = new Presets(db, config.now);
-  const dns = dnsOf(config.dnsServers);
-  const pins = parsePins(config.resolve);
+  // The resolver and the SSRF-safe fetchers (URL imports and watermarks; webhooks).
+  const { dns, fetcher, fetcherFor } = openNetwork(config, runtime.connect);
   // The webhook outbox the use cases below write to in their own transactions, and its dispatcher.
-  const {
-    events,
-    endpoints: webhooks,
-    dispatcher,
-  } = openWebhooks(config, { db, leases, connect: runtime.connect, resolve: dns.addresses, pins, log });
+  const { events, endpoints: webhooks, dispatcher } = openWebhooks(config, { db, leases, fetcherFor, log });
   const { usage, plans, metering, metrics } = openMetering(db, config, events);
   // Tenants, keys, sessions and the one admission step (authenticate + scope + meter).
   const identity = openIdentity(db, config, metering);
@@ -105,13 +99,6 @@ export async function buildServices(
     images,
     thumbhashOf: async (hash) => (await pool.inspect(() => blobs.read(hash), { transfer: true })).thumbhash,
     log,
-  });
-  const fetcher = new Fetcher({
-    allow: parseCidrList(config.importAllowNetworks),
-    timeoutMs: config.importTimeoutMs,
-    connect: runtime.connect,
-    pins,
-    resolve: dns.addresses,
   });
   const producer = new VariantProducer({
     blobs,

@@ -1,9 +1,8 @@
 import type { Config } from "../../config.ts";
 import type { Db } from "../../db/connection.ts";
 import type { Leases } from "../../db/leases.ts";
-import type { ConnectOptions, Connection } from "../../runtime/types.ts";
 import { parseCidrList } from "../fetcher/addresses.ts";
-import { Fetcher, type Pins } from "../fetcher/fetcher.ts";
+import type { FetcherFor } from "../fetcher/index.ts";
 import { Dispatcher, retryDelays } from "./dispatcher.ts";
 import { Endpoints } from "./endpoints.ts";
 import { Events } from "./events.ts";
@@ -20,9 +19,7 @@ type WebhookConfig = Pick<
 export interface WebhookPlatform {
   db: Db;
   leases: Leases;
-  connect: (options: ConnectOptions) => Promise<Connection>;
-  resolve: (host: string) => Promise<{ address: string; family: number }[]>;
-  pins: Pins;
+  fetcherFor: FetcherFor;
   log: (line: string) => void;
 }
 
@@ -32,13 +29,7 @@ export interface WebhookPlatform {
  */
 export function openWebhooks(config: WebhookConfig, p: WebhookPlatform) {
   const allow = parseCidrList(config.webhookAllowNetworks);
-  const fetcher = new Fetcher({
-    allow,
-    timeoutMs: config.webhookTimeoutMs,
-    connect: p.connect,
-    pins: p.pins,
-    resolve: p.resolve,
-  });
+  const fetcher = p.fetcherFor(config.webhookAllowNetworks, config.webhookTimeoutMs);
   const dispatcher = new Dispatcher({
     db: p.db,
     leases: p.leases,
