@@ -17,6 +17,7 @@ import { dnsOf } from "./domain/fetcher/dns.ts";
 import { Fetcher, parsePins } from "./domain/fetcher/fetcher.ts";
 import { buildImgwire } from "./domain/imgwire/imgwire.ts";
 import { Ingest } from "./domain/ingest/ingest.ts";
+import { ResumableUploads } from "./domain/ingest/resumable.ts";
 import { Images } from "./domain/library/images.ts";
 import { Media } from "./domain/library/media.ts";
 import { Presets } from "./domain/library/presets.ts";
@@ -76,6 +77,14 @@ export async function buildServices(
     metering,
     codecs: pool,
     limits: { maxUploadBytes: config.maxUploadBytes, maxSourcePixels: config.maxSourcePixels },
+    now: config.now,
+  });
+  // tus uploads: parts in the storage's part store until whole, then the one ingest path.
+  const uploads = new ResumableUploads({
+    db,
+    parts: platform.storage.parts,
+    ingest,
+    expiryMs: config.uploadExpiry * 1000,
     now: config.now,
   });
   // ThumbHashes and `?placeholder` images; backfills images from before them at start.
@@ -161,6 +170,7 @@ export async function buildServices(
     jobs: [
       () => imgwire.sweep(),
       () => media.sweepExpired(),
+      () => uploads.sweep(),
       () => rates.prune(),
       () => sessions.prune(),
       () => leases.prune(),
@@ -182,6 +192,7 @@ export async function buildServices(
     keys,
     images,
     ingest,
+    uploads,
     presets,
     usage,
     delivery,
