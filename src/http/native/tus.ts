@@ -209,7 +209,7 @@ export const tusRoutes = new Hono<Env>()
     uploadHeaders(c, upload, image);
     return c.body(null, 201);
   })
-  .get("/:id", async (c) => {
+  .on(["GET", "HEAD"], "/:id", async (c) => {
     const { uploads, images } = c.var.services;
     const upload = await uploads.get(c.var.principal.user.id, c.req.param("id"));
     const image = upload.image_id

@@ -5,6 +5,7 @@ import { CreateKey } from "../native/keys.ts";
 import * as r from "../native/responses.ts";
 import type { Op } from "./describe.ts";
 import { accountOps } from "./native-account.ts";
+import { uploadOps } from "./native-uploads.ts";
 import { auth, error, ok } from "./native-common.ts";
 
 // The native (img-src style) dialect: /api/v1/…, /health and delivery at /i/{username}/{path}.
@@ -275,6 +276,7 @@ export const nativeOps: Op[] = [
     params: { id: "The key's id" },
     responses: { 200: ok("Revoked", r.Success), default: error },
   },
+  ...uploadOps,
   ...accountOps,
 ];
 
