@@ -228,7 +228,7 @@ export interface paths {
         put?: never;
         /**
          * tus: create a resumable upload
-         * @description Upload-Length is checked against the smaller of the plan's upload limit and IMGD_MAX_UPLOAD_BYTES (413, nothing stored). Upload-Metadata (base64 values) may carry `filename`, `path` (or `target_path`), `visibility` and `tags`, checked as the multipart upload checks them. With Content-Type application/offset+octet-stream the body is the first part (creation-with-upload).
+         * @description Upload-Length is checked against the smaller of the plan's upload limit and IMGD_MAX_UPLOAD_BYTES (413, nothing stored). Upload-Metadata (base64 values) may carry `filename`, `path` (or `target_path`), `folder`, `visibility` and `tags`, checked as the multipart upload checks them. With Content-Type application/offset+octet-stream the body is the first part (creation-with-upload).
          */
         post: operations["tusCreate"];
         delete?: never;

@@ -279,7 +279,7 @@ describe("tus uploads", () => {
       headers: {
         "Tus-Resumable": "1.0.0",
         "Upload-Length": String(bytes.length),
-        "Upload-Metadata": `filename ${b64("small.png")},visibility ${b64("public")}`,
+        "Upload-Metadata": `filename ${b64("small.png")},visibility ${b64("public")},folder ${b64("shots")}`,
         "Content-Type": "application/offset+octet-stream",
         "Upload-Checksum": digest(first),
       },
@@ -315,6 +315,7 @@ describe("tus uploads", () => {
     const id = done.headers.get("imgd-image-id")!;
     const meta = (await (await s.api(`/api/v1/images/${id}`)).json()) as any;
     expect(meta.metadata).toMatchObject({ hash: sha256(bytes), width: 64, height: 48, original_filename: "small.png" });
+    expect(meta.paths).toEqual(["shots/small.png"]);
     expect(staged(s)).toEqual([]);
   });
 
@@ -328,6 +329,7 @@ describe("tus uploads", () => {
   test("bad metadata is a 400 at creation; a file that is not an image is refused at the end, nothing kept", async () => {
     const before = (await (await s.api("/api/v1/images")).json()) as any;
     await nativeError(await create(s, 10, { metadata: `visibility ${b64("secret")}` }), 400, "VALIDATION_ERROR");
+    await nativeError(await create(s, 0), 400, "INVALID_FILE");
     await nativeError(await create(s, 10, { metadata: `path ${b64("../x")}` }), 400, "VALIDATION_ERROR");
     await nativeError(await create(s, 10, { metadata: "filename !!!" }), 400, "VALIDATION_ERROR");
     await nativeError(await create(s, 10, { metadata: `tags ${b64("a".repeat(80))}` }), 400, "VALIDATION_ERROR");

@@ -75,7 +75,8 @@ function uploadFields(c: Context<Env>, meta: Map<string, string>): StoredFields 
   const tags = meta.has("tags") ? parseTags(meta.get("tags"), e) : undefined;
   e.throwIfAny();
   if (f.visibility === "private") c.var.services.metering.requireFeature(c.var.principal.user, "private_images");
-  const target = f.target_path ?? f.path;
+  // `folder`: the name the issue's clients use for a folder to upload into.
+  const target = f.target_path ?? f.path ?? meta.get("folder");
   // The path is checked now, before any byte is kept; the format only picks an extension.
   if (target) uploadPath(target, filename || "image", "png");
   return {
@@ -188,6 +189,7 @@ export const tusRoutes = new Hono<Env>()
     if (c.req.header("upload-defer-length") !== undefined)
       throw invalid("Upload-Defer-Length", "is not supported: give Upload-Length");
     const length = number(c, "upload-length", true)!;
+    if (length === 0) throw new AppError("INVALID_FILE", "File is empty");
     const raw = c.req.header("upload-metadata");
     const fields = uploadFields(c, parseMetadata(raw));
     let upload = await c.var.services.uploads.create(

@@ -51,7 +51,7 @@ export const uploadOps: Op[] = [
     description:
       "Upload-Length is checked against the smaller of the plan's upload limit and IMGD_MAX_UPLOAD_BYTES (413, " +
       "nothing stored). Upload-Metadata (base64 values) may carry `filename`, `path` (or `target_path`), " +
-      "`visibility` and `tags`, checked as the multipart upload checks them. With Content-Type " +
+      "`folder`, `visibility` and `tags`, checked as the multipart upload checks them. With Content-Type " +
       "application/offset+octet-stream the body is the first part (creation-with-upload).",
     security: [...auth],
     headers: {
