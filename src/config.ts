@@ -202,6 +202,13 @@ export const settings = {
     default: 70 * MiB,
     help: "Largest accepted upload, in bytes",
   },
+  uploadExpiry: {
+    env: "IMGD_UPLOAD_EXPIRY",
+    flag: "upload-expiry",
+    schema: int(1, 30 * 86_400),
+    default: 86_400,
+    help: "How long a resumable (tus) upload may take from its creation, in seconds; then its received parts are removed and its URL is gone",
+  },
   maxSourcePixels: {
     env: "IMGD_MAX_SOURCE_PIXELS",
     flag: "max-source-pixels",

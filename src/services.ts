@@ -10,6 +10,7 @@ import { FactsBackfill } from "./domain/library/facts.ts";
 import { openNetwork } from "./domain/fetcher/index.ts";
 import { buildImgwire } from "./domain/imgwire/imgwire.ts";
 import { Ingest } from "./domain/ingest/ingest.ts";
+import { ResumableUploads } from "./domain/ingest/resumable.ts";
 import { Images } from "./domain/library/images.ts";
 import { Media } from "./domain/library/media.ts";
 import { Presets } from "./domain/library/presets.ts";
@@ -94,6 +95,14 @@ export async function buildServices(
     limits: { maxUploadBytes: config.maxUploadBytes, maxSourcePixels: config.maxSourcePixels },
     now: config.now,
   });
+  // tus uploads: parts in the storage's part store until whole, then the one ingest path.
+  const uploads = new ResumableUploads({
+    db,
+    parts: platform.storage.parts,
+    ingest,
+    expiryMs: config.uploadExpiry * 1000,
+    now: config.now,
+  });
   // ThumbHashes and `?placeholder` images; backfills images from before them at start.
   const placeholders = new Placeholders({
     images,
@@ -156,6 +165,7 @@ export async function buildServices(
     jobs: [
       () => imgwire.sweep(),
       () => media.sweepExpired(),
+      () => uploads.sweep(),
       () => identity.rates.prune(),
       () => identity.sessions.prune(),
       () => leases.prune(),
@@ -179,6 +189,7 @@ export async function buildServices(
     ...identity,
     images,
     ingest,
+    uploads,
     presets,
     usage,
     delivery,

@@ -217,6 +217,59 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/uploads/tus": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * tus: create a resumable upload
+         * @description Upload-Length is checked against the smaller of the plan's upload limit and IMGD_MAX_UPLOAD_BYTES (413, nothing stored). Upload-Metadata (base64 values) may carry `filename`, `path` (or `target_path`), `folder`, `visibility` and `tags`, checked as the multipart upload checks them. With Content-Type application/offset+octet-stream the body is the first part (creation-with-upload).
+         */
+        post: operations["tusCreate"];
+        delete?: never;
+        /**
+         * tus: the protocol's version, extensions and limits
+         * @description Needs no key.
+         */
+        options: operations["tusOptions"];
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/uploads/tus/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** tus: an upload's state (the HEAD answer, for clients that cannot send HEAD) */
+        get: operations["tusUpload"];
+        put?: never;
+        post?: never;
+        /**
+         * tus: abandon an upload and remove its parts
+         * @description An image it already became stays.
+         */
+        delete: operations["tusTerminate"];
+        options?: never;
+        /**
+         * tus: how far an upload has come
+         * @description Another tenant's upload, or one swept, is 404.
+         */
+        head: operations["tusOffset"];
+        /**
+         * tus: send the next part
+         * @description The part at Upload-Offset, kept whole or not at all. The part that completes the upload stores the image through the same checks as POST /api/v1/images; a file that is not an image is refused and nothing is kept.
+         */
+        patch: operations["tusPatch"];
+        trace?: never;
+    };
     "/api/v1/settings/presets": {
         parameters: {
             query?: never;
@@ -2603,6 +2656,261 @@ export interface operations {
                 };
             };
             /** @description An error, in the native envelope */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NativeError"];
+                };
+            };
+        };
+    };
+    tusCreate: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description 1.0.0 (required; another version is 412) */
+                "Tus-Resumable"?: string;
+                /** @description The file's size in bytes (required) */
+                "Upload-Length"?: string;
+                /** @description key base64value pairs, comma-separated */
+                "Upload-Metadata"?: string;
+                /** @description sha256 <base64 digest> of the body, if it carries a part */
+                "Upload-Checksum"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The first part (optional) */
+        requestBody?: {
+            content: {
+                "application/offset+octet-stream": unknown;
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    /** @description 1.0.0 */
+                    "Tus-Resumable"?: string;
+                    /** @description How many bytes the server has */
+                    "Upload-Offset"?: string;
+                    /** @description When the upload is removed if not finished (IMGD_UPLOAD_EXPIRY after its creation) */
+                    "Upload-Expires"?: string;
+                    /** @description Once the upload is whole: the image it became */
+                    "Imgd-Image-Id"?: string;
+                    /** @description Once the upload is whole: the image's URL */
+                    "Imgd-Image-Url"?: string;
+                    /** @description The upload's URL (a path) */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error, in the native envelope: 409 another offset, 410 expired, 413 over the limit, 415 not application/offset+octet-stream, 460 checksum mismatch */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NativeError"];
+                };
+            };
+        };
+    };
+    tusOptions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description What the server supports */
+            204: {
+                headers: {
+                    /** @description 1.0.0 */
+                    "Tus-Version"?: string;
+                    /** @description creation,creation-with-upload,expiration,termination,checksum */
+                    "Tus-Extension"?: string;
+                    /** @description IMGD_MAX_UPLOAD_BYTES (a plan may allow less) */
+                    "Tus-Max-Size"?: string;
+                    /** @description sha256 */
+                    "Tus-Checksum-Algorithm"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    tusUpload: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description 1.0.0 (required; another version is 412) */
+                "Tus-Resumable"?: string;
+            };
+            path: {
+                /** @description The upload's id (the last segment of the creation's Location) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The upload's state (no body) */
+            200: {
+                headers: {
+                    /** @description 1.0.0 */
+                    "Tus-Resumable"?: string;
+                    /** @description How many bytes the server has */
+                    "Upload-Offset"?: string;
+                    /** @description When the upload is removed if not finished (IMGD_UPLOAD_EXPIRY after its creation) */
+                    "Upload-Expires"?: string;
+                    /** @description Once the upload is whole: the image it became */
+                    "Imgd-Image-Id"?: string;
+                    /** @description Once the upload is whole: the image's URL */
+                    "Imgd-Image-Url"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error, in the native envelope: 409 another offset, 410 expired, 413 over the limit, 415 not application/offset+octet-stream, 460 checksum mismatch */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NativeError"];
+                };
+            };
+        };
+    };
+    tusTerminate: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description 1.0.0 (required; another version is 412) */
+                "Tus-Resumable"?: string;
+            };
+            path: {
+                /** @description The upload's id (the last segment of the creation's Location) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed */
+            204: {
+                headers: {
+                    /** @description 1.0.0 */
+                    "Tus-Resumable"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error, in the native envelope: 409 another offset, 410 expired, 413 over the limit, 415 not application/offset+octet-stream, 460 checksum mismatch */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NativeError"];
+                };
+            };
+        };
+    };
+    tusOffset: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description 1.0.0 (required; another version is 412) */
+                "Tus-Resumable"?: string;
+            };
+            path: {
+                /** @description The upload's id (the last segment of the creation's Location) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The upload's state */
+            200: {
+                headers: {
+                    /** @description 1.0.0 */
+                    "Tus-Resumable"?: string;
+                    /** @description How many bytes the server has */
+                    "Upload-Offset"?: string;
+                    /** @description When the upload is removed if not finished (IMGD_UPLOAD_EXPIRY after its creation) */
+                    "Upload-Expires"?: string;
+                    /** @description Once the upload is whole: the image it became */
+                    "Imgd-Image-Id"?: string;
+                    /** @description Once the upload is whole: the image's URL */
+                    "Imgd-Image-Url"?: string;
+                    /** @description The file's size */
+                    "Upload-Length"?: string;
+                    /** @description As sent */
+                    "Upload-Metadata"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error, in the native envelope: 409 another offset, 410 expired, 413 over the limit, 415 not application/offset+octet-stream, 460 checksum mismatch */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NativeError"];
+                };
+            };
+        };
+    };
+    tusPatch: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description 1.0.0 (required; another version is 412) */
+                "Tus-Resumable"?: string;
+                /** @description Where this part starts (required; the upload's offset, or 409) */
+                "Upload-Offset"?: string;
+                /** @description sha256 <base64 digest> of this part (a mismatch is 460 and the part is dropped) */
+                "Upload-Checksum"?: string;
+            };
+            path: {
+                /** @description The upload's id (the last segment of the creation's Location) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/offset+octet-stream": unknown;
+            };
+        };
+        responses: {
+            /** @description Kept */
+            204: {
+                headers: {
+                    /** @description 1.0.0 */
+                    "Tus-Resumable"?: string;
+                    /** @description How many bytes the server has */
+                    "Upload-Offset"?: string;
+                    /** @description When the upload is removed if not finished (IMGD_UPLOAD_EXPIRY after its creation) */
+                    "Upload-Expires"?: string;
+                    /** @description Once the upload is whole: the image it became */
+                    "Imgd-Image-Id"?: string;
+                    /** @description Once the upload is whole: the image's URL */
+                    "Imgd-Image-Url"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error, in the native envelope: 409 another offset, 410 expired, 413 over the limit, 415 not application/offset+octet-stream, 460 checksum mismatch */
             default: {
                 headers: {
                     [name: string]: unknown;

@@ -20,6 +20,8 @@ export const JSON_COLUMNS: ReadonlySet<string> = new Set([
   "custom_metadata",
   "exif_data",
   "image_ids",
+  "upload_fields",
+  "upload_parts",
 ]);
 
 /**

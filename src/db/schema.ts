@@ -282,6 +282,35 @@ export interface SettingsTable {
   updated_at: number;
 }
 
+/** What a resumable upload becomes once whole (checked when it was created). */
+export interface UploadFields {
+  filename: string;
+  path?: string;
+  visibility?: "public" | "private";
+  tags?: string[];
+}
+
+/** One received PATCH of a resumable upload, in the part store under the upload's id. */
+export interface UploadPart {
+  name: string;
+  size: number;
+}
+
+export interface UploadsTable {
+  id: string;
+  user_id: string;
+  upload_length: number;
+  upload_offset: number;
+  raw_metadata: string | null;
+  upload_fields: JsonWithDefault<UploadFields>;
+  upload_parts: JsonWithDefault<UploadPart[]>;
+  /** The image it became; null while bytes are still coming. */
+  image_id: string | null;
+  expires_at: number;
+  created_at: number;
+  updated_at: number;
+}
+
 export interface LeasesTable {
   name: string;
   /** The node holding it (a random id per process). */
@@ -341,6 +370,7 @@ export interface Database {
   email_claims: EmailClaimsTable;
   settings: SettingsTable;
   leases: LeasesTable;
+  uploads: UploadsTable;
   webhooks: WebhooksTable;
   webhook_deliveries: WebhookDeliveriesTable;
 }
@@ -356,6 +386,7 @@ export type Preset = Selectable<PresetsTable>;
 export type Variant = Selectable<VariantsTable>;
 export type Session = Selectable<SessionsTable>;
 export type ImgwireUpload = Selectable<ImgwireUploadsTable>;
+export type ResumableUpload = Selectable<UploadsTable>;
 export type ImgwireToken = Selectable<ImgwireUploadTokensTable>;
 export type ImgwireCorsOrigin = Selectable<ImgwireCorsOriginsTable>;
 export type ImgwireDomain = Selectable<ImgwireDomainsTable>;

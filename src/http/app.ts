@@ -7,6 +7,7 @@ import type { AppEnv, AppServices } from "./env.ts";
 import { nativeErrorResponse, settleBody, toAppError } from "./errors.ts";
 import { healthRoutes, readyRoutes } from "./native/health.ts";
 import { imageRoutes, pathRoutes } from "./native/images.ts";
+import { tusRoutes } from "./native/tus.ts";
 import { keyRoutes } from "./native/keys.ts";
 import { presetRoutes } from "./native/presets.ts";
 import { webhookRoutes } from "./native/webhooks.ts";
@@ -48,6 +49,8 @@ export function buildApp(services: AppServices) {
   app.route(MOUNTS.cloudflare, cloudflareRoutes);
   app.route(MOUNTS.next, nextRoutes);
 
+  // Before the API's key check: tus discovery (OPTIONS) is open; the rest checks the key itself.
+  app.route(`${MOUNTS.api}/uploads/tus`, tusRoutes);
   const api = new Hono<AppEnv>();
   api.use(requireKey());
   api.route("/images/path", pathRoutes);

@@ -4,7 +4,7 @@ import type { FileBody } from "./fs/files.ts";
 import { openFsStorage } from "./fs/index.ts";
 import { LocalVariantStore } from "./local-variant-store.ts";
 import { openS3Storage, parseS3Url } from "./s3/index.ts";
-import type { ArchiveStore, BlobStore, VariantStore } from "./types.ts";
+import type { ArchiveStore, BlobStore, PartStore, VariantStore } from "./types.ts";
 
 export type * from "./types.ts";
 export { BlobTooLargeError } from "./types.ts";
@@ -13,6 +13,8 @@ export interface Storage {
   blobs: BlobStore;
   variants: VariantStore;
   archives: ArchiveStore;
+  /** Parts of resumable uploads in progress. */
+  parts: PartStore;
   /** "filesystem" or "s3", for /health. */
   kind: "filesystem" | "s3";
   /** Where, without credentials: the data directory or s3://bucket/prefix. */
@@ -82,6 +84,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     blobs: s3.blobs,
     variants,
     archives: s3.archives,
+    parts: s3.parts,
     kind: "s3",
     location: `s3://${loc.bucket}/${loc.prefix}`,
     ping: async () => {

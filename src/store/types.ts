@@ -98,3 +98,26 @@ export interface ArchiveStore {
   /** At start: removes partial writes. */
   sweep(): Promise<{ removed: number }>;
 }
+
+/**
+ * The parts of resumable uploads, by upload id and part name, kept apart from the blobs until
+ * the upload is whole (then streamed, in order, into `BlobStore.stage`) or abandoned.
+ */
+export interface PartStore {
+  /** Stores one part whole (a reader sees all of it or nothing); a source that throws keeps nothing. Returns its size. */
+  put(uploadId: string, name: string, source: AsyncIterable<Uint8Array>): Promise<number>;
+  /** One part's bytes. */
+  stream(uploadId: string, name: string): ReadableStream<Uint8Array>;
+  delete(uploadId: string, name: string): Promise<void>;
+  /** Removes every part of an upload, recorded or not (one a crash cut short). */
+  clear(uploadId: string): Promise<void>;
+  /** The ids of the uploads that have parts stored. */
+  uploads(): AsyncIterable<string>;
+}
+
+/** What upload ids and part names may be: they become path segments and object keys. */
+export const PART_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+
+export function checkPartName(...names: string[]) {
+  for (const n of names) if (!PART_NAME.test(n)) throw new Error(`not an upload or part name: ${n}`);
+}

@@ -11,6 +11,7 @@ import * as m009 from "./009_domains.ts";
 import * as m010 from "./010_access.ts";
 import * as m011 from "./011_cost.ts";
 import * as m013 from "./013_image_facts.ts";
+import * as m014 from "./014_uploads.ts";
 import * as m015 from "./015_webhooks.ts";
 
 // Migrations live in code (not read from a folder) so the compiled binary carries them.
@@ -28,5 +29,6 @@ export const migrations: Record<string, Migration> = {
   "010_access": m010,
   "011_cost": m011,
   "013_image_facts": m013,
+  "014_uploads": m014,
   "015_webhooks": m015,
 };

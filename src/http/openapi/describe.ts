@@ -39,7 +39,7 @@ export interface Answer {
 }
 
 export interface Op {
-  method: "get" | "post" | "put" | "patch" | "delete" | "head";
+  method: "get" | "post" | "put" | "patch" | "delete" | "head" | "options";
   /** The OpenAPI path template, e.g. `/api/v1/images/{id}`. */
   path: string;
   /** The Hono route it documents when it is not `path` with `{x}` as `:x` (wildcards, mounts). */

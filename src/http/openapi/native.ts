@@ -5,6 +5,7 @@ import { CreateKey } from "../native/keys.ts";
 import * as r from "../native/responses.ts";
 import type { Op } from "./describe.ts";
 import { accountOps } from "./native-account.ts";
+import { uploadOps } from "./native-uploads.ts";
 import { webhookOps } from "./native-webhooks.ts";
 import { auth, error, ok } from "./native-common.ts";
 
@@ -276,6 +277,7 @@ export const nativeOps: Op[] = [
     params: { id: "The key's id" },
     responses: { 200: ok("Revoked", r.Success), default: error },
   },
+  ...uploadOps,
   ...accountOps,
   ...webhookOps,
 ];

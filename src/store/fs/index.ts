@@ -2,6 +2,7 @@ import { mkdir, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { FsArchiveStore } from "./archives.ts";
 import { FsBlobStore } from "./blobs.ts";
+import { FsPartStore } from "./parts.ts";
 import type { FileBody } from "./files.ts";
 import { FsVariantStore } from "./variants.ts";
 
@@ -10,13 +11,14 @@ export { FsBlobStore } from "./blobs.ts";
 export { FsVariantStore } from "./variants.ts";
 export type { FileBody } from "./files.ts";
 
-/** The default drivers: blobs, variants and downloads under the data directory. */
+/** The default drivers: blobs, variants, downloads and upload parts under the data directory. */
 export async function openFsStorage(dataDir: string, options: { fileBody?: FileBody } = {}) {
   const blobs = new FsBlobStore(dataDir, options);
   const variants = new FsVariantStore(dataDir, options);
   const archives = new FsArchiveStore(dataDir, options);
-  await Promise.all([blobs.init(), variants.init(), archives.init()]);
-  return { blobs, variants, archives };
+  const parts = new FsPartStore(dataDir);
+  await Promise.all([blobs.init(), variants.init(), archives.init(), parts.init()]);
+  return { blobs, variants, archives, parts };
 }
 
 /** Fails at start, with what to do, rather than at the first upload. */
