@@ -14,14 +14,16 @@ import { form, ROOT, removeDataDir, startServer, type TestServer } from "./helpe
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 const ALLOW = { IMGD_IMPORT_ALLOW_NETWORKS: "127.0.0.2/32" };
 
-const cli = (args: string[], env: Record<string, string> = {}) =>
-  [
-    [process.execPath, join(ROOT, "src/main.ts"), ...args],
-    { env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe" } as const,
-  ] as const;
+/** `imgd …` as its own process, its output piped. */
+const spawn = (args: string[], env: Record<string, string> = {}) =>
+  Bun.spawn([process.execPath, join(ROOT, "src/main.ts"), ...args], {
+    env: { ...process.env, ...env },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
 
 async function imgd(args: string[], env: Record<string, string> = {}) {
-  const p = Bun.spawn(...cli(args, env));
+  const p = spawn(args, env);
   const [out, err] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text()]);
   return { code: await p.exited, out, err };
 }
@@ -121,7 +123,7 @@ describe("imgd import from a folder", () => {
     expect(expected).toEqual(written);
 
     // Killed once about half the images are in.
-    const p = Bun.spawn(...cli(["import", folder, "--concurrency", "2", ...withKey(a)]));
+    const p = spawn(["import", folder, "--concurrency", "2", ...withKey(a)]);
     let seen = 0;
     for (let i = 0; i < 3000 && seen < 100 && p.exitCode === null; i++) {
       seen = await count(a);
