@@ -152,6 +152,26 @@ describe("imgd import from a folder", () => {
     expect(await count(a)).toBe(200);
   }, 120_000);
 
+  test.skipIf(!Bun.which("script"))(
+    "on a terminal: a progress bar instead of a line per file",
+    async () => {
+      // `script` runs the command on a pseudo-terminal (util-linux).
+      const command = [process.execPath, join(ROOT, "src/main.ts"), "import", folder].join(" ");
+      const p = Bun.spawn(["script", "-qefc", command, "/dev/null"], {
+        env: { ...process.env, IMGD_SERVER: a.url, IMGD_API_KEY: a.adminKey },
+        stdin: "ignore",
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      const out = await new Response(p.stdout).text();
+      expect(await p.exited).toBe(1);
+      expect(out).toMatch(/\r\[#{30}\] 201\/201 files/);
+      expect(out).not.toContain("skipped img-000");
+      expect(out).toContain("200 skipped (already there), 1 refused");
+    },
+    60_000,
+  );
+
   test("a path holding other bytes is a conflict, left alone unless --replace", async () => {
     const other = await makeImage(40, 30, "jpg");
     const up = await b.api("/api/v1/images/path/admin/2019/img-001.jpg", { method: "DELETE" });
@@ -203,6 +223,7 @@ describe("other sources", () => {
   let s3: S3TestServer;
   let origin: ReturnType<typeof Bun.serve>;
   const served: Record<string, Uint8Array> = {};
+  let hits = 0;
 
   beforeAll(async () => {
     s3 = await startS3();
@@ -213,6 +234,7 @@ describe("other sources", () => {
       hostname: "127.0.0.2",
       port: 0,
       fetch: (req) => {
+        hits++;
         const path = new URL(req.url).pathname;
         if (path === "/old/text.jpg") return new Response("<html>not an image</html>");
         const bytes = served[path];
@@ -288,6 +310,19 @@ describe("other sources", () => {
     expect(again.code).toBe(0);
     expect(again.err).toContain("skipped old/deep/dog.jpg: already there");
     expect(again.err).toContain("imported old/cat.png: the same bytes as an image already there");
+    // A server that does not allow the origin's network refuses before any connection.
+    const closed = await startServer();
+    try {
+      const before = hits;
+      const refused = await imgd(["import", list, ...withKey(closed)]);
+      expect(refused.code).toBe(1);
+      expect(refused.err).toContain("refused old/cat.png");
+      expect(refused.err).toMatch(/not allowed|not public|private|loopback/i);
+      expect(hits).toBe(before);
+      expect(await count(closed)).toBe(0);
+    } finally {
+      await closed.stop();
+    }
     expect((await library(a))["old/cat.png"]).toBe(sha(served["/old/cat.png"]));
   }, 60_000);
 
