@@ -191,34 +191,6 @@ describe("imgd import from a folder", () => {
   }, 60_000);
 });
 
-describe("the path lookup the import relies on", () => {
-  test("GET /api/v1/images/path/{user}/{path}: the image, its hash; another tenant or no key cannot look", async () => {
-    const res = await a.api("/api/v1/images/path/admin/2019/summer/img-002.jpg");
-    expect(res.status).toBe(200);
-    const body = (await res.json()) as any;
-    expect(body.metadata.hash).toBe(written["2019/summer/img-002.jpg"]);
-    expect(body.source_url).toBeNull();
-    // The same name with another extension is the same name.
-    expect((await a.api("/api/v1/images/path/admin/2019/summer/img-002.webp")).status).toBe(200);
-    expect((await a.api("/api/v1/images/path/admin/2019/none.jpg")).status).toBe(404);
-    expect((await a.api("/api/v1/images/path/admin/2019/summer/img-002.jpg", { key: null })).status).toBe(401);
-    const created = await a.api("/api/v1/admin/users", {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ username: "mallory" }),
-    });
-    expect(created.status).toBe(201);
-    const key = await imgd(["keys", "create", "--user", "mallory", "--data-dir", a.dataDir], a.env);
-    expect(key.code).toBe(0);
-    const mallory = key.out.trim();
-    const theirs = await a.api("/api/v1/images/path/admin/2019/summer/img-002.jpg", { key: mallory });
-    expect(theirs.status).toBe(403);
-    expect(JSON.stringify(await theirs.json())).not.toContain(written["2019/summer/img-002.jpg"]);
-    // Their own namespace has no such path.
-    expect((await a.api("/api/v1/images/path/mallory/2019/summer/img-002.jpg", { key: mallory })).status).toBe(404);
-  });
-});
-
 describe("other sources", () => {
   let s3: S3TestServer;
   let origin: ReturnType<typeof Bun.serve>;
