@@ -305,11 +305,18 @@ describe("other sources", () => {
     const one = await makeImage(12, 9, "png");
     await writeFile(join(small, "x", "one.png"), one);
     await writeFile(join(small, "two.jpg"), await makeImage(9, 12, "jpg"));
-    const r = await imgd(["import", small, "--data-dir", data, "--visibility", "private"]);
+    const big = await makeImage(300, 300, "png");
+    expect(big.byteLength).toBeGreaterThan(20_000);
+    await writeFile(join(small, "big.png"), big);
+    const r = await imgd(["import", small, "--data-dir", data, "--visibility", "private"], {
+      IMGD_MAX_UPLOAD_BYTES: "20000",
+    });
     expect(r.err).toContain("2 imported");
-    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/refused big\.png: .*larger than the upload limit of 20000 bytes/);
+    expect(r.code).toBe(1);
     const again = await imgd(["import", small, "--data-dir", data]);
-    expect(again.err).toContain("2 skipped");
+    expect(again.err).toContain("1 imported, 2 skipped");
+    expect(again.code).toBe(0);
     const s = await startServer({ dataDir: data });
     try {
       const keyed = await imgd(["keys", "create", "--data-dir", data], s.env);
