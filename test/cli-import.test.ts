@@ -317,6 +317,17 @@ describe("other sources", () => {
     const again = await imgd(["import", small, "--data-dir", data]);
     expect(again.err).toContain("1 imported, 2 skipped");
     expect(again.code).toBe(0);
+    // URLs go through this process's own SSRF-safe fetcher: refused unless the network is allowed.
+    const list = join(dir, "one-url.txt");
+    await writeFile(list, `http://127.0.0.2:${origin.port}/old/cat.png\n`);
+    const seen = hits;
+    const closed = await imgd(["import", list, "--data-dir", data]);
+    expect(closed.code).toBe(1);
+    expect(closed.err).toContain("refused old/cat.png");
+    expect(hits).toBe(seen);
+    const open = await imgd(["import", list, "--data-dir", data], ALLOW);
+    expect(open.err).toContain("imported old/cat.png");
+    expect(open.code).toBe(0);
     const s = await startServer({ dataDir: data });
     try {
       const keyed = await imgd(["keys", "create", "--data-dir", data], s.env);
