@@ -8,6 +8,7 @@ import { keysCommand, keysHelp } from "./cli/keys.ts";
 import { restoreCommand, restoreHelp } from "./cli/restore.ts";
 import { lsCommand, lsHelp, rmCommand, rmHelp, usageCommand, usageHelp } from "./cli/library.ts";
 import { uploadCommand, uploadHelp } from "./cli/upload.ts";
+import { importCommand, importHelp } from "./cli/import.ts";
 import { serve, serveHelp } from "./cli/serve.ts";
 import { usersCommand, usersHelp } from "./cli/users.ts";
 import { ConfigError } from "./config.ts";
@@ -21,6 +22,7 @@ Commands:
   keys      Create, list and revoke API keys without a running server
   users     Create and list users (tenants), set dashboard passwords; no server needed
   upload    Upload files and folders to a running server, with progress
+  import    Bring a library over (a folder, an S3 prefix, a list of URLs), keeping paths; resumable
   ls        List images on a running server
   rm        Delete images (by id) or paths on a running server
   usage     Show this month's counters and the plan's limits
@@ -51,6 +53,7 @@ const commands: Record<
   keys: { run: keysCommand, help: keysHelp },
   users: { run: usersCommand, help: usersHelp },
   upload: { run: uploadCommand, help: uploadHelp },
+  import: { run: importCommand, help: importHelp },
   ls: { run: lsCommand, help: lsHelp },
   rm: { run: rmCommand, help: rmHelp },
   usage: { run: usageCommand, help: usageHelp },

@@ -56,3 +56,28 @@ export const formatBytes = (n: number) =>
       : n < 1024 ** 3
         ? `${(n / 1024 ** 2).toFixed(1)} MiB`
         : `${(n / 1024 ** 3).toFixed(2)} GiB`;
+
+/** One image for POST /api/v1/images: its bytes, or a URL the server fetches. */
+export interface ImagePost {
+  bytes?: Uint8Array;
+  filename?: string;
+  url?: string;
+  /** Where it lands: a folder, or a full path with the file's extension. */
+  target: string;
+  visibility?: "public" | "private";
+  tags?: string[];
+  metadata?: Record<string, unknown>;
+}
+
+/** Sends one image to the native upload route; the answer's status and JSON (null when none). */
+export async function postImage(api: Client, p: ImagePost): Promise<{ status: number; body: any }> {
+  const fd = new FormData();
+  if (p.bytes) fd.append("file", new Blob([p.bytes as BlobPart]), p.filename ?? "image");
+  if (p.url) fd.append("url", p.url);
+  if (p.target) fd.append("target_path", p.target);
+  if (p.visibility) fd.append("visibility", p.visibility);
+  if (p.tags?.length) fd.append("tags", p.tags.join(","));
+  if (p.metadata && Object.keys(p.metadata).length) fd.append("metadata", JSON.stringify(p.metadata));
+  const res = await api.request("/api/v1/images", { method: "POST", body: fd });
+  return { status: res.status, body: await res.json().catch(() => null) };
+}

@@ -1,7 +1,8 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import { basename, join, relative } from "node:path";
 import { type FlagSpec, formatFlags, parseArgs, UsageError } from "./args.ts";
-import { client, clientFlags, describeError, formatBytes } from "./client.ts";
+import { client, clientFlags, describeError, formatBytes, postImage } from "./client.ts";
+import { concurrencyOf, eachConcurrently, Progress } from "./progress.ts";
 
 const flags: Record<string, FlagSpec> = {
   path: { arg: "prefix", help: "Folder to upload into (e.g. blog/2024); folder structure below it is kept" },
@@ -66,9 +67,7 @@ export async function uploadCommand(argv: string[], env: Record<string, string |
     return 0;
   }
   if (positional.length === 0) throw new UsageError("upload needs at least one file or folder");
-  const concurrency = f.concurrency === undefined ? 4 : Number(f.concurrency);
-  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 32)
-    throw new UsageError("--concurrency takes a whole number from 1 to 32");
+  const concurrency = concurrencyOf(f.concurrency);
   const prefix = String(f.path ?? "").replace(/^\/+|\/+$/g, "");
   const api = client(f, env);
   const items = await collect(positional, prefix, f.recursive === true);
@@ -78,53 +77,33 @@ export async function uploadCommand(argv: string[], env: Record<string, string |
   }
 
   const total = items.reduce((n, i) => n + i.size, 0);
-  const tty = process.stderr.isTTY === true;
-  const started = performance.now();
-  let done = 0;
-  let bytes = 0;
+  const progress = new Progress(items.length, total);
   const ok: { file: string; url: string }[] = [];
   const failed: { file: string; error: string }[] = [];
-  const bar = () => {
-    const secs = (performance.now() - started) / 1000;
-    const width = 30;
-    const filled = Math.round((done / items.length) * width);
-    process.stderr.write(
-      `\r[${"#".repeat(filled)}${"-".repeat(width - filled)}] ${done}/${items.length} files  ${formatBytes(bytes)}/${formatBytes(total)}  ${formatBytes(bytes / Math.max(secs, 0.001))}/s `,
-    );
-  };
-
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++];
-      try {
-        const fd = new FormData();
-        fd.append("file", new Blob([await readFile(item.file)]), basename(item.file));
-        fd.append("target_path", item.target);
-        if (f.private) fd.append("visibility", "private");
-        const res = await api.request("/api/v1/images", { method: "POST", body: fd });
-        const body: any = await res.json().catch(() => null);
-        if (res.status !== 201) throw new Error(describeError(res.status, body));
-        ok.push({ file: item.file, url: body.url });
-        if (!tty)
-          console.error(
-            `uploaded ${item.file} → ${body.url}${body.is_new ? "" : " (same bytes as an earlier upload)"}`,
-          );
-      } catch (err) {
-        failed.push({ file: item.file, error: (err as Error).message });
-        if (!tty) console.error(`failed ${item.file}: ${(err as Error).message}`);
-      }
-      done++;
-      bytes += item.size;
-      if (tty) bar();
+  await eachConcurrently(items, concurrency, async (item) => {
+    let line: string;
+    try {
+      const { status, body } = await postImage(api, {
+        bytes: await readFile(item.file),
+        filename: basename(item.file),
+        target: item.target,
+        visibility: f.private ? "private" : undefined,
+      });
+      if (status !== 201) throw new Error(describeError(status, body));
+      ok.push({ file: item.file, url: body.url });
+      line = `uploaded ${item.file} → ${body.url}${body.is_new ? "" : " (same bytes as an earlier upload)"}`;
+    } catch (err) {
+      failed.push({ file: item.file, error: (err as Error).message });
+      line = `failed ${item.file}: ${(err as Error).message}`;
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
-  if (tty) process.stderr.write("\n");
+    progress.step(item.size, line);
+  });
+  progress.end();
 
-  const secs = (performance.now() - started) / 1000;
   for (const u of ok) console.log(u.url);
-  console.error(`${ok.length} uploaded, ${failed.length} failed, ${formatBytes(bytes)} in ${secs.toFixed(1)} s`);
+  console.error(
+    `${ok.length} uploaded, ${failed.length} failed, ${formatBytes(progress.bytes)} in ${progress.seconds.toFixed(1)} s`,
+  );
   for (const x of failed) console.error(`  failed: ${x.file}: ${x.error}`);
   return failed.length ? 1 : 0;
 }

@@ -166,7 +166,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * The image a path holds
+         * @description The path, or the same name with another extension (a.jpg finds a.png: one name, one image). 404 when no image holds it. The path may arrive percent-encoded whole.
+         */
+        get: operations["getImageByPath"];
         put?: never;
         post?: never;
         /**
@@ -1555,6 +1559,7 @@ export interface components {
             paths: string[];
             /** @enum {string} */
             visibility: "public" | "private";
+            source_url: string | null;
             tags: string[];
             namespace: string | null;
             custom_metadata: {
@@ -2207,13 +2212,19 @@ export interface operations {
                 "multipart/form-data": {
                     /**
                      * Format: binary
-                     * @description The image (binary)
+                     * @description The image (binary); or give url instead
                      */
-                    file: string;
+                    file?: string;
                     target_path?: string;
                     path?: string;
                     /** @enum {string} */
                     visibility?: "public" | "private";
+                    /** @description Instead of a file: an http(s) URL the server fetches (public addresses only, unless IMGD_IMPORT_ALLOW_NETWORKS allows more; IMGD_MAX_UPLOAD_BYTES and IMGD_IMPORT_TIMEOUT_MS apply) */
+                    url?: string;
+                    /** @description Tags, comma-separated (at most 10) */
+                    tags?: string;
+                    /** @description Custom fields as a JSON object of strings, numbers or booleans ({"alt": "…"}) */
+                    metadata?: string;
                 };
             };
         };
@@ -2497,6 +2508,40 @@ export interface operations {
                         visibility: "public" | "private";
                         message: string;
                     };
+                };
+            };
+            /** @description An error, in the native envelope */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NativeError"];
+                };
+            };
+        };
+    };
+    getImageByPath: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Your username */
+                username: string;
+                /** @description The path to look up */
+                filepath: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Its metadata (metadata.hash: the SHA-256 of its bytes) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageMetadata"];
                 };
             };
             /** @description An error, in the native envelope */

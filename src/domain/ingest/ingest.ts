@@ -172,6 +172,11 @@ export class Upload {
     return this.#received;
   }
 
+  /** The most bytes this upload may receive (what a fetch for it may read). */
+  get maxBytes(): number {
+    return this.admission.maxBytes;
+  }
+
   /**
    * Streams the body into the blob store while hashing and checks the header (format, pixel
    * count, not cut off) without decoding. A refusal keeps nothing.

@@ -1,9 +1,18 @@
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import * as v from "valibot";
 import { AppError, invalid } from "../../domain/errors.ts";
 import { stemOf, validatePath } from "../../domain/library/paths.ts";
 import { parseParams, placeholderDelivery, splitQuery } from "../../domain/delivery/native.ts";
-import { MAX_TAG_LENGTH, NAMESPACE } from "../../domain/library/fields.ts";
+import {
+  checkCustomSize,
+  FieldErrors,
+  MAX_TAG_LENGTH,
+  NAMESPACE,
+  parseCustom,
+  parseTags,
+} from "../../domain/library/fields.ts";
+import { Fetcher } from "../../domain/fetcher/fetcher.ts";
+import type { Upload } from "../../domain/ingest/ingest.ts";
 import type { RouteEnv } from "../env.ts";
 import { receiveUpload, requireFile } from "../receive-upload.ts";
 import { jsonBody, parse, queryInt } from "../validate.ts";
@@ -16,7 +25,7 @@ import { cdnUrl, encodePath, listItem, metadataResponse, rfc3339, uploadResponse
 import { MOUNTS, rawPathUnder } from "../mounts.ts";
 
 /** The services these routes use. */
-type Env = RouteEnv<"config" | "images" | "ingest" | "metering" | "tokens" | "ownHosts">;
+type Env = RouteEnv<"config" | "fetcher" | "images" | "ingest" | "metering" | "tokens" | "ownHosts">;
 
 const visibility = v.picklist(["public", "private"], "must be 'public' or 'private'");
 
@@ -24,6 +33,12 @@ export const UploadFields = v.object({
   target_path: v.optional(v.string()),
   path: v.optional(v.string()),
   visibility: v.optional(visibility),
+  /** Instead of a file: a URL the server fetches (the SSRF-safe fetcher: public addresses only, size and time limits). */
+  url: v.optional(v.string()),
+  /** Comma-separated. */
+  tags: v.optional(v.string()),
+  /** A JSON object of custom fields. */
+  metadata: v.optional(v.string()),
 });
 
 export const ListQuery = v.object({
@@ -98,13 +113,21 @@ export const imageRoutes = new Hono<Env>()
     });
     try {
       const f = parse(UploadFields, fields);
+      const library = libraryFields(f);
+      let name = filename;
+      if (f.url !== undefined && f.url !== "") {
+        if (upload.received) throw invalid("url", "give a file or a url, not both");
+        name = await receiveUrl(c.var.services.fetcher, upload, f.url);
+      }
       requireFile(upload);
       if (f.visibility === "private") metering.requireFeature(user, "private_images");
       const target = f.target_path ?? f.path;
       const { image, isNew } = await upload.store({
-        filename: filename || "image",
+        filename: name || "image",
         path: target === "" ? undefined : target,
         visibility: f.visibility,
+        ...library,
+        sourceUrl: f.url ? Fetcher.parseUrl(f.url).href : null,
       });
       return c.json(uploadResponse(baseUrl(c), user, image, isNew), 201);
     } finally {
@@ -208,10 +231,10 @@ export const imageRoutes = new Hono<Env>()
     return c.json({ id: img.id, visibility: img.visibility, message: `Visibility updated to ${img.visibility}` });
   });
 
-/** `DELETE /api/v1/images/path/{username}/{filepath}`: the path may arrive percent-encoded whole. */
-export const pathRoutes = new Hono<Env>().delete("/:username/*", async (c) => {
-  const { user } = c.var.principal;
-  if (c.req.param("username") !== user.username) throw new AppError("FORBIDDEN", "That path belongs to another user");
+/** The caller's own path named by `/{username}/{filepath}`; the path may arrive percent-encoded whole. */
+function ownPath(c: Context<Env>): string {
+  if (c.req.param("username") !== c.var.principal.user.username)
+    throw new AppError("FORBIDDEN", "That path belongs to another user");
   const raw = rawPathUnder(c, `${MOUNTS.api}/images/path`, 1);
   let path: string;
   try {
@@ -219,12 +242,64 @@ export const pathRoutes = new Hono<Env>().delete("/:username/*", async (c) => {
   } catch {
     throw invalid("filepath", "is not valid percent-encoding");
   }
-  const r = await c.var.services.images.deletePath(user.id, validatePath(path, "filepath"));
-  return c.json({
-    success: true,
-    message: r.imageDeleted ? "Path removed; it was the image's last path, so the image was deleted" : "Path removed",
-    remaining_paths: r.remaining,
-    image_deleted: r.imageDeleted,
-    deleted_at: rfc3339(c.var.services.config.now()),
+  return validatePath(path, "filepath");
+}
+
+/** `/api/v1/images/path/{username}/{filepath}`: the image a path (or its name with another extension) holds. */
+export const pathRoutes = new Hono<Env>()
+  .get("/:username/*", async (c) => {
+    const { user } = c.var.principal;
+    const found = await c.var.services.images.resolvePath(user.id, ownPath(c));
+    if (!found) throw new AppError("NOT_FOUND", "No image at this path");
+    const img = await c.var.services.images.get(user.id, found.image.id);
+    return c.json(metadataResponse(baseUrl(c), user, img, await c.var.services.images.layout(img)));
+  })
+  .delete("/:username/*", async (c) => {
+    const { user } = c.var.principal;
+    const r = await c.var.services.images.deletePath(user.id, ownPath(c));
+    return c.json({
+      success: true,
+      message: r.imageDeleted ? "Path removed; it was the image's last path, so the image was deleted" : "Path removed",
+      remaining_paths: r.remaining,
+      image_deleted: r.imageDeleted,
+      deleted_at: rfc3339(c.var.services.config.now()),
+    });
   });
-});
+
+/** The library fields a native upload may set (tags, custom metadata), all errors at once. */
+function libraryFields(f: v.InferOutput<typeof UploadFields>): { tags?: string[]; metadata?: Record<string, unknown> } {
+  const e = new FieldErrors();
+  const tags = f.tags ? parseTags(f.tags, e) : undefined;
+  let metadata: Record<string, unknown> | undefined;
+  if (f.metadata) {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(f.metadata);
+    } catch {
+      e.add("metadata", "must be a JSON object");
+    }
+    if (raw !== undefined) {
+      if (!raw || typeof raw !== "object" || Array.isArray(raw)) e.add("metadata", "must be a JSON object");
+      else {
+        metadata = parseCustom(raw as Record<string, unknown>, e, false);
+        checkCustomSize(metadata, e);
+      }
+    }
+  }
+  e.throwIfAny();
+  return { ...(tags ? { tags } : {}), ...(metadata ? { metadata } : {}) };
+}
+
+/** Fetches `raw` through the SSRF-safe fetcher into the upload; returns the file name the URL suggests. */
+async function receiveUrl(fetcher: Fetcher, upload: Upload, raw: string): Promise<string> {
+  const url = Fetcher.parseUrl(raw);
+  const fetched = await fetcher.open(url.href, upload.maxBytes);
+  await upload.receive(fetched.body).catch((err) => {
+    if (!(err instanceof AppError && err.code === "INVALID_FILE")) throw err;
+    throw new AppError("INVALID_FILE", `The URL did not return an image: ${err.message}`, {
+      field: "url",
+      reason: "fetch_failed",
+    });
+  });
+  return fetched.filename;
+}

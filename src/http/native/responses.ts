@@ -112,6 +112,7 @@ export const ImageMetadata = v.object({
   urls: v.object({ original: url, ...formats.entries }),
   paths: v.array(v.string()),
   visibility,
+  source_url: nullable(v.pipe(v.string(), d("The URL the image was imported from (null: uploaded as a file)"))),
   ...library,
   _links: links,
 });

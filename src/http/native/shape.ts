@@ -106,6 +106,8 @@ export function metadataResponse(
     urls: { original: cdnUrl(base, user.username, primary(img)), ...formatUrls(base, user.username, primary(img)) },
     paths: img.paths,
     visibility: img.visibility,
+    /** imgd's own: the URL it was imported from (null: uploaded). */
+    source_url: img.source_url,
     ...library(img),
     _links: links(img.id),
   };

@@ -18,8 +18,20 @@ const paging = {
 };
 
 const UploadForm = v.object({
-  file: v.pipe(v.string(), v.description("The image (binary)")),
+  file: v.optional(v.pipe(v.string(), v.description("The image (binary); or give url instead"))),
   ...UploadFields.entries,
+  url: v.optional(
+    v.pipe(
+      v.string(),
+      v.description(
+        "Instead of a file: an http(s) URL the server fetches (public addresses only, unless IMGD_IMPORT_ALLOW_NETWORKS allows more; IMGD_MAX_UPLOAD_BYTES and IMGD_IMPORT_TIMEOUT_MS apply)",
+      ),
+    ),
+  ),
+  tags: v.optional(v.pipe(v.string(), v.description("Tags, comma-separated (at most 10)"))),
+  metadata: v.optional(
+    v.pipe(v.string(), v.description('Custom fields as a JSON object of strings, numbers or booleans ({"alt": "…"})')),
+  ),
 });
 
 const opt = (text: string) => v.optional(v.pipe(v.string(), v.description(text)));
@@ -235,6 +247,19 @@ export const nativeOps: Op[] = [
       responses: { 200: ok("Changed", r.VisibilityChanged), default: error },
     }),
   ),
+  {
+    method: "get",
+    path: "/api/v1/images/path/{username}/{filepath}",
+    route: "/api/v1/images/path/:username/*",
+    tag: "native",
+    operationId: "getImageByPath",
+    summary: "The image a path holds",
+    description:
+      "The path, or the same name with another extension (a.jpg finds a.png: one name, one image). 404 when no image holds it. The path may arrive percent-encoded whole.",
+    security: [...auth],
+    params: { username: "Your username", filepath: "The path to look up" },
+    responses: { 200: ok("Its metadata (metadata.hash: the SHA-256 of its bytes)", r.ImageMetadata), default: error },
+  },
   {
     method: "delete",
     path: "/api/v1/images/path/{username}/{filepath}",
