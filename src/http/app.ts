@@ -3,6 +3,7 @@ import { AppError } from "../domain/errors.ts";
 import { rateLimitHeaders, requireKey } from "./auth.ts";
 import { deliveryRoutes } from "./delivery.ts";
 import { cloudflareRoutes, ipxRoutes, nextRoutes } from "./compat.ts";
+import { imgproxyRoutes } from "./imgproxy.ts";
 import type { AppEnv, AppServices } from "./env.ts";
 import { nativeErrorResponse, settleBody, toAppError } from "./errors.ts";
 import { healthRoutes, readyRoutes } from "./native/health.ts";
@@ -46,6 +47,7 @@ export function buildApp(services: AppServices) {
   app.route(MOUNTS.ipx, ipxRoutes);
   app.route(MOUNTS.cloudflare, cloudflareRoutes);
   app.route(MOUNTS.next, nextRoutes);
+  if (services.config.imgproxy) app.route(MOUNTS.imgproxy, imgproxyRoutes);
 
   const api = new Hono<AppEnv>();
   api.use(requireKey());
