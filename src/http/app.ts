@@ -4,6 +4,7 @@ import { rateLimitHeaders, requireKey } from "./auth.ts";
 import { deliveryRoutes } from "./delivery.ts";
 import { cloudflareRoutes, ipxRoutes, nextRoutes } from "./compat.ts";
 import { imgproxyRoutes } from "./imgproxy.ts";
+import { thumborRoutes } from "./thumbor.ts";
 import type { AppEnv, AppServices } from "./env.ts";
 import { nativeErrorResponse, settleBody, toAppError } from "./errors.ts";
 import { healthRoutes, readyRoutes } from "./native/health.ts";
@@ -48,6 +49,7 @@ export function buildApp(services: AppServices) {
   app.route(MOUNTS.cloudflare, cloudflareRoutes);
   app.route(MOUNTS.next, nextRoutes);
   if (services.config.imgproxy) app.route(MOUNTS.imgproxy, imgproxyRoutes);
+  if (services.config.thumbor) app.route(MOUNTS.thumbor, thumborRoutes);
 
   const api = new Hono<AppEnv>();
   api.use(requireKey());
