@@ -443,6 +443,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/imgproxy/{path}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Deliver an image from an imgproxy URL
+         * @description URLs made by @imgproxy/imgproxy-node for an endpoint ending in /imgproxy work unchanged (IMGD_IMGPROXY).
+         */
+        get: operations["imgproxyImage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        /** imgproxy URL: headers only */
+        head: operations["imgproxyImageHead"];
+        patch?: never;
+        trace?: never;
+    };
+    "/thumbor/{path}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Deliver an image from a thumbor URL
+         * @description URLs made by thumbor's URL builders for a server URL ending in /thumbor work unchanged (IMGD_THUMBOR).
+         */
+        get: operations["thumborImage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        /** thumbor URL: headers only */
+        head: operations["thumborImageHead"];
+        patch?: never;
+        trace?: never;
+    };
     "/v1/upload": {
         parameters: {
             query?: never;
@@ -3129,7 +3171,7 @@ export interface operations {
             path: {
                 /** @description IPX 3's modifiers, separated by , or &, a name and its arguments by _, : or =; _ alone for none. w_/width_, h_/height_, s_WxH/resize_ (with fit_: cover (default), contain, fill, inside, outside; pos_/position_: top, right top, …, north, attention, entropy; b_/background_), f_/format_ (auto negotiates; webp, avif, jpeg, png, gif, tiff; none keeps the source's format), q_/quality_, enlarge, kernel_, extract_L_T_W_H/crop_, extend_T_R_B_L, rotate_, flip, flop, sharpen_, blur_, negate, normalize, grayscale, modulate_B_S_H, animated/a. trim, median, gamma, threshold, tint and flatten are a 400. Without enlarge, never enlarges. */
                 modifiers: string;
-                /** @description The owner's username */
+                /** @description The owner's username, or `i` followed by it (imgd's own /i/ URLs); or the whole source is an absolute URL on imgd's own host */
                 username: string;
                 /** @description The image's path (its extension does not pick the format here) */
                 path: string;
@@ -3180,7 +3222,7 @@ export interface operations {
             path: {
                 /** @description IPX 3's modifiers, separated by , or &, a name and its arguments by _, : or =; _ alone for none. w_/width_, h_/height_, s_WxH/resize_ (with fit_: cover (default), contain, fill, inside, outside; pos_/position_: top, right top, …, north, attention, entropy; b_/background_), f_/format_ (auto negotiates; webp, avif, jpeg, png, gif, tiff; none keeps the source's format), q_/quality_, enlarge, kernel_, extract_L_T_W_H/crop_, extend_T_R_B_L, rotate_, flip, flop, sharpen_, blur_, negate, normalize, grayscale, modulate_B_S_H, animated/a. trim, median, gamma, threshold, tint and flatten are a 400. Without enlarge, never enlarges. */
                 modifiers: string;
-                /** @description The owner's username */
+                /** @description The owner's username, or `i` followed by it (imgd's own /i/ URLs); or the whole source is an absolute URL on imgd's own host */
                 username: string;
                 /** @description The image's path (its extension does not pick the format here) */
                 path: string;
@@ -3219,7 +3261,7 @@ export interface operations {
             path: {
                 /** @description Cloudflare's key=value options, comma-separated: width/w, height/h, dpr, quality/q, fit (scale-down (default), contain, cover, crop, pad, squeeze), gravity/g (auto: smart crop, left, right, top, bottom, center), format/f (auto negotiates; avif, webp, jpeg, baseline-jpeg, png; none keeps the source's), background, rotate (90, 180, 270), flip (h, v, hv), blur (1..250), sharpen (0..10), brightness, contrast, saturation, metadata (keep, copyright, none), anim; onerror and compression are accepted and change nothing. format=json, trim, gamma, border, segment and zoom are a 400. */
                 options: string;
-                /** @description The owner's username */
+                /** @description The owner's username, or `i` followed by it (imgd's own /i/ URLs); or the whole source is an absolute URL on imgd's own host */
                 username: string;
                 /** @description The image's path (its extension does not pick the format here) */
                 path: string;
@@ -3270,7 +3312,7 @@ export interface operations {
             path: {
                 /** @description Cloudflare's key=value options, comma-separated: width/w, height/h, dpr, quality/q, fit (scale-down (default), contain, cover, crop, pad, squeeze), gravity/g (auto: smart crop, left, right, top, bottom, center), format/f (auto negotiates; avif, webp, jpeg, baseline-jpeg, png; none keeps the source's), background, rotate (90, 180, 270), flip (h, v, hv), blur (1..250), sharpen (0..10), brightness, contrast, saturation, metadata (keep, copyright, none), anim; onerror and compression are accepted and change nothing. format=json, trim, gamma, border, segment and zoom are a 400. */
                 options: string;
-                /** @description The owner's username */
+                /** @description The owner's username, or `i` followed by it (imgd's own /i/ URLs); or the whole source is an absolute URL on imgd's own host */
                 username: string;
                 /** @description The image's path (its extension does not pick the format here) */
                 path: string;
@@ -3305,7 +3347,7 @@ export interface operations {
     nextImage: {
         parameters: {
             query: {
-                /** @description The image: /{username}/{path}, /i/{username}/{path}, or an absolute URL of this server */
+                /** @description The image: /{username}/{path}, /i/{username}/{path}, or an absolute URL on imgd's own host */
                 url: string;
                 /** @description Width in pixels, as next/image writes it */
                 w: string;
@@ -3356,7 +3398,7 @@ export interface operations {
     nextImageHead: {
         parameters: {
             query: {
-                /** @description The image: /{username}/{path}, /i/{username}/{path}, or an absolute URL of this server */
+                /** @description The image: /{username}/{path}, /i/{username}/{path}, or an absolute URL on imgd's own host */
                 url: string;
                 /** @description Width in pixels, as next/image writes it */
                 w: string;
@@ -3365,6 +3407,170 @@ export interface operations {
             };
             header?: never;
             path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The image's headers */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not modified (If-None-Match) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error (no body) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    imgproxyImage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description {signature}/{options}/plain/{source}[@ext] or {signature}/{options}/{base64url source}[.ext]. The signature is imgproxy's (HMAC-SHA256 with IMGD_IMGPROXY_KEY over IMGD_IMGPROXY_SALT and the path after it, url-safe base64), or insecure where IMGD_IMGPROXY_INSECURE allows it; a wrong or missing one is a 403. Options: rs/resize, s/size, rt/resizing_type (fit, fill, fill-down, force), w/width, h/height, el/enlarge, ex/extend (centre), g/gravity (compass, sm, fp:x:y), c/crop, q/quality, f/format/ext or @ext, bl/blur, sh/sharpen, dpr, pd/padding, bg/background, rot/rotate, fl/flip, pr/preset (the tenant's presets), sm/strip_metadata, mw, mh, cb/cachebuster (ignored); any other is a 400 naming it. The source is local:///{username}/{path} or a URL on imgd's own host. */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The image */
+            200: {
+                headers: {
+                    /** @description The variant's tag */
+                    ETag?: string;
+                    /** @description public, max-age=31536000, immutable */
+                    "Cache-Control"?: string;
+                    /** @description Accept, when the format was negotiated */
+                    Vary?: string;
+                    /** @description HIT, MISS or ORIGINAL */
+                    "X-Cache"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/*": string;
+                };
+            };
+            /** @description Not modified (If-None-Match) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error, in the native envelope (400 names the option) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NativeError"];
+                };
+            };
+        };
+    };
+    imgproxyImageHead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description {signature}/{options}/plain/{source}[@ext] or {signature}/{options}/{base64url source}[.ext]. The signature is imgproxy's (HMAC-SHA256 with IMGD_IMGPROXY_KEY over IMGD_IMGPROXY_SALT and the path after it, url-safe base64), or insecure where IMGD_IMGPROXY_INSECURE allows it; a wrong or missing one is a 403. Options: rs/resize, s/size, rt/resizing_type (fit, fill, fill-down, force), w/width, h/height, el/enlarge, ex/extend (centre), g/gravity (compass, sm, fp:x:y), c/crop, q/quality, f/format/ext or @ext, bl/blur, sh/sharpen, dpr, pd/padding, bg/background, rot/rotate, fl/flip, pr/preset (the tenant's presets), sm/strip_metadata, mw, mh, cb/cachebuster (ignored); any other is a 400 naming it. The source is local:///{username}/{path} or a URL on imgd's own host. */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The image's headers */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not modified (If-None-Match) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error (no body) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    thumborImage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description {hmac|unsafe}/[AxB:CxD/][fit-in/][-]Ex[-]F/[halign/][valign/][smart/][filters:…/]{image}. The HMAC is thumbor's (HMAC-SHA1 with IMGD_THUMBOR_KEY over the path after it, url-safe base64); unsafe only where IMGD_THUMBOR_UNSAFE allows it; a wrong or missing one is a 403. Filters: format, quality, blur, grayscale, fill (a hex colour, with fit-in), rotate (multiples of 90), no_upscale, upscale, strip_exif, strip_icc; trim, meta, orig and other filters are a 400. The image is i/{username}/{path} or a URL on imgd's own host. */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The image */
+            200: {
+                headers: {
+                    /** @description The variant's tag */
+                    ETag?: string;
+                    /** @description public, max-age=31536000, immutable */
+                    "Cache-Control"?: string;
+                    /** @description Accept, when the format was negotiated */
+                    Vary?: string;
+                    /** @description HIT, MISS or ORIGINAL */
+                    "X-Cache"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/*": string;
+                };
+            };
+            /** @description Not modified (If-None-Match) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error, in the native envelope (400 names the option) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NativeError"];
+                };
+            };
+        };
+    };
+    thumborImageHead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description {hmac|unsafe}/[AxB:CxD/][fit-in/][-]Ex[-]F/[halign/][valign/][smart/][filters:…/]{image}. The HMAC is thumbor's (HMAC-SHA1 with IMGD_THUMBOR_KEY over the path after it, url-safe base64); unsafe only where IMGD_THUMBOR_UNSAFE allows it; a wrong or missing one is a 403. Filters: format, quality, blur, grayscale, fill (a hex colour, with fit-in), rotate (multiples of 90), no_upscale, upscale, strip_exif, strip_icc; trim, meta, orig and other filters are a 400. The image is i/{username}/{path} or a URL on imgd's own host. */
+                path: string;
+            };
             cookie?: never;
         };
         requestBody?: never;

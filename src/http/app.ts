@@ -48,8 +48,8 @@ export function buildApp(services: AppServices) {
   app.route(MOUNTS.ipx, ipxRoutes);
   app.route(MOUNTS.cloudflare, cloudflareRoutes);
   app.route(MOUNTS.next, nextRoutes);
-  if (services.config.imgproxy) app.route(MOUNTS.imgproxy, imgproxyRoutes);
-  if (services.config.thumbor) app.route(MOUNTS.thumbor, thumborRoutes);
+  app.route(MOUNTS.imgproxy, imgproxyRoutes);
+  app.route(MOUNTS.thumbor, thumborRoutes);
 
   const api = new Hono<AppEnv>();
   api.use(requireKey());

@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import { AppError } from "../domain/errors.ts";
 import { keepSourceFormat } from "../domain/delivery/compat.ts";
 import { parseImgproxyPath } from "../domain/delivery/imgproxy.ts";
 import { checkImgproxySignature } from "../domain/delivery/shape-signatures.ts";
@@ -11,6 +12,8 @@ import { MOUNTS, rawPathUnder } from "./mounts.ts";
 
 export const imgproxyRoutes = new Hono<CompatEnv>().on(["GET", "HEAD"], "/*", (c) => {
   const { config } = c.var.services;
+  if (!config.imgproxy)
+    throw new AppError("NOT_FOUND", "imgproxy URLs are switched off on this server (IMGD_IMGPROXY)");
   const url = parseImgproxyPath(rawPathUnder(c, MOUNTS.imgproxy));
   checkImgproxySignature(url.signature, url.signed, {
     key: config.imgproxyKey,

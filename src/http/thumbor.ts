@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import { AppError } from "../domain/errors.ts";
 import { keepSourceFormat } from "../domain/delivery/compat.ts";
 import { checkThumborSignature } from "../domain/delivery/shape-signatures.ts";
 import { parseThumborPath } from "../domain/delivery/thumbor.ts";
@@ -10,6 +11,7 @@ import { MOUNTS, rawPathUnder } from "./mounts.ts";
 
 export const thumborRoutes = new Hono<CompatEnv>().on(["GET", "HEAD"], "/*", (c) => {
   const { config } = c.var.services;
+  if (!config.thumbor) throw new AppError("NOT_FOUND", "thumbor URLs are switched off on this server (IMGD_THUMBOR)");
   const url = parseThumborPath(rawPathUnder(c, MOUNTS.thumbor));
   checkThumborSignature(url.signature, url.signed, config.thumborKey, config.thumborUnsafe);
   return serveMapped(c, "/thumbor/*", url.mapped, url.source, keepSourceFormat, {
