@@ -246,6 +246,13 @@ export const settings = {
     default: false,
     help: "Accept unsigned thumbor URLs (/thumbor/unsafe/…); they reach only what IPX URLs reach",
   },
+  cloudinary: {
+    env: "IMGD_CLOUDINARY",
+    flag: "cloudinary",
+    schema: bool,
+    default: false,
+    help: "Serve Cloudinary delivery URLs (on/off): /{cloud}/image/upload/{transformations}/[v{version}/]{public_id}[.ext], {cloud} being the tenant's username; public images, and private ones to their owner's key",
+  },
   adminUsername: {
     env: "IMGD_ADMIN_USERNAME",
     flag: "admin-username",

@@ -485,6 +485,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/{cloud}/image/upload/{path}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Deliver an image from a Cloudinary delivery URL
+         * @description URLs made by @cloudinary/url-gen with the server as its secure distribution work unchanged (IMGD_CLOUDINARY=on; off: 404).
+         */
+        get: operations["cloudinaryImage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        /** Cloudinary URL: headers only */
+        head: operations["cloudinaryImageHead"];
+        patch?: never;
+        trace?: never;
+    };
     "/v1/upload": {
         parameters: {
             query?: never;
@@ -3569,6 +3590,92 @@ export interface operations {
             header?: never;
             path: {
                 /** @description {hmac|unsafe}/[AxB:CxD/][fit-in/][-]Ex[-]F/[halign/][valign/][smart/][filters:…/]{image}. The HMAC is thumbor's (HMAC-SHA1 with IMGD_THUMBOR_KEY over the path after it, url-safe base64); unsafe only where IMGD_THUMBOR_UNSAFE allows it; a wrong or missing one is a 403. Filters: format, quality, blur, grayscale, fill (a hex colour, with fit-in), rotate (multiples of 90), no_upscale, upscale, strip_exif, strip_icc; trim, meta, orig and other filters are a 400. The image is i/{username}/{path} or a URL on imgd's own host. */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The image's headers */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not modified (If-None-Match) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error (no body) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    cloudinaryImage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The owner's username (Cloudinary's cloud name) */
+                cloud: string;
+                /** @description {transformations}/[v{version}/]{public_id}[.ext]: comma-separated key_value components, chained with /. w_, h_, c_ (scale (default), fill, lfill, fit, limit, pad, lpad, thumb, crop: a region cut first), g_ (auto, center, compass names), q_ (1..100 or auto), f_ (auto negotiates; webp, avif, jpg, png, gif, tiff; wins over the extension), dpr_, e_blur[:strength], e_grayscale, a_ (degrees, hflip, vflip), b_ (rgb:RRGGBB or a colour name), t_ (the tenant's presets). One resize per URL; r_ and other keys are a 400 naming them. The query (_a) is ignored. */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The image */
+            200: {
+                headers: {
+                    /** @description The variant's tag */
+                    ETag?: string;
+                    /** @description public, max-age=31536000, immutable */
+                    "Cache-Control"?: string;
+                    /** @description Accept, when the format was negotiated */
+                    Vary?: string;
+                    /** @description HIT, MISS or ORIGINAL */
+                    "X-Cache"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/*": string;
+                };
+            };
+            /** @description Not modified (If-None-Match) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error, in the native envelope (400 names the option) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NativeError"];
+                };
+            };
+        };
+    };
+    cloudinaryImageHead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The owner's username (Cloudinary's cloud name) */
+                cloud: string;
+                /** @description {transformations}/[v{version}/]{public_id}[.ext]: comma-separated key_value components, chained with /. w_, h_, c_ (scale (default), fill, lfill, fit, limit, pad, lpad, thumb, crop: a region cut first), g_ (auto, center, compass names), q_ (1..100 or auto), f_ (auto negotiates; webp, avif, jpg, png, gif, tiff; wins over the extension), dpr_, e_blur[:strength], e_grayscale, a_ (degrees, hflip, vflip), b_ (rgb:RRGGBB or a colour name), t_ (the tenant's presets). One resize per URL; r_ and other keys are a 400 naming them. The query (_a) is ignored. */
                 path: string;
             };
             cookie?: never;

@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { AppError } from "../domain/errors.ts";
 import { rateLimitHeaders, requireKey } from "./auth.ts";
 import { deliveryRoutes } from "./delivery.ts";
-import { cloudflareRoutes, ipxRoutes, nextRoutes } from "./compat.ts";
+import { cloudflareRoutes, cloudinaryRoutes, ipxRoutes, nextRoutes } from "./compat.ts";
 import { imgproxyRoutes } from "./imgproxy.ts";
 import { thumborRoutes } from "./thumbor.ts";
 import type { AppEnv, AppServices } from "./env.ts";
@@ -50,6 +50,7 @@ export function buildApp(services: AppServices) {
   app.route(MOUNTS.next, nextRoutes);
   app.route(MOUNTS.imgproxy, imgproxyRoutes);
   app.route(MOUNTS.thumbor, thumborRoutes);
+  app.route("/", cloudinaryRoutes);
 
   const api = new Hono<AppEnv>();
   api.use(requireKey());

@@ -17,7 +17,8 @@ import { askOf, sendDelivered } from "./delivery.ts";
 import { MOUNTS, rawPathUnder } from "./mounts.ts";
 import { targetOf } from "./target.ts";
 import type { AppServices, RouteEnv } from "./env.ts";
-import { invalid } from "../domain/errors.ts";
+import { AppError, invalid } from "../domain/errors.ts";
+import { parseCloudinaryPath } from "../domain/delivery/cloudinary.ts";
 
 // The URL shapes other tools write, each a thin parser into the one delivery pipeline:
 // IPX `/_ipx/{modifiers}/{source}` (Nuxt Image, unpic), Cloudflare
@@ -60,6 +61,22 @@ export const ipxRoutes = new Hono<Env>().on(["GET", "HEAD"], "/:modifiers/*", (c
 export const cloudflareRoutes = new Hono<Env>().on(["GET", "HEAD"], "/:options/*", (c) => {
   const [options, ...rest] = rawPathUnder(c, MOUNTS.cloudflare).split("/");
   return serveMapped(c, "/cdn-cgi/image/:options/*", parseCloudflareOptions(options), rest.join("/"), keepSourceFormat);
+});
+
+/**
+ * Cloudinary's delivery URL (IMGD_CLOUDINARY), `{cloud}` being the tenant: its public id read by
+ * the one source resolver as `i/{cloud}/{public id}`. The query (url-gen's `_a`) says nothing
+ * about the image.
+ */
+export const cloudinaryRoutes = new Hono<Env>().on(["GET", "HEAD"], "/:cloud/image/upload/*", (c) => {
+  if (!c.var.services.config.cloudinary)
+    throw new AppError("NOT_FOUND", "Cloudinary URLs are switched off on this server (IMGD_CLOUDINARY)");
+  const [cloud, ...rest] = rawPathUnder(c, "").split("/");
+  const url = parseCloudinaryPath(rest.slice(2).join("/"));
+  return serveMapped(c, "/:cloud/image/upload/*", url.mapped, `i/${cloud}/${url.publicId}`, keepSourceFormat, {
+    rules: { option: "public_id" },
+    presets: url.presets,
+  });
 });
 
 /**

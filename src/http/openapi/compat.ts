@@ -41,6 +41,13 @@ const IMGPROXY_PATH =
   "bg/background, rot/rotate, fl/flip, pr/preset (the tenant's presets), sm/strip_metadata, mw, mh, cb/cachebuster " +
   "(ignored); any other is a 400 naming it. The source is local:///{username}/{path} or a URL on imgd's own host.";
 
+const CLOUDINARY_PATH =
+  "{transformations}/[v{version}/]{public_id}[.ext]: comma-separated key_value components, chained with /. " +
+  "w_, h_, c_ (scale (default), fill, lfill, fit, limit, pad, lpad, thumb, crop: a region cut first), g_ (auto, " +
+  "center, compass names), q_ (1..100 or auto), f_ (auto negotiates; webp, avif, jpg, png, gif, tiff; wins over the " +
+  "extension), dpr_, e_blur[:strength], e_grayscale, a_ (degrees, hflip, vflip), b_ (rgb:RRGGBB or a colour name), " +
+  "t_ (the tenant's presets). One resize per URL; r_ and other keys are a 400 naming them. The query (_a) is ignored.";
+
 const THUMBOR_PATH =
   "{hmac|unsafe}/[AxB:CxD/][fit-in/][-]Ex[-]F/[halign/][valign/][smart/][filters:…/]{image}. The HMAC is thumbor's " +
   "(HMAC-SHA1 with IMGD_THUMBOR_KEY over the path after it, url-safe base64); unsafe only where IMGD_THUMBOR_UNSAFE " +
@@ -147,6 +154,22 @@ const shapes = (method: "get" | "head"): Op[] => {
               "URLs made by thumbor's URL builders for a server URL ending in /thumbor work unchanged (IMGD_THUMBOR).",
           }),
       params: { path: THUMBOR_PATH },
+      responses: answers(method),
+    },
+    {
+      method,
+      path: "/{cloud}/image/upload/{path}",
+      route: "/:cloud/image/upload/*",
+      tag: "compatible",
+      operationId: head ? "cloudinaryImageHead" : "cloudinaryImage",
+      summary: head ? "Cloudinary URL: headers only" : "Deliver an image from a Cloudinary delivery URL",
+      ...(head
+        ? {}
+        : {
+            description:
+              "URLs made by @cloudinary/url-gen with the server as its secure distribution work unchanged (IMGD_CLOUDINARY=on; off: 404).",
+          }),
+      params: { cloud: "The owner's username (Cloudinary's cloud name)", path: CLOUDINARY_PATH },
       responses: answers(method),
     },
   ];
