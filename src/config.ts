@@ -246,6 +246,13 @@ export const settings = {
     default: false,
     help: "Accept unsigned thumbor URLs (/thumbor/unsafe/…); they reach only what IPX URLs reach",
   },
+  imgixToken: {
+    env: "IMGD_IMGIX_TOKEN",
+    flag: "imgix-token",
+    schema: nonEmpty,
+    default: undefined as string | undefined,
+    help: "imgix's secure URL token: /i/ URLs with imgix parameters need its s= signature (md5 of the token, the path and the query, as imgix's builders make it); unsigned ones are a 403",
+  },
   cloudinary: {
     env: "IMGD_CLOUDINARY",
     flag: "cloudinary",

@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { AppError } from "../errors.ts";
 
 // The signatures of the URL shapes imgd speaks for tools people move from, each made exactly as
@@ -46,6 +46,21 @@ export function checkThumborSignature(
   const mac = createHmac("sha1", key).update(signedPath).digest("base64url");
   // libthumbor keeps base64's `=` padding; some builders drop it.
   if (!sameText(signature.replace(/=+$/, ""), mac)) throw forbidden("thumbor: invalid signature");
+}
+
+/**
+ * imgix: `s` = md5(token + path + "?" + the query before `s`), as @imgix/js-core's
+ * secureURLToken makes it; the path and query exactly as the URL writes them.
+ */
+export function checkImgixSignature(token: string, rawPath: string, rawQuery: string): void {
+  const parts = rawQuery.split("&").filter((p) => p !== "");
+  const given = parts.filter((p) => p.startsWith("s="));
+  if (given.length !== 1) throw forbidden("imgix: this server signs imgix URLs; the URL needs its s= signature");
+  const rest = parts.filter((p) => !p.startsWith("s=")).join("&");
+  const want = createHash("md5")
+    .update(token + rawPath + (rest ? `?${rest}` : ""))
+    .digest("hex");
+  if (!sameText(given[0]!.slice(2).toLowerCase(), want)) throw forbidden("imgix: invalid signature");
 }
 
 function sameText(a: string, b: string): boolean {
