@@ -4,7 +4,7 @@ import type { CloudinaryImage } from "@cloudinary/url-gen";
 import { dpr, format, quality } from "@cloudinary/url-gen/actions/delivery";
 import { blur, grayscale } from "@cloudinary/url-gen/actions/effect";
 import { name } from "@cloudinary/url-gen/actions/namedTransformation";
-import { crop, fill, fit, limitFit, pad, scale } from "@cloudinary/url-gen/actions/resize";
+import { crop, fill, fit as fitIn, limitFit, pad, scale } from "@cloudinary/url-gen/actions/resize";
 import { byRadius } from "@cloudinary/url-gen/actions/roundCorners";
 import { byAngle } from "@cloudinary/url-gen/actions/rotate";
 import { color } from "@cloudinary/url-gen/qualifiers/background";
@@ -75,7 +75,7 @@ const SAME: [string, (i: CloudinaryImage) => CloudinaryImage, string, string, nu
   ],
   [
     "fit 100×100",
-    (i) => i.resize(fit().width(100).height(100)),
+    (i) => i.resize(fitIn().width(100).height(100)),
     "/i/admin/photo.jpg?w=100&h=100&fit=contain",
     "jpeg",
     100,
