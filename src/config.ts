@@ -28,6 +28,8 @@ const bool = v.union([
 
 const nonEmpty = v.pipe(v.string(), v.trim(), v.minLength(1, "must not be empty"));
 
+const hex = v.pipe(v.string(), v.trim(), v.toLowerCase(), v.regex(/^([0-9a-f]{2})+$/, "expected hex bytes"));
+
 const url = v.pipe(
   v.string(),
   v.trim(),
@@ -187,6 +189,76 @@ export const settings = {
     schema: nonEmpty,
     default: undefined as string | undefined,
     help: "Host name (as in the Host header, e.g. cdn.example.com) on which /{username}/{filepath} serves images without /i/, as img-src's CDN does",
+  },
+  imgproxy: {
+    env: "IMGD_IMGPROXY",
+    flag: "imgproxy",
+    schema: bool,
+    default: true,
+    help: "Serve imgproxy URLs under /imgproxy/ (on/off): /{signature}/{options}/plain/{source}[@ext] or the base64 source form; a source is local:///{username}/{filepath} or a URL on imgd's own host, under the image's access rules",
+  },
+  imgproxyKey: {
+    env: "IMGD_IMGPROXY_KEY",
+    flag: "imgproxy-key",
+    schema: hex,
+    default: undefined as string | undefined,
+    help: "imgproxy's signing key (hex, as IMGPROXY_KEY); with IMGD_IMGPROXY_SALT, imgproxy URLs need its HMAC-SHA256 signature",
+  },
+  imgproxySalt: {
+    env: "IMGD_IMGPROXY_SALT",
+    flag: "imgproxy-salt",
+    schema: hex,
+    default: undefined as string | undefined,
+    help: "imgproxy's signing salt (hex, as IMGPROXY_SALT)",
+  },
+  imgproxySignatureSize: {
+    env: "IMGD_IMGPROXY_SIGNATURE_SIZE",
+    flag: "imgproxy-signature-size",
+    schema: int(1, 32),
+    default: 32,
+    help: "Bytes of the HMAC an imgproxy signature keeps (as IMGPROXY_SIGNATURE_SIZE)",
+  },
+  imgproxyInsecure: {
+    env: "IMGD_IMGPROXY_INSECURE",
+    flag: "imgproxy-insecure",
+    schema: bool,
+    default: false,
+    help: "Accept unsigned imgproxy URLs (/imgproxy/insecure/…); they reach only what IPX URLs reach",
+  },
+  thumbor: {
+    env: "IMGD_THUMBOR",
+    flag: "thumbor",
+    schema: bool,
+    default: true,
+    help: "Serve thumbor URLs under /thumbor/ (on/off): /{hmac|unsafe}/[trim/][AxB:CxD/][fit-in/][-]Ex[-]F/[halign/][valign/][smart/][filters:…/]{source}; a source is i/{username}/{filepath} or a URL on imgd's own host",
+  },
+  thumborKey: {
+    env: "IMGD_THUMBOR_KEY",
+    flag: "thumbor-key",
+    schema: nonEmpty,
+    default: undefined as string | undefined,
+    help: "thumbor's security key (as SECURITY_KEY): thumbor URLs need its HMAC-SHA1 signature of the path after it",
+  },
+  thumborUnsafe: {
+    env: "IMGD_THUMBOR_UNSAFE",
+    flag: "thumbor-unsafe",
+    schema: bool,
+    default: false,
+    help: "Accept unsigned thumbor URLs (/thumbor/unsafe/…); they reach only what IPX URLs reach",
+  },
+  imgixToken: {
+    env: "IMGD_IMGIX_TOKEN",
+    flag: "imgix-token",
+    schema: nonEmpty,
+    default: undefined as string | undefined,
+    help: "imgix's secure URL token: /i/ URLs with imgix parameters need its s= signature (md5 of the token, the path and the query, as imgix's builders make it); unsigned ones are a 403",
+  },
+  cloudinary: {
+    env: "IMGD_CLOUDINARY",
+    flag: "cloudinary",
+    schema: bool,
+    default: false,
+    help: "Serve Cloudinary delivery URLs (on/off): /{cloud}/image/upload/{transformations}/[v{version}/]{public_id}[.ext], {cloud} being the tenant's username; public images, and private ones to their owner's key",
   },
   adminUsername: {
     env: "IMGD_ADMIN_USERNAME",

@@ -576,6 +576,69 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/imgproxy/{path}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Deliver an image from an imgproxy URL
+         * @description URLs made by @imgproxy/imgproxy-node for an endpoint ending in /imgproxy work unchanged (IMGD_IMGPROXY).
+         */
+        get: operations["imgproxyImage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        /** imgproxy URL: headers only */
+        head: operations["imgproxyImageHead"];
+        patch?: never;
+        trace?: never;
+    };
+    "/thumbor/{path}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Deliver an image from a thumbor URL
+         * @description URLs made by thumbor's URL builders for a server URL ending in /thumbor work unchanged (IMGD_THUMBOR).
+         */
+        get: operations["thumborImage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        /** thumbor URL: headers only */
+        head: operations["thumborImageHead"];
+        patch?: never;
+        trace?: never;
+    };
+    "/{cloud}/image/upload/{path}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Deliver an image from a Cloudinary delivery URL
+         * @description URLs made by @cloudinary/url-gen with the server as its secure distribution work unchanged (IMGD_CLOUDINARY=on; off: 404).
+         */
+        get: operations["cloudinaryImage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        /** Cloudinary URL: headers only */
+        head: operations["cloudinaryImageHead"];
+        patch?: never;
+        trace?: never;
+    };
     "/v1/upload": {
         parameters: {
             query?: never;
@@ -3807,7 +3870,7 @@ export interface operations {
             path: {
                 /** @description IPX 3's modifiers, separated by , or &, a name and its arguments by _, : or =; _ alone for none. w_/width_, h_/height_, s_WxH/resize_ (with fit_: cover (default), contain, fill, inside, outside; pos_/position_: top, right top, …, north, attention, entropy; b_/background_), f_/format_ (auto negotiates; webp, avif, jpeg, png, gif, tiff; none keeps the source's format), q_/quality_, enlarge, kernel_, extract_L_T_W_H/crop_, extend_T_R_B_L, rotate_, flip, flop, sharpen_, blur_, negate, normalize, grayscale, modulate_B_S_H, animated/a. trim, median, gamma, threshold, tint and flatten are a 400. Without enlarge, never enlarges. */
                 modifiers: string;
-                /** @description The owner's username */
+                /** @description The owner's username, or `i` followed by it (imgd's own /i/ URLs); or the whole source is an absolute URL on imgd's own host */
                 username: string;
                 /** @description The image's path (its extension does not pick the format here) */
                 path: string;
@@ -3858,7 +3921,7 @@ export interface operations {
             path: {
                 /** @description IPX 3's modifiers, separated by , or &, a name and its arguments by _, : or =; _ alone for none. w_/width_, h_/height_, s_WxH/resize_ (with fit_: cover (default), contain, fill, inside, outside; pos_/position_: top, right top, …, north, attention, entropy; b_/background_), f_/format_ (auto negotiates; webp, avif, jpeg, png, gif, tiff; none keeps the source's format), q_/quality_, enlarge, kernel_, extract_L_T_W_H/crop_, extend_T_R_B_L, rotate_, flip, flop, sharpen_, blur_, negate, normalize, grayscale, modulate_B_S_H, animated/a. trim, median, gamma, threshold, tint and flatten are a 400. Without enlarge, never enlarges. */
                 modifiers: string;
-                /** @description The owner's username */
+                /** @description The owner's username, or `i` followed by it (imgd's own /i/ URLs); or the whole source is an absolute URL on imgd's own host */
                 username: string;
                 /** @description The image's path (its extension does not pick the format here) */
                 path: string;
@@ -3897,7 +3960,7 @@ export interface operations {
             path: {
                 /** @description Cloudflare's key=value options, comma-separated: width/w, height/h, dpr, quality/q, fit (scale-down (default), contain, cover, crop, pad, squeeze), gravity/g (auto: smart crop, left, right, top, bottom, center), format/f (auto negotiates; avif, webp, jpeg, baseline-jpeg, png; none keeps the source's), background, rotate (90, 180, 270), flip (h, v, hv), blur (1..250), sharpen (0..10), brightness, contrast, saturation, metadata (keep, copyright, none), anim; onerror and compression are accepted and change nothing. format=json, trim, gamma, border, segment and zoom are a 400. */
                 options: string;
-                /** @description The owner's username */
+                /** @description The owner's username, or `i` followed by it (imgd's own /i/ URLs); or the whole source is an absolute URL on imgd's own host */
                 username: string;
                 /** @description The image's path (its extension does not pick the format here) */
                 path: string;
@@ -3948,7 +4011,7 @@ export interface operations {
             path: {
                 /** @description Cloudflare's key=value options, comma-separated: width/w, height/h, dpr, quality/q, fit (scale-down (default), contain, cover, crop, pad, squeeze), gravity/g (auto: smart crop, left, right, top, bottom, center), format/f (auto negotiates; avif, webp, jpeg, baseline-jpeg, png; none keeps the source's), background, rotate (90, 180, 270), flip (h, v, hv), blur (1..250), sharpen (0..10), brightness, contrast, saturation, metadata (keep, copyright, none), anim; onerror and compression are accepted and change nothing. format=json, trim, gamma, border, segment and zoom are a 400. */
                 options: string;
-                /** @description The owner's username */
+                /** @description The owner's username, or `i` followed by it (imgd's own /i/ URLs); or the whole source is an absolute URL on imgd's own host */
                 username: string;
                 /** @description The image's path (its extension does not pick the format here) */
                 path: string;
@@ -3983,7 +4046,7 @@ export interface operations {
     nextImage: {
         parameters: {
             query: {
-                /** @description The image: /{username}/{path}, /i/{username}/{path}, or an absolute URL of this server */
+                /** @description The image: /{username}/{path}, /i/{username}/{path}, or an absolute URL on imgd's own host */
                 url: string;
                 /** @description Width in pixels, as next/image writes it */
                 w: string;
@@ -4034,7 +4097,7 @@ export interface operations {
     nextImageHead: {
         parameters: {
             query: {
-                /** @description The image: /{username}/{path}, /i/{username}/{path}, or an absolute URL of this server */
+                /** @description The image: /{username}/{path}, /i/{username}/{path}, or an absolute URL on imgd's own host */
                 url: string;
                 /** @description Width in pixels, as next/image writes it */
                 w: string;
@@ -4043,6 +4106,256 @@ export interface operations {
             };
             header?: never;
             path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The image's headers */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not modified (If-None-Match) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error (no body) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    imgproxyImage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description {signature}/{options}/plain/{source}[@ext] or {signature}/{options}/{base64url source}[.ext]. The signature is imgproxy's (HMAC-SHA256 with IMGD_IMGPROXY_KEY over IMGD_IMGPROXY_SALT and the path after it, url-safe base64), or insecure where IMGD_IMGPROXY_INSECURE allows it; a wrong or missing one is a 403. Options: rs/resize, s/size, rt/resizing_type (fit, fill, fill-down, force), w/width, h/height, el/enlarge, ex/extend (centre), g/gravity (compass, sm, fp:x:y), c/crop, q/quality, f/format/ext or @ext, bl/blur, sh/sharpen, dpr, pd/padding, bg/background, rot/rotate, fl/flip, pr/preset (the tenant's presets), sm/strip_metadata, mw, mh, cb/cachebuster (ignored); any other is a 400 naming it. The source is local:///{username}/{path} or a URL on imgd's own host. */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The image */
+            200: {
+                headers: {
+                    /** @description The variant's tag */
+                    ETag?: string;
+                    /** @description public, max-age=31536000, immutable */
+                    "Cache-Control"?: string;
+                    /** @description Accept, when the format was negotiated */
+                    Vary?: string;
+                    /** @description HIT, MISS or ORIGINAL */
+                    "X-Cache"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/*": string;
+                };
+            };
+            /** @description Not modified (If-None-Match) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error, in the native envelope (400 names the option) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NativeError"];
+                };
+            };
+        };
+    };
+    imgproxyImageHead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description {signature}/{options}/plain/{source}[@ext] or {signature}/{options}/{base64url source}[.ext]. The signature is imgproxy's (HMAC-SHA256 with IMGD_IMGPROXY_KEY over IMGD_IMGPROXY_SALT and the path after it, url-safe base64), or insecure where IMGD_IMGPROXY_INSECURE allows it; a wrong or missing one is a 403. Options: rs/resize, s/size, rt/resizing_type (fit, fill, fill-down, force), w/width, h/height, el/enlarge, ex/extend (centre), g/gravity (compass, sm, fp:x:y), c/crop, q/quality, f/format/ext or @ext, bl/blur, sh/sharpen, dpr, pd/padding, bg/background, rot/rotate, fl/flip, pr/preset (the tenant's presets), sm/strip_metadata, mw, mh, cb/cachebuster (ignored); any other is a 400 naming it. The source is local:///{username}/{path} or a URL on imgd's own host. */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The image's headers */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not modified (If-None-Match) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error (no body) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    thumborImage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description {hmac|unsafe}/[AxB:CxD/][fit-in/][-]Ex[-]F/[halign/][valign/][smart/][filters:…/]{image}. The HMAC is thumbor's (HMAC-SHA1 with IMGD_THUMBOR_KEY over the path after it, url-safe base64); unsafe only where IMGD_THUMBOR_UNSAFE allows it; a wrong or missing one is a 403. Filters: format, quality, blur, grayscale, fill (a hex colour, with fit-in), rotate (multiples of 90), no_upscale, upscale, strip_exif, strip_icc; trim, meta, orig and other filters are a 400. The image is i/{username}/{path} or a URL on imgd's own host. */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The image */
+            200: {
+                headers: {
+                    /** @description The variant's tag */
+                    ETag?: string;
+                    /** @description public, max-age=31536000, immutable */
+                    "Cache-Control"?: string;
+                    /** @description Accept, when the format was negotiated */
+                    Vary?: string;
+                    /** @description HIT, MISS or ORIGINAL */
+                    "X-Cache"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/*": string;
+                };
+            };
+            /** @description Not modified (If-None-Match) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error, in the native envelope (400 names the option) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NativeError"];
+                };
+            };
+        };
+    };
+    thumborImageHead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description {hmac|unsafe}/[AxB:CxD/][fit-in/][-]Ex[-]F/[halign/][valign/][smart/][filters:…/]{image}. The HMAC is thumbor's (HMAC-SHA1 with IMGD_THUMBOR_KEY over the path after it, url-safe base64); unsafe only where IMGD_THUMBOR_UNSAFE allows it; a wrong or missing one is a 403. Filters: format, quality, blur, grayscale, fill (a hex colour, with fit-in), rotate (multiples of 90), no_upscale, upscale, strip_exif, strip_icc; trim, meta, orig and other filters are a 400. The image is i/{username}/{path} or a URL on imgd's own host. */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The image's headers */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not modified (If-None-Match) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error (no body) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    cloudinaryImage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The owner's username (Cloudinary's cloud name) */
+                cloud: string;
+                /** @description {transformations}/[v{version}/]{public_id}[.ext]: comma-separated key_value components, chained with /. w_, h_, c_ (scale (default), fill, lfill, fit, limit, pad, lpad, thumb, crop: a region cut first), g_ (auto, center, compass names), q_ (1..100 or auto), f_ (auto negotiates; webp, avif, jpg, png, gif, tiff; wins over the extension), dpr_, e_blur[:strength], e_grayscale, a_ (degrees, hflip, vflip), b_ (rgb:RRGGBB or a colour name), t_ (the tenant's presets). One resize per URL; r_ and other keys are a 400 naming them. The query (_a) is ignored. */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The image */
+            200: {
+                headers: {
+                    /** @description The variant's tag */
+                    ETag?: string;
+                    /** @description public, max-age=31536000, immutable */
+                    "Cache-Control"?: string;
+                    /** @description Accept, when the format was negotiated */
+                    Vary?: string;
+                    /** @description HIT, MISS or ORIGINAL */
+                    "X-Cache"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/*": string;
+                };
+            };
+            /** @description Not modified (If-None-Match) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error, in the native envelope (400 names the option) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NativeError"];
+                };
+            };
+        };
+    };
+    cloudinaryImageHead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The owner's username (Cloudinary's cloud name) */
+                cloud: string;
+                /** @description {transformations}/[v{version}/]{public_id}[.ext]: comma-separated key_value components, chained with /. w_, h_, c_ (scale (default), fill, lfill, fit, limit, pad, lpad, thumb, crop: a region cut first), g_ (auto, center, compass names), q_ (1..100 or auto), f_ (auto negotiates; webp, avif, jpg, png, gif, tiff; wins over the extension), dpr_, e_blur[:strength], e_grayscale, a_ (degrees, hflip, vflip), b_ (rgb:RRGGBB or a colour name), t_ (the tenant's presets). One resize per URL; r_ and other keys are a 400 naming them. The query (_a) is ignored. */
+                path: string;
+            };
             cookie?: never;
         };
         requestBody?: never;

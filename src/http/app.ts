@@ -2,7 +2,9 @@ import { Hono } from "hono";
 import { AppError } from "../domain/errors.ts";
 import { rateLimitHeaders, requireKey } from "./auth.ts";
 import { deliveryRoutes } from "./delivery.ts";
-import { cloudflareRoutes, ipxRoutes, nextRoutes } from "./compat.ts";
+import { cloudflareRoutes, cloudinaryRoutes, ipxRoutes, nextRoutes } from "./compat.ts";
+import { imgproxyRoutes } from "./imgproxy.ts";
+import { thumborRoutes } from "./thumbor.ts";
 import type { AppEnv, AppServices } from "./env.ts";
 import { nativeErrorResponse, settleBody, toAppError } from "./errors.ts";
 import { healthRoutes, readyRoutes } from "./native/health.ts";
@@ -48,6 +50,9 @@ export function buildApp(services: AppServices) {
   app.route(MOUNTS.ipx, ipxRoutes);
   app.route(MOUNTS.cloudflare, cloudflareRoutes);
   app.route(MOUNTS.next, nextRoutes);
+  app.route(MOUNTS.imgproxy, imgproxyRoutes);
+  app.route(MOUNTS.thumbor, thumborRoutes);
+  app.route("/", cloudinaryRoutes);
 
   // Before the API's key check: tus discovery (OPTIONS) is open; the rest checks the key itself.
   app.route(`${MOUNTS.api}/uploads/tus`, tusRoutes);

@@ -8,33 +8,46 @@ import {
   type Mapped,
   mapped,
   put,
-  splitTenantPath,
 } from "../domain/delivery/compat.ts";
+import { resolveSource, type SourceRules } from "../domain/delivery/source.ts";
+import { type SourceServices, sourceHostsOf } from "./source-hosts.ts";
 import { parseIpxModifiers } from "../domain/delivery/ipx.ts";
 import type { RequesterServices } from "./requester.ts";
 import { askOf, sendDelivered } from "./delivery.ts";
 import { MOUNTS, rawPathUnder } from "./mounts.ts";
 import { targetOf } from "./target.ts";
 import type { AppServices, RouteEnv } from "./env.ts";
-import { invalid } from "../domain/errors.ts";
+import { AppError, invalid } from "../domain/errors.ts";
+import { parseCloudinaryPath } from "../domain/delivery/cloudinary.ts";
 
 // The URL shapes other tools write, each a thin parser into the one delivery pipeline:
-// IPX `/_ipx/{modifiers}/{username}/{filepath}` (Nuxt Image, unpic), Cloudflare
-// `/cdn-cgi/image/{options}/{username}/{filepath}`, Next.js `/_next/image?url=&w=&q=`, and
-// img-src's host-based `/{username}/{filepath}` on IMGD_CDN_HOST. The first path segment after
-// the options names the tenant, so these tools need only a base URL that ends in it.
+// IPX `/_ipx/{modifiers}/{source}` (Nuxt Image, unpic), Cloudflare
+// `/cdn-cgi/image/{options}/{source}`, Next.js `/_next/image?url={source}&w=&q=`, and img-src's
+// host-based `/{username}/{filepath}` on IMGD_CDN_HOST. A source is `{username}/{filepath}`,
+// `/i/{username}/{filepath}` (imgd's own URLs, as unpic passes them on) or an absolute URL on
+// imgd's own host, read by the one source resolver (domain/delivery/source.ts).
 
-type Env = RouteEnv<"delivery" | "accessLog" | "config" | "runtime" | RequesterServices>;
+export type CompatEnv = RouteEnv<"delivery" | "accessLog" | "config" | "runtime" | SourceServices | RequesterServices>;
+type Env = CompatEnv;
 
-async function serve(c: Context<Env>, route: string, m: Mapped, rawPath: string, defaultFormat: DefaultFormat) {
+/** Serves a shape's request: its source resolved, its options mapped, through the one delivery pipeline. */
+export async function serveMapped(
+  c: Context<Env>,
+  route: string,
+  m: Mapped,
+  rawSource: string,
+  defaultFormat: DefaultFormat,
+  opts: { rules?: SourceRules; presets?: readonly string[] } = {},
+) {
   const target = targetOf(c);
-  const { username, path } = splitTenantPath(rawPath);
+  const { username, path } = resolveSource(rawSource, sourceHostsOf(c), opts.rules ?? { option: "path" });
   c.var.services.accessLog.note(c.req.raw, { tenant: username, route });
   const ask = askOf(c, { username, path, search: target.search });
   const query = target.search.size ? `?${target.search}` : "";
   const request = compatDelivery(ask, {
     mapped: m,
     defaultFormat,
+    presets: opts.presets,
     hotKey: compatHotKey(target.pathname + query, m, ask.accept),
   });
   return sendDelivered(c, await c.var.services.delivery.deliver(request));
@@ -42,12 +55,28 @@ async function serve(c: Context<Env>, route: string, m: Mapped, rawPath: string,
 
 export const ipxRoutes = new Hono<Env>().on(["GET", "HEAD"], "/:modifiers/*", (c) => {
   const [modifiers, ...rest] = rawPathUnder(c, MOUNTS.ipx).split("/");
-  return serve(c, "/_ipx/:modifiers/*", parseIpxModifiers(modifiers), rest.join("/"), keepSourceFormat);
+  return serveMapped(c, "/_ipx/:modifiers/*", parseIpxModifiers(modifiers), rest.join("/"), keepSourceFormat);
 });
 
 export const cloudflareRoutes = new Hono<Env>().on(["GET", "HEAD"], "/:options/*", (c) => {
   const [options, ...rest] = rawPathUnder(c, MOUNTS.cloudflare).split("/");
-  return serve(c, "/cdn-cgi/image/:options/*", parseCloudflareOptions(options), rest.join("/"), keepSourceFormat);
+  return serveMapped(c, "/cdn-cgi/image/:options/*", parseCloudflareOptions(options), rest.join("/"), keepSourceFormat);
+});
+
+/**
+ * Cloudinary's delivery URL (IMGD_CLOUDINARY), `{cloud}` being the tenant: its public id read by
+ * the one source resolver as `i/{cloud}/{public id}`. The query (url-gen's `_a`) says nothing
+ * about the image.
+ */
+export const cloudinaryRoutes = new Hono<Env>().on(["GET", "HEAD"], "/:cloud/image/upload/*", (c) => {
+  if (!c.var.services.config.cloudinary)
+    throw new AppError("NOT_FOUND", "Cloudinary URLs are switched off on this server (IMGD_CLOUDINARY)");
+  const [cloud, ...rest] = rawPathUnder(c, "").split("/");
+  const url = parseCloudinaryPath(rest.slice(2).join("/"));
+  return serveMapped(c, "/:cloud/image/upload/*", url.mapped, `i/${cloud}/${url.publicId}`, keepSourceFormat, {
+    rules: { option: "public_id" },
+    presets: url.presets,
+  });
 });
 
 /**
@@ -65,20 +94,12 @@ export const nextRoutes = new Hono<Env>().on(["GET", "HEAD"], "/", (c) => {
   const w = q.get("w");
   if (!raw) throw invalid("url", "is required: the image's path, e.g. /admin/photo.jpg");
   if (!w) throw invalid("w", "is required: the width in pixels");
-  let path = raw;
-  if (/^[a-z][a-z0-9+.-]*:/i.test(raw)) {
-    const u = new URL(raw);
-    if (u.host !== new URL(c.req.url).host)
-      throw invalid("url", "must be an image this server holds; imgd does not fetch other hosts here");
-    path = u.pathname;
-  }
-  // Kept encoded for splitTenantPath, which decodes once.
-  path = path.replace(/^\/+/, "").replace(/^i\//, "");
   const m = mapped();
   put(m, "width", w, "w");
   put(m, "quality", q.get("q") ?? "75", "q");
   put(m, "format", "auto", "url");
-  return serve(c, "/_next/image", m, encodeURI(path), keepSourceFormat);
+  // The parameter is decoded once already; the resolver decodes the path once more, so `%` is kept.
+  return serveMapped(c, "/_next/image", m, raw.replace(/%/g, "%25"), keepSourceFormat, { rules: { option: "url" } });
 });
 
 /**

@@ -3,6 +3,7 @@ import type { DeliveryAsk, DeliveryResult } from "../domain/delivery/request.ts"
 import { imgixDelivery, isImgixQuery } from "../domain/delivery/imgix.ts";
 import { type NativeUrl, nativeDelivery, nativeUrl, placeholderDelivery } from "../domain/delivery/native.ts";
 import { AppError } from "../domain/errors.ts";
+import { checkImgixSignature } from "../domain/delivery/shape-signatures.ts";
 import type { StoredObject } from "../store/types.ts";
 import type { AppServices, RouteEnv } from "./env.ts";
 import { MOUNTS } from "./mounts.ts";
@@ -161,7 +162,14 @@ export const deliveryRoutes = new Hono<
   const ask = askOf(c, { ...url, hotLooked: Boolean(c.env.native) });
   const { delivery } = c.var.services;
   if (url.search.has("placeholder")) return sendDelivered(c, await delivery.placeholder(placeholderDelivery(ask)));
-  const result = isImgixQuery(url.search)
+  const imgix = isImgixQuery(url.search);
+  const token = c.var.services.config.imgixToken;
+  if (imgix && token) {
+    const raw = c.req.url.slice(c.req.url.indexOf("/", c.req.url.indexOf("//") + 2)).split("#")[0]!;
+    const q = raw.indexOf("?");
+    checkImgixSignature(token, raw.slice(0, q < 0 ? raw.length : q), q < 0 ? "" : raw.slice(q + 1));
+  }
+  const result = imgix
     ? await delivery.deliver(imgixDelivery(ask, true))
     : await delivery.deliver(nativeDelivery(ask, { access: "signed", remember: true }));
   return sendDelivered(c, result);

@@ -10,6 +10,8 @@ export const MOUNTS = {
   ipx: "/_ipx",
   cloudflare: "/cdn-cgi/image",
   next: "/_next/image",
+  imgproxy: "/imgproxy",
+  thumbor: "/thumbor",
   api: "/api/v1",
   imgpro: "/v1",
   assetsrepo: "/api/images",

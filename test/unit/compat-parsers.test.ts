@@ -1,7 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { parseCloudflareOptions } from "../../src/domain/delivery/cloudflare.ts";
-import { compatDelivery, type Mapped, splitTenantPath } from "../../src/domain/delivery/compat.ts";
+import { compatDelivery, type Mapped } from "../../src/domain/delivery/compat.ts";
+import { resolveSource, type SourceHosts } from "../../src/domain/delivery/source.ts";
 import { isImgixQuery, parseImgixQuery } from "../../src/domain/delivery/imgix.ts";
 import { parseIpxModifiers } from "../../src/domain/delivery/ipx.ts";
 import { acceptClass, negotiate } from "../../src/domain/delivery/negotiate.ts";
@@ -100,10 +101,35 @@ describe("Cloudflare options and imgix parameters", () => {
     expect(refusal(() => parseImgixQuery(q("w=1&w=2")))).toMatchObject({ status: 400, field: "w" });
   });
 
-  test("a bare path names the tenant first", () => {
-    expect(splitTenantPath("admin/a/b%20c.jpg")).toEqual({ username: "admin", path: "a/b c.jpg" });
-    expect(refusal(() => splitTenantPath("photo.jpg"))).toMatchObject({ status: 400 });
-    expect(refusal(() => splitTenantPath("admin/"))).toMatchObject({ status: 400 });
+  test("a bare path names the tenant first; /i/ and imgd's own URLs name the same image", () => {
+    const hosts: SourceHosts = {
+      basePath: "",
+      publicHost: "img.example.org",
+      requestHost: "127.0.0.1:8080",
+      isOwn: (h) => h.startsWith("127.0.0.1"),
+    };
+    const rules = { option: "path" };
+    const split = (raw: string) => resolveSource(raw, hosts, rules);
+    const same = { kind: "stored" as const, username: "admin", path: "a/b c.jpg" };
+    expect(split("admin/a/b%20c.jpg")).toEqual(same);
+    expect(split("i/admin/a/b%20c.jpg")).toEqual(same);
+    expect(split("http://127.0.0.1:8080/i/admin/a/b%20c.jpg")).toEqual(same);
+    expect(split("https:/img.example.org/i/admin/a/b%20c.jpg")).toEqual(same);
+    expect(split("http%3A%2F%2Fimg.example.org%2Fi%2Fadmin%2Fa%2Fb%2520c.jpg")).toEqual(same);
+    expect(refusal(() => split("photo.jpg"))).toMatchObject({ status: 400 });
+    expect(refusal(() => split("admin/"))).toMatchObject({ status: 400 });
+    // Another host, or the request's own Host when imgd does not answer as itself on it.
+    expect(refusal(() => split("http://img.example.com/i/admin/a.jpg"))).toMatchObject({ status: 400 });
+    const foreign = { ...hosts, requestHost: "evil.example" };
+    expect(refusal(() => resolveSource("http://evil.example/i/admin/a.jpg", foreign, rules))).toMatchObject({
+      status: 400,
+    });
+    expect(refusal(() => split("local:///admin/a.jpg"))).toMatchObject({ status: 400 });
+    expect(resolveSource("local:///admin/a.jpg", hosts, { ...rules, local: true })).toMatchObject({
+      username: "admin",
+      path: "a.jpg",
+    });
+    expect(refusal(() => split("ftp://127.0.0.1:8080/i/admin/a.jpg"))).toMatchObject({ status: 400 });
   });
 });
 

@@ -1,7 +1,8 @@
 import type { OutputFormat } from "../../../codecs/types.ts";
 import { AppError, invalid } from "../errors.ts";
-import type { DeliveryAsk, DeliveryRequest } from "./request.ts";
-import { imgwireSpec, splitImgwireQuery } from "./imgwire.ts";
+import type { DeliveryAsk, DeliveryRequest, DeliverySpec, SpecContext } from "./request.ts";
+import { fromNativePreset, imgwireSpec, splitImgwireQuery } from "./imgwire.ts";
+import { parseParams } from "./native.ts";
 import { acceptClass, deliveryFormatsOf } from "./negotiate.ts";
 import { WEB_FORMATS } from "./spec.ts";
 
@@ -74,6 +75,8 @@ export function compatDelivery(
     hotKey?: string;
     /** `signed`: a private image needs a signature of the query (imgix options on `/i/`). */
     access?: "public" | "signed";
+    /** The tenant's presets the URL names (imgproxy's `pr`), applied in order under its own options. */
+    presets?: readonly string[];
   },
 ): DeliveryRequest<undefined> {
   const { params, names } = opts.mapped;
@@ -85,49 +88,51 @@ export function compatDelivery(
     search: ask.search,
     requester: ask.requester,
     // A shape's URL without options (IPX's `_`) is the image as it is; the rest are options.
-    asks: params.size === 0 ? "original" : "options",
+    asks: params.size > 0 ? "options" : opts.presets?.length ? "preset" : "original",
     ifNoneMatch: ask.ifNoneMatch,
     accept: ask.accept,
     varies,
     hotKey: opts.hotKey,
     hotLooked: ask.hotLooked,
-    spec: ({ user, image }) => {
-      const query = new URLSearchParams([...params]);
-      if (!params.has("format")) query.set("format", opts.defaultFormat(image.format));
-      try {
-        const { spec, autoFormat } = imgwireSpec(splitImgwireQuery(query), undefined, image, {
-          accept: ask.accept ?? undefined,
-          defaultQuality: user.default_quality,
-          deliveryFormats: deliveryFormatsOf(user.delivery_formats),
-        });
-        return { spec, varyAccept: autoFormat };
-      } catch (err) {
-        // Worded in the shape's own option names.
-        const field = err instanceof AppError ? err.extra.field : undefined;
-        const from = field && names.get(field);
-        if (err instanceof AppError && from && field && from !== field && err.message.startsWith(`${field}:`)) {
-          throw new AppError(err.code, `${from}:${err.message.slice(field.length + 1)}`, { field: from });
+    spec: (ctx) => {
+      const make = (preset?: Record<string, string>, presetId?: string): DeliverySpec => {
+        const { user, image } = ctx;
+        const query = new URLSearchParams([...params]);
+        if (!params.has("format") && !preset?.format) query.set("format", opts.defaultFormat(image.format));
+        try {
+          const { spec, autoFormat } = imgwireSpec(splitImgwireQuery(query), preset, image, {
+            accept: ask.accept ?? undefined,
+            defaultQuality: user.default_quality,
+            deliveryFormats: deliveryFormatsOf(user.delivery_formats),
+          });
+          return { spec, varyAccept: autoFormat, presetId };
+        } catch (err) {
+          // Worded in the shape's own option names.
+          const field = err instanceof AppError ? err.extra.field : undefined;
+          const from = field && names.get(field);
+          if (err instanceof AppError && from && field && from !== field && err.message.startsWith(`${field}:`)) {
+            throw new AppError(err.code, `${from}:${err.message.slice(field.length + 1)}`, { field: from });
+          }
+          throw err;
         }
-        throw err;
-      }
+      };
+      return opts.presets?.length ? presetsOf(ctx, opts.presets).then((p) => make(p.params, p.id)) : make();
     },
   };
 }
 
-/**
- * The tenant and image of a bare path (`/{username}/{filepath}`), as IPX, Cloudflare and Next.js
- * URLs carry them: imgd serves many tenants, so the first segment names one.
- */
-export function splitTenantPath(raw: string, option = "path"): { username: string; path: string } {
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(raw);
-  } catch {
-    throw new AppError("NOT_FOUND", "Image not found");
+/** The tenant's presets a URL names, merged in order (a later one's parameters win), in Imgwire's words. */
+async function presetsOf(
+  ctx: SpecContext,
+  names: readonly string[],
+): Promise<{ params: Record<string, string>; id?: string }> {
+  let params: Record<string, string> = {};
+  let id: string | undefined;
+  for (const name of names) {
+    const row = await ctx.preset(name);
+    if (!row) throw new AppError("NOT_FOUND", `No preset named '${name}'`);
+    params = { ...params, ...fromNativePreset(parseParams(row.params, `preset ${row.name}`)) };
+    id ??= row.id;
   }
-  const p = decoded.replace(/^\/+/, "");
-  const slash = p.indexOf("/");
-  if (slash <= 0 || slash === p.length - 1)
-    throw invalid(option, "expected /{username}/{filepath}, e.g. /admin/photos/cat.jpg");
-  return { username: p.slice(0, slash), path: p.slice(slash + 1) };
+  return { params, id };
 }

@@ -19,7 +19,9 @@ import { invalid } from "../errors.ts";
 // subset that maps cleanly onto Imgwire parameters (compat.ts); the rest is a 400 naming it.
 
 /** Keys only imgix uses, or fits only imgix names: either makes a native URL an imgix one. */
-const IMGIX_ONLY = new Set(["fm", "auto", "crop", "dpr", "blur", "sharp"]);
+const IMGIX_ONLY = new Set(["fm", "auto", "crop", "dpr", "blur", "sharp", "s", "ixlib"]);
+/** imgix's signature (checked before, IMGD_IMGIX_TOKEN) and its builders' library tag: no option. */
+const IMGIX_NOT_OPTIONS = new Set(["s", "ixlib"]);
 const IMGIX_FITS: Record<string, FitMapping> = {
   clip: { resizing_type: "inside", enlarge: true },
   max: { resizing_type: "inside", enlarge: false },
@@ -58,7 +60,7 @@ export function parseImgixQuery(search: URLSearchParams): Mapped {
   let autoFormat = false;
   const seen = new Set<string>();
   for (const [name, value] of search) {
-    if (SIGNATURE_KEYS.includes(name)) continue;
+    if (SIGNATURE_KEYS.includes(name) || IMGIX_NOT_OPTIONS.has(name)) continue;
     if (seen.has(name)) throw invalid(name, "given more than once");
     seen.add(name);
     switch (name) {

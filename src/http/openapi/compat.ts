@@ -2,9 +2,10 @@ import * as v from "valibot";
 import * as r from "../native/responses.ts";
 import type { Answer, Op } from "./describe.ts";
 
-// The URL shapes other tools write (src/http/compat.ts), each parsed into the one delivery
-// pipeline: IPX, Cloudflare Images and Next.js's image optimizer. The first path segment after
-// the options names the tenant. Public images only: private ones need a signed native URL.
+// The URL shapes other tools write (src/http/compat.ts, imgproxy.ts, thumbor.ts), each parsed
+// into the one delivery pipeline: IPX, Cloudflare Images, Next.js's image optimizer, imgproxy and
+// thumbor. Their sources are read by the one source resolver. Public images, or the owner's own
+// with its key: a private image needs a signed native URL otherwise.
 
 const error: Answer = { description: "An error, in the native envelope (400 names the option)", json: r.NativeError };
 
@@ -26,9 +27,33 @@ const answers = (method: "get" | "head"): Op["responses"] => ({
 });
 
 const tenantPath = {
-  username: "The owner's username",
+  username:
+    "The owner's username, or `i` followed by it (imgd's own /i/ URLs); or the whole source is an absolute URL on imgd's own host",
   path: "The image's path (its extension does not pick the format here)",
 };
+
+const IMGPROXY_PATH =
+  "{signature}/{options}/plain/{source}[@ext] or {signature}/{options}/{base64url source}[.ext]. The signature is " +
+  "imgproxy's (HMAC-SHA256 with IMGD_IMGPROXY_KEY over IMGD_IMGPROXY_SALT and the path after it, url-safe base64), " +
+  "or insecure where IMGD_IMGPROXY_INSECURE allows it; a wrong or missing one is a 403. Options: rs/resize, s/size, " +
+  "rt/resizing_type (fit, fill, fill-down, force), w/width, h/height, el/enlarge, ex/extend (centre), g/gravity " +
+  "(compass, sm, fp:x:y), c/crop, q/quality, f/format/ext or @ext, bl/blur, sh/sharpen, dpr, pd/padding, " +
+  "bg/background, rot/rotate, fl/flip, pr/preset (the tenant's presets), sm/strip_metadata, mw, mh, cb/cachebuster " +
+  "(ignored); any other is a 400 naming it. The source is local:///{username}/{path} or a URL on imgd's own host.";
+
+const CLOUDINARY_PATH =
+  "{transformations}/[v{version}/]{public_id}[.ext]: comma-separated key_value components, chained with /. " +
+  "w_, h_, c_ (scale (default), fill, lfill, fit, limit, pad, lpad, thumb, crop: a region cut first), g_ (auto, " +
+  "center, compass names), q_ (1..100 or auto), f_ (auto negotiates; webp, avif, jpg, png, gif, tiff; wins over the " +
+  "extension), dpr_, e_blur[:strength], e_grayscale, a_ (degrees, hflip, vflip), b_ (rgb:RRGGBB or a colour name), " +
+  "t_ (the tenant's presets). One resize per URL; r_ and other keys are a 400 naming them. The query (_a) is ignored.";
+
+const THUMBOR_PATH =
+  "{hmac|unsafe}/[AxB:CxD/][fit-in/][-]Ex[-]F/[halign/][valign/][smart/][filters:…/]{image}. The HMAC is thumbor's " +
+  "(HMAC-SHA1 with IMGD_THUMBOR_KEY over the path after it, url-safe base64); unsafe only where IMGD_THUMBOR_UNSAFE " +
+  "allows it; a wrong or missing one is a 403. Filters: format, quality, blur, grayscale, fill (a hex colour, with " +
+  "fit-in), rotate (multiples of 90), no_upscale, upscale, strip_exif, strip_icc; trim, meta, orig and other filters " +
+  "are a 400. The image is i/{username}/{path} or a URL on imgd's own host.";
 
 const IPX_MODIFIERS =
   "IPX 3's modifiers, separated by , or &, a name and its arguments by _, : or =; _ alone for none. " +
@@ -48,7 +73,7 @@ const CLOUDFLARE_OPTIONS =
 const NextQuery = v.object({
   url: v.pipe(
     v.string(),
-    v.description("The image: /{username}/{path}, /i/{username}/{path}, or an absolute URL of this server"),
+    v.description("The image: /{username}/{path}, /i/{username}/{path}, or an absolute URL on imgd's own host"),
   ),
   w: v.pipe(v.string(), v.description("Width in pixels, as next/image writes it")),
   q: v.optional(v.pipe(v.string(), v.description("Quality 1..100")), "75"),
@@ -97,6 +122,54 @@ const shapes = (method: "get" | "head"): Op[] => {
               "any other parameter, or one given twice, is a 400. imgd does not fetch other hosts here.",
           }),
       query: NextQuery,
+      responses: answers(method),
+    },
+    {
+      method,
+      path: "/imgproxy/{path}",
+      route: "/imgproxy/*",
+      tag: "compatible",
+      operationId: head ? "imgproxyImageHead" : "imgproxyImage",
+      summary: head ? "imgproxy URL: headers only" : "Deliver an image from an imgproxy URL",
+      ...(head
+        ? {}
+        : {
+            description:
+              "URLs made by @imgproxy/imgproxy-node for an endpoint ending in /imgproxy work unchanged (IMGD_IMGPROXY).",
+          }),
+      params: { path: IMGPROXY_PATH },
+      responses: answers(method),
+    },
+    {
+      method,
+      path: "/thumbor/{path}",
+      route: "/thumbor/*",
+      tag: "compatible",
+      operationId: head ? "thumborImageHead" : "thumborImage",
+      summary: head ? "thumbor URL: headers only" : "Deliver an image from a thumbor URL",
+      ...(head
+        ? {}
+        : {
+            description:
+              "URLs made by thumbor's URL builders for a server URL ending in /thumbor work unchanged (IMGD_THUMBOR).",
+          }),
+      params: { path: THUMBOR_PATH },
+      responses: answers(method),
+    },
+    {
+      method,
+      path: "/{cloud}/image/upload/{path}",
+      route: "/:cloud/image/upload/*",
+      tag: "compatible",
+      operationId: head ? "cloudinaryImageHead" : "cloudinaryImage",
+      summary: head ? "Cloudinary URL: headers only" : "Deliver an image from a Cloudinary delivery URL",
+      ...(head
+        ? {}
+        : {
+            description:
+              "URLs made by @cloudinary/url-gen with the server as its secure distribution work unchanged (IMGD_CLOUDINARY=on; off: 404).",
+          }),
+      params: { cloud: "The owner's username (Cloudinary's cloud name)", path: CLOUDINARY_PATH },
       responses: answers(method),
     },
   ];

@@ -17,9 +17,10 @@ export const TAGS: { name: Tag; description: string }[] = [
   {
     name: "compatible",
     description:
-      "Other tools' URL shapes on the same images and cache: IPX (/_ipx), Cloudflare Images (/cdn-cgi/image) and Next.js " +
-      "(/_next/image); imgix's parameters on /i/; and, with IMGD_CDN_HOST, img-src's host-based /{username}/{path}. " +
-      "IPX, Cloudflare and Next.js URLs serve public images only (a private image is a 403: sign a native URL)",
+      "Other tools' URL shapes on the same images and cache: IPX (/_ipx), Cloudflare Images (/cdn-cgi/image), Next.js " +
+      "(/_next/image), imgproxy (/imgproxy) and thumbor (/thumbor); imgix's parameters on /i/; and, with IMGD_CDN_HOST, " +
+      "img-src's host-based /{username}/{path}. Their sources are imgd paths or URLs on imgd's own host, never other " +
+      "hosts. They serve public images, and private ones to their owner's key (anyone else gets a 403: sign a native URL)",
   },
   { name: "img.pro", description: "img.pro's API at /v1: upload, import, media library, namespaces" },
   { name: "Imgwire", description: "Imgwire's resource API, upload URLs and CDN under the Imgwire mount" },
