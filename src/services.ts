@@ -19,6 +19,7 @@ import { buildImgwire } from "./domain/imgwire/imgwire.ts";
 import { Ingest } from "./domain/ingest/ingest.ts";
 import { Images } from "./domain/library/images.ts";
 import { Media } from "./domain/library/media.ts";
+import { openPurge } from "./domain/library/open-purge.ts";
 import { Presets } from "./domain/library/presets.ts";
 import { Removal } from "./domain/library/removal.ts";
 import { openMetering } from "./domain/metering/index.ts";
@@ -68,7 +69,28 @@ export async function buildServices(
   const { usage, plans, metering, metrics } = openMetering(db, config);
   // A tenant's images changed: delivery's caches (here and on the other nodes) forget its answers.
   const forgetUser = (id: string) => bus.publish({ kind: "user", id });
-  const removal = new Removal({ db, blobs, onChanged: forgetUser, onBlobsReleased: (h) => variants.deleteForBlobs(h) });
+  // The names imgd answers as itself; the origin of absolute URLs without IMGD_PUBLIC_URL.
+  const ownHosts = new OwnHosts(config);
+  const dns = dnsOf(config.dnsServers);
+  const pins = parsePins(config.resolve);
+  const purge = openPurge({
+    config,
+    db,
+    variants,
+    runtime,
+    resolve: dns.addresses,
+    pins,
+    ownHosts,
+    onChanged: forgetUser,
+    log,
+  });
+  const removal = new Removal({
+    db,
+    blobs,
+    onChanged: forgetUser,
+    onBlobsReleased: (h) => variants.deleteForBlobs(h),
+    onDeleted: (deleted) => purge.deleted(deleted),
+  });
   const images = new Images({ db, removal, blobs, onChanged: forgetUser, now: config.now });
   const ingest = new Ingest({
     db,
@@ -84,12 +106,11 @@ export async function buildServices(
     thumbhashOf: async (hash) => (await pool.inspect(() => blobs.read(hash), { transfer: true })).thumbhash,
     log,
   });
-  const dns = dnsOf(config.dnsServers);
   const fetcher = new Fetcher({
     allow: parseCidrList(config.importAllowNetworks),
     timeoutMs: config.importTimeoutMs,
     connect: runtime.connect,
-    pins: parsePins(config.resolve),
+    pins,
     resolve: dns.addresses,
   });
   const producer = new VariantProducer({
@@ -136,8 +157,6 @@ export async function buildServices(
   const auth = new Auth({ keys, metering, sessions, site });
   const media = new Media(db, images, config.now);
   const accounts = new Accounts({ db, users, keys, images, rates, now: config.now });
-  // The names imgd answers as itself; the origin of absolute URLs without IMGD_PUBLIC_URL.
-  const ownHosts = new OwnHosts(config);
   const imgwire = buildImgwire({
     config,
     ownHosts,
@@ -182,6 +201,7 @@ export async function buildServices(
     keys,
     images,
     ingest,
+    purge,
     presets,
     usage,
     delivery,

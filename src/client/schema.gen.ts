@@ -121,6 +121,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/images/{id}/purge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Drop every cached variant of an image, here, on every node and on the CDN
+         * @description Cached variants go (storage, memory, every node); the image's ETags change, so the next answer for any of its URLs is new. When a CDN purge hook is set (IMGD_PURGE), it is told the image's public URLs.
+         */
+        post: operations["purgeImage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/images/{id}/signed-url": {
         parameters: {
             query?: never;
@@ -2189,6 +2209,55 @@ export interface operations {
                         deleted_paths: string[];
                         /** @description RFC 3339 time, e.g. 2026-01-31T12:00:00Z */
                         deleted_at: string;
+                    };
+                };
+            };
+            /** @description An error, in the native envelope */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NativeError"];
+                };
+            };
+        };
+    };
+    purgeImage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The image's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Purged */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        success: boolean;
+                        id: string;
+                        /** @description Purges of this image so far: part of its ETags, so every answer after a purge has a new one */
+                        generation: number;
+                        /** @description The image's public URLs: its paths under /i/ and the URLs its variants were made for */
+                        urls: string[];
+                        /** @description What the CDN purge hook (IMGD_PURGE) answered; null when none is set */
+                        cdn: {
+                            requests: number;
+                            failed: {
+                                url: string;
+                                error: string;
+                            }[];
+                        } | null;
+                        /** @description RFC 3339 time, e.g. 2026-01-31T12:00:00Z */
+                        purged_at: string;
                     };
                 };
             };

@@ -11,6 +11,7 @@ import * as m009 from "./009_domains.ts";
 import * as m010 from "./010_access.ts";
 import * as m011 from "./011_cost.ts";
 import * as m013 from "./013_image_facts.ts";
+import * as m016 from "./016_purge.ts";
 
 // Migrations live in code (not read from a folder) so the compiled binary carries them.
 // Append only; never edit one that has shipped.
@@ -27,4 +28,5 @@ export const migrations: Record<string, Migration> = {
   "010_access": m010,
   "011_cost": m011,
   "013_image_facts": m013,
+  "016_purge": m016,
 };

@@ -90,6 +90,7 @@ export function compatDelivery(
     accept: ask.accept,
     varies,
     hotKey: opts.hotKey,
+    url: ask.url,
     spec: ({ user, image }) => {
       const query = new URLSearchParams([...params]);
       if (!params.has("format")) query.set("format", opts.defaultFormat(image.format));

@@ -272,6 +272,7 @@ export function nativeDelivery(
     accept: ask.accept,
     varies,
     hotKey: opts.remember ? (ask.hotKey ?? nativeHotKey(username, path, search, ask.accept, varies)) : undefined,
+    url: ask.url,
     options: () => splitQuery(search),
     spec: async ({ user, image, preset, negotiate }, query) => {
       const presetRow = query.preset !== undefined ? await preset(query.preset) : undefined;

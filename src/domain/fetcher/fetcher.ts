@@ -108,6 +108,31 @@ export class Fetcher {
     return out;
   }
 
+  /**
+   * One request with a body (a CDN purge hook): the same checks as `open`, no redirects
+   * followed; answers the status, having read at most 64 KiB of the body.
+   */
+  async send(raw: string, req: Outgoing): Promise<{ status: number; body: string }> {
+    let open = null as { destroy: (err?: Error) => void } | null;
+    const timer = setTimeout(() => open?.destroy(new Error("deadline")), this.o.timeoutMs);
+    try {
+      const res = await this.#get(Fetcher.parseUrl(raw), SEND_READ, (x) => (open = x), req);
+      let body = "";
+      try {
+        for await (const chunk of res.body) {
+          body += new TextDecoder().decode(chunk, { stream: true });
+          if (body.length > SEND_READ) break;
+        }
+      } catch {
+        // The status is the answer; a body cut short or over the read limit says nothing more.
+      }
+      res.destroy();
+      return { status: res.status, body };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Whether the operator pinned this name (IMGD_RESOLVE): then DNS is never asked about it. */
   isPinned(host: string): boolean {
     return this.o.pins?.has(host.toLowerCase().replace(/\.+$/, "")) ?? false;
@@ -176,7 +201,12 @@ export class Fetcher {
   }
 
   /** One request to one checked address, on a socket of our own. */
-  async #get(url: URL, maxBytes: number, track: (x: { destroy: (err?: Error) => void }) => void): Promise<Response1> {
+  async #get(
+    url: URL,
+    maxBytes: number,
+    track: (x: { destroy: (err?: Error) => void }) => void,
+    req?: Outgoing,
+  ): Promise<Response1> {
     const host = url.hostname.replace(/^\[|\]$/g, "");
     const pin = this.o.pins?.get(host.toLowerCase().replace(/\.+$/, ""));
     let pinned: { address: string; family: number };
@@ -230,10 +260,12 @@ export class Fetcher {
       const why = conn.remoteAddress ? checkAddress(conn.remoteAddress, this.o.allow) : null;
       if (why) throw fail(`refused to connect to ${conn.remoteAddress}: ${why}`);
       await conn.write(
-        new TextEncoder().encode(
-          `GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nUser-Agent: imgd-import/1\r\n` +
-            "Accept: image/*,*/*;q=0.5\r\nConnection: close\r\n\r\n",
-        ),
+        req
+          ? requestBytes(url, req)
+          : new TextEncoder().encode(
+              `GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nUser-Agent: imgd-import/1\r\n` +
+                "Accept: image/*,*/*;q=0.5\r\nConnection: close\r\n\r\n",
+            ),
       );
       const res = await readResponse(conn.readable);
       opened = true;
@@ -250,6 +282,31 @@ export class Fetcher {
     const why = checkAddress(address, this.o.allow);
     if (why) throw fail(`refused: '${host}' resolves to ${address}, ${why}`);
   }
+}
+
+/** A request `send` makes: its method, headers (no Host, Content-Length or Connection) and body. */
+export interface Outgoing {
+  method: string;
+  headers: Record<string, string>;
+  body?: string;
+}
+
+const SEND_READ = 64 * 1024;
+
+function requestBytes(url: URL, req: Outgoing): Uint8Array {
+  const body = new TextEncoder().encode(req.body ?? "");
+  let head = `${req.method} ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nUser-Agent: imgd/1\r\n`;
+  for (const [name, value] of Object.entries(req.headers)) {
+    // A header must not end the head early or smuggle another one.
+    if (/[\r\n]/.test(name + value)) throw new Error(`header ${name} holds a line break`);
+    head += `${name}: ${value}\r\n`;
+  }
+  head += `Content-Length: ${body.byteLength}\r\nConnection: close\r\n\r\n`;
+  const h = new TextEncoder().encode(head);
+  const out = new Uint8Array(h.byteLength + body.byteLength);
+  out.set(h);
+  out.set(body, h.byteLength);
+  return out;
 }
 
 type Response1 = ResponseHead & { body: AsyncIterable<Uint8Array>; destroy: () => void };

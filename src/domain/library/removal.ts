@@ -19,6 +19,8 @@ export interface RemovalDeps {
   onChanged: (userId: string) => void;
   /** Called after the rows of deleted images are gone, to drop their cached variants. */
   onBlobsReleased: (hashes: string[]) => Promise<void>;
+  /** Images were deleted (before their variants go): a CDN in front is told their URLs. */
+  onDeleted?: (images: ImageRecord[]) => Promise<void>;
 }
 
 export class Removal {
@@ -56,6 +58,7 @@ export class Removal {
       return withPaths;
     });
     this.d.onChanged(userId);
+    await this.d.onDeleted?.(deleted).catch(() => {});
     if (released.length) {
       await Promise.all(released.map((h) => dropUnusedBlob(this.d.db, this.d.blobs, h)));
       await this.d.onBlobsReleased(released);

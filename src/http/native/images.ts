@@ -16,7 +16,7 @@ import { cdnUrl, encodePath, listItem, metadataResponse, rfc3339, uploadResponse
 import { MOUNTS, rawPathUnder } from "../mounts.ts";
 
 /** The services these routes use. */
-type Env = RouteEnv<"config" | "images" | "ingest" | "metering" | "tokens" | "ownHosts">;
+type Env = RouteEnv<"config" | "images" | "ingest" | "metering" | "tokens" | "ownHosts" | "purge">;
 
 const visibility = v.picklist(["public", "private"], "must be 'public' or 'private'");
 
@@ -160,6 +160,18 @@ export const imageRoutes = new Hono<Env>()
       message: "Image deleted",
       deleted_paths: img.paths,
       deleted_at: rfc3339(c.var.services.config.now()),
+    });
+  })
+  .post("/:id/purge", async (c) => {
+    const { user } = c.var.principal;
+    const r = await c.var.services.purge.image(user.id, c.req.param("id"), baseUrl(c));
+    return c.json({
+      success: true,
+      id: r.id,
+      generation: r.generation,
+      urls: r.urls,
+      cdn: r.cdn && { requests: r.cdn.requests, failed: r.cdn.failed },
+      purged_at: rfc3339(c.var.services.config.now()),
     });
   })
   .post("/:id/signed-url", async (c) => {
