@@ -1370,6 +1370,8 @@ export interface components {
                 self: string;
                 delete: string;
             };
+            /** @description What was removed of the file's metadata before it was stored (the `strip` field, else the tenant's strip_metadata): [] when nothing */
+            stripped: ("gps" | "exif" | "xmp" | "iptc" | "comment")[];
         };
         ImageListItem: {
             id: string;
@@ -1502,6 +1504,11 @@ export interface components {
                 transforms: "signed" | "presets" | "any";
                 /** @description URL prefixes an unsigned URL may make imgd fetch from (watermark_url), normalised */
                 fetch_origins: string[];
+                /**
+                 * @description What uploaded originals lose unless the upload's `strip` field says (default gps)
+                 * @enum {string}
+                 */
+                strip_metadata: "none" | "gps" | "all";
                 /** @description Unix seconds */
                 created_at: number;
                 /** @description Unix seconds */
@@ -2071,6 +2078,8 @@ export interface operations {
                     path?: string;
                     /** @enum {string} */
                     visibility?: "public" | "private";
+                    /** @enum {string} */
+                    strip?: "none" | "gps" | "all";
                 };
             };
         };
@@ -2799,6 +2808,11 @@ export interface operations {
                     default_max_height?: number | null;
                     theme?: string;
                     language?: string;
+                    /**
+                     * @description What uploaded originals lose unless the upload's `strip` field says: none, gps (the EXIF GPS position, the default) or all (EXIF but the orientation, XMP, IPTC, comments); colour profiles always stay
+                     * @enum {string}
+                     */
+                    strip_metadata?: "none" | "gps" | "all";
                     /**
                      * @description What unsigned URLs of anonymous callers may ask: signed (only originals as they are), presets (originals and named presets) or any. The stricter of this and IMGD_TRANSFORMS holds; your key, your session and signed URLs are never held
                      * @enum {string}

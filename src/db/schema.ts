@@ -29,6 +29,8 @@ export interface UsersTable {
   transforms: string | null;
   /** URL prefixes an unsigned URL may make imgd fetch from; null: none. */
   fetch_origins: NullableJson<string[]>;
+  /** What uploads' originals lose unless the upload says (none, gps, all; migration 016). */
+  strip_metadata: Generated<string>;
   /** Imgwire's `display_name` (migration 004). */
   display_name: string | null;
   created_at: number;

@@ -14,6 +14,7 @@ import { isImgixQuery, parseImgixQuery } from "../../domain/delivery/imgix.ts";
 import { splitImgwireQuery } from "../../domain/delivery/imgwire.ts";
 import { cdnUrl, encodePath, listItem, metadataResponse, rfc3339, uploadResponse } from "./shape.ts";
 import { MOUNTS, rawPathUnder } from "../mounts.ts";
+import { STRIP_MODES } from "../../../codecs/metadata/strip.ts";
 
 /** The services these routes use. */
 type Env = RouteEnv<"config" | "images" | "ingest" | "metering" | "tokens" | "ownHosts" | "purge">;
@@ -24,6 +25,7 @@ export const UploadFields = v.object({
   target_path: v.optional(v.string()),
   path: v.optional(v.string()),
   visibility: v.optional(visibility),
+  strip: v.optional(v.picklist(STRIP_MODES, "must be none, gps or all")),
 });
 
 export const ListQuery = v.object({
@@ -101,12 +103,13 @@ export const imageRoutes = new Hono<Env>()
       requireFile(upload);
       if (f.visibility === "private") metering.requireFeature(user, "private_images");
       const target = f.target_path ?? f.path;
-      const { image, isNew } = await upload.store({
+      const { image, isNew, stripped } = await upload.store({
         filename: filename || "image",
         path: target === "" ? undefined : target,
         visibility: f.visibility,
+        strip: f.strip,
       });
-      return c.json(uploadResponse(baseUrl(c), user, image, isNew), 201);
+      return c.json({ ...uploadResponse(baseUrl(c), user, image, isNew), stripped }, 201);
     } finally {
       await upload.discard();
     }

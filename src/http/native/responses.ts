@@ -50,6 +50,12 @@ export const UploadedImage = v.object({
   visibility,
   ...placeholder,
   _links: links,
+  stripped: v.pipe(
+    v.array(v.picklist(["gps", "exif", "xmp", "iptc", "comment"])),
+    d(
+      "What was removed of the file's metadata before it was stored (the `strip` field, else the tenant's strip_metadata): [] when nothing",
+    ),
+  ),
 });
 
 const library = {
@@ -213,6 +219,10 @@ const settings = v.object({
   fetch_origins: v.pipe(
     v.array(v.string()),
     d("URL prefixes an unsigned URL may make imgd fetch from (watermark_url), normalised"),
+  ),
+  strip_metadata: v.pipe(
+    v.picklist(["none", "gps", "all"]),
+    d("What uploaded originals lose unless the upload's `strip` field says (default gps)"),
   ),
   created_at: unix,
   updated_at: unix,
