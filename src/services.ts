@@ -82,6 +82,7 @@ export async function buildServices(
     pins,
     ownHosts,
     onChanged: forgetUser,
+    // onPurged: (image, urls) => …, where a `variant.purged` event is to be emitted.
     log,
   });
   const removal = new Removal({

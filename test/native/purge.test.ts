@@ -186,6 +186,28 @@ describe("purge", () => {
   });
 });
 
+describe("the hook goes through the SSRF-safe fetcher", () => {
+  test("a hook on a loopback address without IMGD_PURGE_ALLOW_NETWORKS is refused, and said so", async () => {
+    const t = await startServer({ env: { IMGD_PURGE_URL: `http://127.0.0.2:${receiver.port}/refused` } });
+    try {
+      const res = await t.api("/api/v1/images", {
+        method: "POST",
+        body: form({ file: { bytes: await makeImage(40, 30, "png"), filename: "x.png" } }),
+      });
+      const { id } = (await res.json()) as { id: string };
+      const purged = await t.api(`/api/v1/images/${id}/purge`, { method: "POST" });
+      expect(purged.status).toBe(200);
+      const body = (await purged.json()) as any;
+      expect(body.cdn.requests).toBe(1);
+      expect(body.cdn.failed).toHaveLength(1);
+      expect(body.cdn.failed[0].error).toContain("refused");
+      expect(received.some((r) => r.path === "/refused")).toBe(false);
+    } finally {
+      await t.stop();
+    }
+  });
+});
+
 describe("the built-in CDN shapes (request construction only: nothing is sent)", () => {
   const urls = ["https://img.example.com/i/a/x.jpg", "https://img.example.com/i/a/x.webp?w=100"];
 

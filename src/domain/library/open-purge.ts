@@ -6,7 +6,7 @@ import { parseCidrList } from "../fetcher/addresses.ts";
 import { Fetcher, type Pins } from "../fetcher/fetcher.ts";
 import type { OwnHosts } from "../site/hosts.ts";
 import { CdnPurge, type PurgeShape } from "./cdn-purge.ts";
-import { Purge } from "./purge.ts";
+import { Purge, type PurgeDeps } from "./purge.ts";
 
 export interface OpenPurgeDeps {
   config: Config;
@@ -17,6 +17,8 @@ export interface OpenPurgeDeps {
   pins: Pins;
   ownHosts: OwnHosts;
   onChanged: (userId: string) => void;
+  /** An image was purged: where the `variant.purged` event is to be emitted. */
+  onPurged?: PurgeDeps["onPurged"];
   log: (line: string) => void;
 }
 
@@ -52,6 +54,7 @@ export function openPurge(d: OpenPurgeDeps): Purge {
     cdn,
     // Without a request to take it from: IMGD_PUBLIC_URL, else the listening address.
     base: () => d.ownHosts.base("http://localhost/"),
+    onPurged: d.onPurged,
     log: d.log,
     now: config.now,
   });
