@@ -23,14 +23,20 @@ export interface StripResult {
 export function stripMetadata(bytes: Uint8Array, format: string, mode: StripMode): StripResult {
   if (mode === "none") return { bytes, removed: [] };
   const removed = new Set<Stripped>();
-  const out =
-    format === "jpeg"
-      ? jpeg(bytes, mode, removed)
-      : format === "png"
-        ? png(bytes, mode, removed)
-        : format === "webp"
-          ? webp(bytes, mode, removed)
-          : null;
+  let out: Uint8Array | null;
+  try {
+    out =
+      format === "jpeg"
+        ? jpeg(bytes, mode, removed)
+        : format === "png"
+          ? png(bytes, mode, removed)
+          : format === "webp"
+            ? webp(bytes, mode, removed)
+            : null;
+  } catch {
+    // A container this reader cannot follow (the decoder was more lenient): kept as it came.
+    out = null;
+  }
   if (!out || removed.size === 0) return { bytes, removed: [] };
   return { bytes: out, removed: [...removed].sort() };
 }
@@ -111,6 +117,24 @@ function jpeg(b: Uint8Array, mode: StripMode, removed: Set<Stripped>): Uint8Arra
   }
   parts.push(b.subarray(pos));
   return concat(parts);
+}
+
+/**
+ * Whether these first bytes of a JPEG reach its start of scan: then every segment stripping
+ * looks at is in them, and stripping them tells whether the whole file has anything to strip.
+ */
+export function jpegHeadComplete(head: Uint8Array): boolean {
+  if (head[0] !== 0xff || head[1] !== 0xd8) return false;
+  let pos = 2;
+  while (pos + 4 <= head.length) {
+    if (head[pos] !== 0xff) return false;
+    const marker = head[pos + 1];
+    if (marker === 0xda) return true;
+    if (marker === 0xff) pos++;
+    else if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) pos += 2;
+    else pos += 2 + ((head[pos + 2] << 8) | head[pos + 3]);
+  }
+  return false;
 }
 
 /** true: the segment as it is; false: dropped; bytes: its new body. */

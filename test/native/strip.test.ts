@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import sharp from "sharp";
+import { stripMetadata } from "../../codecs/metadata/strip.ts";
 import { makeImage } from "../helpers/images.ts";
 import { form, startServer, type TestServer } from "../helpers/server.ts";
 
@@ -238,5 +239,26 @@ describe("strip on upload", () => {
       ),
     );
     expect(kept.ifd0.tags).toContain(0x8298);
+  });
+});
+
+describe("the container rewriting itself", () => {
+  test("cut or garbled files never throw (a refusal to follow them keeps them as they came)", async () => {
+    let seed = 7;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    for (const format of ["jpeg", "png", "webp"] as const) {
+      const good = await phonePhoto(format);
+      for (let i = 0; i < 150; i++) {
+        const bad = good.slice(0, 1 + rand(good.length));
+        for (let k = 0; k < 4; k++) bad[rand(Math.min(bad.length, 2000))] = rand(256);
+        for (const mode of ["gps", "all"] as const) {
+          const r = stripMetadata(bad, format, mode);
+          expect(r.bytes.length).toBeLessThanOrEqual(bad.length + 26);
+        }
+      }
+    }
   });
 });

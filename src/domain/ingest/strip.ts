@@ -1,4 +1,10 @@
-import { STRIP_MODES, type StripMode, type Stripped, stripMetadata } from "../../../codecs/metadata/strip.ts";
+import {
+  jpegHeadComplete,
+  STRIP_MODES,
+  type StripMode,
+  type Stripped,
+  stripMetadata,
+} from "../../../codecs/metadata/strip.ts";
 import type { User } from "../../db/schema.ts";
 import type { BlobStore, StagedBlob } from "../../store/types.ts";
 
@@ -20,6 +26,10 @@ export async function stripStaged(
   mode: StripMode,
 ): Promise<{ staged: StagedBlob; removed: Stripped[] } | null> {
   if (mode === "none" || (format !== "jpeg" && format !== "png" && format !== "webp")) return null;
+  // A JPEG's metadata precedes its image data: when the head holds all of it and none needs
+  // to go, the file is not read again (on S3, a second download).
+  if (format === "jpeg" && jpegHeadComplete(staged.head) && !stripMetadata(staged.head, format, mode).removed.length)
+    return null;
   const r = stripMetadata(await staged.read(), format, mode);
   if (r.removed.length === 0) return null;
   const bytes = r.bytes;
