@@ -478,6 +478,70 @@ export const settings = {
     default: 15_000,
     help: "Time limit of one webhook delivery attempt (connecting, sending, the answer), in milliseconds",
   },
+  purge: {
+    env: "IMGD_PURGE",
+    flag: "purge",
+    schema: v.picklist(
+      ["off", "url", "cloudflare", "bunny", "fastly"],
+      "expected off, url, cloudflare, bunny or fastly",
+    ),
+    default: "off" as "off" | "url" | "cloudflare" | "bunny" | "fastly",
+    help: "The CDN told to drop an image's public URLs when it is purged or deleted: url (IMGD_PURGE_URL), cloudflare (IMGD_PURGE_ZONE, IMGD_PURGE_TOKEN), bunny or fastly (IMGD_PURGE_TOKEN); off: none (url when IMGD_PURGE_URL is set)",
+  },
+  purgeUrl: {
+    env: "IMGD_PURGE_URL",
+    flag: "purge-url",
+    schema: nonEmpty,
+    default: undefined as string | undefined,
+    help: "The purge hook's URL, POSTed the image's URLs as the body template says; with {url} in it, one request per URL (percent-encoded in its place)",
+  },
+  purgeBody: {
+    env: "IMGD_PURGE_BODY",
+    flag: "purge-body",
+    schema: nonEmpty,
+    default: '{"urls":{urls}}',
+    help: "The purge hook's body: {urls} becomes a JSON array of the URLs, {url} one URL as a JSON string",
+  },
+  purgeHeaders: {
+    env: "IMGD_PURGE_HEADERS",
+    flag: "purge-headers",
+    schema: v.pipe(
+      v.string(),
+      v.trim(),
+      v.check((s) => {
+        if (s === "") return true;
+        try {
+          const o = JSON.parse(s);
+          return typeof o === "object" && o !== null && Object.values(o).every((x) => typeof x === "string");
+        } catch {
+          return false;
+        }
+      }, 'expected a JSON object of header names and values, e.g. {"X-Purge-Key": "…"}'),
+    ),
+    default: "",
+    help: 'Extra headers of every purge request, as a JSON object: {"X-Purge-Key": "…"}',
+  },
+  purgeToken: {
+    env: "IMGD_PURGE_TOKEN",
+    flag: "purge-token",
+    schema: nonEmpty,
+    default: undefined as string | undefined,
+    help: "The CDN API's token (Cloudflare API token, Bunny AccessKey, Fastly-Key); for IMGD_PURGE=url, sent as a Bearer token",
+  },
+  purgeZone: {
+    env: "IMGD_PURGE_ZONE",
+    flag: "purge-zone",
+    schema: nonEmpty,
+    default: undefined as string | undefined,
+    help: "Cloudflare's zone id, for IMGD_PURGE=cloudflare",
+  },
+  purgeAllowNetworks: {
+    env: "IMGD_PURGE_ALLOW_NETWORKS",
+    flag: "purge-allow-networks",
+    schema: cidrList,
+    default: "",
+    help: "Ranges (CIDR list) the purge hook may reach although they are private, loopback or reserved",
+  },
   resolve: {
     env: "IMGD_RESOLVE",
     flag: "resolve",

@@ -13,6 +13,7 @@ import { Ingest } from "./domain/ingest/ingest.ts";
 import { ResumableUploads } from "./domain/ingest/resumable.ts";
 import { Images } from "./domain/library/images.ts";
 import { Media } from "./domain/library/media.ts";
+import { openPurge } from "./domain/library/open-purge.ts";
 import { Presets } from "./domain/library/presets.ts";
 import { Removal } from "./domain/library/removal.ts";
 import { openMetering } from "./domain/metering/index.ts";
@@ -78,12 +79,25 @@ export async function buildServices(
   const { users, auth } = identity;
   // A tenant's images changed: delivery's caches (here and on the other nodes) forget its answers.
   const forgetUser = (id: string) => bus.publish({ kind: "user", id });
+  // The names imgd answers as itself; the origin of absolute URLs without IMGD_PUBLIC_URL.
+  const ownHosts = new OwnHosts(config);
+  const purge = openPurge({
+    config,
+    db,
+    variants,
+    fetcherFor,
+    ownHosts,
+    onChanged: forgetUser,
+    events,
+    log,
+  });
   const removal = new Removal({
     db,
     blobs,
     events,
     onChanged: forgetUser,
     onBlobsReleased: (h) => variants.deleteForBlobs(h),
+    onDeleted: (deleted) => purge.deleted(deleted),
   });
   const images = new Images({ db, removal, blobs, events, onChanged: forgetUser, now: config.now });
   const ingest = new Ingest({
@@ -140,8 +154,6 @@ export async function buildServices(
   });
   const media = new Media(db, images, events, config.now);
   const accounts = new Accounts({ db, users, keys: identity.keys, images, rates: identity.rates, now: config.now });
-  // The names imgd answers as itself; the origin of absolute URLs without IMGD_PUBLIC_URL.
-  const ownHosts = new OwnHosts(config);
   const imgwire = buildImgwire({
     config,
     ownHosts,
@@ -190,6 +202,7 @@ export async function buildServices(
     images,
     ingest,
     uploads,
+    purge,
     presets,
     usage,
     delivery,

@@ -1,6 +1,7 @@
 // metadata: what survives in the output file: EXIF/XMP/IPTC only on request, the sRGB profile
 // if the source was tagged, or the profile spec.colorProfile asks for; sets `s.keep` for encode.
 
+import { removeGps, xmpHasGps } from "../metadata/exif.ts";
 import type { VipsImage } from "../wasm.ts";
 import type { State, Step } from "./state.ts";
 
@@ -37,8 +38,34 @@ export const metadata: Step = {
       s.replace(s.image.copy({ xres: spec.dpi / 25.4, yres: spec.dpi / 25.4 }));
       if (s.format === "jpeg" && s.keep !== "all") headerOnly(s, () => false);
     }
+    // Kept metadata never includes a position, whatever the URL asked (stored originals may
+    // keep theirs: strip=none).
+    if (s.keep === "all") withoutGps(s);
   },
 };
+
+/**
+ * Removes the GPS fields (libvips names the GPS IFD `ifd3`), which the savers that rebuild the
+ * EXIF block from the fields then leave out, and the GPS IFD from the block itself, which the
+ * WebP muxer (and any saver that copies it) writes as it is; an XMP packet with a position goes.
+ */
+function withoutGps(s: State): void {
+  const img = s.image;
+  const fields = fieldNames(img).filter((n) => n.startsWith("exif-ifd3-"));
+  let exif: Uint8Array | undefined;
+  if (img.getTypeof("exif-data")) {
+    const copy = new Uint8Array(img.getBlob("exif-data")).slice();
+    const prefixed = copy.length > 6 && String.fromCharCode(...copy.subarray(0, 6)) === "Exif\0\0";
+    if (removeGps(prefixed ? copy.subarray(6) : copy)) exif = copy;
+  }
+  const xmp = img.getTypeof("xmp-data") && xmpHasGps(new Uint8Array(img.getBlob("xmp-data")));
+  if (fields.length === 0 && !exif && !xmp) return;
+  const out = img.copy();
+  for (const n of fields) out.remove(n);
+  if (exif) out.setBlob("exif-data", exif);
+  if (xmp) out.remove("xmp-data");
+  s.replace(out);
+}
 
 const COPYRIGHT_FIELDS = new Set(["exif-ifd0-Copyright", "exif-ifd0-Artist"]);
 

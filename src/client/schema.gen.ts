@@ -121,6 +121,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/images/{id}/purge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Drop every cached variant of an image, here, on every node and on the CDN
+         * @description Cached variants go (storage, memory, every node); the image's ETags change, so the next answer for any of its URLs is new. When a CDN purge hook is set (IMGD_PURGE), it is told the image's public URLs.
+         */
+        post: operations["purgeImage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/images/{id}/signed-url": {
         parameters: {
             query?: never;
@@ -1546,6 +1566,8 @@ export interface components {
                 self: string;
                 delete: string;
             };
+            /** @description What was removed of the file's metadata before it was stored (the `strip` field, else the tenant's strip_metadata): [] when nothing */
+            stripped: ("gps" | "exif" | "xmp" | "iptc" | "comment")[];
         };
         ImageListItem: {
             id: string;
@@ -1679,6 +1701,11 @@ export interface components {
                 transforms: "signed" | "presets" | "any";
                 /** @description URL prefixes an unsigned URL may make imgd fetch from (watermark_url), normalised */
                 fetch_origins: string[];
+                /**
+                 * @description What uploaded originals lose unless the upload's `strip` field says (default gps)
+                 * @enum {string}
+                 */
+                strip_metadata: "none" | "gps" | "all";
                 /** @description Unix seconds */
                 created_at: number;
                 /** @description Unix seconds */
@@ -2288,6 +2315,8 @@ export interface operations {
                     tags?: string;
                     /** @description Custom fields as a JSON object of strings, numbers or booleans ({"alt": "…"}) */
                     metadata?: string;
+                    /** @enum {string} */
+                    strip?: "none" | "gps" | "all";
                 };
             };
         };
@@ -2426,6 +2455,55 @@ export interface operations {
                         deleted_paths: string[];
                         /** @description RFC 3339 time, e.g. 2026-01-31T12:00:00Z */
                         deleted_at: string;
+                    };
+                };
+            };
+            /** @description An error, in the native envelope */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NativeError"];
+                };
+            };
+        };
+    };
+    purgeImage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The image's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Purged */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        success: boolean;
+                        id: string;
+                        /** @description Purges of this image so far: part of its ETags, so every answer after a purge has a new one */
+                        generation: number;
+                        /** @description The image's public URLs: its paths under /i/ and the URLs its variants were made for */
+                        urls: string[];
+                        /** @description What the CDN purge hook (IMGD_PURGE) answered; null when none is set */
+                        cdn: {
+                            requests: number;
+                            failed: {
+                                url: string;
+                                error: string;
+                            }[];
+                        } | null;
+                        /** @description RFC 3339 time, e.g. 2026-01-31T12:00:00Z */
+                        purged_at: string;
                     };
                 };
             };
@@ -3256,6 +3334,11 @@ export interface operations {
                     default_max_height?: number | null;
                     theme?: string;
                     language?: string;
+                    /**
+                     * @description What uploaded originals lose unless the upload's `strip` field says: none, gps (the EXIF GPS position, the default) or all (EXIF but the orientation, XMP, IPTC, comments); colour profiles always stay
+                     * @enum {string}
+                     */
+                    strip_metadata?: "none" | "gps" | "all";
                     /**
                      * @description What unsigned URLs of anonymous callers may ask: signed (only originals as they are), presets (originals and named presets) or any. The stricter of this and IMGD_TRANSFORMS holds; your key, your session and signed URLs are never held
                      * @enum {string}

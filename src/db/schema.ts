@@ -29,6 +29,8 @@ export interface UsersTable {
   transforms: string | null;
   /** URL prefixes an unsigned URL may make imgd fetch from; null: none. */
   fetch_origins: NullableJson<string[]>;
+  /** What uploads' originals lose unless the upload says (none, gps, all; migration 016). */
+  strip_metadata: Generated<string>;
   /** Imgwire's `display_name` (migration 004). */
   display_name: string | null;
   created_at: number;
@@ -81,6 +83,8 @@ export interface ImagesTable {
   has_alpha: number | null;
   /** Frames (animation frames or pages); null for images stored before 013, until backfilled. */
   frames: number | null;
+  /** Purges so far (016): part of the original's ETag and of every variant key. */
+  generation: Generated<number>;
   namespace: string | null;
   /** Custom fields. */
   metadata: JsonWithDefault<Record<string, unknown>>;
@@ -148,6 +152,9 @@ export interface VariantsTable {
   last_access_at: number;
   /** The tenant it was made for (its share of the cache); null for variants cached before 011. */
   user_id: string | null;
+  /** The image and the URL (path and query under the base URL) it was first made for (016); null before. */
+  image_id: string | null;
+  url: string | null;
 }
 
 export interface RateWindowsTable {

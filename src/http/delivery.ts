@@ -20,11 +20,18 @@ export function askOf<E extends RouteEnv<RequesterServices>>(
 ): DeliveryAsk {
   return {
     ...url,
+    url: pathAndQuery(c.req.url),
     accept: c.req.header("accept"),
     ifNoneMatch: c.req.header("if-none-match"),
     requester: requesterOf(c),
   };
 }
+
+/** A request URL's path and query: the base path is gone already (the front router took it). */
+const pathAndQuery = (raw: string) => {
+  const u = new URL(raw);
+  return u.pathname + u.search;
+};
 
 /**
  * Builds the response of a delivery: headers first, so a 304 carries them too. A stored object

@@ -95,12 +95,15 @@ export class VariantIndex {
     return { key, object, size: object.size, mime: row.mime, width: row.width, height: row.height };
   }
 
-  /** `meta.userId`: the tenant it was made for, whose share of the cache it takes. */
+  /**
+   * `meta.userId`: the tenant it was made for, whose share of the cache it takes; `imageId` and
+   * `url`: the image and URL it was made for, what a purge tells a CDN to drop.
+   */
   async put(
     key: string,
     blobHash: string,
     data: Uint8Array,
-    meta: { mime: string; width: number; height: number; userId?: string },
+    meta: { mime: string; width: number; height: number; userId?: string; imageId?: string; url?: string },
   ) {
     await this.store.put(key, data);
     const now = this.now();
@@ -109,7 +112,19 @@ export class VariantIndex {
     // and a row then would outlive its blob.
     const r = await this.db
       .insertInto("variants")
-      .columns(["key", "blob_hash", "size", "mime", "width", "height", "created_at", "last_access_at", "user_id"])
+      .columns([
+        "key",
+        "blob_hash",
+        "size",
+        "mime",
+        "width",
+        "height",
+        "created_at",
+        "last_access_at",
+        "user_id",
+        "image_id",
+        "url",
+      ])
       .expression((eb) =>
         eb
           .selectFrom("blobs")
@@ -123,6 +138,8 @@ export class VariantIndex {
             eb.val(now).as("created_at"),
             eb.val(now).as("last_access_at"),
             eb.val(meta.userId ?? null).as("user_id"),
+            eb.val(meta.imageId ?? null).as("image_id"),
+            eb.val(meta.url ?? null).as("url"),
           ])
           .where("hash", "=", blobHash),
       )
@@ -224,6 +241,18 @@ export class VariantIndex {
     if (hashes.length === 0) return;
     const rows = await this.db.selectFrom("variants").select("key").where("blob_hash", "in", hashes).execute();
     await this.#remove(rows.map((r) => r.key));
+  }
+
+  /** The URLs (path and query) variants of this image were made for. */
+  async urlsOf(imageId: string): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom("variants")
+      .select("url")
+      .distinct()
+      .where("image_id", "=", imageId)
+      .where("url", "is not", null)
+      .execute();
+    return rows.map((r) => r.url!);
   }
 
   async #remove(keys: string[]) {

@@ -145,6 +145,36 @@ describe.skipIf(!reachable)("two nodes on one PostgreSQL", () => {
     expect(performance.now() - deleted).toBeLessThan(1000);
   });
 
+  test("a purge on A: B answers the new ETag (its memory and hot path forget the old one)", async () => {
+    const img = await upload(a, await makeImage(300, 200, "jpg"), "shared/purged.jpg");
+    const url = "/i/admin/shared/purged.webp?w=120";
+    const first = await b.api(url, { key: null });
+    expect(first.status).toBe(200);
+    const old = first.headers.get("etag")!;
+    // B holds it in memory and on its hot path: a 304 for the old tag.
+    for (let i = 0; i < 3; i++)
+      expect((await b.api(url, { key: null, headers: { "If-None-Match": old } })).status).toBe(304);
+    const purged = await a.api(`/api/v1/images/${img.id}/purge`, { method: "POST" });
+    expect(purged.status).toBe(200);
+    // Bounded wait for the notice to reach B (milliseconds; not asserted as a time).
+    let res = await b.api(url, { key: null, headers: { "If-None-Match": old } });
+    for (let i = 0; i < 120 && res.status === 304; i++) {
+      await Bun.sleep(25);
+      res = await b.api(url, { key: null, headers: { "If-None-Match": old } });
+    }
+    expect(res.status).toBe(200);
+    const fresh = res.headers.get("etag")!;
+    expect(fresh).not.toBe(old);
+    const d = await decode(new Uint8Array(await res.arrayBuffer()));
+    expect([d.format, d.width, d.height]).toEqual(["webp", 120, 80]);
+    // A answers the same new tag.
+    const onA = await a.api(url, { key: null });
+    expect(onA.headers.get("etag")).toBe(fresh);
+    expect((await a.api(`/i/admin/shared/purged.jpg`, { key: null })).headers.get("etag")).not.toBe(
+      first.headers.get("etag"),
+    );
+  });
+
   test("20 concurrent first requests for one new variant, split over A and B: one transformation, one object", async () => {
     await upload(a, await makeImage(1200, 900, "jpg"), "shared/hot.jpg");
     const before = { made: await transformations(), files: (await variantFiles()).length };

@@ -48,6 +48,8 @@ describe("upload", () => {
       "thumbhash",
       "placeholder",
       "sizes",
+      // imgd's own: what was stripped of the file's metadata (upload answers only).
+      "stripped",
     ]);
     expect(body).toMatchObject({
       name: "photo.jpg",

@@ -13,6 +13,7 @@ import * as m011 from "./011_cost.ts";
 import * as m013 from "./013_image_facts.ts";
 import * as m014 from "./014_uploads.ts";
 import * as m015 from "./015_webhooks.ts";
+import * as m016 from "./016_purge.ts";
 
 // Migrations live in code (not read from a folder) so the compiled binary carries them.
 // Append only; never edit one that has shipped.
@@ -31,4 +32,5 @@ export const migrations: Record<string, Migration> = {
   "013_image_facts": m013,
   "014_uploads": m014,
   "015_webhooks": m015,
+  "016_purge": m016,
 };

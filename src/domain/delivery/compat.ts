@@ -94,6 +94,7 @@ export function compatDelivery(
     varies,
     hotKey: opts.hotKey,
     hotLooked: ask.hotLooked,
+    url: ask.url,
     spec: (ctx) => {
       const make = (preset?: Record<string, string>, presetId?: string): DeliverySpec => {
         const { user, image } = ctx;

@@ -17,7 +17,7 @@ import { matchesEtag } from "./etag.ts";
 import { deliveryFormatsOf, negotiate } from "./negotiate.ts";
 import type { Production, VariantProducer } from "./producer.ts";
 import type { Delivered, DeliveryRequest, DeliveryResult, WatermarkBytes } from "./request.ts";
-import { finalize, variantKey } from "./spec.ts";
+import { finalize, originalEtag, variantKey } from "./spec.ts";
 import { UrlMarks } from "./url-marks.ts";
 
 export type {
@@ -245,7 +245,7 @@ export class Delivery {
     // Read after the spec: a private image named inside the URL makes the answer private too.
     const { privateUntil } = grant;
     if (!raw) {
-      const etag = `"${image.blob_hash}"`;
+      const etag = originalEtag(image);
       if (matchesEtag(req.ifNoneMatch, etag)) return { delivered: "not-modified", etag, varyAccept };
       const object = await this.d.blobs.open(image.blob_hash);
       if (!object) throw new AppError("NOT_FOUND", "Image not found");
@@ -265,8 +265,9 @@ export class Delivery {
       userId: user.id,
       image,
       spec,
-      key: variantKey(image.blob_hash, spec),
+      key: variantKey(image.blob_hash, spec, image.generation),
       input,
+      url: req.url,
       // Only what is about to be made is checked: a variant already stored is served whatever it cost.
       admit: () => {
         if (this.d.cost) checkTransformCost(spec, image, this.d.cost.max, this.d.cost.efforts);

@@ -348,6 +348,7 @@ export function imgwireDelivery(ask: DeliveryAsk): DeliveryRequest<undefined> {
     requester,
     asks: [...params.keys()].length > 0 ? "options" : presetName !== undefined ? "preset" : "original",
     ifNoneMatch,
+    url: ask.url,
     spec: async ({ user, image, preset: byName, watermarkImage, watermarkUrl }) => {
       let preset: Record<string, string> | undefined;
       if (presetName !== undefined) {

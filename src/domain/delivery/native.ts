@@ -273,6 +273,7 @@ export function nativeDelivery(
     varies,
     hotKey: opts.remember ? (ask.hotKey ?? nativeHotKey(username, path, search, ask.accept, varies)) : undefined,
     hotLooked: ask.hotLooked,
+    url: ask.url,
     options: () => splitQuery(search),
     spec: async ({ user, image, preset, negotiate }, query) => {
       const presetRow = query.preset !== undefined ? await preset(query.preset) : undefined;

@@ -18,6 +18,8 @@ export interface Production {
   key: string;
   /** Bytes the transform needs besides the source (a watermark image). */
   input?: TransformInput;
+  /** The URL (path and query) it is made for: what a CDN purge of the image names. */
+  url?: string;
   /** Takes what making it costs (checked only when it is about to be made); returns the refund. */
   admit: () => Promise<() => Promise<void>>;
 }
@@ -131,7 +133,7 @@ export class VariantProducer {
     return { etag, mime: cached.mime, size: cached.size, object: cached.object, cache: "hit", userId };
   }
 
-  async #produce({ key, userId, image, spec, input, admit }: Production): Promise<Delivered> {
+  async #produce({ key, userId, image, spec, input, url, admit }: Production): Promise<Delivered> {
     // Counted when produced, never when served from the store (the reference's FAQ); taken
     // before the work so concurrent misses cannot overshoot the plan, given back if it fails.
     const refund = await admit();
@@ -151,6 +153,8 @@ export class VariantProducer {
       width: out.width,
       height: out.height,
       userId,
+      imageId: image.id,
+      url,
     });
     const etag = `"${key}"`;
     this.#memory.set(key, since, { etag, mime: out.mime, bytes: out.data, userId });

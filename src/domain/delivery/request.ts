@@ -47,6 +47,8 @@ export interface DeliveryAsk {
   hotLooked?: boolean;
   /** Whether the URL itself asks for a negotiated format, where the reader already knows. */
   varies?: boolean;
+  /** The URL's path and query under the base URL (see DeliveryRequest.url). */
+  url?: string;
 }
 
 /** Watermark bytes and their identity (sha256), which goes into the spec and so the variant key. */
@@ -88,6 +90,8 @@ export interface DeliveryRequest<O = unknown> extends AccessRequest {
   hotKey?: string;
   /** The hot path looked `hotKey` up already, and had no answer. */
   hotLooked?: boolean;
+  /** The URL's path and query under the base URL: what a CDN purge names for a variant made for it. */
+  url?: string;
   /**
    * The URL itself asks for a negotiated format, so `hotKey` already holds the Accept class.
    * An answer negotiated without it (a preset's `format: auto`) is not remembered.

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { plan } from "../../../codecs/geometry.ts";
 import { avifTooLarge, type OutputFormat, type TransformSpec } from "../../../codecs/types.ts";
+import type { Image } from "../../db/schema.ts";
 import { AppError } from "../errors.ts";
 
 // The canonical transform spec is what every URL dialect parses into: equal requests give equal
@@ -173,9 +174,19 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
-/** Identifies a variant: which bytes, transformed how. Also its strong ETag. */
-export function variantKey(blobHash: string, spec: TransformSpec): string {
+/**
+ * Identifies a variant: which bytes, transformed how, after how many purges of its image (a
+ * purge makes new keys, so nothing made before it is found again). Also its strong ETag.
+ */
+export function variantKey(blobHash: string, spec: TransformSpec, generation = 0): string {
+  // Generation 0 adds nothing: keys made before purges existed stay valid.
+  const purged = generation > 0 ? `\n#${generation}` : "";
   return createHash("sha256")
-    .update(`${blobHash}\n${canonicalJson(spec)}`)
+    .update(`${blobHash}\n${canonicalJson(spec)}${purged}`)
     .digest("hex");
+}
+
+/** The original's ETag: its bytes, and how many times its image was purged. */
+export function originalEtag(image: Pick<Image, "blob_hash" | "generation">): string {
+  return image.generation > 0 ? `"${image.blob_hash}-${image.generation}"` : `"${image.blob_hash}"`;
 }

@@ -176,11 +176,12 @@ export class Fetcher {
   }
 
   /**
-   * One POST (a webhook delivery): the same checks and pinning as an import, no redirects
-   * followed (a 3xx is an answer like any other), the answer's body read up to 64 KiB and
-   * dropped. Answers the status; throws `fetch_failed` when there is none (refused, timed out).
+   * One request with a body (a webhook delivery, a CDN purge hook): the same checks and pinning
+   * as an import, no redirects followed (a 3xx is an answer like any other). Answers the status
+   * and up to 64 KiB of the body as text; throws `fetch_failed` when there is no answer
+   * (refused, timed out).
    */
-  async post(raw: string, headers: Record<string, string>, body: Uint8Array): Promise<{ status: number }> {
+  async send(raw: string, req: Outgoing): Promise<{ status: number; body: string }> {
     let open = null as { destroy: (err?: Error) => void } | null;
     let timedOut = false;
     const timer = setTimeout(() => {
@@ -191,23 +192,26 @@ export class Fetcher {
       open = x;
       if (timedOut) x.destroy(new Error("deadline"));
     };
+    const body = typeof req.body === "string" ? new TextEncoder().encode(req.body) : (req.body ?? new Uint8Array());
     try {
-      const res = await this.#get(Fetcher.parseUrl(raw), 64 * 1024, track, { method: "POST", headers, body });
-      // Read (some of) the answer so the server sees its response taken; its content is not needed.
+      const res = await this.#get(Fetcher.parseUrl(raw), SEND_READ, track, { ...req, body });
+      // Read (some of) the answer so the server sees its response taken.
+      let text = "";
       try {
-        for await (const _ of streamBody(
+        const decoder = new TextDecoder();
+        for await (const chunk of streamBody(
           res,
-          64 * 1024,
+          SEND_READ,
           () => timedOut,
           () => fail("timed out"),
           () => {},
         )) {
-          // dropped
+          text += decoder.decode(chunk, { stream: true });
         }
       } catch {
         // An answer cut short (too long, too slow) still has its status.
       }
-      return { status: res.status };
+      return { status: res.status, body: text };
     } catch (err) {
       throw timedOut ? fail(`the endpoint took longer than ${this.o.timeoutMs} ms`) : err;
     } finally {
@@ -293,6 +297,16 @@ export class Fetcher {
     if (why) throw fail(`refused: '${host}' resolves to ${address}, ${why}`);
   }
 }
+
+/** A request `send` makes: its method, headers (no Host, Content-Length or Connection) and body. */
+export interface Outgoing {
+  method: string;
+  headers: Record<string, string>;
+  body?: Uint8Array | string;
+}
+
+/** How much of the answer to a request with a body is read. */
+const SEND_READ = 64 * 1024;
 
 /** The request line and header fields: an import's GET, or a POST with its own fields and body. */
 function requestHead(url: URL, send?: { method: string; headers: Record<string, string>; body: Uint8Array }) {

@@ -1,5 +1,4 @@
 import type { Kysely } from "kysely";
-import { checkComplete, probe, SUPPORTED_INPUTS, unsupportedFormat } from "../../../codecs/probe/index.ts";
 import type { InspectResult, ProbeResult } from "../../../codecs/types.ts";
 import { type Db, lockNames } from "../../db/connection.ts";
 import type { Database, User } from "../../db/schema.ts";
@@ -11,6 +10,9 @@ import type { Metering } from "../metering/metering.ts";
 import { stemOf, uploadPath } from "../library/paths.ts";
 import { dropUnusedBlob } from "../library/unused-blob.ts";
 import { type Events, imageData } from "../webhooks/events.ts";
+import type { Stripped, StripMode } from "../../../codecs/metadata/strip.ts";
+import { checkHeader } from "./header.ts";
+import { stripStaged, tenantStrip } from "./strip.ts";
 
 // Every way an image arrives (native multipart, img.pro upload and import, Imgwire's signed PUT
 // and URL upload, the CLI through the native route) goes through these steps, in order:
@@ -65,6 +67,8 @@ export interface UploadInput {
   separate?: boolean;
   /** The id the image gets, when the caller promised one before the bytes arrived (Imgwire). */
   id?: string;
+  /** What of the original's metadata goes (default: the tenant's `strip_metadata`, else `gps`). */
+  strip?: StripMode;
 }
 
 /** What was received, checked from its header, not yet stored. */
@@ -79,6 +83,8 @@ export interface Stored {
   isNew: boolean;
   /** An image with the same external id was returned instead of storing this one. */
   deduplicated?: boolean;
+  /** What was removed of the upload's metadata before it was stored (see codecs/metadata). */
+  stripped: Stripped[];
 }
 
 export interface IngestDeps {
@@ -210,16 +216,18 @@ export class Upload {
 
   /** Decodes the image once (proof it is whole), then stores blob and rows; the bytes are consumed either way. */
   async store(input: UploadInput): Promise<Stored> {
-    const staged = this.#staged;
-    const received = this.#received;
-    if (!staged || !received) throw new AppError("VALIDATION_ERROR", "file: is required", { field: "file" });
+    if (!this.#staged || !this.#received)
+      throw new AppError("VALIDATION_ERROR", "file: is required", { field: "file" });
     try {
+      const stripped = await this.#strip(input.strip ?? tenantStrip(this.admission.uploader.user));
+      const staged = this.#staged;
+      const received = this.#received;
       const inspected = await this.d.codecs.inspect(staged, { transfer: true, header: received.header });
       // The bytes go to the store before the transaction, which then holds only database work
       // (a slow store must not hold locks other uploads and deletions wait for). Once the rows
       // are in, commit puts the bytes back if a deletion of the same content took them meanwhile.
       await staged.place();
-      let stored: Stored;
+      let stored: Omit<Stored, "stripped">;
       try {
         stored = await insert(this.d, this.admission.uploader.user.id, staged, received.header, inspected, input);
       } catch (err) {
@@ -229,10 +237,20 @@ export class Upload {
         throw err;
       }
       if (stored.isNew) await staged.commit();
-      return stored;
+      return { ...stored, stripped };
     } finally {
       await this.discard();
     }
+  }
+
+  /** Strips what `mode` names (see strip.ts); the received bytes become what is kept. */
+  async #strip(mode: StripMode): Promise<Stripped[]> {
+    const r = await stripStaged(this.d.blobs, this.#staged!, this.#received!.header.format, mode);
+    if (!r) return [];
+    this.#staged = r.staged;
+    const header = checkHeader(r.staged, this.d.limits.maxSourcePixels);
+    this.#received = { hash: r.staged.hash, size: r.staged.size, header };
+    return r.removed;
   }
 
   /** Drops the received bytes unless they were stored; safe to call again. */
@@ -243,26 +261,6 @@ export class Upload {
   }
 }
 
-function checkHeader(staged: StagedBlob, maxSourcePixels: number): ProbeResult {
-  if (staged.size === 0) throw new AppError("INVALID_FILE", "File is empty");
-  const header = probe(staged.head);
-  if (!header)
-    throw new AppError(
-      "INVALID_FILE",
-      unsupportedFormat(staged.head) ?? `File is not a supported image (${SUPPORTED_INPUTS})`,
-    );
-  if (header.width * header.height > maxSourcePixels) {
-    throw new AppError(
-      "INVALID_FILE",
-      `Image is ${header.width}×${header.height}, over the limit of ${maxSourcePixels} pixels`,
-    );
-  }
-  if (!checkComplete(staged.head, staged.tail, header.format)) {
-    throw new AppError("INVALID_FILE", `File is a truncated ${header.format.toUpperCase()}: its end is missing`);
-  }
-  return header;
-}
-
 function insert(
   d: IngestDeps,
   userId: string,
@@ -270,10 +268,10 @@ function insert(
   header: ProbeResult,
   inspected: InspectResult,
   input: UploadInput,
-): Promise<Stored> {
+): Promise<Omit<Stored, "stripped">> {
   const now = d.now();
   const wanted = uploadPath(input.path, input.filename, header.format);
-  return d.db.transaction().execute(async (trx): Promise<Stored> => {
+  return d.db.transaction().execute(async (trx): Promise<Omit<Stored, "stripped">> => {
     // The tenant's checks below (external id, same content, path, plan) and the blob's
     // existence hold until commit, whichever node writes beside this one. Tenant first, then
     // blob, as a removal takes them.

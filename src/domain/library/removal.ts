@@ -22,6 +22,8 @@ export interface RemovalDeps {
   onBlobsReleased: (hashes: string[]) => Promise<void>;
   /** The webhook outbox: image.deleted, and image.updated when one of several paths goes. */
   events: Pick<Events, "emit">;
+  /** Images were deleted (before their variants go): a CDN in front is told their URLs. */
+  onDeleted?: (images: ImageRecord[]) => Promise<void>;
 }
 
 export class Removal {
@@ -60,6 +62,7 @@ export class Removal {
       return withPaths;
     });
     this.d.onChanged(userId);
+    await this.d.onDeleted?.(deleted).catch(() => {});
     if (released.length) {
       await Promise.all(released.map((h) => dropUnusedBlob(this.d.db, this.d.blobs, h)));
       await this.d.onBlobsReleased(released);

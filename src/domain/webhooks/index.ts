@@ -33,7 +33,7 @@ export function openWebhooks(config: WebhookConfig, p: WebhookPlatform) {
   const dispatcher = new Dispatcher({
     db: p.db,
     leases: p.leases,
-    post: (url, headers, body) => fetcher.post(url, headers, body),
+    post: (url, headers, body) => fetcher.send(url, { method: "POST", headers, body }),
     delays: retryDelays(config.webhookRetryDelays),
     now: config.now,
     log: p.log,

@@ -24,6 +24,7 @@ import { receiveUpload, requireFile } from "../receive-upload.ts";
 import { baseUrl } from "../urls.ts";
 import { jsonBody } from "../validate.ts";
 import { mediaItem, upgradeHint } from "./shape.ts";
+import { STRIP_MODES, type StripMode } from "../../../codecs/metadata/strip.ts";
 
 /** The services these routes use. */
 type Env = RouteEnv<
@@ -51,6 +52,8 @@ export interface IngestFields {
   name?: string;
   date?: string;
   externalId?: string;
+  /** What of the original's metadata goes (imgd's own field). */
+  strip?: StripMode;
   custom: Record<string, unknown>;
 }
 
@@ -65,7 +68,11 @@ export function parseIngestFields(raw: Record<string, unknown>, skip: string[], 
   if (given("name")) out.name = parseText(raw.name, e, "name", 255);
   if (given("date")) out.date = parseDate(raw.date, e);
   if (given("external_id")) out.externalId = parseText(raw.external_id, e, "external_id", 255);
-  const rest = Object.fromEntries(Object.entries(raw).filter(([k]) => !skip.includes(k)));
+  if (raw.strip !== undefined) {
+    if (STRIP_MODES.includes(raw.strip as StripMode)) out.strip = raw.strip as StripMode;
+    else e.add("strip", "must be none, gps or all");
+  }
+  const rest = Object.fromEntries(Object.entries(raw).filter(([k]) => !skip.includes(k) && k !== "strip"));
   out.custom = parseCustom(rest, e, false);
   checkCustomSize(out.custom, e);
   e.throwIfAny();
@@ -159,9 +166,14 @@ async function finish(
     displayDate: f.date ?? null,
     pagePublic: f.pagePublic ?? true,
     separate: true,
+    strip: f.strip,
   });
   if (stored.deduplicated) return deduplicated(c, caller, stored.image);
-  const item = mediaItem(baseUrl(c), caller.user, stored.image, { editable: !caller.anonymous });
+  // imgd's own field, beside thumbhash and placeholder.
+  const item = {
+    ...mediaItem(baseUrl(c), caller.user, stored.image, { editable: !caller.anonymous }),
+    stripped: stored.stripped,
+  };
   return c.json(caller.anonymous ? { ...item, upgrade: upgradeHint(baseUrl(c)) } : item, 201);
 }
 

@@ -23,9 +23,10 @@ import { isImgixQuery, parseImgixQuery } from "../../domain/delivery/imgix.ts";
 import { splitImgwireQuery } from "../../domain/delivery/imgwire.ts";
 import { cdnUrl, encodePath, listItem, metadataResponse, rfc3339, uploadResponse } from "./shape.ts";
 import { MOUNTS, rawPathUnder } from "../mounts.ts";
+import { STRIP_MODES } from "../../../codecs/metadata/strip.ts";
 
 /** The services these routes use. */
-type Env = RouteEnv<"config" | "fetcher" | "images" | "ingest" | "metering" | "tokens" | "ownHosts">;
+type Env = RouteEnv<"config" | "fetcher" | "images" | "ingest" | "metering" | "tokens" | "ownHosts" | "purge">;
 
 const visibility = v.picklist(["public", "private"], "must be 'public' or 'private'");
 
@@ -39,6 +40,7 @@ export const UploadFields = v.object({
   tags: v.optional(v.string()),
   /** A JSON object of custom fields. */
   metadata: v.optional(v.string()),
+  strip: v.optional(v.picklist(STRIP_MODES, "must be none, gps or all")),
 });
 
 export const ListQuery = v.object({
@@ -122,14 +124,15 @@ export const imageRoutes = new Hono<Env>()
       requireFile(upload);
       if (f.visibility === "private") metering.requireFeature(user, "private_images");
       const target = f.target_path ?? f.path;
-      const { image, isNew } = await upload.store({
+      const { image, isNew, stripped } = await upload.store({
         filename: name || "image",
         path: target === "" ? undefined : target,
         visibility: f.visibility,
         ...library,
         sourceUrl: f.url ? Fetcher.parseUrl(f.url).href : null,
+        strip: f.strip,
       });
-      return c.json(uploadResponse(baseUrl(c), user, image, isNew), 201);
+      return c.json({ ...uploadResponse(baseUrl(c), user, image, isNew), stripped }, 201);
     } finally {
       await upload.discard();
     }
@@ -183,6 +186,18 @@ export const imageRoutes = new Hono<Env>()
       message: "Image deleted",
       deleted_paths: img.paths,
       deleted_at: rfc3339(c.var.services.config.now()),
+    });
+  })
+  .post("/:id/purge", async (c) => {
+    const { user } = c.var.principal;
+    const r = await c.var.services.purge.image(user.id, c.req.param("id"), baseUrl(c));
+    return c.json({
+      success: true,
+      id: r.id,
+      generation: r.generation,
+      urls: r.urls,
+      cdn: r.cdn && { requests: r.cdn.requests, failed: r.cdn.failed },
+      purged_at: rfc3339(c.var.services.config.now()),
     });
   })
   .post("/:id/signed-url", async (c) => {

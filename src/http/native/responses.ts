@@ -50,6 +50,12 @@ export const UploadedImage = v.object({
   visibility,
   ...placeholder,
   _links: links,
+  stripped: v.pipe(
+    v.array(v.picklist(["gps", "exif", "xmp", "iptc", "comment"])),
+    d(
+      "What was removed of the file's metadata before it was stored (the `strip` field, else the tenant's strip_metadata): [] when nothing",
+    ),
+  ),
 });
 
 const library = {
@@ -132,6 +138,26 @@ export const PathDeleted = v.object({
   deleted_at: time,
 });
 
+export const ImagePurged = v.object({
+  success: v.boolean(),
+  id: v.string(),
+  generation: v.pipe(
+    v.number(),
+    d("Purges of this image so far: part of its ETags, so every answer after a purge has a new one"),
+  ),
+  urls: v.pipe(v.array(url), d("The image's public URLs: its paths under /i/ and the URLs its variants were made for")),
+  cdn: v.pipe(
+    v.nullable(
+      v.object({
+        requests: v.number(),
+        failed: v.array(v.object({ url: v.string(), error: v.string() })),
+      }),
+    ),
+    d("What the CDN purge hook (IMGD_PURGE) answered; null when none is set"),
+  ),
+  purged_at: time,
+});
+
 export const SignedUrl = v.object({ signed_url: url, expires_at: unix, expires_in_seconds: v.number() });
 
 export const VisibilityChanged = v.object({ id: v.string(), visibility, message: v.string() });
@@ -194,6 +220,10 @@ const settings = v.object({
   fetch_origins: v.pipe(
     v.array(v.string()),
     d("URL prefixes an unsigned URL may make imgd fetch from (watermark_url), normalised"),
+  ),
+  strip_metadata: v.pipe(
+    v.picklist(["none", "gps", "all"]),
+    d("What uploaded originals lose unless the upload's `strip` field says (default gps)"),
   ),
   created_at: unix,
   updated_at: unix,

@@ -5,6 +5,8 @@ import type { AppServices, RouteEnv } from "../env.ts";
 import { normaliseOrigin, parseOrigins, TRANSFORM_POLICIES } from "../../domain/delivery/access.ts";
 import { FITS } from "../../domain/delivery/native.ts";
 import { jsonBody, parse } from "../validate.ts";
+import { STRIP_MODES } from "../../../codecs/metadata/strip.ts";
+import { tenantStrip } from "../../domain/ingest/strip.ts";
 import { unix } from "./shape.ts";
 
 /** The services these routes use. */
@@ -41,6 +43,14 @@ export const UpdateSettings = v.strictObject({
   theme: v.optional(v.pipe(v.string(), v.maxLength(20, "at most 20 characters"))),
   language: v.optional(
     v.pipe(v.string(), v.regex(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$/, "must be a language tag like en or pt-BR")),
+  ),
+  strip_metadata: v.optional(
+    v.pipe(
+      v.picklist(STRIP_MODES, "must be none, gps or all"),
+      v.description(
+        "What uploaded originals lose unless the upload's `strip` field says: none, gps (the EXIF GPS position, the default) or all (EXIF but the orientation, XMP, IPTC, comments); colour profiles always stay",
+      ),
+    ),
   ),
   transforms: v.optional(
     v.pipe(
@@ -88,6 +98,7 @@ async function settingsOf(s: Pick<AppServices, "usage">, user: User) {
       ? (user.transforms as (typeof TRANSFORM_POLICIES)[number])
       : "any",
     fetch_origins: parseOrigins(user.fetch_origins),
+    strip_metadata: tenantStrip(user),
     created_at: unix(user.created_at),
     updated_at: unix(user.updated_at),
     total_uploads: storage.images,

@@ -222,6 +222,19 @@ export const nativeOps: Op[] = [
   },
   {
     method: "post",
+    path: "/api/v1/images/{id}/purge",
+    tag: "native",
+    operationId: "purgeImage",
+    summary: "Drop every cached variant of an image, here, on every node and on the CDN",
+    description:
+      "Cached variants go (storage, memory, every node); the image's ETags change, so the next answer for any of its URLs is new. " +
+      "When a CDN purge hook is set (IMGD_PURGE), it is told the image's public URLs.",
+    security: [...auth],
+    params: image,
+    responses: { 200: ok("Purged", r.ImagePurged), default: error },
+  },
+  {
+    method: "post",
     path: "/api/v1/images/{id}/signed-url",
     tag: "native",
     operationId: "createSignedUrl",
