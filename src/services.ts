@@ -1,11 +1,8 @@
 import type { Config } from "./config.ts";
 import { Accounts } from "./domain/accounts/accounts.ts";
 import { openIdentity } from "./domain/auth/index.ts";
-import { Access } from "./domain/delivery/access.ts";
-import { MissBudget } from "./domain/delivery/budget.ts";
-import { Delivery } from "./domain/delivery/deliver.ts";
+import { openDelivery } from "./domain/delivery/index.ts";
 import { Placeholders } from "./domain/delivery/placeholders.ts";
-import { VariantProducer } from "./domain/delivery/producer.ts";
 import { FactsBackfill } from "./domain/library/facts.ts";
 import { openNetwork } from "./domain/fetcher/index.ts";
 import { buildImgwire } from "./domain/imgwire/imgwire.ts";
@@ -67,7 +64,7 @@ export async function buildServices(
   const { codecs = true, background = true } = run;
   // The database, the bus, the storage and the variant index, the secret, the codec workers.
   const platform = await openPlatform(config, runtime, log, run);
-  const { db, bus, leases, tokens, blobs, variants, pool, telemetry } = platform;
+  const { db, bus, leases, tokens, blobs, variants, pool } = platform;
   const presets = new Presets(db, config.now);
   // The resolver and the SSRF-safe fetchers (URL imports and watermarks; webhooks).
   const { dns, fetcher, fetcherFor } = openNetwork(config, runtime.connect);
@@ -81,16 +78,7 @@ export async function buildServices(
   const forgetUser = (id: string) => bus.publish({ kind: "user", id });
   // The names imgd answers as itself; the origin of absolute URLs without IMGD_PUBLIC_URL.
   const ownHosts = new OwnHosts(config);
-  const purge = openPurge({
-    config,
-    db,
-    variants,
-    fetcherFor,
-    ownHosts,
-    onChanged: forgetUser,
-    events,
-    log,
-  });
+  const purge = openPurge({ config, db, variants, fetcherFor, ownHosts, onChanged: forgetUser, events, log });
   const removal = new Removal({
     db,
     blobs,
@@ -123,34 +111,16 @@ export async function buildServices(
     thumbhashOf: async (hash) => (await pool.inspect(() => blobs.read(hash), { transfer: true })).thumbhash,
     log,
   });
-  const producer = new VariantProducer({
-    blobs,
-    variants,
-    pool,
-    memoryBytes: config.memoryCacheBytes,
-    telemetry,
-    leases,
-    leaseMs: config.variantLeaseMs,
-    // Long enough for a queued transform on the node making it, and for a dead node's lease to lapse.
-    waitMs: config.jobTimeoutMs * 2 + config.variantLeaseMs * 2,
-  });
-  const delivery = new Delivery({
-    placeholders,
+  const delivery = openDelivery(config, {
+    ...platform,
+    auth,
     users,
     images,
     presets,
-    blobs,
-    producer,
+    placeholders,
     metering,
-    telemetry,
-    missBudget: new MissBudget(config.missRate, config.now),
-    cost: { max: config.maxTransformCost, efforts: { avif: config.avifEffort, webp: config.webpEffort } },
-    access: new Access({ tokens, auth, now: config.now, transforms: config.transforms }),
-    now: config.now,
-    maxOutputPixels: config.maxSourcePixels,
     // Watermarks from URLs come through the import fetcher: same networks, timeout and size limit.
     fetchWatermark: (url) => fetcher.read(url, config.maxUploadBytes),
-    bus,
   });
   const media = new Media(db, images, events, config.now);
   const accounts = new Accounts({ db, users, keys: identity.keys, images, rates: identity.rates, now: config.now });

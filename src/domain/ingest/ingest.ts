@@ -1,17 +1,17 @@
-import type { Kysely } from "kysely";
 import type { InspectResult, ProbeResult } from "../../../codecs/types.ts";
 import { type Db, lockNames } from "../../db/connection.ts";
-import type { Database, User } from "../../db/schema.ts";
+import type { User } from "../../db/schema.ts";
 import { BlobTooLargeError, type BlobStore, type StagedBlob } from "../../store/types.ts";
 import { AppError } from "../errors.ts";
 import { newId } from "../ids.ts";
 import { type ImageRecord, live, type Visibility, withPaths } from "../library/image-rows.ts";
 import type { Metering } from "../metering/metering.ts";
-import { stemOf, uploadPath } from "../library/paths.ts";
+import { uploadPath } from "../library/paths.ts";
 import { dropUnusedBlob } from "../library/unused-blob.ts";
 import { type Events, imageData } from "../webhooks/events.ts";
 import type { Stripped, StripMode } from "../../../codecs/metadata/strip.ts";
 import { checkHeader } from "./header.ts";
+import { claimPath, insertPath } from "./paths.ts";
 import { stripStaged, tenantStrip } from "./strip.ts";
 
 // Every way an image arrives (native multipart, img.pro upload and import, Imgwire's signed PUT
@@ -364,43 +364,4 @@ function insert(
     await d.events.emit(trx, userId, "image.created", imageData(image));
     return { image, isNew: true };
   });
-}
-
-/**
- * Picks the alias for an upload. An explicit path that another image holds is a conflict; a
- * path derived from the file name gets a numeric suffix instead, so re-uploading "photo.jpg"
- * with new content never fails.
- */
-async function claimPath(
-  trx: Kysely<Database>,
-  userId: string,
-  wanted: string,
-  sameImageId: string | undefined,
-  explicit: boolean,
-) {
-  for (let n = 0; n < 1000; n++) {
-    const path = n === 0 ? wanted : withSuffix(wanted, n);
-    const holder = await trx
-      .selectFrom("image_paths")
-      .select("image_id")
-      .where("user_id", "=", userId)
-      .where("stem", "=", stemOf(path))
-      .executeTakeFirst();
-    if (!holder) return { path, free: true };
-    if (holder.image_id === sameImageId) return { path, free: false };
-    if (explicit) throw new AppError("CONFLICT", `Path '${path}' is already used by another image`);
-  }
-  throw new AppError("CONFLICT", `Too many images named like '${wanted}'`);
-}
-
-function withSuffix(path: string, n: number) {
-  const stem = stemOf(path);
-  return `${stem}-${n}${path.slice(stem.length)}`;
-}
-
-async function insertPath(trx: Kysely<Database>, userId: string, path: string, imageId: string, now: number) {
-  await trx
-    .insertInto("image_paths")
-    .values({ user_id: userId, stem: stemOf(path), path, image_id: imageId, created_at: now })
-    .execute();
 }
