@@ -37,7 +37,7 @@ export async function serveMapped(
   m: Mapped,
   rawSource: string,
   defaultFormat: DefaultFormat,
-  opts: { rules?: SourceRules; presets?: readonly string[] } = {},
+  opts: { rules?: SourceRules; presets?: readonly string[]; vouched?: boolean } = {},
 ) {
   const target = targetOf(c);
   const { username, path } = resolveSource(rawSource, sourceHostsOf(c), opts.rules ?? { option: "path" });
@@ -48,6 +48,7 @@ export async function serveMapped(
     mapped: m,
     defaultFormat,
     presets: opts.presets,
+    vouched: opts.vouched,
     hotKey: compatHotKey(target.pathname + query, m, ask.accept),
   });
   return sendDelivered(c, await c.var.services.delivery.deliver(request));

@@ -177,7 +177,7 @@ export const deliveryRoutes = new Hono<
     checkImgixSignature(token, raw.slice(0, q < 0 ? raw.length : q), q < 0 ? "" : raw.slice(q + 1));
   }
   const result = imgix
-    ? await delivery.deliver(imgixDelivery(ask, true))
+    ? await delivery.deliver(imgixDelivery(ask, true, Boolean(token)))
     : await delivery.deliver(nativeDelivery(ask, { access: "signed", remember: true }));
   return sendDelivered(c, result);
 });

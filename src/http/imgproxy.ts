@@ -24,5 +24,7 @@ export const imgproxyRoutes = new Hono<CompatEnv>().on(["GET", "HEAD"], "/*", (c
   return serveMapped(c, "/imgproxy/*", url.mapped, url.source, keepSourceFormat, {
     rules: { option: "source", local: true, bareTenantPath: false },
     presets: url.presets,
+    // Signed with the operator's key (not `insecure`): transforms as a signed URL may.
+    vouched: url.signature !== "insecure",
   });
 });

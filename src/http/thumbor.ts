@@ -16,5 +16,7 @@ export const thumborRoutes = new Hono<CompatEnv>().on(["GET", "HEAD"], "/*", (c)
   checkThumborSignature(url.signature, url.signed, config.thumborKey, config.thumborUnsafe);
   return serveMapped(c, "/thumbor/*", url.mapped, url.source, keepSourceFormat, {
     rules: { option: "image", bareTenantPath: false },
+    // Signed with the operator's key (not `unsafe`): transforms as a signed URL may.
+    vouched: url.signature !== "unsafe",
   });
 });

@@ -208,3 +208,26 @@ describe("imgproxy URLs from @imgproxy/imgproxy-node", () => {
     expect((await get("/thumbor/unsafe/100x0/i/admin/photo.jpg")).res.status).toBe(404);
   });
 });
+
+describe("IMGD_TRANSFORMS=signed: the operator's signature is what lets a URL transform", () => {
+  let strict: TestServer;
+  beforeAll(async () => {
+    strict = await startServer({
+      env: { IMGD_IMGPROXY_KEY: KEY, IMGD_IMGPROXY_SALT: SALT, IMGD_TRANSFORMS: "signed" },
+    });
+    await upload(strict, undefined, await makeImage(200, 150, "jpg"), "photo.jpg", "public");
+    await upload(strict, undefined, await makeImage(40, 30, "jpg"), "secret.jpg", "private");
+  });
+  afterAll(() => strict.stop());
+
+  test("a signed imgproxy URL is resized; the same resize unsigned (native, IPX) is refused; a private image stays closed", async () => {
+    const signed = await get(url({ width: 100, format: "webp" }, LOCAL, "plain", strict));
+    expect(signed.res.status).toBe(200);
+    const out = await decode(signed.bytes);
+    expect([out.format, out.width, out.height]).toEqual(["webp", 100, 75]);
+    expect((await get(`${strict.url}/i/admin/photo.webp?w=100`)).res.status).toBe(403);
+    expect((await get(`${strict.url}/_ipx/w_100,f_webp/admin/photo.jpg`)).res.status).toBe(403);
+    // The signature is the server's, not the tenant's: it opens no private image.
+    expect((await get(url({ width: 20 }, "local:///admin/secret.jpg", "plain", strict))).res.status).toBe(403);
+  });
+});

@@ -34,6 +34,8 @@ export interface Grant {
    * says "owner", and the answer is not remembered for others.
    */
   isOwner: () => Promise<boolean>;
+  /** The operator's key signed the URL: IMGD_TRANSFORMS does not hold it. */
+  vouched?: boolean;
 }
 
 /**
@@ -67,6 +69,12 @@ export interface AccessRequest {
   signature?: SignaturePurpose;
   /** Who asks; absent: anonymous, of unknown address. */
   requester?: Requester;
+  /**
+   * The operator's signature covers the URL (imgproxy's, thumbor's or imgix's key): it may ask
+   * for any transform, as a signed URL may, but opens no private image (the key is the
+   * server's, not the tenant's).
+   */
+  vouched?: boolean;
 }
 
 const NOT_FOUND_MARK = (id: string) => `watermark: no image with id '${id}' in this account`;
@@ -94,6 +102,7 @@ export class Access {
     let known: Promise<boolean> | undefined;
     const grant: Grant = {
       caller: "anonymous",
+      vouched: req.vouched,
       isOwner: () => {
         known ??= (req.access === "owner" ? Promise.resolve(true) : this.#isOwner(req, owner)).then((yes) => {
           if (yes) grant.caller = "owner";
@@ -149,7 +158,7 @@ export class Access {
    * `presets`: a named preset too; `any`: anything. Signed URLs and the owner are not held.
    */
   async transforms(grant: Grant, owner: User, asks: Asks): Promise<void> {
-    if (grant.caller !== "anonymous" || asks === "original") return;
+    if (grant.caller !== "anonymous" || grant.vouched || asks === "original") return;
     const policy = this.policyOf(owner);
     if (policy === "any" || (policy === "presets" && asks === "preset")) return;
     if (await grant.isOwner()) return;

@@ -75,6 +75,8 @@ export function compatDelivery(
     hotKey?: string;
     /** `signed`: a private image needs a signature of the query (imgix options on `/i/`). */
     access?: "public" | "signed";
+    /** The operator's key signed the URL (see AccessRequest). */
+    vouched?: boolean;
     /** The tenant's presets the URL names (imgproxy's `pr`), applied in order under its own options. */
     presets?: readonly string[];
   },
@@ -85,6 +87,7 @@ export function compatDelivery(
     username: ask.username,
     path: ask.path,
     access: opts.access ?? "public",
+    vouched: opts.vouched,
     search: ask.search,
     requester: ask.requester,
     // A shape's URL without options (IPX's `_`) is the image as it is; the rest are options.

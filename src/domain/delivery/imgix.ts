@@ -140,13 +140,14 @@ export function parseImgixQuery(search: URLSearchParams): Mapped {
  * A `/i/` URL with imgix parameters as a delivery request: signed like a native one when the
  * image is private; without `fm` or `auto=format` the extension names the format, as natively.
  */
-export function imgixDelivery(ask: DeliveryAsk, remember: boolean): DeliveryRequest<undefined> {
+export function imgixDelivery(ask: DeliveryAsk, remember: boolean, vouched = false): DeliveryRequest<undefined> {
   const m = parseImgixQuery(ask.search);
   const ext = extensionOf(ask.path);
   if (ext === "auto" && !m.params.has("format")) put(m, "format", "auto", "extension");
   return compatDelivery(ask, {
     mapped: m,
     access: "signed",
+    vouched,
     defaultFormat: (src) => (ext && EXT_FORMAT[ext]) || keepSourceFormat(src),
     hotKey: remember ? (ask.hotKey ?? nativeHotKey(ask.username, ask.path, ask.search, ask.accept)) : undefined,
   });
