@@ -2309,13 +2309,26 @@ export interface operations {
                     path?: string;
                     /** @enum {string} */
                     visibility?: "public" | "private";
-                    /** @description Instead of a file: an http(s) URL the server fetches (public addresses only, unless IMGD_IMPORT_ALLOW_NETWORKS allows more; IMGD_MAX_UPLOAD_BYTES and IMGD_IMPORT_TIMEOUT_MS apply) */
+                    /**
+                     * @description Instead of a file: an http(s) URL the server fetches (public addresses only, unless IMGD_IMPORT_ALLOW_NETWORKS allows more; IMGD_MAX_UPLOAD_BYTES and IMGD_IMPORT_TIMEOUT_MS apply)
+                     * @example
+                     */
                     url?: string;
-                    /** @description Tags, comma-separated (at most 10) */
+                    /**
+                     * @description Tags, comma-separated (at most 10)
+                     * @example
+                     */
                     tags?: string;
-                    /** @description Custom fields as a JSON object of strings, numbers or booleans ({"alt": "…"}) */
+                    /**
+                     * @description Custom fields as a JSON object of strings, numbers or booleans ({"alt": "…"})
+                     * @example
+                     */
                     metadata?: string;
-                    /** @enum {string} */
+                    /**
+                     * @description What metadata the stored original loses: gps (the default: the EXIF position), all (all but the orientation and colour profile) or none; default: the tenant's strip_metadata
+                     * @default gps
+                     * @enum {string}
+                     */
                     strip?: "none" | "gps" | "all";
                 };
             };

@@ -46,8 +46,9 @@ export async function checkDocsInBrowser(url: string, key: string, image: Uint8A
     await upload.locator("button.execute").click();
     const status = upload.locator(".live-responses-table .response .response-col_status").first();
     await status.waitFor({ timeout: 30_000 });
-    expect((await status.innerText()).trim()).toBe("201");
-    expect(await upload.locator(".live-responses-table .microlight").first().innerText()).toContain('"is_new"');
+    const answer = await upload.locator(".live-responses-table .microlight").first().innerText();
+    expect((await status.innerText()).trim(), answer).toBe("201");
+    expect(answer).toContain('"is_new"');
     expect(elsewhere).toEqual([]);
     expect(problems).toEqual([]);
   } finally {

@@ -3,6 +3,7 @@ import { FITS, NativeParams } from "../../domain/delivery/native.ts";
 import { ListQuery, SearchQuery, SignedUrlBody, UploadFields, VisibilityBody } from "../native/images.ts";
 import { CreateKey } from "../native/keys.ts";
 import * as r from "../native/responses.ts";
+import { STRIP_MODES } from "../../../codecs/metadata/strip.ts";
 import type { Op } from "./describe.ts";
 import { accountOps } from "./native-account.ts";
 import { uploadOps } from "./native-uploads.ts";
@@ -17,6 +18,10 @@ const paging = {
   "X-Limit": "Page size",
 };
 
+// Swagger UI's "Try it out" fills every form field with a sample ("string", an enum's first
+// value) unless the schema gives one: the samples here are what leaving a field out means.
+const blank = v.metadata<string, { example: string }>({ example: "" });
+
 const UploadForm = v.object({
   file: v.optional(v.pipe(v.string(), v.description("The image (binary); or give url instead"))),
   ...UploadFields.entries,
@@ -26,11 +31,25 @@ const UploadForm = v.object({
       v.description(
         "Instead of a file: an http(s) URL the server fetches (public addresses only, unless IMGD_IMPORT_ALLOW_NETWORKS allows more; IMGD_MAX_UPLOAD_BYTES and IMGD_IMPORT_TIMEOUT_MS apply)",
       ),
+      blank,
     ),
   ),
-  tags: v.optional(v.pipe(v.string(), v.description("Tags, comma-separated (at most 10)"))),
+  tags: v.optional(v.pipe(v.string(), v.description("Tags, comma-separated (at most 10)"), blank)),
   metadata: v.optional(
-    v.pipe(v.string(), v.description('Custom fields as a JSON object of strings, numbers or booleans ({"alt": "…"})')),
+    v.pipe(
+      v.string(),
+      v.description('Custom fields as a JSON object of strings, numbers or booleans ({"alt": "…"})'),
+      blank,
+    ),
+  ),
+  strip: v.optional(
+    v.pipe(
+      v.picklist(STRIP_MODES),
+      v.description(
+        "What metadata the stored original loses: gps (the default: the EXIF position), all (all but the orientation and colour profile) or none; default: the tenant's strip_metadata",
+      ),
+      v.metadata({ default: "gps" }),
+    ),
   ),
 });
 
