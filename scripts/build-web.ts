@@ -11,6 +11,7 @@ import { createHash } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
+import type { BunPlugin } from "bun";
 
 const ROOT = resolve(import.meta.dir, "..");
 const SRC = join(ROOT, "web/src");
@@ -18,6 +19,24 @@ export const OUT = join(ROOT, "web/dist/bundle.gen.ts");
 
 const hashed = (name: string, ext: string, body: string) =>
   `${name}-${createHash("sha256").update(body).digest("hex").slice(0, 10)}.${ext}`;
+
+/**
+ * Two trims of what Uppy brings in: tus-js-client's modern build (its default browser build is
+ * transpiled to ES5, with regenerator-runtime), and only the version of Uppy's package.json
+ * (which Uppy reads; the whole file would carry its repository's URLs into the bundle).
+ */
+const lean: BunPlugin = {
+  name: "lean-uppy",
+  setup(build) {
+    build.onResolve({ filter: /^tus-js-client$/ }, () => ({
+      path: join(ROOT, "node_modules/tus-js-client/lib/browser/index.js"),
+    }));
+    build.onLoad({ filter: /[\\/]@uppy[\\/][^\\/]+[\\/]package\.json$/ }, async (args) => {
+      const { name, version } = JSON.parse(await readFile(args.path, "utf8"));
+      return { contents: JSON.stringify({ name, version }), loader: "json" };
+    });
+  },
+};
 
 /** The generated module's text and the gzipped size of the script. */
 export async function buildWeb(): Promise<{ text: string; scriptGzipBytes: number }> {
@@ -28,6 +47,7 @@ export async function buildWeb(): Promise<{ text: string; scriptGzipBytes: numbe
     minify: true,
     sourcemap: "none",
     define: { "process.env.NODE_ENV": '"production"' },
+    plugins: [lean],
   });
   if (!result.success)
     throw new Error(`web bundle failed: ${result.logs.map((l) => String(l.message ?? l)).join("; ")}`);

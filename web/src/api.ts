@@ -8,12 +8,14 @@ let csrf = "";
 export function setCsrf(token: string) {
   csrf = token;
 }
+/** The session's CSRF token, for requests made outside the API client (tus uploads). */
+export const csrfToken = () => csrf || undefined;
 
 /** The client every page uses: typed routes, and `request` for paths built at run time. */
 export const imgd = createImgdClient({
   baseUrl: location.origin + BASE,
   credentials: "same-origin",
-  csrfToken: () => csrf || undefined,
+  csrfToken,
 });
 
 export const ApiError = ImgdError;

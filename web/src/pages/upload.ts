@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, patch, uploadImage } from "../api.ts";
 import { t } from "../i18n.ts";
+import { RESUMABLE_FROM_BYTES, uploadResumable } from "../resumable.ts";
 import { html } from "../ui.ts";
 
 // Several files at once (three in flight), each with its progress, a failure in plain words
@@ -58,10 +59,16 @@ export function Uploader({ onUploaded, autoFocus }: { onUploaded: () => void; au
     const { folder: base, tags: tagText, visibility: vis } = settings.current;
     update(item.id, { state: "uploading", progress: 0, error: undefined });
     const dir = [base.replace(/^\/+|\/+$/g, ""), item.folder].filter(Boolean).join("/");
+    const list = tagText.split(",").map((s) => s.trim()).filter(Boolean);
+    const onProgress = (p: number) => update(item.id, { progress: p });
     try {
-      const res = await uploadImage(item.file, { ...(dir ? { target_path: dir } : {}), visibility: vis }, (p) => update(item.id, { progress: p }));
-      const list = tagText.split(",").map((s) => s.trim()).filter(Boolean);
-      if (list.length) await patch("/v1/media/batch", { ids: [res.id], tags: list, tag_mode: "add" });
+      if (item.file.size > RESUMABLE_FROM_BYTES) {
+        // The tags go with the upload: tus answers no image to tag afterwards.
+        await uploadResumable(item.file, { folder: dir, visibility: vis, tags: list }, onProgress);
+      } else {
+        const res = await uploadImage(item.file, { ...(dir ? { target_path: dir } : {}), visibility: vis }, onProgress);
+        if (list.length) await patch("/v1/media/batch", { ids: [res.id], tags: list, tag_mode: "add" });
+      }
       update(item.id, { state: "done", progress: 1 });
       onUploaded();
     } catch (err) {

@@ -1,0 +1,170 @@
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createConnection, createServer, type Server, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Browser, chromium } from "playwright-core";
+import sharp from "sharp";
+import { CHROMIUM, CHROMIUM_OPTIONS } from "../helpers/browser.ts";
+import { startServer, type TestServer } from "../helpers/server.ts";
+import { setupLinkOf } from "./helpers.ts";
+
+// The dashboard sends a large file through tus (Uppy, headless) rather than one multipart
+// request: a 12 MB image chosen in Chromium's file picker goes up in 5 MB parts through a
+// proxy that cuts the connection twice mid-part, and Uppy resumes it. The image lands in the
+// library byte for byte, with the folder and tags from the upload options.
+
+const MB = 1024 * 1024;
+const PASSWORD = "a long and secret password";
+const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+
+let s: TestServer;
+let browser: Browser | undefined;
+let dir = "";
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) return;
+  s = await startServer();
+  dir = await mkdtemp(join(tmpdir(), "imgd-uppy-"));
+  browser = await chromium.launch(CHROMIUM_OPTIONS);
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await s?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+/** An uncompressed PNG (so its size is what we ask) of `bytes` or a little more. */
+async function bigPng(bytes: number): Promise<Uint8Array> {
+  const side = Math.ceil(Math.sqrt(bytes / 3));
+  const raw = Buffer.alloc(side * side * 3);
+  for (let i = 0; i < raw.length; i++) raw[i] = (i * 7 + (i >> 12)) & 0xff;
+  return new Uint8Array(
+    await sharp(raw, { raw: { width: side, height: side, channels: 3 } })
+      .png({ compressionLevel: 0 })
+      .toBuffer(),
+  );
+}
+
+const PATCH_LINE = "PATCH /api/v1/uploads/tus/";
+
+/**
+ * A TCP proxy on 127.0.0.1 in front of the server: it counts the tus PATCH requests the
+ * browser sends, and destroys the connection (both sides) when the bytes sent upstream, over
+ * all connections, pass each of `cutAt`.
+ */
+async function cuttingProxy(target: string, cutAt: number[]) {
+  const { hostname, port } = new URL(target);
+  const left = [...cutAt];
+  let sent = 0;
+  const stats = { cuts: [] as number[], patches: 0 };
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    const upstream = createConnection({ host: hostname, port: Number(port) });
+    sockets.add(client).add(upstream);
+    let tail = "";
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    client.on("data", (d: Buffer) => {
+      // Request lines, also when one is split across two reads.
+      const text = tail + d.toString("latin1");
+      for (let at = text.indexOf(PATCH_LINE); at !== -1; at = text.indexOf(PATCH_LINE, at + 1))
+        if (at + PATCH_LINE.length > tail.length) stats.patches++;
+      tail = text.slice(-(PATCH_LINE.length - 1));
+      sent += d.length;
+      if (left.length && sent >= left[0]) {
+        left.shift();
+        stats.cuts.push(sent);
+        end();
+        return;
+      }
+      if (!upstream.write(d)) {
+        client.pause();
+        upstream.once("drain", () => client.resume());
+      }
+    });
+    upstream.pipe(client);
+    client.on("error", end).on("close", end);
+    upstream.on("error", end).on("close", end);
+  });
+  await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
+  const address = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    stats,
+    close: () => {
+      for (const sock of sockets) sock.destroy();
+      return new Promise<void>((ok) => server.close(() => ok()));
+    },
+  };
+}
+
+test.skipIf(!existsSync(CHROMIUM))(
+  "a 12 MB image chosen in the library goes up by tus and survives two cut connections",
+  async () => {
+    const bytes = await bigPng(12 * MB);
+    expect(bytes.length).toBeGreaterThan(12 * MB);
+    const file = join(dir, "big.png");
+    await writeFile(file, bytes);
+    // 2.5 MB into the second part, then 1.5 MB into the third (after the resent second):
+    // page loads send almost nothing upstream, the parts are what counts.
+    const proxy = await cuttingProxy(s.url, [7.5 * MB, 14 * MB]);
+    const context = await browser!.newContext();
+    const page = await context.newPage();
+    page.on("pageerror", (err) => console.error(`page error: ${err.message}`));
+    try {
+      // Signed in through the proxy, so every request of the page goes through it.
+      const setup = new URL(setupLinkOf(s));
+      await page.goto(`${proxy.url}${setup.pathname}${setup.search}${setup.hash}`);
+      await page.getByLabel("New password", { exact: true }).fill(PASSWORD);
+      await page.getByLabel("Repeat the password", { exact: true }).fill(PASSWORD);
+      await page.getByRole("button", { name: "Set password and sign in" }).click();
+      await page.waitForURL(/\/library$/);
+      await page.getByText("Folder, tags and visibility for new uploads").click();
+      await page.locator("#up-folder").fill("tus");
+      await page.getByLabel("Tags (comma-separated)", { exact: true }).fill("big, resumable");
+
+      await page.locator("#file-input").setInputFiles(file);
+      await page.getByRole("progressbar", { name: "Progress of big.png" }).waitFor();
+      const done = page.locator('li.upload.done[data-name="big.png"]');
+      const failed = page.locator('li.upload.failed[data-name="big.png"]');
+      await done.or(failed).waitFor({ timeout: 50_000 });
+      if (await failed.count()) throw new Error(`the upload failed: ${await failed.innerText()}`);
+      expect(await done.locator("progress").evaluate((p: HTMLProgressElement) => p.value)).toBe(1);
+    } finally {
+      await context.close();
+      await proxy.close();
+    }
+    // Both cuts happened mid-part, and each cut part was sent again: three parts, two resends.
+    expect(proxy.stats.cuts.length).toBe(2);
+    expect(proxy.stats.patches).toBeGreaterThanOrEqual(3 + 2);
+
+    // In the library, byte for byte, with the upload options' folder and tags.
+    const list = (await (await s.api("/api/v1/images?path=tus")).json()) as any;
+    expect(list.images.length).toBe(1);
+    const meta = (await (await s.api(`/api/v1/images/${list.images[0].id}`)).json()) as any;
+    expect(meta.metadata).toMatchObject({
+      hash: sha256(bytes),
+      mime_type: "image/png",
+      size: bytes.length,
+      original_filename: "big.png",
+    });
+    expect(meta.paths).toEqual(["tus/big.png"]);
+    expect(meta.tags).toEqual(["big", "resumable"]);
+    const original = new Uint8Array(await (await fetch(`${s.url}/i/admin/tus/big.png`)).arrayBuffer());
+    expect(sha256(original)).toBe(sha256(bytes));
+    const info = await sharp(original).metadata();
+    expect({ format: info.format, width: info.width }).toEqual({
+      format: "png",
+      width: Math.ceil(Math.sqrt((12 * MB) / 3)),
+    });
+  },
+  90_000,
+);
