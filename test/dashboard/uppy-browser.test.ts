@@ -9,7 +9,7 @@ import { type Browser, chromium } from "playwright-core";
 import sharp from "sharp";
 import { CHROMIUM, CHROMIUM_OPTIONS } from "../helpers/browser.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
-import { setupLinkOf } from "./helpers.ts";
+import { asBrowser, setUp, setupLinkOf } from "./helpers.ts";
 
 // The dashboard sends a large file through tus (Uppy, headless) rather than one multipart
 // request: a 12 MB image chosen in Chromium's file picker goes up in 5 MB parts through a
@@ -168,3 +168,42 @@ test.skipIf(!existsSync(CHROMIUM))(
   },
   90_000,
 );
+
+test("the tus routes take the dashboard's session under the CSRF rule of every cookie write", async () => {
+  const t = await startServer();
+  try {
+    const who = await setUp(t, PASSWORD);
+    expect(who.res.status).toBe(200);
+    const create = (init: { csrf?: string | null; origin?: string | null } = {}) =>
+      asBrowser(t, who, "/api/v1/uploads/tus", {
+        method: "POST",
+        headers: { "Tus-Resumable": "1.0.0", "Upload-Length": "1000" },
+        ...init,
+      });
+    // Another site's page, or our own without the token: refused, no upload made.
+    for (const init of [{ csrf: null }, { csrf: "not-the-token" }, { origin: "http://127.0.0.2:1" }]) {
+      const res = await create(init);
+      expect({ init, status: res.status }).toEqual({ init, status: 403 });
+      expect(res.headers.get("location")).toBeNull();
+    }
+    const made = await create();
+    expect(made.status).toBe(201);
+    const location = made.headers.get("location")!;
+    expect(location).toMatch(/^\/api\/v1\/uploads\/tus\/\S+$/);
+    // Reading the offset is safe (no token needed); the upload is the session user's.
+    const head = await asBrowser(t, who, location, {
+      method: "HEAD",
+      csrf: null,
+      headers: { "Tus-Resumable": "1.0.0" },
+    });
+    expect({ status: head.status, offset: head.headers.get("upload-offset") }).toEqual({ status: 200, offset: "0" });
+    const gone = await asBrowser(t, who, location, {
+      method: "DELETE",
+      csrf: null,
+      headers: { "Tus-Resumable": "1.0.0" },
+    });
+    expect(gone.status).toBe(403);
+  } finally {
+    await t.stop();
+  }
+}, 60_000);
