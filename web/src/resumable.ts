@@ -36,7 +36,6 @@ export function uploadResumable(file: File, fields: ResumableFields, onProgress:
     chunkSize: CHUNK_BYTES,
     retryDelays: RETRY_DELAYS,
     limit: 1,
-    withCredentials: true,
     removeFingerprintOnSuccess: true,
     allowedMetaFields: ["filename", "folder", "visibility", "tags"],
     headers: (): Record<string, string> => {
