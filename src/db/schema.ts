@@ -295,6 +295,8 @@ export interface UploadFields {
   path?: string;
   visibility?: "public" | "private";
   tags?: string[];
+  /** What metadata the stored original loses (absent: the tenant's setting). */
+  strip?: "none" | "gps" | "all";
 }
 
 /** One received PATCH of a resumable upload, in the part store under the upload's id. */

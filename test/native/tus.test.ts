@@ -319,6 +319,52 @@ describe("tus uploads", () => {
     expect(staged(s)).toEqual([]);
   });
 
+  test("metadata stripping: GPS goes by default, as in a multipart upload; `strip` none keeps the bytes", async () => {
+    const photo = new Uint8Array(
+      await sharp(await makeImage(64, 48, "jpg"))
+        .withExif({ IFD3: { GPSLatitudeRef: "N", GPSLatitude: "48/1 51/1 2964/100" } })
+        .jpeg()
+        .toBuffer(),
+    );
+    const hasGps = async (b: Uint8Array) => Buffer.from((await sharp(b).metadata()).exif ?? []).includes("N\0");
+    expect(await hasGps(photo)).toBe(true);
+    const whole = async (name: string, extra = "") => {
+      const res = await s.api(TUS, {
+        method: "POST",
+        headers: {
+          "Tus-Resumable": "1.0.0",
+          "Upload-Length": String(photo.length),
+          "Upload-Metadata": `filename ${b64(name)},folder ${b64("strip")}${extra}`,
+          "Content-Type": "application/offset+octet-stream",
+        },
+        body: new Blob([photo as Uint8Array<ArrayBuffer>]),
+      });
+      expect(res.status).toBe(201);
+      const id = res.headers.get("imgd-image-id")!;
+      const meta = (await (await s.api(`/api/v1/images/${id}`)).json()) as any;
+      const original = new Uint8Array(await (await fetch(`${s.url}/i/admin/strip/${name}`)).arrayBuffer());
+      expect(sha256(original)).toBe(meta.metadata.hash);
+      return original;
+    };
+    const stripped = await whole("default.jpg");
+    expect(await hasGps(stripped)).toBe(false);
+    expect(sha256(stripped)).not.toBe(sha256(photo));
+    const kept = await whole("kept.jpg", `,strip ${b64("none")}`);
+    expect(sha256(kept)).toBe(sha256(photo));
+    await nativeError(
+      await s.api(TUS, {
+        method: "POST",
+        headers: {
+          "Tus-Resumable": "1.0.0",
+          "Upload-Length": String(photo.length),
+          "Upload-Metadata": `filename ${b64("x.jpg")},strip ${b64("some")}`,
+        },
+      }),
+      400,
+      "VALIDATION_ERROR",
+    );
+  });
+
   test("Upload-Length over the plan's limit is 413 at creation, before any byte", async () => {
     const small = await tenant(s, "small");
     await nativeError(await create(s, 100_001, { key: small.key }), 413, "PAYLOAD_TOO_LARGE");

@@ -67,7 +67,12 @@ export function parseMetadata(raw: string | undefined): Map<string, string> {
 function uploadFields(c: Context<Env>, meta: Map<string, string>): StoredFields {
   const f = parse(
     UploadFields,
-    { target_path: meta.get("target_path"), path: meta.get("path"), visibility: meta.get("visibility") },
+    {
+      target_path: meta.get("target_path"),
+      path: meta.get("path"),
+      visibility: meta.get("visibility"),
+      strip: meta.get("strip"),
+    },
     "Upload-Metadata",
   );
   const filename = (meta.get("filename") ?? meta.get("name") ?? "").slice(0, 255);
@@ -84,6 +89,7 @@ function uploadFields(c: Context<Env>, meta: Map<string, string>): StoredFields 
     ...(target ? { path: target } : {}),
     ...(f.visibility ? { visibility: f.visibility } : {}),
     ...(tags?.length ? { tags } : {}),
+    ...(f.strip ? { strip: f.strip } : {}),
   };
 }
 
