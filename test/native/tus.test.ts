@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { createConnection, createServer, type Server, type Socket } from "node:net";
 import sharp from "sharp";
 import * as tus from "tus-js-client";
+import { cuttingProxy } from "../helpers/cutting-proxy.ts";
 import { makeImage } from "../helpers/images.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 import { storedFiles } from "../helpers/store.ts";
@@ -123,54 +123,6 @@ class FetchStack implements tus.HttpStack {
   }
 }
 
-/**
- * A TCP proxy on 127.0.0.1 in front of the server that destroys the connection (both sides)
- * when the bytes sent upstream, over all connections, pass each of `cutAt`.
- */
-async function cuttingProxy(target: string, cutAt: number[]) {
-  const { hostname, port } = new URL(target);
-  const left = [...cutAt];
-  let sent = 0;
-  const cuts: number[] = [];
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((client) => {
-    const upstream = createConnection({ host: hostname, port: Number(port) });
-    sockets.add(client).add(upstream);
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-      sockets.delete(client);
-      sockets.delete(upstream);
-    };
-    client.on("data", (d: Buffer) => {
-      sent += d.length;
-      if (left.length && sent >= left[0]) {
-        left.shift();
-        cuts.push(sent);
-        end();
-        return;
-      }
-      if (!upstream.write(d)) {
-        client.pause();
-        upstream.once("drain", () => client.resume());
-      }
-    });
-    upstream.pipe(client);
-    client.on("error", end).on("close", end);
-    upstream.on("error", end).on("close", end);
-  });
-  await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
-  const address = server.address() as { port: number };
-  return {
-    url: `http://127.0.0.1:${address.port}`,
-    cuts,
-    close: () => {
-      for (const sock of sockets) sock.destroy();
-      return new Promise<void>((ok) => server.close(() => ok()));
-    },
-  };
-}
-
 describe("tus uploads", () => {
   test("OPTIONS advertises the protocol without a key", async () => {
     const res = await s.api(TUS, { method: "OPTIONS", key: null });
@@ -227,7 +179,7 @@ describe("tus uploads", () => {
     }
     // Both cuts happened, mid-part, and every part that was answered moved the offset on by 5 MB
     // (the cut parts were resent from where the server had them).
-    expect(proxy.cuts.length).toBe(2);
+    expect(proxy.stats.cuts.length).toBe(2);
     // After each cut the client asked where to go on from: the end of the last whole part.
     expect(resumedAt).toEqual([5 * MB, 15 * MB]);
     expect(offsets).toEqual([1, 2, 3, 4, 5, 6, 7].map((n) => Math.min(n * 5 * MB, bytes.length)));

@@ -1,4 +1,5 @@
 import * as v from "valibot";
+import { EVENT_TYPES } from "../../domain/webhooks/index.ts";
 
 // The native (img-src) dialect's answers as valibot schemas: the API document is generated from
 // them and the tests validate every real answer against that document. shape.ts builds these.
@@ -332,14 +333,7 @@ export const Ready = v.object({
   storage: probe(storageKind),
 });
 
-const webhookEvent = v.picklist([
-  "image.created",
-  "image.updated",
-  "image.deleted",
-  "image.visibility_changed",
-  "variant.purged",
-  "quota.warning",
-]);
+const webhookEvent = v.picklist(EVENT_TYPES);
 
 export const Webhook = v.object({
   id: v.string(),
