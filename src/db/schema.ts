@@ -1,14 +1,17 @@
 import type { Generated, Insertable, JSONColumnType, Selectable, Updateable } from "kysely";
+import type {
+  ImgwireCorsOriginsTable,
+  ImgwireDomainsTable,
+  ImgwireDownloadsTable,
+  ImgwireUploadsTable,
+  ImgwireUploadTokensTable,
+} from "./schema-imgwire.ts";
+import type { JsonWithDefault, NullableJson } from "./json-column.ts";
 
 // Every table imgd keeps, in one place. Times are integer milliseconds since the epoch.
 // JSON columns are TEXT on both SQLite and PostgreSQL: they are written as JSON text and come
 // back parsed (`JsonColumns` in json.ts, installed where the database is opened), so no caller
 // parses them. Text that is no JSON reads as null.
-
-/** A JSON column with a default: optional on insert. */
-type JsonWithDefault<T extends object> = JSONColumnType<T, string | undefined, string>;
-/** A JSON column that may be NULL. */
-type NullableJson<T extends object> = JSONColumnType<T | null, string | null | undefined, string | null>;
 
 export interface UsersTable {
   id: string;
@@ -164,65 +167,7 @@ export interface RateWindowsTable {
   count: number;
 }
 
-// The Imgwire dialect's tables (migration 004).
-
-export interface ImgwireUploadsTable {
-  id: string;
-  user_id: string;
-  key_id: string | null;
-  status: "PENDING" | "PROCESSING" | "READY" | "QUARANTINE";
-  file_name: string;
-  declared_mime: string | null;
-  declared_length: number | null;
-  declared_hash: string | null;
-  idempotency_key: string | null;
-  purpose: string | null;
-  custom_metadata: JsonWithDefault<Record<string, unknown>>;
-  exif_data: JsonWithDefault<Record<string, unknown>>;
-  upload_token_id: string | null;
-  processed_metadata_at: number | null;
-  upload_expires_at: number | null;
-  created_at: number;
-  updated_at: number;
-}
-
-export interface ImgwireUploadTokensTable {
-  id: string;
-  user_id: string;
-  token_hash: string;
-  used_at: number | null;
-  expires_at: number;
-  created_at: number;
-  updated_at: number;
-}
-
-export interface ImgwireCorsOriginsTable {
-  id: string;
-  user_id: string;
-  pattern: string;
-  created_at: number;
-  updated_at: number;
-}
-
-export interface ImgwireDomainsTable {
-  id: string;
-  user_id: string;
-  hostname: string;
-  status: "PENDING" | "CONNECTED" | "FAILED";
-  last_verified_at: number | null;
-  created_at: number;
-  updated_at: number;
-}
-
-export interface ImgwireDownloadsTable {
-  id: string;
-  user_id: string;
-  status: "PENDING" | "PROCESSING" | "READY" | "FAILED";
-  image_ids: JSONColumnType<string[]>;
-  expires_at: number | null;
-  created_at: number;
-  updated_at: number;
-}
+// The Imgwire dialect's tables (migration 004) are in schema-imgwire.ts.
 
 // The dashboard's tables (migration 005).
 

@@ -319,8 +319,9 @@ describe("webhooks", () => {
       { events: ["image.created"] },
       { url: r.url(), events: ["image.created"], extra: 1 },
       // Address literals the operator did not allow: decided without any connection.
-      { url: "http://10.1.2.3/hook", events: ["image.created"] },
+      { url: "http://127.0.0.1:9/hook", events: ["image.created"] },
       { url: "http://[::1]:9/hook", events: ["image.created"] },
+      { url: "http://[::ffff:127.0.0.1]:9/hook", events: ["image.created"] },
       { url: "http://localhost:9/hook", events: ["image.created"] },
     ]) {
       const res = await s.api("/api/v1/webhooks", { method: "POST", headers: json, body: JSON.stringify(body) });
