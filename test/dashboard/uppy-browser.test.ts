@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { type Browser, chromium } from "playwright-core";
 import sharp from "sharp";
 import { CHROMIUM, CHROMIUM_OPTIONS } from "../helpers/browser.ts";
+import { bigPng } from "../helpers/images.ts";
 import { cuttingProxy } from "../helpers/cutting-proxy.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 import { asBrowser, setUp, setupLinkOf } from "./helpers.ts";
@@ -36,18 +37,6 @@ afterAll(async () => {
   await s?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
-
-/** An uncompressed PNG (so its size is what we ask) of `bytes` or a little more. */
-async function bigPng(bytes: number): Promise<Uint8Array> {
-  const side = Math.ceil(Math.sqrt(bytes / 3));
-  const raw = Buffer.alloc(side * side * 3);
-  for (let i = 0; i < raw.length; i++) raw[i] = (i * 7 + (i >> 12)) & 0xff;
-  return new Uint8Array(
-    await sharp(raw, { raw: { width: side, height: side, channels: 3 } })
-      .png({ compressionLevel: 0 })
-      .toBuffer(),
-  );
-}
 
 test.skipIf(!existsSync(CHROMIUM))(
   "a 30 MB image chosen in the library goes up by tus and survives two cut connections",

@@ -64,3 +64,15 @@ export async function pixel(bytes: Uint8Array, x: number, y: number): Promise<nu
     .toBuffer({ resolveWithObject: true });
   return Array.from(data);
 }
+
+/** An uncompressed PNG (so its size is what we ask) of `bytes` bytes or a little more. */
+export async function bigPng(bytes: number): Promise<Uint8Array> {
+  const side = Math.ceil(Math.sqrt(bytes / 3));
+  const raw = Buffer.alloc(side * side * 3);
+  for (let i = 0; i < raw.length; i++) raw[i] = (i * 7 + (i >> 12)) & 0xff;
+  return new Uint8Array(
+    await sharp(raw, { raw: { width: side, height: side, channels: 3 } })
+      .png({ compressionLevel: 0 })
+      .toBuffer(),
+  );
+}

@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import sharp from "sharp";
 import * as tus from "tus-js-client";
 import { cuttingProxy } from "../helpers/cutting-proxy.ts";
-import { makeImage } from "../helpers/images.ts";
+import { bigPng, makeImage } from "../helpers/images.ts";
 import { startServer, type TestServer } from "../helpers/server.ts";
 import { storedFiles } from "../helpers/store.ts";
 import { nativeError, tenant } from "../metering/helpers.ts";
@@ -70,18 +70,6 @@ function patch(
 
 const head = (server: TestServer, location: string, key?: string | null) =>
   server.api(location, { method: "HEAD", key, headers: { "Tus-Resumable": "1.0.0" } });
-
-/** A PNG of about `bytes` bytes that stays that large: stored without compression. */
-async function bigPng(bytes: number): Promise<Uint8Array> {
-  const side = Math.ceil(Math.sqrt(bytes / 3));
-  const raw = Buffer.alloc(side * side * 3);
-  for (let i = 0; i < raw.length; i++) raw[i] = (i * 7 + (i >> 12)) & 0xff;
-  return new Uint8Array(
-    await sharp(raw, { raw: { width: side, height: side, channels: 3 } })
-      .png({ compressionLevel: 0 })
-      .toBuffer(),
-  );
-}
 
 /**
  * tus-js-client's HTTP requests made with fetch. Its Node stack writes a part into node:http's
