@@ -74,7 +74,12 @@ describe("ttl", () => {
 
 describe("anonymous uploads", () => {
   test("30-day TTL, the upgrade hint, per-IP hour and day limits that survive a restart", async () => {
+    // The day window is the UTC day: every server's clock reads 02:00 tomorrow (03:00 for the
+    // one "an hour later"), so a run near midnight does not start a new day in between.
+    const DAY = 86_400_000;
+    const base = Math.floor(Date.now() / DAY) * DAY + DAY + 2 * 3_600_000 - Date.now();
     const env = {
+      IMGD_TEST_CLOCK_OFFSET_MS: String(base),
       IMGD_ANONYMOUS_UPLOADS: "true",
       IMGD_ANONYMOUS_UPLOADS_PER_HOUR: "2",
       IMGD_ANONYMOUS_UPLOADS_PER_DAY: "3",
@@ -120,7 +125,7 @@ describe("anonymous uploads", () => {
       await s.stop({ keepData: true });
       // An hour later the hour window is new; the day window still counts 2.
       const later = await startServer({
-        env: { ...env, IMGD_TEST_CLOCK_OFFSET_MS: String(3_600_000) },
+        env: { ...env, IMGD_TEST_CLOCK_OFFSET_MS: String(base + 3_600_000) },
         dataDir: s.dataDir,
       });
       try {
